@@ -1,0 +1,130 @@
+import { Pool, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
+import { AppError } from './errors';
+
+/** The PostgreSQL role the services run as: owns nothing, not superuser, no BYPASSRLS. */
+export const APP_ROLE = 'bridge_app';
+
+export type Queryable = Pick<PoolClient, 'query'>;
+
+export interface DatabaseOptions {
+  connectionString: string;
+  max?: number;
+  applicationName?: string;
+}
+
+/** Postgres error codes that mean "the database is not there right now". */
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (!e) return false;
+  if (e.code && (UNAVAILABLE_CODES.has(e.code) || NETWORK_CODES.has(e.code))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e.message ?? '');
+}
+
+/**
+ * A pg pool with the two units of work every repository runs in. Row-level security reads
+ * `app.tenant_id` (set transaction-locally, so a pooled connection never carries it over) and
+ * `app.scope`, which only platform-wide lookups set.
+ */
+export class Database {
+  readonly pool: Pool;
+
+  constructor(options: DatabaseOptions) {
+    const config: PoolConfig = {
+      connectionString: options.connectionString,
+      max: options.max ?? 10,
+      application_name: options.applicationName,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+    };
+    this.pool = new Pool(config);
+    // An idle client losing its connection must not crash the process; the pool replaces it.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Runs `fn` in a transaction that sees only `tenantId`'s rows. */
+  withTenant<T>(tenantId: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
+    if (!tenantId) throw new Error('withTenant requires a tenant id');
+    return this.transaction("SELECT set_config('app.tenant_id', $1, true)", [tenantId], fn);
+  }
+
+  /**
+   * Runs `fn` in a transaction that may see every tenant's rows: for the admin API and for the
+   * few lookups that find the tenant in the first place (API key hash, phone number id).
+   */
+  withPlatform<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    return this.transaction("SELECT set_config('app.scope', 'platform', true)", [], fn);
+  }
+
+  private async transaction<T>(setup: string, params: unknown[], fn: (db: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(setup, params);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw new AppError('DATABASE_UNAVAILABLE', 'Database unavailable', 503);
+      throw err;
+    }
+  }
+
+  async query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<R[]> {
+    const result = await this.pool.query<R>(text, params);
+    return result.rows;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Refuses to run as a role that row-level security does not bind: a superuser, a BYPASSRLS
+   * role, or the owner of a tenant table.
+   */
+  async assertUnprivilegedRole(): Promise<void> {
+    const [row] = await this.query<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean; owns: boolean }>(
+      `SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+              EXISTS (SELECT 1 FROM pg_tables t WHERE t.schemaname = current_schema() AND t.tableowner = r.rolname) AS owns
+         FROM pg_roles r WHERE r.rolname = current_user`,
+    );
+    if (!row) throw new Error('Cannot read the current database role');
+    if (row.rolsuper || row.rolbypassrls || row.owns) {
+      throw new Error(
+        `DATABASE_URL connects as "${row.rolname}", which row-level security does not bind ` +
+          `(superuser, BYPASSRLS or table owner); services must connect as the application role "${APP_ROLE}"`,
+      );
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/** Builds the application role's connection string from an owner's one (same host and database). */
+export function appRoleUrl(ownerUrl: string, password?: string): string {
+  const url = new URL(ownerUrl);
+  url.username = APP_ROLE;
+  url.password = password ? encodeURIComponent(password) : '';
+  return url.toString();
+}

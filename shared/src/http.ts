@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import express, { type Express, type RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Cache } from './cache';
+import { runWithContext } from './context';
+import { AppError, errorHandler, notFoundHandler } from './errors';
+import type { Logger } from './logger';
+import { safeEqual } from './crypto';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Accepts a caller's `X-Request-Id` when it is sane, otherwise mints one; opens the request context. */
+export const requestContext: RequestHandler = (req, res, next) => {
+  const incoming = req.headers['x-request-id'];
+  const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  req.headers['x-request-id'] = requestId;
+  res.setHeader('X-Request-Id', requestId);
+  runWithContext({ requestId }, next);
+};
+
+export interface Readiness {
+  /** Named checks; the service is ready when every one resolves true. */
+  [name: string]: () => Promise<boolean>;
+}
+
+export interface ServiceAppOptions {
+  name: string;
+  logger: Logger;
+  readiness: Readiness;
+  /** Mounts the service's own routes between the standard ones and the error handlers. */
+  routes: (app: Express) => void;
+}
+
+/** Every service's Express app: request id, logging, /health, /ready, its routes, 404, errors. */
+export function createServiceApp(options: ServiceAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext);
+  app.use(
+    pinoHttp({
+      logger: options.logger,
+      genReqId: (req) => req.headers['x-request-id'] as string,
+      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      quietReqLogger: true,
+    }),
+  );
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: options.name });
+  });
+  app.get('/ready', async (_req, res) => {
+    const names = Object.keys(options.readiness);
+    const results = await Promise.all(names.map((n) => options.readiness[n]().catch(() => false)));
+    const checks = Object.fromEntries(names.map((n, i) => [n, results[i] ? 'ok' : 'down']));
+    const ready = results.every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', service: options.name, checks });
+  });
+  options.routes(app);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}
+
+/** Readiness checks for the usual dependencies. */
+export function standardReadiness(deps: { db: { ping(): Promise<boolean> }; cache?: Cache }): Readiness {
+  const checks: Readiness = { postgres: () => deps.db.ping() };
+  if (deps.cache?.kind === 'redis') checks.redis = () => deps.cache!.ping();
+  return checks;
+}
+
+/** JSON bodies with a bounded size; too large → 413, malformed → 400 (via the error handler). */
+export function jsonBody(limit: string | number = '100kb'): RequestHandler {
+  return express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
+}
+
+/** Requires `Authorization: Bearer <expected>`, compared in constant time. */
+export function requireBearer(expected: string, code = 'UNAUTHORIZED'): RequestHandler {
+  return (req, _res, next) => {
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (!match || !safeEqual(match[1].trim(), expected)) {
+      next(new AppError(code, 'Missing or invalid bearer token', 401));
+      return;
+    }
+    next();
+  };
+}
+
+/** Service-to-service calls carry the shared INTERNAL_SERVICE_TOKEN in `X-Internal-Token`. */
+export const INTERNAL_TOKEN_HEADER = 'x-internal-token';
+
+export function requireInternalToken(expected: string): RequestHandler {
+  return (req, _res, next) => {
+    const given = req.headers[INTERNAL_TOKEN_HEADER];
+    if (typeof given !== 'string' || !safeEqual(given, expected)) {
+      next(new AppError('INVALID_INTERNAL_TOKEN', 'Missing or invalid internal service token', 401));
+      return;
+    }
+    next();
+  };
+}
+
+export interface RunningService {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens, and closes cleanly: stops accepting, lets in-flight requests finish, then releases
+ * the service's resources (`onClose`). Port 0 picks a free port (tests).
+ */
+export function listen(app: Express, options: { port: number; host?: string; onClose?: () => Promise<void> }): Promise<RunningService> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(options.port, options.host ?? '0.0.0.0');
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    server.requestTimeout = 30_000;
+    server.once('error', reject);
+    server.once('listening', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : options.port;
+      let closing: Promise<void> | undefined;
+      resolve({
+        server,
+        port,
+        close: () =>
+          (closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+            // Connections still busy after a grace period are cut rather than hold shutdown forever.
+            setTimeout(() => server.closeAllConnections(), 5_000).unref();
+          }).then(() => options.onClose?.())),
+      });
+    });
+  });
+}
