@@ -137,3 +137,26 @@ export function listen(app: Express, options: { port: number; host?: string; onC
     });
   });
 }
+
+/**
+ * Entry point of a service run with plain `node <service>/dist/server.js`: starts it, exits 1
+ * with the reason when it cannot start (e.g. a bad variable), closes cleanly on SIGTERM/SIGINT.
+ */
+export function runMain(start: () => Promise<RunningService>): void {
+  start()
+    .then((service) => {
+      const stop = () => {
+        setTimeout(() => process.exit(1), 10_000).unref();
+        service.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    })
+    .catch((err: Error) => {
+      process.stderr.write(`Failed to start: ${err.message}\n`);
+      process.exit(1);
+    });
+}

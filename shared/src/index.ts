@@ -7,3 +7,4 @@ export * from './cache';
 export * from './crypto';
 export * from './http';
 export * from './tenant-events';
+export * from './credentials';

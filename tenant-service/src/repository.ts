@@ -1,0 +1,178 @@
+import type { Queryable } from '@bridge/shared';
+
+/** SQL for tenants, their credentials and API keys. Every function runs inside a unit of work. */
+
+export interface TenantRow {
+  tenant_id: string;
+  name: string;
+  subdomain: string | null;
+  status: 'active' | 'suspended';
+  plan: string;
+  rate_limit: number;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface Tenant {
+  tenantId: string;
+  name: string;
+  subdomain: string | null;
+  status: 'active' | 'suspended';
+  plan: string;
+  rateLimit: number;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const toTenant = (r: TenantRow): Tenant => ({
+  tenantId: r.tenant_id,
+  name: r.name,
+  subdomain: r.subdomain,
+  status: r.status,
+  plan: r.plan,
+  rateLimit: r.rate_limit,
+  metadata: r.metadata,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, created_at, updated_at';
+
+export async function insertTenant(
+  db: Queryable,
+  t: { tenantId: string; name: string; subdomain?: string; plan?: string; rateLimit?: number; metadata?: Record<string, unknown> },
+): Promise<TenantRow> {
+  const { rows } = await db.query<TenantRow>(
+    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata)
+     VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb))
+     RETURNING ${TENANT_COLUMNS}`,
+    [t.tenantId, t.name, t.subdomain ?? null, t.plan ?? null, t.rateLimit ?? null, t.metadata ? JSON.stringify(t.metadata) : null],
+  );
+  return rows[0];
+}
+
+export async function findTenant(db: Queryable, tenantId: string): Promise<TenantRow | undefined> {
+  const { rows } = await db.query<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1`, [tenantId]);
+  return rows[0];
+}
+
+export async function listTenants(db: Queryable, limit: number, after?: string): Promise<TenantRow[]> {
+  const { rows } = await db.query<TenantRow>(
+    `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR tenant_id > $1) ORDER BY tenant_id LIMIT $2`,
+    [after ?? null, limit],
+  );
+  return rows;
+}
+
+/** Changes only the fields given; `subdomain: null` removes the subdomain. */
+export async function updateTenant(
+  db: Queryable,
+  tenantId: string,
+  patch: { name?: string; subdomain?: string | null; plan?: string; rateLimit?: number; status?: string; metadata?: Record<string, unknown> },
+): Promise<TenantRow | undefined> {
+  const { rows } = await db.query<TenantRow>(
+    `UPDATE tenants SET
+        name       = COALESCE($2, name),
+        subdomain  = CASE WHEN $3 THEN $4 ELSE subdomain END,
+        plan       = COALESCE($5, plan),
+        rate_limit = COALESCE($6, rate_limit),
+        status     = COALESCE($7, status),
+        metadata   = COALESCE($8::jsonb, metadata),
+        updated_at = now()
+      WHERE tenant_id = $1
+      RETURNING ${TENANT_COLUMNS}`,
+    [
+      tenantId,
+      patch.name ?? null,
+      patch.subdomain !== undefined,
+      patch.subdomain ?? null,
+      patch.plan ?? null,
+      patch.rateLimit ?? null,
+      patch.status ?? null,
+      patch.metadata ? JSON.stringify(patch.metadata) : null,
+    ],
+  );
+  return rows[0];
+}
+
+/** Deletes the tenant (its rows in every table go by cascade) and returns its API key hashes. */
+export async function deleteTenant(db: Queryable, tenantId: string): Promise<{ deleted: boolean; keyHashes: string[] }> {
+  const keys = await db.query<{ key_hash: string }>('SELECT key_hash FROM tenant_api_keys WHERE tenant_id = $1', [tenantId]);
+  const { rowCount } = await db.query('DELETE FROM tenants WHERE tenant_id = $1', [tenantId]);
+  return { deleted: (rowCount ?? 0) > 0, keyHashes: keys.rows.map((r) => r.key_hash) };
+}
+
+export interface CredentialRow {
+  tenant_id: string;
+  type: 'meta' | 'genesys';
+  encrypted: Buffer;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function upsertCredentials(
+  db: Queryable,
+  c: { tenantId: string; type: string; encrypted: Buffer; phoneNumberId?: string; wabaId?: string; region?: string; integrationId?: string; clientId?: string },
+): Promise<CredentialRow> {
+  const { rows } = await db.query<CredentialRow>(
+    `INSERT INTO tenant_credentials (tenant_id, type, encrypted, phone_number_id, waba_id, region, integration_id, client_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (tenant_id, type) DO UPDATE SET
+       encrypted = EXCLUDED.encrypted, phone_number_id = EXCLUDED.phone_number_id, waba_id = EXCLUDED.waba_id,
+       region = EXCLUDED.region, integration_id = EXCLUDED.integration_id, client_id = EXCLUDED.client_id,
+       updated_at = now()
+     RETURNING tenant_id, type, encrypted, created_at, updated_at`,
+    [c.tenantId, c.type, c.encrypted, c.phoneNumberId ?? null, c.wabaId ?? null, c.region ?? null, c.integrationId ?? null, c.clientId ?? null],
+  );
+  return rows[0];
+}
+
+export async function listCredentials(db: Queryable, tenantId: string, type?: string): Promise<CredentialRow[]> {
+  const { rows } = await db.query<CredentialRow>(
+    `SELECT tenant_id, type, encrypted, created_at, updated_at FROM tenant_credentials
+      WHERE tenant_id = $1 AND ($2::text IS NULL OR type = $2) ORDER BY type`,
+    [tenantId, type ?? null],
+  );
+  return rows;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  tenant_id: string;
+  key_hash: string;
+  prefix: string;
+  name: string;
+  is_active: boolean;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+export async function insertApiKey(db: Queryable, k: { tenantId: string; keyHash: string; prefix: string; name: string }): Promise<ApiKeyRow> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `INSERT INTO tenant_api_keys (tenant_id, key_hash, prefix, name) VALUES ($1, $2, $3, $4)
+     RETURNING id, tenant_id, key_hash, prefix, name, is_active, created_at, last_used_at`,
+    [k.tenantId, k.keyHash, k.prefix, k.name],
+  );
+  return rows[0];
+}
+
+export async function listApiKeys(db: Queryable, tenantId: string): Promise<ApiKeyRow[]> {
+  const { rows } = await db.query<ApiKeyRow>(
+    `SELECT id, tenant_id, key_hash, prefix, name, is_active, created_at, last_used_at
+       FROM tenant_api_keys WHERE tenant_id = $1 ORDER BY created_at, id`,
+    [tenantId],
+  );
+  return rows;
+}
+
+/** Deactivates a key; returns its hash, or undefined when the tenant has no such key. */
+export async function revokeApiKey(db: Queryable, tenantId: string, id: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ key_hash: string }>(
+    `UPDATE tenant_api_keys SET is_active = false, revoked_at = COALESCE(revoked_at, now())
+      WHERE tenant_id = $1 AND id = $2 RETURNING key_hash`,
+    [tenantId, id],
+  );
+  return rows[0]?.key_hash;
+}

@@ -1,0 +1,78 @@
+import { Router } from 'express';
+import { AppError, credentialTypeSchema, credentialsBodySchema, validationError } from '@bridge/shared';
+import type { z } from 'zod';
+import { createApiKeySchema, createTenantSchema, listQuerySchema, tenantIdSchema, updateTenantSchema } from './schemas';
+import type { TenantUseCases } from './tenants';
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error);
+  return result.data;
+}
+
+/** A path tenant id that cannot exist is simply not found. */
+function tenantParam(value: string): string {
+  if (!tenantIdSchema.safeParse(value).success) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found', 404);
+  return value;
+}
+
+/** The admin API (contract: "Admin API — tenant-service :3007"). HTTP only: parse, call, answer. */
+export function adminRoutes(tenants: TenantUseCases): Router {
+  const r = Router();
+
+  r.post('/tenants', async (req, res) => {
+    res.status(201).json(await tenants.createTenant(parse(createTenantSchema, req.body)));
+  });
+
+  r.get('/tenants', async (req, res) => {
+    const q = parse(listQuerySchema, req.query);
+    res.json(await tenants.listTenants(q.limit, q.after));
+  });
+
+  r.get('/tenants/:tenantId', async (req, res) => {
+    res.json(await tenants.getTenant(tenantParam(req.params.tenantId)));
+  });
+
+  r.patch('/tenants/:tenantId', async (req, res) => {
+    res.json(await tenants.updateTenant(tenantParam(req.params.tenantId), parse(updateTenantSchema, req.body)));
+  });
+
+  r.delete('/tenants/:tenantId', async (req, res) => {
+    await tenants.deleteTenant(tenantParam(req.params.tenantId));
+    res.status(204).end();
+  });
+
+  r.post('/tenants/:tenantId/credentials', async (req, res) => {
+    res.status(201).json(await tenants.storeCredentials(tenantParam(req.params.tenantId), parse(credentialsBodySchema, req.body)));
+  });
+
+  r.get('/tenants/:tenantId/credentials', async (req, res) => {
+    res.json(await tenants.listCredentials(tenantParam(req.params.tenantId)));
+  });
+
+  r.post('/tenants/:tenantId/api-keys', async (req, res) => {
+    res.status(201).json(await tenants.createApiKey(tenantParam(req.params.tenantId), parse(createApiKeySchema, req.body).name));
+  });
+
+  r.get('/tenants/:tenantId/api-keys', async (req, res) => {
+    res.json(await tenants.listApiKeys(tenantParam(req.params.tenantId)));
+  });
+
+  r.delete('/tenants/:tenantId/api-keys/:id', async (req, res) => {
+    await tenants.revokeApiKey(tenantParam(req.params.tenantId), req.params.id);
+    res.status(204).end();
+  });
+
+  return r;
+}
+
+/** Routes for the other services, behind INTERNAL_SERVICE_TOKEN. */
+export function internalRoutes(tenants: TenantUseCases): Router {
+  const r = Router();
+  r.get('/tenants/:tenantId/credentials/:type', async (req, res) => {
+    const type = parse(credentialTypeSchema, req.params.type);
+    res.set('Cache-Control', 'no-store');
+    res.json(await tenants.readCredentials(tenantParam(req.params.tenantId), type));
+  });
+  return r;
+}

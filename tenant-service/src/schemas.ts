@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { credentialsBodySchema } from '@bridge/shared';
+
+/** Subdomains that name the platform itself, never a tenant. */
+const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
+
+export const tenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/, 'must be 3-50 lowercase letters, digits or hyphens, not starting or ending with a hyphen');
+
+const name = z.string().trim().min(1, 'must not be empty').max(200);
+const subdomain = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits, hyphens')
+  .refine((s) => !RESERVED_SUBDOMAINS.has(s), 'is reserved');
+const plan = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be 1-32 lowercase letters, digits, _ or -');
+const rateLimit = z.number().int().min(1).max(1_000_000).describe('requests per minute');
+const metadata = z
+  .record(z.string().max(100), z.unknown())
+  .refine((m) => JSON.stringify(m).length <= 16_384, 'must serialise to at most 16 KB');
+
+export const createTenantSchema = z
+  .object({
+    tenantId: tenantIdSchema,
+    name,
+    subdomain: subdomain.optional(),
+    plan: plan.optional(),
+    rateLimit: rateLimit.optional(),
+    metadata: metadata.optional(),
+  })
+  .strict();
+
+export const updateTenantSchema = z
+  .object({
+    name: name.optional(),
+    subdomain: subdomain.nullable().optional(),
+    plan: plan.optional(),
+    rateLimit: rateLimit.optional(),
+    status: z.enum(['active', 'suspended']).optional(),
+    metadata: metadata.optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');
+
+export const createApiKeySchema = z.object({ name: z.string().trim().min(1).max(100) }).strict();
+
+export const listQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    after: tenantIdSchema.optional(),
+  })
+  .strict();
+
+export type CreateTenantInput = z.infer<typeof createTenantSchema>;
+export type UpdateTenantInput = z.infer<typeof updateTenantSchema>;
+export type CredentialsInput = z.infer<typeof credentialsBodySchema>;

@@ -1,0 +1,430 @@
+import request from 'supertest';
+import type { Express } from 'express';
+import { CredentialCipher, Database, MemoryCache, createLogger, hashApiKey, resolutionKeys, onTenantEvent, type TenantEvent } from '@bridge/shared';
+import { createTenantService } from '../src/app';
+import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
+import { testSecrets } from '../../test/support/env';
+import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
+
+const ADMIN = `Bearer ${testSecrets.ADMIN_API_KEY}`;
+
+let tdb: TestDatabase;
+let db: Database;
+let cache: MemoryCache;
+let app: Express;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  db = new Database({ connectionString: tdb.appUrl });
+  cache = new MemoryCache();
+  app = createTenantService({
+    db,
+    cache,
+    cipher: new CredentialCipher(testSecrets.CREDENTIALS_ENCRYPTION_KEY),
+    logger: createLogger({ name: 'test', level: 'silent' }),
+    adminApiKey: testSecrets.ADMIN_API_KEY,
+    internalToken: testSecrets.INTERNAL_SERVICE_TOKEN,
+  });
+});
+
+afterAll(async () => {
+  await db.close();
+  await cache.close();
+  await tdb.drop();
+});
+
+const admin = () => ({
+  post: (url: string) => request(app).post(url).set('Authorization', ADMIN),
+  get: (url: string) => request(app).get(url).set('Authorization', ADMIN),
+  patch: (url: string) => request(app).patch(url).set('Authorization', ADMIN),
+  delete: (url: string) => request(app).delete(url).set('Authorization', ADMIN),
+});
+
+async function createTenant(overrides: Record<string, unknown> = {}) {
+  const tenantId = uniqueTenantId();
+  const res = await admin().post('/tenants').send({ tenantId, name: `Tenant ${tenantId}`, ...overrides });
+  expect(res.status).toBe(201);
+  return { tenantId, apiKey: res.body.apiKey as string, body: res.body };
+}
+
+const metaCredentials = (phoneNumberId = uniqueNumericId()) => ({
+  type: 'meta',
+  credentials: {
+    appSecret: 'meta-app-secret-1234',
+    verifyToken: 'verify-token-5678',
+    accessToken: 'EAAG-access-token-9999',
+    phoneNumberId,
+    wabaId: '1029384756',
+  },
+});
+
+const genesysCredentials = {
+  type: 'genesys',
+  credentials: {
+    clientId: '5f1a7c1e-1111-2222-3333-444455556666',
+    clientSecret: 'genesys-client-secret-abcd',
+    region: 'mypurecloud.ie',
+    integrationId: '8a6e4b2c-aaaa-bbbb-cccc-ddddeeeeffff',
+    webhookSecret: 'genesys-webhook-secret-wxyz',
+  },
+};
+
+async function countRows(table: string): Promise<number> {
+  const [row] = await ownerQuery<{ n: string }>(tdb, `SELECT count(*) AS n FROM ${table}`);
+  return Number(row.n);
+}
+
+describe('admin authentication', () => {
+  it('rejects a request without a bearer token with 401 and the error shape', async () => {
+    const res = await request(app).get('/tenants');
+    expect(res.status).toBe(401);
+    expect(res.body.error).toMatchObject({ code: 'INVALID_ADMIN_KEY', message: expect.any(String), requestId: expect.any(String) });
+  });
+
+  it('rejects a wrong bearer token with 401', async () => {
+    const res = await request(app).get('/tenants').set('Authorization', 'Bearer not-the-admin-key');
+    expect(res.status).toBe(401);
+  });
+
+  it('rejects a tenant creation without auth and writes nothing', async () => {
+    const before = await countRows('tenants');
+    const res = await request(app).post('/tenants').send({ tenantId: uniqueTenantId(), name: 'x' });
+    expect(res.status).toBe(401);
+    expect(await countRows('tenants')).toBe(before);
+  });
+
+  it('answers /health and /ready without auth', async () => {
+    expect((await request(app).get('/health')).status).toBe(200);
+    const ready = await request(app).get('/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.postgres).toBe('ok');
+  });
+});
+
+describe('POST /tenants', () => {
+  it('creates a tenant and returns its first API key once, storing only the hash', async () => {
+    const { tenantId, apiKey, body } = await createTenant({ subdomain: `s${Date.now()}`, plan: 'pro', rateLimit: 120, metadata: { region: 'emea' } });
+    expect(body.tenant).toMatchObject({ tenantId, status: 'active', plan: 'pro', rateLimit: 120, metadata: { region: 'emea' } });
+    expect(body.message).toEqual(expect.any(String));
+    expect(apiKey).toMatch(/^sk_[A-Za-z0-9_-]{43}$/);
+    const rows = await ownerQuery<{ key_hash: string; prefix: string }>(tdb, 'SELECT key_hash, prefix FROM tenant_api_keys WHERE tenant_id = $1', [tenantId]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].key_hash).toBe(hashApiKey(apiKey));
+    expect(apiKey.startsWith(rows[0].prefix)).toBe(true);
+    const leaked = await ownerQuery(tdb, `SELECT 1 FROM tenant_api_keys WHERE to_jsonb(tenant_api_keys)::text LIKE $1`, [`%${apiKey}%`]);
+    expect(leaked).toHaveLength(0);
+  });
+
+  it('applies defaults', async () => {
+    const { body } = await createTenant();
+    expect(body.tenant).toMatchObject({ status: 'active', plan: 'standard', rateLimit: 600, metadata: {}, subdomain: null });
+  });
+
+  it.each([
+    [{ name: 'No id' }, 'tenantId'],
+    [{ tenantId: 'UPPER', name: 'x' }, 'tenantId'],
+    [{ tenantId: '-bad-', name: 'x' }, 'tenantId'],
+    [{ tenantId: 'ab', name: 'x' }, 'tenantId'],
+    [{ tenantId: 'valid-id', name: '' }, 'name'],
+    [{ tenantId: 'valid-id', name: 'x', rateLimit: 0 }, 'rateLimit'],
+    [{ tenantId: 'valid-id', name: 'x', rateLimit: 'lots' }, 'rateLimit'],
+    [{ tenantId: 'valid-id', name: 'x', subdomain: 'Not_A_Label' }, 'subdomain'],
+    [{ tenantId: 'valid-id', name: 'x', subdomain: 'www' }, 'subdomain'],
+    [{ tenantId: 'valid-id', name: 'x', metadata: 'str' }, 'metadata'],
+    [{ tenantId: 'valid-id', name: 'x', surprise: true }, 'surprise'],
+  ])('rejects %j with 400 naming %s, writing nothing', async (body, field) => {
+    const before = await countRows('tenants');
+    const res = await admin().post('/tenants').send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(res.body.error.message).toContain(field);
+    expect(await countRows('tenants')).toBe(before);
+  });
+
+  it('rejects malformed JSON with 400', async () => {
+    const res = await admin().post('/tenants').set('Content-Type', 'application/json').send('{"tenantId": "abc",');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('MALFORMED_JSON');
+  });
+
+  it('rejects an oversized body with 413', async () => {
+    const res = await admin().post('/tenants').send({ tenantId: uniqueTenantId(), name: 'x', metadata: { blob: 'x'.repeat(200_000) } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers 409 for a duplicate tenant id and keeps the original', async () => {
+    const { tenantId } = await createTenant({ name: 'Original' });
+    const keysBefore = await countRows('tenant_api_keys');
+    const res = await admin().post('/tenants').send({ tenantId, name: 'Impostor' });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('TENANT_EXISTS');
+    expect((await admin().get(`/tenants/${tenantId}`)).body.name).toBe('Original');
+    expect(await countRows('tenant_api_keys')).toBe(keysBefore);
+  });
+
+  it('answers 409 for a subdomain another tenant has', async () => {
+    const subdomain = `sub${Date.now()}`;
+    await createTenant({ subdomain });
+    const res = await admin().post('/tenants').send({ tenantId: uniqueTenantId(), name: 'x', subdomain });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('SUBDOMAIN_TAKEN');
+  });
+});
+
+describe('GET /tenants and /tenants/:id', () => {
+  it('lists tenants, paged by tenantId', async () => {
+    const a = await createTenant();
+    const b = await createTenant();
+    const all = await admin().get('/tenants?limit=1000');
+    expect(all.status).toBe(200);
+    const ids = all.body.map((t: { tenantId: string }) => t.tenantId);
+    expect(ids).toEqual(expect.arrayContaining([a.tenantId, b.tenantId]));
+    expect([...ids].sort()).toEqual(ids);
+    const page = await admin().get(`/tenants?limit=1&after=${ids[0]}`);
+    expect(page.body).toHaveLength(1);
+    expect(page.body[0].tenantId).toBe(ids[1]);
+  });
+
+  it('rejects a bad limit with 400', async () => {
+    const res = await admin().get('/tenants?limit=0');
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('limit');
+  });
+
+  it('gets one tenant, and 404 for an unknown or impossible id', async () => {
+    const { tenantId } = await createTenant();
+    expect((await admin().get(`/tenants/${tenantId}`)).body.tenantId).toBe(tenantId);
+    const missing = await admin().get('/tenants/no-such-tenant');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('TENANT_NOT_FOUND');
+    expect((await admin().get('/tenants/NOT..VALID')).status).toBe(404);
+  });
+});
+
+describe('PATCH /tenants/:id', () => {
+  it('updates fields, suspends and reactivates, announcing each change', async () => {
+    const { tenantId } = await createTenant();
+    const events: TenantEvent[] = [];
+    const unsubscribe = await onTenantEvent(cache, (e) => events.push(e));
+    await cache.set(resolutionKeys.tenant(tenantId), '{"status":"active"}', 60);
+
+    const res = await admin().patch(`/tenants/${tenantId}`).send({ status: 'suspended', name: 'Renamed', rateLimit: 30 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ tenantId, status: 'suspended', name: 'Renamed', rateLimit: 30 });
+    expect(await cache.get(resolutionKeys.tenant(tenantId))).toBeNull();
+    expect(events).toContainEqual({ tenantId, kind: 'tenant-updated' });
+
+    const back = await admin().patch(`/tenants/${tenantId}`).send({ status: 'active' });
+    expect(back.body.status).toBe('active');
+    expect(back.body.name).toBe('Renamed');
+    await unsubscribe();
+  });
+
+  it('rejects an empty patch, an unknown status and a tenantId change with 400', async () => {
+    const { tenantId } = await createTenant();
+    expect((await admin().patch(`/tenants/${tenantId}`).send({})).status).toBe(400);
+    const bad = await admin().patch(`/tenants/${tenantId}`).send({ status: 'deleted' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('status');
+    expect((await admin().patch(`/tenants/${tenantId}`).send({ tenantId: 'other' })).status).toBe(400);
+    expect((await admin().get(`/tenants/${tenantId}`)).body.status).toBe('active');
+  });
+
+  it('answers 404 for an unknown tenant', async () => {
+    expect((await admin().patch('/tenants/no-such-tenant').send({ name: 'x' })).status).toBe(404);
+  });
+});
+
+describe('DELETE /tenants/:id', () => {
+  it('deletes the tenant with all its data, and invalidates its keys', async () => {
+    const { tenantId, apiKey } = await createTenant();
+    await admin().post(`/tenants/${tenantId}/credentials`).send(metaCredentials()).expect(201);
+    await ownerQuery(tdb, `INSERT INTO conversation_mappings (tenant_id, wa_id) VALUES ($1, '15550001111')`, [tenantId]);
+    await ownerQuery(tdb, `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type) VALUES ($1, 'inbound', '15550001111', 'wamid.del', 'text')`, [tenantId]);
+    await cache.set(resolutionKeys.apiKey(hashApiKey(apiKey)), 'cached', 60);
+
+    expect((await admin().delete(`/tenants/${tenantId}`)).status).toBe(204);
+    expect((await admin().get(`/tenants/${tenantId}`)).status).toBe(404);
+    for (const table of ['tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking']) {
+      const rows = await ownerQuery(tdb, `SELECT 1 FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+      expect({ table, rows: rows.length }).toEqual({ table, rows: 0 });
+    }
+    expect(await cache.get(resolutionKeys.apiKey(hashApiKey(apiKey)))).toBeNull();
+    expect((await admin().delete(`/tenants/${tenantId}`)).status).toBe(404);
+  });
+});
+
+describe('credentials', () => {
+  it('stores Meta credentials encrypted and answers with secrets masked', async () => {
+    const { tenantId } = await createTenant();
+    const body = metaCredentials();
+    const res = await admin().post(`/tenants/${tenantId}/credentials`).send(body);
+    expect(res.status).toBe(201);
+    expect(res.body.credentials).toEqual({
+      appSecret: '****1234',
+      verifyToken: '****5678',
+      accessToken: '****9999',
+      phoneNumberId: body.credentials.phoneNumberId,
+      wabaId: '1029384756',
+    });
+    const [row] = await ownerQuery<{ encrypted: Buffer; phone_number_id: string }>(tdb, 'SELECT encrypted, phone_number_id FROM tenant_credentials WHERE tenant_id = $1', [tenantId]);
+    expect(row.phone_number_id).toBe(body.credentials.phoneNumberId);
+    const stored = row.encrypted.toString('latin1');
+    for (const secret of [body.credentials.appSecret, body.credentials.accessToken, body.credentials.verifyToken]) expect(stored).not.toContain(secret);
+  });
+
+  it('lists both types masked and never returns a secret', async () => {
+    const { tenantId } = await createTenant();
+    await admin().post(`/tenants/${tenantId}/credentials`).send(metaCredentials()).expect(201);
+    await admin().post(`/tenants/${tenantId}/credentials`).send(genesysCredentials).expect(201);
+    const res = await admin().get(`/tenants/${tenantId}/credentials`);
+    expect(res.status).toBe(200);
+    expect(res.body.map((c: { type: string }) => c.type)).toEqual(['genesys', 'meta']);
+    const text = JSON.stringify(res.body);
+    for (const secret of ['meta-app-secret-1234', 'EAAG-access-token-9999', 'verify-token-5678', 'genesys-client-secret-abcd', 'genesys-webhook-secret-wxyz']) {
+      expect(text).not.toContain(secret);
+    }
+    expect(res.body[0].credentials).toMatchObject({ region: 'mypurecloud.ie', clientSecret: '****abcd', webhookSecret: '****wxyz' });
+  });
+
+  it('replaces credentials of the same type and announces the change', async () => {
+    const { tenantId } = await createTenant();
+    const events: TenantEvent[] = [];
+    const unsubscribe = await onTenantEvent(cache, (e) => events.push(e));
+    await admin().post(`/tenants/${tenantId}/credentials`).send(metaCredentials()).expect(201);
+    const second = metaCredentials();
+    second.credentials.accessToken = 'EAAG-rotated-token-4321';
+    await admin().post(`/tenants/${tenantId}/credentials`).send(second).expect(201);
+    const rows = await ownerQuery(tdb, 'SELECT 1 FROM tenant_credentials WHERE tenant_id = $1', [tenantId]);
+    expect(rows).toHaveLength(1);
+    const internal = await request(app).get(`/internal/tenants/${tenantId}/credentials/meta`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    expect(internal.body.credentials.accessToken).toBe('EAAG-rotated-token-4321');
+    expect(events.filter((e) => e.tenantId === tenantId && e.kind === 'credentials-changed')).toHaveLength(2);
+    await unsubscribe();
+  });
+
+  it('answers 409 when another tenant already has the phone number id, keeping both as they were', async () => {
+    const a = await createTenant();
+    const b = await createTenant();
+    const body = metaCredentials();
+    await admin().post(`/tenants/${a.tenantId}/credentials`).send(body).expect(201);
+    const res = await admin().post(`/tenants/${b.tenantId}/credentials`).send(body);
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('PHONE_NUMBER_TAKEN');
+    expect((await admin().get(`/tenants/${b.tenantId}/credentials`)).body).toEqual([]);
+  });
+
+  it.each([
+    [{ type: 'meta', credentials: { ...metaCredentials().credentials, phoneNumberId: 'abc' } }, 'phoneNumberId'],
+    [{ type: 'meta', credentials: { verifyToken: 'verify-token-5678', accessToken: 'tok-12345678', phoneNumberId: '1234567' } }, 'appSecret'],
+    [{ type: 'genesys', credentials: { ...genesysCredentials.credentials, region: 'evil.example.com' } }, 'region'],
+    [{ type: 'genesys', credentials: { ...genesysCredentials.credentials, webhookSecret: 'short' } }, 'webhookSecret'],
+    [{ type: 'slack', credentials: {} }, 'type'],
+    [{ type: 'meta' }, 'credentials'],
+  ])('rejects %j with 400 naming %s', async (body, field) => {
+    const { tenantId } = await createTenant();
+    const res = await admin().post(`/tenants/${tenantId}/credentials`).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain(field);
+    expect(await ownerQuery(tdb, 'SELECT 1 FROM tenant_credentials WHERE tenant_id = $1', [tenantId])).toHaveLength(0);
+  });
+
+  it('answers 404 for an unknown tenant', async () => {
+    expect((await admin().post('/tenants/no-such-tenant/credentials').send(genesysCredentials)).status).toBe(404);
+    expect((await admin().get('/tenants/no-such-tenant/credentials')).status).toBe(404);
+  });
+
+  it('refuses to decrypt a blob moved to another tenant’s row, without leaking anything', async () => {
+    const a = await createTenant();
+    const b = await createTenant();
+    await admin().post(`/tenants/${a.tenantId}/credentials`).send(genesysCredentials).expect(201);
+    await ownerQuery(
+      tdb,
+      `INSERT INTO tenant_credentials (tenant_id, type, encrypted) SELECT $2, type, encrypted FROM tenant_credentials WHERE tenant_id = $1 AND type = 'genesys'`,
+      [a.tenantId, b.tenantId],
+    );
+    const res = await request(app).get(`/internal/tenants/${b.tenantId}/credentials/genesys`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('CREDENTIALS_UNREADABLE');
+    expect(JSON.stringify(res.body)).not.toContain('genesys-client-secret');
+    expect(res.body.error.stack).toBeUndefined();
+  });
+});
+
+describe('internal credentials route', () => {
+  it('requires the internal token', async () => {
+    const { tenantId } = await createTenant();
+    await admin().post(`/tenants/${tenantId}/credentials`).send(genesysCredentials).expect(201);
+    expect((await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`)).status).toBe(401);
+    expect((await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`).set('X-Internal-Token', 'wrong')).status).toBe(401);
+    // The admin key is not the internal token.
+    expect((await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`).set('Authorization', ADMIN)).status).toBe(401);
+    const ok = await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    expect(ok.status).toBe(200);
+    expect(ok.body.credentials).toEqual(genesysCredentials.credentials);
+    expect(ok.headers['cache-control']).toBe('no-store');
+  });
+
+  it('answers 404 when the tenant has no credentials of that type and 400 for an unknown type', async () => {
+    const { tenantId } = await createTenant();
+    const missing = await request(app).get(`/internal/tenants/${tenantId}/credentials/meta`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    expect(missing.status).toBe(404);
+    const bad = await request(app).get(`/internal/tenants/${tenantId}/credentials/slack`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe('API keys', () => {
+  it('creates, lists without secrets, and revokes keys at once', async () => {
+    const { tenantId, apiKey: firstKey } = await createTenant();
+    const created = await admin().post(`/tenants/${tenantId}/api-keys`).send({ name: 'reporting' });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ id: expect.any(String), apiKey: expect.stringMatching(/^sk_/), prefix: expect.any(String), name: 'reporting' });
+    expect(created.body.apiKey).not.toBe(firstKey);
+
+    const list = await admin().get(`/tenants/${tenantId}/api-keys`);
+    expect(list.status).toBe(200);
+    expect(list.body).toHaveLength(2);
+    expect(Object.keys(list.body[1]).sort()).toEqual(['createdAt', 'id', 'isActive', 'lastUsedAt', 'name', 'prefix']);
+    expect(JSON.stringify(list.body)).not.toContain(created.body.apiKey);
+    expect(JSON.stringify(list.body)).not.toContain(hashApiKey(created.body.apiKey));
+
+    const events: TenantEvent[] = [];
+    const unsubscribe = await onTenantEvent(cache, (e) => events.push(e));
+    const hashKey = resolutionKeys.apiKey(hashApiKey(created.body.apiKey));
+    await cache.set(hashKey, JSON.stringify({ tenantId, active: true }), 300);
+    expect((await admin().delete(`/tenants/${tenantId}/api-keys/${created.body.id}`)).status).toBe(204);
+    expect(await cache.get(hashKey)).toBeNull();
+    expect(events).toContainEqual({ tenantId, kind: 'api-key-revoked', apiKeyHashes: [hashApiKey(created.body.apiKey)] });
+    const after = await admin().get(`/tenants/${tenantId}/api-keys`);
+    expect(after.body.find((k: { id: string }) => k.id === created.body.id).isActive).toBe(false);
+    await unsubscribe();
+  });
+
+  it('answers 404 for another tenant’s key, an unknown key and a malformed id', async () => {
+    const a = await createTenant();
+    const b = await createTenant();
+    const [keyOfA] = (await admin().get(`/tenants/${a.tenantId}/api-keys`)).body;
+    expect((await admin().delete(`/tenants/${b.tenantId}/api-keys/${keyOfA.id}`)).status).toBe(404);
+    expect((await admin().get(`/tenants/${a.tenantId}/api-keys`)).body[0].isActive).toBe(true);
+    expect((await admin().delete(`/tenants/${a.tenantId}/api-keys/00000000-0000-0000-0000-000000000000`)).status).toBe(404);
+    expect((await admin().delete(`/tenants/${a.tenantId}/api-keys/not-a-uuid`)).status).toBe(404);
+  });
+
+  it('rejects a key without a name', async () => {
+    const { tenantId } = await createTenant();
+    const res = await admin().post(`/tenants/${tenantId}/api-keys`).send({});
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('name');
+    expect((await admin().post('/tenants/no-such-tenant/api-keys').send({ name: 'x' })).status).toBe(404);
+  });
+});
+
+describe('unknown routes', () => {
+  it('answers 404 in the error shape', async () => {
+    const res = await admin().get('/nope');
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('ROUTE_NOT_FOUND');
+  });
+});
