@@ -8,3 +8,4 @@ export * from './crypto';
 export * from './http';
 export * from './tenant-events';
 export * from './credentials';
+export * from './bootstrap';

@@ -1,0 +1,45 @@
+/**
+ * `npm start`: the whole platform in one process. PostgreSQL from DATABASE_URL, or an embedded
+ * one under .data/ when it is unset; Redis from REDIS_URL, or in-process caches when it is unset
+ * (which is why every service runs in this one process: they share those caches). Ctrl-C stops
+ * everything cleanly.
+ */
+import { startSystem } from './system';
+
+async function main() {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const system = await startSystem({ log: out, env: { LOG_LEVEL: 'warn', ...process.env } });
+  out('');
+  out('WhatsApp ⇄ Genesys bridge is up:');
+  for (const [name, url] of Object.entries(system.urls)) out(`  ${name.padEnd(18)} ${url}`);
+  out('');
+  out(`  PostgreSQL: ${system.embeddedPostgres ? 'embedded (.data/postgres)' : 'DATABASE_URL'}; cache: ${process.env.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-process'}`);
+  out(`  Admin API key (Authorization: Bearer ...): ${system.adminApiKey}`);
+  if (!process.env.ADMIN_API_KEY) out('  (generated and kept in .data/secrets.json; set ADMIN_API_KEY to choose your own)');
+  out('');
+  out(`  Try: curl -s -H "Authorization: Bearer ${system.adminApiKey}" ${system.urls['tenant-service']}/tenants`);
+  out('  Ctrl-C stops everything.');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    out(`\n${signal}: stopping…`);
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    system.stop().then(
+      () => {
+        out('Stopped.');
+        process.exit(0);
+      },
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`Failed to start: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { appRoleUrl, generateEncryptionKey, type RunningService } from '@bridge/shared';
+import { migrate } from '@bridge/migrations';
+import { start as startTenantService } from '@bridge/tenant-service';
+import { start as startAuthService } from '@bridge/auth-service';
+import { start as startStateManager } from '@bridge/state-manager';
+import { start as startWebhookService } from '@bridge/webhook-service';
+import { start as startGenesysConnector } from '@bridge/genesys-connector';
+import { start as startGateway } from '@bridge/gateway';
+import { startEmbeddedPostgres, withDatabase, type PostgresHandle } from './postgres';
+
+/** The services in start order (dependencies first), with their contract ports. */
+export const SERVICES = [
+  { name: 'tenant-service', port: 3007, urlVar: 'TENANT_SERVICE_URL', start: startTenantService },
+  { name: 'auth-service', port: 3003, urlVar: 'AUTH_SERVICE_URL', start: startAuthService },
+  { name: 'state-manager', port: 3002, urlVar: 'STATE_MANAGER_URL', start: startStateManager },
+  { name: 'genesys-connector', port: 3004, urlVar: 'GENESYS_CONNECTOR_URL', start: startGenesysConnector },
+  { name: 'webhook-service', port: 3001, urlVar: 'WEBHOOK_SERVICE_URL', start: startWebhookService },
+  { name: 'gateway', port: 3000, urlVar: undefined, start: startGateway },
+] as const;
+
+export type ServiceName = (typeof SERVICES)[number]['name'];
+
+const SECRET_NAMES = ['ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'INTERNAL_SERVICE_TOKEN', 'DB_APP_PASSWORD', 'EMBEDDED_PG_PASSWORD'] as const;
+type Secrets = Record<(typeof SECRET_NAMES)[number], string>;
+
+function generateSecret(name: (typeof SECRET_NAMES)[number]): string {
+  if (name === 'CREDENTIALS_ENCRYPTION_KEY') return generateEncryptionKey();
+  if (name === 'ADMIN_API_KEY') return `adm_${randomBytes(24).toString('base64url')}`;
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Secrets from the environment, else from `<dataDir>/secrets.json`, else generated and saved
+ * there (mode 0600) so that a restart can still decrypt the credentials it stored.
+ */
+export function loadOrCreateSecrets(env: NodeJS.ProcessEnv, dataDir: string): Secrets {
+  const file = path.join(dataDir, 'secrets.json');
+  const saved: Partial<Secrets> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const secrets = {} as Secrets;
+  let changed = false;
+  for (const name of SECRET_NAMES) {
+    const value = env[name] || saved[name];
+    if (value) secrets[name] = value;
+    else {
+      secrets[name] = generateSecret(name);
+      changed = true;
+    }
+  }
+  if (changed) {
+    mkdirSync(dataDir, { recursive: true });
+    const toSave = Object.fromEntries(SECRET_NAMES.filter((n) => !env[n]).map((n) => [n, secrets[n]]));
+    writeFileSync(file, JSON.stringify(toSave, null, 2), { mode: 0o600 });
+  }
+  return secrets;
+}
+
+export interface SystemOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where the embedded PostgreSQL and generated secrets live (when DATABASE_URL is unset). */
+  dataDir?: string;
+  /** Port for each service; default: the contract's. 0 picks a free port. */
+  ports?: Partial<Record<ServiceName, number>>;
+  /** Only these services (default: all). */
+  only?: ServiceName[];
+  log?: (line: string) => void;
+}
+
+export interface RunningSystem {
+  urls: Record<ServiceName, string>;
+  adminApiKey: string;
+  secrets: Secrets;
+  /** The services' environment (application-role DATABASE_URL, secrets, service URLs). */
+  serviceEnv: NodeJS.ProcessEnv;
+  ownerDatabaseUrl: string;
+  embeddedPostgres: boolean;
+  services: Partial<Record<ServiceName, RunningService>>;
+  stop(): Promise<void>;
+}
+
+async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Brings the whole platform up in this process: PostgreSQL (DATABASE_URL, or an embedded one),
+ * migrations as the owner, then every service as the application role on its port.
+ */
+export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? (() => undefined);
+  const dataDir = path.resolve(options.dataDir ?? env.BRIDGE_DATA_DIR ?? '.data');
+  const secrets = loadOrCreateSecrets(env, dataDir);
+
+  let pg: PostgresHandle | undefined;
+  let ownerUrl = env.DATABASE_URL;
+  if (!ownerUrl) {
+    log(`DATABASE_URL is unset: starting an embedded PostgreSQL in ${path.join(dataDir, 'postgres')}`);
+    pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), persistent: true, password: secrets.EMBEDDED_PG_PASSWORD, port: Number(env.EMBEDDED_PG_PORT) || undefined });
+    await ensureDatabase(pg.url, 'bridge');
+    ownerUrl = withDatabase(pg.url, 'bridge');
+  }
+  const applied = await migrate({ databaseUrl: ownerUrl, appRolePassword: secrets.DB_APP_PASSWORD });
+  log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database is up to date');
+
+  const chosen = SERVICES.filter((s) => !options.only || options.only.includes(s.name));
+  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? s.port])) as Record<ServiceName, number>;
+  const serviceEnv: NodeJS.ProcessEnv = {
+    ...env,
+    DATABASE_URL: appRoleUrl(ownerUrl, secrets.DB_APP_PASSWORD),
+    ADMIN_API_KEY: secrets.ADMIN_API_KEY,
+    JWT_SECRET: secrets.JWT_SECRET,
+    CREDENTIALS_ENCRYPTION_KEY: secrets.CREDENTIALS_ENCRYPTION_KEY,
+    INTERNAL_SERVICE_TOKEN: secrets.INTERNAL_SERVICE_TOKEN,
+  };
+  const services: Partial<Record<ServiceName, RunningService>> = {};
+  const urls = {} as Record<ServiceName, string>;
+  const stop = async () => {
+    for (const s of [...chosen].reverse()) await services[s.name]?.close().catch(() => undefined);
+    await pg?.stop().catch(() => undefined);
+  };
+  try {
+    for (const s of chosen) {
+      const running = await s.start({ ...serviceEnv, PORT: String(ports[s.name]) });
+      services[s.name] = running;
+      urls[s.name] = `http://127.0.0.1:${running.port}`;
+      // Later services find earlier ones at the ports they actually got.
+      if (s.urlVar) serviceEnv[s.urlVar] = urls[s.name];
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { urls, adminApiKey: secrets.ADMIN_API_KEY, secrets, serviceEnv, ownerDatabaseUrl: ownerUrl, embeddedPostgres: !!pg, services, stop };
+}

@@ -1,0 +1,3 @@
+import { serviceConfigSchema } from '@bridge/shared';
+
+export const configSchema = serviceConfigSchema(3002, {});
