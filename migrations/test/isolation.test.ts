@@ -6,7 +6,7 @@ import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/su
  * Row-level security as the application role: with app.tenant_id set to A, a query with no WHERE
  * clause sees none of B's rows; with nothing set it sees nothing at all.
  */
-const TENANT_TABLES = ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking'];
+const TENANT_TABLES = ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking', 'tenant_usage_daily'];
 
 let tdb: TestDatabase;
 let db: Database;

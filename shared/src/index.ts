@@ -9,3 +9,4 @@ export * from './http';
 export * from './tenant-events';
 export * from './credentials';
 export * from './bootstrap';
+export * from './tenant-directory';

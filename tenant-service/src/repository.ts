@@ -53,8 +53,11 @@ export async function insertTenant(
   return rows[0];
 }
 
-export async function findTenant(db: Queryable, tenantId: string): Promise<TenantRow | undefined> {
-  const { rows } = await db.query<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1`, [tenantId]);
+export async function findTenant(db: Queryable, tenantId: string, options: { forUpdate?: boolean } = {}): Promise<TenantRow | undefined> {
+  const { rows } = await db.query<TenantRow>(
+    `SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
+    [tenantId],
+  );
   return rows[0];
 }
 
@@ -97,11 +100,11 @@ export async function updateTenant(
   return rows[0];
 }
 
-/** Deletes the tenant (its rows in every table go by cascade) and returns its API key hashes. */
-export async function deleteTenant(db: Queryable, tenantId: string): Promise<{ deleted: boolean; keyHashes: string[] }> {
+/** Deletes the tenant (its rows in every table go by cascade); returns what it had, for cache updates. */
+export async function deleteTenant(db: Queryable, tenantId: string): Promise<{ subdomain: string | null; keyHashes: string[] } | undefined> {
   const keys = await db.query<{ key_hash: string }>('SELECT key_hash FROM tenant_api_keys WHERE tenant_id = $1', [tenantId]);
-  const { rowCount } = await db.query('DELETE FROM tenants WHERE tenant_id = $1', [tenantId]);
-  return { deleted: (rowCount ?? 0) > 0, keyHashes: keys.rows.map((r) => r.key_hash) };
+  const { rows } = await db.query<{ subdomain: string | null }>('DELETE FROM tenants WHERE tenant_id = $1 RETURNING subdomain', [tenantId]);
+  return rows[0] && { subdomain: rows[0].subdomain, keyHashes: keys.rows.map((r) => r.key_hash) };
 }
 
 export interface CredentialRow {
@@ -145,34 +148,35 @@ export interface ApiKeyRow {
   prefix: string;
   name: string;
   is_active: boolean;
+  rate_limit: number | null;
   created_at: Date;
   last_used_at: Date | null;
 }
 
-export async function insertApiKey(db: Queryable, k: { tenantId: string; keyHash: string; prefix: string; name: string }): Promise<ApiKeyRow> {
+const KEY_COLUMNS = 'id, tenant_id, key_hash, prefix, name, is_active, rate_limit, created_at, last_used_at';
+
+export async function insertApiKey(
+  db: Queryable,
+  k: { tenantId: string; keyHash: string; prefix: string; name: string; rateLimit?: number },
+): Promise<ApiKeyRow> {
   const { rows } = await db.query<ApiKeyRow>(
-    `INSERT INTO tenant_api_keys (tenant_id, key_hash, prefix, name) VALUES ($1, $2, $3, $4)
-     RETURNING id, tenant_id, key_hash, prefix, name, is_active, created_at, last_used_at`,
-    [k.tenantId, k.keyHash, k.prefix, k.name],
+    `INSERT INTO tenant_api_keys (tenant_id, key_hash, prefix, name, rate_limit) VALUES ($1, $2, $3, $4, $5) RETURNING ${KEY_COLUMNS}`,
+    [k.tenantId, k.keyHash, k.prefix, k.name, k.rateLimit ?? null],
   );
   return rows[0];
 }
 
 export async function listApiKeys(db: Queryable, tenantId: string): Promise<ApiKeyRow[]> {
-  const { rows } = await db.query<ApiKeyRow>(
-    `SELECT id, tenant_id, key_hash, prefix, name, is_active, created_at, last_used_at
-       FROM tenant_api_keys WHERE tenant_id = $1 ORDER BY created_at, id`,
-    [tenantId],
-  );
+  const { rows } = await db.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM tenant_api_keys WHERE tenant_id = $1 ORDER BY created_at, id`, [tenantId]);
   return rows;
 }
 
-/** Deactivates a key; returns its hash, or undefined when the tenant has no such key. */
-export async function revokeApiKey(db: Queryable, tenantId: string, id: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ key_hash: string }>(
+/** Deactivates a key; returns it, or undefined when the tenant has no such key. */
+export async function revokeApiKey(db: Queryable, tenantId: string, id: string): Promise<ApiKeyRow | undefined> {
+  const { rows } = await db.query<ApiKeyRow>(
     `UPDATE tenant_api_keys SET is_active = false, revoked_at = COALESCE(revoked_at, now())
-      WHERE tenant_id = $1 AND id = $2 RETURNING key_hash`,
+      WHERE tenant_id = $1 AND id = $2 RETURNING ${KEY_COLUMNS}`,
     [tenantId, id],
   );
-  return rows[0]?.key_hash;
+  return rows[0];
 }

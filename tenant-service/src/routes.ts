@@ -51,7 +51,7 @@ export function adminRoutes(tenants: TenantUseCases): Router {
   });
 
   r.post('/tenants/:tenantId/api-keys', async (req, res) => {
-    res.status(201).json(await tenants.createApiKey(tenantParam(req.params.tenantId), parse(createApiKeySchema, req.body).name));
+    res.status(201).json(await tenants.createApiKey(tenantParam(req.params.tenantId), parse(createApiKeySchema, req.body)));
   });
 
   r.get('/tenants/:tenantId/api-keys', async (req, res) => {

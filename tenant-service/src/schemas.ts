@@ -40,7 +40,7 @@ export const updateTenantSchema = z
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');
 
-export const createApiKeySchema = z.object({ name: z.string().trim().min(1).max(100) }).strict();
+export const createApiKeySchema = z.object({ name: z.string().trim().min(1).max(100), rateLimit: rateLimit.optional() }).strict();
 
 export const listQuerySchema = z
   .object({

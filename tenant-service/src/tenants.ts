@@ -1,6 +1,7 @@
 import {
   AppError,
-  announceTenantEvent,
+  TenantDirectory,
+  publishTenantEvent,
   apiKeyPrefix,
   generateApiKey,
   hashApiKey,
@@ -10,6 +11,8 @@ import {
   type CredentialType,
   type Database,
   type Logger,
+  type TenantEntry,
+  type TenantEvent,
 } from '@bridge/shared';
 import * as repo from './repository';
 import type { CreateTenantInput, CredentialsInput, UpdateTenantInput } from './schemas';
@@ -39,39 +42,49 @@ function asConflict(err: unknown): never {
 
 const tenantNotFound = () => new AppError('TENANT_NOT_FOUND', 'Tenant not found', 404);
 
-/** Broadcast after commit; a failed broadcast must not fail a change that already happened. */
-async function announce(deps: TenantDeps, event: Parameters<typeof announceTenantEvent>[1]) {
-  try {
-    await announceTenantEvent(deps.cache, event);
-  } catch (err) {
-    deps.logger.error({ err, tenantId: event.tenantId, kind: event.kind }, 'tenant change broadcast failed; caches expire by TTL');
-  }
-}
+const tenantEntry = (r: repo.TenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
+const keyEntry = (k: repo.ApiKeyRow) => ({ tenantId: k.tenant_id, keyId: k.id, active: k.is_active, rateLimit: k.rate_limit });
 
 export function createTenantUseCases(deps: TenantDeps) {
   const { db, cipher } = deps;
+  const directory = new TenantDirectory(db, deps.cache);
 
-  async function issueKey(q: Parameters<typeof repo.insertApiKey>[0], tenantId: string, name: string) {
+  /**
+   * After commit: record the new truth in the shared cache and tell every node. A failure here
+   * must not fail a change that already happened; it is logged and TTLs bound the staleness.
+   */
+  async function announce(event: TenantEvent, update: () => Promise<void> = async () => undefined) {
+    try {
+      await update();
+      await publishTenantEvent(deps.cache, event);
+    } catch (err) {
+      deps.logger.error({ err, tenantId: event.tenantId, kind: event.kind }, 'tenant change broadcast failed; caches expire by TTL');
+    }
+  }
+
+  async function issueKey(q: Parameters<typeof repo.insertApiKey>[0], tenantId: string, name: string, rateLimit?: number) {
     const apiKey = generateApiKey();
-    const row = await repo.insertApiKey(q, { tenantId, keyHash: hashApiKey(apiKey), prefix: apiKeyPrefix(apiKey), name });
-    return { id: row.id, apiKey, prefix: row.prefix, name: row.name };
+    const row = await repo.insertApiKey(q, { tenantId, keyHash: hashApiKey(apiKey), prefix: apiKeyPrefix(apiKey), name, rateLimit });
+    return { row, response: { id: row.id, apiKey, prefix: row.prefix, name: row.name } };
   }
 
   return {
     /** Creates the tenant and its first API key in one transaction; the key is returned once. */
     async createTenant(input: CreateTenantInput) {
-      return db
-        .withTenant(input.tenantId, async (q) => {
-          const tenant = await repo.insertTenant(q, input);
-          const key = await issueKey(q, input.tenantId, 'default');
-          return {
-            tenant: repo.toTenant(tenant),
-            apiKey: key.apiKey,
-            apiKeyId: key.id,
-            message: 'Store this API key now: it is not shown again',
-          };
-        })
+      const { tenant, key } = await db
+        .withTenant(input.tenantId, async (q) => ({ tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, 'default') }))
         .catch(asConflict);
+      // Overwrites anything remembered about this id, subdomain or key while they did not exist.
+      await announce({ tenantId: tenant.tenant_id, kind: 'tenant-updated' }, async () => {
+        await directory.tenantChanged(tenant.tenant_id, tenantEntry(tenant));
+        await directory.apiKeyChanged(key.row.key_hash, keyEntry(key.row));
+      });
+      return {
+        tenant: repo.toTenant(tenant),
+        apiKey: key.response.apiKey,
+        apiKeyId: key.response.id,
+        message: 'Store this API key now: it is not shown again',
+      };
     },
 
     async listTenants(limit: number, after?: string) {
@@ -86,16 +99,24 @@ export function createTenantUseCases(deps: TenantDeps) {
     },
 
     async updateTenant(tenantId: string, patch: UpdateTenantInput) {
-      const row = await db.withTenant(tenantId, (q) => repo.updateTenant(q, tenantId, patch)).catch(asConflict);
-      if (!row) throw tenantNotFound();
-      await announce(deps, { tenantId, kind: 'tenant-updated' });
-      return repo.toTenant(row);
+      const result = await db
+        .withTenant(tenantId, async (q) => {
+          const before = await repo.findTenant(q, tenantId, { forUpdate: true });
+          return before && { before, after: (await repo.updateTenant(q, tenantId, patch))! };
+        })
+        .catch(asConflict);
+      if (!result) throw tenantNotFound();
+      await announce({ tenantId, kind: 'tenant-updated' }, () => directory.tenantChanged(tenantId, tenantEntry(result.after), result.before.subdomain));
+      return repo.toTenant(result.after);
     },
 
     async deleteTenant(tenantId: string) {
-      const { deleted, keyHashes } = await db.withTenant(tenantId, (q) => repo.deleteTenant(q, tenantId));
-      if (!deleted) throw tenantNotFound();
-      await announce(deps, { tenantId, kind: 'tenant-deleted', apiKeyHashes: keyHashes });
+      const gone = await db.withTenant(tenantId, (q) => repo.deleteTenant(q, tenantId));
+      if (!gone) throw tenantNotFound();
+      await announce({ tenantId, kind: 'tenant-deleted' }, async () => {
+        await directory.tenantChanged(tenantId, undefined, gone.subdomain);
+        await Promise.all(gone.keyHashes.map((hash) => directory.apiKeyChanged(hash, undefined)));
+      });
     },
 
     /** Stores (or replaces) one type of credentials, encrypted; answers with the masked view. */
@@ -111,7 +132,7 @@ export function createTenantUseCases(deps: TenantDeps) {
           return repo.upsertCredentials(q, { tenantId, type: input.type, encrypted, ...lookup });
         })
         .catch(asConflict);
-      await announce(deps, { tenantId, kind: 'credentials-changed' });
+      await announce({ tenantId, kind: 'credentials-changed' });
       return maskedView(row.type, input.credentials, row);
     },
 
@@ -130,11 +151,13 @@ export function createTenantUseCases(deps: TenantDeps) {
       return { type, credentials: cipher.decrypt(tenantId, type, row.encrypted), updatedAt: row.updated_at.toISOString() };
     },
 
-    async createApiKey(tenantId: string, name: string) {
-      return db.withTenant(tenantId, async (q) => {
+    async createApiKey(tenantId: string, input: { name: string; rateLimit?: number }) {
+      const key = await db.withTenant(tenantId, async (q) => {
         if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
-        return issueKey(q, tenantId, name);
+        return issueKey(q, tenantId, input.name, input.rateLimit);
       });
+      await announce({ tenantId, kind: 'tenant-updated' }, () => directory.apiKeyChanged(key.row.key_hash, keyEntry(key.row)));
+      return { ...key.response, rateLimit: key.row.rate_limit };
     },
 
     async listApiKeys(tenantId: string) {
@@ -147,6 +170,7 @@ export function createTenantUseCases(deps: TenantDeps) {
         prefix: k.prefix,
         name: k.name,
         isActive: k.is_active,
+        rateLimit: k.rate_limit,
         createdAt: k.created_at.toISOString(),
         lastUsedAt: k.last_used_at?.toISOString() ?? null,
       }));
@@ -154,9 +178,9 @@ export function createTenantUseCases(deps: TenantDeps) {
 
     async revokeApiKey(tenantId: string, id: string) {
       const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-      const keyHash = UUID.test(id) ? await db.withTenant(tenantId, (q) => repo.revokeApiKey(q, tenantId, id)) : undefined;
-      if (!keyHash) throw new AppError('API_KEY_NOT_FOUND', 'API key not found', 404);
-      await announce(deps, { tenantId, kind: 'api-key-revoked', apiKeyHashes: [keyHash] });
+      const key = UUID.test(id) ? await db.withTenant(tenantId, (q) => repo.revokeApiKey(q, tenantId, id)) : undefined;
+      if (!key) throw new AppError('API_KEY_NOT_FOUND', 'API key not found', 404);
+      await announce({ tenantId, kind: 'api-key-revoked' }, () => directory.apiKeyChanged(key.key_hash, keyEntry(key)));
     },
   };
 }

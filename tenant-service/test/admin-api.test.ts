@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { Express } from 'express';
-import { CredentialCipher, Database, MemoryCache, createLogger, hashApiKey, resolutionKeys, onTenantEvent, type TenantEvent } from '@bridge/shared';
+import { CredentialCipher, Database, MemoryCache, TenantDirectory, createLogger, hashApiKey, onTenantEvent, type TenantEvent } from '@bridge/shared';
 import { createTenantService } from '../src/app';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
 import { testSecrets } from '../../test/support/env';
@@ -12,6 +12,8 @@ let tdb: TestDatabase;
 let db: Database;
 let cache: MemoryCache;
 let app: Express;
+/** What the gateway reads: the same cache, so stale entries would show here. */
+let directory: TenantDirectory;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
@@ -25,6 +27,7 @@ beforeAll(async () => {
     adminApiKey: testSecrets.ADMIN_API_KEY,
     internalToken: testSecrets.INTERNAL_SERVICE_TOKEN,
   });
+  directory = new TenantDirectory(db, cache);
 });
 
 afterAll(async () => {
@@ -207,16 +210,17 @@ describe('PATCH /tenants/:id', () => {
     const { tenantId } = await createTenant();
     const events: TenantEvent[] = [];
     const unsubscribe = await onTenantEvent(cache, (e) => events.push(e));
-    await cache.set(resolutionKeys.tenant(tenantId), '{"status":"active"}', 60);
+    expect(await directory.tenant(tenantId)).toMatchObject({ status: 'active' }); // warm the cache
 
     const res = await admin().patch(`/tenants/${tenantId}`).send({ status: 'suspended', name: 'Renamed', rateLimit: 30 });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ tenantId, status: 'suspended', name: 'Renamed', rateLimit: 30 });
-    expect(await cache.get(resolutionKeys.tenant(tenantId))).toBeNull();
+    expect(await directory.tenant(tenantId)).toMatchObject({ status: 'suspended', rateLimit: 30 });
     expect(events).toContainEqual({ tenantId, kind: 'tenant-updated' });
 
     const back = await admin().patch(`/tenants/${tenantId}`).send({ status: 'active' });
     expect(back.body.status).toBe('active');
+    expect(await directory.tenant(tenantId)).toMatchObject({ status: 'active' });
     expect(back.body.name).toBe('Renamed');
     await unsubscribe();
   });
@@ -242,7 +246,10 @@ describe('DELETE /tenants/:id', () => {
     await admin().post(`/tenants/${tenantId}/credentials`).send(metaCredentials()).expect(201);
     await ownerQuery(tdb, `INSERT INTO conversation_mappings (tenant_id, wa_id) VALUES ($1, '15550001111')`, [tenantId]);
     await ownerQuery(tdb, `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type) VALUES ($1, 'inbound', '15550001111', 'wamid.del', 'text')`, [tenantId]);
-    await cache.set(resolutionKeys.apiKey(hashApiKey(apiKey)), 'cached', 60);
+    const subdomain = `del${Date.now()}`;
+    await admin().patch(`/tenants/${tenantId}`).send({ subdomain }).expect(200);
+    expect(await directory.apiKey(hashApiKey(apiKey))).toMatchObject({ tenantId, active: true });
+    expect(await directory.subdomain(subdomain)).toMatchObject({ tenantId });
 
     expect((await admin().delete(`/tenants/${tenantId}`)).status).toBe(204);
     expect((await admin().get(`/tenants/${tenantId}`)).status).toBe(404);
@@ -250,7 +257,9 @@ describe('DELETE /tenants/:id', () => {
       const rows = await ownerQuery(tdb, `SELECT 1 FROM ${table} WHERE tenant_id = $1`, [tenantId]);
       expect({ table, rows: rows.length }).toEqual({ table, rows: 0 });
     }
-    expect(await cache.get(resolutionKeys.apiKey(hashApiKey(apiKey)))).toBeNull();
+    expect(await directory.apiKey(hashApiKey(apiKey))).toBeUndefined();
+    expect(await directory.tenant(tenantId)).toBeUndefined();
+    expect(await directory.subdomain(subdomain)).toBeUndefined();
     expect((await admin().delete(`/tenants/${tenantId}`)).status).toBe(404);
   });
 });
@@ -380,23 +389,23 @@ describe('API keys', () => {
     const { tenantId, apiKey: firstKey } = await createTenant();
     const created = await admin().post(`/tenants/${tenantId}/api-keys`).send({ name: 'reporting' });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: expect.any(String), apiKey: expect.stringMatching(/^sk_/), prefix: expect.any(String), name: 'reporting' });
+    expect(created.body).toEqual({ id: expect.any(String), apiKey: expect.stringMatching(/^sk_/), prefix: expect.any(String), name: 'reporting', rateLimit: null });
     expect(created.body.apiKey).not.toBe(firstKey);
 
     const list = await admin().get(`/tenants/${tenantId}/api-keys`);
     expect(list.status).toBe(200);
     expect(list.body).toHaveLength(2);
-    expect(Object.keys(list.body[1]).sort()).toEqual(['createdAt', 'id', 'isActive', 'lastUsedAt', 'name', 'prefix']);
+    expect(Object.keys(list.body[1]).sort()).toEqual(['createdAt', 'id', 'isActive', 'lastUsedAt', 'name', 'prefix', 'rateLimit']);
     expect(JSON.stringify(list.body)).not.toContain(created.body.apiKey);
     expect(JSON.stringify(list.body)).not.toContain(hashApiKey(created.body.apiKey));
 
     const events: TenantEvent[] = [];
     const unsubscribe = await onTenantEvent(cache, (e) => events.push(e));
-    const hashKey = resolutionKeys.apiKey(hashApiKey(created.body.apiKey));
-    await cache.set(hashKey, JSON.stringify({ tenantId, active: true }), 300);
+    const hash = hashApiKey(created.body.apiKey);
+    expect(await directory.apiKey(hash)).toMatchObject({ tenantId, active: true }); // warm the cache
     expect((await admin().delete(`/tenants/${tenantId}/api-keys/${created.body.id}`)).status).toBe(204);
-    expect(await cache.get(hashKey)).toBeNull();
-    expect(events).toContainEqual({ tenantId, kind: 'api-key-revoked', apiKeyHashes: [hashApiKey(created.body.apiKey)] });
+    expect(await directory.apiKey(hash)).toMatchObject({ tenantId, active: false });
+    expect(events).toContainEqual({ tenantId, kind: 'api-key-revoked' });
     const after = await admin().get(`/tenants/${tenantId}/api-keys`);
     expect(after.body.find((k: { id: string }) => k.id === created.body.id).isActive).toBe(false);
     await unsubscribe();
@@ -410,6 +419,14 @@ describe('API keys', () => {
     expect((await admin().get(`/tenants/${a.tenantId}/api-keys`)).body[0].isActive).toBe(true);
     expect((await admin().delete(`/tenants/${a.tenantId}/api-keys/00000000-0000-0000-0000-000000000000`)).status).toBe(404);
     expect((await admin().delete(`/tenants/${a.tenantId}/api-keys/not-a-uuid`)).status).toBe(404);
+  });
+
+  it('stores a key’s own rate limit, and a key is known to readers that looked for it before it existed', async () => {
+    const { tenantId } = await createTenant();
+    const res = await admin().post(`/tenants/${tenantId}/api-keys`).send({ name: 'limited', rateLimit: 5 });
+    expect(res.status).toBe(201);
+    expect(res.body.rateLimit).toBe(5);
+    expect(await directory.apiKey(hashApiKey(res.body.apiKey))).toMatchObject({ tenantId, active: true, rateLimit: 5 });
   });
 
   it('rejects a key without a name', async () => {

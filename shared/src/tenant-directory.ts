@@ -1,0 +1,126 @@
+import { platformKey, tenantKey, type Cache } from './cache';
+import type { Database } from './db';
+
+/**
+ * Who a request belongs to, cached. Readers (the gateway) fill the cache from PostgreSQL with
+ * set-if-absent; the writer (tenant-service) overwrites entries with the new truth right after
+ * committing a change. Because a reader never overwrites, a reader that loaded a row just before
+ * a change cannot put the old state back: a revoked key or a suspended tenant is refused on the
+ * very next request on every node sharing the cache, without waiting for a TTL.
+ */
+
+export interface ApiKeyEntry {
+  tenantId: string;
+  keyId: string;
+  active: boolean;
+  /** The key's own requests-per-minute limit, if it has one. */
+  rateLimit: number | null;
+}
+
+export interface TenantEntry {
+  tenantId: string;
+  status: 'active' | 'suspended';
+  rateLimit: number;
+  subdomain: string | null;
+}
+
+/** What the cache holds: an entry, or a remembered "there is none". */
+type Cached<T> = { v: T } | { none: true };
+
+const keys = {
+  apiKey: (keyHash: string) => platformKey('apikey', keyHash),
+  tenant: (tenantId: string) => tenantKey(tenantId, 'tenant'),
+  subdomain: (subdomain: string) => platformKey('subdomain', subdomain),
+};
+
+export interface DirectoryOptions {
+  /** How long a found entry is kept. */
+  ttlSeconds?: number;
+  /** How long a miss (unknown key, tenant or subdomain) is remembered. */
+  negativeTtlSeconds?: number;
+}
+
+export class TenantDirectory {
+  private readonly ttl: number;
+  private readonly negativeTtl: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly cache: Cache,
+    options: DirectoryOptions = {},
+  ) {
+    this.ttl = options.ttlSeconds ?? 60;
+    this.negativeTtl = options.negativeTtlSeconds ?? 10;
+  }
+
+  private async cached<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    const hit = await this.cache.get(key);
+    if (hit) {
+      const parsed = JSON.parse(hit) as Cached<T>;
+      return 'v' in parsed ? parsed.v : undefined;
+    }
+    const value = await load();
+    const entry: Cached<T> = value === undefined ? { none: true } : { v: value };
+    await this.cache.set(key, JSON.stringify(entry), value === undefined ? this.negativeTtl : this.ttl, { ifAbsent: true });
+    return value;
+  }
+
+  apiKey(keyHash: string): Promise<ApiKeyEntry | undefined> {
+    return this.cached(keys.apiKey(keyHash), () =>
+      this.db.withPlatform(async (q) => {
+        const { rows } = await q.query<{ id: string; tenant_id: string; is_active: boolean; rate_limit: number | null }>(
+          'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE key_hash = $1',
+          [keyHash],
+        );
+        const r = rows[0];
+        return r && { tenantId: r.tenant_id, keyId: r.id, active: r.is_active, rateLimit: r.rate_limit };
+      }),
+    );
+  }
+
+  tenant(tenantId: string): Promise<TenantEntry | undefined> {
+    return this.cached(keys.tenant(tenantId), () =>
+      this.db.withTenant(tenantId, async (q) => {
+        const { rows } = await q.query<{ status: 'active' | 'suspended'; rate_limit: number; subdomain: string | null }>(
+          'SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1',
+          [tenantId],
+        );
+        const r = rows[0];
+        return r && { tenantId, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain };
+      }),
+    );
+  }
+
+  /** The tenant a subdomain names, checked against the tenant's current entry (subdomains move). */
+  async subdomain(subdomain: string): Promise<TenantEntry | undefined> {
+    const tenantId = await this.cached(keys.subdomain(subdomain), () =>
+      this.db.withPlatform(async (q) => {
+        const { rows } = await q.query<{ tenant_id: string }>('SELECT tenant_id FROM tenants WHERE subdomain = $1', [subdomain]);
+        return rows[0]?.tenant_id;
+      }),
+    );
+    if (!tenantId) return undefined;
+    const tenant = await this.tenant(tenantId);
+    if (tenant?.subdomain === subdomain) return tenant;
+    // The subdomain moved or went away since it was cached: forget it and ask once more.
+    await this.cache.del(keys.subdomain(subdomain));
+    const fresh = await this.db.withPlatform(async (q) => (await q.query<{ tenant_id: string }>('SELECT tenant_id FROM tenants WHERE subdomain = $1', [subdomain])).rows[0]);
+    return fresh ? this.tenant(fresh.tenant_id) : undefined;
+  }
+
+  // ---- the writer's side (tenant-service, after commit) ----
+
+  /** Records a tenant's new state (or its deletion) for every reader at once. */
+  async tenantChanged(tenantId: string, entry: TenantEntry | undefined, previousSubdomain?: string | null): Promise<void> {
+    const value: Cached<TenantEntry> = entry ? { v: entry } : { none: true };
+    await this.cache.set(keys.tenant(tenantId), JSON.stringify(value), entry ? this.ttl : this.negativeTtl);
+    if (previousSubdomain && previousSubdomain !== entry?.subdomain) await this.cache.del(keys.subdomain(previousSubdomain));
+    if (entry?.subdomain) await this.cache.set(keys.subdomain(entry.subdomain), JSON.stringify({ v: tenantId }), this.ttl);
+  }
+
+  /** Records an API key's new state (revoked, or gone with its tenant). */
+  async apiKeyChanged(keyHash: string, entry: ApiKeyEntry | undefined): Promise<void> {
+    const value: Cached<ApiKeyEntry> = entry ? { v: entry } : { none: true };
+    await this.cache.set(keys.apiKey(keyHash), JSON.stringify(value), this.ttl);
+  }
+}
