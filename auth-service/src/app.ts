@@ -1,17 +1,30 @@
-import { createServiceApp, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
+import { AppError, TENANT_AUTH_HEADER, createServiceApp, requireGatewayTenant, signTenantToken, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
 
 export interface Deps {
   db: Database;
   cache: Cache;
   logger: Logger;
+  internalToken: string;
+  jwtSecret: string;
+  jwtTtlSeconds: number;
 }
 
-/** auth-service: exchanges API keys for tenant JWTs and brokers Genesys OAuth tokens. */
+/** auth-service: exchanges an API key (already checked by the gateway) for a short-lived tenant JWT. */
 export function createAuthService(deps: Deps) {
   return createServiceApp({
     name: 'auth-service',
     logger: deps.logger,
     readiness: standardReadiness(deps),
-    routes: () => undefined,
+    routes: (app) => {
+      app.post('/auth/token', requireGatewayTenant(deps.internalToken), (req, res) => {
+        // A token buys a token only through a key: a stolen JWT must not renew itself forever.
+        if (req.headers[TENANT_AUTH_HEADER] !== 'api-key') {
+          throw new AppError('API_KEY_REQUIRED', 'POST /auth/token takes an X-API-Key', 401);
+        }
+        const { token, expiresIn } = signTenantToken(deps.jwtSecret, req.tenantId!, deps.jwtTtlSeconds);
+        res.set('Cache-Control', 'no-store');
+        res.json({ token, expiresIn, tokenType: 'Bearer' });
+      });
+    },
   });
 }

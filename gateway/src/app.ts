@@ -1,17 +1,83 @@
-import { createServiceApp, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
+import type { RequestHandler } from 'express';
+import {
+  INTERNAL_TOKEN_HEADER,
+  TENANT_AUTH_HEADER,
+  TENANT_HEADER,
+  TenantDirectory,
+  createServiceApp,
+  createTenantResolver,
+  standardReadiness,
+  type Cache,
+  type Database,
+  type Logger,
+} from '@bridge/shared';
+import { LastUsedRecorder } from './last-used';
+import { createAgent, proxyTo } from './proxy';
+import { createRateLimits } from './rate-limits';
 
-export interface Deps {
+export interface GatewayDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
+  jwtSecret: string;
+  internalToken: string;
+  baseDomain?: string;
+  allowSubdomainOnly?: boolean;
+  targets: { state: string; auth: string; webhook: string };
+  proxyTimeoutMs?: number;
+  lastUsedFlushMs?: number;
+  trustProxyHops?: number;
 }
 
-/** gateway: resolves tenants, rate-limits and proxies to the services. */
-export function createGateway(deps: Deps) {
-  return createServiceApp({
+/** Headers only the gateway may set: whatever a client sent under these names is dropped. */
+const TRUSTED_HEADERS = [TENANT_HEADER, INTERNAL_TOKEN_HEADER, TENANT_AUTH_HEADER];
+
+const dropClientTrustHeaders: RequestHandler = (req, _res, next) => {
+  for (const h of TRUSTED_HEADERS) delete req.headers[h];
+  next();
+};
+
+/**
+ * The gateway on :3000. Tenant routes (/state, /auth): resolve the tenant, rate-limit, forward
+ * with X-Tenant-ID and the internal token. Webhooks (/webhook): forwarded untouched, for
+ * webhook-service to authenticate by signature. Bodies are never read here.
+ */
+export function createGateway(deps: GatewayDeps) {
+  const lastUsed = new LastUsedRecorder(deps.db, deps.logger, deps.lastUsedFlushMs ?? 30_000);
+  const resolver = createTenantResolver({
+    directory: new TenantDirectory(deps.db, deps.cache),
+    jwtSecret: deps.jwtSecret,
+    baseDomain: deps.baseDomain,
+    allowSubdomainOnly: deps.allowSubdomainOnly,
+    onApiKeyUsed: (keyId) => lastUsed.record(keyId),
+  });
+  const forwardTenant: RequestHandler = (req, _res, next) => {
+    req.headers[TENANT_HEADER] = req.tenant!.tenantId;
+    req.headers[TENANT_AUTH_HEADER] = req.tenant!.auth;
+    req.headers[INTERNAL_TOKEN_HEADER] = deps.internalToken;
+    next();
+  };
+  const proxyOptions = { timeoutMs: deps.proxyTimeoutMs ?? 10_000, logger: deps.logger, agent: createAgent() };
+
+  const app = createServiceApp({
     name: 'gateway',
     logger: deps.logger,
     readiness: standardReadiness(deps),
-    routes: () => undefined,
+    routes: (a) => {
+      if (deps.trustProxyHops) a.set('trust proxy', deps.trustProxyHops);
+      a.use(dropClientTrustHeaders);
+      a.use(proxyTo('/webhook', deps.targets.webhook, proxyOptions));
+      a.use(['/state', '/auth'], resolver, ...createRateLimits(deps.cache), forwardTenant);
+      a.use(proxyTo('/state', deps.targets.state, proxyOptions));
+      a.use(proxyTo('/auth', deps.targets.auth, proxyOptions));
+    },
   });
+  return {
+    app,
+    close: async () => {
+      await lastUsed.close();
+      proxyOptions.agent.destroy();
+    },
+    lastUsed,
+  };
 }

@@ -1,10 +1,30 @@
-import { runMain, startService } from '@bridge/shared';
+import { requireSecret, runMain, startService } from '@bridge/shared';
 import { createGateway } from './app';
 import { configSchema } from './config';
 
-/** Builds gateway from the environment and listens on its port (3000). */
+/** Builds the gateway from the environment and listens on its port (3000). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
-  return startService({ name: 'gateway', configSchema, createApp: (ctx) => createGateway(ctx) }, env);
+  return startService(
+    {
+      name: 'gateway',
+      configSchema,
+      createApp: ({ config, logger, db, cache }) =>
+        createGateway({
+          db,
+          cache,
+          logger,
+          jwtSecret: requireSecret(config, 'JWT_SECRET'),
+          internalToken: requireSecret(config, 'INTERNAL_SERVICE_TOKEN'),
+          baseDomain: config.BASE_DOMAIN,
+          allowSubdomainOnly: config.ALLOW_SUBDOMAIN_ONLY,
+          targets: { state: config.STATE_MANAGER_URL, auth: config.AUTH_SERVICE_URL, webhook: config.WEBHOOK_SERVICE_URL },
+          proxyTimeoutMs: config.PROXY_TIMEOUT_MS,
+          lastUsedFlushMs: config.LAST_USED_FLUSH_MS,
+          trustProxyHops: config.TRUST_PROXY_HOPS,
+        }),
+    },
+    env,
+  );
 }
 
 if (require.main === module) runMain(() => start());

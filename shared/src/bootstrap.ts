@@ -16,11 +16,15 @@ export interface ServiceContext<C> {
 export interface ServiceDefinition<S extends z.ZodType<BaseConfig & { PORT: number }>> {
   name: string;
   configSchema: S;
-  /** The composition root: builds the app from its dependencies. */
-  createApp: (ctx: ServiceContext<z.infer<S>>) => Express | Promise<Express>;
-  /** Releases what `createApp` started beyond the db and cache (workers, subscriptions). */
-  onClose?: () => Promise<void>;
+  /**
+   * The composition root: builds the app from its dependencies. A service that starts more than
+   * the app (workers, timers, subscriptions) returns `{ app, close }`, and `close` runs on shutdown
+   * before the db and cache are released.
+   */
+  createApp: (ctx: ServiceContext<z.infer<S>>) => Built | Promise<Built>;
 }
+
+export type Built = Express | { app: Express; close: () => Promise<void> };
 
 /**
  * Starts a service the same way everywhere (plain `node`, `npm start`, Docker, tests): parse
@@ -41,12 +45,13 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
     throw err;
   }
   const cache = createCache(config.REDIS_URL);
-  const app = await definition.createApp({ config, logger, db, cache });
+  const built = await definition.createApp({ config, logger, db, cache });
+  const { app, close } = typeof built === 'function' ? { app: built, close: undefined } : built;
   const running = await listen(app, {
     port: config.PORT,
     host: config.HOST,
     onClose: async () => {
-      await definition.onClose?.();
+      await close?.().catch((err: unknown) => logger.error({ err }, 'error while closing'));
       await Promise.allSettled([db.close(), cache.close()]);
     },
   });

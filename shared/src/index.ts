@@ -10,3 +10,6 @@ export * from './tenant-events';
 export * from './credentials';
 export * from './bootstrap';
 export * from './tenant-directory';
+export * from './jwt';
+export * from './gateway-trust';
+export * from './tenant-resolver';

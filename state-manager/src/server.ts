@@ -1,10 +1,17 @@
-import { runMain, startService } from '@bridge/shared';
+import { requireSecret, runMain, startService } from '@bridge/shared';
 import { createStateManager } from './app';
 import { configSchema } from './config';
 
 /** Builds state-manager from the environment and listens on its port (3002). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
-  return startService({ name: 'state-manager', configSchema, createApp: (ctx) => createStateManager(ctx) }, env);
+  return startService(
+    {
+      name: 'state-manager',
+      configSchema,
+      createApp: (ctx) => createStateManager({ ...ctx, internalToken: requireSecret(ctx.config, 'INTERNAL_SERVICE_TOKEN') }),
+    },
+    env,
+  );
 }
 
 if (require.main === module) runMain(() => start());

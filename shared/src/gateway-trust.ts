@@ -1,0 +1,42 @@
+import type { RequestHandler } from 'express';
+import { setContextTenant } from './context';
+import { safeEqual } from './crypto';
+import { AppError } from './errors';
+import { INTERNAL_TOKEN_HEADER } from './http';
+
+/** Headers the gateway sets on forwarded requests (after deleting any copy a client sent). */
+export const TENANT_HEADER = 'x-tenant-id';
+/** How the gateway authenticated the caller: `api-key`, `jwt` or `subdomain`. */
+export const TENANT_AUTH_HEADER = 'x-tenant-auth';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The tenant this request acts for, set by the gateway's resolver or by requireGatewayTenant. */
+      tenantId?: string;
+    }
+  }
+}
+
+/**
+ * For services behind the gateway: trusts `X-Tenant-ID` only together with the internal service
+ * token, so a client reaching a service directly with a forged header gets 401.
+ */
+export function requireGatewayTenant(internalToken: string): RequestHandler {
+  return (req, _res, next) => {
+    const token = req.headers[INTERNAL_TOKEN_HEADER];
+    const tenantId = req.headers[TENANT_HEADER];
+    if (typeof token !== 'string' || !safeEqual(token, internalToken)) {
+      next(new AppError('INVALID_INTERNAL_TOKEN', 'Requests must come through the gateway', 401));
+      return;
+    }
+    if (typeof tenantId !== 'string' || !tenantId) {
+      next(new AppError('MISSING_TENANT', 'No tenant on the forwarded request', 401));
+      return;
+    }
+    req.tenantId = tenantId;
+    setContextTenant(tenantId);
+    next();
+  };
+}

@@ -1,0 +1,101 @@
+import type { Queryable } from '@bridge/shared';
+
+/** SQL for the tenant API's data. Every function takes the tenant first and filters by it. */
+
+export interface Mapping {
+  waId: string;
+  contactName: string | null;
+  conversationId: string | null;
+  lastMessageAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface MappingRow {
+  wa_id: string;
+  contact_name: string | null;
+  conversation_id: string | null;
+  last_message_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  cursor_us: string;
+}
+
+const MAPPING_COLUMNS = `wa_id, contact_name, conversation_id, last_message_at, created_at, updated_at,
+  (extract(epoch FROM last_message_at) * 1000000)::bigint::text AS cursor_us`;
+
+const toMapping = (r: MappingRow): Mapping => ({
+  waId: r.wa_id,
+  contactName: r.contact_name,
+  conversationId: r.conversation_id,
+  lastMessageAt: r.last_message_at.toISOString(),
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+/**
+ * Counts from indexes and counters only: mappings by the (tenant_id, ...) indexes, messages by
+ * the sharded daily usage rows the message_tracking trigger keeps. Active = a message in the last
+ * 24 hours (WhatsApp's customer-service window).
+ */
+export async function stats(db: Queryable, tenantId: string) {
+  const { rows } = await db.query<{ total_mappings: string; active_conversations: string; total_messages: string; today_messages: string }>(
+    `SELECT
+       (SELECT count(*) FROM conversation_mappings WHERE tenant_id = $1) AS total_mappings,
+       (SELECT count(*) FROM conversation_mappings WHERE tenant_id = $1 AND last_message_at > now() - interval '24 hours') AS active_conversations,
+       (SELECT COALESCE(sum(inbound + outbound), 0) FROM tenant_usage_daily WHERE tenant_id = $1) AS total_messages,
+       (SELECT COALESCE(sum(inbound + outbound), 0) FROM tenant_usage_daily
+         WHERE tenant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date) AS today_messages`,
+    [tenantId],
+  );
+  const r = rows[0];
+  return {
+    tenantId,
+    totalMappings: Number(r.total_mappings),
+    totalMessages: Number(r.total_messages),
+    activeConversations: Number(r.active_conversations),
+    todayMessages: Number(r.today_messages),
+  };
+}
+
+export interface Cursor {
+  /** last_message_at in microseconds since the epoch (exact, unlike a JS Date). */
+  us: string;
+  waId: string;
+}
+
+export async function conversations(db: Queryable, tenantId: string, limit: number, after?: Cursor) {
+  const { rows } = await db.query<MappingRow>(
+    `SELECT ${MAPPING_COLUMNS} FROM conversation_mappings
+      WHERE tenant_id = $1
+        AND ($2::bigint IS NULL OR (last_message_at, wa_id) < (timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3::text))
+      ORDER BY last_message_at DESC, wa_id DESC
+      LIMIT $4`,
+    [tenantId, after?.us ?? null, after?.waId ?? null, limit + 1],
+  );
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    conversations: page.map(toMapping),
+    next: rows.length > limit && last ? ({ us: last.cursor_us, waId: last.wa_id } satisfies Cursor) : undefined,
+  };
+}
+
+export async function upsertMapping(db: Queryable, tenantId: string, m: { waId: string; contactName?: string; conversationId?: string }) {
+  const { rows } = await db.query<MappingRow & { created: boolean }>(
+    `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, conversation_id)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
+       contact_name = COALESCE(EXCLUDED.contact_name, m.contact_name),
+       conversation_id = COALESCE(EXCLUDED.conversation_id, m.conversation_id),
+       updated_at = now()
+     RETURNING ${MAPPING_COLUMNS}, (xmax = 0) AS created`,
+    [tenantId, m.waId, m.contactName ?? null, m.conversationId ?? null],
+  );
+  return { mapping: toMapping(rows[0]), created: rows[0].created };
+}
+
+export async function findMapping(db: Queryable, tenantId: string, waId: string): Promise<Mapping | undefined> {
+  const { rows } = await db.query<MappingRow>(`SELECT ${MAPPING_COLUMNS} FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2`, [tenantId, waId]);
+  return rows[0] && toMapping(rows[0]);
+}

@@ -1,0 +1,74 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { AppError, validationError, type Database } from '@bridge/shared';
+import * as repo from './repository';
+
+/** WhatsApp ids: phone numbers in digits, or business-scoped user ids such as `US.1349...`. */
+const waId = z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, 'must be a WhatsApp id (digits, or a business-scoped user id)');
+
+const mappingBody = z
+  .object({
+    waId,
+    contactName: z.string().trim().min(1).max(200).optional(),
+    conversationId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be a conversation id').optional(),
+  })
+  .strict();
+
+const conversationsQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(10),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error);
+  return result.data;
+}
+
+const encodeCursor = (c: repo.Cursor) => Buffer.from(`${c.us}.${c.waId}`, 'utf8').toString('base64url');
+
+function decodeCursor(raw: string): repo.Cursor {
+  const match = /^(\d{1,20})\.([A-Za-z0-9._-]{3,64})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+  if (!match) throw new AppError('VALIDATION_ERROR', 'cursor: is not a cursor this API returned', 400);
+  return { us: match[1], waId: match[2] };
+}
+
+const mappingNotFound = () => new AppError('MAPPING_NOT_FOUND', 'No mapping for this waId', 404);
+
+/** The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant. */
+export function stateRoutes(db: Database): Router {
+  const r = Router();
+
+  r.get('/stats', async (req, res) => {
+    const tenantId = req.tenantId!;
+    res.json(await db.withTenant(tenantId, (q) => repo.stats(q, tenantId)));
+  });
+
+  r.get('/conversations', async (req, res) => {
+    const tenantId = req.tenantId!;
+    const query = parse(conversationsQuery, req.query);
+    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const page = await db.withTenant(tenantId, (q) => repo.conversations(q, tenantId, query.limit, after));
+    res.json({ conversations: page.conversations, nextCursor: page.next ? encodeCursor(page.next) : null });
+  });
+
+  r.post('/mapping', async (req, res) => {
+    const tenantId = req.tenantId!;
+    const body = parse(mappingBody, req.body);
+    const { mapping, created } = await db.withTenant(tenantId, (q) => repo.upsertMapping(q, tenantId, body));
+    res.status(created ? 201 : 200).json(mapping);
+  });
+
+  r.get('/mapping/:waId', async (req, res) => {
+    const tenantId = req.tenantId!;
+    // An id that cannot exist is as unknown as one that belongs to another tenant.
+    if (!waId.safeParse(req.params.waId).success) throw mappingNotFound();
+    const mapping = await db.withTenant(tenantId, (q) => repo.findMapping(q, tenantId, req.params.waId));
+    if (!mapping) throw mappingNotFound();
+    res.json(mapping);
+  });
+
+  return r;
+}
