@@ -56,7 +56,9 @@ export function serviceConfigSchema<T extends z.ZodRawShape>(defaultPort: number
  * must decode to exactly 32 bytes.
  */
 export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
-  const parsed = schema.safeParse(env);
+  // `VAR=` (as compose writes for an unset pass-through) means unset, not an empty value.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);

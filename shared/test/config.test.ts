@@ -33,6 +33,14 @@ describe('loadConfig', () => {
     expect(loadConfig(schema, { ...base, ...secrets, NODE_ENV: 'production' }).NODE_ENV).toBe('production');
   });
 
+  it('treats an empty variable as unset', () => {
+    const config = loadConfig(schema, { ...base, BASE_DOMAIN: '', REDIS_URL: '', GENESYS_API_URL: '' });
+    expect(config.BASE_DOMAIN).toBeUndefined();
+    expect(config.REDIS_URL).toBeUndefined();
+    expect(config.GENESYS_API_URL).toBe('https://api.{region}');
+    expect(() => loadConfig(schema, { ...base, ...secrets, NODE_ENV: 'production', JWT_SECRET: '' })).toThrow(/JWT_SECRET/);
+  });
+
   it('rejects an encryption key that is not 32 bytes', () => {
     expect(() => loadConfig(schema, { ...base, CREDENTIALS_ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') })).toThrow(/CREDENTIALS_ENCRYPTION_KEY/);
   });
