@@ -1,3 +1,4 @@
+import net from 'node:net';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { startTestSystem, type TestSystem } from './support/system';
@@ -231,6 +232,23 @@ describe('bad input', () => {
     expect((await gw().get('/state/nothing-here').set('X-API-Key', a.apiKey)).status).toBe(404);
     expect((await gw().get('/elsewhere')).status).toBe(404);
     expect((await gw().get('/state/mapping/%E0%A4%A').set('X-API-Key', a.apiKey)).status).toBeLessThan(500);
+  });
+});
+
+describe('oversized headers', () => {
+  it('are refused with 431 in the contract’s JSON shape', async () => {
+    const { port } = new URL(sys.urls.gateway);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => {
+        socket.write(`GET /state/stats HTTP/1.1\r\nHost: x\r\nX-API-Key: ${a.apiKey}\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`);
+      });
+      let data = '';
+      socket.on('data', (d: Buffer) => (data += d.toString()));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1.1 431/);
+    expect(JSON.parse(raw.split('\r\n\r\n')[1]).error.code).toBe('HEADERS_TOO_LARGE');
   });
 });
 

@@ -115,6 +115,18 @@ export interface RunningService {
 export function listen(app: Express, options: { port: number; host?: string; onClose?: () => Promise<void> }): Promise<RunningService> {
   return new Promise((resolve, reject) => {
     const server = app.listen(options.port, options.host ?? '0.0.0.0');
+    // Requests Node's parser refuses (oversized headers, garbage) still get the contract's JSON.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const [status, code, message] =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'HEADERS_TOO_LARGE', 'Request headers too large']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'REQUEST_TIMEOUT', 'Request timed out']
+            : [400, 'BAD_REQUEST', 'Malformed HTTP request'];
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 30_000;
