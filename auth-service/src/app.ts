@@ -1,4 +1,6 @@
 import { AppError, TENANT_AUTH_HEADER, createServiceApp, requireGatewayTenant, signTenantToken, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
+import type { GenesysTokenBroker } from './genesys-token-broker';
+import { internalRoutes } from './internal-routes';
 
 export interface Deps {
   db: Database;
@@ -7,9 +9,13 @@ export interface Deps {
   internalToken: string;
   jwtSecret: string;
   jwtTtlSeconds: number;
+  broker: GenesysTokenBroker;
 }
 
-/** auth-service: exchanges an API key (already checked by the gateway) for a short-lived tenant JWT. */
+/**
+ * auth-service: exchanges an API key (already checked by the gateway) for a short-lived tenant
+ * JWT, and brokers the tenants' Genesys OAuth tokens for the other services.
+ */
 export function createAuthService(deps: Deps) {
   return createServiceApp({
     name: 'auth-service',
@@ -25,6 +31,7 @@ export function createAuthService(deps: Deps) {
         res.set('Cache-Control', 'no-store');
         res.json({ token, expiresIn, tokenType: 'Bearer' });
       });
+      app.use(internalRoutes(deps.broker, deps.internalToken));
     },
   });
 }

@@ -1,2 +1,3 @@
 export { start } from './server';
 export * from './app';
+export * from './genesys-token-broker';

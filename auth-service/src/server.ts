@@ -1,6 +1,7 @@
-import { requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, requireSecret, runMain, startService } from '@bridge/shared';
 import { createAuthService } from './app';
 import { configSchema } from './config';
+import { GenesysTokenBroker } from './genesys-token-broker';
 
 /** Builds auth-service from the environment and listens on its port (3003). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
@@ -8,13 +9,29 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'auth-service',
       configSchema,
-      createApp: (ctx) =>
-        createAuthService({
-          ...ctx,
-          internalToken: requireSecret(ctx.config, 'INTERNAL_SERVICE_TOKEN'),
-          jwtSecret: requireSecret(ctx.config, 'JWT_SECRET'),
-          jwtTtlSeconds: ctx.config.JWT_TTL_SECONDS,
-        }),
+      createApp: async ({ config, logger, db, cache }) => {
+        const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
+        const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_URL, internalToken, cache, logger });
+        const broker = new GenesysTokenBroker({ cache, credentials, loginUrlTemplate: config.GENESYS_LOGIN_URL, logger });
+        await credentials.start();
+        await broker.start();
+        const app = createAuthService({
+          db,
+          cache,
+          logger,
+          internalToken,
+          jwtSecret: requireSecret(config, 'JWT_SECRET'),
+          jwtTtlSeconds: config.JWT_TTL_SECONDS,
+          broker,
+        });
+        return {
+          app,
+          close: async () => {
+            await broker.close();
+            await credentials.close();
+          },
+        };
+      },
     },
     env,
   );

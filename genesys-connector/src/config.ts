@@ -1,3 +1,20 @@
+import { z } from 'zod';
 import { serviceConfigSchema } from '@bridge/shared';
 
-export const configSchema = serviceConfigSchema(3004, {});
+const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
+
+export const configSchema = serviceConfigSchema(3004, {
+  PUBLIC_BASE_URL: z.string().url().default('http://127.0.0.1:3000').describe('Public base URL of the gateway, for media links Genesys fetches'),
+  MEDIA_SIGNING_SECRET: z.string().min(16).optional().describe('Key for signed media links (default: derived from INTERNAL_SERVICE_TOKEN)'),
+  DELIVERY_CONCURRENCY: int(1, 64).describe('Deliveries in flight at once, all tenants'),
+  DELIVERY_TENANT_CONCURRENCY: int(1, 16).describe('Deliveries in flight at once for one tenant'),
+  DELIVERY_RETRY_BASE_MS: int(1, 1_000).describe('First retry delay; doubles per attempt, with jitter'),
+  DELIVERY_RETRY_MAX_MS: int(1, 600_000).describe('Longest retry delay'),
+  DELIVERY_RETRY_BUDGET_MS: int(1, 7 * 24 * 3_600_000).describe('How long a delivery is retried before it is dead-lettered (Meta keeps trying for 7 days)'),
+  DELIVERY_LEASE_MS: int(1_000, 60_000).describe('How long a claimed delivery is reserved for its worker'),
+  DELIVERY_POLL_MS: int(10, 500).describe('Queue poll interval (new work also wakes the worker at once)'),
+  BREAKER_RESET_MS: int(100, 30_000).describe('How long a tenant’s Genesys circuit stays open'),
+  HTTP_TIMEOUT_MS: int(100, 10_000).describe('Timeout for calls to Genesys and Meta'),
+});
+
+export type ConnectorConfig = z.infer<typeof configSchema>;

@@ -6,7 +6,7 @@ import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/su
  * Row-level security as the application role: with app.tenant_id set to A, a query with no WHERE
  * clause sees none of B's rows; with nothing set it sees nothing at all.
  */
-const TENANT_TABLES = ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking', 'tenant_usage_daily'];
+const TENANT_TABLES = ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking', 'tenant_usage_daily', 'message_events', 'outbox'];
 
 let tdb: TestDatabase;
 let db: Database;
@@ -20,6 +20,8 @@ beforeAll(async () => {
     await ownerQuery(tdb, `INSERT INTO tenant_api_keys (tenant_id, key_hash, prefix, name) VALUES ($1, repeat(substr(md5($1), 1, 1), 64), 'sk_x', 'k')`, [t]);
     await ownerQuery(tdb, `INSERT INTO conversation_mappings (tenant_id, wa_id) VALUES ($1, '15550000000')`, [t]);
     await ownerQuery(tdb, `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type) VALUES ($1, 'inbound', '15550000000', 'wamid.same', 'text')`, [t]);
+    await ownerQuery(tdb, `INSERT INTO message_events (tenant_id, source, kind, provider_key) VALUES ($1, 'meta', 'read', 'wamid.same:read')`, [t]);
+    await ownerQuery(tdb, `INSERT INTO outbox (tenant_id, kind, lane) VALUES ($1, 'to_genesys_message', 'in:15550000000')`, [t]);
   }
 });
 

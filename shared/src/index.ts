@@ -13,3 +13,5 @@ export * from './tenant-directory';
 export * from './jwt';
 export * from './gateway-trust';
 export * from './tenant-resolver';
+export * from './credentials-client';
+export * from './media-links';

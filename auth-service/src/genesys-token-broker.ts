@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import { AppError, onTenantEvent, regionUrl, tenantKey, type Cache, type GenesysCredentials, type Logger } from '@bridge/shared';
+
+export interface GenesysCredentialsSource {
+  genesys(tenantId: string): Promise<GenesysCredentials | undefined>;
+}
+
+export interface GenesysTokenBrokerOptions {
+  /** Shared cache: with Redis, every auth-service replica shares one token per tenant. */
+  cache: Cache;
+  /** Usually a CredentialsClient. */
+  credentials: GenesysCredentialsSource;
+  /** GENESYS_LOGIN_URL, e.g. `https://login.{region}`. */
+  loginUrlTemplate: string;
+  /** Refresh this long before expiry; default 60, capped at half the token's lifetime. */
+  refreshMarginSeconds?: number;
+  /** Per token request; default 5000. */
+  timeoutMs?: number;
+  /** How long a refused client id/secret is remembered before Genesys is asked again; default 5. */
+  authFailureTtlSeconds?: number;
+  logger?: Logger;
+}
+
+export interface GenesysToken {
+  accessToken: string;
+  /** When Genesys says the token expires (ISO-8601). */
+  expiresAt: string;
+}
+
+interface StoredToken {
+  accessToken: string;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+interface StoredFailure {
+  code: string;
+  message: string;
+  status: number;
+}
+
+interface Flight {
+  promise: Promise<StoredToken>;
+  /** The token this flight was started to replace, if any. */
+  rejected?: string;
+}
+
+const POLL_MS = 50;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Genesys Cloud OAuth (client credentials) tokens per tenant, shared by every replica through the
+ * cache: `t:{tenantId}:genesys:token` holds the current token until `refreshMargin` before it
+ * expires. Many concurrent callers cause one token request — in this process through one shared
+ * promise, across replicas through a short lock in the cache whose losers wait for the winner's
+ * token. A token that Genesys rejected is replaced once, however many callers report it. A client
+ * id/secret that Genesys refuses is remembered for a few seconds so that a burst of messages does
+ * not become a burst of failing logins.
+ */
+export class GenesysTokenBroker {
+  private readonly flights = new Map<string, Flight>();
+  /** Bumped by forget(): a request started before it must not store its (old-credentials) token. */
+  private readonly epochs = new Map<string, number>();
+  private readonly http: AxiosInstance;
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly marginSeconds: number;
+  private readonly timeoutMs: number;
+  private readonly failureTtlSeconds: number;
+  private unsubscribe?: () => Promise<void>;
+
+  constructor(private readonly opts: GenesysTokenBrokerOptions) {
+    this.marginSeconds = opts.refreshMarginSeconds ?? 60;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.failureTtlSeconds = opts.authFailureTtlSeconds ?? 5;
+    this.http = axios.create({
+      timeout: this.timeoutMs,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      maxRedirects: 0,
+      // Statuses are mapped below; axios must not build errors that carry the Authorization header.
+      validateStatus: () => true,
+    });
+  }
+
+  /**
+   * A valid access token for the tenant's Genesys org. `rejected`: a token the caller just got a
+   * 401 with — if it is still the current one it is replaced (once, however many callers report
+   * it); if it was already replaced, the current one is returned without asking Genesys.
+   */
+  async token(tenantId: string, rejected?: string): Promise<GenesysToken> {
+    for (let round = 0; ; round++) {
+      let flight = this.flights.get(tenantId);
+      if (!flight) flight = this.startFlight(tenantId, rejected);
+      const token = await flight.promise;
+      // A flight started without knowing of the rejection may hand back the rejected token itself:
+      // then start (or join) one that replaces it. One that was asked to replace it is final.
+      if (rejected === undefined || token.accessToken !== rejected || flight.rejected === rejected || round >= 2) {
+        return { accessToken: token.accessToken, expiresAt: new Date(token.expiresAt).toISOString() };
+      }
+    }
+  }
+
+  /** Drops the tenant's token and any remembered login failure (its credentials changed). */
+  async forget(tenantId: string): Promise<void> {
+    this.epochs.set(tenantId, this.epoch(tenantId) + 1);
+    this.flights.delete(tenantId);
+    await this.opts.cache.del(this.tokenKey(tenantId), this.failureKey(tenantId));
+  }
+
+  /** Subscribes to tenant events: a tenant's token goes when its credentials change or it is deleted. */
+  async start(): Promise<void> {
+    if (this.unsubscribe) return;
+    this.unsubscribe = await onTenantEvent(this.opts.cache, (event) => {
+      if (event.kind === 'credentials-changed' || event.kind === 'tenant-deleted') {
+        this.forget(event.tenantId).catch((err: unknown) =>
+          this.opts.logger?.error({ err, tenantId: event.tenantId }, 'could not drop the Genesys token of a changed tenant; it expires by TTL'),
+        );
+      }
+    });
+  }
+
+  /** Unsubscribes and releases connections; the cache belongs to the caller. */
+  async close(): Promise<void> {
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = undefined;
+    await unsubscribe?.().catch(() => undefined);
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private tokenKey(tenantId: string) {
+    return tenantKey(tenantId, 'genesys', 'token');
+  }
+
+  private lockKey(tenantId: string) {
+    return tenantKey(tenantId, 'genesys', 'token-lock');
+  }
+
+  private failureKey(tenantId: string) {
+    return tenantKey(tenantId, 'genesys', 'token-failure');
+  }
+
+  private epoch(tenantId: string): number {
+    return this.epochs.get(tenantId) ?? 0;
+  }
+
+  private startFlight(tenantId: string, rejected?: string): Flight {
+    const flight: Flight = { rejected, promise: this.obtain(tenantId, rejected) };
+    this.flights.set(tenantId, flight);
+    // Registered before any caller awaits, so the slot is free by the time they look again.
+    const done = () => {
+      if (this.flights.get(tenantId) === flight) this.flights.delete(tenantId);
+    };
+    flight.promise.then(done, done);
+    return flight;
+  }
+
+  private async obtain(tenantId: string, rejected?: string): Promise<StoredToken> {
+    const epoch = this.epoch(tenantId);
+    try {
+      const cached = await this.readToken(tenantId);
+      if (cached && cached.accessToken !== rejected) return cached;
+      await this.throwRememberedFailure(tenantId);
+      return await this.fetchOnce(tenantId, rejected, epoch);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      // In practice the shared cache (Redis) failing: a dependency is down, not a bad request.
+      this.opts.logger?.error({ err, tenantId }, 'Genesys token broker failed');
+      throw new AppError('TOKEN_CACHE_UNAVAILABLE', 'Genesys tokens are temporarily unavailable', 503);
+    }
+  }
+
+  /**
+   * Across replicas: whoever takes the lock asks Genesys; the others poll the cache for its
+   * token (or its remembered failure), and take the lock in turn if it is released without one.
+   * After waiting about one request's worth they stop waiting and ask Genesys themselves.
+   */
+  private async fetchOnce(tenantId: string, rejected: string | undefined, epoch: number): Promise<StoredToken> {
+    const { cache } = this.opts;
+    const lockKey = this.lockKey(tenantId);
+    const lockTtlSeconds = Math.ceil((2 * this.timeoutMs) / 1000) + 1;
+    const giveUpAt = Date.now() + this.timeoutMs + 1000;
+    for (;;) {
+      const owner = randomUUID();
+      if (await cache.set(lockKey, owner, lockTtlSeconds, { ifAbsent: true })) {
+        try {
+          // Someone may have stored a token between our read and our lock.
+          const cached = await this.readToken(tenantId);
+          if (cached && cached.accessToken !== rejected) return cached;
+          await this.throwRememberedFailure(tenantId);
+          return await this.fetchAndStore(tenantId, epoch);
+        } finally {
+          // Not atomic, but at worst another holder's lock goes early and one extra request follows.
+          if ((await cache.get(lockKey).catch(() => null)) === owner) await cache.del(lockKey).catch(() => undefined);
+        }
+      }
+      await sleep(POLL_MS);
+      const cached = await this.readToken(tenantId);
+      if (cached && cached.accessToken !== rejected) return cached;
+      await this.throwRememberedFailure(tenantId);
+      if (Date.now() >= giveUpAt) {
+        this.opts.logger?.warn({ tenantId }, 'Genesys token lock held too long; requesting a token without it');
+        return this.fetchAndStore(tenantId, epoch);
+      }
+    }
+  }
+
+  private async fetchAndStore(tenantId: string, epoch: number): Promise<StoredToken> {
+    const credentials = await this.opts.credentials.genesys(tenantId);
+    if (!credentials) throw new AppError('GENESYS_NOT_CONFIGURED', 'This tenant has no Genesys credentials', 404);
+    try {
+      const { token, lifetimeSeconds } = await this.requestToken(tenantId, credentials);
+      const margin = Math.min(this.marginSeconds, lifetimeSeconds / 2);
+      if (this.epoch(tenantId) === epoch) {
+        await this.opts.cache.set(this.tokenKey(tenantId), JSON.stringify(token), lifetimeSeconds - margin);
+      }
+      return token;
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'GENESYS_AUTH_FAILED' && this.epoch(tenantId) === epoch) {
+        const failure: StoredFailure = { code: err.code, message: err.message, status: err.status };
+        await this.opts.cache.set(this.failureKey(tenantId), JSON.stringify(failure), this.failureTtlSeconds).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  /** `POST {login}/oauth/token`, client credentials grant, exactly as Genesys documents it. */
+  private async requestToken(tenantId: string, credentials: GenesysCredentials): Promise<{ token: StoredToken; lifetimeSeconds: number }> {
+    const url = `${regionUrl(this.opts.loginUrlTemplate, credentials.region)}/oauth/token`;
+    const basic = Buffer.from(`${credentials.clientId}:${credentials.clientSecret}`, 'utf8').toString('base64');
+    const sentAt = Date.now();
+    let status: number;
+    let body: unknown;
+    let retryAfter: string | undefined;
+    try {
+      const res = await this.http.post(url, 'grant_type=client_credentials', {
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${basic}`, Accept: 'application/json' },
+      });
+      status = res.status;
+      body = res.data;
+      retryAfter = typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined;
+    } catch (err) {
+      // Code and message only: the axios error's config holds the Basic credentials.
+      const e = err as { code?: string; message?: string };
+      this.opts.logger?.warn({ tenantId, code: e.code, reason: e.message }, 'Genesys login unreachable');
+      throw new AppError('GENESYS_UNAVAILABLE', 'Genesys login service is unavailable', 503);
+    }
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    if (status >= 200 && status < 300) {
+      const accessToken = b.access_token;
+      const expiresIn = b.expires_in;
+      if (typeof accessToken === 'string' && accessToken.length > 0 && typeof expiresIn === 'number' && expiresIn > 0) {
+        this.opts.logger?.info({ tenantId, clientId: credentials.clientId, expiresIn }, 'Genesys token issued');
+        // Counted from when we asked, so our idea of expiry is never later than Genesys's.
+        return { token: { accessToken, expiresAt: sentAt + expiresIn * 1000 }, lifetimeSeconds: expiresIn };
+      }
+      this.opts.logger?.error({ tenantId, status }, 'Genesys login answered without a usable token');
+      throw new AppError('GENESYS_UNAVAILABLE', 'Genesys login service gave an unexpected answer', 503);
+    }
+    const reason = typeof b.error === 'string' ? b.error : typeof b.code === 'string' ? b.code : undefined;
+    if (status === 400 || status === 401 || status === 403) {
+      this.opts.logger?.warn({ tenantId, clientId: credentials.clientId, status, reason }, 'Genesys refused the tenant\'s OAuth client');
+      throw new AppError('GENESYS_AUTH_FAILED', `Genesys refused this tenant's OAuth client credentials${reason ? ` (${reason})` : ''}`, 502);
+    }
+    this.opts.logger?.warn({ tenantId, status, reason }, 'Genesys login failed');
+    throw new AppError(
+      'GENESYS_UNAVAILABLE',
+      `Genesys login service answered ${status}`,
+      503,
+      status === 429 && retryAfter && /^\d+$/.test(retryAfter) ? { 'Retry-After': retryAfter } : undefined,
+    );
+  }
+
+  private async readToken(tenantId: string): Promise<StoredToken | undefined> {
+    const raw = await this.opts.cache.get(this.tokenKey(tenantId));
+    if (!raw) return undefined;
+    try {
+      const token = JSON.parse(raw) as StoredToken;
+      if (typeof token.accessToken === 'string' && typeof token.expiresAt === 'number' && token.expiresAt > Date.now()) return token;
+    } catch {
+      // An unreadable entry is treated as absent and overwritten by the next token.
+    }
+    return undefined;
+  }
+
+  private async throwRememberedFailure(tenantId: string): Promise<void> {
+    const raw = await this.opts.cache.get(this.failureKey(tenantId));
+    if (!raw) return;
+    let failure: StoredFailure | undefined;
+    try {
+      failure = JSON.parse(raw) as StoredFailure;
+    } catch {
+      return;
+    }
+    throw new AppError(failure.code, failure.message, failure.status);
+  }
+}

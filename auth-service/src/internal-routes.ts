@@ -1,0 +1,27 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { jsonBody, requireInternalToken, setContextTenant, validationError } from '@bridge/shared';
+import type { GenesysTokenBroker } from './genesys-token-broker';
+
+const tokenRequestSchema = z.object({
+  tenantId: z.string().regex(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/, 'must be a tenant id'),
+  rejectedToken: z.string().min(1).max(8192).optional(),
+});
+
+/**
+ * Routes for the other services (genesys-connector): `POST /internal/genesys/token`. The paths
+ * are absolute, and the internal token and body parser apply to this route only, so the router
+ * can be mounted at the root next to anything else.
+ */
+export function internalRoutes(broker: GenesysTokenBroker, internalToken: string): Router {
+  const r = Router();
+  r.post('/internal/genesys/token', requireInternalToken(internalToken), jsonBody('16kb'), async (req, res) => {
+    const parsed = tokenRequestSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    setContextTenant(parsed.data.tenantId);
+    const token = await broker.token(parsed.data.tenantId, parsed.data.rejectedToken);
+    res.set('Cache-Control', 'no-store');
+    res.json({ accessToken: token.accessToken, expiresAt: token.expiresAt });
+  });
+  return r;
+}

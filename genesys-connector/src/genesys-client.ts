@@ -1,0 +1,113 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import CircuitBreaker from 'opossum';
+import { regionUrl, type CredentialsClient } from '@bridge/shared';
+import { DeliveryError, fromNetworkError, permanent, retryAfterMs, transient } from './errors';
+import type { GenesysTokenClient } from './genesys-token-client';
+
+export interface GenesysClientOptions {
+  credentials: Pick<CredentialsClient, 'genesys'>;
+  tokens: Pick<GenesysTokenClient, 'token'>;
+  apiUrlTemplate: string;
+  timeoutMs: number;
+  breakerResetMs: number;
+}
+
+type Endpoint = 'message' | 'receipt' | 'event';
+
+/**
+ * Calls a tenant's Genesys Open Messaging API: the token from auth-service (fetched again once
+ * on a 401), answers classified into transient and permanent failures, and a circuit breaker per
+ * tenant so that an org that is down is not hammered (and does not hold workers others need).
+ */
+export class GenesysClient {
+  private readonly http: AxiosInstance;
+  private readonly breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
+
+  constructor(private readonly options: GenesysClientOptions) {
+    this.http = axios.create({
+      timeout: options.timeoutMs,
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+      validateStatus: () => true,
+      maxBodyLength: 512_000,
+    });
+  }
+
+  private breaker(tenantId: string) {
+    let breaker = this.breakers.get(tenantId);
+    if (!breaker) {
+      breaker = new CircuitBreaker((fn: () => Promise<unknown>) => fn(), {
+        timeout: false,
+        resetTimeout: this.options.breakerResetMs,
+        errorThresholdPercentage: 50,
+        volumeThreshold: 5,
+        rollingCountTimeout: 10_000,
+        // Our own mistakes (400s) say nothing about the org's health.
+        errorFilter: (err: unknown) => err instanceof DeliveryError && err.kind === 'permanent',
+      });
+      this.breakers.set(tenantId, breaker);
+    }
+    return breaker;
+  }
+
+  /** Whether the tenant's circuit is open (deliveries to it are deferred without a call). */
+  isOpen(tenantId: string): boolean {
+    return this.breakers.get(tenantId)?.opened ?? false;
+  }
+
+  async send<T = Record<string, unknown>>(tenantId: string, endpoint: Endpoint, body: unknown): Promise<T> {
+    const credentials = await this.options.credentials.genesys(tenantId);
+    if (!credentials) throw transient('GENESYS_NOT_CONFIGURED', 'The tenant has no Genesys credentials yet');
+    const base = regionUrl(this.options.apiUrlTemplate, credentials.region);
+    const url = `${base}/api/v2/conversations/messages/${encodeURIComponent(credentials.integrationId)}/inbound/open/${endpoint}${
+      endpoint === 'message' ? '?prefetchConversationId=true' : ''
+    }`;
+    try {
+      return (await this.breaker(tenantId).fire(() => this.post<T>(tenantId, url, body))) as T;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EOPENBREAKER') {
+        throw transient('CIRCUIT_OPEN', 'Genesys is failing for this tenant; deliveries paused', this.options.breakerResetMs);
+      }
+      throw err;
+    }
+  }
+
+  private async post<T>(tenantId: string, url: string, body: unknown): Promise<T> {
+    let token = await this.tokenFor(tenantId);
+    let res = await this.attempt(url, body, token);
+    if (res.status === 401) {
+      // Once: the token may have been revoked or expired early; a second 401 is a real failure.
+      token = await this.tokenFor(tenantId, token);
+      res = await this.attempt(url, body, token);
+    }
+    if (res.status >= 200 && res.status < 300) return res.data as T;
+    const detail = typeof res.data === 'object' && res.data ? (res.data as { message?: string }).message ?? '' : '';
+    if (res.status === 429) throw transient('GENESYS_RATE_LIMITED', `Genesys 429 ${detail}`.trim(), retryAfterMs(res.headers['retry-after']) ?? 5_000);
+    if (res.status >= 500 || res.status === 408) throw transient('GENESYS_UNAVAILABLE', `Genesys ${res.status} ${detail}`.trim(), retryAfterMs(res.headers['retry-after']));
+    if (res.status === 401 || res.status === 403) throw transient('GENESYS_AUTH_FAILED', `Genesys ${res.status}: credentials refused`);
+    throw permanent('GENESYS_REJECTED', `Genesys ${res.status} ${detail}`.trim());
+  }
+
+  private async tokenFor(tenantId: string, rejected?: string): Promise<string> {
+    try {
+      return await this.options.tokens.token(tenantId, rejected);
+    } catch (err) {
+      throw transient('GENESYS_TOKEN_UNAVAILABLE', `No Genesys token: ${(err as Error).message}`);
+    }
+  }
+
+  private async attempt(url: string, body: unknown, token: string) {
+    try {
+      return await this.http.post(url, body, { headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } });
+    } catch (err) {
+      throw fromNetworkError(err, 'Genesys');
+    }
+  }
+
+  close(): void {
+    for (const breaker of this.breakers.values()) breaker.shutdown();
+    this.breakers.clear();
+  }
+}

@@ -1,0 +1,130 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import { AppError, INTERNAL_TOKEN_HEADER } from '@bridge/shared';
+
+export interface GenesysTokenClientOptions {
+  /** AUTH_SERVICE_URL. */
+  authServiceUrl: string;
+  /** INTERNAL_SERVICE_TOKEN. */
+  internalToken: string;
+  /** Per call to auth-service; default 5000 (auth-service may itself be waiting on Genesys). */
+  timeoutMs?: number;
+  /**
+   * Longest a token is reused locally without asking auth-service; default 30000. Kept short
+   * because this process hears of no credential change: after one, the old token is used for at
+   * most this long.
+   */
+  maxLocalAgeMs?: number;
+}
+
+interface Local {
+  accessToken: string;
+  /** Epoch ms after which auth-service is asked again. */
+  useUntil: number;
+}
+
+/** Stop reusing a token this long before it expires (capped at half its remaining life). */
+const EXPIRY_MARGIN_MS = 60_000;
+
+/**
+ * genesys-connector's side of the token broker: asks auth-service (`POST /internal/genesys/token`)
+ * and keeps a small in-process copy per tenant, so that a burst of messages costs one hop.
+ * Concurrent callers share one request. After a 401 from Genesys, pass the rejected token: the
+ * local copy goes and auth-service replaces the token once for all its callers.
+ */
+export class GenesysTokenClient {
+  private readonly local = new Map<string, Local>();
+  private readonly flights = new Map<string, { promise: Promise<string>; rejected?: string }>();
+  private readonly http: AxiosInstance;
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly maxLocalAgeMs: number;
+
+  constructor(opts: GenesysTokenClientOptions) {
+    this.maxLocalAgeMs = opts.maxLocalAgeMs ?? 30_000;
+    this.http = axios.create({
+      baseURL: opts.authServiceUrl.replace(/\/+$/, ''),
+      timeout: opts.timeoutMs ?? 5000,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      maxRedirects: 0,
+      validateStatus: () => true,
+      headers: { [INTERNAL_TOKEN_HEADER]: opts.internalToken, 'Content-Type': 'application/json' },
+    });
+  }
+
+  /** A Genesys access token for the tenant; `rejectedToken` is one Genesys just answered 401 to. */
+  async token(tenantId: string, rejectedToken?: string): Promise<string> {
+    if (rejectedToken !== undefined) {
+      if (this.local.get(tenantId)?.accessToken === rejectedToken) this.local.delete(tenantId);
+    } else {
+      const copy = this.local.get(tenantId);
+      if (copy && copy.useUntil > Date.now()) return copy.accessToken;
+    }
+    const flight = this.flights.get(tenantId);
+    // A plain request in flight may bring back the rejected token; only share one that knows of it.
+    if (flight && (rejectedToken === undefined || flight.rejected === rejectedToken)) return flight.promise;
+    return this.startFlight(tenantId, rejectedToken);
+  }
+
+  /** Forgets every local copy. */
+  clear(): void {
+    this.local.clear();
+  }
+
+  /** Releases kept-alive connections. */
+  close(): void {
+    this.local.clear();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private startFlight(tenantId: string, rejectedToken?: string): Promise<string> {
+    const entry = {
+      rejected: rejectedToken,
+      promise: this.request(tenantId, rejectedToken).then((answer) => {
+        // A flight overtaken by a rejection report must not put back the token it brought.
+        if (this.flights.get(tenantId) === entry && answer.useUntil !== undefined) {
+          this.local.set(tenantId, { accessToken: answer.accessToken, useUntil: answer.useUntil });
+        }
+        return answer.accessToken;
+      }),
+    };
+    this.flights.set(tenantId, entry);
+    const done = () => {
+      if (this.flights.get(tenantId) === entry) this.flights.delete(tenantId);
+    };
+    entry.promise.then(done, done);
+    return entry.promise;
+  }
+
+  private async request(tenantId: string, rejectedToken?: string): Promise<{ accessToken: string; useUntil?: number }> {
+    let status: number;
+    let body: unknown;
+    try {
+      const res = await this.http.post('/internal/genesys/token', rejectedToken === undefined ? { tenantId } : { tenantId, rejectedToken });
+      status = res.status;
+      body = res.data;
+    } catch {
+      throw new AppError('AUTH_SERVICE_UNAVAILABLE', 'auth-service is unreachable', 503);
+    }
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    if (status === 200 && typeof b.accessToken === 'string' && typeof b.expiresAt === 'string') {
+      const now = Date.now();
+      const expiresAt = Date.parse(b.expiresAt);
+      if (!Number.isFinite(expiresAt)) return { accessToken: b.accessToken };
+      const margin = Math.min(EXPIRY_MARGIN_MS, (expiresAt - now) / 2);
+      return { accessToken: b.accessToken, useUntil: Math.min(expiresAt - margin, now + this.maxLocalAgeMs) };
+    }
+    // auth-service's own error (GENESYS_AUTH_FAILED, GENESYS_NOT_CONFIGURED, ...) passes through.
+    const error = b.error as { code?: unknown; message?: unknown } | undefined;
+    if (status >= 400 && typeof error?.code === 'string') {
+      const message = typeof error.message === 'string' ? error.message : 'Genesys token unavailable';
+      // Our own misconfiguration (a bad internal token) is our failure, not the caller's.
+      if (status === 401) throw new AppError('AUTH_SERVICE_UNAVAILABLE', 'auth-service refused the internal token', 503);
+      throw new AppError(error.code, message, status);
+    }
+    throw new AppError('AUTH_SERVICE_UNAVAILABLE', `auth-service answered ${status}`, 503);
+  }
+}

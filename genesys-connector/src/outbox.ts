@@ -1,0 +1,108 @@
+import type { Database, Queryable } from '@bridge/shared';
+
+export type JobKind = 'to_genesys_message' | 'to_whatsapp_message' | 'to_genesys_receipt';
+
+export interface Job {
+  tenantId: string;
+  id: string;
+  kind: JobKind;
+  lane: string;
+  messageId: string | null;
+  eventId: string | null;
+  payload: Record<string, unknown>;
+  attempts: number;
+  createdAt: Date;
+}
+
+interface JobRow {
+  tenant_id: string;
+  id: string;
+  kind: JobKind;
+  lane: string;
+  message_id: string | null;
+  event_id: string | null;
+  payload: Record<string, unknown>;
+  attempts: number;
+  created_at: Date;
+}
+
+const toJob = (r: JobRow): Job => ({
+  tenantId: r.tenant_id,
+  id: r.id,
+  kind: r.kind,
+  lane: r.lane,
+  messageId: r.message_id,
+  eventId: r.event_id,
+  payload: r.payload,
+  attempts: r.attempts,
+  createdAt: r.created_at,
+});
+
+/**
+ * The delivery queue's SQL. A job is claimable when it is due, not leased, and the head of its
+ * lane: no other pending job of the lane comes before it (by the sender's time, then arrival) or
+ * is in flight. So one delivery per lane is in flight at a time, in order, and a job waiting for
+ * its retry holds back the later ones of its lane only.
+ */
+export class OutboxRepository {
+  constructor(private readonly db: Database) {}
+
+  async claim(limit: number, leaseMs: number, skipTenants: string[]): Promise<Job[]> {
+    if (limit <= 0) return [];
+    return this.db.withPlatform(async (q) => {
+      const { rows } = await q.query<JobRow>(
+        `WITH due AS (
+           SELECT o.tenant_id, o.id FROM outbox o
+            WHERE o.state = 'pending' AND o.next_attempt_at <= now()
+              AND (o.locked_until IS NULL OR o.locked_until < now())
+              AND o.tenant_id <> ALL($3::text[])
+              AND NOT EXISTS (
+                SELECT 1 FROM outbox p
+                 WHERE p.tenant_id = o.tenant_id AND p.lane = o.lane AND p.state = 'pending' AND p.id <> o.id
+                   AND ((p.ordering, p.id) < (o.ordering, o.id) OR p.locked_until >= now()))
+            ORDER BY o.next_attempt_at, o.id
+            LIMIT $1
+            FOR UPDATE OF o SKIP LOCKED
+         )
+         UPDATE outbox o SET locked_until = now() + $2 * interval '1 millisecond', attempts = o.attempts + 1, updated_at = now()
+           FROM due WHERE o.tenant_id = due.tenant_id AND o.id = due.id
+         RETURNING o.tenant_id, o.id::text, o.kind, o.lane, o.message_id::text, o.event_id::text, o.payload, o.attempts, o.created_at`,
+        [limit, leaseMs, skipTenants],
+      );
+      return rows.map(toJob);
+    });
+  }
+
+  /** Done: the job goes (the message row keeps the record). */
+  complete(q: Queryable, job: Job) {
+    return q.query('DELETE FROM outbox WHERE tenant_id = $1 AND id = $2', [job.tenantId, job.id]);
+  }
+
+  async retry(job: Job, delayMs: number, error: string): Promise<void> {
+    await this.db.withTenant(job.tenantId, (q) =>
+      q.query(
+        `UPDATE outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', locked_until = NULL, last_error = $4, updated_at = now()
+          WHERE tenant_id = $1 AND id = $2`,
+        [job.tenantId, job.id, Math.round(delayMs), error],
+      ),
+    );
+  }
+
+  /** Ends a job that will not be retried ('failed': permanent; 'dead': out of retry budget). */
+  finish(q: Queryable, job: Job, state: 'failed' | 'dead', error: string) {
+    return q.query(`UPDATE outbox SET state = $3, locked_until = NULL, last_error = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2`, [
+      job.tenantId,
+      job.id,
+      state,
+      error,
+    ]);
+  }
+
+  /** Remembers progress inside a job (e.g. parts of a multi-part send already accepted). */
+  async saveProgress(job: Job, payload: Record<string, unknown>): Promise<void> {
+    await this.db.withTenant(job.tenantId, (q) =>
+      q.query('UPDATE outbox SET payload = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2', [job.tenantId, job.id, JSON.stringify(payload)]),
+    );
+    job.payload = payload;
+  }
+}

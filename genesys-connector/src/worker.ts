@@ -1,0 +1,156 @@
+import { Client } from 'pg';
+import type { Logger } from '@bridge/shared';
+import type { Deliveries } from './deliveries';
+import { DeliveryError } from './errors';
+import type { Job, OutboxRepository } from './outbox';
+
+export interface WorkerOptions {
+  outbox: OutboxRepository;
+  deliveries: Deliveries;
+  logger: Logger;
+  /** A connection string for LISTEN (new work wakes the worker at once). */
+  listenUrl: string;
+  concurrency: number;
+  tenantConcurrency: number;
+  leaseMs: number;
+  pollMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  retryBudgetMs: number;
+}
+
+/** Exponential backoff with full jitter, capped; a provider's Retry-After wins when longer. */
+export function backoffMs(attempt: number, base: number, max: number, retryAfter?: number): number {
+  const exp = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
+  const jittered = exp / 2 + Math.random() * (exp / 2);
+  return Math.max(retryAfter ?? 0, jittered);
+}
+
+/**
+ * Drains the delivery queue: claims due lane heads up to the concurrency limits (globally and per
+ * tenant, so one tenant's slow org cannot take every slot), delivers each, and records the
+ * outcome. Woken by NOTIFY when webhooks store new work, and by a poll for retries that fall due.
+ */
+export class DeliveryWorker {
+  private readonly inFlight = new Map<string, number>();
+  private total = 0;
+  private stopped = false;
+  private timer?: NodeJS.Timeout;
+  private listener?: Client;
+  private pumping = false;
+  private again = false;
+  private readonly settled = new Set<Promise<void>>();
+
+  constructor(private readonly o: WorkerOptions) {}
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.schedule(0);
+  }
+
+  private async listen(): Promise<void> {
+    const client = new Client({ connectionString: this.o.listenUrl, application_name: 'genesys-connector-listen' });
+    client.on('notification', () => this.wake());
+    client.on('error', () => {
+      // Lost the LISTEN connection: polling keeps the queue moving; reconnect shortly.
+      this.listener = undefined;
+      if (!this.stopped) setTimeout(() => this.listen().catch(() => undefined), 1_000).unref();
+    });
+    try {
+      await client.connect();
+      await client.query('LISTEN bridge_outbox');
+      this.listener = client;
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, 'LISTEN failed; relying on polling');
+      await client.end().catch(() => undefined);
+      if (!this.stopped) setTimeout(() => this.listen().catch(() => undefined), 1_000).unref();
+    }
+  }
+
+  private schedule(ms: number) {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), ms);
+    this.timer.unref();
+  }
+
+  /** Runs the claim loop now (or right after the running one). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    this.pump()
+      .catch((err) => this.o.logger.warn({ err: (err as Error).message }, 'claiming deliveries failed'))
+      .finally(() => {
+        this.pumping = false;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        } else this.schedule(this.o.pollMs);
+      });
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.stopped) {
+      const free = this.o.concurrency - this.total;
+      if (free <= 0) return;
+      const saturated = [...this.inFlight].filter(([, n]) => n >= this.o.tenantConcurrency).map(([t]) => t);
+      const jobs = await this.o.outbox.claim(Math.min(free, 50), this.o.leaseMs, saturated);
+      if (jobs.length === 0) return;
+      for (const job of jobs) this.run(job);
+      if (jobs.length < Math.min(free, 50)) return;
+    }
+  }
+
+  private run(job: Job): void {
+    this.total++;
+    this.inFlight.set(job.tenantId, (this.inFlight.get(job.tenantId) ?? 0) + 1);
+    const done = this.execute(job).finally(() => {
+      this.total--;
+      const n = (this.inFlight.get(job.tenantId) ?? 1) - 1;
+      if (n <= 0) this.inFlight.delete(job.tenantId);
+      else this.inFlight.set(job.tenantId, n);
+      this.settled.delete(done);
+      // A finished job may unblock the next of its lane.
+      this.wake();
+    });
+    this.settled.add(done);
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const log = this.o.logger.child({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, attempt: job.attempts });
+    try {
+      await this.o.deliveries.deliver(job);
+      log.debug('delivered');
+    } catch (err) {
+      const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message);
+      try {
+        if (e.kind === 'permanent') {
+          log.warn({ code: e.code, reason: e.message }, 'delivery failed permanently');
+          await this.o.deliveries.giveUp(job, e, 'failed');
+        } else if (Date.now() - job.createdAt.getTime() > this.o.retryBudgetMs) {
+          log.error({ code: e.code, reason: e.message }, 'delivery out of retries: dead-lettered');
+          await this.o.deliveries.giveUp(job, e, 'dead');
+        } else {
+          const delay = backoffMs(job.attempts, this.o.retryBaseMs, this.o.retryMaxMs, e.retryAfterMs);
+          log.info({ code: e.code, reason: e.message, retryInMs: Math.round(delay) }, 'delivery will be retried');
+          await this.o.outbox.retry(job, delay, `${e.code}: ${e.message}`);
+        }
+      } catch (recordErr) {
+        // The lease expires and the job is claimed again: nothing is lost.
+        log.error({ err: (recordErr as Error).message }, 'could not record the delivery outcome');
+      }
+    }
+  }
+
+  /** Stops claiming and waits for deliveries in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await Promise.allSettled([...this.settled]);
+    await this.listener?.end().catch(() => undefined);
+  }
+}

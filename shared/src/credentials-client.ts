@@ -1,0 +1,171 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import type { Cache } from './cache';
+import type { CredentialType, GenesysCredentials, MetaCredentials } from './credentials';
+import { AppError } from './errors';
+import { INTERNAL_TOKEN_HEADER } from './http';
+import type { Logger } from './logger';
+import { onTenantEvent } from './tenant-events';
+
+export interface CredentialsClientOptions {
+  /** tenant-service base URL (TENANT_SERVICE_URL). */
+  tenantServiceUrl: string;
+  /** INTERNAL_SERVICE_TOKEN, sent as `X-Internal-Token`. */
+  internalToken: string;
+  /** Carries the tenant events that invalidate entries. Secrets are never written to it. */
+  cache: Cache;
+  /** How long fetched credentials are kept in process memory; default 60. */
+  ttlSeconds?: number;
+  /** How long "this tenant has none" is remembered; default 5. */
+  negativeTtlSeconds?: number;
+  /** Per request to tenant-service; default 3000. */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+interface Entry {
+  value: MetaCredentials | GenesysCredentials | undefined;
+  expiresAt: number;
+}
+
+type Credentials<T extends CredentialType> = T extends 'meta' ? MetaCredentials : GenesysCredentials;
+
+/**
+ * Decrypted tenant credentials, fetched from tenant-service's internal route and kept only in
+ * this process's memory (a secret never goes to Redis), per tenant and type, for a short TTL.
+ * Concurrent misses share one request. A tenant event (`credentials-changed`, `tenant-updated`,
+ * `tenant-deleted`) from any node drops the tenant's entries at once, so a rotated secret is
+ * used from the next call on; the TTL only bounds staleness if a broadcast is lost.
+ */
+export class CredentialsClient {
+  private readonly entries = new Map<string, Entry>();
+  private readonly flights = new Map<string, Promise<Entry['value']>>();
+  private readonly http: AxiosInstance;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly ttlMs: number;
+  private readonly negativeTtlMs: number;
+  private unsubscribe?: () => Promise<void>;
+
+  constructor(private readonly opts: CredentialsClientOptions) {
+    this.ttlMs = (opts.ttlSeconds ?? 60) * 1000;
+    this.negativeTtlMs = (opts.negativeTtlSeconds ?? 5) * 1000;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+    this.http = axios.create({
+      baseURL: opts.tenantServiceUrl.replace(/\/+$/, ''),
+      timeout: opts.timeoutMs ?? 3000,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      maxRedirects: 0,
+      // Every status is handled below; axios must not throw an error object holding our headers.
+      validateStatus: () => true,
+      headers: { [INTERNAL_TOKEN_HEADER]: opts.internalToken, Accept: 'application/json' },
+    });
+  }
+
+  meta(tenantId: string): Promise<MetaCredentials | undefined> {
+    return this.get(tenantId, 'meta');
+  }
+
+  genesys(tenantId: string): Promise<GenesysCredentials | undefined> {
+    return this.get(tenantId, 'genesys');
+  }
+
+  /** Subscribes to tenant events; call once before serving. */
+  async start(): Promise<void> {
+    if (this.unsubscribe) return;
+    this.unsubscribe = await onTenantEvent(this.opts.cache, (event) => {
+      if (event.kind === 'credentials-changed' || event.kind === 'tenant-deleted' || event.kind === 'tenant-updated') {
+        this.invalidate(event.tenantId);
+      }
+    });
+  }
+
+  /** Unsubscribes and releases connections; the cache belongs to the caller and stays open. */
+  async close(): Promise<void> {
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = undefined;
+    await unsubscribe?.().catch(() => undefined);
+    this.entries.clear();
+    this.flights.clear();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  /** Drops everything remembered about the tenant, including requests already under way. */
+  invalidate(tenantId: string): void {
+    for (const type of ['meta', 'genesys'] as const) {
+      const key = entryKey(tenantId, type);
+      this.entries.delete(key);
+      // Callers already waiting keep their answer; it is not stored, and new callers fetch anew.
+      this.flights.delete(key);
+    }
+  }
+
+  private async get<T extends CredentialType>(tenantId: string, type: T): Promise<Credentials<T> | undefined> {
+    const key = entryKey(tenantId, type);
+    const entry = this.entries.get(key);
+    if (entry) {
+      if (entry.expiresAt > Date.now()) return entry.value as Credentials<T> | undefined;
+      this.entries.delete(key);
+    }
+    let flight = this.flights.get(key);
+    if (!flight) {
+      const started: Promise<Entry['value']> = this.fetch(tenantId, type).then(
+        (value) => {
+          // Stored only if nobody invalidated the tenant while the request was under way.
+          if (this.flights.get(key) === started) {
+            this.flights.delete(key);
+            this.entries.set(key, { value, expiresAt: Date.now() + (value ? this.ttlMs : this.negativeTtlMs) });
+          }
+          return value;
+        },
+        (err: unknown) => {
+          if (this.flights.get(key) === started) this.flights.delete(key);
+          throw err;
+        },
+      );
+      flight = started;
+      this.flights.set(key, flight);
+    }
+    return (await flight) as Credentials<T> | undefined;
+  }
+
+  private async fetch(tenantId: string, type: CredentialType): Promise<Entry['value']> {
+    const path = `/internal/tenants/${encodeURIComponent(tenantId)}/credentials/${type}`;
+    let status: number;
+    let body: unknown;
+    try {
+      const res = await this.http.get(path);
+      status = res.status;
+      body = res.data;
+    } catch (err) {
+      // Only the message and code: the request config on axios errors carries the internal token.
+      const e = err as { code?: string; message?: string };
+      this.opts.logger?.error({ tenantId, type, code: e.code, reason: e.message }, 'tenant-service unreachable for credentials');
+      throw unavailable();
+    }
+    if (status === 200 && isCredentialsBody(body, type)) return body.credentials as MetaCredentials | GenesysCredentials;
+    const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+    // A 404 for the tenant or its credentials means "none"; a 404 for the route means a misconfigured URL.
+    if (status === 404 && code !== 'ROUTE_NOT_FOUND') return undefined;
+    this.opts.logger?.error({ tenantId, type, status, code: typeof code === 'string' ? code : undefined }, 'tenant-service refused a credentials request');
+    throw unavailable();
+  }
+}
+
+function entryKey(tenantId: string, type: CredentialType): string {
+  return `${type}\u0000${tenantId}`;
+}
+
+function unavailable(): AppError {
+  return new AppError('CREDENTIALS_UNAVAILABLE', 'Tenant credentials are temporarily unavailable', 503);
+}
+
+function isCredentialsBody(body: unknown, type: CredentialType): body is { type: CredentialType; credentials: object } {
+  if (typeof body !== 'object' || body === null) return false;
+  const b = body as { type?: unknown; credentials?: unknown };
+  return b.type === type && typeof b.credentials === 'object' && b.credentials !== null;
+}

@@ -1,0 +1,247 @@
+import request from 'supertest';
+import {
+  batch,
+  buildStatus,
+  buildFailedStatus,
+  buildTextMessage,
+  metaSerialize,
+  signGenesys,
+  signMeta,
+  wamidOf,
+} from '@bridge/simulators';
+import { ownerQuery } from './support/db';
+import { eventually, startBridge, type Bridge, type BridgeTenant } from './support/bridge';
+
+/** WhatsApp ⇄ Genesys through the whole platform, with the Meta and Genesys simulators. */
+let bridge: Bridge;
+let a: BridgeTenant;
+let b: BridgeTenant;
+let gateway: string;
+
+beforeAll(async () => {
+  bridge = await startBridge();
+  gateway = bridge.sys.urls.gateway;
+  a = await bridge.onboard();
+  b = await bridge.onboard();
+});
+
+afterAll(() => bridge.stop());
+
+const metaWebhook = (t: BridgeTenant, payload: object, path = `/webhook/meta/${t.tenantId}`) =>
+  bridge.meta.deliverWebhook({ url: `${gateway}${path}`, payload, appSecret: t.appSecret, maxAttempts: 1 });
+
+const genesysFor = (t: BridgeTenant) => bridge.genesys.messages(t.integrationId);
+const sendsFor = (t: BridgeTenant) => bridge.meta.sends(t.phoneNumberId);
+
+describe('a conversation, end to end through the gateway', () => {
+  it('carries a customer message to Genesys, the agent’s reply to WhatsApp, and statuses back as receipts', async () => {
+    const waId = '16505550101';
+    const inbound = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: waId, profileName: 'Sheena Nelson', body: 'Does it come in another color?' });
+    const delivery = await metaWebhook(a, inbound);
+    expect(delivery.statuses).toEqual([200]);
+
+    const received = await eventually(() => genesysFor(a).find((m) => m.body.channel.messageId === wamidOf(inbound)), 10_000, 'Genesys inbound');
+    expect(received.body).toMatchObject({
+      channel: {
+        messageId: wamidOf(inbound),
+        from: { id: waId, idType: 'Phone', nickname: 'Sheena Nelson' },
+        metadata: { customAttributes: { tenantId: a.tenantId } },
+      },
+      text: 'Does it come in another color?',
+    });
+    expect(new Date(received.body.channel.time).toISOString()).toBe(received.body.channel.time);
+
+    // The mapping now knows the Genesys conversation.
+    const mapping = await eventually(async () => {
+      const res = await request(gateway).get(`/state/mapping/${waId}`).set('X-API-Key', a.apiKey);
+      return res.body.conversationId ? res.body : undefined;
+    });
+    expect(mapping).toMatchObject({ waId, contactName: 'Sheena Nelson', conversationId: received.conversationId });
+
+    // The agent answers.
+    const reply = await bridge.genesys.agentReply({
+      webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`,
+      secret: a.webhookSecret,
+      integrationId: a.integrationId,
+      to: waId,
+      text: 'Yes: red, green and blue.',
+    });
+    expect(reply.statuses).toEqual([200]);
+    const sent = await eventually(() => sendsFor(a).find((s) => s.body.to === waId), 10_000, 'Meta send');
+    expect(sent.token).toBe(a.accessToken);
+    expect(sent.body).toMatchObject({ messaging_product: 'whatsapp', to: waId, type: 'text', text: { body: 'Yes: red, green and blue.' } });
+
+    // Meta reports delivered, then read: both reach Genesys as receipts of the agent's message.
+    await eventually(async () => {
+      const [row] = await ownerQuery<{ wamid: string }>(bridge.sys.tdb, `SELECT wamid FROM message_tracking WHERE tenant_id = $1 AND genesys_message_id = $2`, [a.tenantId, reply.id]);
+      return row?.wamid === sent.wamid;
+    }, 10_000, 'wamid recorded');
+    for (const status of ['delivered', 'read'] as const) {
+      const res = await metaWebhook(a, buildStatus({ phoneNumberId: a.phoneNumberId, wamid: sent.wamid, status, recipientId: waId }));
+      expect(res.statuses).toEqual([200]);
+    }
+    const receipts = await eventually(() => {
+      const r = bridge.genesys.receipts(a.integrationId).filter((x) => x.body.id === reply.id);
+      return r.length === 2 ? r : undefined;
+    }, 10_000, 'two receipts');
+    expect(receipts.map((r) => r.body.status)).toEqual(['Delivered', 'Delivered']);
+    expect(receipts[0].body).toMatchObject({ direction: 'Outbound', channel: { to: { id: waId, idType: 'Phone' } } });
+    const [tracked] = await ownerQuery<{ status: string }>(bridge.sys.tdb, `SELECT status FROM message_tracking WHERE tenant_id = $1 AND genesys_message_id = $2`, [a.tenantId, reply.id]);
+    expect(tracked.status).toBe('read');
+
+    // Counted for A; B saw none of it.
+    const stats = await request(gateway).get('/state/stats').set('X-API-Key', a.apiKey);
+    expect(stats.body).toMatchObject({ totalMessages: 2, todayMessages: 2, totalMappings: 1, activeConversations: 1 });
+    expect(genesysFor(b)).toEqual([]);
+    expect(sendsFor(b)).toEqual([]);
+    expect((await request(gateway).get('/state/stats').set('X-API-Key', b.apiKey)).body.totalMessages).toBe(0);
+  });
+});
+
+describe('routing', () => {
+  it('splits a platform-wide payload carrying two tenants’ numbers, each to its own Genesys', async () => {
+    const secretShared = `${a.appSecret}`;
+    // A platform-wide Meta app has one app secret for all its numbers.
+    const c = await bridge.onboard({ appSecret: secretShared });
+    const forA = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550201', body: 'for A' });
+    const forC = buildTextMessage({ phoneNumberId: c.phoneNumberId, from: '16505550202', body: 'for C' });
+    const res = await bridge.meta.deliverWebhook({ url: `${gateway}/webhook/meta`, payload: batch([forA, forC]), appSecret: secretShared, maxAttempts: 1 });
+    expect(res.statuses).toEqual([200]);
+    await eventually(() => genesysFor(a).some((m) => m.body.text === 'for A'));
+    await eventually(() => genesysFor(c).some((m) => m.body.text === 'for C'));
+    expect(genesysFor(a).some((m) => m.body.text === 'for C')).toBe(false);
+    expect(genesysFor(c).some((m) => m.body.text === 'for A')).toBe(false);
+  });
+
+  it('answers the verification handshakes, per tenant and platform-wide', async () => {
+    const ok = await request(gateway).get(`/webhook/meta/${a.tenantId}`).query({ 'hub.mode': 'subscribe', 'hub.verify_token': a.verifyToken, 'hub.challenge': '1158201444' });
+    expect(ok.status).toBe(200);
+    expect(ok.text).toBe('1158201444');
+    expect((await request(gateway).get(`/webhook/meta/${a.tenantId}`).query({ 'hub.mode': 'subscribe', 'hub.verify_token': b.verifyToken, 'hub.challenge': '1' })).status).toBe(403);
+    const platform = await request(gateway).get('/webhook/meta').query({ 'hub.mode': 'subscribe', 'hub.verify_token': b.verifyToken, 'hub.challenge': 'abc' });
+    expect(platform.status).toBe(200);
+    expect(platform.text).toBe('abc');
+    expect((await request(gateway).get('/webhook/meta').query({ 'hub.mode': 'subscribe', 'hub.verify_token': 'nobody', 'hub.challenge': 'x' })).status).toBe(403);
+  });
+});
+
+describe('bad webhooks: the contract’s status, nothing stored, no crash', () => {
+  const countStored = async () => {
+    const [row] = await ownerQuery<{ n: string }>(bridge.sys.tdb, 'SELECT (SELECT count(*) FROM message_tracking) + (SELECT count(*) FROM message_events) AS n');
+    return Number(row.n);
+  };
+  const post = (path: string, body: string | Buffer, signature?: string) => {
+    const req = request(gateway).post(path).set('Content-Type', 'application/json');
+    if (signature) req.set('X-Hub-Signature-256', signature);
+    return req.send(body);
+  };
+
+  it.each([
+    ['a bad signature', () => post(`/webhook/meta/${a.tenantId}`, metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })), signMeta('wrong-secret', 'x')), 401],
+    ['no signature', () => post(`/webhook/meta/${a.tenantId}`, metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' }))), 401],
+    ['another tenant’s secret', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })); return post(`/webhook/meta`, body, signMeta(b.appSecret, body)); }, 401],
+    ['an unknown phone number id', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: '99999999999', body: 'x' })); return post('/webhook/meta', body, signMeta(a.appSecret, body)); }, 404],
+    ['the wrong tenant in the path', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })); return post(`/webhook/meta/${b.tenantId}`, body, signMeta(b.appSecret, body)); }, 404],
+    ['an unknown tenant in the path', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })); return post('/webhook/meta/no-such-tenant', body, signMeta(a.appSecret, body)); }, 404],
+    ['malformed JSON', () => post(`/webhook/meta/${a.tenantId}`, '{"object":', signMeta(a.appSecret, '{"object":')), 400],
+    ['an empty entry list', () => { const body = '{"object":"whatsapp_business_account","entry":[]}'; return post(`/webhook/meta/${a.tenantId}`, body, signMeta(a.appSecret, body)); }, 400],
+    ['a Genesys webhook with a bad signature', () => post(`/webhook/genesys/${a.tenantId}`, '{"id":"x","type":"Text","channel":{"to":{"id":"1"}},"text":"x"}', signGenesys('nope-nope-nope-nope', 'x')), 401],
+    ['a Genesys webhook for an unknown tenant', () => { const body = '{"id":"x","type":"Text"}'; return post('/webhook/genesys/no-such-tenant', body, signGenesys(a.webhookSecret, body)); }, 404],
+    ['malformed JSON from Genesys', () => post(`/webhook/genesys/${a.tenantId}`, '{"id":', signGenesys(a.webhookSecret, '{"id":')), 400],
+  ])('%s → %d', async (_name, send, status) => {
+    const before = await countStored();
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toMatch(/^[A-Z_]+$/);
+    expect(await countStored()).toBe(before);
+  });
+
+  it('accepts a 3 MB batch of 1,000 messages whole, and refuses a larger body with 413', async () => {
+    const filler = 'x'.repeat(2_900);
+    const payloads = Array.from({ length: 1000 }, (_, i) => buildTextMessage({ phoneNumberId: b.phoneNumberId, from: `1650556${String(i).padStart(4, '0')}`, body: `${i} ${filler}` }));
+    const body = metaSerialize(batch(payloads));
+    expect(body.length).toBeGreaterThan(2_900_000);
+    expect(body.length).toBeLessThan(3_200_000);
+    const res = await post(`/webhook/meta/${b.tenantId}`, body, signMeta(b.appSecret, body));
+    expect(res.status).toBe(200);
+    expect(res.body.newMessages).toBe(1000);
+    const big = `{"object":"whatsapp_business_account","entry":[],"pad":"${'y'.repeat(5_000_000)}"}`;
+    const tooBig = await post(`/webhook/meta/${b.tenantId}`, big, signMeta(b.appSecret, big));
+    expect(tooBig.status).toBe(413);
+    await eventually(() => genesysFor(b).length >= 1000, 60_000, '1,000 messages at Genesys');
+  }, 90_000);
+});
+
+describe('duplicates', () => {
+  it('delivers a webhook Meta sends twice exactly once', async () => {
+    const inbound = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550301', body: 'twice?' });
+    const res = await bridge.meta.deliverWebhook({ url: `${gateway}/webhook/meta/${a.tenantId}`, payload: inbound, appSecret: a.appSecret, duplicate: true });
+    expect(res.statuses).toEqual([200, 200]);
+    await eventually(() => genesysFor(a).some((m) => m.body.channel.messageId === wamidOf(inbound)));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(genesysFor(a).filter((m) => m.body.channel.messageId === wamidOf(inbound))).toHaveLength(1);
+  });
+
+  it('sends an agent reply Genesys delivers twice exactly once', async () => {
+    const reply = await bridge.genesys.agentReply({
+      webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`,
+      secret: a.webhookSecret,
+      integrationId: a.integrationId,
+      to: '16505550302',
+      text: 'only once',
+      duplicate: true,
+    });
+    expect(reply.delivered).toBe(true);
+    await eventually(() => sendsFor(a).some((s) => s.body.text?.body === 'only once'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sendsFor(a).filter((s) => s.body.text?.body === 'only once')).toHaveLength(1);
+  });
+});
+
+describe('failures', () => {
+  it('turns Meta 131047 on an agent reply into a Failed/MessageExpired receipt, without retrying', async () => {
+    bridge.meta.failNext(1, { code: 131047, phoneNumberId: a.phoneNumberId });
+    const reply = await bridge.genesys.agentReply({
+      webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`,
+      secret: a.webhookSecret,
+      integrationId: a.integrationId,
+      to: '16505550401',
+      text: 'too late',
+    });
+    const receipt = await eventually(() => bridge.genesys.receipts(a.integrationId).find((r) => r.body.id === reply.id), 10_000, 'Failed receipt');
+    expect(receipt.body).toMatchObject({ status: 'Failed', reasons: [{ code: 'MessageExpired' }], isFinalReceipt: true });
+    await new Promise((r) => setTimeout(r, 300));
+    const calls = bridge.meta.calls.filter((c) => c.phoneNumberId === a.phoneNumberId && c.errorCode === 131047);
+    expect(calls).toHaveLength(1);
+    expect(sendsFor(a).some((s) => s.body.text?.body === 'too late')).toBe(false);
+    const [row] = await ownerQuery<{ status: string; error_code: string }>(bridge.sys.tdb, 'SELECT status, error_code FROM message_tracking WHERE tenant_id = $1 AND genesys_message_id = $2', [a.tenantId, reply.id]);
+    expect(row).toEqual({ status: 'failed', error_code: '131047' });
+  });
+
+  it('reports a Meta `failed` status as a Failed receipt with the mapped reason', async () => {
+    const reply = await bridge.genesys.agentReply({ webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`, secret: a.webhookSecret, integrationId: a.integrationId, to: '16505550402', text: 'will fail later' });
+    const sent = await eventually(() => sendsFor(a).find((s) => s.body.text?.body === 'will fail later'));
+    await eventually(async () => (await ownerQuery(bridge.sys.tdb, 'SELECT 1 FROM message_tracking WHERE tenant_id = $1 AND wamid = $2', [a.tenantId, sent.wamid])).length === 1);
+    await metaWebhook(a, buildFailedStatus({ phoneNumberId: a.phoneNumberId, wamid: sent.wamid, recipientId: '16505550402', errorCode: 131026 }));
+    const receipt = await eventually(() => bridge.genesys.receipts(a.integrationId).find((r) => r.body.id === reply.id && r.body.status === 'Failed'));
+    expect(receipt.body.reasons?.[0].code).toMatch(/^[A-Za-z]+$/);
+  });
+});
+
+describe('unicode', () => {
+  it('survives both ways, and a signature over escaped-unicode bytes verifies', async () => {
+    const text = 'Olá Zoë! 😀 مرحبا بك — שלום 👋🏽';
+    const inbound = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550501', profileName: 'Zoë Ångström-محمد', body: text });
+    const res = await metaWebhook(a, inbound);
+    expect(res.statuses).toEqual([200]);
+    expect(res.bodyText).toContain('\\u00e4'.slice(0, 2)); // sent escaped, as Meta does
+    expect(res.bodyText).not.toContain('😀');
+    const got = await eventually(() => genesysFor(a).find((m) => m.body.channel.messageId === wamidOf(inbound)));
+    expect(got.body.text).toBe(text);
+    expect(got.body.channel.from.nickname).toBe('Zoë Ångström-محمد');
+
+    await bridge.genesys.agentReply({ webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`, secret: a.webhookSecret, integrationId: a.integrationId, to: '16505550501', text: `↩️ ${text}` });
+    const sent = await eventually(() => sendsFor(a).find((s) => s.body.to === '16505550501'));
+    expect(sent.body.text?.body).toBe(`↩️ ${text}`);
+  });
+});

@@ -1,0 +1,113 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { startGenesysSimulator, startMetaSimulator, type GenesysSimulator, type MetaSimulator } from '@bridge/simulators';
+import { startTestSystem, type TestSystem } from './system';
+import { uniqueNumericId, uniqueTenantId } from './ids';
+
+/** A tenant onboarded end to end: its Meta number and Genesys org exist in the simulators too. */
+export interface BridgeTenant {
+  tenantId: string;
+  apiKey: string;
+  phoneNumberId: string;
+  appSecret: string;
+  verifyToken: string;
+  accessToken: string;
+  clientId: string;
+  clientSecret: string;
+  integrationId: string;
+  webhookSecret: string;
+}
+
+export interface Bridge {
+  sys: TestSystem;
+  meta: MetaSimulator;
+  genesys: GenesysSimulator;
+  onboard(overrides?: Partial<BridgeTenant> & { rateLimit?: number }): Promise<BridgeTenant>;
+  stop(): Promise<void>;
+}
+
+/** Delivery settings that make retries take milliseconds instead of seconds. */
+export const FAST_DELIVERY = {
+  DELIVERY_RETRY_BASE_MS: '20',
+  DELIVERY_RETRY_MAX_MS: '200',
+  DELIVERY_POLL_MS: '50',
+  BREAKER_RESET_MS: '300',
+  DELIVERY_LEASE_MS: '5000',
+  HTTP_TIMEOUT_MS: '2000',
+};
+
+/**
+ * The whole platform with both simulators, configured as a deployment would be: Meta's Graph API
+ * and Genesys Cloud are the simulators' URLs.
+ */
+export async function startBridge(options: { redis?: boolean; env?: Record<string, string>; only?: NonNullable<Parameters<typeof startTestSystem>[0]>['only'] } = {}): Promise<Bridge> {
+  const meta = await startMetaSimulator({ retryDelayMs: 20 });
+  const genesys = await startGenesysSimulator({ retryDelayMs: 20 });
+  const sys = await startTestSystem({
+    redis: options.redis,
+    only: options.only,
+    env: {
+      META_GRAPH_URL: meta.graphUrl,
+      GENESYS_API_URL: genesys.url,
+      GENESYS_LOGIN_URL: genesys.url,
+      PUBLIC_BASE_URL: 'http://bridge.test:3000',
+      ...FAST_DELIVERY,
+      ...options.env,
+    },
+  });
+  return {
+    sys,
+    meta,
+    genesys,
+    async onboard(overrides = {}) {
+      const t: BridgeTenant = {
+        tenantId: uniqueTenantId('bridge'),
+        apiKey: '',
+        phoneNumberId: uniqueNumericId(),
+        appSecret: `app-secret-${randomBytes(8).toString('hex')}`,
+        verifyToken: `verify-${randomBytes(8).toString('hex')}`,
+        accessToken: `EAAG${randomBytes(16).toString('hex')}`,
+        clientId: randomUUID(),
+        clientSecret: `client-secret-${randomBytes(8).toString('hex')}`,
+        integrationId: randomUUID(),
+        webhookSecret: `webhook-secret-${randomBytes(12).toString('hex')}`,
+        ...overrides,
+      };
+      const created = await sys.createTenant({ tenantId: t.tenantId, ...(overrides.rateLimit ? { rateLimit: overrides.rateLimit } : {}) });
+      t.apiKey = created.apiKey;
+      await sys
+        .admin('post', `/tenants/${t.tenantId}/credentials`)
+        .send({ type: 'meta', credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId } })
+        .expect(201);
+      await sys
+        .admin('post', `/tenants/${t.tenantId}/credentials`)
+        .send({
+          type: 'genesys',
+          credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
+        })
+        .expect(201);
+      meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken });
+      genesys.addOrg({ clientId: t.clientId, clientSecret: t.clientSecret, integrationId: t.integrationId });
+      return t;
+    },
+    async stop() {
+      await sys.stop();
+      await Promise.allSettled([meta.close(), genesys.close()]);
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined/false), or fails after `ms`. */
+export async function eventually<T>(check: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<Exclude<T, undefined | false>> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Signed, expiring links to WhatsApp media, and the route that serves them.
+ *
+ * Genesys fetches attachment URLs itself, but Meta's media needs the tenant's bearer token and
+ * its download URLs live 5 minutes. So an inbound attachment goes to Genesys as a link of ours,
+ * `/webhook/media/:tenantId/:mediaId?mime&name&exp&sig`, that names the tenant, the media, the
+ * type and name it is served with, and an expiry, all under an HMAC. Serving it looks the media
+ * up with the tenant's token and streams Meta's bytes through, never buffering a whole file.
+ *
+ * Choices where the references are silent:
+ * - The signature is checked before the expiry, so a forged link is 403 whatever its `exp`; only
+ *   a genuine link can learn that it expired (410).
+ * - Signed fields may not contain control characters: the signed string joins them with `\n`, so
+ *   a newline inside one could make two different links sign the same string.
+ * - Types a browser would run (HTML, SVG, XML, JavaScript) are served as `attachment` under a
+ *   sandboxing CSP: the MIME type comes from the WhatsApp user's phone, and the link is on our
+ *   public domain. Every response carries `X-Content-Type-Options: nosniff`.
+ * - HEAD is answered from Meta's lookup alone (type, length), without downloading.
+ * - Range requests are not supported (the whole file, 200).
+ * - The media lookup is scoped with `phone_number_id` when the tenant's credentials name one, so
+ *   a token shared between numbers cannot reach another number's media.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Transform, type TransformCallback, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import axios from 'axios';
+import express, { type Request, type Response, type Router } from 'express';
+import { AppError, checkMediaSigningSecret, verifyMediaRequest } from '@bridge/shared';
+
+export { signMediaUrl, verifyMediaRequest, DEFAULT_MEDIA_LINK_TTL_SECONDS } from '@bridge/shared';
+
+/** Default size cap: Meta's largest media (documents) is 100 MB. */
+export const DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024;
+/** Default timeout of each Meta request (lookup; download idle time). */
+export const DEFAULT_MEDIA_TIMEOUT_MS = 20_000;
+
+export interface MediaRouterOptions {
+  secret: string;
+  /** Graph API base with version, e.g. `https://graph.facebook.com/v23.0` (META_GRAPH_URL). */
+  graphUrl: string;
+  getMetaCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId?: string } | undefined>;
+  /** Default DEFAULT_MEDIA_MAX_BYTES. */
+  maxBytes?: number;
+  /** Default DEFAULT_MEDIA_TIMEOUT_MS. */
+  timeoutMs?: number;
+  /** For tests: the clock verifyMediaRequest uses. */
+  now?: () => number;
+}
+
+/** Types a browser would execute if opened from our domain. */
+const ACTIVE_CONTENT = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|[a-z]+\/(x-)?javascript|text\/ecmascript)\b/i;
+
+/** `inline; filename="..."`, with an RFC 5987 `filename*` when the name is not plain ASCII. */
+export function contentDisposition(type: 'inline' | 'attachment', filename: string): string {
+  const fallback = filename.replace(/[^\x20-\x7e]|["\\%]/g, '_');
+  if (fallback === filename) return `${type}; filename="${filename}"`;
+  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `${type}; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
+const unavailable = (why: string) => new AppError('MEDIA_UNAVAILABLE', `WhatsApp media is unavailable: ${why}`, 502);
+const tooLarge = (max: number) => new AppError('MEDIA_TOO_LARGE', `Media is larger than ${max} bytes`, 413);
+
+/** Passes bytes through until more than `max` have gone by, then fails the stream. */
+class ByteLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly max: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.max) done(tooLarge(this.max));
+    else done(null, chunk);
+  }
+}
+
+interface MediaInfo {
+  url: string;
+  fileSize?: number;
+}
+
+/**
+ * `GET /webhook/media/:tenantId/:mediaId`: verifies the link, then streams the media from Meta
+ * with the tenant's token. Errors are AppErrors for the error middleware: 403/410 bad link, 404
+ * no credentials or unknown media, 413 too large, 502 Meta failing. The token is only ever put
+ * in request headers to Meta; axios errors (whose config holds it) never leave this module.
+ */
+export function createMediaRouter(opts: MediaRouterOptions): Router {
+  checkMediaSigningSecret(opts.secret);
+  const maxBytes = opts.maxBytes ?? DEFAULT_MEDIA_MAX_BYTES;
+  const graphUrl = opts.graphUrl.replace(/\/+$/, '');
+  const client = axios.create({
+    timeout: opts.timeoutMs ?? DEFAULT_MEDIA_TIMEOUT_MS,
+    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+    maxRedirects: 3,
+    // Every status is handled here; a thrown AxiosError would carry the Authorization header.
+    validateStatus: () => true,
+  });
+
+  async function lookup(mediaId: string, creds: { accessToken: string; phoneNumberId?: string }): Promise<MediaInfo> {
+    const scope = creds.phoneNumberId ? `?phone_number_id=${encodeURIComponent(creds.phoneNumberId)}` : '';
+    let res;
+    try {
+      res = await client.get(`${graphUrl}/${encodeURIComponent(mediaId)}${scope}`, {
+        headers: { Authorization: `Bearer ${creds.accessToken}`, Accept: 'application/json' },
+        responseType: 'json',
+      });
+    } catch (err) {
+      throw unavailable(`lookup failed (${(err as { code?: string }).code ?? 'network error'})`);
+    }
+    const body = res.data as { url?: unknown; file_size?: unknown; error?: { code?: unknown } } | undefined;
+    const code = typeof body?.error?.code === 'number' ? body.error.code : undefined;
+    if (res.status === 404 || (res.status === 400 && code === 100)) {
+      throw new AppError('MEDIA_NOT_FOUND', 'Media not found', 404);
+    }
+    if (res.status !== 200 || typeof body?.url !== 'string' || !/^https?:\/\//i.test(body.url)) {
+      throw unavailable(`lookup answered HTTP ${res.status}${code !== undefined ? ` (code ${code})` : ''}`);
+    }
+    const size = Number(body.file_size);
+    return { url: body.url, fileSize: Number.isFinite(size) && size >= 0 ? size : undefined };
+  }
+
+  async function serve(req: Request, res: Response): Promise<void> {
+    const tenantId = String(req.params.tenantId);
+    const mediaId = String(req.params.mediaId);
+    const link = verifyMediaRequest({ secret: opts.secret, tenantId, mediaId, query: req.query as Record<string, unknown>, now: opts.now });
+
+    const creds = await opts.getMetaCredentials(tenantId);
+    if (!creds?.accessToken) throw new AppError('META_CREDENTIALS_NOT_FOUND', 'No WhatsApp credentials for this tenant', 404);
+
+    const info = await lookup(mediaId, creds);
+    if (info.fileSize !== undefined && info.fileSize > maxBytes) throw tooLarge(maxBytes);
+
+    const headers: Record<string, string> = {
+      'Content-Type': link.mimeType,
+      'Cache-Control': 'private, max-age=300',
+      'X-Content-Type-Options': 'nosniff',
+    };
+    const active = ACTIVE_CONTENT.test(link.mimeType);
+    if (active) headers['Content-Security-Policy'] = "default-src 'none'; sandbox";
+    if (link.filename) headers['Content-Disposition'] = contentDisposition(active ? 'attachment' : 'inline', link.filename);
+    else if (active) headers['Content-Disposition'] = 'attachment';
+
+    if (req.method === 'HEAD') {
+      if (info.fileSize !== undefined) headers['Content-Length'] = String(info.fileSize);
+      res.status(200);
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      res.end();
+      return;
+    }
+
+    let download;
+    try {
+      download = await client.get<Readable>(info.url, {
+        // The bytes pass through untouched, so the upstream length holds for what we send.
+        headers: { Authorization: `Bearer ${creds.accessToken}`, 'Accept-Encoding': 'identity' },
+        decompress: false,
+        responseType: 'stream',
+      });
+    } catch (err) {
+      throw unavailable(`download failed (${(err as { code?: string }).code ?? 'network error'})`);
+    }
+    const upstream = download.data;
+    if (download.status !== 200) {
+      upstream.destroy();
+      throw unavailable(`download answered HTTP ${download.status}`);
+    }
+    const length = Number(download.headers['content-length']);
+    if (Number.isFinite(length) && length > maxBytes) {
+      upstream.destroy();
+      throw tooLarge(maxBytes);
+    }
+    if (Number.isFinite(length) && length >= 0) headers['Content-Length'] = String(length);
+
+    res.status(200);
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    try {
+      await pipeline(upstream, new ByteLimit(maxBytes), res);
+    } catch {
+      // Upstream failure, size overrun or the client leaving: pipeline has destroyed the response,
+      // so the client sees a cut transfer, never a complete-looking short file. Nothing to answer.
+      if (!res.destroyed) res.destroy();
+    }
+  }
+
+  const router = express.Router();
+  router.get('/webhook/media/:tenantId/:mediaId', serve);
+  return router;
+}

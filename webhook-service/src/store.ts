@@ -1,0 +1,142 @@
+import type { Queryable } from '@bridge/shared';
+
+/** Where webhooks are written: one transaction per tenant decides what is new and queues its delivery. */
+
+export const OUTBOX_CHANNEL = 'bridge_outbox';
+
+export interface InboundMessage {
+  waId: string | null;
+  wamid: string;
+  type: string;
+  /** Unix seconds, from Meta's `timestamp`. */
+  ts: number;
+  payload: unknown;
+}
+
+export interface InboundStatus {
+  wamid: string;
+  status: string;
+  ts: number;
+  payload: unknown;
+}
+
+export interface ContactSeen {
+  waId: string;
+  name: string | null;
+  phoneNumberId: string;
+  ts: number;
+}
+
+/**
+ * Stores a tenant's share of a Meta webhook: new messages (by wamid) and statuses (by wamid +
+ * status) are inserted, duplicates skipped, and every new one gets its delivery queued, all in
+ * the caller's transaction. Returns how many were new.
+ */
+export async function storeMetaUpdates(
+  q: Queryable,
+  tenantId: string,
+  input: { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[] },
+): Promise<{ messages: number; statuses: number }> {
+  let newMessages = 0;
+  let newStatuses = 0;
+  if (input.messages.length) {
+    const { rowCount } = await q.query(
+      `WITH input AS (
+         SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, wa_id text, wamid text, type text, ts double precision, payload jsonb)
+       ), ins AS (
+         INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, payload, provider_timestamp)
+         SELECT $1, 'inbound', wa_id, wamid, type, payload, to_timestamp(ts) FROM input ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING id, wa_id, provider_timestamp
+       )
+       INSERT INTO outbox (tenant_id, kind, lane, ordering, message_id)
+       SELECT $1, 'to_genesys_message', 'in:' || COALESCE(wa_id, '-'), provider_timestamp, id FROM ins ORDER BY id`,
+      [tenantId, JSON.stringify(input.messages.map((m, n) => ({ n, wa_id: m.waId, wamid: m.wamid, type: m.type, ts: m.ts, payload: m.payload })))],
+    );
+    newMessages = rowCount ?? 0;
+  }
+  if (input.statuses.length) {
+    const { rowCount } = await q.query(
+      `WITH input AS (
+         SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, wamid text, status text, ts double precision, payload jsonb)
+       ), ins AS (
+         INSERT INTO message_events (tenant_id, source, kind, provider_key, wamid, payload)
+         SELECT $1, 'meta', status, wamid || ':' || status, wamid, payload FROM input ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING id, wamid, payload
+       )
+       INSERT INTO outbox (tenant_id, kind, lane, ordering, event_id)
+       SELECT $1, 'to_genesys_receipt', 'rcpt:' || wamid, COALESCE(to_timestamp((payload->>'timestamp')::double precision), now()), id FROM ins ORDER BY id`,
+      [tenantId, JSON.stringify(input.statuses.map((s, n) => ({ n, wamid: s.wamid, status: s.status, ts: s.ts, payload: s.payload })))],
+    );
+    newStatuses = rowCount ?? 0;
+  }
+  if (input.contacts.length) {
+    // Sorted by wa_id so concurrent webhooks lock mapping rows in one order (no deadlocks).
+    await q.query(
+      `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, phone_number_id, last_message_at, last_inbound_at)
+       SELECT $1, wa_id, max(name), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
+         FROM jsonb_to_recordset($2::jsonb) AS x(wa_id text, name text, pnid text, ts double precision)
+        GROUP BY wa_id ORDER BY wa_id
+       ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
+         contact_name = COALESCE(EXCLUDED.contact_name, m.contact_name),
+         phone_number_id = COALESCE(EXCLUDED.phone_number_id, m.phone_number_id),
+         last_message_at = GREATEST(m.last_message_at, EXCLUDED.last_message_at),
+         last_inbound_at = GREATEST(m.last_inbound_at, EXCLUDED.last_inbound_at),
+         updated_at = now()`,
+      [tenantId, JSON.stringify(input.contacts.map((c) => ({ wa_id: c.waId, name: c.name, pnid: c.phoneNumberId, ts: c.ts })))],
+    );
+  }
+  if (newMessages || newStatuses) await q.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, tenantId]);
+  return { messages: newMessages, statuses: newStatuses };
+}
+
+/** An agent's message from Genesys: stored by its Genesys id, its send to WhatsApp queued. */
+export async function storeAgentMessage(
+  q: Queryable,
+  tenantId: string,
+  m: { genesysMessageId: string; waId: string; type: string; time: string; payload: unknown },
+): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `WITH ins AS (
+       INSERT INTO message_tracking (tenant_id, direction, wa_id, genesys_message_id, message_type, payload, provider_timestamp)
+       VALUES ($1, 'outbound', $2, $3, $4, $5, $6)
+       ON CONFLICT DO NOTHING
+       RETURNING id, wa_id, provider_timestamp
+     )
+     INSERT INTO outbox (tenant_id, kind, lane, ordering, message_id)
+     SELECT $1, 'to_whatsapp_message', 'out:' || wa_id, provider_timestamp, id FROM ins`,
+    [tenantId, m.waId, m.genesysMessageId, m.type, JSON.stringify(m.payload), m.time],
+  );
+  if (!rowCount) return false;
+  await q.query(
+    `UPDATE conversation_mappings SET last_message_at = GREATEST(last_message_at, $3), updated_at = now()
+      WHERE tenant_id = $1 AND wa_id = $2`,
+    [tenantId, m.waId, m.time],
+  );
+  await q.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, tenantId]);
+  return true;
+}
+
+/** Receipts, typing and other Genesys events: recorded once each, not delivered anywhere. */
+export async function storeGenesysEvent(
+  q: Queryable,
+  tenantId: string,
+  e: { kind: string; key: string; genesysMessageId: string | null; payload: unknown },
+): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `INSERT INTO message_events (tenant_id, source, kind, provider_key, genesys_message_id, payload)
+     VALUES ($1, 'genesys', $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+    [tenantId, e.kind, e.key, e.genesysMessageId, JSON.stringify(e.payload)],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** The tenant whose Meta credentials name this business number. */
+export async function tenantForPhoneNumber(q: Queryable, phoneNumberId: string): Promise<string | undefined> {
+  const { rows } = await q.query<{ tenant_id: string }>(
+    `SELECT tenant_id FROM tenant_credentials WHERE type = 'meta' AND phone_number_id = $1`,
+    [phoneNumberId],
+  );
+  return rows[0]?.tenant_id;
+}
