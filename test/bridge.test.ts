@@ -136,7 +136,7 @@ describe('bad webhooks: the contract’s status, nothing stored, no crash', () =
     return req.send(body);
   };
 
-  it.each([
+  it.each(([
     ['a bad signature', () => post(`/webhook/meta/${a.tenantId}`, metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })), signMeta('wrong-secret', 'x')), 401],
     ['no signature', () => post(`/webhook/meta/${a.tenantId}`, metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' }))), 401],
     ['another tenant’s secret', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })); return post(`/webhook/meta`, body, signMeta(b.appSecret, body)); }, 401],
@@ -148,7 +148,7 @@ describe('bad webhooks: the contract’s status, nothing stored, no crash', () =
     ['a Genesys webhook with a bad signature', () => post(`/webhook/genesys/${a.tenantId}`, '{"id":"x","type":"Text","channel":{"to":{"id":"1"}},"text":"x"}', signGenesys('nope-nope-nope-nope', 'x')), 401],
     ['a Genesys webhook for an unknown tenant', () => { const body = '{"id":"x","type":"Text"}'; return post('/webhook/genesys/no-such-tenant', body, signGenesys(a.webhookSecret, body)); }, 404],
     ['malformed JSON from Genesys', () => post(`/webhook/genesys/${a.tenantId}`, '{"id":', signGenesys(a.webhookSecret, '{"id":')), 400],
-  ])('%s → %d', async (_name, send, status) => {
+  ] as Array<[string, () => request.Test, number]>).map(([name, send, status]) => [`${name} → ${status}`, send, status] as const))('%s', async (_name, send, status) => {
     const before = await countStored();
     const res = await send();
     expect(res.status).toBe(status);
