@@ -1,6 +1,7 @@
 import request from 'supertest';
 import {
   batch,
+  buildImageMessage,
   buildStatus,
   buildFailedStatus,
   buildTextMessage,
@@ -19,7 +20,8 @@ let b: BridgeTenant;
 let gateway: string;
 
 beforeAll(async () => {
-  bridge = await startBridge();
+  // Deliveries that cannot succeed within 3 s are dead-lettered (production: 7 days).
+  bridge = await startBridge({ env: { DELIVERY_RETRY_BUDGET_MS: '3000' } });
   gateway = bridge.sys.urls.gateway;
   a = await bridge.onboard();
   b = await bridge.onboard();
@@ -216,6 +218,32 @@ describe('failures', () => {
     expect(sendsFor(a).some((s) => s.body.text?.body === 'too late')).toBe(false);
     const [row] = await ownerQuery<{ status: string; error_code: string }>(bridge.sys.tdb, 'SELECT status, error_code FROM message_tracking WHERE tenant_id = $1 AND genesys_message_id = $2', [a.tenantId, reply.id]);
     expect(row).toEqual({ status: 'failed', error_code: '131047' });
+    // Visible to the tenant.
+    const failed = await request(gateway).get('/state/messages?status=failed&direction=outbound').set('X-API-Key', a.apiKey);
+    expect(failed.status).toBe(200);
+    expect(failed.body.messages.find((m: { genesysMessageId: string }) => m.genesysMessageId === reply.id)).toMatchObject({
+      waId: '16505550401',
+      status: 'failed',
+      errorCode: '131047',
+    });
+    expect((await request(gateway).get('/state/messages?status=failed').set('X-API-Key', b.apiKey)).body.messages).toEqual([]);
+  });
+
+  it('dead-letters a delivery that keeps failing past its retry budget, visibly', async () => {
+    const t = await bridge.onboard();
+    bridge.genesys.setOutage(true, { integrationId: t.integrationId });
+    const inbound = buildTextMessage({ phoneNumberId: t.phoneNumberId, from: '16505550403', body: 'into the void' });
+    await metaWebhook(t, inbound);
+    const dead = await eventually(async () => {
+      const res = await request(gateway).get('/state/messages?status=dead').set('X-API-Key', t.apiKey);
+      return res.body.messages[0];
+    }, 10_000, 'a dead message');
+    expect(dead).toMatchObject({ wamid: wamidOf(inbound), direction: 'inbound', status: 'dead' });
+    // The last failure: Genesys answering 503, or the tenant's circuit open after those 503s.
+    expect(dead.errorCode).toMatch(/^(GENESYS_UNAVAILABLE|CIRCUIT_OPEN)$/);
+    const [job] = await ownerQuery<{ state: string; last_error: string }>(bridge.sys.tdb, 'SELECT state, last_error FROM outbox WHERE tenant_id = $1', [t.tenantId]);
+    expect(job.state).toBe('dead');
+    bridge.genesys.setOutage(false, { integrationId: t.integrationId });
   });
 
   it('reports a Meta `failed` status as a Failed receipt with the mapped reason', async () => {
@@ -225,6 +253,96 @@ describe('failures', () => {
     await metaWebhook(a, buildFailedStatus({ phoneNumberId: a.phoneNumberId, wamid: sent.wamid, recipientId: '16505550402', errorCode: 131026 }));
     const receipt = await eventually(() => bridge.genesys.receipts(a.integrationId).find((r) => r.body.id === reply.id && r.body.status === 'Failed'));
     expect(receipt.body.reasons?.[0].code).toMatch(/^[A-Za-z]+$/);
+  });
+});
+
+describe('credentials changed', () => {
+  it('take effect at once: the next reply uses the new Meta token, the next delivery the new Genesys secret', async () => {
+    const t = await bridge.onboard();
+    const waId = '16505550601';
+    await metaWebhook(t, buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, body: 'first' }));
+    await eventually(() => genesysFor(t).length === 1);
+
+    const rotated = { ...t, accessToken: `EAAG-rotated-${Date.now()}`, clientSecret: `rotated-secret-${Date.now()}` };
+    bridge.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: rotated.accessToken });
+    bridge.genesys.addOrg({ clientId: t.clientId, clientSecret: rotated.clientSecret, integrationId: t.integrationId });
+    bridge.genesys.revokeTokens(t.clientId);
+    for (const type of ['meta', 'genesys'] as const) {
+      const credentials =
+        type === 'meta'
+          ? { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: rotated.accessToken, phoneNumberId: t.phoneNumberId }
+          : { clientId: t.clientId, clientSecret: rotated.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret };
+      await bridge.sys.admin('post', `/tenants/${t.tenantId}/credentials`).send({ type, credentials }).expect(201);
+    }
+    await bridge.genesys.agentReply({ webhookUrl: `${gateway}/webhook/genesys/${t.tenantId}`, secret: t.webhookSecret, integrationId: t.integrationId, to: waId, text: 'after rotation' });
+    const sent = await eventually(() => sendsFor(t).find((s) => s.body.text?.body === 'after rotation'));
+    expect(sent.token).toBe(rotated.accessToken);
+    await metaWebhook(t, buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, body: 'second' }));
+    await eventually(() => genesysFor(t).some((m) => m.body.text === 'second'));
+  });
+});
+
+describe('media', () => {
+  it('hands Genesys a signed link of ours that streams the customer’s image from Meta', async () => {
+    const bytes = Buffer.from('\x89PNG\r\n fake image bytes 🖼️');
+    const media = bridge.meta.addMedia({ mediaId: `media-${Date.now()}`, bytes, mimeType: 'image/png', phoneNumberId: a.phoneNumberId });
+    const inbound = buildImageMessage({ phoneNumberId: a.phoneNumberId, from: '16505550701', mediaId: media.mediaId, mimeType: 'image/png', sha256: media.sha256Base64, caption: 'this one' });
+    await metaWebhook(a, inbound);
+    const got = await eventually(() => genesysFor(a).find((m) => m.body.channel.messageId === wamidOf(inbound)));
+    const attachment = got.body.content![0].attachment;
+    expect(attachment).toMatchObject({ mediaType: 'Image', mime: 'image/png' });
+    expect(got.body.text).toBe('this one');
+    expect(attachment.url.startsWith('http://bridge.test:3000/webhook/media/')).toBe(true);
+    // Genesys fetches it through the gateway, with no API key.
+    const link = new URL(attachment.url);
+    const res = await request(gateway).get(`${link.pathname}${link.search}`).buffer(true).parse((r, cb) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^image\/png/);
+    expect(Buffer.compare(res.body as Buffer, bytes)).toBe(0);
+    link.searchParams.set('mime', 'text/html');
+    expect((await request(gateway).get(`${link.pathname}${link.search}`)).status).toBe(403);
+  });
+
+  it('sends an agent’s image attachment to WhatsApp as a media message with its caption', async () => {
+    await bridge.genesys.agentReply({
+      webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`,
+      secret: a.webhookSecret,
+      integrationId: a.integrationId,
+      to: '16505550702',
+      text: 'our catalogue',
+      content: [{ contentType: 'Attachment', attachment: { mediaType: 'Image', url: 'https://cdn.example.com/catalogue.png', mime: 'image/png', filename: 'catalogue.png' } }],
+    });
+    const sent = await eventually(() => sendsFor(a).find((s) => s.body.to === '16505550702'));
+    expect(sent.body).toMatchObject({ type: 'image', image: { link: 'https://cdn.example.com/catalogue.png', caption: 'our catalogue' } });
+  });
+});
+
+describe('Genesys receipts and typing', () => {
+  it('are recorded once and not forwarded to WhatsApp', async () => {
+    const sendsBefore = sendsFor(a).length;
+    const typing = await bridge.genesys.agentTyping({ webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`, secret: a.webhookSecret, integrationId: a.integrationId, to: '16505550801', duplicate: true });
+    expect(typing.delivered).toBe(true);
+    const receiptBody = JSON.stringify({
+      id: 'genesys-receipt-1',
+      channel: { id: a.integrationId, platform: 'Open', type: 'Private', to: { id: '16505550801' }, from: { id: a.integrationId, idType: 'Opaque', nickname: 'x' }, time: new Date().toISOString(), messageId: 'genesys-receipt-1' },
+      type: 'Receipt',
+      status: 'Delivered',
+      direction: 'Outbound',
+    });
+    for (let i = 0; i < 2; i++) {
+      const res = await bridge.genesys.sendRawOutbound({ webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`, body: receiptBody, signatureSecret: a.webhookSecret });
+      expect(res.status).toBe(200);
+    }
+    const events = await ownerQuery<{ kind: string }>(bridge.sys.tdb, `SELECT kind FROM message_events WHERE tenant_id = $1 AND source = 'genesys' ORDER BY id`, [a.tenantId]);
+    expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(['event', 'receipt']));
+    expect(events.filter((e) => e.kind === 'receipt')).toHaveLength(1);
+    expect(events.filter((e) => e.kind === 'event')).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sendsFor(a).length).toBe(sendsBefore);
   });
 });
 

@@ -4,8 +4,6 @@ import { serviceConfigSchema } from '@bridge/shared';
 const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
 
 export const configSchema = serviceConfigSchema(3004, {
-  PUBLIC_BASE_URL: z.string().url().default('http://127.0.0.1:3000').describe('Public base URL of the gateway, for media links Genesys fetches'),
-  MEDIA_SIGNING_SECRET: z.string().min(16).optional().describe('Key for signed media links (default: derived from INTERNAL_SERVICE_TOKEN)'),
   DELIVERY_CONCURRENCY: int(1, 64).describe('Deliveries in flight at once, all tenants'),
   DELIVERY_TENANT_CONCURRENCY: int(1, 16).describe('Deliveries in flight at once for one tenant'),
   DELIVERY_RETRY_BASE_MS: int(1, 1_000).describe('First retry delay; doubles per attempt, with jitter'),

@@ -28,6 +28,8 @@ export const baseConfigSchema = z.object({
   WEBHOOK_SERVICE_URL: z.string().url().default('http://127.0.0.1:3001').describe('Where the gateway reaches webhook-service'),
   GENESYS_CONNECTOR_URL: z.string().url().default('http://127.0.0.1:3004').describe('Where internal services reach genesys-connector'),
   HOST: z.string().default('0.0.0.0').describe('Interface to listen on'),
+  PUBLIC_BASE_URL: z.string().url().default('http://127.0.0.1:3000').describe('Public base URL of the gateway: media links handed to Genesys point here'),
+  MEDIA_SIGNING_SECRET: z.string().min(16).optional().describe('Key for signed media links (default: derived from INTERNAL_SERVICE_TOKEN)'),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

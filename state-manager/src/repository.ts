@@ -99,3 +99,60 @@ export async function findMapping(db: Queryable, tenantId: string, waId: string)
   const { rows } = await db.query<MappingRow>(`SELECT ${MAPPING_COLUMNS} FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2`, [tenantId, waId]);
   return rows[0] && toMapping(rows[0]);
 }
+
+export interface MessageView {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  waId: string | null;
+  wamid: string | null;
+  genesysMessageId: string | null;
+  type: string;
+  status: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The tenant's messages, newest first, optionally only those in one status (e.g. failed, dead). */
+export async function messages(db: Queryable, tenantId: string, filter: { status?: string; direction?: string; waId?: string }, limit: number, beforeId?: string) {
+  const { rows } = await db.query<{
+    id: string;
+    direction: 'inbound' | 'outbound';
+    wa_id: string | null;
+    wamid: string | null;
+    genesys_message_id: string | null;
+    message_type: string;
+    status: string;
+    error_code: string | null;
+    error_message: string | null;
+    created_at: Date;
+    updated_at: Date;
+  }>(
+    `SELECT id::text, direction, wa_id, wamid, genesys_message_id, message_type, status, error_code, error_message, created_at, updated_at
+       FROM message_tracking
+      WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR direction = $3)
+        AND ($4::text IS NULL OR wa_id = $4) AND ($5::bigint IS NULL OR id < $5)
+      ORDER BY id DESC LIMIT $6`,
+    [tenantId, filter.status ?? null, filter.direction ?? null, filter.waId ?? null, beforeId ?? null, limit + 1],
+  );
+  const page = rows.slice(0, limit);
+  return {
+    messages: page.map(
+      (r): MessageView => ({
+        id: r.id,
+        direction: r.direction,
+        waId: r.wa_id,
+        wamid: r.wamid,
+        genesysMessageId: r.genesys_message_id,
+        type: r.message_type,
+        status: r.status,
+        errorCode: r.error_code,
+        errorMessage: r.error_message,
+        createdAt: r.created_at.toISOString(),
+        updatedAt: r.updated_at.toISOString(),
+      }),
+    ),
+    next: rows.length > limit ? page[page.length - 1].id : undefined,
+  };
+}

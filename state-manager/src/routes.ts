@@ -21,6 +21,16 @@ const conversationsQuery = z
   })
   .strict();
 
+const messagesQuery = z
+  .object({
+    status: z.enum(['pending', 'sent', 'delivered', 'read', 'failed', 'dead']).optional(),
+    direction: z.enum(['inbound', 'outbound']).optional(),
+    waId: waId.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().regex(/^\d{1,19}$/, 'is not a cursor this API returned').optional(),
+  })
+  .strict();
+
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw validationError(result.error);
@@ -52,6 +62,14 @@ export function stateRoutes(db: Database): Router {
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     const page = await db.withTenant(tenantId, (q) => repo.conversations(q, tenantId, query.limit, after));
     res.json({ conversations: page.conversations, nextCursor: page.next ? encodeCursor(page.next) : null });
+  });
+
+  // Every message in either direction with its delivery status; failed and dead ones carry the reason.
+  r.get('/messages', async (req, res) => {
+    const tenantId = req.tenantId!;
+    const query = parse(messagesQuery, req.query);
+    const page = await db.withTenant(tenantId, (q) => repo.messages(q, tenantId, query, query.limit, query.cursor));
+    res.json({ messages: page.messages, nextCursor: page.next ?? null });
   });
 
   r.post('/mapping', async (req, res) => {
