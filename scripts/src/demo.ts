@@ -3,7 +3,7 @@
  * a demo tenant onboarded through the admin API, one WhatsApp message in, one agent reply out,
  * the statuses back as receipts — printed as it flows. Stops by itself.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -34,6 +34,8 @@ async function main() {
   const meta = await startMetaSimulator({ retryDelayMs: 50 });
   const genesys = await startGenesysSimulator({ retryDelayMs: 50 });
   const dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(os.tmpdir(), 'bridge-demo-'));
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data folder.
+  if (dataDir) chmodSync(dataDir, 0o755);
   out('Starting the platform (PostgreSQL, migrations, six services) with the Meta and Genesys simulators…');
   const system = await startSystem({
     dataDir: dataDir ?? path.join(os.tmpdir(), `bridge-demo-secrets-${process.pid}`),
