@@ -14,6 +14,7 @@ import path from 'node:path';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { baseConfigSchema, REQUIRED_IN_PRODUCTION } from '@bridge/shared';
+import { freePort } from '../scripts/src/postgres';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { serviceEnv, TEST_REDIS_URL } from './support/env';
 
@@ -408,17 +409,6 @@ function startNode(name: string, script: string, env: NodeJS.ProcessEnv): Child 
   const child = { name, proc, stderr: () => stderr, exited };
   children.push(child);
   return child;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function get(url: string): Promise<{ status: number; body: string }> {

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError, setContextTenant, type Database } from '@bridge/shared';
+import { parseWebhookBody } from './parse';
 import { verifyGenesysSignature } from './signatures';
 import { storeAgentMessage, storeGenesysEvent } from './store';
 import type { WebhookTenants } from './tenants';
@@ -54,18 +55,7 @@ export function genesysWebhook(deps: GenesysWebhookDeps): RequestHandler {
     setContextTenant(tenantId);
     if (!(await deps.tenants.isActive(tenantId))) throw new AppError('TENANT_SUSPENDED', 'This tenant is suspended', 423);
 
-    let json: unknown;
-    try {
-      json = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new AppError('MALFORMED_JSON', 'Request body is not valid JSON', 400);
-    }
-    const parsed = genesysBodySchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new AppError('INVALID_PAYLOAD', `${issue.path.join('.') || 'body'}: ${issue.message}`, 400);
-    }
-    const body = parsed.data;
+    const body = parseWebhookBody(raw, genesysBodySchema);
 
     let outcome: 'queued' | 'recorded' | 'duplicate';
     if ((body.type === 'Text' || body.type === 'Structured') && body.direction !== 'Inbound') {

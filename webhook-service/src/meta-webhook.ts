@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError, safeEqual, setContextTenant, type Database, type Logger } from '@bridge/shared';
+import { parseWebhookBody } from './parse';
 import { verifyMetaSignature } from './signatures';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus } from './store';
 import type { WebhookTenants } from './tenants';
@@ -32,21 +33,6 @@ const envelopeSchema = z.object({
 });
 
 type Change = z.infer<typeof changeSchema>;
-
-function parseEnvelope(raw: Buffer): z.infer<typeof envelopeSchema> {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new AppError('MALFORMED_JSON', 'Request body is not valid JSON', 400);
-  }
-  const parsed = envelopeSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new AppError('INVALID_PAYLOAD', `${issue.path.join('.') || 'body'}: ${issue.message}`, 400);
-  }
-  return parsed.data;
-}
 
 const seconds = (ts: string | undefined) => {
   const n = Number(ts);
@@ -122,7 +108,7 @@ export function metaWebhook(deps: MetaWebhookDeps): RequestHandler {
       // An unknown tenant learns nothing about the payload: refused before it is parsed.
       if (!(await deps.tenants.metaCredentials(pathTenant))) throw new AppError('TENANT_NOT_FOUND', 'No tenant with Meta credentials at this path', 404);
     }
-    const envelope = parseEnvelope(raw);
+    const envelope = parseWebhookBody(raw, envelopeSchema);
 
     // Route each change to its tenant by the business number it is for.
     const byTenant = new Map<string, Change[]>();
