@@ -92,16 +92,21 @@ async function ensureDatabase(serverUrl: string, database: string): Promise<void
   }
 }
 
-/**
- * Brings the whole platform up in this process: PostgreSQL (DATABASE_URL, or an embedded one),
- * migrations as the owner, then every service as the application role on its port.
- */
-export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
-  const env = options.env ?? process.env;
-  const log = options.log ?? (() => undefined);
-  const dataDir = path.resolve(options.dataDir ?? env.BRIDGE_DATA_DIR ?? '.data');
-  const secrets = loadOrCreateSecrets(env, dataDir);
+export interface PreparedDatabase {
+  ownerUrl: string;
+  secrets: Secrets;
+  /** The services' environment: application-role DATABASE_URL, secrets, and `env`'s other variables. */
+  serviceEnv: NodeJS.ProcessEnv;
+  embedded: boolean;
+  stopPostgres(): Promise<void>;
+}
 
+/**
+ * PostgreSQL (DATABASE_URL, or an embedded one under `dataDir`), migrated as the owner, and the
+ * environment services need to connect as the application role.
+ */
+export async function prepareDatabase(env: NodeJS.ProcessEnv, dataDir: string, log: (line: string) => void = () => undefined): Promise<PreparedDatabase> {
+  const secrets = loadOrCreateSecrets(env, dataDir);
   let pg: PostgresHandle | undefined;
   let ownerUrl = env.DATABASE_URL;
   if (!ownerUrl) {
@@ -110,24 +115,48 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     await ensureDatabase(pg.url, 'bridge');
     ownerUrl = withDatabase(pg.url, 'bridge');
   }
-  const applied = await migrate({ databaseUrl: ownerUrl, appRolePassword: secrets.DB_APP_PASSWORD });
-  log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database is up to date');
+  try {
+    const applied = await migrate({ databaseUrl: ownerUrl, appRolePassword: secrets.DB_APP_PASSWORD });
+    log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database is up to date');
+  } catch (err) {
+    await pg?.stop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    ownerUrl,
+    secrets,
+    embedded: !!pg,
+    serviceEnv: {
+      ...env,
+      DATABASE_URL: appRoleUrl(ownerUrl, secrets.DB_APP_PASSWORD),
+      ADMIN_API_KEY: secrets.ADMIN_API_KEY,
+      JWT_SECRET: secrets.JWT_SECRET,
+      CREDENTIALS_ENCRYPTION_KEY: secrets.CREDENTIALS_ENCRYPTION_KEY,
+      INTERNAL_SERVICE_TOKEN: secrets.INTERNAL_SERVICE_TOKEN,
+    },
+    stopPostgres: async () => {
+      await pg?.stop().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Brings the whole platform up in this process: PostgreSQL (DATABASE_URL, or an embedded one),
+ * migrations as the owner, then every service as the application role on its port.
+ */
+export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
+  const env = options.env ?? process.env;
+  const dataDir = path.resolve(options.dataDir ?? env.BRIDGE_DATA_DIR ?? '.data');
+  const db = await prepareDatabase(env, dataDir, options.log);
 
   const chosen = SERVICES.filter((s) => !options.only || options.only.includes(s.name));
   const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? s.port])) as Record<ServiceName, number>;
-  const serviceEnv: NodeJS.ProcessEnv = {
-    ...env,
-    DATABASE_URL: appRoleUrl(ownerUrl, secrets.DB_APP_PASSWORD),
-    ADMIN_API_KEY: secrets.ADMIN_API_KEY,
-    JWT_SECRET: secrets.JWT_SECRET,
-    CREDENTIALS_ENCRYPTION_KEY: secrets.CREDENTIALS_ENCRYPTION_KEY,
-    INTERNAL_SERVICE_TOKEN: secrets.INTERNAL_SERVICE_TOKEN,
-  };
+  const serviceEnv = db.serviceEnv;
   const services: Partial<Record<ServiceName, RunningService>> = {};
   const urls = {} as Record<ServiceName, string>;
   const stop = async () => {
     for (const s of [...chosen].reverse()) await services[s.name]?.close().catch(() => undefined);
-    await pg?.stop().catch(() => undefined);
+    await db.stopPostgres();
   };
   try {
     for (const s of chosen) {
@@ -141,5 +170,5 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     await stop();
     throw err;
   }
-  return { urls, adminApiKey: secrets.ADMIN_API_KEY, secrets, serviceEnv, ownerDatabaseUrl: ownerUrl, embeddedPostgres: !!pg, services, stop };
+  return { urls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, services, stop };
 }

@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { freePort } from './postgres';
+import { SERVICES, type ServiceName } from './system';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+interface Member {
+  name: ServiceName;
+  port: number;
+  child?: ChildProcess;
+  /** Highest peak RSS (kB) seen over this service's lives. */
+  peakKb: number;
+  restarts: number;
+}
+
+/** Peak resident set size of a live process, from the kernel (Linux), in kB. */
+function peakRssKb(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitHealthy(url: string, child: ChildProcess, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`not healthy after ${ms} ms`);
+}
+
+/**
+ * The platform as deployed: every service its own `node <service>/dist/server.js` process on a
+ * fixed port, so that one can be SIGKILLed and restarted while the others run, and each one's
+ * memory measured. Services share state through PostgreSQL and, when REDIS_URL is set, Redis.
+ */
+export class Cluster {
+  private readonly members = new Map<ServiceName, Member>();
+
+  private constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  static async start(env: NodeJS.ProcessEnv, only?: ServiceName[]): Promise<Cluster> {
+    const cluster = new Cluster({ ...env });
+    const chosen = SERVICES.filter((s) => !only || only.includes(s.name));
+    for (const s of chosen) cluster.members.set(s.name, { name: s.name, port: await freePort(), peakKb: 0, restarts: 0 });
+    for (const s of SERVICES) {
+      const m = cluster.members.get(s.name);
+      if (m && s.urlVar) cluster.env[s.urlVar] = `http://127.0.0.1:${m.port}`;
+    }
+    try {
+      for (const s of chosen) await cluster.launch(s.name);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  url(name: ServiceName): string {
+    return `http://127.0.0.1:${this.members.get(name)!.port}`;
+  }
+
+  pid(name: ServiceName): number | undefined {
+    return this.members.get(name)?.child?.pid;
+  }
+
+  get serviceEnv(): NodeJS.ProcessEnv {
+    return this.env;
+  }
+
+  private async launch(name: ServiceName): Promise<void> {
+    const m = this.members.get(name)!;
+    const child = spawn(process.execPath, [path.join(ROOT, name, 'dist', 'server.js')], {
+      env: { ...this.env, PORT: String(m.port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => {
+      stderr = (stderr + d).slice(-4_000);
+    });
+    m.child = child;
+    try {
+      await waitHealthy(this.url(name), child);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} did not start: ${(err as Error).message}\n${stderr}`);
+    }
+  }
+
+  /** Samples every live service's peak RSS (call it periodically: a killed process takes its peak with it). */
+  sample(): void {
+    for (const m of this.members.values()) m.peakKb = Math.max(m.peakKb, peakRssKb(m.child?.pid));
+  }
+
+  async kill(name: ServiceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const m = this.members.get(name)!;
+    const child = m.child;
+    if (!child || child.exitCode !== null) return;
+    this.sample();
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+    m.child = undefined;
+  }
+
+  async restart(name: ServiceName): Promise<void> {
+    await this.kill(name);
+    this.members.get(name)!.restarts++;
+    await this.launch(name);
+  }
+
+  peakRss(): Record<string, { peakMb: number; restarts: number }> {
+    this.sample();
+    return Object.fromEntries([...this.members.values()].map((m) => [m.name, { peakMb: Math.round(m.peakKb / 102.4) / 10, restarts: m.restarts }]));
+  }
+
+  /** Graceful stop (SIGTERM), in reverse start order. */
+  async stop(): Promise<void> {
+    this.sample();
+    for (const m of [...this.members.values()].reverse()) {
+      const child = m.child;
+      if (!child || child.exitCode !== null) continue;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+}
