@@ -10,6 +10,8 @@ export class DeliveryError extends Error {
     readonly retryAfterMs?: number,
     /** A Meta error code, when Meta gave one. */
     readonly metaCode?: number,
+    /** The request may have been processed although no answer came (timeout, reset mid-request). */
+    readonly uncertain = false,
   ) {
     super(message);
     this.name = 'DeliveryError';
@@ -29,8 +31,15 @@ export function retryAfterMs(header: unknown): number | undefined {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
-/** Network-level failures (no answer): always transient. */
+/** Errors that prove the request never reached the provider. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Network-level failures (no answer): always transient. A timeout or a connection cut after the
+ * request went out leaves its outcome unknown: the provider may have accepted it.
+ */
 export function fromNetworkError(err: unknown, what: string): DeliveryError {
   const e = err as { code?: string; message?: string };
-  return transient('NETWORK_ERROR', `${what}: ${e.code ?? e.message ?? 'network error'}`);
+  const code = e.code ?? '';
+  return new DeliveryError('transient', 'NETWORK_ERROR', `${what}: ${code || e.message || 'network error'}`, undefined, undefined, !NOT_SENT.has(code));
 }

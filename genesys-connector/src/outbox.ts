@@ -12,6 +12,8 @@ export interface Job {
   payload: Record<string, unknown>;
   attempts: number;
   createdAt: Date;
+  /** The previous attempt's outcome is unknown (its lease ran out with nothing recorded). */
+  uncertain: boolean;
 }
 
 interface JobRow {
@@ -24,6 +26,7 @@ interface JobRow {
   payload: Record<string, unknown>;
   attempts: number;
   created_at: Date;
+  uncertain: boolean;
 }
 
 const toJob = (r: JobRow): Job => ({
@@ -36,6 +39,7 @@ const toJob = (r: JobRow): Job => ({
   payload: r.payload,
   attempts: r.attempts,
   createdAt: r.created_at,
+  uncertain: r.uncertain,
 });
 
 /**
@@ -50,9 +54,12 @@ export class OutboxRepository {
   async claim(limit: number, leaseMs: number, skipTenants: string[]): Promise<Job[]> {
     if (limit <= 0) return [];
     return this.db.withPlatform(async (q) => {
+      // A lease that ran out without an outcome (a finished attempt deletes the job or clears its
+      // lease) means the last attempt may or may not have reached the provider: counted on the
+      // message as uncertain, so a possible duplicate is never silent.
       const { rows } = await q.query<JobRow>(
         `WITH due AS (
-           SELECT o.tenant_id, o.id FROM outbox o
+           SELECT o.tenant_id, o.id, o.message_id, o.locked_until IS NOT NULL AS uncertain FROM outbox o
             WHERE o.state = 'pending' AND o.next_attempt_at <= now()
               AND (o.locked_until IS NULL OR o.locked_until < now())
               AND o.tenant_id <> ALL($3::text[])
@@ -63,14 +70,30 @@ export class OutboxRepository {
             ORDER BY o.next_attempt_at, o.id
             LIMIT $1
             FOR UPDATE OF o SKIP LOCKED
+         ), marked AS (
+           UPDATE message_tracking m SET uncertain_attempts = m.uncertain_attempts + 1
+             FROM due WHERE due.uncertain AND m.tenant_id = due.tenant_id AND m.id = due.message_id
          )
          UPDATE outbox o SET locked_until = now() + $2 * interval '1 millisecond', attempts = o.attempts + 1, updated_at = now()
            FROM due WHERE o.tenant_id = due.tenant_id AND o.id = due.id
-         RETURNING o.tenant_id, o.id::text, o.kind, o.lane, o.message_id::text, o.event_id::text, o.payload, o.attempts, o.created_at`,
+         RETURNING o.tenant_id, o.id::text, o.kind, o.lane, o.message_id::text, o.event_id::text, o.payload, o.attempts, o.created_at, due.uncertain`,
         [limit, leaseMs, skipTenants],
       );
       return rows.map(toJob);
     });
+  }
+
+  /** Extends the leases of jobs still in flight, so a slow attempt is never taken for a dead one. */
+  async renewLeases(jobs: Job[], leaseMs: number): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.db.withPlatform((q) =>
+      q.query(
+        `UPDATE outbox o SET locked_until = now() + $3 * interval '1 millisecond'
+           FROM unnest($1::text[], $2::bigint[]) AS j(tenant_id, id)
+          WHERE o.tenant_id = j.tenant_id AND o.id = j.id AND o.locked_until IS NOT NULL`,
+        [jobs.map((j) => j.tenantId), jobs.map((j) => j.id), leaseMs],
+      ),
+    );
   }
 
   /** Done: the job goes (the message row keeps the record). */
@@ -78,14 +101,18 @@ export class OutboxRepository {
     return q.query('DELETE FROM outbox WHERE tenant_id = $1 AND id = $2', [job.tenantId, job.id]);
   }
 
-  async retry(job: Job, delayMs: number, error: string): Promise<void> {
-    await this.db.withTenant(job.tenantId, (q) =>
-      q.query(
+  /** Schedules the next attempt; `uncertain`: this one may have reached the provider (counted on the message). */
+  async retry(job: Job, delayMs: number, error: string, uncertain = false): Promise<void> {
+    await this.db.withTenant(job.tenantId, async (q) => {
+      await q.query(
         `UPDATE outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', locked_until = NULL, last_error = $4, updated_at = now()
           WHERE tenant_id = $1 AND id = $2`,
         [job.tenantId, job.id, Math.round(delayMs), error],
-      ),
-    );
+      );
+      if (uncertain && job.messageId) {
+        await q.query('UPDATE message_tracking SET uncertain_attempts = uncertain_attempts + 1 WHERE tenant_id = $1 AND id = $2', [job.tenantId, job.messageId]);
+      }
+    });
   }
 
   /** Ends a job that will not be retried ('failed': permanent; 'dead': out of retry budget). */

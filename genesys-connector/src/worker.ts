@@ -40,11 +40,19 @@ export class DeliveryWorker {
   private pumping = false;
   private again = false;
   private readonly settled = new Set<Promise<void>>();
+  /** Jobs in flight in this process, by `tenant/id`. */
+  private readonly running = new Map<string, Job>();
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(private readonly o: WorkerOptions) {}
 
   async start(): Promise<void> {
     await this.listen();
+    // Leases of slow attempts are renewed well before they run out.
+    this.heartbeat = setInterval(() => {
+      this.o.outbox.renewLeases([...this.running.values()], this.o.leaseMs).catch((err) => this.o.logger.warn({ err: (err as Error).message }, 'lease renewal failed'));
+    }, Math.max(100, Math.floor(this.o.leaseMs / 3)));
+    this.heartbeat.unref();
     this.schedule(0);
   }
 
@@ -106,9 +114,13 @@ export class DeliveryWorker {
   }
 
   private run(job: Job): void {
+    const key = `${job.tenantId}/${job.id}`;
+    if (this.running.has(key)) return; // already ours and in flight
+    this.running.set(key, job);
     this.total++;
     this.inFlight.set(job.tenantId, (this.inFlight.get(job.tenantId) ?? 0) + 1);
     const done = this.execute(job).finally(() => {
+      this.running.delete(key);
       this.total--;
       const n = (this.inFlight.get(job.tenantId) ?? 1) - 1;
       if (n <= 0) this.inFlight.delete(job.tenantId);
@@ -122,11 +134,14 @@ export class DeliveryWorker {
 
   private async execute(job: Job): Promise<void> {
     const log = this.o.logger.child({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, attempt: job.attempts });
+    if (job.uncertain) log.warn('retrying a delivery whose last attempt has no recorded outcome: it may reach the recipient twice');
     try {
       await this.o.deliveries.deliver(job);
       log.debug('delivered');
     } catch (err) {
-      const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message);
+      // An unexpected error (e.g. the database failing while recording a delivery the provider had
+      // accepted) leaves the outcome unknown.
+      const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message, undefined, undefined, true);
       try {
         if (e.kind === 'permanent') {
           log.warn({ code: e.code, reason: e.message }, 'delivery failed permanently');
@@ -137,7 +152,7 @@ export class DeliveryWorker {
         } else {
           const delay = backoffMs(job.attempts, this.o.retryBaseMs, this.o.retryMaxMs, e.retryAfterMs);
           log.info({ code: e.code, reason: e.message, retryInMs: Math.round(delay) }, 'delivery will be retried');
-          await this.o.outbox.retry(job, delay, `${e.code}: ${e.message}`);
+          await this.o.outbox.retry(job, delay, `${e.code}: ${e.message}`, e.uncertain);
         }
       } catch (recordErr) {
         // The lease expires and the job is claimed again: nothing is lost.
@@ -150,6 +165,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
     await Promise.allSettled([...this.settled]);
     await this.listener?.end().catch(() => undefined);
   }

@@ -110,6 +110,8 @@ export interface MessageView {
   status: string;
   errorCode: string | null;
   errorMessage: string | null;
+  /** Attempts made after one whose outcome was unknown: the message may have arrived twice. */
+  uncertainAttempts: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -126,10 +128,11 @@ export async function messages(db: Queryable, tenantId: string, filter: { status
     status: string;
     error_code: string | null;
     error_message: string | null;
+    uncertain_attempts: number;
     created_at: Date;
     updated_at: Date;
   }>(
-    `SELECT id::text, direction, wa_id, wamid, genesys_message_id, message_type, status, error_code, error_message, created_at, updated_at
+    `SELECT id::text, direction, wa_id, wamid, genesys_message_id, message_type, status, error_code, error_message, uncertain_attempts, created_at, updated_at
        FROM message_tracking
       WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR direction = $3)
         AND ($4::text IS NULL OR wa_id = $4) AND ($5::bigint IS NULL OR id < $5)
@@ -149,6 +152,7 @@ export async function messages(db: Queryable, tenantId: string, filter: { status
         status: r.status,
         errorCode: r.error_code,
         errorMessage: r.error_message,
+        uncertainAttempts: r.uncertain_attempts,
         createdAt: r.created_at.toISOString(),
         updatedAt: r.updated_at.toISOString(),
       }),

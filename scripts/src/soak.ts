@@ -1,0 +1,433 @@
+/**
+ * `npm run soak`: a chaos run of a set length (SOAK_SECONDS, default 300). Steady two-way traffic
+ * for several tenants while the connector and webhook-service are SIGKILLed and restarted, Redis
+ * is restarted, and Genesys fails or throttles for spells; webhooks are duplicated and statuses
+ * sent out of order. Then a ledger of everything the simulators sent is checked against
+ * everything delivered: lost, duplicated, reordered within a conversation, and cross-tenant must
+ * all be 0, or the run exits 1. Loopback only; bounded; stops by itself.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { buildStatus, buildTextMessage, startGenesysSimulator, startMetaSimulator, wamidOf } from '@bridge/simulators';
+import { Cluster } from './cluster';
+import { freePort, withDatabase } from './postgres';
+import { prepareDatabase, type ServiceName } from './system';
+
+const seconds = Number(process.env.SOAK_SECONDS ?? 300);
+const TENANTS = Number(process.env.SOAK_TENANTS ?? 4);
+const CONVERSATIONS = Number(process.env.SOAK_CONVERSATIONS ?? 5);
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const jitter = (min: number, max: number) => min + Math.random() * (max - min);
+const since = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
+
+interface Tenant {
+  tenantId: string;
+  phoneNumberId: string;
+  appSecret: string;
+  verifyToken: string;
+  accessToken: string;
+  clientId: string;
+  clientSecret: string;
+  integrationId: string;
+  webhookSecret: string;
+}
+
+/** What the senders got acknowledged: the ledger's left side. */
+interface Sent {
+  tenant: string;
+  waId: string;
+  seq: number;
+  /** Agent replies: the Genesys message id. */
+  genesysId?: string;
+}
+
+/** A private Redis the soak may restart, when the machine has redis-server. */
+async function startPrivateRedis(): Promise<{ url: string; restart(): Promise<void>; stop(): void } | undefined> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const launch = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await sleep(300);
+  };
+  await launch();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async restart() {
+      const c = child!;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+      await sleep(1_000);
+      await launch();
+    },
+    stop() {
+      child?.kill('SIGKILL');
+    },
+  };
+}
+
+async function freshDatabase(serverUrl: string, name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = new Client({ connectionString: withDatabase(serverUrl, 'postgres') });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  return {
+    url: withDatabase(serverUrl, name),
+    async drop() {
+      const c = new Client({ connectionString: withDatabase(serverUrl, 'postgres') });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  const log = (line: string) => out(`${since(t0)}  ${line}`);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bridge-soak-'));
+  chmodSync(dataDir, 0o755);
+  const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, `bridge_soak_${process.pid}`) : undefined;
+  const redis = await startPrivateRedis();
+  const redisUrl = redis?.url ?? process.env.REDIS_URL;
+  const meta = await startMetaSimulator({ retryDelayMs: 100 });
+  const genesys = await startGenesysSimulator({ retryDelayMs: 1_000 });
+  let cluster: Cluster | undefined;
+  let stopPostgres = async () => undefined as void;
+  try {
+    const prepared = await prepareDatabase(
+      {
+        PATH: process.env.PATH,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        ...(db ? { DATABASE_URL: db.url } : {}),
+        // The application role is cluster-wide: reuse its password when one is given.
+        ...(process.env.DB_APP_PASSWORD ? { DB_APP_PASSWORD: process.env.DB_APP_PASSWORD } : {}),
+        ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+        META_GRAPH_URL: meta.graphUrl,
+        GENESYS_API_URL: genesys.url,
+        GENESYS_LOGIN_URL: genesys.url,
+        DELIVERY_RETRY_BASE_MS: '50',
+        DELIVERY_RETRY_MAX_MS: '1000',
+        DELIVERY_LEASE_MS: '3000',
+        DELIVERY_POLL_MS: '100',
+        BREAKER_RESET_MS: '1000',
+        HTTP_TIMEOUT_MS: '10000',
+      },
+      dataDir,
+    );
+    stopPostgres = prepared.stopPostgres;
+    cluster = await Cluster.start(prepared.serviceEnv);
+    const gateway = cluster.url('gateway');
+    const adminUrl = cluster.url('tenant-service');
+    log(`platform up (${prepared.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}, ${redis ? 'private Redis (restarted during the run)' : redisUrl ? 'REDIS_URL (not restarted)' : 'no Redis'}); ${TENANTS} tenants × ${CONVERSATIONS} conversations for ${seconds} s`);
+
+    const admin = async (url: string, body: unknown) => {
+      const res = await fetch(`${adminUrl}${url}`, { method: 'POST', headers: { Authorization: `Bearer ${prepared.secrets.ADMIN_API_KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`admin ${url}: ${res.status} ${await res.text()}`);
+    };
+    const tenants: Tenant[] = [];
+    for (let i = 0; i < TENANTS; i++) {
+      const t: Tenant = {
+        tenantId: `soak-${i}-${randomBytes(2).toString('hex')}`,
+        phoneNumberId: `10654035224${String(1000 + i)}`,
+        appSecret: randomBytes(16).toString('hex'),
+        verifyToken: randomBytes(8).toString('hex'),
+        accessToken: `EAAG${randomBytes(16).toString('hex')}`,
+        clientId: randomUUID(),
+        clientSecret: randomBytes(16).toString('hex'),
+        integrationId: randomUUID(),
+        webhookSecret: randomBytes(16).toString('hex'),
+      };
+      await admin('/tenants', { tenantId: t.tenantId, name: t.tenantId });
+      await admin(`/tenants/${t.tenantId}/credentials`, { type: 'meta', credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId } });
+      await admin(`/tenants/${t.tenantId}/credentials`, {
+        type: 'genesys',
+        credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
+      });
+      meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken });
+      genesys.addOrg({ clientId: t.clientId, clientSecret: t.clientSecret, integrationId: t.integrationId });
+      tenants.push(t);
+    }
+
+    // ---- traffic ----
+    const inbound = new Map<string, Sent>(); // wamid → what the customer sent (acknowledged)
+    const outbound = new Map<string, Sent>(); // "agent <tenant> <waId> <seq>" → acknowledged agent reply
+    const unacknowledged = { inbound: 0, outbound: 0 };
+    const stats = { duplicatesSent: 0, statusesSent: 0, webhookRetries: 0 };
+    let trafficOn = true;
+
+    /** Meta's behaviour: retry a webhook with backoff until it is answered 200 (for days; here, until the run ends + 60 s). */
+    async function deliverAsMeta(t: Tenant, payload: object, duplicate = false): Promise<boolean> {
+      const deadline = Date.now() + (seconds + 60) * 1000;
+      for (let attempt = 0; Date.now() < deadline; attempt++) {
+        const res = await meta.deliverWebhook({ url: `${gateway}/webhook/meta/${t.tenantId}`, payload, appSecret: t.appSecret, maxAttempts: 1, duplicate, timeoutMs: 5_000 });
+        if (res.delivered) return true;
+        stats.webhookRetries++;
+        await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      }
+      return false;
+    }
+
+    async function customer(t: Tenant, waId: string) {
+      for (let seq = 1; trafficOn; seq++) {
+        const payload = buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, profileName: `Customer ${waId.slice(-3)}`, body: `customer ${t.tenantId} ${waId} ${seq}` });
+        const duplicate = Math.random() < 0.1;
+        if (duplicate) stats.duplicatesSent++;
+        if (await deliverAsMeta(t, payload, duplicate)) inbound.set(wamidOf(payload), { tenant: t.tenantId, waId, seq });
+        else unacknowledged.inbound++;
+        await sleep(jitter(100, 400));
+      }
+    }
+
+    async function agent(t: Tenant, waId: string) {
+      await sleep(jitter(200, 800));
+      for (let seq = 1; trafficOn; seq++) {
+        const text = `agent ${t.tenantId} ${waId} ${seq}`;
+        // Genesys retries 5 times; here with a longer spacing so a 2 s restart is survivable.
+        const reply = await genesys.agentReply({ webhookUrl: `${gateway}/webhook/genesys/${t.tenantId}`, secret: t.webhookSecret, integrationId: t.integrationId, to: waId, text, retryDelayMs: 1_000, maxRetries: 8, duplicate: Math.random() < 0.1 });
+        if (reply.delivered) outbound.set(text, { tenant: t.tenantId, waId, seq, genesysId: reply.id });
+        else unacknowledged.outbound++;
+        await sleep(jitter(300, 900));
+      }
+    }
+
+    /** Meta's statuses for what was sent, out of order and sometimes twice. */
+    async function statuses() {
+      let done = 0;
+      while (trafficOn) {
+        const sends = meta.sent.slice(done);
+        done += sends.length;
+        for (const s of sends) {
+          const t = tenants.find((x) => x.phoneNumberId === s.phoneNumberId);
+          if (!t) continue;
+          const order = Math.random() < 0.5 ? (['read', 'delivered'] as const) : (['delivered', 'read'] as const);
+          for (const status of order) {
+            stats.statusesSent++;
+            void deliverAsMeta(t, buildStatus({ phoneNumberId: t.phoneNumberId, wamid: s.wamid, status, recipientId: s.body.to }), Math.random() < 0.1);
+          }
+        }
+        await sleep(500);
+      }
+    }
+
+    // ---- chaos ----
+    const events: string[] = [];
+    async function chaos() {
+      const actions: Array<[string, () => Promise<void>]> = [
+        ['SIGKILL genesys-connector, restart', async () => {
+          await cluster!.kill('genesys-connector');
+          await sleep(jitter(500, 2_000));
+          await cluster!.restart('genesys-connector');
+        }],
+        ['SIGKILL webhook-service, restart', async () => {
+          await cluster!.kill('webhook-service');
+          await sleep(jitter(500, 2_000));
+          await cluster!.restart('webhook-service');
+        }],
+        ['Genesys answers 500 for 3 s (one tenant)', async () => {
+          const t = tenants[Math.floor(Math.random() * tenants.length)];
+          genesys.failNext(1_000_000, { status: 500, integrationId: t.integrationId });
+          await sleep(3_000);
+          genesys.clearFaults();
+        }],
+        ['Genesys throttles (429, Retry-After 1) for 3 s', async () => {
+          genesys.failNext(1_000_000, { status: 429, retryAfterSeconds: 1 });
+          await sleep(3_000);
+          genesys.clearFaults();
+        }],
+        ...(redis
+          ? ([['restart Redis', async () => {
+              await redis.restart();
+            }]] as Array<[string, () => Promise<void>]>)
+          : []),
+      ];
+      let i = 0;
+      await sleep(3_000);
+      while (trafficOn) {
+        const [name, act] = actions[i++ % actions.length];
+        log(`chaos: ${name}`);
+        events.push(name);
+        await act();
+        cluster!.sample();
+        await sleep(jitter(2_000, 5_000));
+      }
+    }
+
+    const workers: Array<Promise<void>> = [];
+    for (const t of tenants) {
+      for (let c = 0; c < CONVERSATIONS; c++) {
+        const waId = `1650555${String(tenants.indexOf(t)).padStart(2, '0')}${String(c).padStart(2, '0')}`;
+        workers.push(customer(t, waId), agent(t, waId));
+      }
+    }
+    workers.push(statuses());
+    const chaosDone = chaos();
+    const sampler = setInterval(() => cluster!.sample(), 1_000);
+    await sleep(seconds * 1000);
+    trafficOn = false;
+    log('traffic stopped; waiting for the last acknowledgements');
+    await chaosDone;
+    genesys.clearFaults();
+    meta.clearFaults();
+    await Promise.all(workers);
+    clearInterval(sampler);
+
+    // ---- drain ----
+    log(`draining: ${inbound.size} customer messages and ${outbound.size} agent replies acknowledged`);
+    const delivered = () => {
+      const atGenesys = new Set(genesys.messages().map((m) => m.body.channel.messageId));
+      const atMeta = new Set(meta.sent.map((s) => (s.body as { text?: { body?: string } }).text?.body));
+      return [...inbound.keys()].every((w) => atGenesys.has(w)) && [...outbound.keys()].every((t) => atMeta.has(t));
+    };
+    const drainEnd = Date.now() + 90_000;
+    while (!delivered() && Date.now() < drainEnd) await sleep(250);
+    await sleep(1_000); // late duplicates, if any, would arrive now
+
+    // ---- ledger ----
+    // Messages the bridge itself marked as attempted again after an attempt with an unknown
+    // outcome (a SIGKILL between a provider accepting it and the commit, or a timeout): the only
+    // ones allowed to arrive twice, since neither API takes an idempotency key.
+    const uncertain = await (async () => {
+      const c = new Client({ connectionString: prepared.ownerUrl });
+      await c.connect();
+      try {
+        await c.query("SET app.scope = 'platform'");
+        const { rows } = await c.query<{ wamid: string | null; genesys_message_id: string | null }>(
+          'SELECT wamid, genesys_message_id FROM message_tracking WHERE uncertain_attempts > 0',
+        );
+        return new Set(rows.flatMap((r) => [r.wamid, r.genesys_message_id].filter((x): x is string => !!x)));
+      } finally {
+        await c.end();
+      }
+    })();
+    const tenantOfIntegration = new Map(tenants.map((t) => [t.integrationId, t.tenantId]));
+    const tenantOfNumber = new Map(tenants.map((t) => [t.phoneNumberId, t]));
+    const ledger = { lost: 0, duplicated: 0, duplicatedInDoubt: 0, reordered: 0, crossTenant: 0 };
+    const detail: string[] = [];
+
+    // Customer → Genesys.
+    const byWamid = new Map<string, Array<{ integrationId: string; time: number }>>();
+    for (const m of genesys.messages()) {
+      const list = byWamid.get(m.body.channel.messageId!) ?? [];
+      list.push({ integrationId: m.integrationId, time: new Date(m.time).getTime() });
+      byWamid.set(m.body.channel.messageId!, list);
+    }
+    const lastSeq = new Map<string, number>();
+    const firstArrivals = [...inbound.entries()]
+      .map(([wamid, s]) => ({ wamid, s, copies: byWamid.get(wamid) ?? [] }))
+      .sort((a, b) => (a.copies[0]?.time ?? Infinity) - (b.copies[0]?.time ?? Infinity));
+    for (const { wamid, s, copies } of firstArrivals) {
+      if (copies.length === 0) {
+        ledger.lost++;
+        detail.push(`lost: customer ${s.tenant} ${s.waId} #${s.seq}`);
+        continue;
+      }
+      if (copies.some((c) => tenantOfIntegration.get(c.integrationId) !== s.tenant)) {
+        ledger.crossTenant++;
+        detail.push(`cross-tenant: customer ${s.tenant} ${s.waId} #${s.seq}`);
+      }
+      if (copies.length > 1) {
+        if (uncertain.has(wamid)) ledger.duplicatedInDoubt += copies.length - 1;
+        else {
+          ledger.duplicated += copies.length - 1;
+          detail.push(`duplicated ×${copies.length}: customer ${s.tenant} ${s.waId} #${s.seq}`);
+        }
+      }
+      const key = `${s.tenant}/${s.waId}`;
+      if ((lastSeq.get(key) ?? 0) > s.seq) {
+        ledger.reordered++;
+        detail.push(`reordered: customer ${s.tenant} ${s.waId} #${s.seq} after #${lastSeq.get(key)}`);
+      }
+      lastSeq.set(key, Math.max(lastSeq.get(key) ?? 0, s.seq));
+    }
+
+
+    // Agent → WhatsApp.
+    const byText = new Map<string, Array<{ phoneNumberId: string; token: string; to: string; time: number }>>();
+    for (const send of meta.sent) {
+      const text = (send.body as { text?: { body?: string } }).text?.body;
+      if (!text) continue;
+      const list = byText.get(text) ?? [];
+      list.push({ phoneNumberId: send.phoneNumberId, token: send.token, to: send.body.to, time: new Date(send.time).getTime() });
+      byText.set(text, list);
+    }
+    const lastAgentSeq = new Map<string, number>();
+    const agentArrivals = [...outbound.entries()]
+      .map(([text, s]) => ({ text, s, copies: byText.get(text) ?? [] }))
+      .sort((a, b) => (a.copies[0]?.time ?? Infinity) - (b.copies[0]?.time ?? Infinity));
+    for (const { s, copies } of agentArrivals) {
+      if (copies.length === 0) {
+        ledger.lost++;
+        detail.push(`lost: agent ${s.tenant} ${s.waId} #${s.seq}`);
+        continue;
+      }
+      if (copies.some((c) => tenantOfNumber.get(c.phoneNumberId)?.tenantId !== s.tenant || tenantOfNumber.get(c.phoneNumberId)?.accessToken !== c.token || c.to !== s.waId)) {
+        ledger.crossTenant++;
+        detail.push(`cross-tenant: agent ${s.tenant} ${s.waId} #${s.seq}`);
+      }
+      if (copies.length > 1) {
+        if (s.genesysId && uncertain.has(s.genesysId)) ledger.duplicatedInDoubt += copies.length - 1;
+        else {
+          ledger.duplicated += copies.length - 1;
+          detail.push(`duplicated ×${copies.length}: agent ${s.tenant} ${s.waId} #${s.seq}`);
+        }
+      }
+      const key = `${s.tenant}/${s.waId}`;
+      if ((lastAgentSeq.get(key) ?? 0) > s.seq) {
+        ledger.reordered++;
+        detail.push(`reordered: agent ${s.tenant} ${s.waId} #${s.seq}`);
+      }
+      lastAgentSeq.set(key, Math.max(lastAgentSeq.get(key) ?? 0, s.seq));
+    }
+
+    const receipts = genesys.receipts().length;
+    out('');
+    out(`Soak: ${seconds} s, ${tenants.length} tenants, ${tenants.length * CONVERSATIONS} conversations, ${events.length} chaos events (${[...new Set(events)].join('; ')})`);
+    out(`  customer messages acknowledged  ${inbound.size}   (duplicate webhooks sent: ${stats.duplicatesSent}; webhook retries: ${stats.webhookRetries}; never acknowledged: ${unacknowledged.inbound})`);
+    out(`  agent replies acknowledged      ${outbound.size}   (never acknowledged: ${unacknowledged.outbound})`);
+    out(`  statuses sent (shuffled)        ${stats.statusesSent};  receipts at Genesys: ${receipts}`);
+    out(`  peak RSS (MB)                   ${Object.entries(cluster.peakRss()).map(([n, v]) => `${n} ${v.peakMb}${v.restarts ? ` (${v.restarts} restarts)` : ''}`).join(', ')}`);
+    out('');
+    out(`  lost           ${ledger.lost}`);
+    out(`  duplicated     ${ledger.duplicated}`);
+    out(`  reordered      ${ledger.reordered}`);
+    out(`  cross-tenant   ${ledger.crossTenant}`);
+    out(`  (plus ${ledger.duplicatedInDoubt} extra copies of the ${uncertain.size} messages the bridge itself flagged uncertain_attempts > 0: attempts cut off by`);
+    out('   SIGKILL or a timeout after the provider may have accepted them — at-least-once without idempotency keys, see README)');
+    for (const line of detail.slice(0, 20)) out(`    ${line}`);
+    const failed = ledger.lost + ledger.duplicated + ledger.reordered + ledger.crossTenant > 0 || inbound.size === 0 || outbound.size === 0;
+    out('');
+    out(failed ? 'SOAK FAILED' : 'SOAK PASSED');
+    return failed ? 1 : 0;
+  } finally {
+    await cluster?.stop().catch(() => undefined);
+    await stopPostgres();
+    await Promise.allSettled([meta.close(), genesys.close()]);
+    redis?.stop();
+    await db?.drop().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// A hard stop, whatever happens: the run is bounded.
+setTimeout(() => {
+  process.stderr.write('soak: hard time limit reached\n');
+  process.exit(2);
+}, (seconds + 240) * 1000).unref();
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`Soak failed to run: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);
+
+
