@@ -4,7 +4,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { buildTextMessage, type MetaWebhookPayload } from '@bridge/simulators';
 import { eventually, startBridge, type Bridge, type BridgeTenant } from './support/bridge';
-import { ownerQuery } from './support/db';
+import { ownerQuery, serverQuery } from './support/db';
 
 /**
  * What happens when things break: Genesys down or throttling during a burst, the connector
@@ -94,6 +94,31 @@ describe('Genesys failing during a burst', () => {
     expect(callsInASecond).toBeLessThan(30);
     bridge.genesys.setOutage(false, { integrationId: down.integrationId });
     await eventually(() => arrived(down, '16505557003').length === 10, 20_000, 'recovery');
+  }, 60_000);
+});
+
+describe('PostgreSQL unavailable', () => {
+  it('answers webhooks 5xx while nothing can be committed, so the sender retries; nothing is lost or doubled', async () => {
+    const t = await bridge.onboard();
+    const waId = '16505557101';
+    // Warm the webhook path's caches (credentials, tenant) so the failure is the write itself.
+    await send(t, buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, body: 'before' }));
+    await eventually(() => arrived(t, waId).length === 1);
+
+    const name = bridge.sys.tdb.name;
+    await serverQuery(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    await serverQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [name]);
+    const payload = buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, body: 'during' });
+    const refused = await bridge.meta.deliverWebhook({ url: `${gateway}/webhook/meta/${t.tenantId}`, payload, appSecret: t.appSecret, maxAttempts: 1 });
+    expect(refused.statuses[0]).toBe(503);
+
+    await serverQuery(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    // Meta's retry of the same bytes is accepted now, and delivered once.
+    const retried = await bridge.meta.deliverWebhook({ url: `${gateway}/webhook/meta/${t.tenantId}`, payload, appSecret: t.appSecret, maxAttempts: 20, retryDelayMs: 100 });
+    expect(retried.delivered).toBe(true);
+    await eventually(() => arrived(t, waId).length === 2, 20_000, 'the retried message');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(arrived(t, waId)).toEqual(['before', 'during']);
   }, 60_000);
 });
 

@@ -60,6 +60,7 @@ export class Database {
 
   private async transaction<T>(setup: string, params: unknown[], fn: (db: Queryable) => Promise<T>): Promise<T> {
     const client = await this.connect();
+    let released = false;
     try {
       await client.query('BEGIN');
       await client.query(setup, params);
@@ -68,18 +69,24 @@ export class Database {
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (isDatabaseUnavailable(err)) {
+        // A broken connection must not go back to the pool.
+        client.release(err as Error);
+        released = true;
+        throw new AppError('DATABASE_UNAVAILABLE', 'Database unavailable', 503);
+      }
       throw err;
     } finally {
-      client.release();
+      if (!released) client.release();
     }
   }
 
+  /** No connection to be had, whatever the reason, is "the database is unavailable" (503, retry later). */
   private async connect(): Promise<PoolClient> {
     try {
       return await this.pool.connect();
-    } catch (err) {
-      if (isDatabaseUnavailable(err)) throw new AppError('DATABASE_UNAVAILABLE', 'Database unavailable', 503);
-      throw err;
+    } catch {
+      throw new AppError('DATABASE_UNAVAILABLE', 'Database unavailable', 503);
     }
   }
 

@@ -61,3 +61,8 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
 export function ownerQuery<T = Record<string, unknown>>(db: TestDatabase, sql: string, params: unknown[] = []): Promise<T[]> {
   return asOwner(async (c) => (await c.query(sql, params)).rows as T[], db.name);
 }
+
+/** Runs SQL as the owner on the server's own database (for statements about a test database). */
+export function serverQuery<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return asOwner(async (c) => (await c.query(sql, params)).rows as T[]);
+}
