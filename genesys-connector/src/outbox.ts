@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '@bridge/shared';
+import { statement, type Database, type Queryable } from '@bridge/shared';
 
 export type JobKind = 'to_genesys_message' | 'to_whatsapp_message' | 'to_genesys_receipt';
 
@@ -42,23 +42,9 @@ const toJob = (r: JobRow): Job => ({
   uncertain: r.uncertain,
 });
 
-/**
- * The delivery queue's SQL. A job is claimable when it is due, not leased, and the head of its
- * lane: no other pending job of the lane comes before it (by the sender's time, then arrival) or
- * is in flight. So one delivery per lane is in flight at a time, in order, and a job waiting for
- * its retry holds back the later ones of its lane only.
- */
-export class OutboxRepository {
-  constructor(private readonly db: Database) {}
-
-  async claim(limit: number, leaseMs: number, skipTenants: string[]): Promise<Job[]> {
-    if (limit <= 0) return [];
-    return this.db.withPlatform(async (q) => {
-      // A lease that ran out without an outcome (a finished attempt deletes the job or clears its
-      // lease) means the last attempt may or may not have reached the provider: counted on the
-      // message as uncertain, so a possible duplicate is never silent.
-      const { rows } = await q.query<JobRow>(
-        `WITH due AS (
+const CLAIM = statement(
+  'outbox-claim',
+  `WITH due AS (
            SELECT o.tenant_id, o.id, o.message_id, o.locked_until IS NOT NULL AS uncertain FROM outbox o
             WHERE o.state = 'pending' AND o.next_attempt_at <= now()
               AND (o.locked_until IS NULL OR o.locked_until < now())
@@ -77,8 +63,24 @@ export class OutboxRepository {
          UPDATE outbox o SET locked_until = now() + $2 * interval '1 millisecond', attempts = o.attempts + 1, updated_at = now()
            FROM due WHERE o.tenant_id = due.tenant_id AND o.id = due.id
          RETURNING o.tenant_id, o.id::text, o.kind, o.lane, o.message_id::text, o.event_id::text, o.payload, o.attempts, o.created_at, due.uncertain`,
-        [limit, leaseMs, skipTenants],
-      );
+);
+
+/**
+ * The delivery queue's SQL. A job is claimable when it is due, not leased, and the head of its
+ * lane: no other pending job of the lane comes before it (by the sender's time, then arrival) or
+ * is in flight. So one delivery per lane is in flight at a time, in order, and a job waiting for
+ * its retry holds back the later ones of its lane only.
+ */
+export class OutboxRepository {
+  constructor(private readonly db: Database) {}
+
+  async claim(limit: number, leaseMs: number, skipTenants: string[]): Promise<Job[]> {
+    if (limit <= 0) return [];
+    return this.db.withPlatform(async (q) => {
+      // A lease that ran out without an outcome (a finished attempt deletes the job or clears its
+      // lease) means the last attempt may or may not have reached the provider: counted on the
+      // message as uncertain, so a possible duplicate is never silent.
+      const { rows } = await q.query<JobRow>({ ...CLAIM, values: [limit, leaseMs, skipTenants] });
       return rows.map(toJob);
     });
   }

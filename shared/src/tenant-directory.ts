@@ -1,5 +1,5 @@
 import { platformKey, tenantKey, type Cache } from './cache';
-import type { Database } from './db';
+import { statement, type Database } from './db';
 
 /**
  * Who a request belongs to, cached. Readers (the gateway) fill the cache from PostgreSQL with
@@ -32,6 +32,10 @@ const keys = {
   tenant: (tenantId: string) => tenantKey(tenantId, 'tenant'),
   subdomain: (subdomain: string) => platformKey('subdomain', subdomain),
 };
+
+const API_KEY_BY_HASH = statement('directory-api-key', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE key_hash = $1');
+const TENANT_BY_ID = statement('directory-tenant', 'SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1');
+const TENANT_BY_SUBDOMAIN = statement('directory-subdomain', 'SELECT tenant_id FROM tenants WHERE subdomain = $1');
 
 export interface DirectoryOptions {
   /** How long a found entry is kept. */
@@ -68,10 +72,7 @@ export class TenantDirectory {
   apiKey(keyHash: string): Promise<ApiKeyEntry | undefined> {
     return this.cached(keys.apiKey(keyHash), () =>
       this.db.withPlatform(async (q) => {
-        const { rows } = await q.query<{ id: string; tenant_id: string; is_active: boolean; rate_limit: number | null }>(
-          'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE key_hash = $1',
-          [keyHash],
-        );
+        const { rows } = await q.query<{ id: string; tenant_id: string; is_active: boolean; rate_limit: number | null }>({ ...API_KEY_BY_HASH, values: [keyHash] });
         const r = rows[0];
         return r && { tenantId: r.tenant_id, keyId: r.id, active: r.is_active, rateLimit: r.rate_limit };
       }),
@@ -81,10 +82,7 @@ export class TenantDirectory {
   tenant(tenantId: string): Promise<TenantEntry | undefined> {
     return this.cached(keys.tenant(tenantId), () =>
       this.db.withTenant(tenantId, async (q) => {
-        const { rows } = await q.query<{ status: 'active' | 'suspended'; rate_limit: number; subdomain: string | null }>(
-          'SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1',
-          [tenantId],
-        );
+        const { rows } = await q.query<{ status: 'active' | 'suspended'; rate_limit: number; subdomain: string | null }>({ ...TENANT_BY_ID, values: [tenantId] });
         const r = rows[0];
         return r && { tenantId, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain };
       }),
@@ -95,7 +93,7 @@ export class TenantDirectory {
   async subdomain(subdomain: string): Promise<TenantEntry | undefined> {
     const tenantId = await this.cached(keys.subdomain(subdomain), () =>
       this.db.withPlatform(async (q) => {
-        const { rows } = await q.query<{ tenant_id: string }>('SELECT tenant_id FROM tenants WHERE subdomain = $1', [subdomain]);
+        const { rows } = await q.query<{ tenant_id: string }>({ ...TENANT_BY_SUBDOMAIN, values: [subdomain] });
         return rows[0]?.tenant_id;
       }),
     );
@@ -104,7 +102,7 @@ export class TenantDirectory {
     if (tenant?.subdomain === subdomain) return tenant;
     // The subdomain moved or went away since it was cached: forget it and ask once more.
     await this.cache.del(keys.subdomain(subdomain));
-    const fresh = await this.db.withPlatform(async (q) => (await q.query<{ tenant_id: string }>('SELECT tenant_id FROM tenants WHERE subdomain = $1', [subdomain])).rows[0]);
+    const fresh = await this.db.withPlatform(async (q) => (await q.query<{ tenant_id: string }>({ ...TENANT_BY_SUBDOMAIN, values: [subdomain] })).rows[0]);
     return fresh ? this.tenant(fresh.tenant_id) : undefined;
   }
 

@@ -1,8 +1,42 @@
-import type { Queryable } from '@bridge/shared';
+import { statement, type Queryable } from '@bridge/shared';
 
 /** Where webhooks are written: one transaction per tenant decides what is new and queues its delivery. */
 
 export const OUTBOX_CHANNEL = 'bridge_outbox';
+
+/** Named statements for the webhook hot path (planned once per connection). */
+const STORE_MESSAGES = statement('store-meta-messages', `WITH input AS (
+         SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, wa_id text, wamid text, type text, ts double precision, payload jsonb)
+       ), ins AS (
+         INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, payload, provider_timestamp)
+         SELECT $1, 'inbound', wa_id, wamid, type, payload, to_timestamp(ts) FROM input ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING id, wa_id, provider_timestamp
+       )
+       INSERT INTO outbox (tenant_id, kind, lane, ordering, message_id)
+       SELECT $1, 'to_genesys_message', 'in:' || COALESCE(wa_id, '-'), provider_timestamp, id FROM ins ORDER BY id`);
+const STORE_STATUSES = statement('store-meta-statuses', `WITH input AS (
+         SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, wamid text, status text, ts double precision, payload jsonb)
+       ), ins AS (
+         INSERT INTO message_events (tenant_id, source, kind, provider_key, wamid, payload)
+         SELECT $1, 'meta', status, wamid || ':' || status, wamid, payload FROM input ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING id, wamid, payload
+       )
+       INSERT INTO outbox (tenant_id, kind, lane, ordering, event_id)
+       SELECT $1, 'to_genesys_receipt', 'rcpt:' || wamid, COALESCE(to_timestamp((payload->>'timestamp')::double precision), now()), id FROM ins ORDER BY id`);
+// Sorted by wa_id so concurrent webhooks lock mapping rows in one order (no deadlocks).
+const STORE_CONTACTS = statement('store-contacts', `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, phone_number_id, last_message_at, last_inbound_at)
+       SELECT $1, wa_id, max(name), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
+         FROM jsonb_to_recordset($2::jsonb) AS x(wa_id text, name text, pnid text, ts double precision)
+        GROUP BY wa_id ORDER BY wa_id
+       ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
+         contact_name = COALESCE(EXCLUDED.contact_name, m.contact_name),
+         phone_number_id = COALESCE(EXCLUDED.phone_number_id, m.phone_number_id),
+         last_message_at = GREATEST(m.last_message_at, EXCLUDED.last_message_at),
+         last_inbound_at = GREATEST(m.last_inbound_at, EXCLUDED.last_inbound_at),
+         updated_at = now()`);
+const NOTIFY_OUTBOX = statement('notify-outbox', 'SELECT pg_notify($1, $2)');
 
 export interface InboundMessage {
   waId: string | null;
@@ -40,54 +74,26 @@ export async function storeMetaUpdates(
   let newMessages = 0;
   let newStatuses = 0;
   if (input.messages.length) {
-    const { rowCount } = await q.query(
-      `WITH input AS (
-         SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, wa_id text, wamid text, type text, ts double precision, payload jsonb)
-       ), ins AS (
-         INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, payload, provider_timestamp)
-         SELECT $1, 'inbound', wa_id, wamid, type, payload, to_timestamp(ts) FROM input ORDER BY n
-         ON CONFLICT DO NOTHING
-         RETURNING id, wa_id, provider_timestamp
-       )
-       INSERT INTO outbox (tenant_id, kind, lane, ordering, message_id)
-       SELECT $1, 'to_genesys_message', 'in:' || COALESCE(wa_id, '-'), provider_timestamp, id FROM ins ORDER BY id`,
-      [tenantId, JSON.stringify(input.messages.map((m, n) => ({ n, wa_id: m.waId, wamid: m.wamid, type: m.type, ts: m.ts, payload: m.payload })))],
-    );
+    const { rowCount } = await q.query({
+      ...STORE_MESSAGES,
+      values: [tenantId, JSON.stringify(input.messages.map((m, n) => ({ n, wa_id: m.waId, wamid: m.wamid, type: m.type, ts: m.ts, payload: m.payload })))],
+    });
     newMessages = rowCount ?? 0;
   }
   if (input.statuses.length) {
-    const { rowCount } = await q.query(
-      `WITH input AS (
-         SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, wamid text, status text, ts double precision, payload jsonb)
-       ), ins AS (
-         INSERT INTO message_events (tenant_id, source, kind, provider_key, wamid, payload)
-         SELECT $1, 'meta', status, wamid || ':' || status, wamid, payload FROM input ORDER BY n
-         ON CONFLICT DO NOTHING
-         RETURNING id, wamid, payload
-       )
-       INSERT INTO outbox (tenant_id, kind, lane, ordering, event_id)
-       SELECT $1, 'to_genesys_receipt', 'rcpt:' || wamid, COALESCE(to_timestamp((payload->>'timestamp')::double precision), now()), id FROM ins ORDER BY id`,
-      [tenantId, JSON.stringify(input.statuses.map((s, n) => ({ n, wamid: s.wamid, status: s.status, ts: s.ts, payload: s.payload })))],
-    );
+    const { rowCount } = await q.query({
+      ...STORE_STATUSES,
+      values: [tenantId, JSON.stringify(input.statuses.map((s, n) => ({ n, wamid: s.wamid, status: s.status, ts: s.ts, payload: s.payload })))],
+    });
     newStatuses = rowCount ?? 0;
   }
   if (input.contacts.length) {
-    // Sorted by wa_id so concurrent webhooks lock mapping rows in one order (no deadlocks).
-    await q.query(
-      `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, phone_number_id, last_message_at, last_inbound_at)
-       SELECT $1, wa_id, max(name), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
-         FROM jsonb_to_recordset($2::jsonb) AS x(wa_id text, name text, pnid text, ts double precision)
-        GROUP BY wa_id ORDER BY wa_id
-       ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
-         contact_name = COALESCE(EXCLUDED.contact_name, m.contact_name),
-         phone_number_id = COALESCE(EXCLUDED.phone_number_id, m.phone_number_id),
-         last_message_at = GREATEST(m.last_message_at, EXCLUDED.last_message_at),
-         last_inbound_at = GREATEST(m.last_inbound_at, EXCLUDED.last_inbound_at),
-         updated_at = now()`,
-      [tenantId, JSON.stringify(input.contacts.map((c) => ({ wa_id: c.waId, name: c.name, pnid: c.phoneNumberId, ts: c.ts })))],
-    );
+    await q.query({
+      ...STORE_CONTACTS,
+      values: [tenantId, JSON.stringify(input.contacts.map((c) => ({ wa_id: c.waId, name: c.name, pnid: c.phoneNumberId, ts: c.ts })))],
+    });
   }
-  if (newMessages || newStatuses) await q.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, tenantId]);
+  if (newMessages || newStatuses) await q.query({ ...NOTIFY_OUTBOX, values: [OUTBOX_CHANNEL, tenantId] });
   return { messages: newMessages, statuses: newStatuses };
 }
 
@@ -114,7 +120,7 @@ export async function storeAgentMessage(
       WHERE tenant_id = $1 AND wa_id = $2`,
     [tenantId, m.waId, m.time],
   );
-  await q.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, tenantId]);
+  await q.query({ ...NOTIFY_OUTBOX, values: [OUTBOX_CHANNEL, tenantId] });
   return true;
 }
 
