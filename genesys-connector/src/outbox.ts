@@ -49,10 +49,16 @@ const CLAIM = statement(
             WHERE o.state = 'pending' AND o.next_attempt_at <= now()
               AND (o.locked_until IS NULL OR o.locked_until < now())
               AND o.tenant_id <> ALL($3::text[])
+              -- the head of its lane: nothing earlier pending (an index range probe) ...
               AND NOT EXISTS (
                 SELECT 1 FROM outbox p
-                 WHERE p.tenant_id = o.tenant_id AND p.lane = o.lane AND p.state = 'pending' AND p.id <> o.id
-                   AND ((p.ordering, p.id) < (o.ordering, o.id) OR p.locked_until >= now()))
+                 WHERE p.tenant_id = o.tenant_id AND p.lane = o.lane AND p.state = 'pending'
+                   AND (p.ordering, p.id) < (o.ordering, o.id))
+              -- ... and nothing of the lane in flight (the small in-flight index)
+              AND NOT EXISTS (
+                SELECT 1 FROM outbox p
+                 WHERE p.tenant_id = o.tenant_id AND p.lane = o.lane AND p.state = 'pending'
+                   AND p.locked_until IS NOT NULL AND p.locked_until >= now() AND p.id <> o.id)
             ORDER BY o.next_attempt_at, o.id
             LIMIT $1
             FOR UPDATE OF o SKIP LOCKED

@@ -15,7 +15,7 @@ export interface CredentialsClientOptions {
   internalToken: string;
   /** Carries the tenant events that invalidate entries. Secrets are never written to it. */
   cache: Cache;
-  /** How long fetched credentials are kept in process memory; default 60. */
+  /** How long fetched credentials are kept in process memory; default 300 (change events drop them sooner). */
   ttlSeconds?: number;
   /** How long "this tenant has none" is remembered; default 5. */
   negativeTtlSeconds?: number;
@@ -49,7 +49,7 @@ export class CredentialsClient {
   private unsubscribe?: () => Promise<void>;
 
   constructor(private readonly opts: CredentialsClientOptions) {
-    this.ttlMs = (opts.ttlSeconds ?? 60) * 1000;
+    this.ttlMs = (opts.ttlSeconds ?? 300) * 1000;
     this.negativeTtlMs = (opts.negativeTtlSeconds ?? 5) * 1000;
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
