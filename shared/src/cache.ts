@@ -41,8 +41,9 @@ export class RedisCache implements Cache {
   }
 
   static fromUrl(url: string): RedisCache {
-    // Commands fail fast while Redis is away instead of queueing without bound.
-    return new RedisCache(new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false }));
+    // Commands fail fast while Redis is away instead of queueing without bound; commands issued in
+    // the same tick (concurrent requests) go out in one write.
+    return new RedisCache(new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: true }));
   }
 
   get(key: string) {

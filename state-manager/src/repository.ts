@@ -1,4 +1,4 @@
-import type { Queryable } from '@bridge/shared';
+import { statement, type Queryable } from '@bridge/shared';
 
 /** SQL for the tenant API's data. Every function takes the tenant first and filters by it. */
 
@@ -38,16 +38,21 @@ const toMapping = (r: MappingRow): Mapping => ({
  * the sharded daily usage rows the message_tracking trigger keeps. Active = a message in the last
  * 24 hours (WhatsApp's customer-service window).
  */
-export async function stats(db: Queryable, tenantId: string) {
-  const { rows } = await db.query<{ total_mappings: string; active_conversations: string; total_messages: string; today_messages: string }>(
-    `SELECT
+const STATS = statement(
+  'state-stats',
+  `SELECT
        (SELECT count(*) FROM conversation_mappings WHERE tenant_id = $1) AS total_mappings,
        (SELECT count(*) FROM conversation_mappings WHERE tenant_id = $1 AND last_message_at > now() - interval '24 hours') AS active_conversations,
        (SELECT COALESCE(sum(inbound + outbound), 0) FROM tenant_usage_daily WHERE tenant_id = $1) AS total_messages,
        (SELECT COALESCE(sum(inbound + outbound), 0) FROM tenant_usage_daily
          WHERE tenant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date) AS today_messages`,
-    [tenantId],
-  );
+);
+
+export async function stats(db: Queryable, tenantId: string) {
+  const { rows } = await db.query<{ total_mappings: string; active_conversations: string; total_messages: string; today_messages: string }>({
+    ...STATS,
+    values: [tenantId],
+  });
   const r = rows[0];
   return {
     tenantId,
