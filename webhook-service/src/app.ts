@@ -3,6 +3,7 @@ import { CredentialsClient, TenantDirectory, createServiceApp, standardReadiness
 import { genesysWebhook } from './genesys-webhook';
 import { createMediaRouter } from './media';
 import { metaVerification, metaWebhook } from './meta-webhook';
+import { OutboxNotifier } from './notifier';
 import { WebhookTenants } from './tenants';
 
 export interface Deps {
@@ -29,6 +30,7 @@ export function createWebhookService(deps: Deps) {
   const tenants = new WebhookTenants({ db: deps.db, cache: deps.cache, credentials, directory: new TenantDirectory(deps.db, deps.cache) });
   const metaRaw = express.raw({ type: () => true, limit: META_MAX_BODY });
   const genesysRaw = express.raw({ type: () => true, limit: GENESYS_MAX_BODY });
+  const notifier = new OutboxNotifier(deps.db);
   const ready = Promise.all([credentials.start(), tenants.start()]);
 
   const app = createServiceApp({
@@ -36,12 +38,12 @@ export function createWebhookService(deps: Deps) {
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (a) => {
-      const metaDeps = { db: deps.db, tenants, logger: deps.logger };
+      const metaDeps = { db: deps.db, tenants, logger: deps.logger, notifier };
       a.get('/webhook/meta', metaVerification(metaDeps));
       a.get('/webhook/meta/:tenantId', metaVerification(metaDeps));
       a.post('/webhook/meta', metaRaw, metaWebhook(metaDeps));
       a.post('/webhook/meta/:tenantId', metaRaw, metaWebhook(metaDeps));
-      a.post('/webhook/genesys/:tenantId', genesysRaw, genesysWebhook({ db: deps.db, tenants }));
+      a.post('/webhook/genesys/:tenantId', genesysRaw, genesysWebhook({ db: deps.db, tenants, notifier }));
       a.use(
         createMediaRouter({
           secret: deps.mediaSigningSecret,
@@ -55,6 +57,7 @@ export function createWebhookService(deps: Deps) {
     app,
     ready,
     close: async () => {
+      notifier.close();
       await Promise.allSettled([tenants.close(), credentials.close()]);
     },
   };

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError, setContextTenant, type Database } from '@bridge/shared';
+import type { OutboxNotifier } from './notifier';
 import { parseWebhookBody } from './parse';
 import { verifyGenesysSignature } from './signatures';
 import { storeAgentMessage, storeGenesysEvent } from './store';
@@ -26,6 +27,7 @@ const genesysBodySchema = z
 export interface GenesysWebhookDeps {
   db: Database;
   tenants: WebhookTenants;
+  notifier: OutboxNotifier;
 }
 
 function isoTime(value: string | undefined): string {
@@ -65,6 +67,7 @@ export function genesysWebhook(deps: GenesysWebhookDeps): RequestHandler {
         storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: isoTime(body.channel.time), payload: body }),
       );
       outcome = stored ? 'queued' : 'duplicate';
+      if (stored) deps.notifier.touch();
     } else {
       const kind = body.type === 'Receipt' ? 'receipt' : body.type === 'Event' ? 'event' : body.type.toLowerCase();
       const key = body.type === 'Receipt' ? `${body.id}:${body.status ?? ''}` : body.id;

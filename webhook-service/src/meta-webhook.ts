@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError, safeEqual, setContextTenant, type Database, type Logger } from '@bridge/shared';
+import type { OutboxNotifier } from './notifier';
 import { parseWebhookBody } from './parse';
 import { verifyMetaSignature } from './signatures';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus } from './store';
@@ -68,6 +69,7 @@ export interface MetaWebhookDeps {
   db: Database;
   tenants: WebhookTenants;
   logger: Logger;
+  notifier: OutboxNotifier;
 }
 
 /** `GET /webhook/meta[/:tenantId]`: the verification handshake. */
@@ -152,6 +154,7 @@ export function metaWebhook(deps: MetaWebhookDeps): RequestHandler {
       messages += stored.messages;
       statuses += stored.statuses;
     }
+    if (messages || statuses) deps.notifier.touch();
     res.status(200).json({ status: 'accepted', tenants: tenants.length, newMessages: messages, newStatuses: statuses });
   };
 }

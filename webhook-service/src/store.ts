@@ -1,6 +1,9 @@
 import { statement, type Queryable } from '@bridge/shared';
 
-/** Where webhooks are written: one transaction per tenant decides what is new and queues its delivery. */
+/**
+ * Where webhooks are written: one transaction per tenant decides what is new and queues its
+ * delivery. The delivery workers are woken after commit (see notifier.ts).
+ */
 
 export const OUTBOX_CHANNEL = 'bridge_outbox';
 
@@ -36,7 +39,6 @@ const STORE_CONTACTS = statement('store-contacts', `INSERT INTO conversation_map
          last_message_at = GREATEST(m.last_message_at, EXCLUDED.last_message_at),
          last_inbound_at = GREATEST(m.last_inbound_at, EXCLUDED.last_inbound_at),
          updated_at = now()`);
-const NOTIFY_OUTBOX = statement('notify-outbox', 'SELECT pg_notify($1, $2)');
 
 export interface InboundMessage {
   waId: string | null;
@@ -93,7 +95,6 @@ export async function storeMetaUpdates(
       values: [tenantId, JSON.stringify(input.contacts.map((c) => ({ wa_id: c.waId, name: c.name, pnid: c.phoneNumberId, ts: c.ts })))],
     });
   }
-  if (newMessages || newStatuses) await q.query({ ...NOTIFY_OUTBOX, values: [OUTBOX_CHANNEL, tenantId] });
   return { messages: newMessages, statuses: newStatuses };
 }
 
@@ -120,7 +121,6 @@ export async function storeAgentMessage(
       WHERE tenant_id = $1 AND wa_id = $2`,
     [tenantId, m.waId, m.time],
   );
-  await q.query({ ...NOTIFY_OUTBOX, values: [OUTBOX_CHANNEL, tenantId] });
   return true;
 }
 
