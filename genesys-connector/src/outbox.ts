@@ -86,6 +86,10 @@ export class OutboxRepository {
       // A lease that ran out without an outcome (a finished attempt deletes the job or clears its
       // lease) means the last attempt may or may not have reached the provider: counted on the
       // message as uncertain, so a possible duplicate is never silent.
+      // Walk the due index in order and stop at the limit, whatever the statistics say: planned
+      // on statistics from an empty queue, PostgreSQL would otherwise sort the whole backlog —
+      // exactly when the queue is long, after an outage.
+      await q.query('SET LOCAL enable_sort = off');
       const { rows } = await q.query<JobRow>({ ...CLAIM, values: [limit, leaseMs, skipTenants] });
       return rows.map(toJob);
     });

@@ -82,6 +82,16 @@ export class DeliveryWorker {
     this.timer.unref();
   }
 
+  private soon?: NodeJS.Timeout;
+
+  private wakeSoon(): void {
+    if (this.soon || this.stopped) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.wake();
+    }, 2);
+  }
+
   /** Runs the claim loop now (or right after the running one). */
   wake(): void {
     if (this.stopped) return;
@@ -126,8 +136,9 @@ export class DeliveryWorker {
       if (n <= 0) this.inFlight.delete(job.tenantId);
       else this.inFlight.set(job.tenantId, n);
       this.settled.delete(done);
-      // A finished job may unblock the next of its lane.
-      this.wake();
+      // A finished job may unblock the next of its lane: claim again shortly, once for all the
+      // jobs finishing meanwhile rather than once per job.
+      this.wakeSoon();
     });
     this.settled.add(done);
   }
@@ -165,6 +176,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.soon);
     clearInterval(this.heartbeat);
     await Promise.allSettled([...this.settled]);
     await this.listener?.end().catch(() => undefined);

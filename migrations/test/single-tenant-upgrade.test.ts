@@ -33,7 +33,7 @@ afterAll(() => tdb.drop());
 describe('single-tenant database upgrade', () => {
   it('moves every legacy row to the default tenant, readable by the application role', async () => {
     const applied = await migrate({ databaseUrl: tdb.ownerUrl, appRolePassword: process.env.DB_APP_PASSWORD });
-    expect(applied).toHaveLength(7);
+    expect(applied).toHaveLength(8);
 
     const db = new Database({ connectionString: tdb.appUrl });
     try {
