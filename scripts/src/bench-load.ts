@@ -56,6 +56,8 @@ export interface LoadStats {
 export interface LoadRun {
   stats: LoadStats;
   latencies: number[];
+  /** performance.now() of each 2xx response. */
+  okTimes: number[];
   startedAt: number;
   endedAt: number;
 }
@@ -79,6 +81,7 @@ export interface LoadOptions {
 
 export function runLoad(o: LoadOptions): Promise<LoadRun> {
   const latencies: number[] = [];
+  const okTimes: number[] = [];
   const statusCodes: Record<string, number> = {};
   const before = o.probe?.();
   const startedAt = performance.now();
@@ -111,6 +114,7 @@ export function runLoad(o: LoadOptions): Promise<LoadRun> {
         }
         resolve({
           latencies,
+          okTimes,
           startedAt,
           endedAt,
           stats: {
@@ -133,7 +137,10 @@ export function runLoad(o: LoadOptions): Promise<LoadRun> {
     );
     instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
       statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+      if (statusCode >= 200 && statusCode < 300) {
+        latencies.push(responseTime);
+        okTimes.push(performance.now());
+      }
     });
   });
 }
@@ -150,8 +157,18 @@ export function mergeRuns(label: string, runs: LoadRun[], concurrent: boolean, r
   const seconds = concurrent ? (endedAt - startedAt) / 1000 : runs.reduce((s, r) => s + r.stats.seconds, 0);
   const sum = (f: (s: LoadStats) => number) => runs.reduce((a, r) => a + f(r.stats), 0);
   const ok = sum((s) => s.ok);
+  // Staggered streams: the rate is counted while all of them run (neither ramp-up nor ramp-down).
+  let okPerSecond = ok / seconds;
+  const from = Math.max(...runs.map((r) => r.startedAt)) + 200;
+  const to = Math.min(...runs.map((r) => r.endedAt)) - 200;
+  if (concurrent && to - from > 1000) {
+    let inWindow = 0;
+    for (const r of runs) for (const t of r.okTimes) if (t >= from && t < to) inWindow++;
+    okPerSecond = inWindow / ((to - from) / 1000);
+  }
   return {
     latencies,
+    okTimes: runs.flatMap((r) => r.okTimes),
     startedAt,
     endedAt,
     stats: {
@@ -165,7 +182,7 @@ export function mergeRuns(label: string, runs: LoadRun[], concurrent: boolean, r
       errors: sum((s) => s.errors),
       timeouts: sum((s) => s.timeouts),
       statusCodes,
-      okPerSecond: round(ok / seconds, 1),
+      okPerSecond: round(okPerSecond, 1),
       latencyMs: percentiles(latencies),
       cpu: concurrent ? undefined : mergeCpu(runs.map((r) => r.stats)),
     },

@@ -24,9 +24,17 @@ export function machineInfo() {
   };
 }
 
+/** HEAD, with `+changes` when tracked files outside scripts/ and bench/ differ from it (the build measured includes them). */
 export function gitCommit(root: string): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const changed = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)scripts', ':(exclude)bench'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
+    return changed ? `${head}+changes` : head;
   } catch {
     return undefined;
   }
@@ -63,15 +71,22 @@ try {
   // 100 on every Linux we run on
 }
 
-/** utime + stime of a live process, seconds; undefined when it is gone. */
-function procCpu(pid: number): number | undefined {
+/** Fields of /proc/<pid>/stat after the command name (index 0 = state, 1 = ppid, 11 = utime…). */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** utime + stime of a live process (with `children`: plus the CPU of its children that exited), seconds. */
+function procCpu(pid: number, children = false): number | undefined {
+  const f = statFields(pid);
+  if (!f) return undefined;
+  const own = Number(f[11]) + Number(f[12]);
+  return (children ? own + Number(f[13]) + Number(f[14]) : own) / clockTicks;
 }
 
 interface ProcInfo {
@@ -109,16 +124,26 @@ export function describeScope(scope: PostgresScope): string {
   return 'embeddedDataDir' in scope ? 'postgres (embedded server, all its processes)' : `postgres (backends of ${scope.database})`;
 }
 
+/** Last CPU seen of each backend of the bench database (by pid and start time): one that exits keeps its share. */
+const backendsSeen = new Map<string, number>();
+
 function postgresCpu(scope: PostgresScope): number {
   const procs = processesNamed('postgres');
-  let pids: number[];
   if ('embeddedDataDir' in scope) {
+    // The postmaster reaps its backends: their CPU moves to its children's counters when they exit.
     const postmaster = procs.find((p) => p.cmdline.includes(scope.embeddedDataDir) && !p.cmdline.startsWith('postgres:'));
-    pids = postmaster ? procs.filter((p) => p.pid === postmaster.pid || p.ppid === postmaster.pid).map((p) => p.pid) : [];
-  } else {
-    pids = procs.filter((p) => p.cmdline.includes(` ${scope.database} `)).map((p) => p.pid);
+    if (!postmaster) return 0;
+    const children = procs.filter((p) => p.ppid === postmaster.pid);
+    return (procCpu(postmaster.pid, true) ?? 0) + children.reduce((sum, p) => sum + (procCpu(p.pid) ?? 0), 0);
   }
-  return pids.reduce((sum, pid) => sum + (procCpu(pid) ?? 0), 0);
+  for (const p of procs) {
+    if (!p.cmdline.includes(` ${scope.database} `)) continue;
+    const f = statFields(p.pid);
+    if (f) backendsSeen.set(`${p.pid}:${f[19]}`, (Number(f[11]) + Number(f[12])) / clockTicks);
+  }
+  let total = 0;
+  for (const v of backendsSeen.values()) total += v;
+  return total;
 }
 
 /** Busy and total CPU seconds of the whole machine, from /proc/stat. */
@@ -351,4 +376,58 @@ export function summarizeProfile(file: string, service: string, root: string, to
       .slice(0, top)
       .map(([pkg, hits]) => ({ package: pkg, selfMs: Math.round(hits * msPerHit), pctOfBusy: pct(hits) })),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What PostgreSQL's sessions wait on (sampled from pg_stat_activity)
+
+/**
+ * Samples the bench database's sessions every `everyMs`: how often each was running on CPU,
+ * waiting for the client (idle / idle in transaction: the service's turn), or waiting inside
+ * PostgreSQL on a lock or I/O. Shares of all samples.
+ */
+export class PgWaitSampler {
+  private readonly counts = new Map<string, number>();
+  private samples = 0;
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+
+  constructor(private readonly client: import('pg').Client, private readonly everyMs = 100) {}
+
+  start(): void {
+    this.counts.clear();
+    this.samples = 0;
+    this.timer = setInterval(() => void this.sample(), this.everyMs);
+  }
+
+  private async sample(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const { rows } = await this.client.query<{ what: string; n: number }>(
+        `SELECT CASE WHEN state = 'active' AND wait_event IS NULL THEN 'active (on CPU)'
+                     WHEN state = 'active' THEN 'waiting: ' || wait_event_type || '/' || wait_event
+                     ELSE coalesce(state, 'unknown') || coalesce(' (' || wait_event || ')', '') END AS what,
+                count(*)::int AS n
+           FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+          GROUP BY 1`,
+      );
+      this.samples++;
+      for (const r of rows) this.counts.set(r.what, (this.counts.get(r.what) ?? 0) + r.n);
+    } catch {
+      // a sample lost is not worth failing the bench
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Average number of sessions in each state, biggest first. */
+  stop(): Array<{ state: string; sessions: number }> {
+    clearInterval(this.timer);
+    const n = this.samples || 1;
+    return [...this.counts.entries()]
+      .map(([state, c]) => ({ state, sessions: Math.round((c / n) * 100) / 100 }))
+      .sort((a, b) => b.sessions - a.sessions);
+  }
 }
