@@ -17,16 +17,20 @@ let connector: ChildProcess | undefined;
 /** The connector as a separate process, started exactly as in production, so it can be SIGKILLed. */
 async function startConnector(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'genesys-connector', 'dist', 'server.js')], {
-    env: { ...bridge.sys.serviceEnv, PORT: '0', LOG_LEVEL: 'silent' },
+    env: { ...bridge.sys.serviceEnv, PORT: '0', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
+  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-20_000)));
   await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`connector exited ${code}: ${stderr}`)));
     setTimeout(resolve, 1500);
   });
   child.removeAllListeners('exit');
+  // A connector that dies on its own (not by the test's SIGKILL) is a failure worth seeing.
+  child.once('exit', (code, signal) => {
+    if (signal !== 'SIGKILL') process.stderr.write(`genesys-connector exited (${code ?? signal}):\n${stderr}\n`);
+  });
   return child;
 }
 

@@ -6,8 +6,9 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { buildStatus, buildTextMessage, startGenesysSimulator, startMetaSimulator, wamidOf } from '@bridge/simulators';
+import { newBridgeTenant, onboardBridgeTenant } from './bridge-tenant';
 import { SERVICES, startSystem } from './system';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -50,32 +51,18 @@ async function main() {
     },
   });
   const gateway = system.urls.gateway;
-  const admin = { Authorization: `Bearer ${system.adminApiKey}` };
   try {
     out(`Gateway ${gateway}, admin API ${system.urls['tenant-service']}`);
     out();
-    const tenant = {
-      tenantId: `demo-${randomBytes(3).toString('hex')}`,
-      phoneNumberId: '106540352242922',
-      appSecret: randomBytes(16).toString('hex'),
-      verifyToken: randomBytes(8).toString('hex'),
-      accessToken: `EAAG${randomBytes(16).toString('hex')}`,
-      clientId: randomUUID(),
-      clientSecret: randomBytes(16).toString('hex'),
-      integrationId: randomUUID(),
-      webhookSecret: randomBytes(16).toString('hex'),
-    };
-    const created = await api('POST', `${system.urls['tenant-service']}/tenants`, { tenantId: tenant.tenantId, name: 'Demo Shop' }, admin);
-    await api('POST', `${system.urls['tenant-service']}/tenants/${tenant.tenantId}/credentials`, {
-      type: 'meta',
-      credentials: { appSecret: tenant.appSecret, verifyToken: tenant.verifyToken, accessToken: tenant.accessToken, phoneNumberId: tenant.phoneNumberId },
-    }, admin);
-    await api('POST', `${system.urls['tenant-service']}/tenants/${tenant.tenantId}/credentials`, {
-      type: 'genesys',
-      credentials: { clientId: tenant.clientId, clientSecret: tenant.clientSecret, region: 'mypurecloud.ie', integrationId: tenant.integrationId, webhookSecret: tenant.webhookSecret },
-    }, admin);
-    meta.addNumber({ phoneNumberId: tenant.phoneNumberId, accessToken: tenant.accessToken });
-    genesys.addOrg({ clientId: tenant.clientId, clientSecret: tenant.clientSecret, integrationId: tenant.integrationId });
+    const tenant = newBridgeTenant(`demo-${randomBytes(3).toString('hex')}`, '106540352242922');
+    const created = await onboardBridgeTenant({
+      adminUrl: system.urls['tenant-service'],
+      adminKey: system.adminApiKey,
+      meta,
+      genesys,
+      tenant,
+      tenantFields: { name: 'Demo Shop' },
+    });
     step('admin', `onboarded tenant ${tenant.tenantId} (Meta number ${tenant.phoneNumberId}, Genesys integration ${tenant.integrationId.slice(0, 8)}…)`);
     out();
 
@@ -102,7 +89,7 @@ async function main() {
     step('→ Genesys', `receipts for the agent's message: ${genesys.receipts(tenant.integrationId).filter((r) => r.body.id === reply.id).map((r) => r.body.status).join(', ')}`);
     out();
 
-    const stats = await api('GET', `${gateway}/state/stats`, undefined, { 'X-API-Key': created.apiKey as string });
+    const stats = await api('GET', `${gateway}/state/stats`, undefined, { 'X-API-Key': created.apiKey });
     step('tenant API', `GET /state/stats → ${JSON.stringify(stats)}`);
     out();
     out('Done.');

@@ -7,12 +7,13 @@
  * all be 0, or the run exits 1. Loopback only; bounded; stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { buildStatus, buildTextMessage, startGenesysSimulator, startMetaSimulator, wamidOf } from '@bridge/simulators';
+import { newBridgeTenant, onboardBridgeTenant, type BridgeTenant } from './bridge-tenant';
 import { Cluster } from './cluster';
 import { freePort, withDatabase } from './postgres';
 import { prepareDatabase, type ServiceName } from './system';
@@ -24,18 +25,6 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jitter = (min: number, max: number) => min + Math.random() * (max - min);
 const since = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
-
-interface Tenant {
-  tenantId: string;
-  phoneNumberId: string;
-  appSecret: string;
-  verifyToken: string;
-  accessToken: string;
-  clientId: string;
-  clientSecret: string;
-  integrationId: string;
-  webhookSecret: string;
-}
 
 /** What the senders got acknowledged: the ledger's left side. */
 interface Sent {
@@ -128,32 +117,11 @@ async function main(): Promise<number> {
     const adminUrl = cluster.url('tenant-service');
     log(`platform up (${prepared.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}, ${redis ? 'private Redis (restarted during the run)' : redisUrl ? 'REDIS_URL (not restarted)' : 'no Redis'}); ${TENANTS} tenants × ${CONVERSATIONS} conversations for ${seconds} s`);
 
-    const admin = async (url: string, body: unknown) => {
-      const res = await fetch(`${adminUrl}${url}`, { method: 'POST', headers: { Authorization: `Bearer ${prepared.secrets.ADMIN_API_KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-      if (!res.ok) throw new Error(`admin ${url}: ${res.status} ${await res.text()}`);
-    };
-    const tenants: Tenant[] = [];
+    const tenants: BridgeTenant[] = [];
     for (let i = 0; i < TENANTS; i++) {
-      const t: Tenant = {
-        tenantId: `soak-${i}-${randomBytes(2).toString('hex')}`,
-        phoneNumberId: `10654035224${String(1000 + i)}`,
-        appSecret: randomBytes(16).toString('hex'),
-        verifyToken: randomBytes(8).toString('hex'),
-        accessToken: `EAAG${randomBytes(16).toString('hex')}`,
-        clientId: randomUUID(),
-        clientSecret: randomBytes(16).toString('hex'),
-        integrationId: randomUUID(),
-        webhookSecret: randomBytes(16).toString('hex'),
-      };
-      await admin('/tenants', { tenantId: t.tenantId, name: t.tenantId });
-      await admin(`/tenants/${t.tenantId}/credentials`, { type: 'meta', credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId } });
-      await admin(`/tenants/${t.tenantId}/credentials`, {
-        type: 'genesys',
-        credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
-      });
-      meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken });
-      genesys.addOrg({ clientId: t.clientId, clientSecret: t.clientSecret, integrationId: t.integrationId });
-      tenants.push(t);
+      const tenant = newBridgeTenant(`soak-${i}-${randomBytes(2).toString('hex')}`, `10654035224${String(1000 + i)}`);
+      await onboardBridgeTenant({ adminUrl, adminKey: prepared.secrets.ADMIN_API_KEY, meta, genesys, tenant });
+      tenants.push(tenant);
     }
 
     // ---- traffic ----
@@ -164,7 +132,7 @@ async function main(): Promise<number> {
     let trafficOn = true;
 
     /** Meta's behaviour: retry a webhook with backoff until it is answered 200 (for days; here, until the run ends + 60 s). */
-    async function deliverAsMeta(t: Tenant, payload: object, duplicate = false): Promise<boolean> {
+    async function deliverAsMeta(t: BridgeTenant, payload: object, duplicate = false): Promise<boolean> {
       const deadline = Date.now() + (seconds + 60) * 1000;
       for (let attempt = 0; Date.now() < deadline; attempt++) {
         const res = await meta.deliverWebhook({ url: `${gateway}/webhook/meta/${t.tenantId}`, payload, appSecret: t.appSecret, maxAttempts: 1, duplicate, timeoutMs: 5_000 });
@@ -175,7 +143,7 @@ async function main(): Promise<number> {
       return false;
     }
 
-    async function customer(t: Tenant, waId: string) {
+    async function customer(t: BridgeTenant, waId: string) {
       for (let seq = 1; trafficOn; seq++) {
         const payload = buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, profileName: `Customer ${waId.slice(-3)}`, body: `customer ${t.tenantId} ${waId} ${seq}` });
         const duplicate = Math.random() < 0.1;
@@ -186,7 +154,7 @@ async function main(): Promise<number> {
       }
     }
 
-    async function agent(t: Tenant, waId: string) {
+    async function agent(t: BridgeTenant, waId: string) {
       await sleep(jitter(200, 800));
       for (let seq = 1; trafficOn; seq++) {
         const text = `agent ${t.tenantId} ${waId} ${seq}`;

@@ -61,6 +61,10 @@ export class Database {
 
   private async transaction<T>(begin: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
     const client = await this.connect();
+    // A connection that dies while checked out (between two queries) emits 'error' on the client;
+    // unheard, that would crash the process. The next query fails instead, and is handled below.
+    const onError = () => undefined;
+    client.on('error', onError);
     let released = false;
     try {
       await client.query(begin);
@@ -77,6 +81,7 @@ export class Database {
       }
       throw err;
     } finally {
+      client.off('error', onError);
       if (!released) client.release();
     }
   }

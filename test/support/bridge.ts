@@ -1,27 +1,18 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { startGenesysSimulator, startMetaSimulator, type GenesysSimulator, type MetaSimulator } from '@bridge/simulators';
+import { newBridgeTenant, onboardBridgeTenant, type BridgeTenant as BaseBridgeTenant } from '../../scripts/src/bridge-tenant';
 import { startTestSystem, type TestSystem } from './system';
 import { uniqueNumericId, uniqueTenantId } from './ids';
 
 /** A tenant onboarded end to end: its Meta number and Genesys org exist in the simulators too. */
-export interface BridgeTenant {
-  tenantId: string;
+export interface BridgeTenant extends BaseBridgeTenant {
   apiKey: string;
-  phoneNumberId: string;
-  appSecret: string;
-  verifyToken: string;
-  accessToken: string;
-  clientId: string;
-  clientSecret: string;
-  integrationId: string;
-  webhookSecret: string;
 }
 
 export interface Bridge {
   sys: TestSystem;
   meta: MetaSimulator;
   genesys: GenesysSimulator;
-  onboard(overrides?: Partial<BridgeTenant> & { rateLimit?: number }): Promise<BridgeTenant>;
+  onboard(overrides?: Partial<BaseBridgeTenant> & { rateLimit?: number }): Promise<BridgeTenant>;
   stop(): Promise<void>;
 }
 
@@ -59,35 +50,17 @@ export async function startBridge(options: { redis?: boolean; env?: Record<strin
     meta,
     genesys,
     async onboard(overrides = {}) {
-      const t: BridgeTenant = {
-        tenantId: uniqueTenantId('bridge'),
-        apiKey: '',
-        phoneNumberId: uniqueNumericId(),
-        appSecret: `app-secret-${randomBytes(8).toString('hex')}`,
-        verifyToken: `verify-${randomBytes(8).toString('hex')}`,
-        accessToken: `EAAG${randomBytes(16).toString('hex')}`,
-        clientId: randomUUID(),
-        clientSecret: `client-secret-${randomBytes(8).toString('hex')}`,
-        integrationId: randomUUID(),
-        webhookSecret: `webhook-secret-${randomBytes(12).toString('hex')}`,
-        ...overrides,
-      };
-      const created = await sys.createTenant({ tenantId: t.tenantId, ...(overrides.rateLimit ? { rateLimit: overrides.rateLimit } : {}) });
-      t.apiKey = created.apiKey;
-      await sys
-        .admin('post', `/tenants/${t.tenantId}/credentials`)
-        .send({ type: 'meta', credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId } })
-        .expect(201);
-      await sys
-        .admin('post', `/tenants/${t.tenantId}/credentials`)
-        .send({
-          type: 'genesys',
-          credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
-        })
-        .expect(201);
-      meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken });
-      genesys.addOrg({ clientId: t.clientId, clientSecret: t.clientSecret, integrationId: t.integrationId });
-      return t;
+      const { rateLimit, ...fields } = overrides;
+      const tenant = newBridgeTenant(uniqueTenantId('bridge'), uniqueNumericId(), fields);
+      const { apiKey } = await onboardBridgeTenant({
+        adminUrl: sys.urls['tenant-service'],
+        adminKey: sys.adminApiKey,
+        meta,
+        genesys,
+        tenant,
+        tenantFields: rateLimit ? { rateLimit } : {},
+      });
+      return { ...tenant, apiKey };
     },
     async stop() {
       await sys.stop();
