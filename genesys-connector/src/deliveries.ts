@@ -1,4 +1,4 @@
-import type { CredentialsClient, Database, Logger, Queryable } from '@bridge/shared';
+import { OUTBOX_CHANNEL, type CredentialsClient, type Database, type Logger, type Queryable } from '@bridge/shared';
 import { DeliveryError, permanent, transient } from './errors';
 import type { GenesysClient } from './genesys-client';
 import {
@@ -197,7 +197,7 @@ export function createDeliveries(deps: DeliveryDeps) {
           `INSERT INTO outbox (tenant_id, kind, lane, payload) VALUES ($1, 'to_genesys_receipt', $2, $3)`,
           [job.tenantId, `rcpt:${msg.genesys_message_id}`, JSON.stringify({ receipt })],
         );
-        await q.query("SELECT pg_notify('bridge_outbox', $1)", [job.tenantId]);
+        await q.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, job.tenantId]);
       }
     });
   }

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import type { Logger } from '@bridge/shared';
+import { OUTBOX_CHANNEL, type Logger } from '@bridge/shared';
 import type { Deliveries } from './deliveries';
 import { DeliveryError } from './errors';
 import type { Job, OutboxRepository } from './outbox';
@@ -66,7 +66,7 @@ export class DeliveryWorker {
     });
     try {
       await client.connect();
-      await client.query('LISTEN bridge_outbox');
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.listener = client;
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, 'LISTEN failed; relying on polling');

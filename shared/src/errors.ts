@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { ZodError } from 'zod';
+import { ZodError, type z } from 'zod';
 import { currentContext } from './context';
 
 /** An error a client may see: a stable SCREAMING_SNAKE_CASE code, a message, an HTTP status. */
@@ -31,6 +31,13 @@ export function describeZodError(err: ZodError): string {
 
 export function validationError(err: ZodError): AppError {
   return new AppError('VALIDATION_ERROR', describeZodError(err), 400);
+}
+
+/** Parses `value` with `schema`, or throws the 400 that names the bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error);
+  return result.data;
 }
 
 /** Maps errors thrown by body-parser and friends (they carry `type` and `status`) to codes. */

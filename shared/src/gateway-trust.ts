@@ -1,8 +1,7 @@
 import type { RequestHandler } from 'express';
 import { setContextTenant } from './context';
-import { safeEqual } from './crypto';
 import { AppError } from './errors';
-import { INTERNAL_TOKEN_HEADER } from './http';
+import { hasInternalToken } from './http';
 
 /** Headers the gateway sets on forwarded requests (after deleting any copy a client sent). */
 export const TENANT_HEADER = 'x-tenant-id';
@@ -25,9 +24,8 @@ declare global {
  */
 export function requireGatewayTenant(internalToken: string): RequestHandler {
   return (req, _res, next) => {
-    const token = req.headers[INTERNAL_TOKEN_HEADER];
     const tenantId = req.headers[TENANT_HEADER];
-    if (typeof token !== 'string' || !safeEqual(token, internalToken)) {
+    if (!hasInternalToken(req, internalToken)) {
       next(new AppError('INVALID_INTERNAL_TOKEN', 'Requests must come through the gateway', 401));
       return;
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Cache } from './cache';
 import { runWithContext } from './context';
@@ -91,10 +91,15 @@ export function requireBearer(expected: string, code = 'UNAUTHORIZED'): RequestH
 /** Service-to-service calls carry the shared INTERNAL_SERVICE_TOKEN in `X-Internal-Token`. */
 export const INTERNAL_TOKEN_HEADER = 'x-internal-token';
 
+/** Whether a request carries the internal service token (constant-time). */
+export function hasInternalToken(req: Request, expected: string): boolean {
+  const given = req.headers[INTERNAL_TOKEN_HEADER];
+  return typeof given === 'string' && safeEqual(given, expected);
+}
+
 export function requireInternalToken(expected: string): RequestHandler {
   return (req, _res, next) => {
-    const given = req.headers[INTERNAL_TOKEN_HEADER];
-    if (typeof given !== 'string' || !safeEqual(given, expected)) {
+    if (!hasInternalToken(req, expected)) {
       next(new AppError('INVALID_INTERNAL_TOKEN', 'Missing or invalid internal service token', 401));
       return;
     }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { AppError, validationError, type Database } from '@bridge/shared';
+import { AppError, parseInput, type Database } from '@bridge/shared';
 import * as repo from './repository';
 
 /** WhatsApp ids: phone numbers in digits, or business-scoped user ids such as `US.1349...`. */
@@ -31,12 +31,6 @@ const messagesQuery = z
   })
   .strict();
 
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw validationError(result.error);
-  return result.data;
-}
-
 const encodeCursor = (c: repo.Cursor) => Buffer.from(`${c.us}.${c.waId}`, 'utf8').toString('base64url');
 
 function decodeCursor(raw: string): repo.Cursor {
@@ -58,7 +52,7 @@ export function stateRoutes(db: Database): Router {
 
   r.get('/conversations', async (req, res) => {
     const tenantId = req.tenantId!;
-    const query = parse(conversationsQuery, req.query);
+    const query = parseInput(conversationsQuery, req.query);
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     const page = await db.withTenant(tenantId, (q) => repo.conversations(q, tenantId, query.limit, after));
     res.json({ conversations: page.conversations, nextCursor: page.next ? encodeCursor(page.next) : null });
@@ -67,14 +61,14 @@ export function stateRoutes(db: Database): Router {
   // Every message in either direction with its delivery status; failed and dead ones carry the reason.
   r.get('/messages', async (req, res) => {
     const tenantId = req.tenantId!;
-    const query = parse(messagesQuery, req.query);
+    const query = parseInput(messagesQuery, req.query);
     const page = await db.withTenant(tenantId, (q) => repo.messages(q, tenantId, query, query.limit, query.cursor));
     res.json({ messages: page.messages, nextCursor: page.next ?? null });
   });
 
   r.post('/mapping', async (req, res) => {
     const tenantId = req.tenantId!;
-    const body = parse(mappingBody, req.body);
+    const body = parseInput(mappingBody, req.body);
     const { mapping, created } = await db.withTenant(tenantId, (q) => repo.upsertMapping(q, tenantId, body));
     res.status(created ? 201 : 200).json(mapping);
   });

@@ -1,14 +1,7 @@
 import { Router } from 'express';
-import { AppError, credentialTypeSchema, credentialsBodySchema, validationError } from '@bridge/shared';
-import type { z } from 'zod';
+import { AppError, parseInput, credentialTypeSchema, credentialsBodySchema } from '@bridge/shared';
 import { createApiKeySchema, createTenantSchema, listQuerySchema, tenantIdSchema, updateTenantSchema } from './schemas';
 import type { TenantUseCases } from './tenants';
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw validationError(result.error);
-  return result.data;
-}
 
 /** A path tenant id that cannot exist is simply not found. */
 function tenantParam(value: string): string {
@@ -21,11 +14,11 @@ export function adminRoutes(tenants: TenantUseCases): Router {
   const r = Router();
 
   r.post('/tenants', async (req, res) => {
-    res.status(201).json(await tenants.createTenant(parse(createTenantSchema, req.body)));
+    res.status(201).json(await tenants.createTenant(parseInput(createTenantSchema, req.body)));
   });
 
   r.get('/tenants', async (req, res) => {
-    const q = parse(listQuerySchema, req.query);
+    const q = parseInput(listQuerySchema, req.query);
     res.json(await tenants.listTenants(q.limit, q.after));
   });
 
@@ -34,7 +27,7 @@ export function adminRoutes(tenants: TenantUseCases): Router {
   });
 
   r.patch('/tenants/:tenantId', async (req, res) => {
-    res.json(await tenants.updateTenant(tenantParam(req.params.tenantId), parse(updateTenantSchema, req.body)));
+    res.json(await tenants.updateTenant(tenantParam(req.params.tenantId), parseInput(updateTenantSchema, req.body)));
   });
 
   r.delete('/tenants/:tenantId', async (req, res) => {
@@ -43,7 +36,7 @@ export function adminRoutes(tenants: TenantUseCases): Router {
   });
 
   r.post('/tenants/:tenantId/credentials', async (req, res) => {
-    res.status(201).json(await tenants.storeCredentials(tenantParam(req.params.tenantId), parse(credentialsBodySchema, req.body)));
+    res.status(201).json(await tenants.storeCredentials(tenantParam(req.params.tenantId), parseInput(credentialsBodySchema, req.body)));
   });
 
   r.get('/tenants/:tenantId/credentials', async (req, res) => {
@@ -51,7 +44,7 @@ export function adminRoutes(tenants: TenantUseCases): Router {
   });
 
   r.post('/tenants/:tenantId/api-keys', async (req, res) => {
-    res.status(201).json(await tenants.createApiKey(tenantParam(req.params.tenantId), parse(createApiKeySchema, req.body)));
+    res.status(201).json(await tenants.createApiKey(tenantParam(req.params.tenantId), parseInput(createApiKeySchema, req.body)));
   });
 
   r.get('/tenants/:tenantId/api-keys', async (req, res) => {
@@ -70,7 +63,7 @@ export function adminRoutes(tenants: TenantUseCases): Router {
 export function internalRoutes(tenants: TenantUseCases): Router {
   const r = Router();
   r.get('/tenants/:tenantId/credentials/:type', async (req, res) => {
-    const type = parse(credentialTypeSchema, req.params.type);
+    const type = parseInput(credentialTypeSchema, req.params.type);
     res.set('Cache-Control', 'no-store');
     res.json(await tenants.readCredentials(tenantParam(req.params.tenantId), type));
   });

@@ -1,5 +1,4 @@
-import type { Database } from '@bridge/shared';
-import { OUTBOX_CHANNEL } from './store';
+import { OUTBOX_CHANNEL, type Database } from '@bridge/shared';
 
 /**
  * Wakes the delivery workers after new work is committed. One NOTIFY per window at most: a

@@ -5,7 +5,6 @@ import { statement, type Queryable } from '@bridge/shared';
  * delivery. The delivery workers are woken after commit (see notifier.ts).
  */
 
-export const OUTBOX_CHANNEL = 'bridge_outbox';
 
 /** Named statements for the webhook hot path (planned once per connection). */
 const STORE_MESSAGES = statement('store-meta-messages', `WITH input AS (
