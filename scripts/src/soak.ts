@@ -280,80 +280,81 @@ async function main(): Promise<number> {
     const ledger = { lost: 0, duplicated: 0, duplicatedInDoubt: 0, reordered: 0, crossTenant: 0 };
     const detail: string[] = [];
 
-    // Customer → Genesys.
-    const byWamid = new Map<string, Array<{ integrationId: string; time: number }>>();
-    for (const m of genesys.messages()) {
-      const list = byWamid.get(m.body.channel.messageId!) ?? [];
-      list.push({ integrationId: m.integrationId, time: new Date(m.time).getTime() });
-      byWamid.set(m.body.channel.messageId!, list);
-    }
-    const lastSeq = new Map<string, number>();
-    const firstArrivals = [...inbound.entries()]
-      .map(([wamid, s]) => ({ wamid, s, copies: byWamid.get(wamid) ?? [] }))
-      .sort((a, b) => (a.copies[0]?.time ?? Infinity) - (b.copies[0]?.time ?? Infinity));
-    for (const { wamid, s, copies } of firstArrivals) {
-      if (copies.length === 0) {
-        ledger.lost++;
-        detail.push(`lost: customer ${s.tenant} ${s.waId} #${s.seq}`);
-        continue;
-      }
-      if (copies.some((c) => tenantOfIntegration.get(c.integrationId) !== s.tenant)) {
-        ledger.crossTenant++;
-        detail.push(`cross-tenant: customer ${s.tenant} ${s.waId} #${s.seq}`);
-      }
-      if (copies.length > 1) {
-        if (uncertain.has(wamid)) ledger.duplicatedInDoubt += copies.length - 1;
-        else {
-          ledger.duplicated += copies.length - 1;
-          detail.push(`duplicated ×${copies.length}: customer ${s.tenant} ${s.waId} #${s.seq}`);
+    /**
+     * One direction of the ledger: every acknowledged message (`key` → what was sent) against the
+     * copies that arrived, checked for loss, misrouting, duplicates (apart from those the bridge
+     * flagged uncertain) and order within its conversation (by first arrival).
+     */
+    function tally<C extends { time: number }>(
+      who: string,
+      sentMessages: Map<string, Sent>,
+      arrivedByKey: Map<string, C[]>,
+      misrouted: (s: Sent, copy: C) => boolean,
+      flaggedUncertain: (key: string, s: Sent) => boolean,
+    ) {
+      const lastSeq = new Map<string, number>();
+      const arrivals = [...sentMessages.entries()]
+        .map(([key, s]) => ({ key, s, copies: arrivedByKey.get(key) ?? [] }))
+        .sort((a, b) => (a.copies[0]?.time ?? Infinity) - (b.copies[0]?.time ?? Infinity));
+      for (const { key, s, copies } of arrivals) {
+        const label = `${who} ${s.tenant} ${s.waId} #${s.seq}`;
+        if (copies.length === 0) {
+          ledger.lost++;
+          detail.push(`lost: ${label}`);
+          continue;
         }
+        if (copies.some((c) => misrouted(s, c))) {
+          ledger.crossTenant++;
+          detail.push(`cross-tenant: ${label}`);
+        }
+        if (copies.length > 1) {
+          if (flaggedUncertain(key, s)) ledger.duplicatedInDoubt += copies.length - 1;
+          else {
+            ledger.duplicated += copies.length - 1;
+            detail.push(`duplicated ×${copies.length}: ${label}`);
+          }
+        }
+        const conversation = `${s.tenant}/${s.waId}`;
+        if ((lastSeq.get(conversation) ?? 0) > s.seq) {
+          ledger.reordered++;
+          detail.push(`reordered: ${label} after #${lastSeq.get(conversation)}`);
+        }
+        lastSeq.set(conversation, Math.max(lastSeq.get(conversation) ?? 0, s.seq));
       }
-      const key = `${s.tenant}/${s.waId}`;
-      if ((lastSeq.get(key) ?? 0) > s.seq) {
-        ledger.reordered++;
-        detail.push(`reordered: customer ${s.tenant} ${s.waId} #${s.seq} after #${lastSeq.get(key)}`);
-      }
-      lastSeq.set(key, Math.max(lastSeq.get(key) ?? 0, s.seq));
     }
 
+    const group = <C>(items: Array<[string | undefined, C]>) => {
+      const map = new Map<string, C[]>();
+      for (const [key, item] of items) {
+        if (!key) continue;
+        const list = map.get(key);
+        if (list) list.push(item);
+        else map.set(key, [item]);
+      }
+      return map;
+    };
 
-    // Agent → WhatsApp.
-    const byText = new Map<string, Array<{ phoneNumberId: string; token: string; to: string; time: number }>>();
-    for (const send of meta.sent) {
-      const text = (send.body as { text?: { body?: string } }).text?.body;
-      if (!text) continue;
-      const list = byText.get(text) ?? [];
-      list.push({ phoneNumberId: send.phoneNumberId, token: send.token, to: send.body.to, time: new Date(send.time).getTime() });
-      byText.set(text, list);
-    }
-    const lastAgentSeq = new Map<string, number>();
-    const agentArrivals = [...outbound.entries()]
-      .map(([text, s]) => ({ text, s, copies: byText.get(text) ?? [] }))
-      .sort((a, b) => (a.copies[0]?.time ?? Infinity) - (b.copies[0]?.time ?? Infinity));
-    for (const { s, copies } of agentArrivals) {
-      if (copies.length === 0) {
-        ledger.lost++;
-        detail.push(`lost: agent ${s.tenant} ${s.waId} #${s.seq}`);
-        continue;
-      }
-      if (copies.some((c) => tenantOfNumber.get(c.phoneNumberId)?.tenantId !== s.tenant || tenantOfNumber.get(c.phoneNumberId)?.accessToken !== c.token || c.to !== s.waId)) {
-        ledger.crossTenant++;
-        detail.push(`cross-tenant: agent ${s.tenant} ${s.waId} #${s.seq}`);
-      }
-      if (copies.length > 1) {
-        if (s.genesysId && uncertain.has(s.genesysId)) ledger.duplicatedInDoubt += copies.length - 1;
-        else {
-          ledger.duplicated += copies.length - 1;
-          detail.push(`duplicated ×${copies.length}: agent ${s.tenant} ${s.waId} #${s.seq}`);
-        }
-      }
-      const key = `${s.tenant}/${s.waId}`;
-      if ((lastAgentSeq.get(key) ?? 0) > s.seq) {
-        ledger.reordered++;
-        detail.push(`reordered: agent ${s.tenant} ${s.waId} #${s.seq}`);
-      }
-      lastAgentSeq.set(key, Math.max(lastAgentSeq.get(key) ?? 0, s.seq));
-    }
+    // Customer → Genesys, by wamid.
+    tally(
+      'customer',
+      inbound,
+      group(genesys.messages().map((m) => [m.body.channel.messageId, { integrationId: m.integrationId, time: new Date(m.time).getTime() }])),
+      (s, c) => tenantOfIntegration.get(c.integrationId) !== s.tenant,
+      (wamid) => uncertain.has(wamid),
+    );
+    // Agent → WhatsApp, by text (the right number, with the tenant's own token, to the right customer).
+    tally(
+      'agent',
+      outbound,
+      group(
+        meta.sent.map((send) => [
+          (send.body as { text?: { body?: string } }).text?.body,
+          { phoneNumberId: send.phoneNumberId, token: send.token, to: send.body.to, time: new Date(send.time).getTime() },
+        ]),
+      ),
+      (s, c) => tenantOfNumber.get(c.phoneNumberId)?.tenantId !== s.tenant || tenantOfNumber.get(c.phoneNumberId)?.accessToken !== c.token || c.to !== s.waId,
+      (_text, s) => !!s.genesysId && uncertain.has(s.genesysId),
+    );
 
     const receipts = genesys.receipts().length;
     out('');
