@@ -1,0 +1,102 @@
+/**
+ * Helpers both directions share: length limits, text cutting, MIME types, filenames, timestamps,
+ * and the error for a message that cannot be mapped at all. Pure functions, no I/O.
+ */
+
+/** The message cannot be represented in Genesys (no sender id, no id/timestamp): mark it failed. */
+export class UnmappableMessage extends Error {
+  readonly code = 'UNMAPPABLE_MESSAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnmappableMessage';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits and text
+
+/**
+ * Inbound text cap, in UTF-16 units. Genesys documents 4000 for agent text and no inbound limit;
+ * the same bound keeps both sides symmetric (shared/reference/genesys-open-messaging.md).
+ */
+export const MAX_GENESYS_TEXT = 4000;
+/** Meta's text body limit, in UTF-16 units: longer agent text is split over several sends. */
+export const MAX_META_TEXT = 4096;
+/** Meta's caption limit (image, video, document; shared/reference/whatsapp-cloud-api.md). */
+export const MAX_META_CAPTION = 1024;
+
+const ELLIPSIS = '…';
+
+/** Whether a UTF-16 unit opens a surrogate pair (so a cut must not fall right after it). */
+export const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
+
+/** Cuts `text` to at most `max` UTF-16 units, ending with an ellipsis; never splits a surrogate pair. */
+export function truncateText(text: string, max = MAX_GENESYS_TEXT): string {
+  if (text.length <= max) return text;
+  let cut = max - ELLIPSIS.length;
+  if (isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
+  return text.slice(0, cut) + ELLIPSIS;
+}
+
+/** A string with something other than whitespace in it. */
+export const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.trim().length > 0;
+
+// ---------------------------------------------------------------------------------------------
+// Media: MIME types, extensions, filenames
+
+const EXTENSIONS: Record<string, string> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/webp': 'webp',
+  'image/gif': 'gif',
+  'video/mp4': 'mp4',
+  'video/3gpp': '3gp',
+  'audio/ogg': 'ogg',
+  'audio/mpeg': 'mp3',
+  'audio/mp4': 'm4a',
+  'audio/aac': 'aac',
+  'audio/amr': 'amr',
+  'application/pdf': 'pdf',
+  'text/plain': 'txt',
+  'application/msword': 'doc',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+  'application/vnd.ms-excel': 'xls',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
+  'application/vnd.ms-powerpoint': 'ppt',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'pptx',
+};
+
+/** `audio/ogg; codecs=opus` → `audio/ogg`; absent or malformed → application/octet-stream. */
+export function baseMime(mime: unknown): string {
+  const base = typeof mime === 'string' ? mime.split(';')[0].trim().toLowerCase() : '';
+  return /^[a-z0-9][\w.+-]*\/[\w.+-]+$/.test(base) ? base : 'application/octet-stream';
+}
+
+/** A file extension for a base MIME type: known ones from the table, else the subtype if it looks like one, else `bin`. */
+export function extensionFor(mime: string): string {
+  const known = EXTENSIONS[mime];
+  if (known) return known;
+  const sub = mime.split('/')[1] ?? '';
+  return /^[a-z0-9]{1,8}$/.test(sub) ? sub : 'bin';
+}
+
+/** A user-supplied filename made safe to carry in URLs and headers (no control characters or paths). */
+export function cleanFilename(name: unknown): string | undefined {
+  if (typeof name !== 'string') return undefined;
+  const cleaned = name.replace(/[\u0000-\u001f\u007f]/g, '').replace(/^.*[\\/]/, '').trim();
+  return cleaned.length > 0 ? cleaned.slice(0, 255) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+/**
+ * Meta's Unix timestamp (seconds, as a number or a digit string) → ISO 8601 as Genesys wants it.
+ * Throws UnmappableMessage naming `what` when there is no usable timestamp.
+ */
+export function unixToIso(value: unknown, what: string): string {
+  const seconds = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  const date = new Date(seconds * 1000);
+  if (!Number.isFinite(seconds) || Number.isNaN(date.getTime())) throw new UnmappableMessage(`${what} has no valid timestamp`);
+  return date.toISOString();
+}

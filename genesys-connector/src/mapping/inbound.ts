@@ -1,0 +1,288 @@
+/**
+ * Inbound: one WhatsApp message (a webhook's `value.messages[]` item) → the body of Genesys'
+ * inbound message endpoint. Pure: the caller resolves the tenant, signs media URLs and sends.
+ * Facts: shared/reference/whatsapp-cloud-api.md (message types) and
+ * shared/reference/genesys-open-messaging.md (inbound body, attachments only in `content[]`).
+ *
+ * Choices where the references are silent:
+ * - Text is cut to MAX_GENESYS_TEXT (4000) UTF-16 units, the last one an ellipsis.
+ * - Attachment `mime` is Meta's `mime_type` without parameters (`audio/ogg; codecs=opus` →
+ *   `audio/ogg`), lower-cased: the bare type is what Genesys' allow-lists compare against.
+ * - Genesys has no location, contact, reaction, order or interactive type: these become text an
+ *   agent can read, with machine-readable details in `channel.metadata.customAttributes` (all
+ *   strings — Genesys refuses nested values there).
+ * - `channel.from.id` is `message.from`, else `ctx.waId` (Phone); without either, the
+ *   business-scoped user id (`from_user_id`, else `ctx.userId`) as Opaque; else UnmappableMessage.
+ */
+
+import { UnmappableMessage, baseMime, cleanFilename, extensionFor, nonEmpty, truncateText, unixToIso } from './common';
+import type { GenesysContent, GenesysInboundMessage, GenesysMediaType } from './genesys-types';
+import type { MetaErrorObject, MetaMessage, MetaSharedContact } from './meta-types';
+
+/** Custom attribute values are kept short; only ids and URLs go there. */
+const MAX_ATTRIBUTE = 1000;
+
+/**
+ * What the caller knows besides the message: the tenant, the webhook's `value.contacts[]` entry for
+ * the sender, and how to link a media id (Genesys fetches attachments itself, from our URL).
+ */
+export interface InboundContext {
+  tenantId: string;
+  /** The user's phone number (`contacts[].wa_id` or `messages[].from`). */
+  waId: string | undefined;
+  /** The business-scoped user id (`contacts[].user_id`), used when no phone number is known. */
+  userId?: string;
+  /** The sender's WhatsApp profile name; split into nickname/firstName/lastName. */
+  profileName?: string;
+  /** Builds our signed, expiring URL for a Meta media id. */
+  mediaUrl: (media: { mediaId: string; mimeType: string; filename?: string }) => string;
+}
+
+const MEDIA_KINDS = ['image', 'video', 'audio', 'document', 'sticker'] as const;
+type MediaKind = (typeof MEDIA_KINDS)[number];
+
+const GENESYS_MEDIA_TYPE: Record<MediaKind, GenesysMediaType> = {
+  image: 'Image',
+  video: 'Video',
+  audio: 'Audio',
+  document: 'File',
+  sticker: 'Image',
+};
+
+function splitName(profileName: string | undefined): { nickname?: string; firstName?: string; lastName?: string } {
+  const name = profileName?.trim();
+  if (!name) return {};
+  const space = name.search(/\s/);
+  if (space === -1) return { nickname: name, firstName: name };
+  return { nickname: name, firstName: name.slice(0, space), lastName: name.slice(space + 1).trim() || undefined };
+}
+
+function errorNotice(errors: MetaErrorObject[] | undefined): string[] {
+  if (!Array.isArray(errors)) return [];
+  return errors.map((e) => {
+    const what = e?.title ?? e?.message ?? 'unknown error';
+    return `[WhatsApp error${e?.code !== undefined ? ` ${e.code}` : ''}: ${what}]`;
+  });
+}
+
+const unsupportedNotice = (type: string): string => `[Unsupported WhatsApp message type: ${type}]`;
+
+function locationText(loc: MetaMessage['location']): string {
+  const lat = Number(loc?.latitude);
+  const lng = Number(loc?.longitude);
+  const hasCoords = loc?.latitude !== undefined && loc?.longitude !== undefined && Number.isFinite(lat) && Number.isFinite(lng);
+  const lines = [`📍 ${nonEmpty(loc?.name) ? loc!.name : 'Location'}`];
+  if (nonEmpty(loc?.address)) lines.push(loc!.address!);
+  if (hasCoords) lines.push(`https://maps.google.com/?q=${lat},${lng}`);
+  else lines.push('[location without coordinates]');
+  if (nonEmpty(loc?.url)) lines.push(loc!.url!);
+  return lines.join('\n');
+}
+
+function contactsText(contacts: MetaSharedContact[] | undefined): string {
+  if (!Array.isArray(contacts) || contacts.length === 0) return '[Shared contacts: empty]';
+  return contacts
+    .map((c) => {
+      const n = c?.name;
+      const name =
+        (nonEmpty(n?.formatted_name) && n!.formatted_name) ||
+        [n?.first_name, n?.last_name].filter(nonEmpty).join(' ') ||
+        'Unnamed contact';
+      const lines = [`👤 ${name}`];
+      if (nonEmpty(c?.org?.company)) lines.push(`🏢 ${c.org!.company}`);
+      for (const p of Array.isArray(c?.phones) ? c.phones : []) {
+        const phone = p?.phone ?? (p?.wa_id ? `+${p.wa_id}` : undefined);
+        if (nonEmpty(phone)) lines.push(`📞 ${phone}${nonEmpty(p.type) ? ` (${p.type})` : ''}`);
+      }
+      for (const e of Array.isArray(c?.emails) ? c.emails : []) {
+        if (nonEmpty(e?.email)) lines.push(`✉️ ${e.email}${nonEmpty(e.type) ? ` (${e.type})` : ''}`);
+      }
+      return lines.join('\n');
+    })
+    .join('\n\n');
+}
+
+function flowResponseText(nfm: NonNullable<MetaMessage['interactive']>['nfm_reply']): string {
+  const lines = ['📝 Form submitted'];
+  const raw = nfm?.response_json;
+  let parsed: unknown;
+  try {
+    parsed = typeof raw === 'string' ? JSON.parse(raw) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+    for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+      if (key === 'flow_token') continue;
+      lines.push(`${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    }
+  } else if (nonEmpty(raw)) {
+    lines.push(raw);
+  } else if (nonEmpty(nfm?.body)) {
+    lines.push(nfm!.body!);
+  }
+  return lines.join('\n');
+}
+
+function orderText(order: MetaMessage['order']): string {
+  const items = Array.isArray(order?.product_items) ? order!.product_items! : [];
+  const lines = [`🛒 Order (${items.length} item${items.length === 1 ? '' : 's'})`];
+  let total = 0;
+  const currencies = new Set<string>();
+  for (const item of items) {
+    const qty = Number(item?.quantity ?? 1);
+    const price = Number(item?.item_price);
+    const currency = item?.currency ?? '';
+    currencies.add(currency);
+    const priceText = Number.isFinite(price) ? ` — ${price} ${currency}`.trimEnd() : '';
+    lines.push(`• ${Number.isFinite(qty) ? qty : '?'} × ${item?.product_retailer_id ?? 'item'}${priceText}`);
+    total += Number.isFinite(qty) && Number.isFinite(price) ? qty * price : NaN;
+  }
+  if (items.length > 0 && currencies.size === 1 && Number.isFinite(total)) {
+    lines.push(`Total: ${Math.round(total * 100) / 100} ${[...currencies][0]}`.trimEnd());
+  }
+  if (nonEmpty(order?.text)) lines.push(order!.text!);
+  return lines.join('\n');
+}
+
+function referralText(referral: MetaMessage['referral']): string | undefined {
+  if (!referral || typeof referral !== 'object') return undefined;
+  const parts = [referral.headline, referral.source_url].filter(nonEmpty);
+  const via = nonEmpty(referral.source_type) ? referral.source_type : 'ad';
+  return parts.length > 0 ? `↪ Referred by ${via}: ${parts.join('\n')}` : `↪ Referred by ${via}`;
+}
+
+/**
+ * Maps one WhatsApp message to the body of Genesys' inbound message endpoint. Every Meta type
+ * maps to something (unknown types to a notice text); throws UnmappableMessage only when the
+ * message has no usable sender, id or timestamp.
+ */
+export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext): GenesysInboundMessage {
+  if (!message || !nonEmpty(message.id)) throw new UnmappableMessage('Message has no id');
+  const time = unixToIso(message.timestamp, `Message ${message.id}`);
+
+  const phone = nonEmpty(message.from) ? message.from : nonEmpty(ctx.waId) ? ctx.waId : undefined;
+  const userId = nonEmpty(message.from_user_id) ? message.from_user_id : nonEmpty(ctx.userId) ? ctx.userId : undefined;
+  if (!phone && !userId) throw new UnmappableMessage(`Message ${message.id} has neither a phone number nor a user id`);
+  const from: GenesysInboundMessage['channel']['from'] = phone
+    ? { id: phone, idType: 'Phone', ...splitName(ctx.profileName) }
+    : { id: userId!, idType: 'Opaque', ...splitName(ctx.profileName) };
+
+  const type = nonEmpty(message.type) ? message.type : 'unknown';
+  const attributes: Record<string, string | undefined> = { tenantId: ctx.tenantId, waMessageType: type };
+  if (userId) attributes.waUserId = userId;
+  const context = message.context;
+  if (context && typeof context === 'object') {
+    if (nonEmpty(context.id)) attributes.replyTo = context.id;
+    if (context.forwarded === true || context.frequently_forwarded === true) attributes.forwarded = 'true';
+    if (context.frequently_forwarded === true) attributes.frequentlyForwarded = 'true';
+  }
+
+  const texts: string[] = [];
+  const content: GenesysContent[] = [];
+
+  const addMedia = (kind: MediaKind): void => {
+    const media = message[kind];
+    if (!media || typeof media !== 'object' || !nonEmpty(media.id)) {
+      texts.push(`[${kind} could not be retrieved]`);
+      return;
+    }
+    const mime = baseMime(media.mime_type);
+    const filename = (kind === 'document' ? cleanFilename(media.filename) : undefined) ?? `${kind}.${extensionFor(mime)}`;
+    content.push({
+      contentType: 'Attachment',
+      attachment: {
+        mediaType: GENESYS_MEDIA_TYPE[kind],
+        url: ctx.mediaUrl({ mediaId: media.id, mimeType: mime, filename }),
+        mime,
+        filename,
+      },
+    });
+    if (kind === 'audio' && media.voice === true) attributes.voiceNote = 'true';
+    if (kind === 'sticker' && media.animated === true) attributes.animatedSticker = 'true';
+    if (nonEmpty(media.caption)) texts.push(media.caption);
+  };
+
+  switch (type) {
+    case 'text':
+      if (typeof message.text?.body === 'string' && message.text.body.length > 0) texts.push(message.text.body);
+      break;
+    case 'image':
+    case 'video':
+    case 'audio':
+    case 'document':
+    case 'sticker':
+      addMedia(type);
+      break;
+    case 'location':
+      texts.push(locationText(message.location));
+      break;
+    case 'contacts':
+      texts.push(contactsText(message.contacts));
+      break;
+    case 'interactive': {
+      const i = message.interactive;
+      if (i?.type === 'button_reply' && i.button_reply) {
+        texts.push(i.button_reply.title ?? i.button_reply.id ?? '[button reply]');
+        if (nonEmpty(i.button_reply.id)) attributes.replyId = i.button_reply.id;
+      } else if (i?.type === 'list_reply' && i.list_reply) {
+        const title = i.list_reply.title ?? i.list_reply.id ?? '[list reply]';
+        texts.push(nonEmpty(i.list_reply.description) ? `${title}\n${i.list_reply.description}` : title);
+        if (nonEmpty(i.list_reply.id)) attributes.replyId = i.list_reply.id;
+      } else if (i?.type === 'nfm_reply') {
+        texts.push(flowResponseText(i.nfm_reply));
+      } else {
+        texts.push(unsupportedNotice(nonEmpty(i?.type) ? `interactive/${i.type}` : 'interactive'));
+      }
+      break;
+    }
+    case 'button':
+      texts.push(nonEmpty(message.button?.text) ? message.button.text : (message.button?.payload ?? '[button reply]'));
+      if (nonEmpty(message.button?.payload)) attributes.buttonPayload = message.button.payload;
+      break;
+    case 'reaction': {
+      const emoji = message.reaction?.emoji;
+      texts.push(nonEmpty(emoji) ? `Reacted ${emoji} to a message` : 'Removed a reaction');
+      if (nonEmpty(message.reaction?.message_id)) attributes.reactionTo = message.reaction.message_id;
+      break;
+    }
+    case 'order':
+      texts.push(orderText(message.order));
+      if (nonEmpty(message.order?.catalog_id)) attributes.orderCatalogId = message.order.catalog_id;
+      break;
+    case 'system':
+      texts.push(nonEmpty(message.system?.body) ? `[WhatsApp system message] ${message.system.body}` : '[WhatsApp system message]');
+      break;
+    case 'unsupported':
+      texts.push(unsupportedNotice(nonEmpty(message.unsupported?.type) ? message.unsupported.type : 'unsupported'));
+      break;
+    default:
+      texts.push(unsupportedNotice(type));
+  }
+
+  const errors = errorNotice(message.errors);
+  texts.push(...errors);
+  if (Array.isArray(message.errors) && message.errors[0]?.code !== undefined) attributes.waErrorCode = String(message.errors[0].code);
+
+  const referral = referralText(message.referral);
+  if (referral) {
+    texts.push(referral);
+    const r = message.referral!;
+    if (nonEmpty(r.source_url)) attributes.referralSourceUrl = r.source_url;
+    if (nonEmpty(r.source_id)) attributes.referralSourceId = r.source_id;
+    if (nonEmpty(r.source_type)) attributes.referralSourceType = r.source_type;
+    if (nonEmpty(r.ctwa_clid)) attributes.referralCtwaClid = r.ctwa_clid;
+  }
+
+  // A body Genesys would refuse (neither text nor content) still tells the agent something arrived.
+  if (texts.length === 0 && content.length === 0) texts.push(`[Empty WhatsApp ${type} message]`);
+
+  const customAttributes: Record<string, string> = {};
+  for (const [key, value] of Object.entries(attributes)) {
+    if (typeof value === 'string') customAttributes[key] = value.slice(0, MAX_ATTRIBUTE);
+  }
+  const body: GenesysInboundMessage = { channel: { messageId: message.id, time, from, metadata: { customAttributes } } };
+  if (texts.length > 0) body.text = truncateText(texts.join('\n\n'));
+  if (content.length > 0) body.content = content;
+  return body;
+}

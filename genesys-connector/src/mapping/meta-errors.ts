@@ -1,0 +1,105 @@
+/**
+ * Meta's error codes in one table: for each code, the Genesys failure reason the agent's Failed
+ * receipt carries, the explanation written for the agent, and whether a failed send is retried.
+ * Both the receipt (metaErrorToReason) and the retry decision (classifyMetaError) read it, so a
+ * new code is added once, here.
+ *
+ * Facts: shared/reference/whatsapp-cloud-api.md (the codes and what the bridge should do with
+ * them) and shared/reference/genesys-open-messaging.md (the reason codes a Failed receipt accepts).
+ * Codes the reference does not list follow Meta's error-code documentation.
+ */
+
+import { nonEmpty, truncateText } from './common';
+import type { GenesysReasonCode } from './genesys-types';
+
+/** One row of META_ERRORS. */
+export interface MetaErrorEntry {
+  /** The Genesys failure reason of the Failed receipt an agent sees. */
+  reason: GenesysReasonCode;
+  /** What the agent reads; metaErrorToReason appends Meta's own text and the code. */
+  agentText: string;
+  /** true: the send is retried with backoff; false: it would fail the same way again, so it is final. */
+  retry: boolean;
+}
+
+const WINDOW_CLOSED = 'More than 24 hours since the customer last wrote; only an approved template can be sent';
+
+/** Meta error code → what the bridge does with it. Codes not listed: see metaErrorToReason and classifyMetaError. */
+export const META_ERRORS: Readonly<Record<number, MetaErrorEntry>> = {
+  // The 24 h customer service window is closed: only a template can be sent.
+  131047: { reason: 'MessageExpired', agentText: WINDOW_CLOSED, retry: false },
+  470: { reason: 'MessageExpired', agentText: WINDOW_CLOSED, retry: false }, // legacy code for the same
+  // Throughput limits: retried with backoff.
+  130429: { reason: 'RateLimited', agentText: 'WhatsApp throughput limit of the business number reached', retry: true },
+  131056: { reason: 'RateLimited', agentText: 'Too many messages to this customer in a short time', retry: true }, // pair limit
+  4: { reason: 'RateLimited', agentText: 'WhatsApp API rate limit of the app reached', retry: true },
+  80007: { reason: 'RateLimited', agentText: 'WhatsApp API rate limit of the business account reached', retry: true },
+  // The spam limit is a quality problem, not throughput: retrying does not help.
+  131048: { reason: 'RateLimited', agentText: 'WhatsApp spam rate limit: too many messages from this number were blocked or flagged', retry: false },
+  // "Undeliverable": not on WhatsApp, terms not accepted, outdated app — the destination is the problem.
+  131026: { reason: 'InvalidDestination', agentText: 'The message could not be delivered to this WhatsApp user', retry: false },
+  131021: { reason: 'InvalidDestination', agentText: 'The recipient cannot be the sender', retry: false },
+  131051: { reason: 'UnsupportedMessage', agentText: 'WhatsApp does not support this message type', retry: false },
+  // 131052 is Meta failing to fetch a user's media (inbound); 131053 is Meta failing to take our
+  // media, in practice an unsupported type or size.
+  131052: { reason: 'GeneralError', agentText: 'WhatsApp could not download the media', retry: false },
+  131053: { reason: 'MediaTypeNotAllowed', agentText: 'WhatsApp could not accept the media (type or size not allowed)', retry: false },
+  100: { reason: 'InvalidMessageStructure', agentText: 'WhatsApp rejected the message as invalid', retry: false },
+  131008: { reason: 'InvalidMessageStructure', agentText: 'A required parameter is missing', retry: false },
+  131009: { reason: 'InvalidMessageStructure', agentText: 'A parameter value is invalid', retry: false },
+  131050: { reason: 'RecipientOptedOut', agentText: 'The customer has stopped marketing messages from this business', retry: false },
+  130472: { reason: 'MessageNotAllowed', agentText: "The customer's number is part of a WhatsApp experiment", retry: false },
+  // Meta says not to retry immediately.
+  131049: { reason: 'MessageNotAllowed', agentText: 'WhatsApp chose not to deliver this message to maintain healthy engagement', retry: false },
+  // Blocked for hours to days: not a matter for backoff.
+  368: { reason: 'MessageNotAllowed', agentText: 'The business account is temporarily blocked for policy violations', retry: false },
+  131031: { reason: 'MessageNotAllowed', agentText: 'The business account has been locked', retry: false },
+  // The tenant's credentials need fixing; retrying cannot.
+  190: { reason: 'GeneralError', agentText: "The tenant's WhatsApp access token is invalid or expired", retry: false },
+  // Meta's own trouble: retried with backoff.
+  131000: { reason: 'ServerError', agentText: 'WhatsApp had an internal error', retry: true },
+  131016: { reason: 'ServerError', agentText: 'WhatsApp is temporarily unavailable', retry: true },
+  131057: { reason: 'ServerError', agentText: 'The business account is in maintenance mode', retry: true },
+  133004: { reason: 'ServerError', agentText: 'WhatsApp is temporarily unavailable', retry: true },
+  1: { reason: 'ServerError', agentText: 'WhatsApp API unknown error', retry: true }, // Meta: "possibly a temporary issue"
+  2: { reason: 'ServerError', agentText: 'WhatsApp API temporarily unavailable', retry: true },
+};
+
+/** The row of META_ERRORS for a Meta error code; undefined for no code or a code not in the table. */
+export function lookupMetaError(code: number | undefined): MetaErrorEntry | undefined {
+  return code !== undefined ? META_ERRORS[code] : undefined;
+}
+
+/** Meta's template errors (bad name, language or parameters), not listed one by one. */
+const isTemplateError = (code: number | undefined): boolean => code !== undefined && code >= 132000 && code < 133000;
+
+/**
+ * A Meta error code as a Genesys failure reason `{ code, message }` (message ≤ 1000 characters).
+ * Known codes get the table's reason and agent text, with Meta's own text (`message`) and the code
+ * appended. Unknown codes: template errors (132000-132999) are InvalidMessageStructure, others
+ * GeneralError, with Meta's text (or a generic one) and the code.
+ */
+export function metaErrorToReason(code: number | undefined, message?: string): { code: GenesysReasonCode; message: string } {
+  const known = lookupMetaError(code);
+  const reason: GenesysReasonCode = known?.reason ?? (isTemplateError(code) ? 'InvalidMessageStructure' : 'GeneralError');
+  const metaText = nonEmpty(message) ? message.trim() : undefined;
+  const base = known?.agentText ?? metaText ?? 'WhatsApp could not deliver the message';
+  const suffix = code === undefined ? '' : known && metaText ? ` (WhatsApp error ${code}: ${metaText})` : ` (WhatsApp error ${code})`;
+  return { code: reason, message: truncateText(base + suffix, 1000) };
+}
+
+export type MetaErrorClass = 'transient' | 'permanent';
+
+/**
+ * Whether a failed Meta call is worth retrying. Meta answers most errors with HTTP 400, so a code
+ * in META_ERRORS decides first, by its `retry` (a permanent code stays permanent even on a 5xx).
+ * Otherwise by HTTP status: 5xx, 429, 408 and no answer at all (0, e.g. a network error or
+ * timeout) → transient; other 4xx → permanent. Unknown codes on a 2xx/3xx (should not happen) →
+ * permanent.
+ */
+export function classifyMetaError(code: number | undefined, httpStatus: number): MetaErrorClass {
+  const known = lookupMetaError(code);
+  if (known) return known.retry ? 'transient' : 'permanent';
+  if (!(httpStatus > 0) || httpStatus >= 500 || httpStatus === 429 || httpStatus === 408) return 'transient';
+  return 'permanent';
+}

@@ -1,0 +1,158 @@
+/**
+ * Outbound: one Genesys agent message (the body Genesys POSTs to our outbound webhook) → the
+ * WhatsApp sends that carry it, in order. Pure: the caller sends them with the tenant's token.
+ * Facts: shared/reference/genesys-open-messaging.md (outbound body, 4000-character agent text) and
+ * shared/reference/whatsapp-cloud-api.md (send bodies, 4096-character text, 1024-character captions).
+ */
+
+import { MAX_META_CAPTION, MAX_META_TEXT, baseMime, cleanFilename, extensionFor, isHighSurrogate } from './common';
+import type { GenesysOutboundAttachment, GenesysOutboundMessage } from './genesys-types';
+import type { MetaMediaRef, MetaSendBody } from './meta-types';
+
+/** MIME types WhatsApp accepts per media type; anything else is sent as a document. */
+const WHATSAPP_MIMES: Record<'image' | 'video' | 'audio', string[]> = {
+  image: ['image/jpeg', 'image/png'],
+  video: ['video/mp4', 'video/3gpp'],
+  audio: ['audio/aac', 'audio/amr', 'audio/mpeg', 'audio/mp4', 'audio/ogg'],
+};
+
+/** A URL in a text piece turns WhatsApp's link preview on for that piece. */
+const URL_IN_TEXT = /(https?:\/\/|www\.)\S/i;
+
+function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Splits text into pieces of at most `max` UTF-16 units, preferring a line break, then any
+ * whitespace, in the second half of the window; a text with no whitespace there is cut hard
+ * (never inside a surrogate pair). Whitespace at the cuts is dropped; blank pieces are skipped.
+ */
+export function splitText(text: string, max = MAX_META_TEXT): string[] {
+  const pieces: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    const window = rest.slice(0, max + 1);
+    const floor = Math.floor(max / 2);
+    let cut = window.lastIndexOf('\n');
+    if (cut <= floor) {
+      cut = -1;
+      for (let i = max; i > floor; i--) {
+        if (/\s/.test(window[i])) {
+          cut = i;
+          break;
+        }
+      }
+    }
+    let piece: string;
+    if (cut === -1) {
+      cut = isHighSurrogate(rest.charCodeAt(max - 1)) ? max - 1 : max;
+      piece = rest.slice(0, cut);
+      rest = rest.slice(cut);
+    } else {
+      piece = rest.slice(0, cut).trimEnd();
+      rest = rest.slice(cut).trimStart();
+    }
+    if (piece.trim().length > 0) pieces.push(piece);
+  }
+  if (rest.trim().length > 0) pieces.push(rest);
+  return pieces;
+}
+
+type OutboundKind = 'image' | 'video' | 'audio' | 'document';
+
+interface OutboundMedia {
+  kind: OutboundKind;
+  link: string;
+  filename?: string;
+}
+
+function outboundMedia(att: GenesysOutboundAttachment): OutboundMedia | undefined {
+  if (!isHttpUrl(att.url)) return undefined;
+  const mime = att.mime ? baseMime(att.mime) : undefined;
+  let kind: OutboundKind;
+  switch (att.mediaType) {
+    case 'Image':
+      kind = 'image';
+      break;
+    case 'Video':
+      kind = 'video';
+      break;
+    case 'Audio':
+      kind = 'audio';
+      break;
+    case 'File':
+      kind = 'document';
+      break;
+    default:
+      kind = mime?.startsWith('image/') ? 'image' : mime?.startsWith('video/') ? 'video' : mime?.startsWith('audio/') ? 'audio' : 'document';
+  }
+  // WhatsApp refuses e.g. a GIF as an image (131053); as a document it still arrives.
+  if (kind !== 'document' && mime && mime !== 'application/octet-stream' && !WHATSAPP_MIMES[kind].includes(mime)) kind = 'document';
+  if (kind !== 'document') return { kind, link: att.url };
+  let fromUrl: string | undefined;
+  try {
+    fromUrl = cleanFilename(decodeURIComponent(new URL(att.url).pathname.split('/').pop() ?? ''));
+  } catch {
+    fromUrl = undefined;
+  }
+  const filename = cleanFilename(att.filename) ?? (fromUrl && fromUrl.includes('.') ? fromUrl : undefined) ?? `file.${extensionFor(mime ?? '')}`;
+  return { kind, link: att.url, filename };
+}
+
+function mediaSend(to: string, media: OutboundMedia, caption?: string): MetaSendBody {
+  const ref: MetaMediaRef = { link: media.link };
+  if (caption !== undefined) ref.caption = caption;
+  if (media.filename !== undefined) ref.filename = media.filename;
+  const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to } as const;
+  switch (media.kind) {
+    case 'image':
+      return { ...base, type: 'image', image: ref };
+    case 'video':
+      return { ...base, type: 'video', video: ref };
+    case 'audio':
+      return { ...base, type: 'audio', audio: ref };
+    case 'document':
+      return { ...base, type: 'document', document: ref };
+  }
+}
+
+/**
+ * The WhatsApp sends for one Genesys agent message, in order. Only `Text` and `Structured`
+ * messages produce sends; receipts and events give []. Attachments without an http(s) URL are
+ * skipped; `Link` attachments are sent as their URL in the text; content other than attachments
+ * (quick replies, cards) is not mapped. With exactly one attachment, and that one an image,
+ * video or document, text of at most 1024 characters becomes its caption.
+ */
+export function genesysOutboundToMetaSends(msg: GenesysOutboundMessage, to: string): MetaSendBody[] {
+  if (!msg || (msg.type !== 'Text' && msg.type !== 'Structured')) return [];
+  let text = typeof msg.text === 'string' ? msg.text : '';
+  const media: OutboundMedia[] = [];
+  for (const item of Array.isArray(msg.content) ? msg.content : []) {
+    if (item?.contentType !== 'Attachment' || !item.attachment || typeof item.attachment !== 'object') continue;
+    if (item.attachment.mediaType === 'Link') {
+      if (isHttpUrl(item.attachment.url)) text = text.trim().length > 0 ? `${text}\n${item.attachment.url}` : item.attachment.url;
+      continue;
+    }
+    const m = outboundMedia(item.attachment);
+    if (m) media.push(m);
+  }
+  const hasText = text.trim().length > 0;
+  if (hasText && media.length === 1 && media[0].kind !== 'audio' && text.length <= MAX_META_CAPTION) {
+    return [mediaSend(to, media[0], text)];
+  }
+  const sends: MetaSendBody[] = [];
+  if (hasText) {
+    for (const body of splitText(text)) {
+      sends.push({ messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'text', text: { body, preview_url: URL_IN_TEXT.test(body) } });
+    }
+  }
+  for (const m of media) sends.push(mediaSend(to, m));
+  return sends;
+}

@@ -1,0 +1,161 @@
+import { GENESYS_FAILURE_REASONS } from '@bridge/simulators';
+import { GENESYS_REASON_CODES } from '../../src/mapping/genesys-types';
+import { META_ERRORS, classifyMetaError, lookupMetaError, metaErrorToReason } from '../../src/mapping/meta-errors';
+
+const WINDOW_CLOSED = 'More than 24 hours since the customer last wrote; only an approved template can be sent';
+
+describe('META_ERRORS, the one table of Meta error codes', () => {
+  const entries = Object.entries(META_ERRORS).map(([code, entry]) => [Number(code), entry] as const);
+
+  it('holds every code the bridge handles, with its Genesys reason and retry decision', () => {
+    const table: Array<[number, string, boolean]> = [
+      [131047, 'MessageExpired', false],
+      [470, 'MessageExpired', false],
+      [130429, 'RateLimited', true],
+      [131056, 'RateLimited', true],
+      [4, 'RateLimited', true],
+      [80007, 'RateLimited', true],
+      [131048, 'RateLimited', false],
+      [131026, 'InvalidDestination', false],
+      [131021, 'InvalidDestination', false],
+      [131051, 'UnsupportedMessage', false],
+      [131052, 'GeneralError', false],
+      [131053, 'MediaTypeNotAllowed', false],
+      [100, 'InvalidMessageStructure', false],
+      [131008, 'InvalidMessageStructure', false],
+      [131009, 'InvalidMessageStructure', false],
+      [131050, 'RecipientOptedOut', false],
+      [130472, 'MessageNotAllowed', false],
+      [131049, 'MessageNotAllowed', false],
+      [368, 'MessageNotAllowed', false],
+      [131031, 'MessageNotAllowed', false],
+      [190, 'GeneralError', false],
+      [131000, 'ServerError', true],
+      [131016, 'ServerError', true],
+      [131057, 'ServerError', true],
+      [133004, 'ServerError', true],
+      [1, 'ServerError', true],
+      [2, 'ServerError', true],
+    ];
+    const actual = entries.map(([code, e]) => [code, e.reason, e.retry]);
+    expect(actual).toHaveLength(table.length);
+    expect(actual).toEqual(expect.arrayContaining(table));
+  });
+
+  it.each(entries)('%s has a reason the Genesys receipt endpoint accepts and a text for the agent', (_code, entry) => {
+    expect(GENESYS_FAILURE_REASONS).toContain(entry.reason);
+    expect(entry.agentText.trim().length).toBeGreaterThan(0);
+    expect(typeof entry.retry).toBe('boolean');
+  });
+
+  it('GENESYS_REASON_CODES is exactly the list the Genesys simulator accepts', () => {
+    expect([...GENESYS_REASON_CODES]).toEqual([...GENESYS_FAILURE_REASONS]);
+  });
+
+  it('retries what the WhatsApp reference says to retry, and nothing it says not to', () => {
+    for (const code of [130429, 131056, 131057, 4, 80007]) expect(lookupMetaError(code)?.retry).toBe(true);
+    for (const code of [131047, 190, 100, 131026]) expect(lookupMetaError(code)?.retry).toBe(false);
+  });
+
+  it.each(entries)('%s: the receipt reason and the retry decision both come from the table', (code, entry) => {
+    const reason = metaErrorToReason(code, 'Meta says no');
+    expect(reason.code).toBe(entry.reason);
+    expect(reason.message).toBe(`${entry.agentText} (WhatsApp error ${code}: Meta says no)`);
+    const expected = entry.retry ? 'transient' : 'permanent';
+    expect(classifyMetaError(code, 400)).toBe(expected);
+    expect(classifyMetaError(code, 503)).toBe(expected);
+  });
+
+  it('looks up known codes and nothing else', () => {
+    expect(lookupMetaError(131047)).toEqual({ reason: 'MessageExpired', agentText: WINDOW_CLOSED, retry: false });
+    expect(lookupMetaError(130429)).toMatchObject({ reason: 'RateLimited', retry: true });
+    expect(lookupMetaError(999999)).toBeUndefined();
+    expect(lookupMetaError(132001)).toBeUndefined();
+    expect(lookupMetaError(undefined)).toBeUndefined();
+  });
+
+  it('unknown codes fall back: templates to InvalidMessageStructure, others to GeneralError, with Meta\'s text', () => {
+    expect(metaErrorToReason(999999, 'Meta text')).toEqual({ code: 'GeneralError', message: 'Meta text (WhatsApp error 999999)' });
+    expect(metaErrorToReason(132005, ' Parameter mismatch ')).toEqual({ code: 'InvalidMessageStructure', message: 'Parameter mismatch (WhatsApp error 132005)' });
+    expect(metaErrorToReason(133000, 'x').code).toBe('GeneralError');
+    expect(metaErrorToReason(999999)).toEqual({ code: 'GeneralError', message: 'WhatsApp could not deliver the message (WhatsApp error 999999)' });
+    expect(metaErrorToReason(undefined, '  ')).toEqual({ code: 'GeneralError', message: 'WhatsApp could not deliver the message' });
+    expect(metaErrorToReason(undefined, 'Timeout')).toEqual({ code: 'GeneralError', message: 'Timeout' });
+    expect(metaErrorToReason(131047)).toEqual({ code: 'MessageExpired', message: `${WINDOW_CLOSED} (WhatsApp error 131047)` });
+    const long = metaErrorToReason(999999, 'x'.repeat(2000)).message;
+    expect(long).toHaveLength(1000);
+    expect(long.endsWith('x…')).toBe(true);
+  });
+});
+
+describe('metaErrorToReason', () => {
+  const table: Array<[number | undefined, string]> = [
+    [131047, 'MessageExpired'],
+    [130429, 'RateLimited'],
+    [131056, 'RateLimited'],
+    [4, 'RateLimited'],
+    [80007, 'RateLimited'],
+    [131026, 'InvalidDestination'],
+    [131051, 'UnsupportedMessage'],
+    [131052, 'GeneralError'],
+    [131053, 'MediaTypeNotAllowed'],
+    [100, 'InvalidMessageStructure'],
+    [131050, 'RecipientOptedOut'],
+    [190, 'GeneralError'],
+    [131000, 'ServerError'],
+    [131016, 'ServerError'],
+    [132001, 'InvalidMessageStructure'],
+    [999999, 'GeneralError'],
+    [undefined, 'GeneralError'],
+  ];
+
+  it.each(table)('%s → %s, a code the receipt endpoint accepts', (code, expected) => {
+    const reason = metaErrorToReason(code, 'Meta says no');
+    expect(reason.code).toBe(expected);
+    expect((GENESYS_FAILURE_REASONS as readonly string[]).includes(reason.code)).toBe(true);
+    expect(reason.message.length).toBeGreaterThan(0);
+  });
+
+  it('keeps Meta\'s text and code for the agent', () => {
+    expect(metaErrorToReason(999999, 'Something odd').message).toBe('Something odd (WhatsApp error 999999)');
+    expect(metaErrorToReason(131047, 'Re-engagement message').message).toMatch(/24 hours.*\(WhatsApp error 131047: Re-engagement message\)$/);
+  });
+});
+
+describe('classifyMetaError', () => {
+  const table: Array<[number | undefined, number, 'transient' | 'permanent']> = [
+    [130429, 400, 'transient'],
+    [131056, 400, 'transient'],
+    [131057, 400, 'transient'],
+    [4, 400, 'transient'],
+    [80007, 400, 'transient'],
+    [131000, 500, 'transient'],
+    [131016, 503, 'transient'],
+    [1, 400, 'transient'],
+    [2, 400, 'transient'],
+    [131047, 400, 'permanent'],
+    [100, 400, 'permanent'],
+    [190, 401, 'permanent'],
+    [131026, 400, 'permanent'],
+    [131051, 400, 'permanent'],
+    [131050, 400, 'permanent'],
+    [131052, 400, 'permanent'],
+    [131053, 400, 'permanent'],
+    [368, 400, 'permanent'],
+    [131031, 400, 'permanent'],
+    // A permanent code stays permanent even on a 5xx.
+    [131047, 500, 'permanent'],
+    // No or unknown code: the HTTP status decides.
+    [undefined, 500, 'transient'],
+    [undefined, 502, 'transient'],
+    [undefined, 429, 'transient'],
+    [undefined, 0, 'transient'],
+    [424242, 503, 'transient'],
+    [undefined, 400, 'permanent'],
+    [undefined, 404, 'permanent'],
+    [424242, 400, 'permanent'],
+  ];
+  it.each(table)('code %s with HTTP %s is %s', (code, status, expected) => {
+    expect(classifyMetaError(code, status)).toBe(expected);
+  });
+});
