@@ -1,23 +1,40 @@
-import { AppError, TENANT_AUTH_HEADER, createServiceApp, requireGatewayTenant, signTenantToken, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
+import type { Express } from 'express';
+import {
+  AppError,
+  TENANT_AUTH_HEADER,
+  createServiceApp,
+  requireGatewayTenant,
+  signTenantToken,
+  standardReadiness,
+  type Cache,
+  type CredentialsClient,
+  type Database,
+  type Logger,
+} from '@bridge/shared';
 import type { GenesysTokenBroker } from './genesys-token-broker';
 import { internalRoutes } from './internal-routes';
 
-export interface Deps {
+/** What auth-service is built from (server.ts builds them). Its `close` closes `broker` and `credentials`. */
+export interface AuthServiceDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
   internalToken: string;
   jwtSecret: string;
+  /** Lifetime of the tenant JWTs it signs, in seconds. */
   jwtTtlSeconds: number;
+  /** Started (subscribed to tenant events). */
   broker: GenesysTokenBroker;
+  /** Started; the broker reads tenants' Genesys credentials through it. */
+  credentials: CredentialsClient;
 }
 
 /**
  * auth-service: exchanges an API key (already checked by the gateway) for a short-lived tenant
  * JWT, and brokers the tenants' Genesys OAuth tokens for the other services.
  */
-export function createAuthService(deps: Deps) {
-  return createServiceApp({
+export function createAuthService(deps: AuthServiceDeps): { app: Express; close(): Promise<void> } {
+  const app = createServiceApp({
     name: 'auth-service',
     logger: deps.logger,
     readiness: standardReadiness(deps),
@@ -34,4 +51,11 @@ export function createAuthService(deps: Deps) {
       app.use(internalRoutes(deps.broker, deps.internalToken));
     },
   });
+  return {
+    app,
+    close: async () => {
+      await deps.broker.close();
+      await deps.credentials.close();
+    },
+  };
 }

@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
-import { AppError, onTenantEvent, regionUrl, tenantKey, type Cache, type GenesysCredentials, type Logger } from '@bridge/shared';
+import {
+  AppError,
+  SingleFlight,
+  createHttpClient,
+  onTenantEvent,
+  regionUrl,
+  tenantKey,
+  type Cache,
+  type GenesysCredentials,
+  type HttpClient,
+  type Logger,
+} from '@bridge/shared';
 
 export interface GenesysCredentialsSource {
   genesys(tenantId: string): Promise<GenesysCredentials | undefined>;
@@ -42,12 +50,6 @@ interface StoredFailure {
   status: number;
 }
 
-interface Flight {
-  promise: Promise<StoredToken>;
-  /** The token this flight was started to replace, if any. */
-  rejected?: string;
-}
-
 const POLL_MS = 50;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,12 +64,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * not become a burst of failing logins.
  */
 export class GenesysTokenBroker {
-  private readonly flights = new Map<string, Flight>();
-  /** Bumped by forget(): a request started before it must not store its (old-credentials) token. */
-  private readonly epochs = new Map<string, number>();
-  private readonly http: AxiosInstance;
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32 });
+  /**
+   * Per tenant, tagged with the token a flight was started to replace, if any. forget() lets go
+   * of a tenant's flight: a request started before it must not store its (old-credentials) token.
+   */
+  private readonly flights = new SingleFlight<string, StoredToken, string>();
+  private readonly http: HttpClient;
   private readonly marginSeconds: number;
   private readonly timeoutMs: number;
   private readonly failureTtlSeconds: number;
@@ -77,14 +79,7 @@ export class GenesysTokenBroker {
     this.marginSeconds = opts.refreshMarginSeconds ?? 60;
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.failureTtlSeconds = opts.authFailureTtlSeconds ?? 5;
-    this.http = axios.create({
-      timeout: this.timeoutMs,
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      maxRedirects: 0,
-      // Statuses are mapped below; axios must not build errors that carry the Authorization header.
-      validateStatus: () => true,
-    });
+    this.http = createHttpClient({ timeoutMs: this.timeoutMs, maxSockets: 32, maxRedirects: 0 });
   }
 
   /**
@@ -94,12 +89,11 @@ export class GenesysTokenBroker {
    */
   async token(tenantId: string, rejected?: string): Promise<GenesysToken> {
     for (let round = 0; ; round++) {
-      let flight = this.flights.get(tenantId);
-      if (!flight) flight = this.startFlight(tenantId, rejected);
+      const flight = this.flights.get(tenantId) ?? this.flights.start(tenantId, (isCurrent) => this.obtain(tenantId, rejected, isCurrent), rejected);
       const token = await flight.promise;
       // A flight started without knowing of the rejection may hand back the rejected token itself:
       // then start (or join) one that replaces it. One that was asked to replace it is final.
-      if (rejected === undefined || token.accessToken !== rejected || flight.rejected === rejected || round >= 2) {
+      if (rejected === undefined || token.accessToken !== rejected || flight.tag === rejected || round >= 2) {
         return { accessToken: token.accessToken, expiresAt: new Date(token.expiresAt).toISOString() };
       }
     }
@@ -107,8 +101,7 @@ export class GenesysTokenBroker {
 
   /** Drops the tenant's token and any remembered login failure (its credentials changed). */
   async forget(tenantId: string): Promise<void> {
-    this.epochs.set(tenantId, this.epoch(tenantId) + 1);
-    this.flights.delete(tenantId);
+    this.flights.forget(tenantId);
     await this.opts.cache.del(this.tokenKey(tenantId), this.failureKey(tenantId));
   }
 
@@ -129,8 +122,7 @@ export class GenesysTokenBroker {
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = undefined;
     await unsubscribe?.().catch(() => undefined);
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.http.close();
   }
 
   private tokenKey(tenantId: string) {
@@ -145,28 +137,13 @@ export class GenesysTokenBroker {
     return tenantKey(tenantId, 'genesys', 'token-failure');
   }
 
-  private epoch(tenantId: string): number {
-    return this.epochs.get(tenantId) ?? 0;
-  }
-
-  private startFlight(tenantId: string, rejected?: string): Flight {
-    const flight: Flight = { rejected, promise: this.obtain(tenantId, rejected) };
-    this.flights.set(tenantId, flight);
-    // Registered before any caller awaits, so the slot is free by the time they look again.
-    const done = () => {
-      if (this.flights.get(tenantId) === flight) this.flights.delete(tenantId);
-    };
-    flight.promise.then(done, done);
-    return flight;
-  }
-
-  private async obtain(tenantId: string, rejected?: string): Promise<StoredToken> {
-    const epoch = this.epoch(tenantId);
+  /** One flight's work; `isCurrent()` turns false when forget() lets go of the flight. */
+  private async obtain(tenantId: string, rejected: string | undefined, isCurrent: () => boolean): Promise<StoredToken> {
     try {
       const cached = await this.readToken(tenantId);
       if (cached && cached.accessToken !== rejected) return cached;
       await this.throwRememberedFailure(tenantId);
-      return await this.fetchOnce(tenantId, rejected, epoch);
+      return await this.fetchOnce(tenantId, rejected, isCurrent);
     } catch (err) {
       if (err instanceof AppError) throw err;
       // In practice the shared cache (Redis) failing: a dependency is down, not a bad request.
@@ -180,7 +157,7 @@ export class GenesysTokenBroker {
    * token (or its remembered failure), and take the lock in turn if it is released without one.
    * After waiting about one request's worth they stop waiting and ask Genesys themselves.
    */
-  private async fetchOnce(tenantId: string, rejected: string | undefined, epoch: number): Promise<StoredToken> {
+  private async fetchOnce(tenantId: string, rejected: string | undefined, isCurrent: () => boolean): Promise<StoredToken> {
     const { cache } = this.opts;
     const lockKey = this.lockKey(tenantId);
     const lockTtlSeconds = Math.ceil((2 * this.timeoutMs) / 1000) + 1;
@@ -193,7 +170,7 @@ export class GenesysTokenBroker {
           const cached = await this.readToken(tenantId);
           if (cached && cached.accessToken !== rejected) return cached;
           await this.throwRememberedFailure(tenantId);
-          return await this.fetchAndStore(tenantId, epoch);
+          return await this.fetchAndStore(tenantId, isCurrent);
         } finally {
           // Not atomic, but at worst another holder's lock goes early and one extra request follows.
           if ((await cache.get(lockKey).catch(() => null)) === owner) await cache.del(lockKey).catch(() => undefined);
@@ -205,23 +182,23 @@ export class GenesysTokenBroker {
       await this.throwRememberedFailure(tenantId);
       if (Date.now() >= giveUpAt) {
         this.opts.logger?.warn({ tenantId }, 'Genesys token lock held too long; requesting a token without it');
-        return this.fetchAndStore(tenantId, epoch);
+        return this.fetchAndStore(tenantId, isCurrent);
       }
     }
   }
 
-  private async fetchAndStore(tenantId: string, epoch: number): Promise<StoredToken> {
+  private async fetchAndStore(tenantId: string, isCurrent: () => boolean): Promise<StoredToken> {
     const credentials = await this.opts.credentials.genesys(tenantId);
     if (!credentials) throw new AppError('GENESYS_NOT_CONFIGURED', 'This tenant has no Genesys credentials', 404);
     try {
       const { token, lifetimeSeconds } = await this.requestToken(tenantId, credentials);
       const margin = Math.min(this.marginSeconds, lifetimeSeconds / 2);
-      if (this.epoch(tenantId) === epoch) {
+      if (isCurrent()) {
         await this.opts.cache.set(this.tokenKey(tenantId), JSON.stringify(token), lifetimeSeconds - margin);
       }
       return token;
     } catch (err) {
-      if (err instanceof AppError && err.code === 'GENESYS_AUTH_FAILED' && this.epoch(tenantId) === epoch) {
+      if (err instanceof AppError && err.code === 'GENESYS_AUTH_FAILED' && isCurrent()) {
         const failure: StoredFailure = { code: err.code, message: err.message, status: err.status };
         await this.opts.cache.set(this.failureKey(tenantId), JSON.stringify(failure), this.failureTtlSeconds).catch(() => undefined);
       }

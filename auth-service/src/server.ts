@@ -11,26 +11,21 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       configSchema,
       createApp: async ({ config, logger, db, cache }) => {
         const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
+        const jwtSecret = requireSecret(config, 'JWT_SECRET');
         const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_URL, internalToken, cache, logger });
         const broker = new GenesysTokenBroker({ cache, credentials, loginUrlTemplate: config.GENESYS_LOGIN_URL, logger });
         await credentials.start();
         await broker.start();
-        const app = createAuthService({
+        return createAuthService({
           db,
           cache,
           logger,
           internalToken,
-          jwtSecret: requireSecret(config, 'JWT_SECRET'),
+          jwtSecret,
           jwtTtlSeconds: config.JWT_TTL_SECONDS,
           broker,
+          credentials,
         });
-        return {
-          app,
-          close: async () => {
-            await broker.close();
-            await credentials.close();
-          },
-        };
       },
     },
     env,

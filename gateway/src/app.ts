@@ -1,31 +1,38 @@
-import type { RequestHandler } from 'express';
+import type http from 'node:http';
+import type { Express, RequestHandler } from 'express';
 import {
   INTERNAL_TOKEN_HEADER,
   TENANT_AUTH_HEADER,
   TENANT_HEADER,
-  TenantDirectory,
   createServiceApp,
-  createTenantResolver,
   standardReadiness,
   type Cache,
   type Database,
   type Logger,
+  type TenantDirectory,
 } from '@bridge/shared';
-import { LastUsedRecorder } from './last-used';
-import { createAgent, proxyTo } from './proxy';
+import type { LastUsedRecorder } from './last-used';
+import { proxyTo } from './proxy';
 import { createRateLimits } from './rate-limits';
+import { createTenantResolver } from './tenant-resolver';
 
+/** What the gateway is built from (server.ts builds them). Its `close` closes `lastUsed` and `agent`. */
 export interface GatewayDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
+  directory: TenantDirectory;
+  /** Flushed and stopped on close. */
+  lastUsed: LastUsedRecorder;
+  /** Keep-alive agent to the services (see proxy.ts); destroyed on close. */
+  agent: http.Agent;
   jwtSecret: string;
   internalToken: string;
   baseDomain?: string;
   allowSubdomainOnly?: boolean;
   targets: { state: string; auth: string; webhook: string };
-  proxyTimeoutMs?: number;
-  lastUsedFlushMs?: number;
+  /** How long a service may take to answer, in ms. */
+  proxyTimeoutMs: number;
   trustProxyHops?: number;
 }
 
@@ -42,10 +49,10 @@ const dropClientTrustHeaders: RequestHandler = (req, _res, next) => {
  * with X-Tenant-ID and the internal token. Webhooks (/webhook): forwarded untouched, for
  * webhook-service to authenticate by signature. Bodies are never read here.
  */
-export function createGateway(deps: GatewayDeps) {
-  const lastUsed = new LastUsedRecorder(deps.db, deps.logger, deps.lastUsedFlushMs ?? 30_000);
+export function createGateway(deps: GatewayDeps): { app: Express; close(): Promise<void> } {
+  const { lastUsed, agent } = deps;
   const resolver = createTenantResolver({
-    directory: new TenantDirectory(deps.db, deps.cache),
+    directory: deps.directory,
     jwtSecret: deps.jwtSecret,
     baseDomain: deps.baseDomain,
     allowSubdomainOnly: deps.allowSubdomainOnly,
@@ -57,7 +64,7 @@ export function createGateway(deps: GatewayDeps) {
     req.headers[INTERNAL_TOKEN_HEADER] = deps.internalToken;
     next();
   };
-  const proxyOptions = { timeoutMs: deps.proxyTimeoutMs ?? 10_000, logger: deps.logger, agent: createAgent() };
+  const proxyOptions = { timeoutMs: deps.proxyTimeoutMs, logger: deps.logger, agent };
 
   const app = createServiceApp({
     name: 'gateway',
@@ -76,8 +83,7 @@ export function createGateway(deps: GatewayDeps) {
     app,
     close: async () => {
       await lastUsed.close();
-      proxyOptions.agent.destroy();
+      agent.destroy();
     },
-    lastUsed,
   };
 }

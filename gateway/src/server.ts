@@ -1,6 +1,8 @@
-import { requireSecret, runMain, startService } from '@bridge/shared';
+import { TenantDirectory, requireSecret, runMain, startService } from '@bridge/shared';
 import { createGateway } from './app';
 import { configSchema } from './config';
+import { LastUsedRecorder } from './last-used';
+import { createAgent } from './proxy';
 
 /** Builds the gateway from the environment and listens on its port (3000). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
@@ -8,20 +10,25 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'gateway',
       configSchema,
-      createApp: ({ config, logger, db, cache }) =>
-        createGateway({
+      createApp: ({ config, logger, db, cache }) => {
+        const jwtSecret = requireSecret(config, 'JWT_SECRET');
+        const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
+        return createGateway({
           db,
           cache,
           logger,
-          jwtSecret: requireSecret(config, 'JWT_SECRET'),
-          internalToken: requireSecret(config, 'INTERNAL_SERVICE_TOKEN'),
+          directory: new TenantDirectory(db, cache),
+          lastUsed: new LastUsedRecorder(db, logger, config.LAST_USED_FLUSH_MS),
+          agent: createAgent(),
+          jwtSecret,
+          internalToken,
           baseDomain: config.BASE_DOMAIN,
           allowSubdomainOnly: config.ALLOW_SUBDOMAIN_ONLY,
           targets: { state: config.STATE_MANAGER_URL, auth: config.AUTH_SERVICE_URL, webhook: config.WEBHOOK_SERVICE_URL },
           proxyTimeoutMs: config.PROXY_TIMEOUT_MS,
-          lastUsedFlushMs: config.LAST_USED_FLUSH_MS,
           trustProxyHops: config.TRUST_PROXY_HOPS,
-        }),
+        });
+      },
     },
     env,
   );

@@ -1,8 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
 import CircuitBreaker from 'opossum';
-import { regionUrl, type CredentialsClient } from '@bridge/shared';
+import { createHttpClient, regionUrl, type CredentialsClient, type HttpClient } from '@bridge/shared';
 import { DeliveryError, fromNetworkError, permanent, retryAfterMs, transient } from './errors';
 import type { GenesysTokenClient } from './genesys-token-client';
 
@@ -22,17 +19,11 @@ type Endpoint = 'message' | 'receipt' | 'event';
  * tenant so that an org that is down is not hammered (and does not hold workers others need).
  */
 export class GenesysClient {
-  private readonly http: AxiosInstance;
+  private readonly http: HttpClient;
   private readonly breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
 
   constructor(private readonly options: GenesysClientOptions) {
-    this.http = axios.create({
-      timeout: options.timeoutMs,
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
-      validateStatus: () => true,
-      maxBodyLength: 512_000,
-    });
+    this.http = createHttpClient({ timeoutMs: options.timeoutMs, maxSockets: 256, maxBodyLength: 512_000 });
   }
 
   private breaker(tenantId: string) {
@@ -106,8 +97,10 @@ export class GenesysClient {
     }
   }
 
+  /** Stops the breakers' timers and releases kept-alive connections. */
   close(): void {
     for (const breaker of this.breakers.values()) breaker.shutdown();
     this.breakers.clear();
+    this.http.close();
   }
 }

@@ -1,7 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
-import { AppError, INTERNAL_TOKEN_HEADER } from '@bridge/shared';
+import { AppError, INTERNAL_TOKEN_HEADER, SingleFlight, createHttpClient, type HttpClient } from '@bridge/shared';
 
 export interface GenesysTokenClientOptions {
   /** AUTH_SERVICE_URL. */
@@ -35,21 +32,18 @@ const EXPIRY_MARGIN_MS = 60_000;
  */
 export class GenesysTokenClient {
   private readonly local = new Map<string, Local>();
-  private readonly flights = new Map<string, { promise: Promise<string>; rejected?: string }>();
-  private readonly http: AxiosInstance;
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32 });
+  /** Tagged with the rejected token a flight was started to replace, if any. */
+  private readonly flights = new SingleFlight<string, string, string>();
+  private readonly http: HttpClient;
   private readonly maxLocalAgeMs: number;
 
   constructor(opts: GenesysTokenClientOptions) {
     this.maxLocalAgeMs = opts.maxLocalAgeMs ?? 30_000;
-    this.http = axios.create({
+    this.http = createHttpClient({
       baseURL: opts.authServiceUrl.replace(/\/+$/, ''),
-      timeout: opts.timeoutMs ?? 5000,
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
+      timeoutMs: opts.timeoutMs ?? 5000,
+      maxSockets: 32,
       maxRedirects: 0,
-      validateStatus: () => true,
       headers: { [INTERNAL_TOKEN_HEADER]: opts.internalToken, 'Content-Type': 'application/json' },
     });
   }
@@ -64,8 +58,18 @@ export class GenesysTokenClient {
     }
     const flight = this.flights.get(tenantId);
     // A plain request in flight may bring back the rejected token; only share one that knows of it.
-    if (flight && (rejectedToken === undefined || flight.rejected === rejectedToken)) return flight.promise;
-    return this.startFlight(tenantId, rejectedToken);
+    if (flight && (rejectedToken === undefined || flight.tag === rejectedToken)) return flight.promise;
+    const started = this.flights.start(
+      tenantId,
+      async (isCurrent) => {
+        const answer = await this.request(tenantId, rejectedToken);
+        // A flight overtaken by a rejection report must not put back the token it brought.
+        if (isCurrent() && answer.useUntil !== undefined) this.local.set(tenantId, { accessToken: answer.accessToken, useUntil: answer.useUntil });
+        return answer.accessToken;
+      },
+      rejectedToken,
+    );
+    return started.promise;
   }
 
   /** Forgets every local copy. */
@@ -76,27 +80,7 @@ export class GenesysTokenClient {
   /** Releases kept-alive connections. */
   close(): void {
     this.local.clear();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
-  }
-
-  private startFlight(tenantId: string, rejectedToken?: string): Promise<string> {
-    const entry = {
-      rejected: rejectedToken,
-      promise: this.request(tenantId, rejectedToken).then((answer) => {
-        // A flight overtaken by a rejection report must not put back the token it brought.
-        if (this.flights.get(tenantId) === entry && answer.useUntil !== undefined) {
-          this.local.set(tenantId, { accessToken: answer.accessToken, useUntil: answer.useUntil });
-        }
-        return answer.accessToken;
-      }),
-    };
-    this.flights.set(tenantId, entry);
-    const done = () => {
-      if (this.flights.get(tenantId) === entry) this.flights.delete(tenantId);
-    };
-    entry.promise.then(done, done);
-    return entry.promise;
+    this.http.close();
   }
 
   private async request(tenantId: string, rejectedToken?: string): Promise<{ accessToken: string; useUntil?: number }> {

@@ -1,21 +1,13 @@
-import https from 'node:https';
-import http from 'node:http';
-import axios, { type AxiosInstance } from 'axios';
-import type { MetaCredentials } from '@bridge/shared';
+import { createHttpClient, type HttpClient, type MetaCredentials } from '@bridge/shared';
 import { fromNetworkError, permanent, retryAfterMs, transient } from './errors';
 import { classifyMetaError, type MetaSendBody } from './mapping';
 
 /** Sends messages through the WhatsApp Cloud API with a tenant's token and number. */
 export class MetaClient {
-  private readonly http: AxiosInstance;
+  private readonly http: HttpClient;
 
   constructor(private readonly options: { graphUrl: string; timeoutMs: number }) {
-    this.http = axios.create({
-      timeout: options.timeoutMs,
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 256 }),
-      validateStatus: () => true,
-    });
+    this.http = createHttpClient({ timeoutMs: options.timeoutMs, maxSockets: 256 });
   }
 
   /** Returns the wamid Meta assigned; throws a DeliveryError classified by Meta's error code. */
@@ -36,5 +28,10 @@ export class MetaClient {
       throw transient('META_UNAVAILABLE', message, retryAfterMs(res.headers['retry-after']), code);
     }
     throw permanent(code === 190 ? 'META_TOKEN_INVALID' : 'META_REJECTED', message, code);
+  }
+
+  /** Releases kept-alive connections. */
+  close(): void {
+    this.http.close();
   }
 }

@@ -17,14 +17,20 @@ export interface ServiceDefinition<S extends z.ZodType<BaseConfig & { PORT: numb
   name: string;
   configSchema: S;
   /**
-   * The composition root: builds the app from its dependencies. A service that starts more than
-   * the app (workers, timers, subscriptions) returns `{ app, close }`, and `close` runs on shutdown
-   * before the db and cache are released.
+   * The composition root (a service's server.ts): builds the service's collaborators from the
+   * config and hands them to its `create<Service>(deps)`, whose `{ app, close }` it returns.
    */
   createApp: (ctx: ServiceContext<z.infer<S>>) => Built | Promise<Built>;
 }
 
-export type Built = Express | { app: Express; close: () => Promise<void> };
+/**
+ * A built service: its app, and `close`, which releases whatever the service opened (agents,
+ * clients, subscriptions, timers, workers). It runs on shutdown, before the db and cache go.
+ */
+export interface Built {
+  app: Express;
+  close: () => Promise<void>;
+}
 
 /**
  * Starts a service the same way everywhere (plain `node`, `npm start`, Docker, tests): parse
@@ -45,13 +51,12 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
     throw err;
   }
   const cache = createCache(config.REDIS_URL);
-  const built = await definition.createApp({ config, logger, db, cache });
-  const { app, close } = typeof built === 'function' ? { app: built, close: undefined } : built;
+  const { app, close } = await definition.createApp({ config, logger, db, cache });
   const running = await listen(app, {
     port: config.PORT,
     host: config.HOST,
     onClose: async () => {
-      await close?.().catch((err: unknown) => logger.error({ err }, 'error while closing'));
+      await close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
       await Promise.allSettled([db.close(), cache.close()]);
     },
   });

@@ -1,11 +1,10 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
 import type { Cache } from './cache';
 import type { CredentialType, GenesysCredentials, MetaCredentials } from './credentials';
 import { AppError } from './errors';
 import { INTERNAL_TOKEN_HEADER } from './http';
+import { createHttpClient, type HttpClient } from './http-client';
 import type { Logger } from './logger';
+import { SingleFlight } from './single-flight';
 import { onTenantEvent } from './tenant-events';
 
 export interface CredentialsClientOptions {
@@ -40,10 +39,8 @@ type Credentials<T extends CredentialType> = T extends 'meta' ? MetaCredentials 
  */
 export class CredentialsClient {
   private readonly entries = new Map<string, Entry>();
-  private readonly flights = new Map<string, Promise<Entry['value']>>();
-  private readonly http: AxiosInstance;
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private readonly flights = new SingleFlight<string, Entry['value']>();
+  private readonly http: HttpClient;
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private unsubscribe?: () => Promise<void>;
@@ -51,16 +48,11 @@ export class CredentialsClient {
   constructor(private readonly opts: CredentialsClientOptions) {
     this.ttlMs = (opts.ttlSeconds ?? 300) * 1000;
     this.negativeTtlMs = (opts.negativeTtlSeconds ?? 5) * 1000;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
-    this.http = axios.create({
+    this.http = createHttpClient({
       baseURL: opts.tenantServiceUrl.replace(/\/+$/, ''),
-      timeout: opts.timeoutMs ?? 3000,
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
+      timeoutMs: opts.timeoutMs ?? 3000,
+      maxSockets: 64,
       maxRedirects: 0,
-      // Every status is handled below; axios must not throw an error object holding our headers.
-      validateStatus: () => true,
       headers: { [INTERNAL_TOKEN_HEADER]: opts.internalToken, Accept: 'application/json' },
     });
   }
@@ -90,8 +82,7 @@ export class CredentialsClient {
     await unsubscribe?.().catch(() => undefined);
     this.entries.clear();
     this.flights.clear();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.http.close();
   }
 
   /** Drops everything remembered about the tenant, including requests already under way. */
@@ -100,7 +91,7 @@ export class CredentialsClient {
       const key = entryKey(tenantId, type);
       this.entries.delete(key);
       // Callers already waiting keep their answer; it is not stored, and new callers fetch anew.
-      this.flights.delete(key);
+      this.flights.forget(key);
     }
   }
 
@@ -111,26 +102,13 @@ export class CredentialsClient {
       if (entry.expiresAt > Date.now()) return entry.value as Credentials<T> | undefined;
       this.entries.delete(key);
     }
-    let flight = this.flights.get(key);
-    if (!flight) {
-      const started: Promise<Entry['value']> = this.fetch(tenantId, type).then(
-        (value) => {
-          // Stored only if nobody invalidated the tenant while the request was under way.
-          if (this.flights.get(key) === started) {
-            this.flights.delete(key);
-            this.entries.set(key, { value, expiresAt: Date.now() + (value ? this.ttlMs : this.negativeTtlMs) });
-          }
-          return value;
-        },
-        (err: unknown) => {
-          if (this.flights.get(key) === started) this.flights.delete(key);
-          throw err;
-        },
-      );
-      flight = started;
-      this.flights.set(key, flight);
-    }
-    return (await flight) as Credentials<T> | undefined;
+    const value = await this.flights.run(key, async (isCurrent) => {
+      const fetched = await this.fetch(tenantId, type);
+      // Stored only if nobody invalidated the tenant while the request was under way.
+      if (isCurrent()) this.entries.set(key, { value: fetched, expiresAt: Date.now() + (fetched ? this.ttlMs : this.negativeTtlMs) });
+      return fetched;
+    });
+    return value as Credentials<T> | undefined;
   }
 
   private async fetch(tenantId: string, type: CredentialType): Promise<Entry['value']> {

@@ -12,6 +12,7 @@ export * from './bootstrap';
 export * from './tenant-directory';
 export * from './jwt';
 export * from './gateway-trust';
-export * from './tenant-resolver';
+export * from './http-client';
+export * from './single-flight';
 export * from './credentials-client';
 export * from './media-links';

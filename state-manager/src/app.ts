@@ -1,16 +1,21 @@
+import type { Express } from 'express';
 import { createServiceApp, jsonBody, requireGatewayTenant, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
 import { stateRoutes } from './routes';
 
-export interface Deps {
+/** What state-manager is built from (server.ts builds them); none holds resources of its own. */
+export interface StateManagerDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
   internalToken: string;
 }
 
-/** state-manager: the tenant API's data routes (stats, conversations, mappings), behind the gateway. */
-export function createStateManager(deps: Deps) {
-  return createServiceApp({
+/**
+ * state-manager: the tenant API's data routes (stats, conversations, mappings), behind the
+ * gateway. Nothing to release on close (the db and cache are the caller's).
+ */
+export function createStateManager(deps: StateManagerDeps): { app: Express; close(): Promise<void> } {
+  const app = createServiceApp({
     name: 'state-manager',
     logger: deps.logger,
     readiness: standardReadiness(deps),
@@ -18,4 +23,5 @@ export function createStateManager(deps: Deps) {
       app.use('/state', requireGatewayTenant(deps.internalToken), jsonBody('16kb'), stateRoutes(deps.db));
     },
   });
+  return { app, close: async () => undefined };
 }

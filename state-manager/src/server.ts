@@ -8,7 +8,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'state-manager',
       configSchema,
-      createApp: (ctx) => createStateManager({ ...ctx, internalToken: requireSecret(ctx.config, 'INTERNAL_SERVICE_TOKEN') }),
+      createApp: ({ config, logger, db, cache }) => createStateManager({ db, cache, logger, internalToken: requireSecret(config, 'INTERNAL_SERVICE_TOKEN') }),
     },
     env,
   );

@@ -1,8 +1,10 @@
+import type { Express } from 'express';
 import { createServiceApp, jsonBody, requireBearer, requireInternalToken, standardReadiness } from '@bridge/shared';
 import type { Cache, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { adminRoutes, internalRoutes } from './routes';
 import { createTenantUseCases } from './tenants';
 
+/** What tenant-service is built from (server.ts builds them); none holds resources of its own. */
 export interface TenantServiceDeps {
   db: Database;
   cache: Cache;
@@ -12,10 +14,13 @@ export interface TenantServiceDeps {
   internalToken: string;
 }
 
-/** The tenant-service app: the admin API on every route, the internal credentials route under /internal. */
-export function createTenantService(deps: TenantServiceDeps) {
+/**
+ * The tenant-service app: the admin API on every route, the internal credentials route under
+ * /internal. Nothing to release on close (the db and cache are the caller's).
+ */
+export function createTenantService(deps: TenantServiceDeps): { app: Express; close(): Promise<void> } {
   const tenants = createTenantUseCases(deps);
-  return createServiceApp({
+  const app = createServiceApp({
     name: 'tenant-service',
     logger: deps.logger,
     readiness: standardReadiness(deps),
@@ -27,4 +32,5 @@ export function createTenantService(deps: TenantServiceDeps) {
       app.use(adminRoutes(tenants));
     },
   });
+  return { app, close: async () => undefined };
 }

@@ -12,6 +12,7 @@ let tdb: TestDatabase;
 let db: Database;
 let cache: MemoryCache;
 let app: Express;
+let closeService: () => Promise<void>;
 /** What the gateway reads: the same cache, so stale entries would show here. */
 let directory: TenantDirectory;
 
@@ -19,18 +20,19 @@ beforeAll(async () => {
   tdb = await createTestDatabase();
   db = new Database({ connectionString: tdb.appUrl });
   cache = new MemoryCache();
-  app = createTenantService({
+  ({ app, close: closeService } = createTenantService({
     db,
     cache,
     cipher: new CredentialCipher(testSecrets.CREDENTIALS_ENCRYPTION_KEY),
     logger: createLogger({ name: 'test', level: 'silent' }),
     adminApiKey: testSecrets.ADMIN_API_KEY,
     internalToken: testSecrets.INTERNAL_SERVICE_TOKEN,
-  });
+  }));
   directory = new TenantDirectory(db, cache);
 });
 
 afterAll(async () => {
+  await closeService();
   await db.close();
   await cache.close();
   await tdb.drop();

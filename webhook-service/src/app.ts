@@ -1,64 +1,52 @@
-import express from 'express';
-import { CredentialsClient, TenantDirectory, createServiceApp, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
-import { genesysWebhook } from './genesys-webhook';
+import type { Express } from 'express';
+import { createServiceApp, standardReadiness, type Cache, type CredentialsClient, type Database, type Logger } from '@bridge/shared';
 import { createMediaRouter } from './media';
-import { metaVerification, metaWebhook } from './meta-webhook';
-import { OutboxNotifier } from './notifier';
-import { WebhookTenants } from './tenants';
+import type { OutboxNotifier } from './notifier';
+import { webhookRoutes } from './routes';
+import type { WebhookTenants } from './tenants';
 
-export interface Deps {
+/** What webhook-service is built from (server.ts builds them). Its `close` closes the ones it is given that hold resources. */
+export interface WebhookServiceDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
-  tenantServiceUrl: string;
-  internalToken: string;
+  /** Started (subscribed to tenant events). */
+  credentials: CredentialsClient;
+  /** Started (subscribed to tenant events); reads credentials through `credentials`. */
+  tenants: WebhookTenants;
+  notifier: OutboxNotifier;
+  /** Graph API base with version (META_GRAPH_URL), for media. */
   graphUrl: string;
   /** Key for the media links handed to Genesys (see media.ts). */
   mediaSigningSecret: string;
 }
 
-/** Meta allows 3 MB per webhook POST; Genesys 512,000 bytes. A little headroom on each. */
-const META_MAX_BODY = '4mb';
-const GENESYS_MAX_BODY = '1mb';
-
 /**
- * webhook-service: verifies, stores and acknowledges Meta's and Genesys's webhooks (bodies read
- * raw, so signatures are checked on the exact bytes), and serves the signed media links.
+ * webhook-service: verifies, stores and acknowledges Meta's and Genesys's webhooks, and serves
+ * the signed media links. `close()` releases the notifier's timer, the media client's
+ * connections and the tenant-event subscriptions.
  */
-export function createWebhookService(deps: Deps) {
-  const credentials = new CredentialsClient({ tenantServiceUrl: deps.tenantServiceUrl, internalToken: deps.internalToken, cache: deps.cache });
-  const tenants = new WebhookTenants({ db: deps.db, cache: deps.cache, credentials, directory: new TenantDirectory(deps.db, deps.cache) });
-  const metaRaw = express.raw({ type: () => true, limit: META_MAX_BODY });
-  const genesysRaw = express.raw({ type: () => true, limit: GENESYS_MAX_BODY });
-  const notifier = new OutboxNotifier(deps.db);
-  const ready = Promise.all([credentials.start(), tenants.start()]);
-
+export function createWebhookService(deps: WebhookServiceDeps): { app: Express; close(): Promise<void> } {
+  const media = createMediaRouter({
+    secret: deps.mediaSigningSecret,
+    graphUrl: deps.graphUrl,
+    getMetaCredentials: (tenantId) => deps.credentials.meta(tenantId),
+  });
   const app = createServiceApp({
     name: 'webhook-service',
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (a) => {
-      const metaDeps = { db: deps.db, tenants, logger: deps.logger, notifier };
-      a.get('/webhook/meta', metaVerification(metaDeps));
-      a.get('/webhook/meta/:tenantId', metaVerification(metaDeps));
-      a.post('/webhook/meta', metaRaw, metaWebhook(metaDeps));
-      a.post('/webhook/meta/:tenantId', metaRaw, metaWebhook(metaDeps));
-      a.post('/webhook/genesys/:tenantId', genesysRaw, genesysWebhook({ db: deps.db, tenants, notifier }));
-      a.use(
-        createMediaRouter({
-          secret: deps.mediaSigningSecret,
-          graphUrl: deps.graphUrl,
-          getMetaCredentials: (tenantId) => credentials.meta(tenantId),
-        }),
-      );
+      a.use(webhookRoutes(deps));
+      a.use(media.router);
     },
   });
   return {
     app,
-    ready,
     close: async () => {
-      notifier.close();
-      await Promise.allSettled([tenants.close(), credentials.close()]);
+      deps.notifier.close();
+      media.close();
+      await Promise.allSettled([deps.tenants.close(), deps.credentials.close()]);
     },
   };
 }

@@ -20,13 +20,10 @@
  * - The media lookup is scoped with `phone_number_id` when the tenant's credentials name one, so
  *   a token shared between numbers cannot reach another number's media.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { Transform, type TransformCallback, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import axios from 'axios';
 import express, { type Request, type Response, type Router } from 'express';
-import { AppError, checkMediaSigningSecret, verifyMediaRequest } from '@bridge/shared';
+import { AppError, checkMediaSigningSecret, createHttpClient, verifyMediaRequest } from '@bridge/shared';
 
 export { signMediaUrl, verifyMediaRequest, DEFAULT_MEDIA_LINK_TTL_SECONDS } from '@bridge/shared';
 
@@ -85,19 +82,13 @@ interface MediaInfo {
  * with the tenant's token. Errors are AppErrors for the error middleware: 403/410 bad link, 404
  * no credentials or unknown media, 413 too large, 502 Meta failing. The token is only ever put
  * in request headers to Meta; axios errors (whose config holds it) never leave this module.
+ * `close()` releases the connections to Meta.
  */
-export function createMediaRouter(opts: MediaRouterOptions): Router {
+export function createMediaRouter(opts: MediaRouterOptions): { router: Router; close(): void } {
   checkMediaSigningSecret(opts.secret);
   const maxBytes = opts.maxBytes ?? DEFAULT_MEDIA_MAX_BYTES;
   const graphUrl = opts.graphUrl.replace(/\/+$/, '');
-  const client = axios.create({
-    timeout: opts.timeoutMs ?? DEFAULT_MEDIA_TIMEOUT_MS,
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
-    maxRedirects: 3,
-    // Every status is handled here; a thrown AxiosError would carry the Authorization header.
-    validateStatus: () => true,
-  });
+  const client = createHttpClient({ timeoutMs: opts.timeoutMs ?? DEFAULT_MEDIA_TIMEOUT_MS, maxSockets: 64, maxRedirects: 3 });
 
   async function lookup(mediaId: string, creds: { accessToken: string; phoneNumberId?: string }): Promise<MediaInfo> {
     const scope = creds.phoneNumberId ? `?phone_number_id=${encodeURIComponent(creds.phoneNumberId)}` : '';
@@ -187,5 +178,5 @@ export function createMediaRouter(opts: MediaRouterOptions): Router {
 
   const router = express.Router();
   router.get('/webhook/media/:tenantId/:mediaId', serve);
-  return router;
+  return { router, close: () => client.close() };
 }

@@ -1,6 +1,8 @@
-import { deriveMediaSigningSecret, requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, TenantDirectory, deriveMediaSigningSecret, requireSecret, runMain, startService } from '@bridge/shared';
 import { createWebhookService } from './app';
 import { configSchema } from './config';
+import { OutboxNotifier } from './notifier';
+import { WebhookTenants } from './tenants';
 
 /** Builds webhook-service from the environment and listens on its port (3001). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
@@ -10,17 +12,20 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       configSchema,
       createApp: async ({ config, logger, db, cache }) => {
         const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
-        const service = createWebhookService({
+        const mediaSigningSecret = deriveMediaSigningSecret(config.MEDIA_SIGNING_SECRET, internalToken);
+        const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_URL, internalToken, cache });
+        const tenants = new WebhookTenants({ db, cache, credentials, directory: new TenantDirectory(db, cache) });
+        await Promise.all([credentials.start(), tenants.start()]);
+        return createWebhookService({
           db,
           cache,
           logger,
-          tenantServiceUrl: config.TENANT_SERVICE_URL,
-          internalToken,
+          credentials,
+          tenants,
+          notifier: new OutboxNotifier(db),
           graphUrl: config.META_GRAPH_URL,
-          mediaSigningSecret: deriveMediaSigningSecret(config.MEDIA_SIGNING_SECRET, internalToken),
+          mediaSigningSecret,
         });
-        await service.ready;
-        return service;
       },
     },
     env,

@@ -35,7 +35,11 @@ beforeAll(async () => {
   meta.addMedia({ mediaId: 'page', bytes: Buffer.from('<script>alert(1)</script>'), mimeType: 'text/html', phoneNumberId: ACME_NUMBER });
 });
 
+/** Every router built here, so that their connections to the simulator are closed. */
+const routers: Array<{ close(): void }> = [];
+
 afterAll(async () => {
+  for (const router of routers) router.close();
   await meta.close();
 });
 
@@ -52,16 +56,14 @@ afterAll(() => {
 });
 
 function app(options: Partial<MediaRouterOptions> = {}) {
-  return express()
-    .use(
-      createMediaRouter({
-        secret: SECRET,
-        graphUrl: meta.graphUrl,
-        getMetaCredentials: async (tenantId) => credentials[tenantId],
-        ...options,
-      }),
-    )
-    .use(errorHandler);
+  const media = createMediaRouter({
+    secret: SECRET,
+    graphUrl: meta.graphUrl,
+    getMetaCredentials: async (tenantId) => credentials[tenantId],
+    ...options,
+  });
+  routers.push(media);
+  return express().use(media.router).use(errorHandler);
 }
 
 function link(overrides: Partial<Parameters<typeof signMediaUrl>[0]> = {}): string {

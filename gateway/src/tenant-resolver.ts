@@ -1,9 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { setContextTenant } from './context';
-import { hashApiKey } from './crypto';
-import { AppError } from './errors';
-import { verifyTenantToken } from './jwt';
-import type { TenantDirectory, TenantEntry } from './tenant-directory';
+import { AppError, hashApiKey, setContextTenant, verifyTenantToken, type TenantDirectory, type TenantEntry } from '@bridge/shared';
 
 export type TenantAuth = 'api-key' | 'jwt' | 'subdomain';
 

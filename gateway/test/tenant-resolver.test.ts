@@ -1,6 +1,7 @@
 import express from 'express';
 import request from 'supertest';
-import { createTenantResolver, errorHandler, type TenantDirectory, type TenantEntry } from '../src';
+import { errorHandler, type TenantDirectory, type TenantEntry } from '@bridge/shared';
+import { createTenantResolver } from '../src/tenant-resolver';
 
 const acme: TenantEntry = { tenantId: 'acme', status: 'active', rateLimit: 60, subdomain: 'acme' };
 const directory = {

@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { CredentialsClient, Database, MemoryCache, TenantDirectory } from '@bridge/shared';
+import { batch, buildStatus, buildTextMessage, metaSerialize, signGenesys, signMeta, wamidOf, type MetaWebhookPayload } from '@bridge/simulators';
+import { newBridgeTenant, type BridgeTenant } from '../../scripts/src/bridge-tenant';
+import { ownerQuery } from '../../test/support/db';
+import { testSecrets } from '../../test/support/env';
+import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
+import { startTestSystem, type TestSystem } from '../../test/support/system';
+import type { IngestDeps } from '../src/ingest/deps';
+import { ingestGenesysWebhook } from '../src/ingest/genesys';
+import { ingestMetaWebhook } from '../src/ingest/meta';
+import { WebhookTenants } from '../src/tenants';
+
+/**
+ * The ingest use cases called directly (no HTTP), against real PostgreSQL as the application
+ * role, with the tenants' credentials served by a real tenant-service.
+ */
+let sys: TestSystem;
+let db: Database;
+let cache: MemoryCache;
+let credentials: CredentialsClient;
+let tenants: WebhookTenants;
+/** Counts wake-ups of the delivery workers. */
+const notifier = {
+  touches: 0,
+  touch() {
+    this.touches++;
+  },
+};
+let deps: IngestDeps;
+
+beforeAll(async () => {
+  sys = await startTestSystem({ only: ['tenant-service'] });
+  db = new Database({ connectionString: sys.tdb.appUrl });
+  cache = new MemoryCache();
+  credentials = new CredentialsClient({ tenantServiceUrl: sys.urls['tenant-service'], internalToken: testSecrets.INTERNAL_SERVICE_TOKEN, cache });
+  tenants = new WebhookTenants({ db, cache, credentials, directory: new TenantDirectory(db, cache) });
+  await Promise.all([credentials.start(), tenants.start()]);
+  deps = { db, tenants, notifier };
+});
+
+afterAll(async () => {
+  await Promise.allSettled([tenants.close(), credentials.close()]);
+  await db.close();
+  await cache.close();
+  await sys.stop();
+});
+
+beforeEach(() => {
+  notifier.touches = 0;
+});
+
+/** A tenant with Meta and Genesys credentials stored through the admin API. */
+async function onboard(overrides: Partial<BridgeTenant> = {}, status?: 'suspended'): Promise<BridgeTenant> {
+  const t = newBridgeTenant(uniqueTenantId('ingest'), uniqueNumericId(), overrides);
+  await sys.createTenant({ tenantId: t.tenantId });
+  const meta = await sys.admin('post', `/tenants/${t.tenantId}/credentials`).send({
+    type: 'meta',
+    credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId },
+  });
+  const genesys = await sys.admin('post', `/tenants/${t.tenantId}/credentials`).send({
+    type: 'genesys',
+    credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
+  });
+  expect([meta.status, genesys.status]).toEqual([201, 201]);
+  if (status) expect((await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status })).status).toBe(200);
+  return t;
+}
+
+/** Meta's bytes for a payload, signed with `secret`. */
+function signedMeta(payload: MetaWebhookPayload, secret: string) {
+  const raw = Buffer.from(metaSerialize(payload));
+  return { raw, signature: signMeta(secret, raw) };
+}
+
+/** What is stored for these provider ids: messages and statuses, with their queued deliveries. */
+async function stored(ids: string[]) {
+  const messages = await ownerQuery<{ tenant_id: string; wamid: string | null; genesys_message_id: string | null; direction: string }>(
+    sys.tdb,
+    `SELECT tenant_id, wamid, genesys_message_id, direction FROM message_tracking WHERE wamid = ANY($1) OR genesys_message_id = ANY($1) ORDER BY id`,
+    [ids],
+  );
+  const events = await ownerQuery<{ tenant_id: string; kind: string }>(sys.tdb, `SELECT tenant_id, kind FROM message_events WHERE wamid = ANY($1) OR genesys_message_id = ANY($1) ORDER BY id`, [ids]);
+  const outbox = await ownerQuery<{ tenant_id: string; kind: string; lane: string }>(
+    sys.tdb,
+    `SELECT o.tenant_id, o.kind, o.lane FROM outbox o
+       LEFT JOIN message_tracking m ON m.id = o.message_id
+       LEFT JOIN message_events e ON e.id = o.event_id
+      WHERE m.wamid = ANY($1) OR m.genesys_message_id = ANY($1) OR e.wamid = ANY($1) ORDER BY o.id`,
+    [ids],
+  );
+  return { messages, events, outbox };
+}
+
+const nothing = { messages: [], events: [], outbox: [] };
+
+describe('ingestMetaWebhook', () => {
+  it('splits a platform-wide payload between the tenants owning its numbers, each in its own rows and lanes', async () => {
+    const a = await onboard();
+    // A platform-wide Meta app has one app secret for all its numbers.
+    const c = await onboard({ appSecret: a.appSecret });
+    const forA = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550301', body: 'for A' });
+    const forC = buildTextMessage({ phoneNumberId: c.phoneNumberId, from: '16505550302', body: 'for C' });
+    const statusForC = buildStatus({ phoneNumberId: c.phoneNumberId, wamid: `wamid.${randomUUID()}`, status: 'delivered' });
+
+    const result = await ingestMetaWebhook(deps, signedMeta(batch([forA, forC, statusForC]), a.appSecret));
+
+    expect(result).toEqual({ tenants: 2, newMessages: 2, newStatuses: 1 });
+    const rows = await stored([wamidOf(forA), wamidOf(forC), wamidOf(statusForC)]);
+    expect(rows.messages).toEqual([
+      expect.objectContaining({ tenant_id: a.tenantId, wamid: wamidOf(forA), direction: 'inbound' }),
+      expect.objectContaining({ tenant_id: c.tenantId, wamid: wamidOf(forC), direction: 'inbound' }),
+    ]);
+    expect(rows.events).toEqual([{ tenant_id: c.tenantId, kind: 'delivered' }]);
+    expect(rows.outbox).toEqual(
+      expect.arrayContaining([
+        { tenant_id: a.tenantId, kind: 'to_genesys_message', lane: 'in:16505550301' },
+        { tenant_id: c.tenantId, kind: 'to_genesys_message', lane: 'in:16505550302' },
+        { tenant_id: c.tenantId, kind: 'to_genesys_receipt', lane: `rcpt:${wamidOf(statusForC)}` },
+      ]),
+    );
+    expect(rows.outbox).toHaveLength(3);
+    const contacts = await ownerQuery<{ tenant_id: string; wa_id: string }>(sys.tdb, `SELECT tenant_id, wa_id FROM conversation_mappings WHERE tenant_id = ANY($1) ORDER BY wa_id`, [[a.tenantId, c.tenantId]]);
+    expect(contacts).toEqual([
+      { tenant_id: a.tenantId, wa_id: '16505550301' },
+      { tenant_id: c.tenantId, wa_id: '16505550302' },
+    ]);
+    expect(notifier.touches).toBe(1);
+  });
+
+  it('refuses a payload naming another tenant’s number at a tenant’s path, before storing any of it', async () => {
+    const a = await onboard();
+    const b = await onboard({ appSecret: a.appSecret });
+    const forA = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550311', body: 'mine' });
+    const forB = buildTextMessage({ phoneNumberId: b.phoneNumberId, from: '16505550312', body: 'not mine' });
+
+    await expect(ingestMetaWebhook(deps, { ...signedMeta(batch([forA, forB]), a.appSecret), pathTenant: a.tenantId })).rejects.toMatchObject({
+      code: 'PHONE_NUMBER_NOT_FOUND',
+      status: 404,
+    });
+    expect(await stored([wamidOf(forA), wamidOf(forB)])).toEqual(nothing);
+    expect(notifier.touches).toBe(0);
+  });
+
+  it('refuses an unknown path tenant before reading the payload', async () => {
+    await expect(ingestMetaWebhook(deps, { raw: Buffer.from('not json'), signature: 'sha256=00', pathTenant: uniqueTenantId('nobody') })).rejects.toMatchObject({
+      code: 'TENANT_NOT_FOUND',
+      status: 404,
+    });
+  });
+
+  it('refuses a payload for two tenants signed with one tenant’s secret only, storing nothing', async () => {
+    const a = await onboard();
+    const b = await onboard();
+    const forA = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550321', body: 'a' });
+    const forB = buildTextMessage({ phoneNumberId: b.phoneNumberId, from: '16505550322', body: 'b' });
+
+    await expect(ingestMetaWebhook(deps, signedMeta(batch([forA, forB]), a.appSecret))).rejects.toMatchObject({ code: 'INVALID_SIGNATURE', status: 401 });
+    expect(await stored([wamidOf(forA), wamidOf(forB)])).toEqual(nothing);
+  });
+
+  it('refuses a suspended tenant’s payload, storing nothing', async () => {
+    const s = await onboard({}, 'suspended');
+    const message = buildTextMessage({ phoneNumberId: s.phoneNumberId, from: '16505550331', body: 'hello?' });
+
+    await expect(ingestMetaWebhook(deps, { ...signedMeta(message, s.appSecret), pathTenant: s.tenantId })).rejects.toMatchObject({ code: 'TENANT_SUSPENDED', status: 423 });
+    expect(await stored([wamidOf(message)])).toEqual(nothing);
+  });
+
+  it('stores a repeated delivery once: the repeat adds no row, queues nothing and wakes no worker', async () => {
+    const a = await onboard();
+    const message = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550341', body: 'twice' });
+    const delivery = { ...signedMeta(message, a.appSecret), pathTenant: a.tenantId };
+
+    expect(await ingestMetaWebhook(deps, delivery)).toEqual({ tenants: 1, newMessages: 1, newStatuses: 0 });
+    expect(await ingestMetaWebhook(deps, delivery)).toEqual({ tenants: 1, newMessages: 0, newStatuses: 0 });
+
+    const rows = await stored([wamidOf(message)]);
+    expect(rows.messages).toHaveLength(1);
+    expect(rows.outbox).toHaveLength(1);
+    expect(notifier.touches).toBe(1);
+  });
+});
+
+describe('ingestGenesysWebhook', () => {
+  /** An agent's reply as Genesys posts it, signed with the tenant's webhook secret. */
+  function agentReply(t: BridgeTenant, waId: string, secret = t.webhookSecret) {
+    const body = { id: randomUUID(), type: 'Text', text: 'How can I help?', direction: 'Outbound', channel: { platform: 'Open', to: { id: waId }, time: new Date().toISOString() } };
+    const raw = Buffer.from(JSON.stringify(body));
+    return { id: body.id, input: { tenantId: t.tenantId, raw, signature: signGenesys(secret, raw) } };
+  }
+
+  it('queues an agent’s reply once, however often Genesys delivers it', async () => {
+    const t = await onboard();
+    const reply = agentReply(t, '16505550351');
+
+    expect(await ingestGenesysWebhook(deps, reply.input)).toBe('queued');
+    expect(await ingestGenesysWebhook(deps, reply.input)).toBe('duplicate');
+
+    const rows = await stored([reply.id]);
+    expect(rows.messages).toEqual([{ tenant_id: t.tenantId, wamid: null, genesys_message_id: reply.id, direction: 'outbound' }]);
+    expect(rows.outbox).toEqual([{ tenant_id: t.tenantId, kind: 'to_whatsapp_message', lane: 'out:16505550351' }]);
+    expect(notifier.touches).toBe(1);
+  });
+
+  it('records a receipt once and queues nothing for it', async () => {
+    const t = await onboard();
+    const receipt = { id: randomUUID(), type: 'Receipt', status: 'Read', direction: 'Outbound', channel: { to: { id: '16505550361' } } };
+    const raw = Buffer.from(JSON.stringify(receipt));
+    const input = { tenantId: t.tenantId, raw, signature: signGenesys(t.webhookSecret, raw) };
+
+    expect(await ingestGenesysWebhook(deps, input)).toBe('recorded');
+    expect(await ingestGenesysWebhook(deps, input)).toBe('duplicate');
+    const rows = await stored([receipt.id]);
+    expect(rows.events).toEqual([{ tenant_id: t.tenantId, kind: 'receipt' }]);
+    expect(rows.outbox).toEqual([]);
+    expect(notifier.touches).toBe(0);
+  });
+
+  it('refuses another secret’s signature and an unknown tenant, storing nothing', async () => {
+    const t = await onboard();
+    const forged = agentReply(t, '16505550371', 'someone-else-s-webhook-secret');
+    await expect(ingestGenesysWebhook(deps, forged.input)).rejects.toMatchObject({ code: 'INVALID_SIGNATURE', status: 401 });
+    const unknown = agentReply(t, '16505550372');
+    await expect(ingestGenesysWebhook(deps, { ...unknown.input, tenantId: uniqueTenantId('nobody') })).rejects.toMatchObject({ code: 'TENANT_NOT_FOUND', status: 404 });
+    expect(await stored([forged.id, unknown.id])).toEqual(nothing);
+  });
+});
