@@ -109,5 +109,7 @@ export class GenesysClient {
   close(): void {
     for (const breaker of this.breakers.values()) breaker.shutdown();
     this.breakers.clear();
+    (this.http.defaults.httpAgent as http.Agent).destroy();
+    (this.http.defaults.httpsAgent as https.Agent).destroy();
   }
 }

@@ -37,4 +37,10 @@ export class MetaClient {
     }
     throw permanent(code === 190 ? 'META_TOKEN_INVALID' : 'META_REJECTED', message, code);
   }
+
+  /** Releases kept-alive connections. */
+  close(): void {
+    (this.http.defaults.httpAgent as http.Agent).destroy();
+    (this.http.defaults.httpsAgent as https.Agent).destroy();
+  }
 }

@@ -1,9 +1,8 @@
 import express from 'express';
-import { CredentialsClient, TenantDirectory, createServiceApp, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
+import { CredentialsClient, OutboxNotifier, TenantDirectory, createServiceApp, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
 import { genesysWebhook } from './genesys-webhook';
 import { createMediaRouter } from './media';
 import { metaVerification, metaWebhook } from './meta-webhook';
-import { OutboxNotifier } from './notifier';
 import { WebhookTenants } from './tenants';
 
 export interface Deps {

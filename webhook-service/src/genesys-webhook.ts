@@ -1,7 +1,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { AppError, setContextTenant, type Database } from '@bridge/shared';
-import type { OutboxNotifier } from './notifier';
+import { AppError, setContextTenant, type Database, type OutboxNotifier } from '@bridge/shared';
 import { parseWebhookBody } from './parse';
 import { verifyGenesysSignature } from './signatures';
 import { storeAgentMessage, storeGenesysEvent } from './store';

@@ -1,7 +1,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { AppError, safeEqual, setContextTenant, type Database, type Logger } from '@bridge/shared';
-import type { OutboxNotifier } from './notifier';
+import { AppError, safeEqual, setContextTenant, type Database, type Logger, type OutboxNotifier } from '@bridge/shared';
 import { parseWebhookBody } from './parse';
 import { verifyMetaSignature } from './signatures';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus } from './store';
