@@ -114,10 +114,16 @@ export async function storeMetaUpdates(
   return { messages: newMessages, statuses: newStatuses };
 }
 
-const QUEUE_AGENT_MESSAGE = enqueueSql(
-  { tenantId: '$1', kind: 'to_whatsapp_message', lane: laneSql.outbound('wa_id'), ordering: 'provider_timestamp', messageId: 'id' },
-  { from: 'ins' },
-);
+const STORE_AGENT_MESSAGE = `WITH ins AS (
+       INSERT INTO message_tracking (tenant_id, direction, wa_id, genesys_message_id, message_type, payload, provider_timestamp)
+       VALUES ($1, 'outbound', $2, $3, $4, $5, $6)
+       ON CONFLICT DO NOTHING
+       RETURNING id, wa_id, provider_timestamp
+     )
+     ${enqueueSql(
+       { tenantId: '$1', kind: 'to_whatsapp_message', lane: laneSql.outbound('wa_id'), ordering: 'provider_timestamp', messageId: 'id' },
+       { from: 'ins' },
+     )}`;
 
 /** An agent's message from Genesys: stored by its Genesys id, its send to WhatsApp queued. */
 export async function storeAgentMessage(
@@ -125,16 +131,7 @@ export async function storeAgentMessage(
   tenantId: string,
   m: { genesysMessageId: string; waId: string; type: string; time: string; payload: unknown },
 ): Promise<boolean> {
-  const { rowCount } = await q.query(
-    `WITH ins AS (
-       INSERT INTO message_tracking (tenant_id, direction, wa_id, genesys_message_id, message_type, payload, provider_timestamp)
-       VALUES ($1, 'outbound', $2, $3, $4, $5, $6)
-       ON CONFLICT DO NOTHING
-       RETURNING id, wa_id, provider_timestamp
-     )
-     ${QUEUE_AGENT_MESSAGE}`,
-    [tenantId, m.waId, m.genesysMessageId, m.type, JSON.stringify(m.payload), m.time],
-  );
+  const { rowCount } = await q.query(STORE_AGENT_MESSAGE, [tenantId, m.waId, m.genesysMessageId, m.type, JSON.stringify(m.payload), m.time]);
   if (!rowCount) return false;
   await q.query(
     `UPDATE conversation_mappings SET last_message_at = GREATEST(last_message_at, $3), updated_at = now()
