@@ -1,68 +1,43 @@
+import type { Express } from 'express';
 import {
-  CredentialsClient,
   createServiceApp,
   requireInternalToken,
-  signMediaUrl,
   standardReadiness,
   type Cache,
+  type CredentialsClient,
   type Database,
   type Logger,
+  type Outbox,
+  type OutboxNotifier,
 } from '@bridge/shared';
-import type { ConnectorConfig } from './config';
-import { createDeliveries } from './deliveries';
-import { GenesysClient } from './genesys-client';
-import { GenesysTokenClient } from './genesys-token-client';
-import { MetaClient } from './meta-client';
-import { OutboxRepository } from './outbox';
-import { DeliveryWorker } from './worker';
+import type { GenesysClient } from './genesys-client';
+import type { GenesysTokenClient } from './genesys-token-client';
+import type { MetaClient } from './meta-client';
+import type { DeliveryWorker } from './worker';
 
-export interface Deps {
+/** What genesys-connector is built from (server.ts builds them from the config). */
+export interface GenesysConnectorDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
-  config: ConnectorConfig;
   internalToken: string;
-  mediaSigningSecret: string;
+  outbox: Outbox;
+  /** Drains the outbox through the deliveries; started by server.ts. */
+  worker: DeliveryWorker;
+  // The worker's collaborators, closed with the service.
+  credentials: CredentialsClient;
+  tokens: GenesysTokenClient;
+  genesys: GenesysClient;
+  meta: MetaClient;
+  notifier: OutboxNotifier;
 }
 
 /**
  * genesys-connector: the delivery worker (WhatsApp → Genesys messages, Genesys → WhatsApp
  * replies, statuses → Genesys receipts), plus /health, /ready and an internal queue view.
+ * `close` stops the worker (waiting for deliveries in flight), then closes what it used.
  */
-export function createGenesysConnector(deps: Deps) {
-  const { config } = deps;
-  const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_URL, internalToken: deps.internalToken, cache: deps.cache });
-  const genesys = new GenesysClient({
-    credentials,
-    tokens: new GenesysTokenClient({ authServiceUrl: config.AUTH_SERVICE_URL, internalToken: deps.internalToken, timeoutMs: config.HTTP_TIMEOUT_MS }),
-    apiUrlTemplate: config.GENESYS_API_URL,
-    timeoutMs: config.HTTP_TIMEOUT_MS,
-    breakerResetMs: config.BREAKER_RESET_MS,
-  });
-  const outbox = new OutboxRepository(deps.db);
-  const deliveries = createDeliveries({
-    db: deps.db,
-    outbox,
-    genesys,
-    meta: new MetaClient({ graphUrl: config.META_GRAPH_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
-    credentials,
-    mediaUrl: (tenantId, media) => signMediaUrl({ publicBaseUrl: config.PUBLIC_BASE_URL, secret: deps.mediaSigningSecret, tenantId, ...media }),
-    logger: deps.logger,
-  });
-  const worker = new DeliveryWorker({
-    outbox,
-    deliveries,
-    logger: deps.logger,
-    listenUrl: config.DATABASE_URL,
-    concurrency: config.DELIVERY_CONCURRENCY,
-    tenantConcurrency: config.DELIVERY_TENANT_CONCURRENCY,
-    leaseMs: config.DELIVERY_LEASE_MS,
-    pollMs: config.DELIVERY_POLL_MS,
-    retryBaseMs: config.DELIVERY_RETRY_BASE_MS,
-    retryMaxMs: config.DELIVERY_RETRY_MAX_MS,
-    retryBudgetMs: config.DELIVERY_RETRY_BUDGET_MS,
-  });
-
+export function createGenesysConnector(deps: GenesysConnectorDeps): { app: Express; close: () => Promise<void> } {
   const app = createServiceApp({
     name: 'genesys-connector',
     logger: deps.logger,
@@ -70,25 +45,20 @@ export function createGenesysConnector(deps: Deps) {
     routes: (a) => {
       // What is waiting, failed or dead, per tenant and kind: for operators.
       a.get('/internal/queue', requireInternalToken(deps.internalToken), async (_req, res) => {
-        const rows = await deps.db.withPlatform(async (q) =>
-          (await q.query(`SELECT tenant_id AS "tenantId", kind, state, count(*)::int AS count FROM outbox GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)).rows,
-        );
-        res.json({ queue: rows });
+        res.json({ queue: await deps.outbox.view() });
       });
     },
   });
 
   return {
     app,
-    worker,
-    async start() {
-      await credentials.start();
-      await worker.start();
-    },
     async close() {
-      await worker.stop();
-      genesys.close();
-      await credentials.close();
+      await deps.worker.stop();
+      deps.notifier.close();
+      deps.genesys.close();
+      deps.tokens.close();
+      deps.meta.close();
+      await deps.credentials.close();
     },
   };
 }

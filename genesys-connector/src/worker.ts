@@ -1,11 +1,10 @@
 import { Client } from 'pg';
-import { OUTBOX_CHANNEL, type Logger } from '@bridge/shared';
+import { OUTBOX_CHANNEL, afterFailure, type Job, type Logger, type Outbox, type RetryPolicy } from '@bridge/shared';
 import type { Deliveries } from './deliveries';
 import { DeliveryError } from './errors';
-import type { Job, OutboxRepository } from './outbox';
 
 export interface WorkerOptions {
-  outbox: OutboxRepository;
+  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'retry'>;
   deliveries: Deliveries;
   logger: Logger;
   /** A connection string for LISTEN (new work wakes the worker at once). */
@@ -14,16 +13,7 @@ export interface WorkerOptions {
   tenantConcurrency: number;
   leaseMs: number;
   pollMs: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  retryBudgetMs: number;
-}
-
-/** Exponential backoff with full jitter, capped; a provider's Retry-After wins when longer. */
-export function backoffMs(attempt: number, base: number, max: number, retryAfter?: number): number {
-  const exp = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
-  const jittered = exp / 2 + Math.random() * (exp / 2);
-  return Math.max(retryAfter ?? 0, jittered);
+  retry: RetryPolicy;
 }
 
 /**
@@ -154,16 +144,14 @@ export class DeliveryWorker {
       // accepted) leaves the outcome unknown.
       const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message, undefined, undefined, true);
       try {
-        if (e.kind === 'permanent') {
-          log.warn({ code: e.code, reason: e.message }, 'delivery failed permanently');
-          await this.o.deliveries.giveUp(job, e, 'failed');
-        } else if (Date.now() - job.createdAt.getTime() > this.o.retryBudgetMs) {
-          log.error({ code: e.code, reason: e.message }, 'delivery out of retries: dead-lettered');
-          await this.o.deliveries.giveUp(job, e, 'dead');
+        const next = afterFailure(job, { permanent: e.kind === 'permanent', retryAfterMs: e.retryAfterMs }, this.o.retry);
+        if ('retryInMs' in next) {
+          log.info({ code: e.code, reason: e.message, retryInMs: Math.round(next.retryInMs) }, 'delivery will be retried');
+          await this.o.outbox.retry(job, next.retryInMs, `${e.code}: ${e.message}`, e.uncertain);
         } else {
-          const delay = backoffMs(job.attempts, this.o.retryBaseMs, this.o.retryMaxMs, e.retryAfterMs);
-          log.info({ code: e.code, reason: e.message, retryInMs: Math.round(delay) }, 'delivery will be retried');
-          await this.o.outbox.retry(job, delay, `${e.code}: ${e.message}`, e.uncertain);
+          if (next.finish === 'failed') log.warn({ code: e.code, reason: e.message }, 'delivery failed permanently');
+          else log.error({ code: e.code, reason: e.message }, 'delivery out of retries: dead-lettered');
+          await this.o.deliveries.giveUp(job, e, next.finish);
         }
       } catch (recordErr) {
         // The lease expires and the job is claimed again: nothing is lost.

@@ -1,9 +1,6 @@
 import { Pool, escapeLiteral, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
 import { AppError } from './errors';
 
-/** The NOTIFY channel on which committed delivery work wakes genesys-connector's workers. */
-export const OUTBOX_CHANNEL = 'bridge_outbox';
-
 /** The PostgreSQL role the services run as: owns nothing, not superuser, no BYPASSRLS. */
 export const APP_ROLE = 'bridge_app';
 

@@ -3,6 +3,7 @@ export * from './context';
 export * from './logger';
 export * from './errors';
 export * from './db';
+export * from './outbox';
 export * from './cache';
 export * from './crypto';
 export * from './http';

@@ -1,7 +1,6 @@
 import type { Express } from 'express';
-import { createServiceApp, standardReadiness, type Cache, type CredentialsClient, type Database, type Logger } from '@bridge/shared';
+import { createServiceApp, standardReadiness, type Cache, type CredentialsClient, type Database, type Logger, type OutboxNotifier } from '@bridge/shared';
 import { createMediaRouter } from './media';
-import type { OutboxNotifier } from './notifier';
 import { webhookRoutes } from './routes';
 import type { WebhookTenants } from './tenants';
 

@@ -1,7 +1,6 @@
-import { CredentialsClient, TenantDirectory, deriveMediaSigningSecret, requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, OutboxNotifier, TenantDirectory, deriveMediaSigningSecret, requireSecret, runMain, startService } from '@bridge/shared';
 import { createWebhookService } from './app';
 import { configSchema } from './config';
-import { OutboxNotifier } from './notifier';
 import { WebhookTenants } from './tenants';
 
 /** Builds webhook-service from the environment and listens on its port (3001). */

@@ -1,13 +1,16 @@
-import { statement, type Queryable } from '@bridge/shared';
+import { enqueueSql, laneSql, statement, type Queryable } from '@bridge/shared';
 
 /**
  * Where webhooks are written: one transaction per tenant decides what is new and queues its
- * delivery. The delivery workers are woken after commit (see notifier.ts).
+ * delivery, each kind in one statement (the rows are inserted by a CTE and queued from what it
+ * returned, by the outbox's `enqueueSql`). The delivery workers are woken after commit (see
+ * OutboxNotifier in shared/src/outbox).
  */
 
-
 /** Named statements for the webhook hot path (planned once per connection). */
-const STORE_MESSAGES = statement('store-meta-messages', `WITH input AS (
+const STORE_MESSAGES = statement(
+  'store-meta-messages',
+  `WITH input AS (
          SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, wa_id text, wamid text, type text, ts double precision, payload jsonb)
        ), ins AS (
          INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, payload, provider_timestamp)
@@ -15,9 +18,14 @@ const STORE_MESSAGES = statement('store-meta-messages', `WITH input AS (
          ON CONFLICT DO NOTHING
          RETURNING id, wa_id, provider_timestamp
        )
-       INSERT INTO outbox (tenant_id, kind, lane, ordering, message_id)
-       SELECT $1, 'to_genesys_message', 'in:' || COALESCE(wa_id, '-'), provider_timestamp, id FROM ins ORDER BY id`);
-const STORE_STATUSES = statement('store-meta-statuses', `WITH input AS (
+       ${enqueueSql(
+         { tenantId: '$1', kind: 'to_genesys_message', lane: laneSql.inbound('wa_id'), ordering: 'provider_timestamp', messageId: 'id' },
+         { from: 'ins', orderBy: 'id' },
+       )}`,
+);
+const STORE_STATUSES = statement(
+  'store-meta-statuses',
+  `WITH input AS (
          SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, wamid text, status text, ts double precision, payload jsonb)
        ), ins AS (
          INSERT INTO message_events (tenant_id, source, kind, provider_key, wamid, payload)
@@ -25,8 +33,17 @@ const STORE_STATUSES = statement('store-meta-statuses', `WITH input AS (
          ON CONFLICT DO NOTHING
          RETURNING id, wamid, payload
        )
-       INSERT INTO outbox (tenant_id, kind, lane, ordering, event_id)
-       SELECT $1, 'to_genesys_receipt', 'rcpt:' || wamid, COALESCE(to_timestamp((payload->>'timestamp')::double precision), now()), id FROM ins ORDER BY id`);
+       ${enqueueSql(
+         {
+           tenantId: '$1',
+           kind: 'to_genesys_receipt',
+           lane: laneSql.receipts('wamid'),
+           ordering: "COALESCE(to_timestamp((payload->>'timestamp')::double precision), now())",
+           eventId: 'id',
+         },
+         { from: 'ins', orderBy: 'id' },
+       )}`,
+);
 // Sorted by wa_id so concurrent webhooks lock mapping rows in one order (no deadlocks).
 const STORE_CONTACTS = statement('store-contacts', `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, phone_number_id, last_message_at, last_inbound_at)
        SELECT $1, wa_id, max(name), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
@@ -97,23 +114,24 @@ export async function storeMetaUpdates(
   return { messages: newMessages, statuses: newStatuses };
 }
 
+const STORE_AGENT_MESSAGE = `WITH ins AS (
+       INSERT INTO message_tracking (tenant_id, direction, wa_id, genesys_message_id, message_type, payload, provider_timestamp)
+       VALUES ($1, 'outbound', $2, $3, $4, $5, $6)
+       ON CONFLICT DO NOTHING
+       RETURNING id, wa_id, provider_timestamp
+     )
+     ${enqueueSql(
+       { tenantId: '$1', kind: 'to_whatsapp_message', lane: laneSql.outbound('wa_id'), ordering: 'provider_timestamp', messageId: 'id' },
+       { from: 'ins' },
+     )}`;
+
 /** An agent's message from Genesys: stored by its Genesys id, its send to WhatsApp queued. */
 export async function storeAgentMessage(
   q: Queryable,
   tenantId: string,
   m: { genesysMessageId: string; waId: string; type: string; time: string; payload: unknown },
 ): Promise<boolean> {
-  const { rowCount } = await q.query(
-    `WITH ins AS (
-       INSERT INTO message_tracking (tenant_id, direction, wa_id, genesys_message_id, message_type, payload, provider_timestamp)
-       VALUES ($1, 'outbound', $2, $3, $4, $5, $6)
-       ON CONFLICT DO NOTHING
-       RETURNING id, wa_id, provider_timestamp
-     )
-     INSERT INTO outbox (tenant_id, kind, lane, ordering, message_id)
-     SELECT $1, 'to_whatsapp_message', 'out:' || wa_id, provider_timestamp, id FROM ins`,
-    [tenantId, m.waId, m.genesysMessageId, m.type, JSON.stringify(m.payload), m.time],
-  );
+  const { rowCount } = await q.query(STORE_AGENT_MESSAGE, [tenantId, m.waId, m.genesysMessageId, m.type, JSON.stringify(m.payload), m.time]);
   if (!rowCount) return false;
   await q.query(
     `UPDATE conversation_mappings SET last_message_at = GREATEST(last_message_at, $3), updated_at = now()

@@ -15,5 +15,5 @@ export * from './genesys-types';
 export { MAX_GENESYS_TEXT, MAX_META_CAPTION, MAX_META_TEXT, UnmappableMessage, baseMime, truncateText } from './common';
 export { metaMessageToGenesys, type InboundContext } from './inbound';
 export { genesysOutboundToMetaSends, splitText } from './outbound';
-export { metaStatusToGenesysReceipt } from './receipts';
+export { agentFailedReceipt, metaStatusToGenesysReceipt } from './receipts';
 export { META_ERRORS, classifyMetaError, lookupMetaError, metaErrorToReason, type MetaErrorClass, type MetaErrorEntry } from './meta-errors';

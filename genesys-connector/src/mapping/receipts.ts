@@ -46,3 +46,23 @@ export function metaStatusToGenesysReceipt(status: MetaStatus, genesysMessageId:
   }
   return receipt;
 }
+
+/**
+ * The Failed receipt for an agent's message that will not reach WhatsApp (refused for good, or
+ * out of retries), so the agent sees it: final, with Meta's error (`metaCode` when Meta gave one,
+ * and `message`) as the reason. `time`: when it was given up.
+ */
+export function agentFailedReceipt(
+  message: { genesysMessageId: string; waId: string },
+  error: { metaCode?: number; message: string },
+  time = new Date(),
+): GenesysReceipt {
+  return {
+    id: message.genesysMessageId,
+    channel: { to: { id: message.waId, idType: 'Phone' }, time: time.toISOString() },
+    status: 'Failed',
+    direction: 'Outbound',
+    isFinalReceipt: true,
+    reasons: [metaErrorToReason(error.metaCode, error.message)],
+  };
+}

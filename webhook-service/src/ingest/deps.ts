@@ -1,5 +1,5 @@
 import type { Database } from '@bridge/shared';
-import type { OutboxNotifier } from '../notifier';
+import type { OutboxNotifier } from '@bridge/shared';
 import type { WebhookTenants } from '../tenants';
 
 /** What the ingest use cases need: where to store, who the tenants are, whom to wake. */

@@ -1,0 +1,52 @@
+/**
+ * The delivery queue (the `outbox` table), one file per operation: kinds and lanes (kinds.ts),
+ * the one way in (enqueue.ts), waking the workers (notify.ts), and the workers' side: claim,
+ * renew leases, complete, retry, finish, save progress, and the operators' view.
+ *
+ * webhook-service enqueues (composing `enqueueSql` into its store statements); genesys-connector
+ * drains the queue through an `Outbox` (`createOutbox(db)`), and enqueues the receipts of sends
+ * it gives up on.
+ */
+import type { Database, Queryable } from '../db';
+import { claim } from './claim';
+import { complete } from './complete';
+import { enqueue, type NewJob } from './enqueue';
+import { finish, type FinalState } from './finish';
+import type { Job } from './job';
+import { renewLeases } from './renew-leases';
+import { retry } from './retry';
+import { saveProgress } from './save-progress';
+import { queueView, type QueueCount } from './view';
+
+export { JOB_KINDS, lanes, laneSql, type JobKind } from './kinds';
+export { enqueue, enqueueSql, type EnqueueColumns, type NewJob } from './enqueue';
+export { OUTBOX_CHANNEL, OutboxNotifier } from './notify';
+export type { Job } from './job';
+export type { FinalState } from './finish';
+export { afterFailure, backoffMs, type AfterFailure, type RetryPolicy } from './retry';
+export type { QueueCount } from './view';
+
+/** The queue's operations bound to one database (see each file for the rules). */
+export interface Outbox {
+  enqueue(q: Queryable, job: NewJob): Promise<string>;
+  claim(limit: number, leaseMs: number, skipTenants: string[]): Promise<Job[]>;
+  renewLeases(jobs: Job[], leaseMs: number): Promise<void>;
+  complete(q: Queryable, job: Pick<Job, 'tenantId' | 'id'>): Promise<void>;
+  retry(job: Job, delayMs: number, error: string, uncertain?: boolean): Promise<void>;
+  finish(q: Queryable, job: Pick<Job, 'tenantId' | 'id'>, state: FinalState, error: string): Promise<void>;
+  saveProgress(job: Job, payload: Record<string, unknown>): Promise<void>;
+  view(): Promise<QueueCount[]>;
+}
+
+export function createOutbox(db: Database): Outbox {
+  return {
+    enqueue,
+    claim: (limit, leaseMs, skipTenants) => claim(db, limit, leaseMs, skipTenants),
+    renewLeases: (jobs, leaseMs) => renewLeases(db, jobs, leaseMs),
+    complete,
+    retry: (job, delayMs, error, uncertain) => retry(db, job, delayMs, error, uncertain),
+    finish,
+    saveProgress: (job, payload) => saveProgress(db, job, payload),
+    view: () => queueView(db),
+  };
+}

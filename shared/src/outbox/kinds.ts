@@ -1,0 +1,32 @@
+/**
+ * What the outbox delivers, and the lanes that serialise it. A lane is one ordered stream of
+ * deliveries: jobs of one lane are delivered one at a time, in order (see claim.ts); jobs of
+ * different lanes run in parallel. Lanes are per tenant (the tenant is part of the job's key).
+ */
+
+/** The kinds of delivery (the `outbox.kind` column's CHECK constraint lists the same). */
+export const JOB_KINDS = ['to_genesys_message', 'to_whatsapp_message', 'to_genesys_receipt'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/**
+ * Lane names, in TypeScript. `inbound(waId)`: a customer's messages to Genesys; `outbound(waId)`:
+ * agents' replies to that customer; `receipts(key)`: the receipts of one agent message (`key` is
+ * its wamid for Meta's statuses, or its Genesys id for the Failed receipt of a send that never
+ * reached Meta).
+ */
+export const lanes = {
+  inbound: (waId: string | null): string => `in:${waId ?? '-'}`,
+  outbound: (waId: string): string => `out:${waId}`,
+  receipts: (key: string): string => `rcpt:${key}`,
+};
+
+/**
+ * The same lane names as SQL expressions over a column or expression, for set-based statements
+ * (the webhook store queues a whole webhook's worth in one statement). Each must build exactly
+ * what its twin in `lanes` builds.
+ */
+export const laneSql = {
+  inbound: (waId: string): string => `'in:' || COALESCE(${waId}, '-')`,
+  outbound: (waId: string): string => `'out:' || ${waId}`,
+  receipts: (key: string): string => `'rcpt:' || ${key}`,
+};

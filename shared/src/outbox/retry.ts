@@ -1,0 +1,60 @@
+import type { Database } from '../db';
+import type { FinalState } from './finish';
+import type { Job } from './job';
+
+/** How failed attempts are retried. All in milliseconds. */
+export interface RetryPolicy {
+  /** The first retry's delay (before jitter); doubles per attempt. */
+  baseMs: number;
+  /** The longest delay backoff gives (a provider's Retry-After may ask for longer). */
+  maxMs: number;
+  /** How long after its creation a job is still retried; after that it is dead-lettered. */
+  budgetMs: number;
+}
+
+/**
+ * The delay before retrying after attempt number `attempt` (1-based): exponential from `base`,
+ * capped at `max`, with jitter over its upper half so that jobs failing together do not retry
+ * together. A provider's Retry-After (`retryAfter`, ms) wins when longer, even beyond the cap.
+ */
+export function backoffMs(attempt: number, base: number, max: number, retryAfter?: number): number {
+  const exp = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
+  const jittered = exp / 2 + Math.random() * (exp / 2);
+  return Math.max(retryAfter ?? 0, jittered);
+}
+
+/** What to do with a job whose attempt failed: end it (`finish`), or retry it in `retryInMs`. */
+export type AfterFailure = { finish: FinalState } | { retryInMs: number };
+
+/**
+ * The retry rule. A permanent failure ends the job as 'failed'; a transient one is retried with
+ * backoff until the job is older than the budget, and then ends as 'dead'. `now`: epoch ms.
+ */
+export function afterFailure(
+  job: Pick<Job, 'attempts' | 'createdAt'>,
+  failure: { permanent: boolean; retryAfterMs?: number },
+  policy: RetryPolicy,
+  now = Date.now(),
+): AfterFailure {
+  if (failure.permanent) return { finish: 'failed' };
+  if (now - job.createdAt.getTime() > policy.budgetMs) return { finish: 'dead' };
+  return { retryInMs: backoffMs(job.attempts, policy.baseMs, policy.maxMs, failure.retryAfterMs) };
+}
+
+/**
+ * Schedules the job's next attempt `delayMs` from now and releases its lease, recording `error`.
+ * `uncertain`: this attempt may have reached the provider (a timeout, a connection cut after the
+ * request went out), counted on the job's message as `uncertain_attempts`.
+ */
+export async function retry(db: Database, job: Job, delayMs: number, error: string, uncertain = false): Promise<void> {
+  await db.withTenant(job.tenantId, async (q) => {
+    await q.query(
+      `UPDATE outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', locked_until = NULL, last_error = $4, updated_at = now()
+        WHERE tenant_id = $1 AND id = $2`,
+      [job.tenantId, job.id, Math.round(delayMs), error],
+    );
+    if (uncertain && job.messageId) {
+      await q.query('UPDATE message_tracking SET uncertain_attempts = uncertain_attempts + 1 WHERE tenant_id = $1 AND id = $2', [job.tenantId, job.messageId]);
+    }
+  });
+}
