@@ -7,8 +7,10 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { parseEnv } from '@bridge/shared';
 import { buildStatus, buildTextMessage, startGenesysSimulator, startMetaSimulator, wamidOf } from '@bridge/simulators';
 import { newBridgeTenant, onboardBridgeTenant } from './bridge-tenant';
+import { scriptsConfigSchema } from './config';
 import { SERVICES, startSystem } from './system';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -32,15 +34,17 @@ async function api(method: string, url: string, body: unknown, headers: Record<s
 }
 
 async function main() {
+  const config = parseEnv(scriptsConfigSchema);
   const meta = await startMetaSimulator({ retryDelayMs: 50 });
   const genesys = await startGenesysSimulator({ retryDelayMs: 50 });
-  const dataDir = process.env.DATABASE_URL ? undefined : mkdtempSync(path.join(os.tmpdir(), 'bridge-demo-'));
+  const dataDir = config.DATABASE_URL ? undefined : mkdtempSync(path.join(os.tmpdir(), 'bridge-demo-'));
   // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data folder.
   if (dataDir) chmodSync(dataDir, 0o755);
   out('Starting the platform (PostgreSQL, migrations, six services) with the Meta and Genesys simulators…');
   const system = await startSystem({
     dataDir: dataDir ?? path.join(os.tmpdir(), `bridge-demo-secrets-${process.pid}`),
     ports: Object.fromEntries(SERVICES.map((s) => [s.name, 0])),
+    // The services' own environment, simulators in place of Meta and Genesys.
     env: {
       LOG_LEVEL: 'silent',
       ...process.env,

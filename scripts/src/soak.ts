@@ -1,5 +1,5 @@
 /**
- * `npm run soak`: a chaos run of a set length (SOAK_SECONDS, default 300). Steady two-way traffic
+ * `npm run soak`: a chaos run of a set length (SOAK_SECONDS, default 300; settings in config.ts). Steady two-way traffic
  * for several tenants while the connector and webhook-service are SIGKILLed and restarted, Redis
  * is restarted, and Genesys fails or throttles for spells; webhooks are duplicated and statuses
  * sent out of order. Then a ledger of everything the simulators sent is checked against
@@ -12,15 +12,14 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { parseEnv } from '@bridge/shared';
 import { buildStatus, buildTextMessage, startGenesysSimulator, startMetaSimulator, wamidOf } from '@bridge/simulators';
 import { newBridgeTenant, onboardBridgeTenant, type BridgeTenant } from './bridge-tenant';
 import { Cluster } from './cluster';
+import { soakConfigSchema, type SoakConfig } from './config';
 import { freePort, withDatabase } from './postgres';
-import { prepareDatabase, type ServiceName } from './system';
+import { prepareDatabase } from './system';
 
-const seconds = Number(process.env.SOAK_SECONDS ?? 300);
-const TENANTS = Number(process.env.SOAK_TENANTS ?? 4);
-const CONVERSATIONS = Number(process.env.SOAK_CONVERSATIONS ?? 5);
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jitter = (min: number, max: number) => min + Math.random() * (max - min);
@@ -77,27 +76,29 @@ async function freshDatabase(serverUrl: string, name: string): Promise<{ url: st
   };
 }
 
-async function main(): Promise<number> {
+async function main(config: SoakConfig): Promise<number> {
+  const { SOAK_SECONDS: seconds, SOAK_TENANTS: TENANTS, SOAK_CONVERSATIONS: CONVERSATIONS } = config;
   const t0 = Date.now();
   const log = (line: string) => out(`${since(t0)}  ${line}`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bridge-soak-'));
   chmodSync(dataDir, 0o755);
-  const db = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, `bridge_soak_${process.pid}`) : undefined;
+  const db = config.DATABASE_URL ? await freshDatabase(config.DATABASE_URL, `bridge_soak_${process.pid}`) : undefined;
   const redis = await startPrivateRedis();
-  const redisUrl = redis?.url ?? process.env.REDIS_URL;
+  const redisUrl = redis?.url ?? config.REDIS_URL;
   const meta = await startMetaSimulator({ retryDelayMs: 100 });
   const genesys = await startGenesysSimulator({ retryDelayMs: 1_000 });
   let cluster: Cluster | undefined;
   let stopPostgres = async () => undefined as void;
   try {
     const prepared = await prepareDatabase(
+      // The services' environment.
       {
         PATH: process.env.PATH,
         NODE_ENV: 'production',
         LOG_LEVEL: 'warn',
         ...(db ? { DATABASE_URL: db.url } : {}),
         // The application role is cluster-wide: reuse its password when one is given.
-        ...(process.env.DB_APP_PASSWORD ? { DB_APP_PASSWORD: process.env.DB_APP_PASSWORD } : {}),
+        ...(config.DB_APP_PASSWORD ? { DB_APP_PASSWORD: config.DB_APP_PASSWORD } : {}),
         ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
         META_GRAPH_URL: meta.graphUrl,
         GENESYS_API_URL: genesys.url,
@@ -385,13 +386,17 @@ async function main(): Promise<number> {
   }
 }
 
-// A hard stop, whatever happens: the run is bounded.
-setTimeout(() => {
-  process.stderr.write('soak: hard time limit reached\n');
-  process.exit(2);
-}, (seconds + 240) * 1000).unref();
+async function run(): Promise<number> {
+  const config = parseEnv(soakConfigSchema);
+  // A hard stop, whatever happens: the run is bounded.
+  setTimeout(() => {
+    process.stderr.write('soak: hard time limit reached\n');
+    process.exit(2);
+  }, (config.SOAK_SECONDS + 240) * 1000).unref();
+  return main(config);
+}
 
-main().then(
+run().then(
   (code) => process.exit(code),
   (err: Error) => {
     process.stderr.write(`Soak failed to run: ${err.stack ?? err.message}\n`);

@@ -4,18 +4,27 @@
  * (which is why every service runs in this one process: they share those caches). Ctrl-C stops
  * everything cleanly.
  */
+import { parseEnv } from '@bridge/shared';
+import { scriptsConfigSchema } from './config';
 import { startSystem } from './system';
 
 async function main() {
+  const config = parseEnv(scriptsConfigSchema);
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  const system = await startSystem({ log: out, env: { LOG_LEVEL: 'warn', ...process.env } });
+  const system = await startSystem({
+    log: out,
+    // The services' own environment: they parse it themselves.
+    env: { LOG_LEVEL: 'warn', ...process.env },
+    dataDir: config.BRIDGE_DATA_DIR,
+    embeddedPostgresPort: config.EMBEDDED_PG_PORT,
+  });
   out('');
   out('WhatsApp ⇄ Genesys bridge is up:');
   for (const [name, url] of Object.entries(system.urls)) out(`  ${name.padEnd(18)} ${url}`);
   out('');
-  out(`  PostgreSQL: ${system.embeddedPostgres ? 'embedded (.data/postgres)' : 'DATABASE_URL'}; cache: ${process.env.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-process'}`);
+  out(`  PostgreSQL: ${system.embeddedPostgres ? 'embedded (.data/postgres)' : 'DATABASE_URL'}; cache: ${config.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-process'}`);
   out(`  Admin API key (Authorization: Bearer ...): ${system.adminApiKey}`);
-  if (!process.env.ADMIN_API_KEY) out('  (generated and kept in .data/secrets.json; set ADMIN_API_KEY to choose your own)');
+  if (!config.ADMIN_API_KEY) out('  (generated and kept in .data/secrets.json; set ADMIN_API_KEY to choose your own)');
   out('');
   out(`  Try: curl -s -H "Authorization: Bearer ${system.adminApiKey}" ${system.urls['tenant-service']}/tenants`);
   out('  Ctrl-C stops everything.');

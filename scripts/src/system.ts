@@ -59,9 +59,12 @@ export function loadOrCreateSecrets(env: NodeJS.ProcessEnv, dataDir: string): Se
 }
 
 export interface SystemOptions {
-  env?: NodeJS.ProcessEnv;
+  /** The services' environment (DATABASE_URL as the owner, secrets, LOG_LEVEL…). */
+  env: NodeJS.ProcessEnv;
   /** Where the embedded PostgreSQL and generated secrets live (when DATABASE_URL is unset). */
-  dataDir?: string;
+  dataDir: string;
+  /** Port of the embedded PostgreSQL; default: a free one. */
+  embeddedPostgresPort?: number;
   /** Port for each service; default: the contract's. 0 picks a free port. */
   ports?: Partial<Record<ServiceName, number>>;
   /** Only these services (default: all). */
@@ -102,16 +105,21 @@ export interface PreparedDatabase {
 }
 
 /**
- * PostgreSQL (DATABASE_URL, or an embedded one under `dataDir`), migrated as the owner, and the
- * environment services need to connect as the application role.
+ * PostgreSQL (`env.DATABASE_URL`, or an embedded one under `dataDir`, on `embeddedPort` or a free
+ * port), migrated as the owner, and the environment services need to connect as the application role.
  */
-export async function prepareDatabase(env: NodeJS.ProcessEnv, dataDir: string, log: (line: string) => void = () => undefined): Promise<PreparedDatabase> {
+export async function prepareDatabase(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  options: { log?: (line: string) => void; embeddedPort?: number } = {},
+): Promise<PreparedDatabase> {
+  const log = options.log ?? (() => undefined);
   const secrets = loadOrCreateSecrets(env, dataDir);
   let pg: PostgresHandle | undefined;
   let ownerUrl = env.DATABASE_URL;
   if (!ownerUrl) {
     log(`DATABASE_URL is unset: starting an embedded PostgreSQL in ${path.join(dataDir, 'postgres')}`);
-    pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), persistent: true, password: secrets.EMBEDDED_PG_PASSWORD, port: Number(env.EMBEDDED_PG_PORT) || undefined });
+    pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), persistent: true, password: secrets.EMBEDDED_PG_PASSWORD, port: options.embeddedPort });
     await ensureDatabase(pg.url, 'bridge');
     ownerUrl = withDatabase(pg.url, 'bridge');
   }
@@ -144,10 +152,10 @@ export async function prepareDatabase(env: NodeJS.ProcessEnv, dataDir: string, l
  * Brings the whole platform up in this process: PostgreSQL (DATABASE_URL, or an embedded one),
  * migrations as the owner, then every service as the application role on its port.
  */
-export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
-  const env = options.env ?? process.env;
-  const dataDir = path.resolve(options.dataDir ?? env.BRIDGE_DATA_DIR ?? '.data');
-  const db = await prepareDatabase(env, dataDir, options.log);
+export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
+  const env = options.env;
+  const dataDir = path.resolve(options.dataDir);
+  const db = await prepareDatabase(env, dataDir, { log: options.log, embeddedPort: options.embeddedPostgresPort });
 
   const chosen = SERVICES.filter((s) => !options.only || options.only.includes(s.name));
   const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? s.port])) as Record<ServiceName, number>;

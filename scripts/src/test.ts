@@ -16,6 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { migrate } from '@bridge/migrations';
+import { parseEnv } from '@bridge/shared';
+import { scriptsConfigSchema } from './config';
 import { startEmbeddedPostgres, withDatabase, type PostgresHandle } from './postgres';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -36,11 +38,12 @@ function redisAnswers(url: string): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
-  const strict = process.env.REQUIRE_ALL_TESTS === '1';
+  const config = parseEnv(scriptsConfigSchema);
+  const strict = config.REQUIRE_ALL_TESTS;
   const jestArgs = process.argv.slice(2);
   let embedded: PostgresHandle | undefined;
   let dataDir: string | undefined;
-  let ownerUrl = process.env.DATABASE_URL;
+  let ownerUrl = config.DATABASE_URL;
   if (!ownerUrl) {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'bridge-test-pg-'));
     process.stdout.write('DATABASE_URL is unset: starting an embedded PostgreSQL for the tests\n');
@@ -48,7 +51,7 @@ async function main(): Promise<number> {
     ownerUrl = embedded.url;
   }
 
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const haveRedis = await redisAnswers(redisUrl);
   if (!haveRedis) {
     const msg = `No Redis answers at ${redisUrl}: the Redis-backed suites will be SKIPPED (in-process cache suites still run)`;
@@ -76,6 +79,7 @@ async function main(): Promise<number> {
       const child = spawn(process.execPath, [require.resolve('jest/bin/jest'), ...jestArgs], {
         cwd: ROOT,
         stdio: 'inherit',
+        // Jest's environment: this one (the tests read what they need), plus the run's databases.
         env: {
           ...process.env,
           NODE_ENV: 'test',

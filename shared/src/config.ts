@@ -53,11 +53,10 @@ export function serviceConfigSchema<T extends z.ZodRawShape>(defaultPort: number
 }
 
 /**
- * Parses `env` with `schema`; throws a ConfigError naming every bad variable. In production the
- * secrets in REQUIRED_IN_PRODUCTION must be present. CREDENTIALS_ENCRYPTION_KEY, when present,
- * must decode to exactly 32 bytes.
+ * Parses `env` with any schema of environment variables (the services' below, the scripts' own);
+ * an empty variable counts as unset. Throws a ConfigError naming every bad variable.
  */
-export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   // `VAR=` (as compose writes for an unset pass-through) means unset, not an empty value.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(present);
@@ -65,7 +64,17 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: Node
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);
   }
-  const config = parsed.data as BaseConfig;
+  return parsed.data;
+}
+
+/**
+ * Parses `env` with `schema`; throws a ConfigError naming every bad variable. In production the
+ * secrets in REQUIRED_IN_PRODUCTION must be present. CREDENTIALS_ENCRYPTION_KEY, when present,
+ * must decode to exactly 32 bytes.
+ */
+export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const data = parseEnv(schema, env);
+  const config = data as BaseConfig;
   if (config.NODE_ENV === 'production') {
     const missing = REQUIRED_IN_PRODUCTION.filter((k) => !config[k]);
     if (missing.length) throw new ConfigError(`Invalid environment: ${missing.join(', ')} required in production`);
@@ -73,7 +82,7 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: Node
   if (config.CREDENTIALS_ENCRYPTION_KEY && Buffer.from(config.CREDENTIALS_ENCRYPTION_KEY, 'base64').length !== 32) {
     throw new ConfigError('Invalid environment: CREDENTIALS_ENCRYPTION_KEY must be 32 bytes, base64-encoded');
   }
-  return parsed.data;
+  return data;
 }
 
 /** Returns the value of a secret the caller cannot work without, naming it if absent. */

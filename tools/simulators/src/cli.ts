@@ -9,8 +9,8 @@
  *     [--retry-delay-ms 5000]
  */
 import { parseArgs } from 'node:util';
-import { startGenesysSimulator } from './genesys';
-import { startMetaSimulator } from './meta';
+import { startGenesysSimulator } from './genesys/index';
+import { startMetaSimulator } from './meta/index';
 
 function usage(message: string): never {
   process.stderr.write(`${message}\n`);

@@ -1,5 +1,6 @@
+// `…/index` spelled out: a dist/genesys.js or dist/meta.js left by a build from before these
+// became folders would otherwise be loaded instead.
 export * from './common';
 export * from './signatures';
-export * from './genesys';
-export * from './meta';
-export * from './meta-payloads';
+export * from './genesys/index';
+export * from './meta/index';

@@ -7,7 +7,7 @@
  * instance releases a whole second's quota at once at the start of each second.
  */
 import autocannon from 'autocannon';
-import { mergeCpu, runCpu, type CpuSnapshot, type RunCpu } from './bench-report';
+import { mergeCpu, runCpu, type CpuSnapshot, type RunCpu } from './cpu';
 
 export interface Percentiles {
   n: number;
@@ -80,6 +80,8 @@ export interface LoadOptions {
 }
 
 export function runLoad(o: LoadOptions): Promise<LoadRun> {
+  // autocannon refuses more connections than requests (small BENCH_* settings ask for that).
+  const connections = o.amount ? Math.min(o.connections, o.amount) : o.connections;
   const latencies: number[] = [];
   const okTimes: number[] = [];
   const statusCodes: Record<string, number> = {};
@@ -89,7 +91,7 @@ export function runLoad(o: LoadOptions): Promise<LoadRun> {
     const instance = autocannon(
       {
         url: o.url,
-        connections: o.connections,
+        connections,
         duration: o.seconds ?? 5,
         amount: o.amount,
         maxOverallRequests: o.amount ? undefined : o.maxRequests,
@@ -119,7 +121,7 @@ export function runLoad(o: LoadOptions): Promise<LoadRun> {
           endedAt,
           stats: {
             label: o.label,
-            connections: o.connections,
+            connections,
             rate: o.overallRate,
             seconds: round(seconds, 3),
             responses,

@@ -3,26 +3,19 @@
  * table (unnest), credentials encrypted with the deployment's key so tenant-service can decrypt
  * them for the other services. Every secret is random per run and stays in this process.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { CredentialCipher, apiKeyPrefix, generateApiKey, hashApiKey } from '@bridge/shared';
+import { newBridgeTenant, type BridgeTenant } from '../bridge-tenant';
 
-export interface BenchTenant {
+/** A bridge tenant (its Meta number and app, its Genesys org) as the bench seeds it. */
+export interface BenchTenant extends Omit<BridgeTenant, 'tenantId'> {
   index: number;
   /** `bench-00001` … */
   id: string;
   /** Plain API keys (only their SHA-256 is stored). */
   keys: string[];
-  phoneNumberId: string;
   wabaId: string;
   displayPhoneNumber: string;
-  appSecret: string;
-  verifyToken: string;
-  accessToken: string;
-  clientId: string;
-  clientSecret: string;
-  integrationId: string;
-  webhookSecret: string;
 }
 
 /** Requests per minute: high enough that the gateway's limiter never answers 429 in a bench. */
@@ -30,22 +23,16 @@ export const BENCH_RATE_LIMIT = 1_000_000;
 
 export const tenantId = (i: number) => `bench-${String(i).padStart(5, '0')}`;
 
+/** Tenant number `index` (from 1) with fresh random credentials, its numbers derived from the index. */
 export function makeTenant(index: number): BenchTenant {
-  const secret = () => randomBytes(18).toString('base64url');
+  const { tenantId: id, ...tenant } = newBridgeTenant(tenantId(index), `1${String(index).padStart(10, '0')}`);
   return {
+    ...tenant,
     index,
-    id: tenantId(index),
+    id,
     keys: [],
-    phoneNumberId: `1${String(index).padStart(10, '0')}`,
     wabaId: `2${String(index).padStart(10, '0')}`,
     displayPhoneNumber: `1555${String(index).padStart(7, '0')}`,
-    appSecret: secret(),
-    verifyToken: secret(),
-    accessToken: `EAAG${secret()}`,
-    clientId: randomUUID(),
-    clientSecret: secret(),
-    integrationId: randomUUID(),
-    webhookSecret: secret(),
   };
 }
 

@@ -1,0 +1,188 @@
+/**
+ * `npm run bench`: the platform as deployed (one process per service, see ../cluster.ts) against
+ * the local Meta and Genesys simulators, tenants seeded straight into PostgreSQL, load from
+ * autocannon. Phases, one file each (run in the order 1, 4, 2, 3, so that the tenant-scale figure
+ * is taken on the same empty message tables as phase 1's; 5 spans the run):
+ *
+ *   1. gateway cost     gateway-cost.ts    GET /state/stats through the gateway vs straight to state-manager
+ *   4. tenant scale     tenant-scale.ts    phase 1's gateway run with 10,000 tenants / 20,000 keys, cold and warm
+ *   2. webhook ingest   webhook-ingest.ts  signed Meta webhooks (1 and 50 messages) through the gateway and direct,
+ *                                          genesys-connector NOT running: the ingestion path only
+ *   3a. backlog drain   backlog-drain.ts   the connector started on phase 2's queue
+ *   3. end to end       end-to-end.ts      webhook accepted → Genesys, agent reply → Meta
+ *   5. memory           memory.ts          peak RSS per service
+ *
+ * This file runs them in order and measures CPU and PostgreSQL's sessions around each. Prints a
+ * table and writes bench/results/<ISO date>.json (results.ts). Settings: BENCH_* (config.ts).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { parseEnv } from '@bridge/shared';
+import { startGenesysSimulator, startMetaSimulator, type GenesysSimulator, type MetaSimulator } from '@bridge/simulators';
+import { Cluster } from '../cluster';
+import { backlogDrain, clearQueue } from './backlog-drain';
+import { benchConfigSchema, benchSettings } from './config';
+import type { BenchContext } from './context';
+import { cpuBetween, cpuSnapshot, type CpuSnapshot, type PostgresScope } from './cpu';
+import { endToEnd, endToEndRate } from './end-to-end';
+import { gatewayCost, type GatewayCost } from './gateway-cost';
+import { peakMemory } from './memory';
+import { log, out } from './output';
+import { PgWaitSampler } from './pg-waits';
+import { cleanup, newRun, prepare, profiling, servicePids, startPlatform } from './platform';
+import { summarizeProfile } from './profile';
+import { gitCommit } from './report';
+import { NOTES, printReport, writeReport, type Collected } from './results';
+import { BENCH_RATE_LIMIT, makeTenant, ownerScalar, seedTenants, type BenchTenant } from './seed';
+import { tenantScale } from './tenant-scale';
+import { webhookIngest, type WebhookIngest } from './webhook-ingest';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+
+const seconds = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1);
+
+/** Tells the simulators about these tenants' numbers and orgs, so that deliveries to them succeed. */
+function register(tenants: BenchTenant[], meta: MetaSimulator, genesys: GenesysSimulator): void {
+  for (const t of tenants) {
+    meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken, displayPhoneNumber: t.displayPhoneNumber, wabaId: t.wabaId });
+    genesys.addOrg({ clientId: t.clientId, clientSecret: t.clientSecret, integrationId: t.integrationId });
+  }
+}
+
+async function main(): Promise<number> {
+  const config = parseEnv(benchConfigSchema);
+  const settings = benchSettings(config);
+  const startedAt = new Date();
+  // What was built and is being measured (other work may commit while the bench runs).
+  const commit = gitCommit(ROOT);
+  const stamp = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const run = newRun();
+  let cleaned: Promise<void> | undefined;
+  const doCleanup = () => (cleaned ??= cleanup(run));
+  process.once('SIGINT', () => {
+    process.stderr.write('\nInterrupted: stopping everything…\n');
+    void doCleanup().finally(() => process.exit(130));
+  });
+
+  const collected: Collected = { rows: [], results: {}, cpu: {}, pgWaits: {}, memory: {}, profiles: [], notes: [] };
+  const { rows, results } = collected;
+  const redisUrl = config.REDIS_URL;
+
+  out(`Bridge benchmark — ${startedAt.toISOString()}`);
+  out(
+    `  PostgreSQL: ${config.DATABASE_URL ? 'DATABASE_URL (a fresh database on that server, dropped at the end)' : 'embedded'}; ` +
+      `Redis: ${redisUrl ? 'REDIS_URL' : 'none (each service caches in its own process)'}; phases ${settings.phases.join(', ')}; ` +
+      `${settings.seconds} s per run${settings.cpuProf ? '; CPU profiles of gateway and webhook-service' : ''}`,
+  );
+  out();
+  try {
+    const prepared = await prepare(run, config);
+    const { ownerUrl, secrets } = prepared;
+    const pgVersion = (await ownerScalar<{ v: string }>(ownerUrl, "SELECT current_setting('server_version') AS v")).v;
+
+    const meta = await startMetaSimulator();
+    run.meta = meta;
+    const genesys = await startGenesysSimulator({ retryDelayMs: 50 });
+    run.genesys = genesys;
+
+    const tenants: BenchTenant[] = [];
+    for (let i = 1; i <= settings.tenants; i++) tenants.push(makeTenant(i));
+    let t0 = performance.now();
+    await seedTenants(ownerUrl, secrets.CREDENTIALS_ENCRYPTION_KEY, tenants, 1);
+    log(`seeded ${tenants.length.toLocaleString('en-US')} tenants (1 API key, Meta and Genesys credentials each, rate limit ${BENCH_RATE_LIMIT.toLocaleString('en-US')}/min) in ${seconds(t0)} s`);
+    register(tenants.slice(0, settings.e2eTenants), meta, genesys);
+
+    t0 = performance.now();
+    const profiles = profiling(settings.cpuProf, RESULTS_DIR, stamp);
+    const { back, webhook, gateway } = await startPlatform(run, prepared, { meta, genesys }, profiles.envFor);
+    log(`started tenant-service, auth-service, state-manager, webhook-service, gateway (one process each) in ${seconds(t0)} s`);
+
+    const pgScope: PostgresScope = run.benchDatabase ? { database: run.benchDatabase.name } : { embeddedDataDir: path.join(run.dataDir, 'postgres') };
+    const probe = () => cpuSnapshot(servicePids(run.clusters), pgScope, !!redisUrl);
+    const ctx: BenchContext = {
+      settings,
+      svc: { gateway: gateway.url('gateway'), state: back.url('state-manager'), webhook: webhook.url('webhook-service') },
+      internalToken: secrets.INTERNAL_SERVICE_TOKEN,
+      ownerUrl,
+      encryptionKey: secrets.CREDENTIALS_ENCRYPTION_KEY,
+      probe,
+      rows,
+    };
+    const waitClient = new Client({ connectionString: ownerUrl, application_name: 'bench-wait-sampler' });
+    await waitClient.connect();
+    run.closers.push(() => waitClient.end());
+    const waits = new PgWaitSampler(waitClient);
+    const measure = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      out();
+      out(`Phase ${name}`);
+      const a: CpuSnapshot = probe();
+      waits.start();
+      const result = await fn();
+      collected.cpu[name] = cpuBetween(a, probe());
+      collected.pgWaits[name] = waits.stop();
+      return result;
+    };
+
+    let p1: GatewayCost | undefined;
+    if (settings.phases.includes('1')) {
+      p1 = await measure('1 gateway cost', () => gatewayCost(ctx, tenants));
+      results.gatewayCost = {
+        throughput: { direct: p1.throughput.direct.stats, gateway: p1.throughput.gateway.stats, runs: p1.throughput.runs },
+        latencyAtC1: { direct: p1.latency.direct.stats, gateway: p1.latency.gateway.stats, runs: p1.latency.runs },
+      };
+    }
+    if (settings.phases.includes('4')) {
+      results.tenantScale = await measure('4 tenant scale', () => tenantScale(ctx, tenants, p1));
+    }
+    const ingestTenants = tenants.slice(0, settings.tenants);
+    let ingest: WebhookIngest | undefined;
+    if (settings.phases.includes('2')) {
+      out();
+      out('  (genesys-connector is NOT running in phase 2: the figures are the ingestion path only, webhook → PostgreSQL → 200)');
+      ingest = await measure('2 webhook ingest', () => webhookIngest(ctx, ingestTenants));
+      results.webhookIngestion = ingest;
+    }
+    if (settings.phases.includes('3')) {
+      // Every tenant of phase 2 can now be delivered to (its queue is the backlog below).
+      register(ingestTenants.slice(settings.e2eTenants), meta, genesys);
+      t0 = performance.now();
+      run.clusters.push(await Cluster.start(back.serviceEnv, ['genesys-connector']));
+      log(`started genesys-connector in ${seconds(t0)} s`);
+      if (settings.drainSeconds > 0 && settings.phases.includes('2')) {
+        results.backlogDrain = await measure('3a backlog drain', () => backlogDrain(ctx, genesys));
+      }
+      await clearQueue(ownerUrl);
+      const rate = endToEndRate(ctx, ingest);
+      const commits = async () =>
+        Number((await waitClient.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n);
+      results.endToEnd = await measure('3 end to end', () => endToEnd(ctx, ingestTenants, genesys, meta, rate, commits));
+    }
+
+    // 5. Memory, then stop (profiles are written when the services exit).
+    collected.memory = peakMemory(run.clusters, rows);
+    clearInterval(run.sampler);
+    for (const c of [...run.clusters].reverse()) await c.stop();
+    run.clusters.length = 0;
+    for (const p of profiles.files) {
+      if (existsSync(p.file)) collected.profiles.push(summarizeProfile(p.file, p.service, ROOT));
+      else collected.notes.push(`no CPU profile was written for ${p.service} (${path.basename(p.file)})`);
+    }
+    collected.notes.push(...NOTES);
+
+    const file = await writeReport(RESULTS_DIR, stamp, { startedAt, commit, pgVersion, config, settings }, collected);
+    printReport(collected, pgScope, !!redisUrl, path.relative(ROOT, file));
+    return 0;
+  } finally {
+    await doCleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`Bench failed: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);

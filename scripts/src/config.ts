@@ -1,0 +1,40 @@
+/**
+ * The scripts' own settings (`npm start`, `npm test`, `npm run demo|bench|soak`), parsed once at
+ * start-up with `parseEnv` like a service's config: a common schema, extended per script (the
+ * bench's in bench/config.ts). Nothing else in scripts/ reads `process.env`; what the scripts hand
+ * on to the services they start, the services parse themselves (shared/src/config.ts).
+ * Every key carries a one-line description, which README.md and bench/README.md mirror;
+ * scripts/test/config.test.ts holds them to it.
+ */
+import { z } from 'zod';
+
+/** `true`/`1` or `false`/`0`; unset: false. */
+export const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+/** A whole number of at least `min`, `def` when unset. */
+export const count = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
+
+/** What every script understands. */
+export const scriptsConfigSchema = z.object({
+  DATABASE_URL: z.string().min(1).optional().describe('PostgreSQL as its owner (a superuser); unset: an embedded PostgreSQL'),
+  REDIS_URL: z.string().min(1).optional().describe('Redis for the platform the script starts; unset: in-process caches (npm test tries 127.0.0.1:6379)'),
+  DB_APP_PASSWORD: z.string().min(1).optional().describe('Password of the application role bridge_app (cluster-wide); unset: generated'),
+  ADMIN_API_KEY: z.string().min(1).optional().describe('npm start: the admin API key to use; unset: generated and kept in BRIDGE_DATA_DIR'),
+  BRIDGE_DATA_DIR: z.string().min(1).default('.data').describe('npm start: folder of the embedded PostgreSQL and the generated secrets'),
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).optional().describe('npm start, npm run bench: port of the embedded PostgreSQL; unset: a free port'),
+  REQUIRE_ALL_TESTS: flag.describe('npm test: fail instead of skipping the Redis-backed suites when no Redis answers'),
+});
+
+export type ScriptsConfig = z.infer<typeof scriptsConfigSchema>;
+
+/** `npm run soak`. */
+export const soakConfigSchema = scriptsConfigSchema.extend({
+  SOAK_SECONDS: count(1, 300).describe('Length of the soak run, seconds'),
+  SOAK_TENANTS: count(1, 4).describe('Tenants in the soak'),
+  SOAK_CONVERSATIONS: count(1, 5).describe('Conversations per soak tenant (a customer and an agent each)'),
+});
+
+export type SoakConfig = z.infer<typeof soakConfigSchema>;

@@ -1,0 +1,194 @@
+/**
+ * A strict local stand-in for Meta's Graph API (WhatsApp Cloud API): sending messages
+ * (`messages.ts`, body rules in `send-body.ts`), media lookup and download (`media.ts`) — and the
+ * other direction, webhook deliveries signed and serialised the way Meta does (`webhooks.ts`,
+ * payloads from `webhook-payloads.ts`). Errors and injected faults: `faults.ts`.
+ *
+ * Choices where the reference is silent:
+ * - Any token problem on a send (missing, unknown, or valid for another number) is 401 with code
+ *   190. (Real Graph answers 400/100 subcode 33 when a valid token lacks access to the number.)
+ * - Default HTTP status of injected errors: 190 → 401, 131000 → 500, 131016 → 503, everything
+ *   else (131047, 130429, 131056, 4, 80007, 100, 131026, 131057 ...) → 400. Meta's Graph API
+ *   answers most errors with 400; the bridge must classify on `error.code`, not on the status.
+ *   Pass `httpStatus` to override.
+ * - An outage is 503 with code 131016 ("Service unavailable").
+ * - Only `Authorization: Bearer` authenticates (no `access_token` query parameter), and only
+ *   `application/json` bodies are accepted.
+ * - `type` may be omitted (Meta defaults it to text). `to` must be digits only (7-15).
+ * - `caption` is refused on audio and stickers; `link` and `id` are mutually exclusive.
+ * - Media download URLs require exactly the token that looked the media up; an expired URL is 404.
+ */
+import { Conditions, sleep, startServer, type SimRequest, type SimResponse } from '../common';
+import { control } from './control';
+import { MetaFaults, metaError, type MetaEndpoint, type MetaFaultOptions } from './faults';
+import { MetaMediaStore, type MetaMediaInfo, type MetaMediaOptions } from './media';
+import { MetaMessages, type MetaSendRecord } from './messages';
+import { MetaNumbers, type MetaNumberOptions } from './numbers';
+import { deliverMetaWebhook, verifyWebhook, type DeliverWebhookOptions, type DeliverWebhookResult } from './webhooks';
+
+export { metaError, type MetaFaultOptions } from './faults';
+export type { MetaMediaInfo, MetaMediaOptions } from './media';
+export type { MetaSendRecord } from './messages';
+export type { MetaNumberOptions } from './numbers';
+export { META_MESSAGE_TYPES, validateSendBody, type MetaMedia, type MetaMessageType, type MetaSendBody } from './send-body';
+export { deliverMetaWebhook, type DeliverWebhookOptions, type DeliverWebhookResult } from './webhooks';
+export * from './webhook-payloads';
+
+export interface MetaCall {
+  endpoint: MetaEndpoint;
+  method: string;
+  path: string;
+  phoneNumberId?: string;
+  mediaId?: string;
+  status: number;
+  /** Meta error code when the answer was an error. */
+  errorCode?: number;
+  injected: boolean;
+  time: Date;
+}
+
+export interface MetaSimulatorOptions {
+  port?: number;
+  host?: string;
+  /** Graph version in `graphUrl`; any `vN.N` is served. Default "v23.0". */
+  version?: string;
+  /** Lifetime of media download URLs; default 5 minutes. */
+  mediaUrlTtlMs?: number;
+  /** First webhook retry delay (doubles each retry); default 1000. */
+  retryDelayMs?: number;
+  /** Webhook attempts per delivery; default 5. */
+  maxAttempts?: number;
+  /** Webhook request timeout; default 10000. */
+  webhookTimeoutMs?: number;
+  /** Serve the `/_sim/*` control API (used by the CLI for demos); default false. */
+  controlApi?: boolean;
+}
+
+export interface MetaSimulator {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  /** `http://127.0.0.1:PORT/v23.0` — what META_GRAPH_URL should be. */
+  readonly graphUrl: string;
+  readonly port: number;
+  addNumber(number: MetaNumberOptions): void;
+  addMedia(media: MetaMediaOptions): MetaMediaInfo;
+  failNext(n: number, fault: MetaFaultOptions): void;
+  setOutage(on: boolean, scope?: { phoneNumberId?: string }): void;
+  setLatency(ms: number, scope?: { phoneNumberId?: string }): void;
+  clearFaults(): void;
+  /** clearFaults() and forgets what was recorded (numbers and media stay). */
+  reset(): void;
+  /** Accepted sends, in order. */
+  readonly sent: MetaSendRecord[];
+  readonly calls: MetaCall[];
+  /** Webhook deliveries made through deliverWebhook. */
+  readonly deliveries: DeliverWebhookResult[];
+  sends(phoneNumberId?: string): MetaSendRecord[];
+  waitFor(predicate: (send: MetaSendRecord) => boolean, timeoutMs?: number): Promise<MetaSendRecord>;
+  deliverWebhook(options: DeliverWebhookOptions): Promise<DeliverWebhookResult>;
+  /** Meta's GET verification handshake against a callback URL. */
+  verifyWebhook(options: { url: string; verifyToken: string; challenge?: string }): Promise<{ status: number; body: string; challenge: string }>;
+  close(): Promise<void>;
+}
+
+const VERSIONED = /^\/(v\d+\.\d+)(\/.*)?$/;
+const SEND_PATH = /^\/([^/]+)\/messages$/;
+const NODE_PATH = /^\/([^/]+)$/;
+const DOWNLOAD_PATH = /^\/media-download\/([^/]+)$/;
+
+export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Promise<MetaSimulator> {
+  const numbers = new MetaNumbers();
+  const faults = new MetaFaults();
+  const conditions = new Conditions();
+  const messages = new MetaMessages(numbers, faults);
+  const media = new MetaMediaStore(numbers, faults, options.mediaUrlTtlMs ?? 5 * 60 * 1000);
+  const calls: MetaCall[] = [];
+  const deliveries: DeliverWebhookResult[] = [];
+  const version = options.version ?? 'v23.0';
+  const sent = messages.sent;
+
+  async function handle(req: SimRequest): Promise<SimResponse> {
+    if (req.path.startsWith('/_sim/') && options.controlApi) return control(sim, req);
+    const versioned = VERSIONED.exec(req.path);
+    const rest = versioned?.[2] ?? '';
+    const send = versioned ? SEND_PATH.exec(rest) : null;
+    const node = versioned && !send ? NODE_PATH.exec(rest) : null;
+    const download = DOWNLOAD_PATH.exec(req.path);
+    const phoneNumberId = send ? decodeURIComponent(send[1]) : undefined;
+    const mediaId = node ? decodeURIComponent(node[1]) : undefined;
+    const endpoint: MetaEndpoint = send ? 'messages' : node ? 'media' : download ? 'download' : 'other';
+
+    const latency = conditions.latency(phoneNumberId);
+    if (latency > 0) await sleep(latency);
+    let res: SimResponse;
+    let injected = false;
+    if (conditions.isDown(phoneNumberId)) {
+      res = metaError(131016, { httpStatus: 503, message: 'Service temporarily unavailable' });
+      injected = true;
+    } else if (send && versioned) {
+      res = messages.handleSend(req, versioned[1], phoneNumberId as string);
+    } else if (node && mediaId !== undefined) {
+      res = media.handleLookup(req, mediaId);
+    } else if (download) {
+      res = media.handleDownload(req, download[1]);
+    } else {
+      res = metaError(2500, { message: `Unknown path components: ${req.path}`, httpStatus: 400 });
+    }
+    const error = (res.body as { error?: { code?: number } } | undefined)?.error;
+    calls.push({
+      endpoint,
+      method: req.method,
+      path: req.path,
+      phoneNumberId,
+      mediaId,
+      status: res.status,
+      errorCode: error?.code,
+      injected: injected || faults.isInjected(res),
+      time: new Date(),
+    });
+    return res;
+  }
+
+  const sim: MetaSimulator = {
+    url: '',
+    graphUrl: '',
+    port: 0,
+    addNumber: (n) => numbers.add(n),
+    addMedia: (m) => media.add(m),
+    failNext: (n, fault) => faults.add(n, fault),
+    setOutage: (on, scope) => conditions.setOutage(on, scope?.phoneNumberId),
+    setLatency: (ms, scope) => conditions.setLatency(ms, scope?.phoneNumberId),
+    clearFaults() {
+      faults.clear();
+      conditions.clear();
+    },
+    reset() {
+      sim.clearFaults();
+      sent.clear();
+      calls.length = 0;
+      deliveries.length = 0;
+    },
+    sent: sent.items,
+    calls,
+    deliveries,
+    sends: (phoneNumberId) => sent.items.filter((s) => !phoneNumberId || s.phoneNumberId === phoneNumberId),
+    waitFor: (predicate, timeoutMs) => sent.waitFor(predicate, timeoutMs, 'Meta send'),
+    async deliverWebhook(o) {
+      const result = await deliverMetaWebhook({
+        ...o,
+        retryDelayMs: o.retryDelayMs ?? options.retryDelayMs ?? 1000,
+        maxAttempts: o.maxAttempts ?? options.maxAttempts ?? 5,
+        timeoutMs: o.timeoutMs ?? options.webhookTimeoutMs ?? 10_000,
+      });
+      deliveries.push(result);
+      return result;
+    },
+    verifyWebhook,
+    close: async () => undefined,
+  };
+
+  const server = await startServer(handle, { host: options.host, port: options.port });
+  media.baseUrl = server.url;
+  Object.assign(sim, { url: server.url, graphUrl: `${server.url}/${version}`, port: server.port, close: server.close });
+  return sim;
+}

@@ -1,0 +1,77 @@
+/**
+ * `POST /{version}/{phone-number-id}/messages`: a send, authorised by the number's own token
+ * (any token problem is 401 with code 190), checked against the send body's rules, recorded, and
+ * answered with a new wamid.
+ */
+import { randomBytes } from 'node:crypto';
+import { bearerToken, isObject, mediaType, parseJson, Recorder, redactHeaders, type SimRequest, type SimResponse } from '../common';
+import { metaError, type MetaFaults } from './faults';
+import type { MetaNumbers } from './numbers';
+import { validateSendBody, type MetaSendBody } from './send-body';
+
+export interface MetaSendRecord {
+  phoneNumberId: string;
+  version: string;
+  body: MetaSendBody;
+  /** The bearer token that authorised the send. */
+  token: string;
+  headers: Record<string, string>;
+  /** The wamid returned. */
+  wamid: string;
+  time: Date;
+}
+
+const newWamidFor = (to: string): string =>
+  `wamid.${Buffer.concat([Buffer.from(`HBgL${to}FQIAERgS`), randomBytes(18)]).toString('base64')}`;
+
+/** The messages endpoint of one simulator and the sends it accepted. */
+export class MetaMessages {
+  readonly sent = new Recorder<MetaSendRecord>();
+
+  constructor(
+    private readonly numbers: MetaNumbers,
+    private readonly faults: MetaFaults,
+  ) {}
+
+  handleSend(req: SimRequest, versionSeg: string, phoneNumberId: string): SimResponse {
+    if (req.method !== 'POST') {
+      return metaError(100, { message: `Unsupported ${req.method.toLowerCase()} request.`, subcode: 33 });
+    }
+    const token = bearerToken(req.headers);
+    if (!token) return metaError(190, { message: 'An access token is required to request this resource.' });
+    if (!this.numbers.tokenIsKnown(token)) return metaError(190);
+    if (this.numbers.tokenOf(phoneNumberId) !== token) {
+      return metaError(190, { message: `The access token is not valid for phone number ${phoneNumberId}` });
+    }
+    const fault = this.faults.take({ endpoint: 'messages', phoneNumberId });
+    if (fault) return fault;
+    if (mediaType(req.headers) !== 'application/json') {
+      return metaError(100, { message: 'Content-Type must be application/json' });
+    }
+    const body = parseJson(req.body);
+    if (!isObject(body)) return metaError(100, { message: 'The request body is not a valid JSON object' });
+    const errors = validateSendBody(body);
+    if (errors.length > 0) return metaError(100, { message: errors[0], details: errors.join('; ') });
+
+    const send = body as unknown as MetaSendBody;
+    const wamid = newWamidFor(send.to);
+    this.sent.push({
+      phoneNumberId,
+      version: versionSeg,
+      body: send,
+      token,
+      headers: redactHeaders(req.headers),
+      wamid,
+      time: new Date(),
+    });
+    return {
+      status: 200,
+      body: {
+        messaging_product: 'whatsapp',
+        contacts: [{ input: send.to, wa_id: send.to }],
+        // Templates are answered with a message_status, as Meta does.
+        messages: [send.type === 'template' ? { id: wamid, message_status: 'accepted' } : { id: wamid }],
+      },
+    };
+  }
+}

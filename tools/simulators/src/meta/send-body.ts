@@ -1,0 +1,219 @@
+/**
+ * What `POST /{phone-number-id}/messages` accepts: the send body's types and a validator that
+ * returns every problem found (empty = valid), worded like Graph's `Param …` messages (the
+ * choices where the reference is silent are listed in index.ts).
+ */
+import { isHttpUrl, isNonEmptyString, isObject } from '../common';
+
+export const META_MESSAGE_TYPES = [
+  'text',
+  'image',
+  'video',
+  'audio',
+  'document',
+  'sticker',
+  'location',
+  'contacts',
+  'interactive',
+  'template',
+  'reaction',
+] as const;
+export type MetaMessageType = (typeof META_MESSAGE_TYPES)[number];
+
+const MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'sticker'] as const;
+const INTERACTIVE_TYPES = [
+  'button',
+  'list',
+  'cta_url',
+  'flow',
+  'product',
+  'product_list',
+  'catalog_message',
+  'location_request_message',
+  'address_message',
+];
+
+export interface MetaMedia {
+  link?: string;
+  id?: string;
+  caption?: string;
+  filename?: string;
+}
+
+/** A send request body, as recorded. */
+export interface MetaSendBody {
+  messaging_product: 'whatsapp';
+  recipient_type?: 'individual';
+  to: string;
+  type?: MetaMessageType;
+  context?: { message_id: string };
+  text?: { body: string; preview_url?: boolean };
+  image?: MetaMedia;
+  video?: MetaMedia;
+  audio?: MetaMedia;
+  document?: MetaMedia;
+  sticker?: MetaMedia;
+  location?: { latitude: number | string; longitude: number | string; name?: string; address?: string };
+  contacts?: unknown[];
+  interactive?: Record<string, unknown>;
+  template?: { name: string; language: { code: string; policy?: string }; components?: unknown[] };
+  reaction?: { message_id: string; emoji: string };
+  biz_opaque_callback_data?: string;
+  [more: string]: unknown;
+}
+
+function checkMedia(kind: (typeof MEDIA_TYPES)[number], media: unknown, errors: string[]): void {
+  if (!isObject(media)) {
+    errors.push(`Param ${kind} is required for type ${kind}`);
+    return;
+  }
+  const hasLink = media.link !== undefined;
+  const hasId = media.id !== undefined;
+  if (hasLink === hasId) errors.push(`Param ${kind} must have exactly one of link or id`);
+  if (hasLink && !isHttpUrl(media.link)) errors.push(`Param ${kind}['link'] must be an http(s) URL`);
+  if (hasId && !isNonEmptyString(media.id)) errors.push(`Param ${kind}['id'] must be a non-empty string`);
+  if (media.caption !== undefined) {
+    if (kind === 'audio' || kind === 'sticker') errors.push(`Param ${kind}['caption'] is not allowed for ${kind}`);
+    else if (typeof media.caption !== 'string') errors.push(`Param ${kind}['caption'] must be a string`);
+    else if (media.caption.length > 1024) errors.push(`Param ${kind}['caption'] must be at most 1024 characters long`);
+  }
+  if (media.filename !== undefined) {
+    if (kind !== 'document') errors.push(`Param ${kind}['filename'] is only allowed for documents`);
+    else if (!isNonEmptyString(media.filename)) errors.push(`Param document['filename'] must be a non-empty string`);
+  }
+}
+
+function isCoordinate(value: unknown, max: number): boolean {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && Math.abs(n) <= max;
+}
+
+function checkInteractive(value: unknown, errors: string[]): void {
+  if (!isObject(value)) {
+    errors.push('Param interactive is required for type interactive');
+    return;
+  }
+  if (!INTERACTIVE_TYPES.includes(value.type as string)) {
+    errors.push(`Param interactive['type'] must be one of ${INTERACTIVE_TYPES.join(', ')}`);
+    return;
+  }
+  const action = value.action;
+  if (!isObject(action)) errors.push("Param interactive['action'] is required");
+  const needsBody = ['button', 'list', 'cta_url', 'flow', 'product_list', 'catalog_message', 'location_request_message'];
+  if (needsBody.includes(value.type as string)) {
+    const body = value.body;
+    if (!isObject(body) || !isNonEmptyString(body.text)) errors.push("Param interactive['body']['text'] is required");
+    else if (body.text.length > 1024) errors.push("Param interactive['body']['text'] must be at most 1024 characters long");
+  }
+  if (!isObject(action)) return;
+  if (value.type === 'button') {
+    const buttons = action.buttons;
+    if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 3) {
+      errors.push("Param interactive['action']['buttons'] must have 1 to 3 buttons");
+      return;
+    }
+    buttons.forEach((b: unknown, i) => {
+      const reply = isObject(b) ? b.reply : undefined;
+      if (!isObject(b) || b.type !== 'reply' || !isObject(reply) || !isNonEmptyString(reply.id) || !isNonEmptyString(reply.title)) {
+        errors.push(`Param interactive['action']['buttons'][${i}] must be {type:"reply", reply:{id, title}}`);
+      } else if (reply.title.length > 20) {
+        errors.push(`Param interactive['action']['buttons'][${i}]['reply']['title'] must be at most 20 characters long`);
+      }
+    });
+  }
+  if (value.type === 'list') {
+    if (!isNonEmptyString(action.button)) errors.push("Param interactive['action']['button'] is required");
+    const sections = action.sections;
+    if (!Array.isArray(sections) || sections.length < 1 || sections.length > 10) {
+      errors.push("Param interactive['action']['sections'] must have 1 to 10 sections");
+      return;
+    }
+    sections.forEach((s: unknown, i) => {
+      const rows = isObject(s) ? s.rows : undefined;
+      if (!Array.isArray(rows) || rows.length === 0) {
+        errors.push(`Param interactive['action']['sections'][${i}]['rows'] is required`);
+        return;
+      }
+      rows.forEach((r: unknown, j) => {
+        if (!isObject(r) || !isNonEmptyString(r.id) || !isNonEmptyString(r.title)) {
+          errors.push(`Param interactive['action']['sections'][${i}]['rows'][${j}] needs id and title`);
+        }
+      });
+    });
+  }
+}
+
+export function validateSendBody(body: Record<string, unknown>): string[] {
+  const errors: string[] = [];
+  if (body.messaging_product === undefined) errors.push('The parameter messaging_product is required.');
+  else if (body.messaging_product !== 'whatsapp') errors.push("Param messaging_product must be 'whatsapp'");
+  if (body.recipient_type !== undefined && body.recipient_type !== 'individual') {
+    errors.push("Param recipient_type must be 'individual'");
+  }
+  if (body.to === undefined) errors.push('The parameter to is required.');
+  else if (typeof body.to !== 'string' || !/^\d{7,15}$/.test(body.to)) errors.push('Param to must be a phone number (digits only)');
+  const type = (body.type ?? 'text') as MetaMessageType;
+  if (!META_MESSAGE_TYPES.includes(type)) {
+    errors.push(`Param type must be one of ${META_MESSAGE_TYPES.join(', ')}`);
+    return errors;
+  }
+  if (body.context !== undefined && !(isObject(body.context) && isNonEmptyString(body.context.message_id))) {
+    errors.push("Param context['message_id'] is required");
+  }
+  const obj = body[type];
+  switch (type) {
+    case 'text':
+      if (!isObject(obj) || typeof obj.body !== 'string') errors.push("Param text['body'] is required");
+      else if (obj.body.trim().length === 0) errors.push("Param text['body'] must be non-empty");
+      else if (obj.body.length > 4096) errors.push("Param text['body'] must be at most 4096 characters long");
+      if (isObject(obj) && obj.preview_url !== undefined && typeof obj.preview_url !== 'boolean') {
+        errors.push("Param text['preview_url'] must be a boolean");
+      }
+      break;
+    case 'image':
+    case 'video':
+    case 'audio':
+    case 'document':
+    case 'sticker':
+      checkMedia(type, obj, errors);
+      break;
+    case 'location':
+      if (!isObject(obj)) errors.push('Param location is required for type location');
+      else {
+        if (!isCoordinate(obj.latitude, 90)) errors.push("Param location['latitude'] must be a number");
+        if (!isCoordinate(obj.longitude, 180)) errors.push("Param location['longitude'] must be a number");
+      }
+      break;
+    case 'contacts':
+      if (!Array.isArray(obj) || obj.length === 0) errors.push('Param contacts must be a non-empty array');
+      else {
+        obj.forEach((c: unknown, i) => {
+          const name = isObject(c) ? c.name : undefined;
+          if (!isObject(name) || !isNonEmptyString(name.formatted_name)) {
+            errors.push(`Param contacts[${i}]['name']['formatted_name'] is required`);
+          }
+        });
+      }
+      break;
+    case 'interactive':
+      checkInteractive(obj, errors);
+      break;
+    case 'template':
+      if (!isObject(obj)) errors.push('Param template is required for type template');
+      else {
+        if (!isNonEmptyString(obj.name)) errors.push("Param template['name'] is required");
+        if (!isObject(obj.language) || !isNonEmptyString(obj.language.code)) {
+          errors.push("Param template['language']['code'] is required");
+        }
+        if (obj.components !== undefined && !Array.isArray(obj.components)) {
+          errors.push("Param template['components'] must be an array");
+        }
+      }
+      break;
+    case 'reaction':
+      if (!isObject(obj) || !isNonEmptyString(obj.message_id)) errors.push("Param reaction['message_id'] is required");
+      else if (typeof obj.emoji !== 'string') errors.push("Param reaction['emoji'] is required (empty string removes)");
+      break;
+  }
+  return errors;
+}
