@@ -1,4 +1,4 @@
-import { AppError, TENANT_AUTH_HEADER, createServiceApp, requireGatewayTenant, signTenantToken, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
+import { TENANT_AUTH_HEADER, appError, createServiceApp, requireGatewayTenant, signTenantToken, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
 import type { GenesysTokenBroker } from './genesys-token-broker';
 import { internalRoutes } from './internal-routes';
 
@@ -25,7 +25,7 @@ export function createAuthService(deps: Deps) {
       app.post('/auth/token', requireGatewayTenant(deps.internalToken), (req, res) => {
         // A token buys a token only through a key: a stolen JWT must not renew itself forever.
         if (req.headers[TENANT_AUTH_HEADER] !== 'api-key') {
-          throw new AppError('API_KEY_REQUIRED', 'POST /auth/token takes an X-API-Key', 401);
+          throw appError('API_KEY_REQUIRED');
         }
         const { token, expiresIn } = signTenantToken(deps.jwtSecret, req.tenantId!, deps.jwtTtlSeconds);
         res.set('Cache-Control', 'no-store');

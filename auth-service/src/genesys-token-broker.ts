@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
-import { AppError, onTenantEvent, regionUrl, tenantKey, type Cache, type GenesysCredentials, type Logger } from '@bridge/shared';
+import { AppError, appError, onTenantEvent, regionUrl, tenantKey, type Cache, type GenesysCredentials, type Logger } from '@bridge/shared';
 
 export interface GenesysCredentialsSource {
   genesys(tenantId: string): Promise<GenesysCredentials | undefined>;
@@ -36,8 +36,9 @@ interface StoredToken {
   expiresAt: number;
 }
 
+/** A remembered GENESYS_AUTH_FAILED. `code` and `status` are kept for replicas of earlier versions, which read them. */
 interface StoredFailure {
-  code: string;
+  code: 'GENESYS_AUTH_FAILED';
   message: string;
   status: number;
 }
@@ -171,7 +172,7 @@ export class GenesysTokenBroker {
       if (err instanceof AppError) throw err;
       // In practice the shared cache (Redis) failing: a dependency is down, not a bad request.
       this.opts.logger?.error({ err, tenantId }, 'Genesys token broker failed');
-      throw new AppError('TOKEN_CACHE_UNAVAILABLE', 'Genesys tokens are temporarily unavailable', 503);
+      throw appError('TOKEN_CACHE_UNAVAILABLE');
     }
   }
 
@@ -212,7 +213,7 @@ export class GenesysTokenBroker {
 
   private async fetchAndStore(tenantId: string, epoch: number): Promise<StoredToken> {
     const credentials = await this.opts.credentials.genesys(tenantId);
-    if (!credentials) throw new AppError('GENESYS_NOT_CONFIGURED', 'This tenant has no Genesys credentials', 404);
+    if (!credentials) throw appError('GENESYS_NOT_CONFIGURED');
     try {
       const { token, lifetimeSeconds } = await this.requestToken(tenantId, credentials);
       const margin = Math.min(this.marginSeconds, lifetimeSeconds / 2);
@@ -222,7 +223,7 @@ export class GenesysTokenBroker {
       return token;
     } catch (err) {
       if (err instanceof AppError && err.code === 'GENESYS_AUTH_FAILED' && this.epoch(tenantId) === epoch) {
-        const failure: StoredFailure = { code: err.code, message: err.message, status: err.status };
+        const failure: StoredFailure = { code: 'GENESYS_AUTH_FAILED', message: err.message, status: err.status };
         await this.opts.cache.set(this.failureKey(tenantId), JSON.stringify(failure), this.failureTtlSeconds).catch(() => undefined);
       }
       throw err;
@@ -248,7 +249,7 @@ export class GenesysTokenBroker {
       // Code and message only: the axios error's config holds the Basic credentials.
       const e = err as { code?: string; message?: string };
       this.opts.logger?.warn({ tenantId, code: e.code, reason: e.message }, 'Genesys login unreachable');
-      throw new AppError('GENESYS_UNAVAILABLE', 'Genesys login service is unavailable', 503);
+      throw appError('GENESYS_UNAVAILABLE');
     }
     const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     if (status >= 200 && status < 300) {
@@ -260,18 +261,17 @@ export class GenesysTokenBroker {
         return { token: { accessToken, expiresAt: sentAt + expiresIn * 1000 }, lifetimeSeconds: expiresIn };
       }
       this.opts.logger?.error({ tenantId, status }, 'Genesys login answered without a usable token');
-      throw new AppError('GENESYS_UNAVAILABLE', 'Genesys login service gave an unexpected answer', 503);
+      throw appError('GENESYS_UNAVAILABLE', 'Genesys login service gave an unexpected answer');
     }
     const reason = typeof b.error === 'string' ? b.error : typeof b.code === 'string' ? b.code : undefined;
     if (status === 400 || status === 401 || status === 403) {
       this.opts.logger?.warn({ tenantId, clientId: credentials.clientId, status, reason }, 'Genesys refused the tenant\'s OAuth client');
-      throw new AppError('GENESYS_AUTH_FAILED', `Genesys refused this tenant's OAuth client credentials${reason ? ` (${reason})` : ''}`, 502);
+      throw appError('GENESYS_AUTH_FAILED', `Genesys refused this tenant's OAuth client credentials${reason ? ` (${reason})` : ''}`);
     }
     this.opts.logger?.warn({ tenantId, status, reason }, 'Genesys login failed');
-    throw new AppError(
+    throw appError(
       'GENESYS_UNAVAILABLE',
       `Genesys login service answered ${status}`,
-      503,
       status === 429 && retryAfter && /^\d+$/.test(retryAfter) ? { 'Retry-After': retryAfter } : undefined,
     );
   }
@@ -297,6 +297,6 @@ export class GenesysTokenBroker {
     } catch {
       return;
     }
-    throw new AppError(failure.code, failure.message, failure.status);
+    throw appError('GENESYS_AUTH_FAILED', failure.message);
   }
 }

@@ -3,7 +3,7 @@ import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import type { Cache } from './cache';
 import type { CredentialType, GenesysCredentials, MetaCredentials } from './credentials';
-import { AppError } from './errors';
+import { appError, type AppError } from './errors';
 import { INTERNAL_TOKEN_HEADER } from './http';
 import type { Logger } from './logger';
 import { onTenantEvent } from './tenant-events';
@@ -161,7 +161,7 @@ function entryKey(tenantId: string, type: CredentialType): string {
 }
 
 function unavailable(): AppError {
-  return new AppError('CREDENTIALS_UNAVAILABLE', 'Tenant credentials are temporarily unavailable', 503);
+  return appError('CREDENTIALS_UNAVAILABLE');
 }
 
 function isCredentialsBody(body: unknown, type: CredentialType): body is { type: CredentialType; credentials: object } {

@@ -1,5 +1,5 @@
 import { Pool, escapeLiteral, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
-import { AppError } from './errors';
+import { appError } from './errors';
 
 /** The NOTIFY channel on which committed delivery work wakes genesys-connector's workers. */
 export const OUTBOX_CHANNEL = 'bridge_outbox';
@@ -80,7 +80,7 @@ export class Database {
         // A broken connection must not go back to the pool.
         client.release(err as Error);
         released = true;
-        throw new AppError('DATABASE_UNAVAILABLE', 'Database unavailable', 503);
+        throw appError('DATABASE_UNAVAILABLE');
       }
       throw err;
     } finally {
@@ -94,7 +94,7 @@ export class Database {
     try {
       return await this.pool.connect();
     } catch {
-      throw new AppError('DATABASE_UNAVAILABLE', 'Database unavailable', 503);
+      throw appError('DATABASE_UNAVAILABLE');
     }
   }
 

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { AppError, safeEqual, setContextTenant, type Database, type Logger } from '@bridge/shared';
+import { appError, badInput, safeEqual, setContextTenant, type Database, type Logger } from '@bridge/shared';
 import type { OutboxNotifier } from './notifier';
 import { parseWebhookBody } from './parse';
 import { verifyMetaSignature } from './signatures';
@@ -79,7 +79,7 @@ export function metaVerification(deps: MetaWebhookDeps): RequestHandler {
     const token = req.query['hub.verify_token'];
     const challenge = req.query['hub.challenge'];
     if (mode !== 'subscribe' || typeof token !== 'string' || typeof challenge !== 'string' || !/^[\w.-]{1,256}$/.test(challenge)) {
-      throw new AppError('VERIFICATION_FAILED', 'Invalid verification request', 403);
+      throw appError('VERIFICATION_FAILED');
     }
     let matched: boolean;
     if (req.params.tenantId) {
@@ -88,7 +88,7 @@ export function metaVerification(deps: MetaWebhookDeps): RequestHandler {
     } else {
       matched = !!(await deps.tenants.tenantByVerifyToken(token));
     }
-    if (!matched) throw new AppError('VERIFICATION_FAILED', 'The verify token does not match', 403);
+    if (!matched) throw appError('VERIFICATION_FAILED', 'The verify token does not match');
     res.type('text/plain').send(challenge);
   };
 }
@@ -102,13 +102,13 @@ export function metaVerification(deps: MetaWebhookDeps): RequestHandler {
 export function metaWebhook(deps: MetaWebhookDeps): RequestHandler {
   return async (req, res) => {
     const raw = req.body as Buffer;
-    if (!Buffer.isBuffer(raw) || raw.length === 0) throw new AppError('INVALID_PAYLOAD', 'body: empty', 400);
+    if (!Buffer.isBuffer(raw) || raw.length === 0) throw badInput('body', 'empty', 'INVALID_PAYLOAD');
     const signature = req.headers['x-hub-signature-256'] as string | undefined;
-    if (!signature) throw new AppError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256', 401);
+    if (!signature) throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
     const pathTenant = req.params.tenantId as string | undefined;
     if (pathTenant) {
       // An unknown tenant learns nothing about the payload: refused before it is parsed.
-      if (!(await deps.tenants.metaCredentials(pathTenant))) throw new AppError('TENANT_NOT_FOUND', 'No tenant with Meta credentials at this path', 404);
+      if (!(await deps.tenants.metaCredentials(pathTenant))) throw appError('TENANT_NOT_FOUND', 'No tenant with Meta credentials at this path');
     }
     const envelope = parseWebhookBody(raw, envelopeSchema);
 
@@ -120,13 +120,13 @@ export function metaWebhook(deps: MetaWebhookDeps): RequestHandler {
         if (!phoneNumberId) continue; // not a messages change: nothing to store
         const tenantId = await deps.tenants.tenantForPhoneNumber(phoneNumberId);
         if (!tenantId || (pathTenant && tenantId !== pathTenant)) {
-          throw new AppError('PHONE_NUMBER_NOT_FOUND', `No tenant${pathTenant ? ' at this path' : ''} owns phone_number_id ${phoneNumberId}`, 404);
+          throw appError('PHONE_NUMBER_NOT_FOUND', `No tenant${pathTenant ? ' at this path' : ''} owns phone_number_id ${phoneNumberId}`);
         }
         byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), change]);
       }
     }
     if (byTenant.size === 0) {
-      if (!pathTenant) throw new AppError('NOT_ROUTABLE', 'No change names a phone_number_id to route by', 400);
+      if (!pathTenant) throw appError('NOT_ROUTABLE');
       byTenant.set(pathTenant, []);
     }
 
@@ -135,12 +135,12 @@ export function metaWebhook(deps: MetaWebhookDeps): RequestHandler {
     for (const tenantId of tenants) {
       const meta = await deps.tenants.metaCredentials(tenantId);
       if (!meta || !verifyMetaSignature(raw, signature, meta.appSecret)) {
-        throw new AppError('INVALID_SIGNATURE', 'X-Hub-Signature-256 does not match', 401);
+        throw appError('INVALID_SIGNATURE');
       }
     }
     const suspended = [];
     for (const tenantId of tenants) if (!(await deps.tenants.isActive(tenantId))) suspended.push(tenantId);
-    if (suspended.length) throw new AppError('TENANT_SUSPENDED', 'This tenant is suspended', 423);
+    if (suspended.length) throw appError('TENANT_SUSPENDED');
 
     // One transaction per tenant. Inserts skip what is already stored, so if a later tenant's
     // write fails, Meta's retry of the whole payload stores the rest and repeats nothing.
