@@ -99,9 +99,11 @@ describe('resolution by JWT', () => {
     expect(res.body.error.code).toBe(code);
   });
 
-  it('rejects a valid token for a tenant that does not exist', async () => {
+  it('answers a valid token for a tenant that does not exist 404, as any unknown tenant', async () => {
     const token = sign({ tenant_id: 'ghost-tenant' }, testSecrets.JWT_SECRET, { expiresIn: 60 });
-    expect((await stats({ Authorization: `Bearer ${token}` })).status).toBe(401);
+    const res = await stats({ Authorization: `Bearer ${token}` });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('TENANT_NOT_FOUND');
   });
 });
 

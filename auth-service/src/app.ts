@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import {
-  AppError,
   TENANT_AUTH_HEADER,
+  appError,
   createServiceApp,
   requireGatewayTenant,
   signTenantToken,
@@ -42,7 +42,7 @@ export function createAuthService(deps: AuthServiceDeps): { app: Express; close(
       app.post('/auth/token', requireGatewayTenant(deps.internalToken), (req, res) => {
         // A token buys a token only through a key: a stolen JWT must not renew itself forever.
         if (req.headers[TENANT_AUTH_HEADER] !== 'api-key') {
-          throw new AppError('API_KEY_REQUIRED', 'POST /auth/token takes an X-API-Key', 401);
+          throw appError('API_KEY_REQUIRED');
         }
         const { token, expiresIn } = signTenantToken(deps.jwtSecret, req.tenantId!, deps.jwtTtlSeconds);
         res.set('Cache-Control', 'no-store');

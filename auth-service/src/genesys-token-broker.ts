@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AppError,
   SingleFlight,
+  appError,
   createHttpClient,
   onTenantEvent,
   regionUrl,
@@ -44,8 +45,9 @@ interface StoredToken {
   expiresAt: number;
 }
 
+/** A remembered GENESYS_AUTH_FAILED. `code` and `status` are kept for replicas of earlier versions, which read them. */
 interface StoredFailure {
-  code: string;
+  code: 'GENESYS_AUTH_FAILED';
   message: string;
   status: number;
 }
@@ -148,7 +150,7 @@ export class GenesysTokenBroker {
       if (err instanceof AppError) throw err;
       // In practice the shared cache (Redis) failing: a dependency is down, not a bad request.
       this.opts.logger?.error({ err, tenantId }, 'Genesys token broker failed');
-      throw new AppError('TOKEN_CACHE_UNAVAILABLE', 'Genesys tokens are temporarily unavailable', 503);
+      throw appError('TOKEN_CACHE_UNAVAILABLE');
     }
   }
 
@@ -189,7 +191,7 @@ export class GenesysTokenBroker {
 
   private async fetchAndStore(tenantId: string, isCurrent: () => boolean): Promise<StoredToken> {
     const credentials = await this.opts.credentials.genesys(tenantId);
-    if (!credentials) throw new AppError('GENESYS_NOT_CONFIGURED', 'This tenant has no Genesys credentials', 404);
+    if (!credentials) throw appError('GENESYS_NOT_CONFIGURED');
     try {
       const { token, lifetimeSeconds } = await this.requestToken(tenantId, credentials);
       const margin = Math.min(this.marginSeconds, lifetimeSeconds / 2);
@@ -225,7 +227,7 @@ export class GenesysTokenBroker {
       // Code and message only: the axios error's config holds the Basic credentials.
       const e = err as { code?: string; message?: string };
       this.opts.logger?.warn({ tenantId, code: e.code, reason: e.message }, 'Genesys login unreachable');
-      throw new AppError('GENESYS_UNAVAILABLE', 'Genesys login service is unavailable', 503);
+      throw appError('GENESYS_UNAVAILABLE');
     }
     const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     if (status >= 200 && status < 300) {
@@ -237,18 +239,17 @@ export class GenesysTokenBroker {
         return { token: { accessToken, expiresAt: sentAt + expiresIn * 1000 }, lifetimeSeconds: expiresIn };
       }
       this.opts.logger?.error({ tenantId, status }, 'Genesys login answered without a usable token');
-      throw new AppError('GENESYS_UNAVAILABLE', 'Genesys login service gave an unexpected answer', 503);
+      throw appError('GENESYS_UNAVAILABLE', 'Genesys login service gave an unexpected answer');
     }
     const reason = typeof b.error === 'string' ? b.error : typeof b.code === 'string' ? b.code : undefined;
     if (status === 400 || status === 401 || status === 403) {
       this.opts.logger?.warn({ tenantId, clientId: credentials.clientId, status, reason }, 'Genesys refused the tenant\'s OAuth client');
-      throw new AppError('GENESYS_AUTH_FAILED', `Genesys refused this tenant's OAuth client credentials${reason ? ` (${reason})` : ''}`, 502);
+      throw appError('GENESYS_AUTH_FAILED', `Genesys refused this tenant's OAuth client credentials${reason ? ` (${reason})` : ''}`);
     }
     this.opts.logger?.warn({ tenantId, status, reason }, 'Genesys login failed');
-    throw new AppError(
+    throw appError(
       'GENESYS_UNAVAILABLE',
       `Genesys login service answered ${status}`,
-      503,
       status === 429 && retryAfter && /^\d+$/.test(retryAfter) ? { 'Retry-After': retryAfter } : undefined,
     );
   }
@@ -274,6 +275,6 @@ export class GenesysTokenBroker {
     } catch {
       return;
     }
-    throw new AppError(failure.code, failure.message, failure.status);
+    throw appError('GENESYS_AUTH_FAILED', failure.message);
   }
 }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { jsonBody, requireInternalToken, setContextTenant, validationError } from '@bridge/shared';
+import { jsonBody, parseInput, requireInternalToken, setContextTenant } from '@bridge/shared';
 import type { GenesysTokenBroker } from './genesys-token-broker';
 
 const tokenRequestSchema = z.object({
@@ -16,10 +16,9 @@ const tokenRequestSchema = z.object({
 export function internalRoutes(broker: GenesysTokenBroker, internalToken: string): Router {
   const r = Router();
   r.post('/internal/genesys/token', requireInternalToken(internalToken), jsonBody('16kb'), async (req, res) => {
-    const parsed = tokenRequestSchema.safeParse(req.body ?? {});
-    if (!parsed.success) throw validationError(parsed.error);
-    setContextTenant(parsed.data.tenantId);
-    const token = await broker.token(parsed.data.tenantId, parsed.data.rejectedToken);
+    const { tenantId, rejectedToken } = parseInput(tokenRequestSchema, req.body ?? {});
+    setContextTenant(tenantId);
+    const token = await broker.token(tenantId, rejectedToken);
     res.set('Cache-Control', 'no-store');
     res.json({ accessToken: token.accessToken, expiresAt: token.expiresAt });
   });

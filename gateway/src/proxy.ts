@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
-import { errorBody, type Logger } from '@bridge/shared';
+import { ERROR_CODES, errorBody, type Logger } from '@bridge/shared';
 
 /** Keep-alive connections to the services: reusing them is the biggest factor in proxy throughput. */
 export function createAgent(): http.Agent {
@@ -34,7 +34,7 @@ export function proxyTo(prefix: string, target: string, options: { timeoutMs: nu
           response.destroy();
           return;
         }
-        response.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '1' });
+        response.writeHead(ERROR_CODES.SERVICE_UNAVAILABLE.status, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': '1' });
         const body = errorBody('SERVICE_UNAVAILABLE', `The ${prefix.slice(1)} service is unavailable; try again shortly`);
         body.error.requestId ??= req.headers['x-request-id'] as string | undefined;
         response.end(JSON.stringify(body));

@@ -1,6 +1,6 @@
 import { rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
-import { AppError, RedisCache, type Cache } from '@bridge/shared';
+import { RedisCache, appError, type Cache } from '@bridge/shared';
 
 const WINDOW_MS = 60_000;
 
@@ -15,8 +15,6 @@ function storeFor(cache: Cache): Store | undefined {
   });
 }
 
-const rejected = () => new AppError('RATE_LIMITED', 'Too many requests: the rate limit for this tenant or key was reached', 429);
-
 /**
  * Per tenant, at the tenant's requests-per-minute, and per API key where the key has a limit of
  * its own. Standard `RateLimit`/`RateLimit-Policy` headers; `Retry-After` on 429.
@@ -28,7 +26,7 @@ export function createRateLimits(cache: Cache) {
     legacyHeaders: false,
     // Counted by tenant, not by IP: the IP validations do not apply.
     validate: { trustProxy: false, xForwardedForHeader: false, ip: false, keyGeneratorIpFallback: false },
-    handler: (_req: unknown, _res: unknown, next: (err: unknown) => void) => next(rejected()),
+    handler: (_req: unknown, _res: unknown, next: (err: unknown) => void) => next(appError('RATE_LIMITED')),
   };
   const perTenant = rateLimit({
     ...common,

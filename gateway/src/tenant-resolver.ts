@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { AppError, hashApiKey, setContextTenant, verifyTenantToken, type TenantDirectory, type TenantEntry } from '@bridge/shared';
+import { appError, hashApiKey, setContextTenant, verifyTenantToken, type TenantDirectory, type TenantEntry } from '@bridge/shared';
 
 export type TenantAuth = 'api-key' | 'jwt' | 'subdomain';
 
@@ -49,16 +49,16 @@ function subdomainOf(req: Request, baseDomain: string): string | undefined {
 /**
  * Resolves the tenant of a request, in order: `X-API-Key`, `Authorization: Bearer <JWT>`, the
  * `Host` subdomain. Sets `req.tenant` and the log context. Errors: no credentials, unknown or
- * revoked key, bad token → 401; credentials of another tenant than the subdomain → 403;
- * suspended tenant → 423.
+ * revoked key, bad token → 401; credentials of another tenant than the subdomain → 403; no
+ * such tenant (subdomain, or credentials of a deleted tenant) → 404; suspended tenant → 423.
  */
 export function createTenantResolver(options: TenantResolverOptions): RequestHandler {
   const { directory } = options;
 
   async function fromApiKey(apiKey: string): Promise<{ tenantId: string; keyId: string; keyRateLimit: number | null }> {
     const entry = API_KEY_SHAPE.test(apiKey) ? await directory.apiKey(hashApiKey(apiKey)) : undefined;
-    if (!entry) throw new AppError('INVALID_API_KEY', 'Unknown API key', 401);
-    if (!entry.active) throw new AppError('API_KEY_REVOKED', 'This API key has been revoked', 401);
+    if (!entry) throw appError('INVALID_API_KEY');
+    if (!entry.active) throw appError('API_KEY_REVOKED');
     options.onApiKeyUsed?.(entry.keyId);
     return { tenantId: entry.tenantId, keyId: entry.keyId, keyRateLimit: entry.rateLimit };
   }
@@ -75,21 +75,21 @@ export function createTenantResolver(options: TenantResolverOptions): RequestHan
     let tenant: TenantEntry | undefined;
     if (subdomain) {
       tenant = await directory.subdomain(subdomain);
-      if (!tenant) throw new AppError('TENANT_NOT_FOUND', 'No tenant for this subdomain', 404);
+      if (!tenant) throw appError('TENANT_NOT_FOUND', 'No tenant for this subdomain');
       if (credential && credential.tenantId !== tenant.tenantId) {
-        throw new AppError('TENANT_MISMATCH', 'These credentials belong to another tenant than this subdomain', 403);
+        throw appError('TENANT_MISMATCH');
       }
       if (!credential && !options.allowSubdomainOnly) {
-        throw new AppError('MISSING_CREDENTIALS', 'An X-API-Key or a bearer token is required', 401);
+        throw appError('MISSING_CREDENTIALS');
       }
     } else if (credential) {
       tenant = await directory.tenant(credential.tenantId);
-      if (!tenant) throw new AppError('TENANT_NOT_FOUND', 'No tenant for these credentials', 401);
+      if (!tenant) throw appError('TENANT_NOT_FOUND', 'No tenant for these credentials');
     } else {
-      throw new AppError('MISSING_CREDENTIALS', 'An X-API-Key or a bearer token is required', 401);
+      throw appError('MISSING_CREDENTIALS');
     }
 
-    if (tenant.status !== 'active') throw new AppError('TENANT_SUSPENDED', 'This tenant is suspended', 423);
+    if (tenant.status !== 'active') throw appError('TENANT_SUSPENDED');
     return {
       tenantId: tenant.tenantId,
       rateLimit: tenant.rateLimit,

@@ -1,4 +1,4 @@
-import { AppError, INTERNAL_TOKEN_HEADER, SingleFlight, createHttpClient, type HttpClient } from '@bridge/shared';
+import { INTERNAL_TOKEN_HEADER, appError, isErrorCode, SingleFlight, createHttpClient, type HttpClient } from '@bridge/shared';
 
 export interface GenesysTokenClientOptions {
   /** AUTH_SERVICE_URL. */
@@ -91,7 +91,7 @@ export class GenesysTokenClient {
       status = res.status;
       body = res.data;
     } catch {
-      throw new AppError('AUTH_SERVICE_UNAVAILABLE', 'auth-service is unreachable', 503);
+      throw appError('AUTH_SERVICE_UNAVAILABLE');
     }
     const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     if (status === 200 && typeof b.accessToken === 'string' && typeof b.expiresAt === 'string') {
@@ -103,12 +103,13 @@ export class GenesysTokenClient {
     }
     // auth-service's own error (GENESYS_AUTH_FAILED, GENESYS_NOT_CONFIGURED, ...) passes through.
     const error = b.error as { code?: unknown; message?: unknown } | undefined;
-    if (status >= 400 && typeof error?.code === 'string') {
+    if (status >= 400 && isErrorCode(error?.code)) {
       const message = typeof error.message === 'string' ? error.message : 'Genesys token unavailable';
       // Our own misconfiguration (a bad internal token) is our failure, not the caller's.
-      if (status === 401) throw new AppError('AUTH_SERVICE_UNAVAILABLE', 'auth-service refused the internal token', 503);
-      throw new AppError(error.code, message, status);
+      if (status === 401) throw appError('AUTH_SERVICE_UNAVAILABLE', 'auth-service refused the internal token');
+      // Same table, so the same status as auth-service answered.
+      throw appError(error.code, message);
     }
-    throw new AppError('AUTH_SERVICE_UNAVAILABLE', `auth-service answered ${status}`, 503);
+    throw appError('AUTH_SERVICE_UNAVAILABLE', `auth-service answered ${status}`);
   }
 }

@@ -1,6 +1,6 @@
 import type { Cache } from './cache';
 import type { CredentialType, GenesysCredentials, MetaCredentials } from './credentials';
-import { AppError } from './errors';
+import { appError, type AppError } from './errors';
 import { INTERNAL_TOKEN_HEADER } from './http';
 import { createHttpClient, type HttpClient } from './http-client';
 import type { Logger } from './logger';
@@ -139,7 +139,7 @@ function entryKey(tenantId: string, type: CredentialType): string {
 }
 
 function unavailable(): AppError {
-  return new AppError('CREDENTIALS_UNAVAILABLE', 'Tenant credentials are temporarily unavailable', 503);
+  return appError('CREDENTIALS_UNAVAILABLE');
 }
 
 function isCredentialsBody(body: unknown, type: CredentialType): body is { type: CredentialType; credentials: object } {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError } from './errors';
+import { appError } from './errors';
 
 const VERSION = 1;
 const IV_BYTES = 12;
@@ -34,7 +34,7 @@ export class CredentialCipher {
 
   decrypt<T = unknown>(tenantId: string, type: string, blob: Buffer): T {
     if (blob.length < 1 + IV_BYTES + TAG_BYTES || blob[0] !== VERSION) {
-      throw new AppError('CREDENTIALS_UNREADABLE', 'Stored credentials cannot be read', 500);
+      throw appError('CREDENTIALS_UNREADABLE');
     }
     const iv = blob.subarray(1, 1 + IV_BYTES);
     const tag = blob.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES);
@@ -46,7 +46,7 @@ export class CredentialCipher {
       const plain = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
       return JSON.parse(plain.toString('utf8')) as T;
     } catch {
-      throw new AppError('CREDENTIALS_UNREADABLE', 'Stored credentials cannot be read', 500);
+      throw appError('CREDENTIALS_UNREADABLE');
     }
   }
 }

@@ -1,5 +1,5 @@
 import { Pool, escapeLiteral, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
-import { AppError } from './errors';
+import { appError } from './errors';
 
 /** The PostgreSQL role the services run as: owns nothing, not superuser, no BYPASSRLS. */
 export const APP_ROLE = 'bridge_app';
@@ -77,7 +77,7 @@ export class Database {
         // A broken connection must not go back to the pool.
         client.release(err as Error);
         released = true;
-        throw new AppError('DATABASE_UNAVAILABLE', 'Database unavailable', 503);
+        throw appError('DATABASE_UNAVAILABLE');
       }
       throw err;
     } finally {
@@ -91,7 +91,7 @@ export class Database {
     try {
       return await this.pool.connect();
     } catch {
-      throw new AppError('DATABASE_UNAVAILABLE', 'Database unavailable', 503);
+      throw appError('DATABASE_UNAVAILABLE');
     }
   }
 

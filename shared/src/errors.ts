@@ -1,11 +1,16 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError, type z } from 'zod';
 import { currentContext } from './context';
+import { ERROR_CODES, type ErrorCode } from './error-codes';
 
-/** An error a client may see: a stable SCREAMING_SNAKE_CASE code, a message, an HTTP status. */
+/**
+ * An error a client may see: a code of ERROR_CODES, a message, an HTTP status. Made by
+ * `appError` (or `badInput`/`parseInput`), rendered by `errorHandler`; constructed nowhere else,
+ * so that a code's status is the table's (a test scans the sources for `new AppError(`).
+ */
 export class AppError extends Error {
   constructor(
-    public readonly code: string,
+    public readonly code: ErrorCode,
     message: string,
     public readonly status: number,
     /** Extra response headers, e.g. Retry-After. */
@@ -16,27 +21,41 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string, code = 'NOT_FOUND') => new AppError(code, `${what} not found`, 404);
-
-/** Describes the first problems of a zod failure as `field: message`, naming the field. */
-export function describeZodError(err: ZodError): string {
-  return err.issues
-    .slice(0, 5)
-    .map((i) => {
-      const path = i.path.length ? i.path.join('.') : 'body';
-      return `${path}: ${i.message}`;
-    })
-    .join('; ');
+/**
+ * The one way to make an error a client may see: the status is `code`'s in ERROR_CODES, the
+ * message the table's unless a more specific one is given. Throw it, or pass it to `next`.
+ * @param headers extra response headers, e.g. `{ 'Retry-After': '5' }`.
+ */
+export function appError(code: ErrorCode, message?: string, headers?: Record<string, string>): AppError {
+  const { status, message: standard } = ERROR_CODES[code];
+  return new AppError(code, message ?? standard, status, headers);
 }
 
-export function validationError(err: ZodError): AppError {
-  return new AppError('VALIDATION_ERROR', describeZodError(err), 400);
+/** The codes that say "this input is wrong" (400): the webhooks say INVALID_PAYLOAD, the APIs VALIDATION_ERROR. */
+export type BadInputCode = 'VALIDATION_ERROR' | 'INVALID_PAYLOAD';
+
+/** How every bad-input message names what is wrong. */
+const fieldProblem = (field: string, problem: string) => `${field}: ${problem}`;
+
+/** The one way to say "bad input": 400 `code` with the message `field: problem`. */
+export function badInput(field: string, problem: string, code: BadInputCode = 'VALIDATION_ERROR'): AppError {
+  return appError(code, fieldProblem(field, problem));
 }
 
-/** Parses `value` with `schema`, or throws the 400 that names the bad field. */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+/** badInput for a zod failure: its first five problems, `field: problem; ...` (`body` when the whole value is wrong). */
+function invalidInput(err: ZodError, code: BadInputCode): AppError {
+  const problems = err.issues.slice(0, 5).map((i) => fieldProblem(i.path.length ? i.path.join('.') : 'body', i.message));
+  return appError(code, problems.join('; '));
+}
+
+/**
+ * Parses `value` with `schema`, or throws the 400 that names the bad fields (badInput's
+ * `field: problem`, up to five of them joined by `; `).
+ * @param code VALIDATION_ERROR (the APIs), INVALID_PAYLOAD (the webhooks).
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, code: BadInputCode = 'VALIDATION_ERROR'): z.infer<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw validationError(result.error);
+  if (!result.success) throw invalidInput(result.error, code);
   return result.data;
 }
 
@@ -46,26 +65,29 @@ function fromHttpError(err: { type?: string; status?: number; statusCode?: numbe
   if (!status || status < 400 || status >= 500) return undefined;
   switch (err.type) {
     case 'entity.too.large':
-      return new AppError('PAYLOAD_TOO_LARGE', 'Request body too large', 413);
+      return appError('PAYLOAD_TOO_LARGE');
     case 'entity.parse.failed':
-      return new AppError('MALFORMED_JSON', 'Request body is not valid JSON', 400);
+      return appError('MALFORMED_JSON');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new AppError('UNSUPPORTED_ENCODING', 'Unsupported content encoding or charset', 415);
+      return appError('UNSUPPORTED_ENCODING');
     case 'request.aborted':
-      return new AppError('REQUEST_ABORTED', 'Request aborted', 400);
+      return appError('REQUEST_ABORTED');
     default:
-      return new AppError('BAD_REQUEST', 'Bad request', status);
+      // The one status not from the table: any other 4xx of body-parser or the router (a bad
+      // %-escape in a path is 400, a failed `verify` 403) keeps the status it came with.
+      return new AppError('BAD_REQUEST', ERROR_CODES.BAD_REQUEST.message, status);
   }
 }
 
-export function errorBody(code: string, message: string) {
+/** The contract's error JSON: `{ error: { code, message, requestId } }`; the message defaults to the table's. */
+export function errorBody(code: ErrorCode, message: string = ERROR_CODES[code].message) {
   return { error: { code, message, requestId: currentContext()?.requestId } };
 }
 
 /** 404 for any route nothing else answered. */
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new AppError('ROUTE_NOT_FOUND', `No route for ${req.method} ${req.path}`, 404));
+  next(appError('ROUTE_NOT_FOUND', `No route for ${req.method} ${req.path}`));
 };
 
 /**
@@ -75,8 +97,8 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   let appErr: AppError;
   if (err instanceof AppError) appErr = err;
-  else if (err instanceof ZodError) appErr = validationError(err);
-  else appErr = fromHttpError(err ?? {}) ?? new AppError('INTERNAL_ERROR', 'Internal server error', 500);
+  else if (err instanceof ZodError) appErr = invalidInput(err, 'VALIDATION_ERROR');
+  else appErr = fromHttpError(err ?? {}) ?? appError('INTERNAL_ERROR');
 
   const log = (req as { log?: { error: Function; info: Function } }).log;
   if (appErr.status >= 500) log?.error({ err }, 'request failed');

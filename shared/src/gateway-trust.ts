@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { setContextTenant } from './context';
-import { AppError } from './errors';
+import { appError } from './errors';
 import { hasInternalToken } from './http';
 
 /** Headers the gateway sets on forwarded requests (after deleting any copy a client sent). */
@@ -26,11 +26,11 @@ export function requireGatewayTenant(internalToken: string): RequestHandler {
   return (req, _res, next) => {
     const tenantId = req.headers[TENANT_HEADER];
     if (!hasInternalToken(req, internalToken)) {
-      next(new AppError('INVALID_INTERNAL_TOKEN', 'Requests must come through the gateway', 401));
+      next(appError('INVALID_INTERNAL_TOKEN', 'Requests must come through the gateway'));
       return;
     }
     if (typeof tenantId !== 'string' || !tenantId) {
-      next(new AppError('MISSING_TENANT', 'No tenant on the forwarded request', 401));
+      next(appError('MISSING_TENANT'));
       return;
     }
     req.tenantId = tenantId;

@@ -4,7 +4,8 @@ import express, { type Express, type Request, type RequestHandler } from 'expres
 import { pinoHttp } from 'pino-http';
 import type { Cache } from './cache';
 import { runWithContext } from './context';
-import { AppError, errorHandler, notFoundHandler } from './errors';
+import { ERROR_CODES, type ErrorCode } from './error-codes';
+import { appError, errorBody, errorHandler, notFoundHandler } from './errors';
 import type { Logger } from './logger';
 import { safeEqual } from './crypto';
 
@@ -75,13 +76,13 @@ export function jsonBody(limit: string | number = '100kb'): RequestHandler {
   return express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
 }
 
-/** Requires `Authorization: Bearer <expected>`, compared in constant time. */
-export function requireBearer(expected: string, code = 'UNAUTHORIZED'): RequestHandler {
+/** Requires `Authorization: Bearer <expected>`, compared in constant time; otherwise 401 `code`. */
+export function requireBearer(expected: string, code: ErrorCode): RequestHandler {
   return (req, _res, next) => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match || !safeEqual(match[1].trim(), expected)) {
-      next(new AppError(code, 'Missing or invalid bearer token', 401));
+      next(appError(code, 'Missing or invalid bearer token'));
       return;
     }
     next();
@@ -100,7 +101,7 @@ export function hasInternalToken(req: Request, expected: string): boolean {
 export function requireInternalToken(expected: string): RequestHandler {
   return (req, _res, next) => {
     if (!hasInternalToken(req, expected)) {
-      next(new AppError('INVALID_INTERNAL_TOKEN', 'Missing or invalid internal service token', 401));
+      next(appError('INVALID_INTERNAL_TOKEN'));
       return;
     }
     next();
@@ -123,14 +124,12 @@ export function listen(app: Express, options: { port: number; host?: string; onC
     // Requests Node's parser refuses (oversized headers, garbage) still get the contract's JSON.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();
-      const [status, code, message] =
-        err.code === 'HPE_HEADER_OVERFLOW'
-          ? [431, 'HEADERS_TOO_LARGE', 'Request headers too large']
-          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-            ? [408, 'REQUEST_TIMEOUT', 'Request timed out']
-            : [400, 'BAD_REQUEST', 'Malformed HTTP request'];
-      const body = JSON.stringify({ error: { code, message } });
-      socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      const code: ErrorCode =
+        err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+      const { status } = ERROR_CODES[code];
+      const body = errorBody(code, code === 'BAD_REQUEST' ? 'Malformed HTTP request' : undefined);
+      const json = JSON.stringify(body);
+      socket.end(`HTTP/1.1 ${status} ${body.error.message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`);
     });
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;

@@ -1,6 +1,7 @@
 export * from './config';
 export * from './context';
 export * from './logger';
+export * from './error-codes';
 export * from './errors';
 export * from './db';
 export * from './outbox';

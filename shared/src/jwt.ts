@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { AppError } from './errors';
+import { appError } from './errors';
 
 /** Tenant JWTs: HS256 only, `exp` required, `tenant_id` claim required. */
 const ALGORITHM = 'HS256' as const;
@@ -18,11 +18,11 @@ export function verifyTenantToken(secret: string, token: string): string {
     // `algorithms` pinned: `alg: none` and asymmetric-key confusion are refused by the library.
     payload = jwt.verify(token, secret, { algorithms: [ALGORITHM] });
   } catch (err) {
-    if (err instanceof jwt.TokenExpiredError) throw new AppError('TOKEN_EXPIRED', 'The token has expired', 401);
-    throw new AppError('INVALID_TOKEN', 'The token is not valid', 401);
+    if (err instanceof jwt.TokenExpiredError) throw appError('TOKEN_EXPIRED');
+    throw appError('INVALID_TOKEN');
   }
-  if (typeof payload === 'string' || typeof payload.exp !== 'number') throw new AppError('INVALID_TOKEN', 'The token has no expiry', 401);
+  if (typeof payload === 'string' || typeof payload.exp !== 'number') throw appError('INVALID_TOKEN', 'The token has no expiry');
   const tenantId = payload.tenant_id;
-  if (typeof tenantId !== 'string' || !tenantId) throw new AppError('INVALID_TOKEN', 'The token names no tenant', 401);
+  if (typeof tenantId !== 'string' || !tenantId) throw appError('INVALID_TOKEN', 'The token names no tenant');
   return tenantId;
 }

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { safeEqual } from './crypto';
-import { AppError } from './errors';
+import { appError } from './errors';
 
 /**
  * Signed, expiring links to a tenant's WhatsApp media. genesys-connector signs them into the
@@ -65,7 +65,7 @@ export function signMediaUrl(opts: SignMediaUrlOptions): string {
   return `${base}/webhook/media/${encodeURIComponent(opts.tenantId)}/${encodeURIComponent(opts.mediaId)}?${query.toString()}`;
 }
 
-const invalidLink = () => new AppError('MEDIA_LINK_INVALID', 'Media link is invalid', 403);
+const invalidLink = () => appError('MEDIA_LINK_INVALID');
 
 /**
  * Checks a media link's signature (constant-time) and expiry. Returns what the link says to serve
@@ -88,7 +88,7 @@ export function verifyMediaRequest(opts: {
   const expected = signature(opts.secret, opts.tenantId, opts.mediaId, mime, name, exp);
   if (!safeEqual(sig, expected)) throw invalidLink();
   if (Math.floor((opts.now ?? Date.now)() / 1000) >= Number(exp)) {
-    throw new AppError('MEDIA_LINK_EXPIRED', 'Media link has expired', 410);
+    throw appError('MEDIA_LINK_EXPIRED');
   }
   return name ? { mimeType: mime, filename: name } : { mimeType: mime };
 }

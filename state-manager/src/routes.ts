@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { AppError, parseInput, type Database } from '@bridge/shared';
+import { appError, badInput, parseInput, type Database } from '@bridge/shared';
 import * as repo from './repository';
 
 /** WhatsApp ids: phone numbers in digits, or business-scoped user ids such as `US.1349...`. */
@@ -35,11 +35,11 @@ const encodeCursor = (c: repo.Cursor) => Buffer.from(`${c.us}.${c.waId}`, 'utf8'
 
 function decodeCursor(raw: string): repo.Cursor {
   const match = /^(\d{1,20})\.([A-Za-z0-9._-]{3,64})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
-  if (!match) throw new AppError('VALIDATION_ERROR', 'cursor: is not a cursor this API returned', 400);
+  if (!match) throw badInput('cursor', 'is not a cursor this API returned');
   return { us: match[1], waId: match[2] };
 }
 
-const mappingNotFound = () => new AppError('MAPPING_NOT_FOUND', 'No mapping for this waId', 404);
+const mappingNotFound = () => appError('MAPPING_NOT_FOUND');
 
 /** The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant. */
 export function stateRoutes(db: Database): Router {

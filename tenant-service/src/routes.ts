@@ -1,11 +1,11 @@
 import { Router } from 'express';
-import { AppError, parseInput, credentialTypeSchema, credentialsBodySchema } from '@bridge/shared';
+import { appError, parseInput, credentialTypeSchema, credentialsBodySchema } from '@bridge/shared';
 import { createApiKeySchema, createTenantSchema, listQuerySchema, tenantIdSchema, updateTenantSchema } from './schemas';
 import type { TenantUseCases } from './tenants';
 
 /** A path tenant id that cannot exist is simply not found. */
 function tenantParam(value: string): string {
-  if (!tenantIdSchema.safeParse(value).success) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found', 404);
+  if (!tenantIdSchema.safeParse(value).success) throw appError('TENANT_NOT_FOUND');
   return value;
 }
 

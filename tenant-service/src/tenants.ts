@@ -1,5 +1,5 @@
 import {
-  AppError,
+  appError,
   TenantDirectory,
   publishTenantEvent,
   apiKeyPrefix,
@@ -10,6 +10,7 @@ import {
   type CredentialCipher,
   type CredentialType,
   type Database,
+  type ErrorCode,
   type Logger,
   type TenantEntry,
   type TenantEvent,
@@ -25,22 +26,21 @@ export interface TenantDeps {
 }
 
 /** Unique constraints → the contract's 409s. */
-const CONFLICTS: Record<string, [string, string]> = {
-  tenants_pkey: ['TENANT_EXISTS', 'A tenant with this tenantId already exists'],
-  tenants_subdomain_key: ['SUBDOMAIN_TAKEN', 'This subdomain belongs to another tenant'],
-  tenant_credentials_phone_number_id_key: ['PHONE_NUMBER_TAKEN', 'This phoneNumberId belongs to another tenant'],
+const CONFLICTS: Record<string, ErrorCode> = {
+  tenants_pkey: 'TENANT_EXISTS',
+  tenants_subdomain_key: 'SUBDOMAIN_TAKEN',
+  tenant_credentials_phone_number_id_key: 'PHONE_NUMBER_TAKEN',
 };
 
 function asConflict(err: unknown): never {
   const e = err as { code?: string; constraint?: string };
   if (e?.code === '23505' && e.constraint && CONFLICTS[e.constraint]) {
-    const [code, message] = CONFLICTS[e.constraint];
-    throw new AppError(code, message, 409);
+    throw appError(CONFLICTS[e.constraint]);
   }
   throw err;
 }
 
-const tenantNotFound = () => new AppError('TENANT_NOT_FOUND', 'Tenant not found', 404);
+const tenantNotFound = () => appError('TENANT_NOT_FOUND');
 
 const tenantEntry = (r: repo.TenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
 const keyEntry = (k: repo.ApiKeyRow) => ({ tenantId: k.tenant_id, keyId: k.id, active: k.is_active, rateLimit: k.rate_limit });
@@ -147,7 +147,7 @@ export function createTenantUseCases(deps: TenantDeps) {
     /** Decrypted credentials, for internal services only. */
     async readCredentials(tenantId: string, type: CredentialType) {
       const [row] = await db.withTenant(tenantId, (q) => repo.listCredentials(q, tenantId, type));
-      if (!row) throw new AppError('CREDENTIALS_NOT_FOUND', `No ${type} credentials for this tenant`, 404);
+      if (!row) throw appError('CREDENTIALS_NOT_FOUND', `No ${type} credentials for this tenant`);
       return { type, credentials: cipher.decrypt(tenantId, type, row.encrypted), updatedAt: row.updated_at.toISOString() };
     },
 
@@ -179,7 +179,7 @@ export function createTenantUseCases(deps: TenantDeps) {
     async revokeApiKey(tenantId: string, id: string) {
       const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
       const key = UUID.test(id) ? await db.withTenant(tenantId, (q) => repo.revokeApiKey(q, tenantId, id)) : undefined;
-      if (!key) throw new AppError('API_KEY_NOT_FOUND', 'API key not found', 404);
+      if (!key) throw appError('API_KEY_NOT_FOUND');
       await announce({ tenantId, kind: 'api-key-revoked' }, () => directory.apiKeyChanged(key.key_hash, keyEntry(key)));
     },
   };

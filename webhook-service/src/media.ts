@@ -23,7 +23,7 @@
 import { Transform, type TransformCallback, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type Request, type Response, type Router } from 'express';
-import { AppError, checkMediaSigningSecret, createHttpClient, verifyMediaRequest } from '@bridge/shared';
+import { appError, checkMediaSigningSecret, createHttpClient, verifyMediaRequest } from '@bridge/shared';
 
 export { signMediaUrl, verifyMediaRequest, DEFAULT_MEDIA_LINK_TTL_SECONDS } from '@bridge/shared';
 
@@ -56,8 +56,8 @@ export function contentDisposition(type: 'inline' | 'attachment', filename: stri
   return `${type}; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
 
-const unavailable = (why: string) => new AppError('MEDIA_UNAVAILABLE', `WhatsApp media is unavailable: ${why}`, 502);
-const tooLarge = (max: number) => new AppError('MEDIA_TOO_LARGE', `Media is larger than ${max} bytes`, 413);
+const unavailable = (why: string) => appError('MEDIA_UNAVAILABLE', `WhatsApp media is unavailable: ${why}`);
+const tooLarge = (max: number) => appError('MEDIA_TOO_LARGE', `Media is larger than ${max} bytes`);
 
 /** Passes bytes through until more than `max` have gone by, then fails the stream. */
 class ByteLimit extends Transform {
@@ -104,7 +104,7 @@ export function createMediaRouter(opts: MediaRouterOptions): { router: Router; c
     const body = res.data as { url?: unknown; file_size?: unknown; error?: { code?: unknown } } | undefined;
     const code = typeof body?.error?.code === 'number' ? body.error.code : undefined;
     if (res.status === 404 || (res.status === 400 && code === 100)) {
-      throw new AppError('MEDIA_NOT_FOUND', 'Media not found', 404);
+      throw appError('MEDIA_NOT_FOUND');
     }
     if (res.status !== 200 || typeof body?.url !== 'string' || !/^https?:\/\//i.test(body.url)) {
       throw unavailable(`lookup answered HTTP ${res.status}${code !== undefined ? ` (code ${code})` : ''}`);
@@ -119,7 +119,7 @@ export function createMediaRouter(opts: MediaRouterOptions): { router: Router; c
     const link = verifyMediaRequest({ secret: opts.secret, tenantId, mediaId, query: req.query as Record<string, unknown>, now: opts.now });
 
     const creds = await opts.getMetaCredentials(tenantId);
-    if (!creds?.accessToken) throw new AppError('META_CREDENTIALS_NOT_FOUND', 'No WhatsApp credentials for this tenant', 404);
+    if (!creds?.accessToken) throw appError('META_CREDENTIALS_NOT_FOUND');
 
     const info = await lookup(mediaId, creds);
     if (info.fileSize !== undefined && info.fileSize > maxBytes) throw tooLarge(maxBytes);

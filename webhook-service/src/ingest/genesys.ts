@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, setContextTenant } from '@bridge/shared';
+import { appError, badInput, setContextTenant } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyGenesysSignature } from '../signatures';
 import { storeAgentMessage, storeGenesysEvent } from '../store';
@@ -53,20 +53,20 @@ export type GenesysIngestOutcome = 'queued' | 'recorded' | 'duplicate';
  */
 export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebhookInput): Promise<GenesysIngestOutcome> {
   const { tenantId, raw, signature } = input;
-  if (!signature) throw new AppError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256', 401);
+  if (!signature) throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
   const genesys = await deps.tenants.genesysCredentials(tenantId);
-  if (!genesys) throw new AppError('TENANT_NOT_FOUND', 'No tenant with Genesys credentials at this path', 404);
+  if (!genesys) throw appError('TENANT_NOT_FOUND', 'No tenant with Genesys credentials at this path');
   if (!raw || !verifyGenesysSignature(raw, signature, genesys.webhookSecret)) {
-    throw new AppError('INVALID_SIGNATURE', 'X-Hub-Signature-256 does not match', 401);
+    throw appError('INVALID_SIGNATURE');
   }
   setContextTenant(tenantId);
-  if (!(await deps.tenants.isActive(tenantId))) throw new AppError('TENANT_SUSPENDED', 'This tenant is suspended', 423);
+  if (!(await deps.tenants.isActive(tenantId))) throw appError('TENANT_SUSPENDED');
 
   const body = parseWebhookBody(raw, genesysBodySchema);
 
   if ((body.type === 'Text' || body.type === 'Structured') && body.direction !== 'Inbound') {
     const waId = body.channel.to?.id;
-    if (!waId) throw new AppError('INVALID_PAYLOAD', 'channel.to.id: required for an agent message', 400);
+    if (!waId) throw badInput('channel.to.id', 'required for an agent message', 'INVALID_PAYLOAD');
     const stored = await deps.db.withTenant(tenantId, (q) =>
       storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: isoTime(body.channel.time), payload: body }),
     );

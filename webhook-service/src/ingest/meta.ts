@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, safeEqual, setContextTenant } from '@bridge/shared';
+import { appError, badInput, safeEqual, setContextTenant } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyMetaSignature } from '../signatures';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus } from '../store';
@@ -79,7 +79,7 @@ export interface MetaVerificationInput {
 export async function verifyMetaSubscription(deps: Pick<IngestDeps, 'tenants'>, input: MetaVerificationInput): Promise<string> {
   const { mode, token, challenge, pathTenant } = input;
   if (mode !== 'subscribe' || typeof token !== 'string' || typeof challenge !== 'string' || !/^[\w.-]{1,256}$/.test(challenge)) {
-    throw new AppError('VERIFICATION_FAILED', 'Invalid verification request', 403);
+    throw appError('VERIFICATION_FAILED');
   }
   let matched: boolean;
   if (pathTenant) {
@@ -88,7 +88,7 @@ export async function verifyMetaSubscription(deps: Pick<IngestDeps, 'tenants'>, 
   } else {
     matched = !!(await deps.tenants.tenantByVerifyToken(token));
   }
-  if (!matched) throw new AppError('VERIFICATION_FAILED', 'The verify token does not match', 403);
+  if (!matched) throw appError('VERIFICATION_FAILED', 'The verify token does not match');
   return challenge;
 }
 
@@ -121,11 +121,11 @@ export interface MetaIngestResult {
  */
 export async function ingestMetaWebhook(deps: IngestDeps, input: MetaWebhookInput): Promise<MetaIngestResult> {
   const { raw, signature, pathTenant } = input;
-  if (!raw || raw.length === 0) throw new AppError('INVALID_PAYLOAD', 'body: empty', 400);
-  if (!signature) throw new AppError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256', 401);
+  if (!raw || raw.length === 0) throw badInput('body', 'empty', 'INVALID_PAYLOAD');
+  if (!signature) throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
   if (pathTenant) {
     // An unknown tenant learns nothing about the payload: refused before it is parsed.
-    if (!(await deps.tenants.metaCredentials(pathTenant))) throw new AppError('TENANT_NOT_FOUND', 'No tenant with Meta credentials at this path', 404);
+    if (!(await deps.tenants.metaCredentials(pathTenant))) throw appError('TENANT_NOT_FOUND', 'No tenant with Meta credentials at this path');
   }
   const envelope = parseWebhookBody(raw, envelopeSchema);
   const byTenant = await routeChanges(deps, envelope, pathTenant);
@@ -146,13 +146,13 @@ async function routeChanges(deps: IngestDeps, envelope: z.infer<typeof envelopeS
       if (!phoneNumberId) continue; // not a messages change: nothing to store
       const tenantId = await deps.tenants.tenantForPhoneNumber(phoneNumberId);
       if (!tenantId || (pathTenant && tenantId !== pathTenant)) {
-        throw new AppError('PHONE_NUMBER_NOT_FOUND', `No tenant${pathTenant ? ' at this path' : ''} owns phone_number_id ${phoneNumberId}`, 404);
+        throw appError('PHONE_NUMBER_NOT_FOUND', `No tenant${pathTenant ? ' at this path' : ''} owns phone_number_id ${phoneNumberId}`);
       }
       byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), change]);
     }
   }
   if (byTenant.size === 0) {
-    if (!pathTenant) throw new AppError('NOT_ROUTABLE', 'No change names a phone_number_id to route by', 400);
+    if (!pathTenant) throw appError('NOT_ROUTABLE');
     byTenant.set(pathTenant, []);
   }
   return byTenant;
@@ -163,7 +163,7 @@ async function verifySignedByEach(deps: IngestDeps, tenants: string[], raw: Buff
   for (const tenantId of tenants) {
     const meta = await deps.tenants.metaCredentials(tenantId);
     if (!meta || !verifyMetaSignature(raw, signature, meta.appSecret)) {
-      throw new AppError('INVALID_SIGNATURE', 'X-Hub-Signature-256 does not match', 401);
+      throw appError('INVALID_SIGNATURE');
     }
   }
 }
@@ -171,7 +171,7 @@ async function verifySignedByEach(deps: IngestDeps, tenants: string[], raw: Buff
 async function refuseSuspended(deps: IngestDeps, tenants: string[]): Promise<void> {
   const suspended = [];
   for (const tenantId of tenants) if (!(await deps.tenants.isActive(tenantId))) suspended.push(tenantId);
-  if (suspended.length) throw new AppError('TENANT_SUSPENDED', 'This tenant is suspended', 423);
+  if (suspended.length) throw appError('TENANT_SUSPENDED');
 }
 
 /**

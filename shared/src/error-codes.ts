@@ -1,0 +1,88 @@
+/**
+ * Every error code an HTTP client of the bridge can see: code → HTTP status → default message.
+ * This is the one place a code is born (`appError(code)` in ./errors reads it); a site may give
+ * a more specific message, never another status. Codes are public (clients, Meta and Genesys
+ * act on them): add freely, rename or re-status never. Statuses follow CONTRACT.md "Errors".
+ *
+ * Not here: genesys-connector's DeliveryError codes, which name why a queued delivery failed
+ * and are recorded on the message, not answered over HTTP.
+ */
+export const ERROR_CODES = {
+  // The HTTP layer of every service: Node's parser (listen's clientError), body-parser, routing.
+  BAD_REQUEST: { status: 400, message: 'Bad request' },
+  MALFORMED_JSON: { status: 400, message: 'Request body is not valid JSON' },
+  REQUEST_ABORTED: { status: 400, message: 'Request aborted' },
+  REQUEST_TIMEOUT: { status: 408, message: 'Request timed out' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large' },
+  UNSUPPORTED_ENCODING: { status: 415, message: 'Unsupported content encoding or charset' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'Request headers too large' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  INTERNAL_ERROR: { status: 500, message: 'Internal server error' },
+
+  // Bad input: the message names the field (`field: problem`). See badInput/parseInput.
+  VALIDATION_ERROR: { status: 400, message: 'Invalid input' },
+  /** The webhooks' name for it (Meta's and Genesys's payloads). */
+  INVALID_PAYLOAD: { status: 400, message: 'body: not a valid payload' },
+
+  // Dependencies of every service.
+  DATABASE_UNAVAILABLE: { status: 503, message: 'Database unavailable' },
+  CREDENTIALS_UNAVAILABLE: { status: 503, message: 'Tenant credentials are temporarily unavailable' },
+  CREDENTIALS_UNREADABLE: { status: 500, message: 'Stored credentials cannot be read' },
+
+  // Service-to-service and admin authentication.
+  INVALID_INTERNAL_TOKEN: { status: 401, message: 'Missing or invalid internal service token' },
+  MISSING_TENANT: { status: 401, message: 'No tenant on the forwarded request' },
+  INVALID_ADMIN_KEY: { status: 401, message: 'Missing or invalid bearer token' },
+
+  // Gateway: tenant resolution, rate limits, proxying.
+  MISSING_CREDENTIALS: { status: 401, message: 'An X-API-Key or a bearer token is required' },
+  INVALID_API_KEY: { status: 401, message: 'Unknown API key' },
+  API_KEY_REVOKED: { status: 401, message: 'This API key has been revoked' },
+  TOKEN_EXPIRED: { status: 401, message: 'The token has expired' },
+  INVALID_TOKEN: { status: 401, message: 'The token is not valid' },
+  TENANT_MISMATCH: { status: 403, message: 'These credentials belong to another tenant than this subdomain' },
+  TENANT_NOT_FOUND: { status: 404, message: 'Tenant not found' },
+  TENANT_SUSPENDED: { status: 423, message: 'This tenant is suspended' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests: the rate limit for this tenant or key was reached' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'A service is unavailable; try again shortly' },
+
+  // auth-service (and genesys-connector's client of it).
+  API_KEY_REQUIRED: { status: 401, message: 'POST /auth/token takes an X-API-Key' },
+  GENESYS_NOT_CONFIGURED: { status: 404, message: 'This tenant has no Genesys credentials' },
+  GENESYS_AUTH_FAILED: { status: 502, message: "Genesys refused this tenant's OAuth client credentials" },
+  GENESYS_UNAVAILABLE: { status: 503, message: 'Genesys login service is unavailable' },
+  TOKEN_CACHE_UNAVAILABLE: { status: 503, message: 'Genesys tokens are temporarily unavailable' },
+  AUTH_SERVICE_UNAVAILABLE: { status: 503, message: 'auth-service is unreachable' },
+
+  // tenant-service.
+  CREDENTIALS_NOT_FOUND: { status: 404, message: 'No credentials of this type for this tenant' },
+  API_KEY_NOT_FOUND: { status: 404, message: 'API key not found' },
+  TENANT_EXISTS: { status: 409, message: 'A tenant with this tenantId already exists' },
+  SUBDOMAIN_TAKEN: { status: 409, message: 'This subdomain belongs to another tenant' },
+  PHONE_NUMBER_TAKEN: { status: 409, message: 'This phoneNumberId belongs to another tenant' },
+
+  // state-manager.
+  MAPPING_NOT_FOUND: { status: 404, message: 'No mapping for this waId' },
+
+  // webhook-service: webhooks.
+  INVALID_SIGNATURE: { status: 401, message: 'X-Hub-Signature-256 does not match' },
+  VERIFICATION_FAILED: { status: 403, message: 'Invalid verification request' },
+  PHONE_NUMBER_NOT_FOUND: { status: 404, message: 'No tenant owns this phone_number_id' },
+  NOT_ROUTABLE: { status: 400, message: 'No change names a phone_number_id to route by' },
+
+  // webhook-service: media links.
+  MEDIA_LINK_INVALID: { status: 403, message: 'Media link is invalid' },
+  MEDIA_LINK_EXPIRED: { status: 410, message: 'Media link has expired' },
+  MEDIA_NOT_FOUND: { status: 404, message: 'Media not found' },
+  META_CREDENTIALS_NOT_FOUND: { status: 404, message: 'No WhatsApp credentials for this tenant' },
+  MEDIA_TOO_LARGE: { status: 413, message: 'Media is too large' },
+  MEDIA_UNAVAILABLE: { status: 502, message: 'WhatsApp media is unavailable' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** One of the codes in ERROR_CODES. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Whether `code` (e.g. read from another service's answer) is one of ours. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
