@@ -24,6 +24,29 @@ export const SERVICES = [
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
 
+/** `GATEWAY_PORT`, `TENANT_SERVICE_PORT`, ...: where startSystem puts a service it is given no port for. */
+export function portVariable(name: ServiceName): string {
+  return `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
+}
+
+function portFromEnv(env: NodeJS.ProcessEnv, name: ServiceName): number | undefined {
+  const raw = env[portVariable(name)];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${portVariable(name)} must be a port number (0: any free port), not "${raw}"`);
+  return Number(raw);
+}
+
+/** A service that did not start, named, with what to do when its port is taken. */
+function serviceFailed(name: ServiceName, port: number, err: unknown): Error {
+  const reason =
+    (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE'
+      ? `port ${port} is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${portVariable(name)} (0: any free port)`
+      : err instanceof Error
+        ? err.message
+        : String(err);
+  return new Error(`${name} did not start: ${reason}`, { cause: err });
+}
+
 const SECRET_NAMES = ['ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'INTERNAL_SERVICE_TOKEN', 'DB_APP_PASSWORD', 'EMBEDDED_PG_PASSWORD'] as const;
 type Secrets = Record<(typeof SECRET_NAMES)[number], string>;
 
@@ -62,7 +85,7 @@ export interface SystemOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the embedded PostgreSQL and generated secrets live (when DATABASE_URL is unset). */
   dataDir?: string;
-  /** Port for each service; default: the contract's. 0 picks a free port. */
+  /** Port for each service; default: `<NAME>_PORT` from `env`, else the contract's. 0 picks a free port. */
   ports?: Partial<Record<ServiceName, number>>;
   /** Only these services (default: all). */
   only?: ServiceName[];
@@ -77,6 +100,8 @@ export interface RunningSystem {
   serviceEnv: NodeJS.ProcessEnv;
   ownerDatabaseUrl: string;
   embeddedPostgres: boolean;
+  /** The embedded PostgreSQL's and the generated secrets' folder (absolute). */
+  dataDir: string;
   services: Partial<Record<ServiceName, RunningService>>;
   stop(): Promise<void>;
 }
@@ -108,14 +133,14 @@ export interface PreparedDatabase {
 export async function prepareDatabase(env: NodeJS.ProcessEnv, dataDir: string, log: (line: string) => void = () => undefined): Promise<PreparedDatabase> {
   const secrets = loadOrCreateSecrets(env, dataDir);
   let pg: PostgresHandle | undefined;
-  let ownerUrl = env.DATABASE_URL;
-  if (!ownerUrl) {
+  if (!env.DATABASE_URL) {
     log(`DATABASE_URL is unset: starting an embedded PostgreSQL in ${path.join(dataDir, 'postgres')}`);
-    pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), persistent: true, password: secrets.EMBEDDED_PG_PASSWORD, port: Number(env.EMBEDDED_PG_PORT) || undefined });
-    await ensureDatabase(pg.url, 'bridge');
-    ownerUrl = withDatabase(pg.url, 'bridge');
+    pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), persistent: true, password: secrets.EMBEDDED_PG_PASSWORD, port: Number(env.EMBEDDED_PG_PORT) || undefined, log });
   }
+  let ownerUrl: string;
   try {
+    if (pg) await ensureDatabase(pg.url, 'bridge');
+    ownerUrl = pg ? withDatabase(pg.url, 'bridge') : env.DATABASE_URL!;
     const applied = await migrate({ databaseUrl: ownerUrl, appRolePassword: secrets.DB_APP_PASSWORD });
     log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database is up to date');
   } catch (err) {
@@ -147,10 +172,10 @@ export async function prepareDatabase(env: NodeJS.ProcessEnv, dataDir: string, l
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
   const env = options.env ?? process.env;
   const dataDir = path.resolve(options.dataDir ?? env.BRIDGE_DATA_DIR ?? '.data');
+  const chosen = SERVICES.filter((s) => !options.only || options.only.includes(s.name));
+  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? portFromEnv(env, s.name) ?? s.port])) as Record<ServiceName, number>;
   const db = await prepareDatabase(env, dataDir, options.log);
 
-  const chosen = SERVICES.filter((s) => !options.only || options.only.includes(s.name));
-  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? s.port])) as Record<ServiceName, number>;
   const serviceEnv = db.serviceEnv;
   const services: Partial<Record<ServiceName, RunningService>> = {};
   const urls = {} as Record<ServiceName, string>;
@@ -160,7 +185,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   };
   try {
     for (const s of chosen) {
-      const running = await s.start({ ...serviceEnv, PORT: String(ports[s.name]) });
+      const running = await s.start({ ...serviceEnv, PORT: String(ports[s.name]) }).catch((err: unknown) => {
+        throw serviceFailed(s.name, ports[s.name], err);
+      });
       services[s.name] = running;
       urls[s.name] = `http://127.0.0.1:${running.port}`;
       // Later services find earlier ones at the ports they actually got.
@@ -170,5 +197,5 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     await stop();
     throw err;
   }
-  return { urls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, services, stop };
+  return { urls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, dataDir, services, stop };
 }
