@@ -8,6 +8,8 @@ import type { Database, Logger } from '@bridge/shared';
 export class LastUsedRecorder {
   private pending = new Map<string, Date>();
   private readonly timer: NodeJS.Timeout;
+  /** The write in progress: writes run one at a time, so a later one carries what an earlier one put back. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Database,
@@ -22,27 +24,40 @@ export class LastUsedRecorder {
     this.pending.set(keyId, new Date());
   }
 
+  /** Writes the pending uses; on failure keeps them for the next flush. Never rejects. */
   async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const batch = this.pending;
-    this.pending = new Map();
-    try {
-      await this.db.withPlatform((q) =>
-        q.query(
-          `UPDATE tenant_api_keys k SET last_used_at = GREATEST(k.last_used_at, v.used_at)
-             FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, used_at) WHERE k.id = v.id`,
-          [[...batch.keys()], [...batch.values()]],
-        ),
-      );
-    } catch (err) {
-      // Put the uses back (keeping newer ones) so the next flush retries them.
-      for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
-      this.logger.warn({ err }, 'could not record API key use; will retry');
-    }
+    await this.write().catch((err: unknown) => this.logger.warn({ err }, 'could not record API key use; will retry'));
   }
 
+  /**
+   * Stops the timer and writes what is pending, after any write in progress (whose failure puts
+   * its uses back). Call it before the database closes: it is the last chance to write them.
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    await this.write().catch((err: unknown) => this.logger.error({ err, keys: this.pending.size }, 'could not record API key use before closing'));
+  }
+
+  private write(): Promise<void> {
+    const next = this.writing.then(async () => {
+      if (this.pending.size === 0) return;
+      const batch = this.pending;
+      this.pending = new Map();
+      try {
+        await this.db.withPlatform((q) =>
+          q.query(
+            `UPDATE tenant_api_keys k SET last_used_at = GREATEST(k.last_used_at, v.used_at)
+               FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, used_at) WHERE k.id = v.id`,
+            [[...batch.keys()], [...batch.values()]],
+          ),
+        );
+      } catch (err) {
+        // Put the uses back (keeping newer ones) so the next write retries them.
+        for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
+        throw err;
+      }
+    });
+    this.writing = next.catch(() => undefined);
+    return next;
   }
 }

@@ -4,6 +4,7 @@
  * (which is why every service runs in this one process: they share those caches). Ctrl-C stops
  * everything cleanly.
  */
+import path from 'node:path';
 import { parseEnv } from '@bridge/shared';
 import { scriptsConfigSchema } from './config';
 import { startSystem } from './system';
@@ -22,9 +23,10 @@ async function main() {
   out('WhatsApp ⇄ Genesys bridge is up:');
   for (const [name, url] of Object.entries(system.urls)) out(`  ${name.padEnd(18)} ${url}`);
   out('');
-  out(`  PostgreSQL: ${system.embeddedPostgres ? 'embedded (.data/postgres)' : 'DATABASE_URL'}; cache: ${config.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-process'}`);
+  const dataDir = path.relative(process.cwd(), system.dataDir) || '.';
+  out(`  PostgreSQL: ${system.embeddedPostgres ? `embedded (${path.join(dataDir, 'postgres')})` : 'DATABASE_URL'}; cache: ${config.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-process'}`);
   out(`  Admin API key (Authorization: Bearer ...): ${system.adminApiKey}`);
-  if (!config.ADMIN_API_KEY) out('  (generated and kept in .data/secrets.json; set ADMIN_API_KEY to choose your own)');
+  if (!config.ADMIN_API_KEY) out(`  (generated and kept in ${path.join(dataDir, 'secrets.json')}; set ADMIN_API_KEY to choose your own)`);
   out('');
   out(`  Try: curl -s -H "Authorization: Bearer ${system.adminApiKey}" ${system.urls['tenant-service']}/tenants`);
   out('  Ctrl-C stops everything.');
@@ -48,7 +50,20 @@ async function main() {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`Failed to start: ${err.message}\n`);
+/** PostgreSQL errors (pg's codes) that mean DATABASE_URL points at nothing usable. */
+const UNUSABLE_DATABASE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', '28P01', '28000', '3D000']);
+
+/** What failed, and what to do when the reason alone does not say. */
+function failure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (process.env.DATABASE_URL && code && UNUSABLE_DATABASE.has(code)) {
+    return `${message}\n  The PostgreSQL at DATABASE_URL cannot be used: check that it runs and that DATABASE_URL is right, or unset DATABASE_URL to use an embedded PostgreSQL.`;
+  }
+  return message;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Failed to start: ${failure(err)}\n`);
   process.exit(1);
 });

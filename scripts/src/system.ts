@@ -24,6 +24,29 @@ export const SERVICES = [
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
 
+/** `GATEWAY_PORT`, `TENANT_SERVICE_PORT`, ...: where startSystem puts a service it is given no port for. */
+export function portVariable(name: ServiceName): string {
+  return `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
+}
+
+function portFromEnv(env: NodeJS.ProcessEnv, name: ServiceName): number | undefined {
+  const raw = env[portVariable(name)];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${portVariable(name)} must be a port number (0: any free port), not "${raw}"`);
+  return Number(raw);
+}
+
+/** A service that did not start, named, with what to do when its port is taken. */
+function serviceFailed(name: ServiceName, port: number, err: unknown): Error {
+  const reason =
+    (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE'
+      ? `port ${port} is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${portVariable(name)} (0: any free port)`
+      : err instanceof Error
+        ? err.message
+        : String(err);
+  return new Error(`${name} did not start: ${reason}`, { cause: err });
+}
+
 const SECRET_NAMES = ['ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'INTERNAL_SERVICE_TOKEN', 'DB_APP_PASSWORD', 'EMBEDDED_PG_PASSWORD'] as const;
 type Secrets = Record<(typeof SECRET_NAMES)[number], string>;
 
@@ -65,7 +88,7 @@ export interface SystemOptions {
   dataDir: string;
   /** Port of the embedded PostgreSQL; default: a free one. */
   embeddedPostgresPort?: number;
-  /** Port for each service; default: the contract's. 0 picks a free port. */
+  /** Port for each service; default: `<NAME>_PORT` from `env`, else the contract's. 0 picks a free port. */
   ports?: Partial<Record<ServiceName, number>>;
   /** Only these services (default: all). */
   only?: ServiceName[];
@@ -80,6 +103,8 @@ export interface RunningSystem {
   serviceEnv: NodeJS.ProcessEnv;
   ownerDatabaseUrl: string;
   embeddedPostgres: boolean;
+  /** The embedded PostgreSQL's and the generated secrets' folder (absolute). */
+  dataDir: string;
   services: Partial<Record<ServiceName, RunningService>>;
   stop(): Promise<void>;
 }
@@ -116,14 +141,14 @@ export async function prepareDatabase(
   const log = options.log ?? (() => undefined);
   const secrets = loadOrCreateSecrets(env, dataDir);
   let pg: PostgresHandle | undefined;
-  let ownerUrl = env.DATABASE_URL;
-  if (!ownerUrl) {
+  if (!env.DATABASE_URL) {
     log(`DATABASE_URL is unset: starting an embedded PostgreSQL in ${path.join(dataDir, 'postgres')}`);
-    pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), persistent: true, password: secrets.EMBEDDED_PG_PASSWORD, port: options.embeddedPort });
-    await ensureDatabase(pg.url, 'bridge');
-    ownerUrl = withDatabase(pg.url, 'bridge');
+    pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), persistent: true, password: secrets.EMBEDDED_PG_PASSWORD, port: options.embeddedPort, log });
   }
+  let ownerUrl: string;
   try {
+    if (pg) await ensureDatabase(pg.url, 'bridge');
+    ownerUrl = pg ? withDatabase(pg.url, 'bridge') : env.DATABASE_URL!;
     const applied = await migrate({ databaseUrl: ownerUrl, appRolePassword: secrets.DB_APP_PASSWORD });
     log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database is up to date');
   } catch (err) {
@@ -155,10 +180,10 @@ export async function prepareDatabase(
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
   const env = options.env;
   const dataDir = path.resolve(options.dataDir);
+  const chosen = SERVICES.filter((s) => !options.only || options.only.includes(s.name));
+  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? portFromEnv(env, s.name) ?? s.port])) as Record<ServiceName, number>;
   const db = await prepareDatabase(env, dataDir, { log: options.log, embeddedPort: options.embeddedPostgresPort });
 
-  const chosen = SERVICES.filter((s) => !options.only || options.only.includes(s.name));
-  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? s.port])) as Record<ServiceName, number>;
   const serviceEnv = db.serviceEnv;
   const services: Partial<Record<ServiceName, RunningService>> = {};
   const urls = {} as Record<ServiceName, string>;
@@ -168,7 +193,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   };
   try {
     for (const s of chosen) {
-      const running = await s.start({ ...serviceEnv, PORT: String(ports[s.name]) });
+      const running = await s.start({ ...serviceEnv, PORT: String(ports[s.name]) }).catch((err: unknown) => {
+        throw serviceFailed(s.name, ports[s.name], err);
+      });
       services[s.name] = running;
       urls[s.name] = `http://127.0.0.1:${running.port}`;
       // Later services find earlier ones at the ports they actually got.
@@ -178,5 +205,5 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     await stop();
     throw err;
   }
-  return { urls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, services, stop };
+  return { urls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, dataDir, services, stop };
 }
