@@ -13,7 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { baseConfigSchema, REQUIRED_IN_PRODUCTION } from '@bridge/shared';
+import { baseConfigSchema, REQUIRED_IN_PRODUCTION, SECRET_ALTERNATIVES } from '@bridge/shared';
 import { freePort } from '../scripts/src/postgres';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { serviceEnv, TEST_REDIS_URL } from './support/env';
@@ -67,11 +67,17 @@ const compose = parseYaml(composeFile, { merge: true }) as ComposeFile;
 /** The file without its comment lines, which compose does not interpolate. */
 const composeText = composeFile.replace(/^[ \t]*#.*$/gm, '');
 
-/** The value of `${NAME...}` expressions: names, and the whole expression for each. */
+/** The value of `${NAME...}` expressions: names, and the whole expression for each (nested ones too). */
 function referencedVariables(text: string): Map<string, string[]> {
   const found = new Map<string, string[]>();
-  for (const m of text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}/g)) {
-    found.set(m[1], [...(found.get(m[1]) ?? []), m[0]]);
+  for (const m of text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    // The expression ends at its matching brace: a default may itself be a `${...}`.
+    let end = m.index;
+    for (let depth = 0; end < text.length; end++) {
+      if (text[end] === '{') depth++;
+      else if (text[end] === '}' && --depth === 0) break;
+    }
+    found.set(m[1], [...(found.get(m[1]) ?? []), text.slice(m.index, end + 1)]);
   }
   return found;
 }
@@ -156,7 +162,14 @@ describe('docker-compose.yml', () => {
     expect(env.REDIS_URL).toBe('redis://redis:6379');
 
     for (const secret of REQUIRED_IN_PRODUCTION) {
-      expect({ secret, value: env[secret] }).toEqual({ secret, value: expect.stringMatching(new RegExp(`^\\$\\{${secret}:\\?[^}]+\\}$`)) });
+      const alternative = SECRET_ALTERNATIVES[secret];
+      if (alternative) {
+        // Passed as the alternative, which falls back to the secret, required; never both (a service refuses both).
+        const value = expect.stringMatching(new RegExp(`^\\$\\{${alternative}:-\\$\\{${secret}:\\?[^}]+\\}\\}$`));
+        expect({ secret, value: env[alternative], both: secret in env }).toEqual({ secret, value, both: false });
+      } else {
+        expect({ secret, value: env[secret] }).toEqual({ secret, value: expect.stringMatching(new RegExp(`^\\$\\{${secret}:\\?[^}]+\\}$`)) });
+      }
     }
     for (const [variable, target] of Object.entries(URL_VARS)) {
       expect(env[variable]).toBe(`http://${target}:${CONTRACT_PORTS[target]}`);

@@ -164,7 +164,8 @@ export async function prepareDatabase(
       DATABASE_URL: appRoleUrl(ownerUrl, secrets.DB_APP_PASSWORD),
       ADMIN_API_KEY: secrets.ADMIN_API_KEY,
       JWT_SECRET: secrets.JWT_SECRET,
-      CREDENTIALS_ENCRYPTION_KEY: secrets.CREDENTIALS_ENCRYPTION_KEY,
+      // A keyring in the environment stands instead of the single key (the services refuse both).
+      CREDENTIALS_ENCRYPTION_KEY: env.CREDENTIALS_ENCRYPTION_KEYS ? undefined : secrets.CREDENTIALS_ENCRYPTION_KEY,
       INTERNAL_SERVICE_TOKEN: secrets.INTERNAL_SERVICE_TOKEN,
     },
     stopPostgres: async () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decodeEncryptionKey } from './crypto';
 
 /**
  * Configuration is parsed once, at start-up, from the environment. Nothing else reads
@@ -16,7 +17,10 @@ export const baseConfigSchema = z.object({
   REDIS_URL: z.string().min(1).optional().describe('Redis connection string; unset means in-process caches (one node only)'),
   ADMIN_API_KEY: secret('Bearer token for the admin API on :3007'),
   JWT_SECRET: secret('HS256 secret for tenant JWTs'),
-  CREDENTIALS_ENCRYPTION_KEY: secret('32-byte key, base64, encrypting tenant credentials at rest'),
+  CREDENTIALS_ENCRYPTION_KEY: secret('32-byte key, base64, encrypting tenant credentials at rest (a keyring of one)'),
+  CREDENTIALS_ENCRYPTION_KEYS: secret(
+    'Keyring, instead of CREDENTIALS_ENCRYPTION_KEY (set one of the two): 32-byte base64 keys, comma-separated, newest first, e.g. `<new>,<old>`; the newest encrypts, every key decrypts',
+  ),
   INTERNAL_SERVICE_TOKEN: secret('Shared secret on service-to-service calls'),
   BASE_DOMAIN: z.string().min(1).optional().describe('Parent domain for subdomain tenant resolution'),
   META_GRAPH_URL: z.string().url().default('https://graph.facebook.com/v23.0').describe('Graph API base, version included'),
@@ -36,6 +40,13 @@ export type BaseConfig = z.infer<typeof baseConfigSchema>;
 
 /** The secrets that production refuses to start without. */
 export const REQUIRED_IN_PRODUCTION = ['ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'INTERNAL_SERVICE_TOKEN'] as const;
+
+/** A required secret that another variable may stand in for. */
+export const SECRET_ALTERNATIVES: Partial<Record<(typeof REQUIRED_IN_PRODUCTION)[number], keyof BaseConfig>> = {
+  CREDENTIALS_ENCRYPTION_KEY: 'CREDENTIALS_ENCRYPTION_KEYS',
+};
+
+const secretName = (key: (typeof REQUIRED_IN_PRODUCTION)[number]) => (SECRET_ALTERNATIVES[key] ? `${key} (or ${SECRET_ALTERNATIVES[key]})` : key);
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -69,20 +80,55 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
 
 /**
  * Parses `env` with `schema`; throws a ConfigError naming every bad variable. In production the
- * secrets in REQUIRED_IN_PRODUCTION must be present. CREDENTIALS_ENCRYPTION_KEY, when present,
- * must decode to exactly 32 bytes.
+ * secrets in REQUIRED_IN_PRODUCTION (or their SECRET_ALTERNATIVES) must be present. The
+ * credentials keyring, when present, must be well-formed (see credentialKeys).
  */
 export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const data = parseEnv(schema, env);
   const config = data as BaseConfig;
   if (config.NODE_ENV === 'production') {
-    const missing = REQUIRED_IN_PRODUCTION.filter((k) => !config[k]);
-    if (missing.length) throw new ConfigError(`Invalid environment: ${missing.join(', ')} required in production`);
+    const missing = REQUIRED_IN_PRODUCTION.filter((k) => !config[k] && !(SECRET_ALTERNATIVES[k] && config[SECRET_ALTERNATIVES[k]!]));
+    if (missing.length) throw new ConfigError(`Invalid environment: ${missing.map(secretName).join(', ')} required in production`);
   }
-  if (config.CREDENTIALS_ENCRYPTION_KEY && Buffer.from(config.CREDENTIALS_ENCRYPTION_KEY, 'base64').length !== 32) {
-    throw new ConfigError('Invalid environment: CREDENTIALS_ENCRYPTION_KEY must be 32 bytes, base64-encoded');
-  }
+  credentialKeys(config);
   return data;
+}
+
+/**
+ * The credentials keyring the environment holds: 32-byte base64 keys, newest first (the newest
+ * encrypts, every one decrypts). CREDENTIALS_ENCRYPTION_KEY is a keyring of one;
+ * CREDENTIALS_ENCRYPTION_KEYS is `<newest>,<older>,...`. Undefined when neither is set. Throws
+ * a ConfigError naming the variable and the position of a bad key, never the key itself.
+ */
+export function credentialKeys(config: Pick<BaseConfig, 'CREDENTIALS_ENCRYPTION_KEY' | 'CREDENTIALS_ENCRYPTION_KEYS'>): string[] | undefined {
+  const single = config.CREDENTIALS_ENCRYPTION_KEY?.trim();
+  const ring = config.CREDENTIALS_ENCRYPTION_KEYS;
+  if (single && ring) throw new ConfigError('Invalid environment: set CREDENTIALS_ENCRYPTION_KEY or CREDENTIALS_ENCRYPTION_KEYS, not both');
+  if (single) {
+    if (!decodeEncryptionKey(single)) throw new ConfigError('Invalid environment: CREDENTIALS_ENCRYPTION_KEY must be 32 bytes, base64-encoded');
+    return [single];
+  }
+  if (!ring) return undefined;
+  const keys = ring.split(',').map((k) => k.trim());
+  const seen: string[] = [];
+  keys.forEach((key, i) => {
+    const where = `Invalid environment: CREDENTIALS_ENCRYPTION_KEYS: key ${i + 1} of ${keys.length}`;
+    if (!key) throw new ConfigError(`${where} is empty`);
+    const bytes = decodeEncryptionKey(key);
+    // `id:key` is a common keyring format elsewhere; here a key's id is derived from the key.
+    if (!bytes) throw new ConfigError(`${where} is not 32 bytes, base64-encoded${key.includes(':') ? ' (write the key alone: its id is derived from it)' : ''}`);
+    const earlier = seen.indexOf(bytes.toString('hex'));
+    if (earlier >= 0) throw new ConfigError(`${where} repeats key ${earlier + 1}`);
+    seen.push(bytes.toString('hex'));
+  });
+  return keys;
+}
+
+/** The credentials keyring, for a service that cannot work without it; a ConfigError naming both variables when absent. */
+export function requireCredentialKeys(config: Pick<BaseConfig, 'CREDENTIALS_ENCRYPTION_KEY' | 'CREDENTIALS_ENCRYPTION_KEYS'>): string[] {
+  const keys = credentialKeys(config);
+  if (!keys) throw new ConfigError('Invalid environment: CREDENTIALS_ENCRYPTION_KEY (or CREDENTIALS_ENCRYPTION_KEYS) is required by this service');
+  return keys;
 }
 
 /** Returns the value of a secret the caller cannot work without, naming it if absent. */

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, serviceConfigSchema, generateEncryptionKey } from '../src';
+import { ConfigError, credentialKeys, loadConfig, serviceConfigSchema, generateEncryptionKey, requireCredentialKeys } from '../src';
 
 const schema = serviceConfigSchema(3007, {});
 const base = { DATABASE_URL: 'postgres://bridge_app@localhost/db' };
@@ -43,5 +43,51 @@ describe('loadConfig', () => {
 
   it('rejects an encryption key that is not 32 bytes', () => {
     expect(() => loadConfig(schema, { ...base, CREDENTIALS_ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') })).toThrow(/CREDENTIALS_ENCRYPTION_KEY/);
+  });
+});
+
+describe('the credentials keyring in the environment', () => {
+  const A = generateEncryptionKey();
+  const B = generateEncryptionKey();
+
+  it('is CREDENTIALS_ENCRYPTION_KEY alone, or CREDENTIALS_ENCRYPTION_KEYS newest first', () => {
+    expect(credentialKeys(loadConfig(schema, { ...base, CREDENTIALS_ENCRYPTION_KEY: A }))).toEqual([A]);
+    expect(credentialKeys(loadConfig(schema, { ...base, CREDENTIALS_ENCRYPTION_KEYS: `${B},${A}` }))).toEqual([B, A]);
+    expect(credentialKeys(loadConfig(schema, { ...base, CREDENTIALS_ENCRYPTION_KEYS: ` ${B} ,\n${A}\n` }))).toEqual([B, A]);
+    expect(credentialKeys(loadConfig(schema, base))).toBeUndefined();
+    expect(() => requireCredentialKeys(loadConfig(schema, base))).toThrow(/CREDENTIALS_ENCRYPTION_KEY \(or CREDENTIALS_ENCRYPTION_KEYS\) is required/);
+  });
+
+  it('satisfies production with either variable', () => {
+    const { CREDENTIALS_ENCRYPTION_KEY: _single, ...others } = secrets;
+    expect(loadConfig(schema, { ...base, ...others, NODE_ENV: 'production', CREDENTIALS_ENCRYPTION_KEYS: `${B},${A}` }).NODE_ENV).toBe('production');
+    expect(() => loadConfig(schema, { ...base, ...others, NODE_ENV: 'production' })).toThrow(/CREDENTIALS_ENCRYPTION_KEY \(or CREDENTIALS_ENCRYPTION_KEYS\) required in production/);
+  });
+
+  it.each([
+    ['a key of the wrong size', () => `${B},${Buffer.alloc(16).toString('base64')}`, /CREDENTIALS_ENCRYPTION_KEYS: key 2 of 2 is not 32 bytes, base64-encoded/],
+    ['an `id:key` entry', () => `k2:${B},k1:${A}`, /CREDENTIALS_ENCRYPTION_KEYS: key 1 of 2 is not 32 bytes.*its id is derived from it/],
+    ['an empty entry', () => `${B},,${A}`, /CREDENTIALS_ENCRYPTION_KEYS: key 2 of 3 is empty/],
+    ['a trailing comma', () => `${B},`, /CREDENTIALS_ENCRYPTION_KEYS: key 2 of 2 is empty/],
+    ['a repeated key', () => `${B},${A},${B}`, /CREDENTIALS_ENCRYPTION_KEYS: key 3 of 3 repeats key 1/],
+    ['garbage', () => 'not-a-key', /CREDENTIALS_ENCRYPTION_KEYS: key 1 of 1 is not 32 bytes/],
+  ])('refuses %s, naming the variable and the position but never a key', (_what, value, message) => {
+    const keys = value();
+    const attempt = () => loadConfig(schema, { ...base, CREDENTIALS_ENCRYPTION_KEYS: keys });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(message);
+    let text = '';
+    try {
+      attempt();
+    } catch (err) {
+      text = (err as Error).message;
+    }
+    for (const key of [A, B]) expect(text).not.toContain(key.slice(0, 12));
+  });
+
+  it('refuses both variables at once rather than guess which one is meant', () => {
+    expect(() => loadConfig(schema, { ...base, CREDENTIALS_ENCRYPTION_KEY: A, CREDENTIALS_ENCRYPTION_KEYS: `${B},${A}` })).toThrow(
+      /set CREDENTIALS_ENCRYPTION_KEY or CREDENTIALS_ENCRYPTION_KEYS, not both/,
+    );
   });
 });

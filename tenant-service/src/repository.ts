@@ -132,13 +132,18 @@ export async function upsertCredentials(
   return rows[0];
 }
 
-export async function listCredentials(db: Queryable, tenantId: string, type?: string): Promise<CredentialRow[]> {
+export async function listCredentials(db: Queryable, tenantId: string, type?: string, options: { forUpdate?: boolean } = {}): Promise<CredentialRow[]> {
   const { rows } = await db.query<CredentialRow>(
     `SELECT tenant_id, type, encrypted, created_at, updated_at FROM tenant_credentials
-      WHERE tenant_id = $1 AND ($2::text IS NULL OR type = $2) ORDER BY type`,
+      WHERE tenant_id = $1 AND ($2::text IS NULL OR type = $2) ORDER BY type${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [tenantId, type ?? null],
   );
   return rows;
+}
+
+/** Replaces only the blob: the secrets in it, the lookup columns and `updated_at` stay what they were. */
+export async function replaceEncryptedCredentials(db: Queryable, tenantId: string, type: string, encrypted: Buffer): Promise<void> {
+  await db.query('UPDATE tenant_credentials SET encrypted = $3 WHERE tenant_id = $1 AND type = $2', [tenantId, type, encrypted]);
 }
 
 export interface ApiKeyRow {

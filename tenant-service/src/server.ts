@@ -1,4 +1,4 @@
-import { CredentialCipher, requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialCipher, requireCredentialKeys, requireSecret, runMain, startService } from '@bridge/shared';
 import { createTenantService } from './app';
 import { configSchema } from './config';
 
@@ -13,7 +13,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           db,
           cache,
           logger,
-          cipher: new CredentialCipher(requireSecret(config, 'CREDENTIALS_ENCRYPTION_KEY')),
+          cipher: new CredentialCipher(requireCredentialKeys(config)),
           adminApiKey: requireSecret(config, 'ADMIN_API_KEY'),
           internalToken: requireSecret(config, 'INTERNAL_SERVICE_TOKEN'),
         }),

@@ -1,4 +1,5 @@
 import {
+  AppError,
   appError,
   TenantDirectory,
   publishTenantEvent,
@@ -151,6 +152,39 @@ export function createTenantUseCases(deps: TenantDeps) {
       return { type, credentials: cipher.decrypt(tenantId, type, row.encrypted), updatedAt: row.updated_at.toISOString() };
     },
 
+    /**
+     * Re-encrypts the tenant's credentials under the newest key of the keyring, each row in its
+     * own short transaction that locks only that row; rows already under the newest key are left
+     * alone. The secrets do not change, so nothing is announced and cached copies stay right.
+     * One outcome per row; a row no key of the ring opens is `unreadable` (with the reason) and
+     * does not stop the others. Database errors are thrown.
+     */
+    async reencryptCredentials(tenantId: string): Promise<ReencryptOutcome[]> {
+      const rows = await db.withTenant(tenantId, (q) => repo.listCredentials(q, tenantId));
+      const outcomes: ReencryptOutcome[] = [];
+      for (const { type, encrypted } of rows) {
+        if (cipher.isCurrent(encrypted)) {
+          outcomes.push({ type, outcome: 'current' });
+          continue;
+        }
+        try {
+          const outcome = await db.withTenant(tenantId, async (q) => {
+            // Read again under the lock: an admin may have stored new credentials since the list.
+            const [row] = await repo.listCredentials(q, tenantId, type, { forUpdate: true });
+            if (!row) return 'gone' as const;
+            if (cipher.isCurrent(row.encrypted)) return 'current' as const;
+            await repo.replaceEncryptedCredentials(q, tenantId, type, cipher.encrypt(tenantId, type, cipher.decrypt(tenantId, type, row.encrypted)));
+            return 'reencrypted' as const;
+          });
+          outcomes.push({ type, outcome });
+        } catch (err) {
+          if (!(err instanceof AppError && err.code === 'CREDENTIALS_UNREADABLE')) throw err;
+          outcomes.push({ type, outcome: 'unreadable', reason: err.message });
+        }
+      }
+      return outcomes;
+    },
+
     async createApiKey(tenantId: string, input: { name: string; rateLimit?: number }) {
       const key = await db.withTenant(tenantId, async (q) => {
         if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
@@ -186,6 +220,13 @@ export function createTenantUseCases(deps: TenantDeps) {
 }
 
 export type TenantUseCases = ReturnType<typeof createTenantUseCases>;
+
+export interface ReencryptOutcome {
+  type: CredentialType;
+  /** `current`: already under the newest key; `gone`: deleted meanwhile; `unreadable`: no key of the ring opens it. */
+  outcome: 'reencrypted' | 'current' | 'gone' | 'unreadable';
+  reason?: string;
+}
 
 /** Which fields of each credential type are secrets (masked) and which are lookups (shown). */
 const SECRET_FIELDS: Record<CredentialType, string[]> = {
