@@ -15,3 +15,4 @@ export * from './gateway-trust';
 export * from './tenant-resolver';
 export * from './credentials-client';
 export * from './media-links';
+export * from './url-allowlist';

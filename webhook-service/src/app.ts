@@ -15,6 +15,8 @@ export interface Deps {
   graphUrl: string;
   /** Key for the media links handed to Genesys (see media.ts). */
   mediaSigningSecret: string;
+  /** Where Meta's media download URLs may point (MEDIA_DOWNLOAD_HOSTS, parsed). */
+  mediaDownloadHosts: readonly string[];
 }
 
 /** Meta allows 3 MB per webhook POST; Genesys 512,000 bytes. A little headroom on each. */
@@ -49,6 +51,8 @@ export function createWebhookService(deps: Deps) {
           secret: deps.mediaSigningSecret,
           graphUrl: deps.graphUrl,
           getMetaCredentials: (tenantId) => credentials.meta(tenantId),
+          tenantStatus: (tenantId) => tenants.status(tenantId),
+          downloadHosts: deps.mediaDownloadHosts,
         }),
       );
     },

@@ -18,6 +18,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           internalToken,
           graphUrl: config.META_GRAPH_URL,
           mediaSigningSecret: deriveMediaSigningSecret(config.MEDIA_SIGNING_SECRET, internalToken),
+          mediaDownloadHosts: config.MEDIA_DOWNLOAD_HOSTS,
         });
         await service.ready;
         return service;
