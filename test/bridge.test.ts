@@ -311,6 +311,31 @@ describe('media', () => {
     expect((await request(gateway).get(`${link.pathname}${link.search}`)).status).toBe(403);
   });
 
+  it("stops a suspended or deleted tenant's links on the very next request", async () => {
+    const t = await bridge.onboard();
+    const media = bridge.meta.addMedia({ mediaId: `media-status-${Date.now()}`, bytes: Buffer.from('\x89PNG tiny'), mimeType: 'image/png', phoneNumberId: t.phoneNumberId });
+    const inbound = buildImageMessage({ phoneNumberId: t.phoneNumberId, from: '16505550703', mediaId: media.mediaId, mimeType: 'image/png', sha256: media.sha256Base64 });
+    await metaWebhook(t, inbound);
+    const got = await eventually(() => genesysFor(t).find((m) => m.body.channel.messageId === wamidOf(inbound)));
+    const link = new URL(got.body.content![0].attachment.url);
+    const fetchLink = () => request(gateway).get(`${link.pathname}${link.search}`);
+    expect((await fetchLink()).status).toBe(200);
+
+    await bridge.sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended' }).expect(200);
+    const suspended = await fetchLink();
+    expect(suspended.status).toBe(423);
+    expect(suspended.body.error.code).toBe('TENANT_SUSPENDED');
+    expect(suspended.headers['content-security-policy']).toContain('sandbox');
+
+    await bridge.sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'active' }).expect(200);
+    expect((await fetchLink()).status).toBe(200);
+
+    await bridge.sys.admin('delete', `/tenants/${t.tenantId}`).expect(204);
+    const deleted = await fetchLink();
+    expect(deleted.status).toBe(404);
+    expect(deleted.body.error.code).toBe('TENANT_NOT_FOUND');
+  });
+
   it('sends an agent’s image attachment to WhatsApp as a media message with its caption', async () => {
     await bridge.genesys.agentReply({
       webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`,

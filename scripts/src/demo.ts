@@ -49,6 +49,8 @@ async function main() {
       LOG_LEVEL: 'silent',
       ...process.env,
       META_GRAPH_URL: meta.graphUrl,
+      // The simulator's media download URLs are http://127.0.0.1:<port>/...
+      MEDIA_DOWNLOAD_HOSTS: '127.0.0.1',
       GENESYS_API_URL: genesys.url,
       GENESYS_LOGIN_URL: genesys.url,
       DELIVERY_POLL_MS: '50',

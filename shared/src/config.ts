@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { decodeEncryptionKey } from './crypto';
+import { DEFAULT_MEDIA_DOWNLOAD_HOSTS, parseHostAllowlist } from './url-allowlist';
 
 /**
  * Configuration is parsed once, at start-up, from the environment. Nothing else reads
@@ -34,6 +35,18 @@ export const baseConfigSchema = z.object({
   HOST: z.string().default('0.0.0.0').describe('Interface to listen on'),
   PUBLIC_BASE_URL: z.string().url().default('http://127.0.0.1:3000').describe('Public base URL of the gateway: media links handed to Genesys point here'),
   MEDIA_SIGNING_SECRET: z.string().min(16).optional().describe('Key for signed media links (default: derived from INTERNAL_SERVICE_TOKEN)'),
+  MEDIA_DOWNLOAD_HOSTS: z
+    .string()
+    .default(DEFAULT_MEDIA_DOWNLOAD_HOSTS)
+    .transform((value, ctx) => {
+      try {
+        return parseHostAllowlist(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    })
+    .describe("Hosts (comma-separated; *.domain allowed) that Meta's media download URLs may point at; https only, http only for loopback hosts named here"),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

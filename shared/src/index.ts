@@ -18,3 +18,4 @@ export * from './http-client';
 export * from './single-flight';
 export * from './credentials-client';
 export * from './media-links';
+export * from './url-allowlist';

@@ -38,6 +38,8 @@ export async function startBridge(options: { redis?: boolean; env?: Record<strin
     only: options.only,
     env: {
       META_GRAPH_URL: meta.graphUrl,
+      // The simulator's media download URLs are http://127.0.0.1:<port>/...
+      MEDIA_DOWNLOAD_HOSTS: '127.0.0.1',
       GENESYS_API_URL: genesys.url,
       GENESYS_LOGIN_URL: genesys.url,
       PUBLIC_BASE_URL: 'http://bridge.test:3000',

@@ -18,6 +18,8 @@ export interface WebhookServiceDeps {
   graphUrl: string;
   /** Key for the media links handed to Genesys (see media.ts). */
   mediaSigningSecret: string;
+  /** Where Meta's media download URLs may point (MEDIA_DOWNLOAD_HOSTS, parsed). */
+  mediaDownloadHosts: readonly string[];
 }
 
 /**
@@ -30,6 +32,8 @@ export function createWebhookService(deps: WebhookServiceDeps): { app: Express; 
     secret: deps.mediaSigningSecret,
     graphUrl: deps.graphUrl,
     getMetaCredentials: (tenantId) => deps.credentials.meta(tenantId),
+    tenantStatus: (tenantId) => deps.tenants.status(tenantId),
+    downloadHosts: deps.mediaDownloadHosts,
   });
   const app = createServiceApp({
     name: 'webhook-service',

@@ -24,6 +24,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           notifier: new OutboxNotifier(db),
           graphUrl: config.META_GRAPH_URL,
           mediaSigningSecret,
+          mediaDownloadHosts: config.MEDIA_DOWNLOAD_HOSTS,
         });
       },
     },

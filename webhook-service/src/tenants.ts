@@ -32,7 +32,12 @@ export class WebhookTenants {
   }
 
   async isActive(tenantId: string): Promise<boolean> {
-    return (await this.deps.directory.tenant(tenantId))?.status === 'active';
+    return (await this.status(tenantId)) === 'active';
+  }
+
+  /** The tenant's status from the directory (a change is seen on the next call); undefined: no such tenant. */
+  async status(tenantId: string): Promise<'active' | 'suspended' | undefined> {
+    return (await this.deps.directory.tenant(tenantId))?.status;
   }
 
   async tenantForPhoneNumber(phoneNumberId: string): Promise<string | undefined> {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request, { type Response } from 'supertest';
 import { AppError, errorHandler } from '@bridge/shared';
@@ -22,6 +24,9 @@ const credentials: Record<string, { accessToken: string; phoneNumberId: string }
   acme: { accessToken: TOKEN, phoneNumberId: ACME_NUMBER },
   globex: { accessToken: OTHER_TOKEN, phoneNumberId: GLOBEX_NUMBER },
 };
+/** What the tenant directory says of each tenant (absent: no such tenant). */
+let statuses: Record<string, 'active' | 'suspended'> = {};
+const statusLookups: string[] = [];
 
 beforeAll(async () => {
   meta = await startMetaSimulator();
@@ -43,7 +48,11 @@ afterAll(async () => {
   await meta.close();
 });
 
-beforeEach(() => meta.reset());
+beforeEach(() => {
+  meta.reset();
+  statuses = { acme: 'active', globex: 'active', ghost: 'active' };
+  statusLookups.length = 0;
+});
 
 afterAll(() => {
   // Whatever each test asserted, no answer may ever have carried a tenant's token.
@@ -60,6 +69,12 @@ function app(options: Partial<MediaRouterOptions> = {}) {
     secret: SECRET,
     graphUrl: meta.graphUrl,
     getMetaCredentials: async (tenantId) => credentials[tenantId],
+    tenantStatus: async (tenantId) => {
+      statusLookups.push(tenantId);
+      return statuses[tenantId];
+    },
+    // The simulator's download URLs are http://127.0.0.1:<port>/media-download/...
+    downloadHosts: ['127.0.0.1'],
     ...options,
   });
   routers.push(media);
@@ -171,7 +186,7 @@ describe('GET /webhook/media/:tenantId/:mediaId', () => {
     expect((res.body as Buffer).toString()).toBe('%PDF-1.7 tiny');
     expect(res.headers['content-type']).toBe('application/pdf');
     expect(res.headers['content-disposition']).toBe(
-      `inline; filename="Factura _ _2024_.pdf"; filename*=UTF-8''Factura%20%C3%91%20%222024%22.pdf`,
+      `attachment; filename="Factura _ _2024_.pdf"; filename*=UTF-8''Factura%20%C3%91%20%222024%22.pdf`,
     );
   });
 
@@ -298,5 +313,249 @@ describe('GET /webhook/media/:tenantId/:mediaId', () => {
     expect(res.status).toBe(413);
     expect(json(res).error.code).toBe('MEDIA_TOO_LARGE');
     expect(metaCalls().map((c) => c.endpoint)).toEqual(['media']);
+  });
+});
+
+/** The directives of a response's Content-Security-Policy, by name. */
+function csp(res: Response): Map<string, string> {
+  const header = String(res.headers['content-security-policy'] ?? '');
+  return new Map(
+    header
+      .split(';')
+      .map((d) => d.trim())
+      .filter(Boolean)
+      .map((d) => {
+        const [name, ...values] = d.split(/\s+/);
+        return [name.toLowerCase(), values.join(' ')] as [string, string];
+      }),
+  );
+}
+
+/** Every media answer, whatever its type or status: no sniffing, and a sandbox with nothing allowed. */
+function expectLockedDown(res: Response) {
+  expect(res.headers['x-content-type-options']).toBe('nosniff');
+  const directives = csp(res);
+  expect(directives.get('sandbox')).toBe('');
+  expect(directives.get('default-src')).toBe("'none'");
+  for (const name of directives.keys()) expect(['sandbox', 'default-src', 'media-src']).toContain(name);
+}
+
+describe('what a browser may do with a media answer', () => {
+  const passive = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'audio/ogg; codecs=opus', 'audio/mpeg', 'audio/aac', 'video/mp4', 'video/3gpp'];
+  it.each(passive)('%s, a passive type, is shown inline, sandboxed', async (mimeType) => {
+    const res = await get(link({ mimeType, filename: 'file' }));
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe(mimeType);
+    expect(res.headers['content-disposition']).toBe('inline; filename="file"');
+    expectLockedDown(res);
+    // A browser's own player loads the file again as media; nothing else may load.
+    if (/^(audio|video)\//.test(mimeType)) expect(csp(res).get('media-src')).toBe("'self'");
+    else expect(csp(res).has('media-src')).toBe(false);
+  });
+
+  const downloads = [
+    'image/svg+xml', 'IMAGE/SVG+XML', 'text/html', 'text/html; charset=utf-8', 'application/xhtml+xml', 'text/xml', 'application/xml',
+    'text/xsl', 'application/xslt+xml', 'application/rss+xml', 'application/atom+xml', 'application/mathml+xml', 'application/vnd.example+xml',
+    'text/javascript', 'application/pdf', 'text/plain', 'application/octet-stream',
+    'application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'multipart/x-mixed-replace; boundary=x', 'image/x-unknown',
+  ];
+  it.each(downloads)('%s is only ever a download', async (mimeType) => {
+    const res = await get(link({ mimeType, filename: 'file' }));
+    expect(res.status).toBe(200);
+    expect(res.headers['content-disposition']).toBe('attachment; filename="file"');
+    expectLockedDown(res);
+    expect(csp(res).has('media-src')).toBe(false);
+  });
+
+  it('a download without a signed filename still says attachment', async () => {
+    const res = await get(link({ mimeType: 'application/rss+xml', filename: undefined }));
+    expect(res.status).toBe(200);
+    expect(res.headers['content-disposition']).toBe('attachment');
+  });
+
+  it.each([['image/png, text/html'], ['image/png; a=1, text/html'], ['image/png; a="x,text/html"'], ['image png'], ['image/']])(
+    '%s, not one well-formed media type, is served as application/octet-stream, as a download',
+    async (mimeType) => {
+      const res = await get(link({ mimeType, filename: 'file' }));
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('application/octet-stream');
+      expect(res.headers['content-disposition']).toBe('attachment; filename="file"');
+      expectLockedDown(res);
+    },
+  );
+
+  it('HEAD answers carry the same headers', async () => {
+    const res = await request(app()).head(link({ mimeType: 'text/xsl', filename: 'x.xsl' }));
+    responses.push(res);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-disposition']).toBe('attachment; filename="x.xsl"');
+    expectLockedDown(res);
+  });
+
+  it('error answers carry them too', async () => {
+    const forged = await get(link().replace(/sig=[^&]*/, 'sig=forged'));
+    expect(forged.status).toBe(403);
+    expectLockedDown(forged);
+    const missing = await get(link({ mediaId: 'no-such-media' }));
+    expect(missing.status).toBe(404);
+    expectLockedDown(missing);
+    meta.setOutage(true);
+    const down = await get(link());
+    expect(down.status).toBe(502);
+    expectLockedDown(down);
+  });
+});
+
+/** A local HTTP server that records what it was asked (path and Authorization header). */
+interface Recorder {
+  port: number;
+  requests: Array<{ path: string; authorization?: string }>;
+  close(): Promise<void>;
+}
+
+async function recorder(answer: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<Recorder> {
+  const requests: Recorder['requests'] = [];
+  const server = http.createServer((req, res) => {
+    requests.push({ path: req.url ?? '', authorization: req.headers.authorization });
+    answer(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A Graph API stand-in whose media lookup answers with `url()` as the download URL. */
+async function graphAnswering(url: () => string): Promise<Recorder> {
+  return recorder((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ url: url(), mime_type: 'image/jpeg', sha256: 'x', file_size: 5, id: '1234567890', messaging_product: 'whatsapp' }));
+  });
+}
+
+describe("where the tenant's token may go", () => {
+  let catcher: Recorder;
+  let graph: Recorder;
+  let downloadUrl: string;
+
+  beforeAll(async () => {
+    catcher = await recorder((_req, res) => res.end('bytes'));
+    graph = await graphAnswering(() => downloadUrl);
+  });
+
+  afterAll(async () => {
+    await Promise.all([catcher.close(), graph.close()]);
+  });
+
+  beforeEach(() => {
+    catcher.requests.length = 0;
+  });
+
+  const viaGraph = (options: Partial<MediaRouterOptions> = {}) => app({ graphUrl: `http://127.0.0.1:${graph.port}/v23.0`, ...options });
+
+  it("by default only to Meta's media host: the simulator's http://127.0.0.1 URL is refused, before any download", async () => {
+    const res = await get(link(), app({ downloadHosts: undefined }));
+    expect(res.status).toBe(502);
+    expect(json(res).error.code).toBe('MEDIA_UNAVAILABLE');
+    expect(json(res).error.message).not.toContain('127.0.0.1');
+    expect(metaCalls().map((c) => c.endpoint)).toEqual(['media']);
+  });
+
+  it.each([
+    ['a host not on the list', () => `http://localhost:${catcher.port}/steal`, ['127.0.0.1']],
+    ['a loopback host off the (default) list', () => `http://127.0.0.1:${catcher.port}/steal`, ['lookaside.fbsbx.com']],
+    ['a loopback host the list does not name', () => `http://127.0.0.1:${catcher.port}/steal`, ['localhost']],
+    ['a URL with userinfo', () => `http://127.0.0.1@localhost:${catcher.port}/steal`, ['127.0.0.1']],
+  ])('never to %s (502, nothing sent)', async (_what, url, downloadHosts) => {
+    downloadUrl = url();
+    const res = await get(link(), viaGraph({ downloadHosts }));
+    expect(res.status).toBe(502);
+    expect(json(res).error.code).toBe('MEDIA_UNAVAILABLE');
+    expect(graph.requests.at(-1)?.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(catcher.requests).toEqual([]);
+  });
+
+  it('HEAD refuses such a URL as well', async () => {
+    downloadUrl = `http://localhost:${catcher.port}/steal`;
+    const res = await request(viaGraph()).head(link());
+    responses.push(res);
+    expect(res.status).toBe(502);
+  });
+
+  it('never follows a redirect off the list', async () => {
+    const hop = await recorder((_req, res) => {
+      res.writeHead(302, { Location: `http://localhost:${catcher.port}/steal` });
+      res.end();
+    });
+    try {
+      downloadUrl = `http://127.0.0.1:${hop.port}/media`;
+      const res = await get(link(), viaGraph());
+      expect(res.status).toBe(502);
+      expect(json(res).error.code).toBe('MEDIA_UNAVAILABLE');
+      expect(hop.requests.map((r) => r.authorization)).toEqual([`Bearer ${TOKEN}`]);
+      expect(catcher.requests).toEqual([]);
+    } finally {
+      await hop.close();
+    }
+  });
+
+  it('follows a redirect that stays on the list', async () => {
+    const hop = await recorder((req, res) => {
+      if (req.url === '/media') {
+        res.writeHead(302, { Location: `http://127.0.0.1:${catcher.port}/final` });
+        res.end();
+      } else res.end('never');
+    });
+    try {
+      downloadUrl = `http://127.0.0.1:${hop.port}/media`;
+      const res = await get(link(), viaGraph());
+      expect(res.status).toBe(200);
+      expect((res.body as Buffer).toString()).toBe('bytes');
+      expect(catcher.requests.map((r) => r.path)).toEqual(['/final']);
+    } finally {
+      await hop.close();
+    }
+  });
+});
+
+describe("a tenant's status", () => {
+  it('a suspended tenant → 423 TENANT_SUSPENDED, without calling Meta', async () => {
+    statuses.acme = 'suspended';
+    const res = await get(link());
+    expect(res.status).toBe(423);
+    expect(json(res).error.code).toBe('TENANT_SUSPENDED');
+    expectLockedDown(res);
+    expect(metaCalls()).toEqual([]);
+  });
+
+  it('a deleted (unknown) tenant → 404 TENANT_NOT_FOUND, without calling Meta', async () => {
+    delete statuses.acme;
+    const res = await get(link());
+    expect(res.status).toBe(404);
+    expect(json(res).error.code).toBe('TENANT_NOT_FOUND');
+    expect(metaCalls()).toEqual([]);
+  });
+
+  it('is asked on every request, so a suspension stops a link that just worked', async () => {
+    const path = link();
+    expect((await get(path)).status).toBe(200);
+    statuses.acme = 'suspended';
+    expect((await get(path)).status).toBe(423);
+    statuses.acme = 'active';
+    expect((await get(path)).status).toBe(200);
+    expect(statusLookups).toEqual(['acme', 'acme', 'acme']);
+  });
+
+  it('is asked only for a genuine link: a forged one is 403 whatever the tenant', async () => {
+    statuses.acme = 'suspended';
+    const res = await get(link().replace(/sig=[^&]*/, 'sig=forged'));
+    expect(res.status).toBe(403);
+    expect(statusLookups).toEqual([]);
   });
 });

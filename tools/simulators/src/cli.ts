@@ -67,6 +67,8 @@ async function main(): Promise<void> {
       `  control: POST ${genesys.url}/_sim/orgs | agent-reply | agent-typing | fail-next | outage | latency | revoke-tokens | reset; GET /_sim/received | calls | outbound`,
       `Meta simulator: ${meta.url}`,
       `  META_GRAPH_URL=${meta.graphUrl}`,
+      // Its media download URLs are on the same host; webhook-service accepts plain http only from loopback.
+      `  MEDIA_DOWNLOAD_HOSTS=${new URL(meta.url).hostname}`,
       `  control: POST ${meta.url}/_sim/numbers | media | deliver | fail-next | outage | latency | reset; GET /_sim/sent | calls`,
       '',
     ].join('\n'),
