@@ -5,7 +5,8 @@
  *
  *   node tools/simulators/dist/cli.js [--genesys-port 9100] [--meta-port 9200] [--host 127.0.0.1]
  *     [--org clientId:clientSecret:integrationId[,integrationId...]]...
- *     [--number phoneNumberId:accessToken[:displayPhoneNumber]]...
+ *     [--number phoneNumberId:accessToken[:displayPhoneNumber[:wabaId]]]...
+ *     [--outbound-webhook integrationId:secret:url]... [--enforce-customer-window]
  *     [--retry-delay-ms 5000]
  */
 import { parseArgs } from 'node:util';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       org: { type: 'string', multiple: true, default: [] },
       number: { type: 'string', multiple: true, default: [] },
+      'outbound-webhook': { type: 'string', multiple: true, default: [] },
+      'enforce-customer-window': { type: 'boolean', default: false },
       'retry-delay-ms': { type: 'string' },
     },
   });
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
     host: values.host,
     port: port(values['meta-port'] ?? process.env.META_SIM_PORT, 9200),
     controlApi: true,
+    enforceCustomerWindow: values['enforce-customer-window'],
   });
 
   for (const spec of values.org ?? []) {
@@ -54,9 +58,15 @@ async function main(): Promise<void> {
     genesys.addOrg({ clientId, clientSecret, integrationId: integrations.split(',') });
   }
   for (const spec of values.number ?? []) {
-    const [phoneNumberId, accessToken, displayPhoneNumber] = spec.split(':');
-    if (!phoneNumberId || !accessToken) usage(`--number expects phoneNumberId:accessToken[:display], got ${spec}`);
-    meta.addNumber({ phoneNumberId, accessToken, displayPhoneNumber });
+    const [phoneNumberId, accessToken, displayPhoneNumber, wabaId] = spec.split(':');
+    if (!phoneNumberId || !accessToken) usage(`--number expects phoneNumberId:accessToken[:display[:wabaId]], got ${spec}`);
+    meta.addNumber({ phoneNumberId, accessToken, displayPhoneNumber: displayPhoneNumber || undefined, wabaId });
+  }
+  for (const spec of values['outbound-webhook'] ?? []) {
+    // The URL goes last: it has colons of its own.
+    const [integrationId, secret, ...url] = spec.split(':');
+    if (!integrationId || !secret || url.length === 0) usage(`--outbound-webhook expects integrationId:secret:url, got ${spec}`);
+    genesys.setOutboundWebhook({ integrationId, secret, webhookUrl: url.join(':') });
   }
 
   process.stdout.write(
@@ -64,12 +74,12 @@ async function main(): Promise<void> {
       `Genesys simulator: ${genesys.url}`,
       `  GENESYS_LOGIN_URL=${genesys.url}`,
       `  GENESYS_API_URL=${genesys.url}`,
-      `  control: POST ${genesys.url}/_sim/orgs | agent-reply | agent-typing | fail-next | outage | latency | revoke-tokens | reset; GET /_sim/received | calls | outbound`,
+      `  control: POST ${genesys.url}/_sim/orgs | outbound-webhooks | agent-reply | agent-typing | fail-next | outage | latency | revoke-tokens | reset; GET /_sim/received | agentless | calls | outbound`,
       `Meta simulator: ${meta.url}`,
       `  META_GRAPH_URL=${meta.graphUrl}`,
       // Its media download URLs are on the same host; webhook-service accepts plain http only from loopback.
       `  MEDIA_DOWNLOAD_HOSTS=${new URL(meta.url).hostname}`,
-      `  control: POST ${meta.url}/_sim/numbers | media | deliver | fail-next | outage | latency | reset; GET /_sim/sent | calls`,
+      `  control: POST ${meta.url}/_sim/numbers | media | templates | deliver | template-status | customer-window | window-enforcement | fail-next | outage | latency | reset; GET /_sim/sent | calls | templates`,
       '',
     ].join('\n'),
   );

@@ -29,6 +29,8 @@ export interface SimResponse {
   /** Sent as is (no JSON encoding) when set; `body` is ignored. */
   raw?: Buffer | string;
   headers?: Record<string, string>;
+  /** Runs once the answer has been written (what a service does after answering, e.g. a webhook). */
+  after?: () => void;
 }
 
 export type SimHandler = (req: SimRequest) => Promise<SimResponse>;
@@ -98,7 +100,8 @@ export async function startServer(
       }
       headers['Content-Length'] = Buffer.byteLength(payload);
       res.writeHead(answer.status, headers);
-      res.end(payload);
+      const after = answer.after;
+      res.end(payload, after ? () => after() : undefined);
     })();
   });
   await new Promise<void>((resolve, reject) => {

@@ -2,6 +2,7 @@ import { createHmac, createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { post, startReceiver, type Receiver } from './helpers';
 import {
   batch,
   buildAudioMessage,
@@ -29,65 +30,6 @@ import {
   type MetaSimulator,
   type MetaWebhookPayload,
 } from '@bridge/simulators';
-
-// ------------------------------------------------------------------------------------------------
-// A small webhook receiver: records raw bodies and answers from a scripted list of statuses.
-
-interface Received {
-  headers: Record<string, string | string[] | undefined>;
-  raw: Buffer;
-}
-
-interface Receiver {
-  url: string;
-  received: Received[];
-  /** Statuses to answer, in order; when exhausted, 200. A negative value = never answer. */
-  script: number[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const received: Received[] = [];
-  const script: number[] = [];
-  const app = express();
-  app.use(express.raw({ type: () => true, limit: '5mb' }));
-  app.all('/{*rest}', (req, res) => {
-    received.push({ headers: req.headers, raw: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) });
-    const status = script.shift() ?? 200;
-    if (status < 0) return; // hang: the sender must time out
-    res.status(status).json({ ok: status < 300 });
-  });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/webhook`,
-    received,
-    script,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, json, text };
-}
 
 // ================================================================================================
 describe('Genesys simulator', () => {
@@ -492,13 +434,14 @@ describe('Genesys simulator', () => {
 // ================================================================================================
 describe('Meta simulator', () => {
   let sim: MetaSimulator;
-  const NUM_A = { phoneNumberId: '106540352242922', accessToken: 'EAAG-token-a', displayPhoneNumber: '15550783881' };
+  const NUM_A = { phoneNumberId: '106540352242922', accessToken: 'EAAG-token-a', displayPhoneNumber: '15550783881', wabaId: '102290129340398' };
   const NUM_B = { phoneNumberId: '106540352242933', accessToken: 'EAAG-token-b' };
 
   beforeAll(async () => {
     sim = await startMetaSimulator({ retryDelayMs: 10 });
     sim.addNumber(NUM_A);
     sim.addNumber(NUM_B);
+    sim.addTemplate({ wabaId: NUM_A.wabaId, name: 'hello_world', language: 'en_US', body: 'Hello World' });
   });
   afterAll(() => sim.close());
   beforeEach(() => sim.reset());

@@ -6,6 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { FaultQueue, type SimResponse } from '../common';
 import type { GenesysEndpoint } from './open-messaging-schema';
 
+/** The API endpoints a fault can target: the three inbound ones and agentless messages. */
+export type GenesysApiEndpoint = GenesysEndpoint | 'agentless';
+
 export interface GenesysFaultOptions {
   /** HTTP status to answer, e.g. 429, 500, 503. */
   status: number;
@@ -15,15 +18,15 @@ export interface GenesysFaultOptions {
   body?: unknown;
   /** Only requests for this integration. */
   integrationId?: string;
-  /** Only this endpoint; default: any of message/receipt/event (never the token endpoint). */
-  endpoint?: GenesysEndpoint | 'token';
+  /** Only this endpoint; default: any API endpoint (never the token endpoint). */
+  endpoint?: GenesysApiEndpoint | 'token';
   /** With `endpoint: 'token'`: only token requests of this client. */
   clientId?: string;
 }
 
 /** What a request is, as far as `failNext` rules can tell. */
 export interface FaultContext {
-  endpoint: GenesysEndpoint | 'token';
+  endpoint: GenesysApiEndpoint | 'token';
   integrationId?: string;
   clientId?: string;
 }

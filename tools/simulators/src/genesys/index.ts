@@ -1,8 +1,10 @@
 /**
  * A strict local stand-in for Genesys Cloud: the login service (`POST /oauth/token`, client
- * credentials) and the Open Messaging inbound API (`/api/v2/conversations/messages/{integrationId}/
- * inbound/open/message|receipt|event`) on one HTTP server, plus the other direction — agent
- * replies and typing events POSTed to our outbound webhook, signed and retried the way Genesys does.
+ * credentials), the Open Messaging inbound API (`/api/v2/conversations/messages/{integrationId}/
+ * inbound/open/message|receipt|event`) and agentless messages (`/api/v2/conversations/messages/
+ * agentless`, `agentless.ts`) on one HTTP server, plus the other direction — agent replies, typing
+ * events and agentless messages POSTed to our outbound webhook, signed and retried the way
+ * Genesys does.
  *
  * Choices where the reference is silent:
  * - A valid token used on another org's integration (or an unknown integration) gets 404
@@ -16,8 +18,10 @@
  * - `channel.metadata.customAttributes` and top-level `metadata` must map strings to strings (the
  *   SDK types them `{ [key: string]: string }`); anything nested is a 400.
  * - Only `contentType: "Attachment"` content is accepted inbound.
+ * - Agentless messages: the choices are listed in agentless.ts.
  */
-import { Conditions, sleep, startServer, type SimRequest, type SimResponse } from '../common';
+import { Conditions, isHttpUrl, isNonEmptyString, sleep, startServer, type SimRequest, type SimResponse } from '../common';
+import { AGENTLESS_PATH, AgentlessApi, fromAddressOf, type GenesysAgentlessRecord } from './agentless';
 import { control } from './control';
 import { apiError, faultMatcher, newGenesysFaults, type GenesysFaultOptions, type Outcome } from './faults';
 import { GenesysLogin, type GenesysOrgOptions } from './oauth';
@@ -37,10 +41,18 @@ import {
   type AgentTypingOptions,
   type OutboundDeliveryResult,
   type OutboundRecord,
+  type OutboundWebhookTarget,
   type RawOutboundOptions,
 } from './outbound-webhook';
 
 export * from './open-messaging-schema';
+export {
+  AGENTLESS_TEXT_MAX,
+  validateAgentlessBody,
+  type GenesysAgentlessRecord,
+  type GenesysAgentlessRequest,
+  type GenesysAgentlessResponse,
+} from './agentless';
 export type { GenesysFaultOptions } from './faults';
 export type { GenesysOrgOptions } from './oauth';
 export type { AttachmentFetch, GenesysEventRecord, GenesysMessageRecord, GenesysReceiptRecord, GenesysRecord } from './open-messaging';
@@ -51,12 +63,13 @@ export type {
   OutboundCommonOptions,
   OutboundDeliveryResult,
   OutboundRecord,
+  OutboundWebhookTarget,
   RawOutboundOptions,
 } from './outbound-webhook';
 
 /** Every request the server answered (accepted or not), for counting attempts and retries. */
 export interface GenesysCall {
-  endpoint: 'token' | GenesysEndpoint | 'other';
+  endpoint: 'token' | GenesysEndpoint | 'agentless' | 'other';
   method: string;
   path: string;
   integrationId?: string;
@@ -108,8 +121,16 @@ export interface GenesysSimulator {
   readonly received: GenesysRecord[];
   /** Every answered request. */
   readonly calls: GenesysCall[];
-  /** Agent replies, typing events and raw bodies sent to webhooks. */
+  /** Agent replies, typing events, agentless messages and raw bodies sent to webhooks. */
   readonly outbound: OutboundRecord[];
+  /** Resolves with the first webhook send (past or future) matching; rejects after timeoutMs (default 5000). */
+  waitForOutbound(predicate: (record: OutboundRecord) => boolean, timeoutMs?: number): Promise<OutboundRecord>;
+  /** Configures an integration's outbound webhook, where its agentless messages are delivered; throws for an unknown integration. */
+  setOutboundWebhook(target: OutboundWebhookTarget): void;
+  /** Accepted agentless messages (of one integration, or all), in arrival order. */
+  agentlessMessages(integrationId?: string): GenesysAgentlessRecord[];
+  /** Resolves with the first accepted agentless message (past or future) matching. */
+  waitForAgentless(predicate: (record: GenesysAgentlessRecord) => boolean, timeoutMs?: number): Promise<GenesysAgentlessRecord>;
   readonly attachmentFetches: AttachmentFetch[];
   messages(integrationId?: string): GenesysMessageRecord[];
   receipts(integrationId?: string): GenesysReceiptRecord[];
@@ -134,13 +155,19 @@ export async function startGenesysSimulator(options: GenesysSimulatorOptions = {
   const login = new GenesysLogin(faults);
   const api = new OpenMessagingApi(login, faults, { fetchAttachments: options.fetchAttachments ?? false, timeoutMs });
   const webhook = new OutboundWebhook({ retryDelayMs: options.retryDelayMs ?? 5000, timeoutMs });
+  const agentless = new AgentlessApi(login, faults, api, webhook);
   const received = api.received;
 
   async function handle(req: SimRequest): Promise<SimResponse> {
     if (req.path.startsWith('/_sim/') && options.controlApi) return control(sim, req);
     const path = API_PATH.exec(req.path);
-    const integrationId = path ? decodeURIComponent(path[1]) : undefined;
-    const endpoint: GenesysCall['endpoint'] = path ? (path[2] as GenesysEndpoint) : req.path === '/oauth/token' ? 'token' : 'other';
+    const isAgentless = req.path === AGENTLESS_PATH;
+    // An agentless call names its integration in the body; it scopes outages and latency too.
+    const integrationId = path ? decodeURIComponent(path[1]) : isAgentless ? fromAddressOf(req) : undefined;
+    let endpoint: GenesysCall['endpoint'] = 'other';
+    if (path) endpoint = path[2] as GenesysEndpoint;
+    else if (isAgentless) endpoint = 'agentless';
+    else if (req.path === '/oauth/token') endpoint = 'token';
     const latency = conditions.latency(integrationId);
     if (latency > 0) await sleep(latency);
 
@@ -151,6 +178,8 @@ export async function startGenesysSimulator(options: GenesysSimulatorOptions = {
       outcome = login.handleToken(req);
     } else if (path && integrationId !== undefined) {
       outcome = api.handle(req, integrationId, path[2] as GenesysEndpoint);
+    } else if (isAgentless) {
+      outcome = agentless.handle(req);
     } else {
       outcome = { res: apiError(404, `No resource at ${req.method} ${req.path}`), injected: false };
     }
@@ -185,13 +214,24 @@ export async function startGenesysSimulator(options: GenesysSimulatorOptions = {
       sim.clearFaults();
       received.clear();
       calls.length = 0;
-      webhook.outbound.length = 0;
+      webhook.outbound.clear();
+      agentless.received.clear();
       api.attachmentFetches.clear();
       login.resetCounts();
     },
     received: received.items,
     calls,
-    outbound: webhook.outbound,
+    outbound: webhook.outbound.items,
+    waitForOutbound: (predicate, timeoutMs) => webhook.outbound.waitFor(predicate, timeoutMs, 'outbound webhook send'),
+    setOutboundWebhook(target) {
+      if (!login.hasIntegration(target.integrationId)) throw new Error(`setOutboundWebhook: unknown integration ${target.integrationId}`);
+      if (!isHttpUrl(target.webhookUrl) || !isNonEmptyString(target.secret)) {
+        throw new TypeError('setOutboundWebhook: webhookUrl (http or https) and secret are required');
+      }
+      webhook.setTarget(target);
+    },
+    agentlessMessages: (integrationId) => agentless.received.items.filter((r) => !integrationId || r.integrationId === integrationId),
+    waitForAgentless: (predicate, timeoutMs) => agentless.received.waitFor(predicate, timeoutMs, 'agentless message'),
     attachmentFetches: api.attachmentFetches.items,
     messages: (integrationId) =>
       received.items.filter((r): r is GenesysMessageRecord => r.kind === 'message' && (!integrationId || r.integrationId === integrationId)),

@@ -112,6 +112,16 @@ export class GenesysLogin {
    * org that owns the integration (else 404: from another org, the integration does not exist).
    */
   authorize(req: SimRequest, integrationId: string): { clientId: string } | { denied: Outcome } {
+    const auth = this.authenticate(req);
+    if ('denied' in auth) return auth;
+    if (!this.owns(auth.clientId, integrationId)) {
+      return { denied: { res: apiError(404, `Integration ${integrationId} not found`), clientId: auth.clientId, injected: false } };
+    }
+    return auth;
+  }
+
+  /** The Platform API's first check: a live bearer token (else 401), and whose it is. */
+  authenticate(req: SimRequest): { clientId: string } | { denied: Outcome } {
     const bearer = bearerToken(req.headers);
     if (!bearer) {
       return { denied: { res: apiError(401, 'No authentication bearer token specified in authorization header.'), injected: false } };
@@ -120,11 +130,17 @@ export class GenesysLogin {
     if (!token || token.expiresAt <= Date.now()) {
       return { denied: { res: apiError(401, 'Invalid login credentials.'), injected: false } };
     }
-    const clientId = token.clientId;
-    if (this.integrationOwner.get(integrationId) !== clientId) {
-      return { denied: { res: apiError(404, `Integration ${integrationId} not found`), clientId, injected: false } };
-    }
-    return { clientId };
+    return { clientId: token.clientId };
+  }
+
+  /** True when the integration belongs to the org of this OAuth client. */
+  owns(clientId: string, integrationId: string): boolean {
+    return this.integrationOwner.get(integrationId) === clientId;
+  }
+
+  /** True when some org has this integration. */
+  hasIntegration(integrationId: string): boolean {
+    return this.integrationOwner.has(integrationId);
   }
 
   /** Token requests made with this client id (any outcome); all clients when omitted. */

@@ -90,6 +90,13 @@ export class OpenMessagingApi {
     return id;
   }
 
+  /** Starts a new conversation for (integration, user): later messages of that user join it. */
+  startConversation(integrationId: string, fromId: string): string {
+    const id = randomUUID();
+    this.conversations.set(`${integrationId}\u0000${fromId}`, id);
+    return id;
+  }
+
   /** One call on `integrationId`'s `endpoint`, checked in Genesys' order: method, token, integration, fault, size, type, body. */
   handle(req: SimRequest, integrationId: string, endpoint: GenesysEndpoint): Outcome {
     if (req.method !== 'POST') return { res: apiError(405, `${req.method} is not allowed here`), injected: false };

@@ -1,9 +1,9 @@
 /**
- * The other direction: what Genesys POSTs to an integration's outbound webhook — agent replies
- * and typing events, signed (base64 HMAC) and retried the way Genesys does — and raw bodies for
- * tests of our webhook's checks.
+ * The other direction: what Genesys POSTs to an integration's outbound webhook — agent replies,
+ * typing events and agentless messages, signed (base64 HMAC) and retried the way Genesys does —
+ * and raw bodies for tests of our webhook's checks.
  */
-import { postOnce, postWithRetries, type DeliveryAttempt } from '../common';
+import { postOnce, postWithRetries, Recorder, type DeliveryAttempt } from '../common';
 import { signGenesys } from '../signatures';
 import type { GenesysAttachment } from './open-messaging-schema';
 import { newGenesysId } from './open-messaging';
@@ -96,8 +96,23 @@ export interface RawOutboundOptions {
   timeoutMs?: number;
 }
 
+/** An integration's outbound webhook, as configured in Genesys: where agentless messages go. */
+export interface OutboundWebhookTarget {
+  integrationId: string;
+  /** Our outbound webhook, e.g. `http://127.0.0.1:3000/webhook/genesys/acme`. */
+  webhookUrl: string;
+  /** The integration's outbound webhook signature secret. */
+  secret: string;
+  /** Sent on every call, like an integration's `webhookHeaders`. */
+  headers?: Record<string, string>;
+  /** `channel.from.nickname` of what it sends; default "Acme Support". */
+  nickname?: string;
+}
+
 export interface OutboundRecord {
-  kind: 'reply' | 'typing' | 'raw';
+  kind: 'reply' | 'typing' | 'agentless' | 'raw';
+  /** The Genesys message id of the body (not for raw bodies). */
+  messageId?: string;
   webhookUrl: string;
   raw: string;
   attempts: DeliveryAttempt[];
@@ -107,9 +122,35 @@ export interface OutboundRecord {
 
 /** Sends to webhooks for one simulator, with its default retry delay and timeout, and records every send. */
 export class OutboundWebhook {
-  readonly outbound: OutboundRecord[] = [];
+  readonly outbound = new Recorder<OutboundRecord>();
+  private readonly targets = new Map<string, OutboundWebhookTarget>();
 
   constructor(private readonly defaults: { retryDelayMs: number; timeoutMs: number }) {}
+
+  /** Configures (or replaces) an integration's outbound webhook. */
+  setTarget(target: OutboundWebhookTarget): void {
+    this.targets.set(target.integrationId, { ...target });
+  }
+
+  targetOf(integrationId: string): OutboundWebhookTarget | undefined {
+    return this.targets.get(integrationId);
+  }
+
+  /**
+   * An agentless message, as Genesys delivers it to the integration's webhook: normalized like an
+   * agent's message (type Text, direction Outbound), but with no `originatingEntity`, since no
+   * agent wrote it (Genesys documents no value for it). `onDelivered` sees the result before the
+   * send is recorded in `outbound` (so that whoever waits for that record finds it complete).
+   */
+  async agentless(
+    target: OutboundWebhookTarget,
+    message: { id: string; to: string; text: string; time: string },
+    onDelivered?: (result: OutboundDeliveryResult) => void,
+  ): Promise<OutboundDeliveryResult> {
+    const o: OutboundCommonOptions = { ...target, id: message.id, to: message.to, time: message.time };
+    const { direction, ...rest } = buildOutbound(o);
+    return this.deliver('agentless', o, { ...rest, type: 'Text', text: message.text, direction } as GenesysOutboundMessage, onDelivered);
+  }
 
   async agentReply(o: AgentReplyOptions): Promise<OutboundDeliveryResult> {
     const body = buildOutbound(o);
@@ -155,7 +196,12 @@ export class OutboundWebhook {
   }
 
   /** Delivers like Genesys: retries on timeout, network error, 429 and 5xx, fixed delay. */
-  private async deliver(kind: OutboundRecord['kind'], o: OutboundCommonOptions, body: GenesysOutboundMessage): Promise<OutboundDeliveryResult> {
+  private async deliver(
+    kind: OutboundRecord['kind'],
+    o: OutboundCommonOptions,
+    body: GenesysOutboundMessage,
+    onDelivered?: (result: OutboundDeliveryResult) => void,
+  ): Promise<OutboundDeliveryResult> {
     const raw = JSON.stringify(body);
     const signature = signGenesys(o.secret, raw);
     const headers = {
@@ -182,8 +228,10 @@ export class OutboundWebhook {
       attempts.push(...result.attempts);
       if (delivery === 1) delivered = result.delivered;
     }
-    this.outbound.push({ kind, webhookUrl: o.webhookUrl, raw, attempts, delivered, time: new Date() });
-    return { id: body.id, body, raw, signature, attempts, statuses: attempts.map((a) => a.status), delivered };
+    const result = { id: body.id, body, raw, signature, attempts, statuses: attempts.map((a) => a.status), delivered };
+    onDelivered?.(result);
+    this.outbound.push({ kind, messageId: body.id, webhookUrl: o.webhookUrl, raw, attempts, delivered, time: new Date() });
+    return result;
   }
 }
 

@@ -2,6 +2,7 @@
 import { answerControl } from '../control';
 import type { SimRequest, SimResponse } from '../common';
 import type { MetaNumberOptions } from './numbers';
+import type { MetaTemplateOptions } from './templates';
 import {
   buildAudioMessage,
   buildButtonMessage,
@@ -20,7 +21,7 @@ import {
   buildVideoMessage,
   type MetaWebhookPayload,
 } from './webhook-payloads';
-import type { MetaSimulator } from './index';
+import type { MetaSimulator, TemplateStatusDelivery } from './index';
 
 /** `POST /_sim/deliver`'s `kind`: which builder makes the payload. */
 const builders: Record<string, (o: never) => MetaWebhookPayload> = {
@@ -50,6 +51,29 @@ export function control(sim: MetaSimulator, req: SimRequest): Promise<SimRespons
     'POST /_sim/media': (input) => {
       const { base64, ...rest } = input as { base64?: string; mediaId: string; mimeType: string; phoneNumberId?: string };
       return { status: 201, body: sim.addMedia({ ...rest, bytes: Buffer.from(base64 ?? '', 'base64') }) };
+    },
+    'POST /_sim/templates': (input) => ({ status: 201, body: sim.addTemplate(input as unknown as MetaTemplateOptions) }),
+    'GET /_sim/templates': () => ({ status: 200, body: sim.templates() }),
+    // {url, appSecret, wabaId, name, language, event, reason?}
+    'POST /_sim/template-status': async (input) => {
+      const result = await sim.deliverTemplateStatus(input as unknown as TemplateStatusDelivery);
+      return { status: 200, body: { ...result, body: undefined } };
+    },
+    // {phoneNumberId, waId} and one of: at (ISO date-time or unix seconds), hoursAgo, or clear: true
+    'POST /_sim/customer-window': (input) => {
+      const { phoneNumberId, waId, at, hoursAgo, clear } = input;
+      if (typeof phoneNumberId !== 'string' || typeof waId !== 'string') throw new TypeError('phoneNumberId and waId are required');
+      let when: number | null = NaN;
+      if (clear === true) when = null;
+      else if (typeof hoursAgo === 'number') when = Date.now() - hoursAgo * 3_600_000;
+      else if (typeof at === 'number') when = at * 1000;
+      else if (typeof at === 'string') when = Date.parse(at);
+      sim.setCustomerLastMessage({ phoneNumberId, waId, at: when });
+      return { status: 200, body: { ok: true, lastMessageAt: sim.customerLastMessage(phoneNumberId, waId) ?? null } };
+    },
+    'POST /_sim/window-enforcement': (input) => {
+      sim.setWindowEnforcement(input.on === true);
+      return { status: 200, body: { ok: true } };
     },
     'GET /_sim/sent': () => ({ status: 200, body: sim.sent }),
     'GET /_sim/calls': () => ({ status: 200, body: sim.calls }),

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { FaultQueue, type SimResponse } from '../common';
 
 /** Which kind of Graph request a call was. */
-export type MetaEndpoint = 'messages' | 'media' | 'download' | 'other';
+export type MetaEndpoint = 'messages' | 'media' | 'download' | 'templates' | 'other';
 
 export interface MetaFaultOptions {
   /** Meta error code, e.g. 131047, 130429, 190, 131000. */
@@ -24,7 +24,7 @@ export interface MetaFaultOptions {
   /** Only sends from this number. */
   phoneNumberId?: string;
   /** Which requests it applies to; default "messages" (sends). */
-  endpoint?: 'messages' | 'media' | 'download' | 'any';
+  endpoint?: 'messages' | 'media' | 'download' | 'templates' | 'any';
 }
 
 const DEFAULT_MESSAGES: Record<number, string> = {
@@ -39,6 +39,14 @@ const DEFAULT_MESSAGES: Record<number, string> = {
   131047: 'Re-engagement message',
   131056: '(Business Account, Consumer Account) pair rate limit hit',
   131057: 'Account in maintenance mode',
+  // Template errors: what each code means, with sources, is in README's Reference notes.
+  132000: 'Number of parameters does not match the expected number of params',
+  132001: 'Template does not exist',
+  132005: 'Translated text too long',
+  132007: 'Template format character policy violated',
+  132012: 'Parameter format does not match format in the created template',
+  132015: 'Template is paused',
+  132016: 'Template is disabled',
 };
 
 function defaultHttpStatus(code: number): number {

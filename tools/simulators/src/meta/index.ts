@@ -1,8 +1,10 @@
 /**
  * A strict local stand-in for Meta's Graph API (WhatsApp Cloud API): sending messages
- * (`messages.ts`, body rules in `send-body.ts`), media lookup and download (`media.ts`) — and the
- * other direction, webhook deliveries signed and serialised the way Meta does (`webhooks.ts`,
- * payloads from `webhook-payloads.ts`). Errors and injected faults: `faults.ts`.
+ * (`messages.ts`, body rules in `send-body.ts`), each WABA's template catalogue and the check of
+ * template sends against it (`templates.ts`), the 24-hour customer service window
+ * (`customer-window.ts`), media lookup and download (`media.ts`) — and the other direction,
+ * webhook deliveries signed and serialised the way Meta does (`webhooks.ts`, payloads from
+ * `webhook-payloads.ts` and `template-status-payload.ts`). Errors and injected faults: `faults.ts`.
  *
  * Choices where the reference is silent:
  * - Any token problem on a send (missing, unknown, or valid for another number) is 401 with code
@@ -17,13 +19,22 @@
  * - `type` may be omitted (Meta defaults it to text). `to` must be digits only (7-15).
  * - `caption` is refused on audio and stickers; `link` and `id` are mutually exclusive.
  * - Media download URLs require exactly the token that looked the media up; an expired URL is 404.
+ * - A number's templates are those of the WABA it was registered with (`addNumber({wabaId})`); a
+ *   number registered without one has none. The catalogue is read with the token of any number of
+ *   that WABA.
+ * - The 24-hour window is enforced only with `enforceCustomerWindow` (or `setWindowEnforcement`),
+ *   and a closed window is answered synchronously (131047 on the send); Meta may instead accept
+ *   the send and report 131047 in a `failed` status webhook.
  */
 import { Conditions, sleep, startServer, type SimRequest, type SimResponse } from '../common';
 import { control } from './control';
+import { CustomerWindows } from './customer-window';
 import { MetaFaults, metaError, type MetaEndpoint, type MetaFaultOptions } from './faults';
 import { MetaMediaStore, type MetaMediaInfo, type MetaMediaOptions } from './media';
 import { MetaMessages, type MetaSendRecord } from './messages';
 import { MetaNumbers, type MetaNumberOptions } from './numbers';
+import { buildTemplateStatusUpdate } from './template-status-payload';
+import { MetaTemplates, META_TEMPLATE_STATUSES, type MetaTemplate, type MetaTemplateOptions, type MetaTemplateStatus } from './templates';
 import { deliverMetaWebhook, verifyWebhook, type DeliverWebhookOptions, type DeliverWebhookResult } from './webhooks';
 
 export { metaError, type MetaFaultOptions } from './faults';
@@ -31,8 +42,20 @@ export type { MetaMediaInfo, MetaMediaOptions } from './media';
 export type { MetaSendRecord } from './messages';
 export type { MetaNumberOptions } from './numbers';
 export { META_MESSAGE_TYPES, validateSendBody, type MetaMedia, type MetaMessageType, type MetaSendBody } from './send-body';
+export { CUSTOMER_WINDOW_MS } from './customer-window';
+export {
+  META_TEMPLATE_CATEGORIES,
+  META_TEMPLATE_STATUSES,
+  type MetaTemplate,
+  type MetaTemplateCategory,
+  type MetaTemplateComponent,
+  type MetaTemplateOptions,
+  type MetaTemplateRender,
+  type MetaTemplateStatus,
+} from './templates';
 export { deliverMetaWebhook, type DeliverWebhookOptions, type DeliverWebhookResult } from './webhooks';
 export * from './webhook-payloads';
+export * from './template-status-payload';
 
 export interface MetaCall {
   endpoint: MetaEndpoint;
@@ -40,6 +63,8 @@ export interface MetaCall {
   path: string;
   phoneNumberId?: string;
   mediaId?: string;
+  /** Template listings. */
+  wabaId?: string;
   status: number;
   /** Meta error code when the answer was an error. */
   errorCode?: number;
@@ -62,6 +87,22 @@ export interface MetaSimulatorOptions {
   webhookTimeoutMs?: number;
   /** Serve the `/_sim/*` control API (used by the CLI for demos); default false. */
   controlApi?: boolean;
+  /**
+   * Refuse free-form sends outside the 24-hour customer service window with 131047; default
+   * false (tests may reply to users who never wrote through the simulator).
+   */
+  enforceCustomerWindow?: boolean;
+}
+
+/** `deliverTemplateStatus`'s input: which template, what happened, where to POST it. */
+export interface TemplateStatusDelivery extends Omit<DeliverWebhookOptions, 'payload'> {
+  wabaId: string;
+  name: string;
+  language: string;
+  /** APPROVED, REJECTED, PAUSED, DISABLED (these also move the template), or another event such as ARCHIVED. */
+  event: string;
+  /** Default "NONE". */
+  reason?: string;
 }
 
 export interface MetaSimulator {
@@ -72,19 +113,40 @@ export interface MetaSimulator {
   readonly port: number;
   addNumber(number: MetaNumberOptions): void;
   addMedia(media: MetaMediaOptions): MetaMediaInfo;
+  /** Adds a template to a WABA's catalogue, or replaces the one of that name and language; throws on a bad definition. */
+  addTemplate(template: MetaTemplateOptions): MetaTemplate;
+  /** Moves a template to another status (no webhook; see deliverTemplateStatus); throws when it does not exist. */
+  setTemplateStatus(o: { wabaId: string; name: string; language: string; status: MetaTemplateStatus }): MetaTemplate;
+  /** The catalogue of one WABA (or of all), in the order added. */
+  templates(wabaId?: string): MetaTemplate[];
+  /**
+   * Moves the template (for a status event) and POSTs its `message_template_status_update`
+   * webhook, signed like every other; throws when the template does not exist.
+   */
+  deliverTemplateStatus(o: TemplateStatusDelivery): Promise<DeliverWebhookResult>;
+  /** Sets (or with null forgets) when `waId` last wrote to `phoneNumberId`: a Date or epoch ms. */
+  setCustomerLastMessage(o: { phoneNumberId: string; waId: string; at: Date | number | null }): void;
+  /** When `waId` last wrote to `phoneNumberId`, as far as the simulator knows. */
+  customerLastMessage(phoneNumberId: string, waId: string): Date | undefined;
+  /** Switches the 24-hour window rule on or off (reset() restores the start option). */
+  setWindowEnforcement(on: boolean): void;
   failNext(n: number, fault: MetaFaultOptions): void;
   setOutage(on: boolean, scope?: { phoneNumberId?: string }): void;
   setLatency(ms: number, scope?: { phoneNumberId?: string }): void;
   clearFaults(): void;
-  /** clearFaults() and forgets what was recorded (numbers and media stay). */
+  /**
+   * clearFaults() and forgets what was recorded, including when users last wrote, and restores
+   * window enforcement to its start option (numbers, media and templates stay).
+   */
   reset(): void;
   /** Accepted sends, in order. */
   readonly sent: MetaSendRecord[];
   readonly calls: MetaCall[];
-  /** Webhook deliveries made through deliverWebhook. */
+  /** Webhook deliveries made through deliverWebhook (and deliverTemplateStatus). */
   readonly deliveries: DeliverWebhookResult[];
   sends(phoneNumberId?: string): MetaSendRecord[];
   waitFor(predicate: (send: MetaSendRecord) => boolean, timeoutMs?: number): Promise<MetaSendRecord>;
+  /** Delivers a webhook; the customer messages in it open (or extend) their 24-hour windows. */
   deliverWebhook(options: DeliverWebhookOptions): Promise<DeliverWebhookResult>;
   /** Meta's GET verification handshake against a callback URL. */
   verifyWebhook(options: { url: string; verifyToken: string; challenge?: string }): Promise<{ status: number; body: string; challenge: string }>;
@@ -93,6 +155,7 @@ export interface MetaSimulator {
 
 const VERSIONED = /^\/(v\d+\.\d+)(\/.*)?$/;
 const SEND_PATH = /^\/([^/]+)\/messages$/;
+const TEMPLATES_PATH = /^\/([^/]+)\/message_templates$/;
 const NODE_PATH = /^\/([^/]+)$/;
 const DOWNLOAD_PATH = /^\/media-download\/([^/]+)$/;
 
@@ -100,7 +163,9 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
   const numbers = new MetaNumbers();
   const faults = new MetaFaults();
   const conditions = new Conditions();
-  const messages = new MetaMessages(numbers, faults);
+  const templates = new MetaTemplates(numbers, faults);
+  const windows = new CustomerWindows(options.enforceCustomerWindow ?? false);
+  const messages = new MetaMessages(numbers, faults, templates, windows);
   const media = new MetaMediaStore(numbers, faults, options.mediaUrlTtlMs ?? 5 * 60 * 1000);
   const calls: MetaCall[] = [];
   const deliveries: DeliverWebhookResult[] = [];
@@ -112,11 +177,13 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     const versioned = VERSIONED.exec(req.path);
     const rest = versioned?.[2] ?? '';
     const send = versioned ? SEND_PATH.exec(rest) : null;
+    const listing = versioned ? TEMPLATES_PATH.exec(rest) : null;
     const node = versioned && !send ? NODE_PATH.exec(rest) : null;
     const download = DOWNLOAD_PATH.exec(req.path);
     const phoneNumberId = send ? decodeURIComponent(send[1]) : undefined;
     const mediaId = node ? decodeURIComponent(node[1]) : undefined;
-    const endpoint: MetaEndpoint = send ? 'messages' : node ? 'media' : download ? 'download' : 'other';
+    const wabaId = listing ? decodeURIComponent(listing[1]) : undefined;
+    const endpoint: MetaEndpoint = send ? 'messages' : listing ? 'templates' : node ? 'media' : download ? 'download' : 'other';
 
     const latency = conditions.latency(phoneNumberId);
     if (latency > 0) await sleep(latency);
@@ -127,6 +194,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       injected = true;
     } else if (send && versioned) {
       res = messages.handleSend(req, versioned[1], phoneNumberId as string);
+    } else if (wabaId !== undefined) {
+      res = templates.handleList(req, wabaId);
     } else if (node && mediaId !== undefined) {
       res = media.handleLookup(req, mediaId);
     } else if (download) {
@@ -141,6 +210,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       path: req.path,
       phoneNumberId,
       mediaId,
+      wabaId,
       status: res.status,
       errorCode: error?.code,
       injected: injected || faults.isInjected(res),
@@ -155,6 +225,21 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     port: 0,
     addNumber: (n) => numbers.add(n),
     addMedia: (m) => media.add(m),
+    addTemplate: (t) => templates.add(t),
+    setTemplateStatus: (o) => templates.setStatus(o.wabaId, o.name, o.language, o.status),
+    templates: (wabaId) => templates.list(wabaId),
+    async deliverTemplateStatus({ wabaId, name, language, event, reason, ...delivery }) {
+      const known = templates.find(wabaId, name, language);
+      if (!known) throw new Error(`deliverTemplateStatus: no template ${name} (${language}) in WABA ${wabaId}`);
+      if ((META_TEMPLATE_STATUSES as readonly string[]).includes(event)) templates.setStatus(wabaId, name, language, event as MetaTemplateStatus);
+      const payload = buildTemplateStatusUpdate({ wabaId, templateId: known.id, name, language, event, reason, category: known.category });
+      return sim.deliverWebhook({ ...delivery, payload });
+    },
+    setCustomerLastMessage: ({ phoneNumberId, waId, at }) => windows.set(phoneNumberId, waId, at instanceof Date ? at.getTime() : at),
+    customerLastMessage: (phoneNumberId, waId) => windows.lastMessageAt(phoneNumberId, waId),
+    setWindowEnforcement(on) {
+      windows.enforce = on;
+    },
     failNext: (n, fault) => faults.add(n, fault),
     setOutage: (on, scope) => conditions.setOutage(on, scope?.phoneNumberId),
     setLatency: (ms, scope) => conditions.setLatency(ms, scope?.phoneNumberId),
@@ -167,6 +252,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       sent.clear();
       calls.length = 0;
       deliveries.length = 0;
+      windows.reset();
     },
     sent: sent.items,
     calls,
@@ -174,6 +260,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     sends: (phoneNumberId) => sent.items.filter((s) => !phoneNumberId || s.phoneNumberId === phoneNumberId),
     waitFor: (predicate, timeoutMs) => sent.waitFor(predicate, timeoutMs, 'Meta send'),
     async deliverWebhook(o) {
+      // The user wrote when Meta sends the message, whatever our endpoint answers.
+      windows.recordPayload(o.payload);
       const result = await deliverMetaWebhook({
         ...o,
         retryDelayMs: o.retryDelayMs ?? options.retryDelayMs ?? 1000,
@@ -189,6 +277,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
 
   const server = await startServer(handle, { host: options.host, port: options.port });
   media.baseUrl = server.url;
+  templates.baseUrl = server.url;
   Object.assign(sim, { url: server.url, graphUrl: `${server.url}/${version}`, port: server.port, close: server.close });
   return sim;
 }

@@ -1,13 +1,16 @@
 /**
  * `POST /{version}/{phone-number-id}/messages`: a send, authorised by the number's own token
- * (any token problem is 401 with code 190), checked against the send body's rules, recorded, and
- * answered with a new wamid.
+ * (any token problem is 401 with code 190), checked against the send body's rules, then against
+ * the number's template catalogue (templates) or the 24-hour window (anything else, when
+ * enforced), recorded, and answered with a new wamid.
  */
 import { randomBytes } from 'node:crypto';
 import { bearerToken, isObject, mediaType, parseJson, Recorder, redactHeaders, type SimRequest, type SimResponse } from '../common';
+import { WINDOW_CLOSED_DETAILS, type CustomerWindows } from './customer-window';
 import { metaError, type MetaFaults } from './faults';
 import type { MetaNumbers } from './numbers';
 import { validateSendBody, type MetaSendBody } from './send-body';
+import type { MetaTemplateRender, MetaTemplates } from './templates';
 
 export interface MetaSendRecord {
   phoneNumberId: string;
@@ -18,6 +21,8 @@ export interface MetaSendRecord {
   headers: Record<string, string>;
   /** The wamid returned. */
   wamid: string;
+  /** Template sends: the template and its text as the user sees it. */
+  template?: MetaTemplateRender;
   time: Date;
 }
 
@@ -31,6 +36,8 @@ export class MetaMessages {
   constructor(
     private readonly numbers: MetaNumbers,
     private readonly faults: MetaFaults,
+    private readonly templates: MetaTemplates,
+    private readonly windows: CustomerWindows,
   ) {}
 
   handleSend(req: SimRequest, versionSeg: string, phoneNumberId: string): SimResponse {
@@ -54,6 +61,14 @@ export class MetaMessages {
     if (errors.length > 0) return metaError(100, { message: errors[0], details: errors.join('; ') });
 
     const send = body as unknown as MetaSendBody;
+    let template: MetaTemplateRender | undefined;
+    if (send.type === 'template' && send.template) {
+      const checked = this.templates.checkSend(this.numbers.wabaOf(phoneNumberId), send.template);
+      if ('error' in checked) return checked.error;
+      template = checked.render;
+    } else if (this.windows.enforce && !this.windows.isOpen(phoneNumberId, send.to)) {
+      return metaError(131047, { details: WINDOW_CLOSED_DETAILS });
+    }
     const wamid = newWamidFor(send.to);
     this.sent.push({
       phoneNumberId,
@@ -62,6 +77,7 @@ export class MetaMessages {
       token,
       headers: redactHeaders(req.headers),
       wamid,
+      ...(template ? { template } : {}),
       time: new Date(),
     });
     return {

@@ -33,4 +33,14 @@ export class MetaNumbers {
   tokenOf(phoneNumberId: string): string | undefined {
     return this.numbers.get(phoneNumberId)?.accessToken;
   }
+
+  /** The WABA a number belongs to; '' when it was registered without one (it then has no templates). */
+  wabaOf(phoneNumberId: string): string {
+    return this.numbers.get(phoneNumberId)?.wabaId ?? '';
+  }
+
+  /** True when `token` is the token of some number of the WABA `wabaId` (what may read its templates). */
+  tokenManages(token: string, wabaId: string): boolean {
+    return wabaId !== '' && [...this.numbers.values()].some((n) => n.wabaId === wabaId && n.accessToken === token);
+  }
 }

@@ -143,6 +143,77 @@ function checkInteractive(value: unknown, errors: string[]): void {
   }
 }
 
+export const TEMPLATE_SEND_COMPONENT_TYPES = ['header', 'body', 'button'] as const;
+export const TEMPLATE_BUTTON_SUB_TYPES = ['quick_reply', 'url', 'copy_code', 'flow', 'catalog', 'mpm'] as const;
+const TEMPLATE_MEDIA_PARAMETERS = ['image', 'video', 'document'];
+
+/** A button component's `index`: 0-9, as a number or a digit string (Meta's examples use both). */
+export function buttonIndex(value: unknown): number | undefined {
+  const n = typeof value === 'string' && /^\d$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 9 ? n : undefined;
+}
+
+function checkTemplateParameter(p: unknown, path: string, errors: string[]): void {
+  if (!isObject(p) || !isNonEmptyString(p.type)) {
+    errors.push(`Param ${path}['type'] is required`);
+    return;
+  }
+  if (p.type === 'text' && !isNonEmptyString(p.text)) errors.push(`Param ${path}['text'] must be a non-empty string`);
+  if (p.type === 'payload' && !isNonEmptyString(p.payload)) errors.push(`Param ${path}['payload'] must be a non-empty string`);
+  if (TEMPLATE_MEDIA_PARAMETERS.includes(p.type)) {
+    const media = p[p.type];
+    if (!isObject(media) || (media.link === undefined) === (media.id === undefined)) {
+      errors.push(`Param ${path}['${p.type}'] must have exactly one of link or id`);
+    }
+  }
+}
+
+/**
+ * The template object's shape (what it must be before it is compared with the template in the
+ * catalogue, in templates.ts): name, language code, and lower-case components, each at most once
+ * (buttons once per index).
+ */
+function checkTemplate(obj: unknown, errors: string[]): void {
+  if (!isObject(obj)) {
+    errors.push('Param template is required for type template');
+    return;
+  }
+  if (!isNonEmptyString(obj.name)) errors.push("Param template['name'] is required");
+  if (!isObject(obj.language) || !isNonEmptyString(obj.language.code)) {
+    errors.push("Param template['language']['code'] is required");
+  }
+  if (obj.components === undefined) return;
+  if (!Array.isArray(obj.components)) {
+    errors.push("Param template['components'] must be an array");
+    return;
+  }
+  const seen = new Set<string>();
+  obj.components.forEach((c: unknown, i) => {
+    const path = `template['components'][${i}]`;
+    if (!isObject(c) || !TEMPLATE_SEND_COMPONENT_TYPES.includes(c.type as never)) {
+      errors.push(`Param ${path}['type'] must be one of ${TEMPLATE_SEND_COMPONENT_TYPES.join(', ')}`);
+      return;
+    }
+    let key = String(c.type);
+    if (c.type === 'button') {
+      if (!TEMPLATE_BUTTON_SUB_TYPES.includes(c.sub_type as never)) {
+        errors.push(`Param ${path}['sub_type'] must be one of ${TEMPLATE_BUTTON_SUB_TYPES.join(', ')}`);
+      }
+      const index = buttonIndex(c.index);
+      if (index === undefined) errors.push(`Param ${path}['index'] must be a button index from 0 to 9`);
+      key = `button ${String(index)}`;
+    }
+    if (seen.has(key)) errors.push(`Param template['components'] has more than one ${key} component`);
+    seen.add(key);
+    if (c.parameters === undefined) return;
+    if (!Array.isArray(c.parameters)) {
+      errors.push(`Param ${path}['parameters'] must be an array`);
+      return;
+    }
+    c.parameters.forEach((p: unknown, j) => checkTemplateParameter(p, `${path}['parameters'][${j}]`, errors));
+  });
+}
+
 export function validateSendBody(body: Record<string, unknown>): string[] {
   const errors: string[] = [];
   if (body.messaging_product === undefined) errors.push('The parameter messaging_product is required.');
@@ -199,16 +270,7 @@ export function validateSendBody(body: Record<string, unknown>): string[] {
       checkInteractive(obj, errors);
       break;
     case 'template':
-      if (!isObject(obj)) errors.push('Param template is required for type template');
-      else {
-        if (!isNonEmptyString(obj.name)) errors.push("Param template['name'] is required");
-        if (!isObject(obj.language) || !isNonEmptyString(obj.language.code)) {
-          errors.push("Param template['language']['code'] is required");
-        }
-        if (obj.components !== undefined && !Array.isArray(obj.components)) {
-          errors.push("Param template['components'] must be an array");
-        }
-      }
+      checkTemplate(obj, errors);
       break;
     case 'reaction':
       if (!isObject(obj) || !isNonEmptyString(obj.message_id)) errors.push("Param reaction['message_id'] is required");
