@@ -3,8 +3,9 @@
  * against the Compose Specification's schema and the contract (ports, dependencies, roles,
  * secrets); the Dockerfile's command for each service is derived from its text and shown to
  * point at a built file; and that very command, `node <service>/dist/server.js`, is run here
- * the way a container runs it: answers /health and /ready, exits 0 on SIGTERM, and refuses to
- * start as a privileged database role or without a production secret.
+ * the way a container runs it, with exactly the secrets compose gives it: answers /health and
+ * /ready, serves its internal routes only on its internal port, exits 0 on SIGTERM, and refuses
+ * to start as a privileged database role or without a production secret.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,11 +13,19 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import Ajv from 'ajv';
+import request from 'supertest';
 import { parse as parseYaml } from 'yaml';
-import { baseConfigSchema, REQUIRED_IN_PRODUCTION, SECRET_ALTERNATIVES } from '@bridge/shared';
+import { z } from 'zod';
+import { INTERNAL_TOKEN_HEADER, requiredInProduction, SECRET_ALTERNATIVES, type SecretName } from '@bridge/shared';
+import { configSchema as gatewaySchema } from '../gateway/src/config';
+import { configSchema as webhookSchema } from '../webhook-service/src/config';
+import { configSchema as stateSchema } from '../state-manager/src/config';
+import { configSchema as authSchema } from '../auth-service/src/config';
+import { configSchema as connectorSchema } from '../genesys-connector/src/config';
+import { configSchema as tenantSchema } from '../tenant-service/src/config';
 import { freePort } from '../scripts/src/postgres';
 import { createTestDatabase, type TestDatabase } from './support/db';
-import { serviceEnv, TEST_REDIS_URL } from './support/env';
+import { serviceEnv, TEST_REDIS_URL, testSecrets } from './support/env';
 
 const ROOT = path.resolve(__dirname, '..');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -31,6 +40,8 @@ const CONTRACT_PORTS: Record<string, number> = {
   'tenant-service': 3007,
 };
 const SERVICES = Object.keys(CONTRACT_PORTS);
+/** The services' internal listeners (/internal/...), as the README documents them: never published. */
+const INTERNAL_PORTS: Record<string, number> = { 'auth-service': 4003, 'genesys-connector': 4004, 'tenant-service': 4007 };
 /** Only these are reachable from the host. */
 const PUBLISHED: Record<string, number> = { gateway: 3000, 'tenant-service': 3007 };
 /** Where each service is found by the others. */
@@ -41,6 +52,37 @@ const URL_VARS: Record<string, string> = {
   WEBHOOK_SERVICE_URL: 'webhook-service',
   GENESYS_CONNECTOR_URL: 'genesys-connector',
 };
+/** Where each internal listener is found by the others. */
+const INTERNAL_URL_VARS: Record<string, string> = {
+  TENANT_SERVICE_INTERNAL_URL: 'tenant-service',
+  AUTH_SERVICE_INTERNAL_URL: 'auth-service',
+};
+const SCHEMAS: Record<string, z.ZodObject> = {
+  gateway: gatewaySchema,
+  'webhook-service': webhookSchema,
+  'state-manager': stateSchema,
+  'auth-service': authSchema,
+  'genesys-connector': connectorSchema,
+  'tenant-service': tenantSchema,
+};
+/**
+ * Which service holds which secret: the README's table, and what each one's config schema must
+ * require in production. The internet-facing parsers (gateway, webhook-service) hold neither the
+ * admin key nor the credentials keyring, and no token that opens the credentials of every type
+ * but webhook-service's own.
+ */
+const HOLDS: Record<string, SecretName[]> = {
+  gateway: ['JWT_SECRET', 'GATEWAY_INTERNAL_TOKEN'],
+  'webhook-service': ['MEDIA_SIGNING_SECRET', 'WEBHOOK_SERVICE_INTERNAL_TOKEN'],
+  'state-manager': ['GATEWAY_INTERNAL_TOKEN'],
+  'auth-service': ['JWT_SECRET', 'GATEWAY_INTERNAL_TOKEN', 'AUTH_SERVICE_INTERNAL_TOKEN', 'GENESYS_CONNECTOR_INTERNAL_TOKEN'],
+  'genesys-connector': ['MEDIA_SIGNING_SECRET', 'GENESYS_CONNECTOR_INTERNAL_TOKEN'],
+  'tenant-service': ['ADMIN_API_KEY', 'CREDENTIALS_ENCRYPTION_KEY', 'WEBHOOK_SERVICE_INTERNAL_TOKEN', 'AUTH_SERVICE_INTERNAL_TOKEN', 'GENESYS_CONNECTOR_INTERNAL_TOKEN'],
+};
+/** Every secret some service requires in production. */
+const ALL_SECRETS = [...new Set(Object.values(SCHEMAS).flatMap((schema) => requiredInProduction(schema)))];
+/** Every variable a secret may be passed as (a required one, or the variable that stands in for it). */
+const SECRET_VARIABLES = new Set<string>([...ALL_SECRETS, ...Object.values(SECRET_ALTERNATIVES), 'INTERNAL_SERVICE_TOKEN']);
 /** What the gateway forwards to, so it must wait for them. */
 const GATEWAY_UPSTREAMS = ['tenant-service', 'auth-service', 'state-manager', 'webhook-service'];
 
@@ -130,6 +172,20 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('publishes no internal port; each is on its documented port and reachable on the project network only', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      const internal = service.environment?.INTERNAL_PORT;
+      const hasInternalRoutes = name in SCHEMAS && 'INTERNAL_PORT' in SCHEMAS[name].shape;
+      expect({ name, internal }).toEqual({ name, internal: hasInternalRoutes ? String(INTERNAL_PORTS[name]) : undefined });
+      if (!hasInternalRoutes) continue;
+      // The documented port is the service's own default too (plain `node`, outside compose).
+      expect(SCHEMAS[name].shape.INTERNAL_PORT.parse(undefined)).toBe(INTERNAL_PORTS[name]);
+      const published = publishedPorts(service).flatMap((p) => [p.host, p.container]);
+      expect({ name, published: published.includes(INTERNAL_PORTS[name]) }).toEqual({ name, published: false });
+      expect((service.expose ?? []).map(String)).toContain(String(INTERNAL_PORTS[name]));
+    }
+  });
+
   it.each(SERVICES)('%s: built from the root Dockerfile, on its contract port, waits for its dependencies, has a healthcheck', (name) => {
     const service = compose.services[name];
     expect(service.build?.context).toBe('.');
@@ -153,7 +209,11 @@ describe('docker-compose.yml', () => {
     expect(Array.isArray(test) ? test.join(' ') : test).toMatch(/\/health\b/);
   });
 
-  it.each(SERVICES)('%s: connects as bridge_app, with Redis, the required secrets and the internal URLs', (name) => {
+  it.each(SERVICES)('%s: its config schema requires in production the secrets the README says it holds, and nothing more', (name) => {
+    expect([...requiredInProduction(SCHEMAS[name])].sort()).toEqual([...HOLDS[name]].sort());
+  });
+
+  it.each(SERVICES)('%s: connects as bridge_app, with Redis, exactly the secrets its schema requires, and the internal URLs', (name) => {
     const env = service(name).environment ?? {};
     const db = new URL(String(env.DATABASE_URL).replace(/\$\{[^}]*\}/g, 'secret'));
     expect(db.username).toBe('bridge_app');
@@ -161,24 +221,33 @@ describe('docker-compose.yml', () => {
     expect(String(env.DATABASE_URL)).toMatch(/^postgres:\/\/bridge_app:\$\{DB_APP_PASSWORD:\?[^}]+\}@/);
     expect(env.REDIS_URL).toBe('redis://redis:6379');
 
-    for (const secret of REQUIRED_IN_PRODUCTION) {
+    const required = requiredInProduction(SCHEMAS[name]);
+    const given: string[] = [];
+    for (const secret of required) {
       const alternative = SECRET_ALTERNATIVES[secret];
       if (alternative) {
         // Passed as the alternative, which falls back to the secret, required; never both (a service refuses both).
         const value = expect.stringMatching(new RegExp(`^\\$\\{${alternative}:-\\$\\{${secret}:\\?[^}]+\\}\\}$`));
         expect({ secret, value: env[alternative], both: secret in env }).toEqual({ secret, value, both: false });
+        given.push(alternative);
       } else {
         expect({ secret, value: env[secret] }).toEqual({ secret, value: expect.stringMatching(new RegExp(`^\\$\\{${secret}:\\?[^}]+\\}$`)) });
+        given.push(secret);
       }
     }
+    // No other secret: not another service's, and not the development-only INTERNAL_SERVICE_TOKEN.
+    expect(Object.keys(env).filter((k) => SECRET_VARIABLES.has(k)).sort()).toEqual(given.sort());
     for (const [variable, target] of Object.entries(URL_VARS)) {
       expect(env[variable]).toBe(`http://${target}:${CONTRACT_PORTS[target]}`);
+    }
+    for (const [variable, target] of Object.entries(INTERNAL_URL_VARS)) {
+      expect(env[variable]).toBe(`http://${target}:${INTERNAL_PORTS[target]}`);
     }
     for (const optional of ['BASE_DOMAIN', 'META_GRAPH_URL', 'GENESYS_API_URL', 'GENESYS_LOGIN_URL', 'LOG_LEVEL']) {
       expect(Object.keys(env)).toContain(optional);
     }
-    // Nothing the services do not understand (a typo would be silently ignored).
-    const known = new Set([...Object.keys(baseConfigSchema.shape), 'PORT']);
+    // Nothing the service does not understand (a typo would be silently ignored).
+    const known = new Set(Object.keys(SCHEMAS[name].shape));
     expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
   });
 
@@ -197,7 +266,7 @@ describe('docker-compose.yml', () => {
 
   it('requires every secret in the ${VAR:?message} form wherever it is used', () => {
     const refs = referencedVariables(composeText);
-    for (const secret of [...REQUIRED_IN_PRODUCTION, 'DB_APP_PASSWORD', 'POSTGRES_PASSWORD']) {
+    for (const secret of [...ALL_SECRETS, 'DB_APP_PASSWORD', 'POSTGRES_PASSWORD']) {
       const uses = refs.get(secret) ?? [];
       expect({ secret, uses: uses.length > 0 }).toEqual({ secret, uses: true });
       for (const use of uses) expect(use).toMatch(new RegExp(`^\\$\\{${secret}:\\?[^}]+\\}$`));
@@ -239,7 +308,7 @@ describe('.env.example', () => {
 
   it('says how to generate each secret, and that the encryption key is 32 bytes of base64', () => {
     const text = read('.env.example');
-    for (const secret of [...REQUIRED_IN_PRODUCTION, 'DB_APP_PASSWORD', 'POSTGRES_PASSWORD']) {
+    for (const secret of [...ALL_SECRETS, 'DB_APP_PASSWORD', 'POSTGRES_PASSWORD']) {
       const block = text.slice(0, text.search(new RegExp(`^${secret}=`, 'm')));
       const comment = block.split('\n\n').pop() ?? '';
       expect({ secret, comment }).toEqual({ secret, comment: expect.stringMatching(/openssl rand/) });
@@ -479,13 +548,29 @@ describe('the command the images run: node <service>/dist/server.js', () => {
     await db?.drop();
   });
 
-  it('all six start as in production, answer /health and /ready, and exit 0 on SIGTERM within 10 s', async () => {
+  /** A service's production environment with only the secrets its schema requires, as compose gives them. */
+  function productionEnv(name: string, extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+    const env = serviceEnv(db.appUrl, { NODE_ENV: 'production', ...extra });
+    for (const secret of Object.keys(testSecrets)) delete env[secret];
+    for (const secret of requiredInProduction(SCHEMAS[name])) env[secret] = testSecrets[secret as keyof typeof testSecrets];
+    return env;
+  }
+
+  it('all six start as in production with only their own secrets, answer /health and /ready, serve /internal/... only on their internal port, and exit 0 on SIGTERM within 10 s', async () => {
     const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()] as const)));
-    const urls = Object.fromEntries(Object.entries(URL_VARS).map(([v, s]) => [v, `http://127.0.0.1:${ports[s]}`]));
+    const internalPorts = Object.fromEntries(await Promise.all(Object.keys(INTERNAL_PORTS).map(async (s) => [s, await freePort()] as const)));
+    const urls = {
+      ...Object.fromEntries(Object.entries(URL_VARS).map(([v, s]) => [v, `http://127.0.0.1:${ports[s]}`])),
+      ...Object.fromEntries(Object.entries(INTERNAL_URL_VARS).map(([v, s]) => [v, `http://127.0.0.1:${internalPorts[s]}`])),
+    };
     const started = SERVICES.map((name) => ({
       name,
       url: `http://127.0.0.1:${ports[name]}`,
-      child: startNode(name, `${name}/dist/server.js`, serviceEnv(db.appUrl, { NODE_ENV: 'production', PORT: String(ports[name]), REDIS_URL: TEST_REDIS_URL, ...urls })),
+      child: startNode(
+        name,
+        `${name}/dist/server.js`,
+        productionEnv(name, { PORT: String(ports[name]), INTERNAL_PORT: internalPorts[name] ? String(internalPorts[name]) : undefined, REDIS_URL: TEST_REDIS_URL, ...urls }),
+      ),
     }));
 
     await Promise.all(started.map(({ child, url }) => waitForHealth(child, url)));
@@ -493,6 +578,37 @@ describe('the command the images run: node <service>/dist/server.js', () => {
       const ready = await get(`${url}/ready`);
       expect({ name, status: ready.status }).toEqual({ name, status: 200 });
     }
+
+    // The decrypted credentials: not on 3007 (whatever the caller shows), only on the internal
+    // port, and there only to a service that reads credentials.
+    const admin = `Bearer ${testSecrets.ADMIN_API_KEY}`;
+    const tenantId = `deploy-${Date.now().toString(36)}`;
+    const tenantService = `http://127.0.0.1:${ports['tenant-service']}`;
+    const tenantInternal = `http://127.0.0.1:${internalPorts['tenant-service']}`;
+    await request(tenantService).post('/tenants').set('Authorization', admin).send({ tenantId, name: tenantId }).expect(201);
+    const genesys = {
+      clientId: '5f1a7c1e-0000-4000-8000-000000000001',
+      clientSecret: 'genesys-client-secret-deploy',
+      region: 'mypurecloud.ie',
+      integrationId: '8a6e4b2c-0000-4000-8000-000000000002',
+      webhookSecret: 'a-webhook-secret-of-16+chars',
+    };
+    await request(tenantService).post(`/tenants/${tenantId}/credentials`).set('Authorization', admin).send({ type: 'genesys', credentials: genesys }).expect(201);
+    const route = `/internal/tenants/${tenantId}/credentials/genesys`;
+    const onPublicPort = await request(tenantService).get(route).set('Authorization', admin).set(INTERNAL_TOKEN_HEADER, testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN);
+    expect(onPublicPort.status).toBe(404);
+    expect(onPublicPort.text).not.toContain(genesys.clientSecret);
+    const read = await request(tenantInternal).get(route).set(INTERNAL_TOKEN_HEADER, testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN);
+    expect({ status: read.status, clientSecret: read.body.credentials?.clientSecret }).toEqual({ status: 200, clientSecret: genesys.clientSecret });
+    expect((await request(tenantInternal).get(route).set(INTERNAL_TOKEN_HEADER, testSecrets.GATEWAY_INTERNAL_TOKEN)).status).toBe(401);
+    // The other internal routes likewise.
+    const auth = { pub: `http://127.0.0.1:${ports['auth-service']}`, internal: `http://127.0.0.1:${internalPorts['auth-service']}` };
+    expect((await request(auth.pub).post('/internal/genesys/token').set(INTERNAL_TOKEN_HEADER, testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN).send({ tenantId })).status).toBe(404);
+    expect((await request(auth.internal).post('/internal/genesys/token').set(INTERNAL_TOKEN_HEADER, testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN).send({ tenantId })).status).toBe(401);
+    const connector = { pub: `http://127.0.0.1:${ports['genesys-connector']}`, internal: `http://127.0.0.1:${internalPorts['genesys-connector']}` };
+    expect((await request(connector.pub).get('/internal/queue').set(INTERNAL_TOKEN_HEADER, testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN)).status).toBe(404);
+    expect((await request(connector.internal).get('/internal/queue').set(INTERNAL_TOKEN_HEADER, testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN)).status).toBe(200);
+    expect((await request(connector.internal).get('/internal/queue').set(INTERNAL_TOKEN_HEADER, testSecrets.GATEWAY_INTERNAL_TOKEN)).status).toBe(401);
 
     for (const { child } of started) child.proc.kill('SIGTERM');
     const exits = await Promise.all(started.map(async ({ name, child }) => ({ name, ...(await within(child.exited, 10_000, `${name} after SIGTERM`)) })));
@@ -506,8 +622,8 @@ describe('the command the images run: node <service>/dist/server.js', () => {
     expect(child.stderr()).toMatch(/bridge_app/);
   }, 20_000);
 
-  it.each([...REQUIRED_IN_PRODUCTION])('refuses to start in production without %s, and names it', async (secret) => {
-    const env = serviceEnv(db.appUrl, { NODE_ENV: 'production', PORT: String(await freePort()) });
+  it.each(requiredInProduction(tenantSchema))('tenant-service refuses to start in production without %s, and names it', async (secret) => {
+    const env = productionEnv('tenant-service', { PORT: String(await freePort()), INTERNAL_PORT: String(await freePort()) });
     delete env[secret];
     const child = startNode('tenant-service', 'tenant-service/dist/server.js', env);
     const { code } = await within(child.exited, 15_000, `tenant-service without ${secret}`);

@@ -2,11 +2,13 @@ import type { Express } from 'express';
 import {
   TENANT_AUTH_HEADER,
   appError,
+  createInternalApp,
   createServiceApp,
   requireGatewayTenant,
   signTenantToken,
   standardReadiness,
   type Cache,
+  type CallerTokens,
   type CredentialsClient,
   type Database,
   type Logger,
@@ -19,7 +21,10 @@ export interface AuthServiceDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
-  internalToken: string;
+  /** GATEWAY_INTERNAL_TOKEN's tokens: /auth/token trusts the tenant the gateway names only with one of them. */
+  gatewayTokens: readonly string[];
+  /** The services that may call the internal routes (genesys-connector), with their tokens. */
+  internalCallers: CallerTokens;
   jwtSecret: string;
   /** Lifetime of the tenant JWTs it signs, in seconds. */
   jwtTtlSeconds: number;
@@ -31,15 +36,16 @@ export interface AuthServiceDeps {
 
 /**
  * auth-service: exchanges an API key (already checked by the gateway) for a short-lived tenant
- * JWT, and brokers the tenants' Genesys OAuth tokens for the other services.
+ * JWT (`app`, port 3003), and brokers the tenants' Genesys OAuth tokens for the other services
+ * (`internalApp`, INTERNAL_PORT, never published).
  */
-export function createAuthService(deps: AuthServiceDeps): { app: Express; close(): Promise<void> } {
+export function createAuthService(deps: AuthServiceDeps): { app: Express; internalApp: Express; close(): Promise<void> } {
   const app = createServiceApp({
     name: 'auth-service',
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
-      app.post('/auth/token', requireGatewayTenant(deps.internalToken), (req, res) => {
+      app.post('/auth/token', requireGatewayTenant(deps.gatewayTokens), (req, res) => {
         // A token buys a token only through a key: a stolen JWT must not renew itself forever.
         if (req.headers[TENANT_AUTH_HEADER] !== 'api-key') {
           throw appError('API_KEY_REQUIRED');
@@ -48,11 +54,12 @@ export function createAuthService(deps: AuthServiceDeps): { app: Express; close(
         res.set('Cache-Control', 'no-store');
         res.json({ token, expiresIn, tokenType: 'Bearer' });
       });
-      app.use(internalRoutes(deps.broker, deps.internalToken));
     },
   });
+  const internalApp = createInternalApp({ logger: deps.logger, routes: (app) => app.use(internalRoutes(deps.broker, deps.internalCallers)) });
   return {
     app,
+    internalApp,
     close: async () => {
       await deps.broker.close();
       await deps.credentials.close();

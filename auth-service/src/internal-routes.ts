@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { jsonBody, parseInput, requireInternalToken, setContextTenant } from '@bridge/shared';
+import { jsonBody, parseInput, requireInternalCaller, setContextTenant, type CallerTokens } from '@bridge/shared';
 import type { GenesysTokenBroker } from './genesys-token-broker';
 
 const tokenRequestSchema = z.object({
@@ -9,13 +9,13 @@ const tokenRequestSchema = z.object({
 });
 
 /**
- * Routes for the other services (genesys-connector): `POST /internal/genesys/token`. The paths
- * are absolute, and the internal token and body parser apply to this route only, so the router
- * can be mounted at the root next to anything else.
+ * Routes for the other services (`callers`: genesys-connector), served on the internal listener:
+ * `POST /internal/genesys/token`. The paths are absolute, and the caller check and body parser
+ * apply to this route only, so the router can be mounted at the root next to anything else.
  */
-export function internalRoutes(broker: GenesysTokenBroker, internalToken: string): Router {
+export function internalRoutes(broker: GenesysTokenBroker, callers: CallerTokens): Router {
   const r = Router();
-  r.post('/internal/genesys/token', requireInternalToken(internalToken), jsonBody('16kb'), async (req, res) => {
+  r.post('/internal/genesys/token', requireInternalCaller(callers), jsonBody('16kb'), async (req, res) => {
     const { tenantId, rejectedToken } = parseInput(tokenRequestSchema, req.body ?? {});
     setContextTenant(tenantId);
     const token = await broker.token(tenantId, rejectedToken);

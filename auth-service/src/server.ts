@@ -1,18 +1,18 @@
-import { CredentialsClient, requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, callerTokens, internalTokens, requireSecret, runMain, startService } from '@bridge/shared';
 import { createAuthService } from './app';
 import { configSchema } from './config';
 import { GenesysTokenBroker } from './genesys-token-broker';
 
-/** Builds auth-service from the environment and listens on its port (3003). */
+/** Builds auth-service from the environment and listens on its port (3003), its internal routes on INTERNAL_PORT (4003). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
   return startService(
     {
       name: 'auth-service',
       configSchema,
       createApp: async ({ config, logger, db, cache }) => {
-        const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
         const jwtSecret = requireSecret(config, 'JWT_SECRET');
-        const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_URL, internalToken, cache, logger });
+        const [ownToken] = internalTokens(config, 'auth-service');
+        const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken: ownToken, cache, logger });
         const broker = new GenesysTokenBroker({ cache, credentials, loginUrlTemplate: config.GENESYS_LOGIN_URL, logger });
         await credentials.start();
         await broker.start();
@@ -20,7 +20,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           db,
           cache,
           logger,
-          internalToken,
+          gatewayTokens: internalTokens(config, 'gateway'),
+          internalCallers: callerTokens(config, ['genesys-connector']),
           jwtSecret,
           jwtTtlSeconds: config.JWT_TTL_SECONDS,
           broker,

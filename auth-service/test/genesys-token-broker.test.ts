@@ -23,7 +23,8 @@ import { TEST_REDIS_URL, describeWithRedis, testSecrets } from '../../test/suppo
 import { uniqueTenantId } from '../../test/support/ids';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
-const INTERNAL = testSecrets.INTERNAL_SERVICE_TOKEN;
+/** The caller of POST /internal/genesys/token. */
+const INTERNAL = testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN;
 
 /** What the broker asks for credentials: a map the test can change. */
 class StubCredentials {
@@ -280,7 +281,7 @@ describe('GenesysTokenBroker with a real CredentialsClient and tenant-service', 
     sys = await startTestSystem({ only: ['tenant-service'] });
     // The process-wide cache tenant-service publishes its events on.
     cache = createCache();
-    credentials = new CredentialsClient({ tenantServiceUrl: sys.urls['tenant-service'], internalToken: INTERNAL, cache });
+    credentials = new CredentialsClient({ tenantServiceUrl: sys.internalUrls['tenant-service']!, internalToken: testSecrets.AUTH_SERVICE_INTERNAL_TOKEN, cache });
     await credentials.start();
     broker = new GenesysTokenBroker({ cache, credentials, loginUrlTemplate: sim.url, logger });
     await broker.start();
@@ -406,7 +407,7 @@ describe('POST /internal/genesys/token and GenesysTokenClient', () => {
     cache = new MemoryCache();
     stub = new StubCredentials();
     broker = new GenesysTokenBroker({ cache, credentials: stub, loginUrlTemplate: sim.url, logger });
-    app = createServiceApp({ name: 'auth-service', logger, readiness: {}, routes: (a) => a.use(internalRoutes(broker, INTERNAL)) });
+    app = createServiceApp({ name: 'auth-service', logger, readiness: {}, routes: (a) => a.use(internalRoutes(broker, { 'genesys-connector': [INTERNAL] })) });
     running = await listen(app, { port: 0, host: '127.0.0.1' });
     client = new GenesysTokenClient({ authServiceUrl: `http://127.0.0.1:${running.port}`, internalToken: INTERNAL });
   });
@@ -433,6 +434,8 @@ describe('POST /internal/genesys/token and GenesysTokenClient', () => {
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('INVALID_INTERNAL_TOKEN');
     expect((await post().set('X-Internal-Token', 'wrong').send({ tenantId })).status).toBe(401);
+    // Another service's token does not open this route.
+    expect((await post().set('X-Internal-Token', testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN).send({ tenantId })).status).toBe(401);
   });
 
   it('refuses a bad body (400), naming the field', async () => {

@@ -1,4 +1,4 @@
-import { TenantDirectory, requireSecret, runMain, startService } from '@bridge/shared';
+import { TenantDirectory, internalTokens, requireSecret, runMain, startService } from '@bridge/shared';
 import { createGateway } from './app';
 import { configSchema } from './config';
 import { LastUsedRecorder } from './last-used';
@@ -12,7 +12,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       configSchema,
       createApp: ({ config, logger, db, cache }) => {
         const jwtSecret = requireSecret(config, 'JWT_SECRET');
-        const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
+        const [internalToken] = internalTokens(config, 'gateway');
         return createGateway({
           db,
           cache,

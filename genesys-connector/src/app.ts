@@ -1,9 +1,11 @@
 import type { Express } from 'express';
 import {
+  createInternalApp,
   createServiceApp,
-  requireInternalToken,
+  requireInternalCaller,
   standardReadiness,
   type Cache,
+  type CallerTokens,
   type CredentialsClient,
   type Database,
   type Logger,
@@ -20,7 +22,8 @@ export interface GenesysConnectorDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
-  internalToken: string;
+  /** Who may read the internal queue view: operators, with the connector's own token. */
+  internalCallers: CallerTokens;
   outbox: Outbox;
   /** Drains the outbox through the deliveries; started by server.ts. */
   worker: DeliveryWorker;
@@ -34,17 +37,22 @@ export interface GenesysConnectorDeps {
 
 /**
  * genesys-connector: the delivery worker (WhatsApp → Genesys messages, Genesys → WhatsApp
- * replies, statuses → Genesys receipts), plus /health, /ready and an internal queue view.
+ * replies, statuses → Genesys receipts), plus /health and /ready (`app`) and an internal queue
+ * view (`internalApp`, INTERNAL_PORT, never published).
  * `close` stops the worker (waiting for deliveries in flight), then closes what it used.
  */
-export function createGenesysConnector(deps: GenesysConnectorDeps): { app: Express; close: () => Promise<void> } {
+export function createGenesysConnector(deps: GenesysConnectorDeps): { app: Express; internalApp: Express; close: () => Promise<void> } {
   const app = createServiceApp({
     name: 'genesys-connector',
     logger: deps.logger,
     readiness: standardReadiness(deps),
+    routes: () => undefined,
+  });
+  const internalApp = createInternalApp({
+    logger: deps.logger,
     routes: (a) => {
       // What is waiting, failed or dead, per tenant and kind: for operators.
-      a.get('/internal/queue', requireInternalToken(deps.internalToken), async (_req, res) => {
+      a.get('/internal/queue', requireInternalCaller(deps.internalCallers), async (_req, res) => {
         res.json({ queue: await deps.outbox.view() });
       });
     },
@@ -52,6 +60,7 @@ export function createGenesysConnector(deps: GenesysConnectorDeps): { app: Expre
 
   return {
     app,
+    internalApp,
     async close() {
       await deps.worker.stop();
       deps.notifier.close();

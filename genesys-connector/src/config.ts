@@ -1,9 +1,12 @@
 import { z } from 'zod';
-import { serviceConfigSchema } from '@bridge/shared';
+import { internalPortSchema, secrets, serviceConfigSchema } from '@bridge/shared';
 
 const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
 
 export const configSchema = serviceConfigSchema(3004, {
+  INTERNAL_PORT: internalPortSchema(4004),
+  // Its own token (credentials, Genesys tokens, its queue view); the key it signs media links with.
+  ...secrets('GENESYS_CONNECTOR_INTERNAL_TOKEN', 'MEDIA_SIGNING_SECRET'),
   DELIVERY_CONCURRENCY: int(1, 64).describe('Deliveries in flight at once, all tenants'),
   DELIVERY_TENANT_CONCURRENCY: int(1, 16).describe('Deliveries in flight at once for one tenant'),
   DELIVERY_RETRY_BASE_MS: int(1, 1_000).describe('First retry delay; doubles per attempt, with jitter'),

@@ -1,9 +1,9 @@
 import { INTERNAL_TOKEN_HEADER, appError, isErrorCode, SingleFlight, createHttpClient, type HttpClient } from '@bridge/shared';
 
 export interface GenesysTokenClientOptions {
-  /** AUTH_SERVICE_URL. */
+  /** AUTH_SERVICE_INTERNAL_URL: auth-service's internal listener. */
   authServiceUrl: string;
-  /** INTERNAL_SERVICE_TOKEN. */
+  /** genesys-connector's own internal token (GENESYS_CONNECTOR_INTERNAL_TOKEN). */
   internalToken: string;
   /** Per call to auth-service; default 5000 (auth-service may itself be waiting on Genesys). */
   timeoutMs?: number;

@@ -2,8 +2,8 @@ import {
   CredentialsClient,
   OutboxNotifier,
   createOutbox,
-  deriveMediaSigningSecret,
-  requireSecret,
+  internalTokens,
+  mediaSigningSecret,
   runMain,
   signMediaUrl,
   startService,
@@ -17,7 +17,7 @@ import { GenesysTokenClient } from './genesys-token-client';
 import { MetaClient } from './meta-client';
 import { DeliveryWorker } from './worker';
 
-/** Builds genesys-connector from the environment, starts its delivery worker and listens (3004). */
+/** Builds genesys-connector from the environment, starts its delivery worker and listens (3004; its queue view on INTERNAL_PORT, 4004). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
   return startService(
     {
@@ -42,10 +42,10 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
 
 /** The composition root: every collaborator, built once from the config. */
 function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig>): GenesysConnectorDeps {
-  const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
-  const mediaSigningSecret = deriveMediaSigningSecret(config.MEDIA_SIGNING_SECRET, internalToken);
-  const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_URL, internalToken, cache });
-  const tokens = new GenesysTokenClient({ authServiceUrl: config.AUTH_SERVICE_URL, internalToken, timeoutMs: config.HTTP_TIMEOUT_MS });
+  const ownTokens = internalTokens(config, 'genesys-connector');
+  const mediaKey = mediaSigningSecret(config);
+  const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken: ownTokens[0], cache });
+  const tokens = new GenesysTokenClient({ authServiceUrl: config.AUTH_SERVICE_INTERNAL_URL, internalToken: ownTokens[0], timeoutMs: config.HTTP_TIMEOUT_MS });
   const genesys = new GenesysClient({
     credentials,
     tokens,
@@ -63,7 +63,7 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     genesys,
     meta,
     credentials,
-    mediaUrl: (tenantId, media) => signMediaUrl({ publicBaseUrl: config.PUBLIC_BASE_URL, secret: mediaSigningSecret, tenantId, ...media }),
+    mediaUrl: (tenantId, media) => signMediaUrl({ publicBaseUrl: config.PUBLIC_BASE_URL, secret: mediaKey, tenantId, ...media }),
   });
   const worker = new DeliveryWorker({
     outbox,
@@ -76,7 +76,7 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     pollMs: config.DELIVERY_POLL_MS,
     retry: { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS, budgetMs: config.DELIVERY_RETRY_BUDGET_MS },
   });
-  return { db, cache, logger, internalToken, outbox, worker, credentials, tokens, genesys, meta, notifier };
+  return { db, cache, logger, internalCallers: { 'genesys-connector': ownTokens }, outbox, worker, credentials, tokens, genesys, meta, notifier };
 }
 
 if (require.main === module) runMain(() => start());

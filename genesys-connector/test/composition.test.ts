@@ -9,7 +9,7 @@ function fakeDeps(events: string[]): GenesysConnectorDeps {
     db: { ping: async () => true },
     cache: { kind: 'memory' },
     logger: createLogger({ name: 'test', level: 'silent' }),
-    internalToken: 'internal-token-for-tests',
+    internalCallers: { 'genesys-connector': ['connector-token-for-tests'] },
     outbox: { view: async () => [{ tenantId: 'acme', kind: 'to_genesys_message', state: 'dead', count: 2 }] },
     worker: {
       stop: async () => {
@@ -34,10 +34,12 @@ describe('genesys-connector composition', () => {
     expect(events.slice(1).sort()).toEqual(['credentials', 'genesys', 'meta', 'notifier', 'tokens']);
   });
 
-  it('serves the queue view from the outbox, to internal callers only', async () => {
-    const { app } = createGenesysConnector(fakeDeps([]));
-    await request(app).get('/internal/queue').expect(401);
-    const res = await request(app).get('/internal/queue').set(INTERNAL_TOKEN_HEADER, 'internal-token-for-tests').expect(200);
+  it('serves the queue view from the outbox on the internal app only, to its own token only', async () => {
+    const { app, internalApp } = createGenesysConnector(fakeDeps([]));
+    await request(internalApp).get('/internal/queue').expect(401);
+    await request(internalApp).get('/internal/queue').set(INTERNAL_TOKEN_HEADER, 'another-services-token').expect(401);
+    const res = await request(internalApp).get('/internal/queue').set(INTERNAL_TOKEN_HEADER, 'connector-token-for-tests').expect(200);
     expect(res.body).toEqual({ queue: [{ tenantId: 'acme', kind: 'to_genesys_message', state: 'dead', count: 2 }] });
+    await request(app).get('/internal/queue').set(INTERNAL_TOKEN_HEADER, 'connector-token-for-tests').expect(404);
   });
 });

@@ -2,13 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from './postgres';
-import { SERVICES, type ServiceName } from './system';
+import { SERVICES, serviceEntries, type ServiceName } from './system';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
 interface Member {
   name: ServiceName;
   port: number;
+  /** Its internal routes' port (INTERNAL_PORT), for a service that has them. */
+  internalPort?: number;
   child?: ChildProcess;
   /** Highest peak RSS (kB) seen over this service's lives. */
   peakKb: number;
@@ -54,10 +56,13 @@ export class Cluster {
   static async start(env: NodeJS.ProcessEnv, only?: ServiceName[]): Promise<Cluster> {
     const cluster = new Cluster({ ...env });
     const chosen = SERVICES.filter((s) => !only || only.includes(s.name));
-    for (const s of chosen) cluster.members.set(s.name, { name: s.name, port: await freePort(), peakKb: 0, restarts: 0 });
-    for (const s of SERVICES) {
+    for (const s of serviceEntries.filter((e) => !only || only.includes(e.name))) {
+      cluster.members.set(s.name, { name: s.name, port: await freePort(), internalPort: s.internal ? await freePort() : undefined, peakKb: 0, restarts: 0 });
+    }
+    for (const s of serviceEntries) {
       const m = cluster.members.get(s.name);
       if (m && s.urlVar) cluster.env[s.urlVar] = `http://127.0.0.1:${m.port}`;
+      if (m?.internalPort && s.internal?.urlVar) cluster.env[s.internal.urlVar] = `http://127.0.0.1:${m.internalPort}`;
     }
     try {
       for (const s of chosen) await cluster.launch(s.name);
@@ -83,7 +88,7 @@ export class Cluster {
   private async launch(name: ServiceName): Promise<void> {
     const m = this.members.get(name)!;
     const child = spawn(process.execPath, [path.join(ROOT, name, 'dist', 'server.js')], {
-      env: { ...this.env, PORT: String(m.port) },
+      env: { ...this.env, PORT: String(m.port), ...(m.internalPort ? { INTERNAL_PORT: String(m.internalPort) } : {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

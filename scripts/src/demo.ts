@@ -44,6 +44,7 @@ async function main() {
   const system = await startSystem({
     dataDir: dataDir ?? path.join(os.tmpdir(), `bridge-demo-secrets-${process.pid}`),
     ports: Object.fromEntries(SERVICES.map((s) => [s.name, 0])),
+    internalPorts: Object.fromEntries(SERVICES.map((s) => [s.name, 0])),
     // The services' own environment, simulators in place of Meta and Genesys.
     env: {
       LOG_LEVEL: 'silent',

@@ -22,6 +22,8 @@ async function main() {
   out('');
   out('WhatsApp ⇄ Genesys bridge is up:');
   for (const [name, url] of Object.entries(system.urls)) out(`  ${name.padEnd(18)} ${url}`);
+  const internal = Object.entries(system.internalUrls).map(([name, url]) => `${name} ${url}`);
+  out(`  Internal routes (/internal/..., never publish these): ${internal.join(', ')}`);
   out('');
   const dataDir = path.relative(process.cwd(), system.dataDir) || '.';
   out(`  PostgreSQL: ${system.embeddedPostgres ? `embedded (${path.join(dataDir, 'postgres')})` : 'DATABASE_URL'}; cache: ${config.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-process'}`);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { appRoleUrl, generateEncryptionKey, type RunningService } from '@bridge/shared';
+import { appRoleUrl, generateEncryptionKey, secretsDerivedFrom, type RunningService } from '@bridge/shared';
 import { migrate } from '@bridge/migrations';
 import { start as startTenantService } from '@bridge/tenant-service';
 import { start as startAuthService } from '@bridge/auth-service';
@@ -12,35 +12,55 @@ import { start as startGenesysConnector } from '@bridge/genesys-connector';
 import { start as startGateway } from '@bridge/gateway';
 import { startEmbeddedPostgres, withDatabase, type PostgresHandle } from './postgres';
 
-/** The services in start order (dependencies first), with their contract ports. */
+interface ServiceEntry {
+  name: string;
+  /** The contract port. */
+  port: number;
+  urlVar?: string;
+  /** Services with internal routes (/internal/...): the default INTERNAL_PORT, and where the others find it. */
+  internal?: { port: number; urlVar?: string };
+  start: (env: NodeJS.ProcessEnv) => Promise<RunningService>;
+}
+
+/** The services in start order (dependencies first), with their contract ports and internal ports. */
 export const SERVICES = [
-  { name: 'tenant-service', port: 3007, urlVar: 'TENANT_SERVICE_URL', start: startTenantService },
-  { name: 'auth-service', port: 3003, urlVar: 'AUTH_SERVICE_URL', start: startAuthService },
+  { name: 'tenant-service', port: 3007, urlVar: 'TENANT_SERVICE_URL', internal: { port: 4007, urlVar: 'TENANT_SERVICE_INTERNAL_URL' }, start: startTenantService },
+  { name: 'auth-service', port: 3003, urlVar: 'AUTH_SERVICE_URL', internal: { port: 4003, urlVar: 'AUTH_SERVICE_INTERNAL_URL' }, start: startAuthService },
   { name: 'state-manager', port: 3002, urlVar: 'STATE_MANAGER_URL', start: startStateManager },
-  { name: 'genesys-connector', port: 3004, urlVar: 'GENESYS_CONNECTOR_URL', start: startGenesysConnector },
+  { name: 'genesys-connector', port: 3004, urlVar: 'GENESYS_CONNECTOR_URL', internal: { port: 4004 }, start: startGenesysConnector },
   { name: 'webhook-service', port: 3001, urlVar: 'WEBHOOK_SERVICE_URL', start: startWebhookService },
-  { name: 'gateway', port: 3000, urlVar: undefined, start: startGateway },
-] as const;
+  { name: 'gateway', port: 3000, start: startGateway },
+] as const satisfies readonly ServiceEntry[];
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
+
+/** The services' entries, each as the general shape (optional fields readable on every one). */
+export const serviceEntries: readonly (ServiceEntry & { name: ServiceName })[] = SERVICES;
 
 /** `GATEWAY_PORT`, `TENANT_SERVICE_PORT`, ...: where startSystem puts a service it is given no port for. */
 export function portVariable(name: ServiceName): string {
   return `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
 }
 
-function portFromEnv(env: NodeJS.ProcessEnv, name: ServiceName): number | undefined {
-  const raw = env[portVariable(name)];
+/** `TENANT_SERVICE_INTERNAL_PORT`, ...: where startSystem puts a service's internal routes. */
+export function internalPortVariable(name: ServiceName): string {
+  return `${name.toUpperCase().replace(/-/g, '_')}_INTERNAL_PORT`;
+}
+
+function portFromEnv(env: NodeJS.ProcessEnv, variable: string): number | undefined {
+  const raw = env[variable];
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${portVariable(name)} must be a port number (0: any free port), not "${raw}"`);
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${variable} must be a port number (0: any free port), not "${raw}"`);
   return Number(raw);
 }
 
-/** A service that did not start, named, with what to do when its port is taken. */
-function serviceFailed(name: ServiceName, port: number, err: unknown): Error {
+/** A service that did not start, named, with what to do when one of its ports is taken. */
+function serviceFailed(name: ServiceName, port: number, internalPort: number | undefined, err: unknown): Error {
+  const errno = err as NodeJS.ErrnoException & { port?: number };
+  const internal = internalPort !== undefined && errno?.port === internalPort && errno.port !== port;
   const reason =
-    (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE'
-      ? `port ${port} is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${portVariable(name)} (0: any free port)`
+    errno?.code === 'EADDRINUSE'
+      ? `port ${internal ? internalPort : port} is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${internal ? internalPortVariable(name) : portVariable(name)} (0: any free port)`
       : err instanceof Error
         ? err.message
         : String(err);
@@ -90,6 +110,8 @@ export interface SystemOptions {
   embeddedPostgresPort?: number;
   /** Port for each service; default: `<NAME>_PORT` from `env`, else the contract's. 0 picks a free port. */
   ports?: Partial<Record<ServiceName, number>>;
+  /** Internal port for each service that has one; default: `<NAME>_INTERNAL_PORT` from `env`, else its INTERNAL_PORT default. 0 picks a free port. */
+  internalPorts?: Partial<Record<ServiceName, number>>;
   /** Only these services (default: all). */
   only?: ServiceName[];
   log?: (line: string) => void;
@@ -97,6 +119,8 @@ export interface SystemOptions {
 
 export interface RunningSystem {
   urls: Record<ServiceName, string>;
+  /** The internal listeners (/internal/...) of the services that have one. */
+  internalUrls: Partial<Record<ServiceName, string>>;
   adminApiKey: string;
   secrets: Secrets;
   /** The services' environment (application-role DATABASE_URL, secrets, service URLs). */
@@ -167,6 +191,10 @@ export async function prepareDatabase(
       // A keyring in the environment stands instead of the single key (the services refuse both).
       CREDENTIALS_ENCRYPTION_KEY: env.CREDENTIALS_ENCRYPTION_KEYS ? undefined : secrets.CREDENTIALS_ENCRYPTION_KEY,
       INTERNAL_SERVICE_TOKEN: secrets.INTERNAL_SERVICE_TOKEN,
+      // Each caller's own internal token and the media key, from INTERNAL_SERVICE_TOKEN as the
+      // services would derive them, unless the environment has them: written out, because
+      // production (the soak and bench run services so) does not derive.
+      ...Object.fromEntries(Object.entries(secretsDerivedFrom(secrets.INTERNAL_SERVICE_TOKEN)).filter(([name]) => !env[name])),
     },
     stopPostgres: async () => {
       await pg?.stop().catch(() => undefined);
@@ -181,30 +209,38 @@ export async function prepareDatabase(
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
   const env = options.env;
   const dataDir = path.resolve(options.dataDir);
-  const chosen = SERVICES.filter((s) => !options.only || options.only.includes(s.name));
-  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? portFromEnv(env, s.name) ?? s.port])) as Record<ServiceName, number>;
+  const chosen = serviceEntries.filter((s) => !options.only || options.only.includes(s.name));
+  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? portFromEnv(env, portVariable(s.name)) ?? s.port])) as Record<ServiceName, number>;
+  const internalPorts: Partial<Record<ServiceName, number>> = Object.fromEntries(
+    chosen.filter((s) => s.internal).map((s) => [s.name, options.internalPorts?.[s.name] ?? portFromEnv(env, internalPortVariable(s.name)) ?? s.internal!.port]),
+  );
   const db = await prepareDatabase(env, dataDir, { log: options.log, embeddedPort: options.embeddedPostgresPort });
 
   const serviceEnv = db.serviceEnv;
   const services: Partial<Record<ServiceName, RunningService>> = {};
   const urls = {} as Record<ServiceName, string>;
+  const internalUrls: Partial<Record<ServiceName, string>> = {};
   const stop = async () => {
     for (const s of [...chosen].reverse()) await services[s.name]?.close().catch(() => undefined);
     await db.stopPostgres();
   };
   try {
     for (const s of chosen) {
-      const running = await s.start({ ...serviceEnv, PORT: String(ports[s.name]) }).catch((err: unknown) => {
-        throw serviceFailed(s.name, ports[s.name], err);
+      const internalPort = internalPorts[s.name];
+      const ownPorts = { PORT: String(ports[s.name]), ...(internalPort !== undefined ? { INTERNAL_PORT: String(internalPort) } : {}) };
+      const running = await s.start({ ...serviceEnv, ...ownPorts }).catch((err: unknown) => {
+        throw serviceFailed(s.name, ports[s.name], internalPort, err);
       });
       services[s.name] = running;
       urls[s.name] = `http://127.0.0.1:${running.port}`;
+      if (running.internalPort !== undefined) internalUrls[s.name] = `http://127.0.0.1:${running.internalPort}`;
       // Later services find earlier ones at the ports they actually got.
       if (s.urlVar) serviceEnv[s.urlVar] = urls[s.name];
+      if (s.internal?.urlVar && internalUrls[s.name]) serviceEnv[s.internal.urlVar] = internalUrls[s.name];
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { urls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, dataDir, services, stop };
+  return { urls, internalUrls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, dataDir, services, stop };
 }

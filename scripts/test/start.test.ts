@@ -17,6 +17,9 @@ const FREE_PORTS = {
   GENESYS_CONNECTOR_PORT: '0',
   WEBHOOK_SERVICE_PORT: '0',
   GATEWAY_PORT: '0',
+  TENANT_SERVICE_INTERNAL_PORT: '0',
+  AUTH_SERVICE_INTERNAL_PORT: '0',
+  GENESYS_CONNECTOR_INTERNAL_PORT: '0',
 };
 
 interface Run {
@@ -208,17 +211,20 @@ it('refuses a data directory a running npm start is using: says which process, a
   expect((await ctrlC(first)).code).toBe(0);
 }, 120_000);
 
-it('a port taken: names the service and the variable that moves it, exits 1, and leaves no PostgreSQL running', async () => {
+it.each([
+  ['gateway', 'GATEWAY_PORT'],
+  ['tenant-service', 'TENANT_SERVICE_INTERNAL_PORT'],
+])('a port taken (%s, %s): names the service and the variable that moves it, exits 1, and leaves no PostgreSQL running', async (service, variable) => {
   const dataDir = newDataDir();
   const squatter = net.createServer();
   await new Promise<void>((resolve) => squatter.listen(0, '0.0.0.0', resolve));
   const { port } = squatter.address() as net.AddressInfo;
   try {
-    const run = npmStart(dataDir, { GATEWAY_PORT: String(port) });
+    const run = npmStart(dataDir, { [variable]: String(port) });
     const { code } = await within(run.exited, 60_000, 'start');
     expect(code).toBe(1);
-    expect(run.output()).toMatch(new RegExp(`Failed to start: gateway.*${port}`));
-    expect(run.output()).toContain('GATEWAY_PORT');
+    expect(run.output()).toMatch(new RegExp(`Failed to start: ${service}.*${port}`));
+    expect(run.output()).toContain(variable);
     expect(run.output()).not.toMatch(/TypeError/);
     const postmaster = postmasterPid(dataDir);
     expect(postmaster === undefined || !isRunning(postmaster)).toBe(true);

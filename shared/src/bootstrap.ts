@@ -13,7 +13,7 @@ export interface ServiceContext<C> {
   cache: Cache;
 }
 
-export interface ServiceDefinition<S extends z.ZodType<BaseConfig & { PORT: number }>> {
+export interface ServiceDefinition<S extends z.ZodType<BaseConfig & { PORT: number; INTERNAL_PORT?: number }>> {
   name: string;
   configSchema: S;
   /**
@@ -24,20 +24,23 @@ export interface ServiceDefinition<S extends z.ZodType<BaseConfig & { PORT: numb
 }
 
 /**
- * A built service: its app, and `close`, which releases whatever the service opened (agents,
- * clients, subscriptions, timers, workers). It runs on shutdown, before the db and cache go.
+ * A built service: its app, its internal app when it has service-to-service routes (served on
+ * INTERNAL_PORT, see createInternalApp), and `close`, which releases whatever the service opened
+ * (agents, clients, subscriptions, timers, workers). It runs on shutdown, before the db and cache go.
  */
 export interface Built {
   app: Express;
+  internalApp?: Express;
   close: () => Promise<void>;
 }
 
 /**
  * Starts a service the same way everywhere (plain `node`, `npm start`, Docker, tests): parse
  * the environment, connect to PostgreSQL as the unprivileged application role (refusing a
- * privileged one), open the cache, build the app, listen; on close, release it all.
+ * privileged one), open the cache, build the app, listen on PORT, and the internal app, if any,
+ * on INTERNAL_PORT; `close` stops both listeners, then releases it all.
  */
-export async function startService<S extends z.ZodType<BaseConfig & { PORT: number }>>(
+export async function startService<S extends z.ZodType<BaseConfig & { PORT: number; INTERNAL_PORT?: number }>>(
   definition: ServiceDefinition<S>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningService> {
@@ -51,15 +54,35 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
     throw err;
   }
   const cache = createCache(config.REDIS_URL);
-  const { app, close } = await definition.createApp({ config, logger, db, cache });
-  const running = await listen(app, {
-    port: config.PORT,
-    host: config.HOST,
-    onClose: async () => {
-      await close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
-      await Promise.allSettled([db.close(), cache.close()]);
-    },
-  });
-  logger.info({ port: running.port }, `${definition.name} listening`);
-  return running;
+  const release = async () => {
+    await Promise.allSettled([db.close(), cache.close()]);
+  };
+  let built: Built;
+  try {
+    built = await definition.createApp({ config, logger, db, cache });
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const { app, internalApp, close } = built;
+  const listeners: RunningService[] = [];
+  const shutdown = async () => {
+    await Promise.all(listeners.map((l) => l.close()));
+    await close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
+    await release();
+  };
+  try {
+    if (internalApp) {
+      if (config.INTERNAL_PORT === undefined) throw new Error(`${definition.name} has internal routes but its config has no INTERNAL_PORT`);
+      listeners.push(await listen(internalApp, { port: config.INTERNAL_PORT, host: config.HOST }));
+    }
+    listeners.unshift(await listen(app, { port: config.PORT, host: config.HOST }));
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+  const [main, internal] = listeners;
+  let closing: Promise<void> | undefined;
+  logger.info({ port: main.port, internalPort: internal?.port }, `${definition.name} listening`);
+  return { server: main.server, port: main.port, internalPort: internal?.port, close: () => (closing ??= shutdown()) };
 }

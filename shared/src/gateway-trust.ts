@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { setContextTenant } from './context';
 import { appError } from './errors';
-import { hasInternalToken } from './http';
+import { internalCaller } from './http';
 
 /** Headers the gateway sets on forwarded requests (after deleting any copy a client sent). */
 export const TENANT_HEADER = 'x-tenant-id';
@@ -19,13 +19,14 @@ declare global {
 }
 
 /**
- * For services behind the gateway: trusts `X-Tenant-ID` only together with the internal service
- * token, so a client reaching a service directly with a forged header gets 401.
+ * For services behind the gateway: trusts `X-Tenant-ID` only together with the gateway's internal
+ * token (GATEWAY_INTERNAL_TOKEN, any of `gatewayTokens`), so a client reaching a service
+ * directly with a forged header, or another service with its own token, gets 401.
  */
-export function requireGatewayTenant(internalToken: string): RequestHandler {
+export function requireGatewayTenant(gatewayTokens: readonly string[]): RequestHandler {
   return (req, _res, next) => {
     const tenantId = req.headers[TENANT_HEADER];
-    if (!hasInternalToken(req, internalToken)) {
+    if (internalCaller(req, { gateway: gatewayTokens }) !== 'gateway') {
       next(appError('INVALID_INTERNAL_TOKEN', 'Requests must come through the gateway'));
       return;
     }

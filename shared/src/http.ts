@@ -7,6 +7,7 @@ import { runWithContext } from './context';
 import { ERROR_CODES, type ErrorCode } from './error-codes';
 import { appError, errorBody, errorHandler, notFoundHandler } from './errors';
 import type { Logger } from './logger';
+import type { CallerTokens, InternalCaller } from './config';
 import { safeEqual } from './crypto';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -33,21 +34,27 @@ export interface ServiceAppOptions {
   routes: (app: Express) => void;
 }
 
-/** Every service's Express app: request id, logging, /health, /ready, its routes, 404, errors. */
-export function createServiceApp(options: ServiceAppOptions): Express {
+/** Request id and request logging, as every app of a service starts. */
+function baseApp(logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestContext);
   app.use(
     pinoHttp({
-      logger: options.logger,
+      logger,
       genReqId: (req) => req.headers['x-request-id'] as string,
       autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
       quietReqLogger: true,
     }),
   );
+  return app;
+}
+
+/** Every service's Express app: request id, logging, /health, /ready, its routes, 404, errors. */
+export function createServiceApp(options: ServiceAppOptions): Express {
+  const app = baseApp(options.logger);
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: options.name });
   });
@@ -58,6 +65,19 @@ export function createServiceApp(options: ServiceAppOptions): Express {
     const ready = results.every(Boolean);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', service: options.name, checks });
   });
+  options.routes(app);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}
+
+/**
+ * The app of a service's internal listener (INTERNAL_PORT, never published): request id,
+ * logging, the service-to-service routes `routes` mounts (each behind requireInternalCaller),
+ * 404, errors. /health and /ready stay on the service's own app.
+ */
+export function createInternalApp(options: Pick<ServiceAppOptions, 'logger' | 'routes'>): Express {
+  const app = baseApp(options.logger);
   options.routes(app);
   app.use(notFoundHandler);
   app.use(errorHandler);
@@ -89,21 +109,34 @@ export function requireBearer(expected: string, code: ErrorCode): RequestHandler
   };
 }
 
-/** Service-to-service calls carry the shared INTERNAL_SERVICE_TOKEN in `X-Internal-Token`. */
+/** Service-to-service calls carry the caller's own internal token (INTERNAL_CALLERS) in `X-Internal-Token`. */
 export const INTERNAL_TOKEN_HEADER = 'x-internal-token';
 
-/** Whether a request carries the internal service token (constant-time). */
-export function hasInternalToken(req: Request, expected: string): boolean {
+/** Which of `callers` sent the request, by the token it carries (constant-time); undefined for anyone else. */
+export function internalCaller(req: Request, callers: CallerTokens): InternalCaller | undefined {
   const given = req.headers[INTERNAL_TOKEN_HEADER];
-  return typeof given === 'string' && safeEqual(given, expected);
+  if (typeof given !== 'string') return undefined;
+  let found: InternalCaller | undefined;
+  // Every token is compared, so the time taken does not say which caller came close.
+  for (const [caller, tokens] of Object.entries(callers) as Array<[InternalCaller, readonly string[]]>) {
+    for (const token of tokens) if (safeEqual(given, token)) found ??= caller;
+  }
+  return found;
 }
 
-export function requireInternalToken(expected: string): RequestHandler {
-  return (req, _res, next) => {
-    if (!hasInternalToken(req, expected)) {
+/**
+ * Admits a request only with the internal token of one of `callers` (otherwise 401
+ * INVALID_INTERNAL_TOKEN, whoever else's token it carries); the caller is then in
+ * `res.locals.internalCaller`.
+ */
+export function requireInternalCaller(callers: CallerTokens): RequestHandler {
+  return (req, res, next) => {
+    const caller = internalCaller(req, callers);
+    if (!caller) {
       next(appError('INVALID_INTERNAL_TOKEN'));
       return;
     }
+    res.locals.internalCaller = caller;
     next();
   };
 }
@@ -111,6 +144,8 @@ export function requireInternalToken(expected: string): RequestHandler {
 export interface RunningService {
   server: Server;
   port: number;
+  /** The internal listener's port, for a service with internal routes (see startService). */
+  internalPort?: number;
   close(): Promise<void>;
 }
 

@@ -92,8 +92,3 @@ export function verifyMediaRequest(opts: {
   }
   return name ? { mimeType: mime, filename: name } : { mimeType: mime };
 }
-
-/** The media-link key: MEDIA_SIGNING_SECRET, or one derived from INTERNAL_SERVICE_TOKEN (so one secret suffices). */
-export function deriveMediaSigningSecret(explicit: string | undefined, internalToken: string): string {
-  return explicit ?? createHmac('sha256', internalToken).update('bridge-media-links').digest('base64url');
-}

@@ -1,12 +1,28 @@
-import { ConfigError, credentialKeys, loadConfig, serviceConfigSchema, generateEncryptionKey, requireCredentialKeys } from '../src';
+import {
+  ConfigError,
+  callerTokens,
+  credentialKeys,
+  internalTokens,
+  loadConfig,
+  mediaSigningSecret,
+  requiredInProduction,
+  secrets as declare,
+  secretsDerivedFrom,
+  serviceConfigSchema,
+  generateEncryptionKey,
+  requireCredentialKeys,
+} from '../src';
 
-const schema = serviceConfigSchema(3007, {});
+/** A service that holds the admin key, the JWT secret, the keyring and the gateway's token. */
+const schema = serviceConfigSchema(3007, {
+  ...declare('ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'CREDENTIALS_ENCRYPTION_KEYS', 'GATEWAY_INTERNAL_TOKEN'),
+});
 const base = { DATABASE_URL: 'postgres://bridge_app@localhost/db' };
 const secrets = {
   ADMIN_API_KEY: 'a'.repeat(32),
   JWT_SECRET: 'j'.repeat(32),
   CREDENTIALS_ENCRYPTION_KEY: generateEncryptionKey(),
-  INTERNAL_SERVICE_TOKEN: 'i'.repeat(32),
+  GATEWAY_INTERNAL_TOKEN: 'g'.repeat(32),
 };
 
 describe('loadConfig', () => {
@@ -23,7 +39,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { ...base, META_GRAPH_URL: 'not a url' })).toThrow(/META_GRAPH_URL/);
   });
 
-  it.each(['ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'INTERNAL_SERVICE_TOKEN'])('refuses production without %s, naming it', (name) => {
+  it.each(['ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'GATEWAY_INTERNAL_TOKEN'])('refuses production without %s, naming it', (name) => {
     const env = { ...base, ...secrets, NODE_ENV: 'production', [name]: undefined };
     expect(() => loadConfig(schema, env)).toThrow(ConfigError);
     expect(() => loadConfig(schema, env)).toThrow(new RegExp(name));
@@ -31,6 +47,25 @@ describe('loadConfig', () => {
 
   it('starts in production with every secret', () => {
     expect(loadConfig(schema, { ...base, ...secrets, NODE_ENV: 'production' }).NODE_ENV).toBe('production');
+  });
+
+  it('requires in production exactly the secrets the schema declares, and keeps no other', () => {
+    const jwtOnly = serviceConfigSchema(3000, declare('JWT_SECRET'));
+    expect(requiredInProduction(jwtOnly)).toEqual(['JWT_SECRET']);
+    expect(requiredInProduction(schema)).toEqual(['ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'GATEWAY_INTERNAL_TOKEN']);
+    expect(requiredInProduction(serviceConfigSchema(3002, {}))).toEqual([]);
+    const config = loadConfig(jwtOnly, { ...base, NODE_ENV: 'production', JWT_SECRET: 'j'.repeat(32), ADMIN_API_KEY: 'a'.repeat(32), MEDIA_SIGNING_SECRET: 'm'.repeat(32) });
+    expect(config.JWT_SECRET).toBe('j'.repeat(32));
+    // What the environment has beyond the schema never reaches the service.
+    expect(Object.keys(config)).not.toEqual(expect.arrayContaining(['ADMIN_API_KEY']));
+    expect(Object.keys(config)).not.toEqual(expect.arrayContaining(['MEDIA_SIGNING_SECRET']));
+  });
+
+  it('does not let INTERNAL_SERVICE_TOKEN stand in for an internal token in production', () => {
+    const { GATEWAY_INTERNAL_TOKEN: _gateway, ...others } = secrets;
+    expect(() => loadConfig(schema, { ...base, ...others, NODE_ENV: 'production', INTERNAL_SERVICE_TOKEN: 'i'.repeat(32) })).toThrow(
+      /GATEWAY_INTERNAL_TOKEN required in production/,
+    );
   });
 
   it('treats an empty variable as unset', () => {
@@ -89,5 +124,52 @@ describe('the credentials keyring in the environment', () => {
     expect(() => loadConfig(schema, { ...base, CREDENTIALS_ENCRYPTION_KEY: A, CREDENTIALS_ENCRYPTION_KEYS: `${B},${A}` })).toThrow(
       /set CREDENTIALS_ENCRYPTION_KEY or CREDENTIALS_ENCRYPTION_KEYS, not both/,
     );
+  });
+});
+
+describe('internal tokens and the media key', () => {
+  const withTokens = serviceConfigSchema(3003, declare('GATEWAY_INTERNAL_TOKEN', 'AUTH_SERVICE_INTERNAL_TOKEN', 'MEDIA_SIGNING_SECRET'));
+  const ROOT = 'root-secret-0123456789abcdef';
+
+  it('outside production, derives a distinct token per caller, and the media key, from INTERNAL_SERVICE_TOKEN', () => {
+    const config = loadConfig(withTokens, { ...base, INTERNAL_SERVICE_TOKEN: ROOT });
+    const [gateway] = internalTokens(config, 'gateway');
+    const [auth] = internalTokens(config, 'auth-service');
+    expect(gateway).toMatch(/^[\w-]{43}$/);
+    expect(new Set([gateway, auth, ROOT, mediaSigningSecret(config)]).size).toBe(4);
+    const derived = secretsDerivedFrom(ROOT);
+    expect({ gateway, auth, media: mediaSigningSecret(config) }).toEqual({
+      gateway: derived.GATEWAY_INTERNAL_TOKEN,
+      auth: derived.AUTH_SERVICE_INTERNAL_TOKEN,
+      media: derived.MEDIA_SIGNING_SECRET,
+    });
+    // Another root, other tokens.
+    expect(secretsDerivedFrom(`${ROOT}x`).GATEWAY_INTERNAL_TOKEN).not.toBe(gateway);
+  });
+
+  it('takes a caller\'s own variable over the derivation, as a list newest first', () => {
+    const config = loadConfig(withTokens, { ...base, INTERNAL_SERVICE_TOKEN: ROOT, GATEWAY_INTERNAL_TOKEN: ` ${'n'.repeat(20)} , ${'o'.repeat(20)} ` });
+    expect(internalTokens(config, 'gateway')).toEqual(['n'.repeat(20), 'o'.repeat(20)]);
+    expect(callerTokens(config, ['gateway'])).toEqual({ gateway: ['n'.repeat(20), 'o'.repeat(20)] });
+  });
+
+  it('names the variable when there is neither the token nor, outside production, INTERNAL_SERVICE_TOKEN', () => {
+    const config = loadConfig(withTokens, base);
+    expect(() => internalTokens(config, 'gateway')).toThrow(/GATEWAY_INTERNAL_TOKEN \(or, outside production, INTERNAL_SERVICE_TOKEN\) is required/);
+    expect(() => mediaSigningSecret(config)).toThrow(/MEDIA_SIGNING_SECRET \(or, outside production, INTERNAL_SERVICE_TOKEN\) is required/);
+  });
+
+  it('requires the media key of its own in production', () => {
+    const env = { ...base, NODE_ENV: 'production', INTERNAL_SERVICE_TOKEN: ROOT, GATEWAY_INTERNAL_TOKEN: 'g'.repeat(20), AUTH_SERVICE_INTERNAL_TOKEN: 'a'.repeat(20) };
+    expect(() => loadConfig(withTokens, env)).toThrow(/MEDIA_SIGNING_SECRET required in production/);
+    expect(mediaSigningSecret(loadConfig(withTokens, { ...env, MEDIA_SIGNING_SECRET: 'm'.repeat(32) }))).toBe('m'.repeat(32));
+  });
+
+  it.each([
+    ['an empty entry', `${'n'.repeat(20)},,${'o'.repeat(20)}`, /GATEWAY_INTERNAL_TOKEN: token 2 of 3 is empty/],
+    ['a short token', `${'n'.repeat(20)},short-one`, /GATEWAY_INTERNAL_TOKEN: token 2 of 2 is shorter than 16 characters/],
+  ])('refuses %s at start-up, naming the variable and position but not the token', (_what, value, message) => {
+    expect(() => loadConfig(withTokens, { ...base, GATEWAY_INTERNAL_TOKEN: value })).toThrow(message);
+    expect(() => loadConfig(withTokens, { ...base, GATEWAY_INTERNAL_TOKEN: value })).not.toThrow(/nnnn|short-one/);
   });
 });

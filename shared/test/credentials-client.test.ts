@@ -94,7 +94,7 @@ describe('CredentialsClient against tenant-service', () => {
   async function newClient(options: Partial<ConstructorParameters<typeof CredentialsClient>[0]> = {}) {
     const c = new CredentialsClient({
       tenantServiceUrl: proxy.url,
-      internalToken: testSecrets.INTERNAL_SERVICE_TOKEN,
+      internalToken: testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN,
       cache: createCache(),
       ...options,
     });
@@ -105,7 +105,7 @@ describe('CredentialsClient against tenant-service', () => {
 
   beforeAll(async () => {
     sys = await startTestSystem({ only: ['tenant-service'] });
-    proxy = await startProxy(sys.urls['tenant-service']);
+    proxy = await startProxy(sys.internalUrls['tenant-service']!);
     client = await newClient();
   });
 
@@ -239,7 +239,7 @@ describe('CredentialsClient against tenant-service', () => {
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'CREDENTIALS_UNAVAILABLE', status: 503 });
     expect(lines.length).toBeGreaterThan(0);
-    expect(lines.join('')).not.toContain(testSecrets.INTERNAL_SERVICE_TOKEN);
+    expect(lines.join('')).not.toContain(testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN);
   });
 
   it('throws CREDENTIALS_UNAVAILABLE (503) when tenant-service refuses the internal token', async () => {
@@ -248,7 +248,7 @@ describe('CredentialsClient against tenant-service', () => {
   });
 
   it('stops listening for tenant events once closed', async () => {
-    const c = new CredentialsClient({ tenantServiceUrl: proxy.url, internalToken: testSecrets.INTERNAL_SERVICE_TOKEN, cache: createCache() });
+    const c = new CredentialsClient({ tenantServiceUrl: proxy.url, internalToken: testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN, cache: createCache() });
     await c.start();
     const { tenantId } = await sys.createTenant();
     await storeCredentials(sys, tenantId, 'genesys', genesysCredentials());
@@ -268,7 +268,7 @@ describeWithRedis('CredentialsClient with Redis', () => {
   beforeAll(async () => {
     sys = await startTestSystem({ redis: true, only: ['tenant-service'] });
     cache = RedisCache.fromUrl(TEST_REDIS_URL!);
-    client = new CredentialsClient({ tenantServiceUrl: sys.urls['tenant-service'], internalToken: testSecrets.INTERNAL_SERVICE_TOKEN, cache });
+    client = new CredentialsClient({ tenantServiceUrl: sys.internalUrls['tenant-service']!, internalToken: testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN, cache });
     await client.start();
   });
 

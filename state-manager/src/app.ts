@@ -7,7 +7,8 @@ export interface StateManagerDeps {
   db: Database;
   cache: Cache;
   logger: Logger;
-  internalToken: string;
+  /** GATEWAY_INTERNAL_TOKEN's tokens: /state trusts the tenant the gateway names only with one of them. */
+  gatewayTokens: readonly string[];
 }
 
 /**
@@ -20,7 +21,7 @@ export function createStateManager(deps: StateManagerDeps): { app: Express; clos
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
-      app.use('/state', requireGatewayTenant(deps.internalToken), jsonBody('16kb'), stateRoutes(deps.db));
+      app.use('/state', requireGatewayTenant(deps.gatewayTokens), jsonBody('16kb'), stateRoutes(deps.db));
     },
   });
   return { app, close: async () => undefined };

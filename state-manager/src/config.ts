@@ -1,3 +1,6 @@
-import { serviceConfigSchema } from '@bridge/shared';
+import { secrets, serviceConfigSchema } from '@bridge/shared';
 
-export const configSchema = serviceConfigSchema(3002, {});
+export const configSchema = serviceConfigSchema(3002, {
+  // Trusts the tenant the gateway names only with the gateway's token.
+  ...secrets('GATEWAY_INTERNAL_TOKEN'),
+});

@@ -1,4 +1,4 @@
-import { requireSecret, runMain, startService } from '@bridge/shared';
+import { internalTokens, runMain, startService } from '@bridge/shared';
 import { createStateManager } from './app';
 import { configSchema } from './config';
 
@@ -8,7 +8,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'state-manager',
       configSchema,
-      createApp: ({ config, logger, db, cache }) => createStateManager({ db, cache, logger, internalToken: requireSecret(config, 'INTERNAL_SERVICE_TOKEN') }),
+      createApp: ({ config, logger, db, cache }) => createStateManager({ db, cache, logger, gatewayTokens: internalTokens(config, 'gateway') }),
     },
     env,
   );

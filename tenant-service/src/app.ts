@@ -1,6 +1,6 @@
 import type { Express } from 'express';
-import { createServiceApp, jsonBody, requireBearer, requireInternalToken, standardReadiness } from '@bridge/shared';
-import type { Cache, CredentialCipher, Database, Logger } from '@bridge/shared';
+import { createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, standardReadiness } from '@bridge/shared';
+import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { adminRoutes, internalRoutes } from './routes';
 import { createTenantUseCases } from './tenants';
 
@@ -11,26 +11,33 @@ export interface TenantServiceDeps {
   cipher: CredentialCipher;
   logger: Logger;
   adminApiKey: string;
-  internalToken: string;
+  /** The services that may call the internal routes, with their tokens (which credentials each may read: CREDENTIAL_READERS). */
+  internalCallers: CallerTokens;
 }
 
 /**
- * The tenant-service app: the admin API on every route, the internal credentials route under
- * /internal. Nothing to release on close (the db and cache are the caller's).
+ * The tenant-service apps: the admin API on every route of `app` (port 3007), the internal
+ * credentials route under /internal of `internalApp` (INTERNAL_PORT, never published). Nothing
+ * to release on close (the db and cache are the caller's).
  */
-export function createTenantService(deps: TenantServiceDeps): { app: Express; close(): Promise<void> } {
+export function createTenantService(deps: TenantServiceDeps): { app: Express; internalApp: Express; close(): Promise<void> } {
   const tenants = createTenantUseCases(deps);
   const app = createServiceApp({
     name: 'tenant-service',
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
-      app.use('/internal', requireInternalToken(deps.internalToken), internalRoutes(tenants));
       // Authenticate before reading a body: an anonymous caller's payload is never parsed.
       app.use(requireBearer(deps.adminApiKey, 'INVALID_ADMIN_KEY'));
       app.use(jsonBody('64kb'));
       app.use(adminRoutes(tenants));
     },
   });
-  return { app, close: async () => undefined };
+  const internalApp = createInternalApp({
+    logger: deps.logger,
+    routes: (app) => {
+      app.use('/internal', requireInternalCaller(deps.internalCallers), internalRoutes(tenants));
+    },
+  });
+  return { app, internalApp, close: async () => undefined };
 }

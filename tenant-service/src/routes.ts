@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { appError, parseInput, credentialTypeSchema, credentialsBodySchema } from '@bridge/shared';
+import { appError, parseInput, credentialTypeSchema, credentialsBodySchema, type CredentialType, type InternalCaller } from '@bridge/shared';
 import { createApiKeySchema, createTenantSchema, listQuerySchema, tenantIdSchema, updateTenantSchema } from './schemas';
 import type { TenantUseCases } from './tenants';
 
@@ -59,11 +59,26 @@ export function adminRoutes(tenants: TenantUseCases): Router {
   return r;
 }
 
-/** Routes for the other services, behind INTERNAL_SERVICE_TOKEN. */
+/**
+ * Which services may read which decrypted credentials, each by its own internal token:
+ * webhook-service checks Meta's and Genesys's signatures and fetches media with the Meta token;
+ * auth-service trades Genesys client credentials for OAuth tokens; genesys-connector sends with
+ * both.
+ */
+export const CREDENTIAL_READERS: Record<CredentialType, readonly InternalCaller[]> = {
+  meta: ['webhook-service', 'genesys-connector'],
+  genesys: ['webhook-service', 'auth-service', 'genesys-connector'],
+};
+
+/**
+ * Routes for the other services, on the internal listener, behind requireInternalCaller (which
+ * puts the caller in `res.locals.internalCaller`).
+ */
 export function internalRoutes(tenants: TenantUseCases): Router {
   const r = Router();
   r.get('/tenants/:tenantId/credentials/:type', async (req, res) => {
     const type = parseInput(credentialTypeSchema, req.params.type);
+    if (!CREDENTIAL_READERS[type].includes(res.locals.internalCaller)) throw appError('INVALID_INTERNAL_TOKEN');
     res.set('Cache-Control', 'no-store');
     res.json(await tenants.readCredentials(tenantParam(req.params.tenantId), type));
   });

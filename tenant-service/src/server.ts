@@ -1,8 +1,8 @@
-import { CredentialCipher, requireCredentialKeys, requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialCipher, callerTokens, requireCredentialKeys, requireSecret, runMain, startService } from '@bridge/shared';
 import { createTenantService } from './app';
 import { configSchema } from './config';
 
-/** Builds tenant-service from the environment and listens on its port (3007). */
+/** Builds tenant-service from the environment and listens on its port (3007), its internal routes on INTERNAL_PORT (4007). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
   return startService(
     {
@@ -15,7 +15,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           logger,
           cipher: new CredentialCipher(requireCredentialKeys(config)),
           adminApiKey: requireSecret(config, 'ADMIN_API_KEY'),
-          internalToken: requireSecret(config, 'INTERNAL_SERVICE_TOKEN'),
+          internalCallers: callerTokens(config, ['webhook-service', 'auth-service', 'genesys-connector']),
         }),
     },
     env,

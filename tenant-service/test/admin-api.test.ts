@@ -7,11 +7,15 @@ import { testSecrets } from '../../test/support/env';
 import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
 
 const ADMIN = `Bearer ${testSecrets.ADMIN_API_KEY}`;
+/** A caller that may read both types of credentials. */
+const CONNECTOR = testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN;
 
 let tdb: TestDatabase;
 let db: Database;
 let cache: MemoryCache;
 let app: Express;
+/** The internal listener's app (INTERNAL_PORT). */
+let internalApp: Express;
 let closeService: () => Promise<void>;
 /** What the gateway reads: the same cache, so stale entries would show here. */
 let directory: TenantDirectory;
@@ -20,13 +24,17 @@ beforeAll(async () => {
   tdb = await createTestDatabase();
   db = new Database({ connectionString: tdb.appUrl });
   cache = new MemoryCache();
-  ({ app, close: closeService } = createTenantService({
+  ({ app, internalApp, close: closeService } = createTenantService({
     db,
     cache,
     cipher: new CredentialCipher(testSecrets.CREDENTIALS_ENCRYPTION_KEY),
     logger: createLogger({ name: 'test', level: 'silent' }),
     adminApiKey: testSecrets.ADMIN_API_KEY,
-    internalToken: testSecrets.INTERNAL_SERVICE_TOKEN,
+    internalCallers: {
+      'webhook-service': [testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN],
+      'auth-service': [testSecrets.AUTH_SERVICE_INTERNAL_TOKEN],
+      'genesys-connector': [testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN],
+    },
   }));
   directory = new TenantDirectory(db, cache);
 });
@@ -309,7 +317,7 @@ describe('credentials', () => {
     await admin().post(`/tenants/${tenantId}/credentials`).send(second).expect(201);
     const rows = await ownerQuery(tdb, 'SELECT 1 FROM tenant_credentials WHERE tenant_id = $1', [tenantId]);
     expect(rows).toHaveLength(1);
-    const internal = await request(app).get(`/internal/tenants/${tenantId}/credentials/meta`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    const internal = await request(internalApp).get(`/internal/tenants/${tenantId}/credentials/meta`).set('X-Internal-Token', CONNECTOR);
     expect(internal.body.credentials.accessToken).toBe('EAAG-rotated-token-4321');
     expect(events.filter((e) => e.tenantId === tenantId && e.kind === 'credentials-changed')).toHaveLength(2);
     await unsubscribe();
@@ -355,7 +363,7 @@ describe('credentials', () => {
       `INSERT INTO tenant_credentials (tenant_id, type, encrypted) SELECT $2, type, encrypted FROM tenant_credentials WHERE tenant_id = $1 AND type = 'genesys'`,
       [a.tenantId, b.tenantId],
     );
-    const res = await request(app).get(`/internal/tenants/${b.tenantId}/credentials/genesys`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    const res = await request(internalApp).get(`/internal/tenants/${b.tenantId}/credentials/genesys`).set('X-Internal-Token', CONNECTOR);
     expect(res.status).toBe(500);
     expect(res.body.error.code).toBe('CREDENTIALS_UNREADABLE');
     expect(JSON.stringify(res.body)).not.toContain('genesys-client-secret');
@@ -364,24 +372,54 @@ describe('credentials', () => {
 });
 
 describe('internal credentials route', () => {
-  it('requires the internal token', async () => {
+  const read = (tenantId: string, type: string) => request(internalApp).get(`/internal/tenants/${tenantId}/credentials/${type}`);
+
+  it('is served on the internal listener only: the admin app answers 404 even with the admin key and a caller token', async () => {
     const { tenantId } = await createTenant();
     await admin().post(`/tenants/${tenantId}/credentials`).send(genesysCredentials).expect(201);
-    expect((await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`)).status).toBe(401);
-    expect((await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`).set('X-Internal-Token', 'wrong')).status).toBe(401);
-    // The admin key is not the internal token.
-    expect((await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`).set('Authorization', ADMIN)).status).toBe(401);
-    const ok = await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    const onAdminApp = await request(app).get(`/internal/tenants/${tenantId}/credentials/genesys`).set('Authorization', ADMIN).set('X-Internal-Token', CONNECTOR);
+    expect(onAdminApp.status).toBe(404);
+    expect(JSON.stringify(onAdminApp.body)).not.toContain(genesysCredentials.credentials.clientSecret);
+    // And the internal listener serves no admin route.
+    expect((await request(internalApp).get('/tenants').set('Authorization', ADMIN).set('X-Internal-Token', CONNECTOR)).status).toBe(404);
+  });
+
+  it('requires the token of a caller that reads credentials', async () => {
+    const { tenantId } = await createTenant();
+    await admin().post(`/tenants/${tenantId}/credentials`).send(genesysCredentials).expect(201);
+    expect((await read(tenantId, 'genesys')).status).toBe(401);
+    expect((await read(tenantId, 'genesys').set('X-Internal-Token', 'wrong')).status).toBe(401);
+    // Neither the admin key, nor the gateway's token, nor the shared dev secret opens it.
+    expect((await read(tenantId, 'genesys').set('Authorization', ADMIN)).status).toBe(401);
+    expect((await read(tenantId, 'genesys').set('X-Internal-Token', testSecrets.GATEWAY_INTERNAL_TOKEN)).status).toBe(401);
+    expect((await read(tenantId, 'genesys').set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN)).status).toBe(401);
+    const ok = await read(tenantId, 'genesys').set('X-Internal-Token', CONNECTOR);
     expect(ok.status).toBe(200);
     expect(ok.body.credentials).toEqual(genesysCredentials.credentials);
     expect(ok.headers['cache-control']).toBe('no-store');
   });
 
+  it('gives each caller only the types it uses: auth-service reads Genesys credentials, not Meta ones', async () => {
+    const { tenantId } = await createTenant();
+    await admin().post(`/tenants/${tenantId}/credentials`).send(genesysCredentials).expect(201);
+    await admin().post(`/tenants/${tenantId}/credentials`).send(metaCredentials()).expect(201);
+    const status = async (token: string, type: string) => (await read(tenantId, type).set('X-Internal-Token', token)).status;
+    expect(await status(testSecrets.AUTH_SERVICE_INTERNAL_TOKEN, 'genesys')).toBe(200);
+    const refused = await read(tenantId, 'meta').set('X-Internal-Token', testSecrets.AUTH_SERVICE_INTERNAL_TOKEN);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('INVALID_INTERNAL_TOKEN');
+    expect(JSON.stringify(refused.body)).not.toContain(metaCredentials().credentials.appSecret);
+    for (const type of ['meta', 'genesys']) {
+      expect(await status(testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN, type)).toBe(200);
+      expect(await status(CONNECTOR, type)).toBe(200);
+    }
+  });
+
   it('answers 404 when the tenant has no credentials of that type and 400 for an unknown type', async () => {
     const { tenantId } = await createTenant();
-    const missing = await request(app).get(`/internal/tenants/${tenantId}/credentials/meta`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    const missing = await read(tenantId, 'meta').set('X-Internal-Token', CONNECTOR);
     expect(missing.status).toBe(404);
-    const bad = await request(app).get(`/internal/tenants/${tenantId}/credentials/slack`).set('X-Internal-Token', testSecrets.INTERNAL_SERVICE_TOKEN);
+    const bad = await read(tenantId, 'slack').set('X-Internal-Token', CONNECTOR);
     expect(bad.status).toBe(400);
   });
 });

@@ -47,13 +47,13 @@ type Keys = { CREDENTIALS_ENCRYPTION_KEY: string } | { CREDENTIALS_ENCRYPTION_KE
 
 /** The environment of tenant-service (and of the rotation command) in production, with these keys only. */
 function envWith(keys: Keys, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return serviceEnv(tdb.appUrl, { NODE_ENV: 'production', PORT: '0', CREDENTIALS_ENCRYPTION_KEY: undefined, ...keys, ...extra });
+  return serviceEnv(tdb.appUrl, { NODE_ENV: 'production', PORT: '0', INTERNAL_PORT: '0', CREDENTIALS_ENCRYPTION_KEY: undefined, ...keys, ...extra });
 }
 
-async function startTenantService(keys: Keys): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startTenantService(keys: Keys): Promise<{ url: string; internalUrl: string; stop: () => Promise<void> }> {
   const service = await start(envWith(keys));
   running.push(service);
-  return { url: `http://127.0.0.1:${service.port}`, stop: () => service.close() };
+  return { url: `http://127.0.0.1:${service.port}`, internalUrl: `http://127.0.0.1:${service.internalPort}`, stop: () => service.close() };
 }
 
 const admin = (url: string) => ({
@@ -61,9 +61,9 @@ const admin = (url: string) => ({
   get: (p: string) => request(url).get(p).set('Authorization', `Bearer ${testSecrets.ADMIN_API_KEY}`),
 });
 
-/** What the other services call: GET /internal/tenants/:id/credentials/:type. */
-const readInternal = (url: string, tenantId: string, type: string) =>
-  request(url).get(`/internal/tenants/${tenantId}/credentials/${type}`).set(INTERNAL_TOKEN_HEADER, testSecrets.INTERNAL_SERVICE_TOKEN);
+/** What the other services call (genesys-connector reads both types): GET /internal/tenants/:id/credentials/:type on the internal listener. */
+const readInternal = (internalUrl: string, tenantId: string, type: string) =>
+  request(internalUrl).get(`/internal/tenants/${tenantId}/credentials/${type}`).set(INTERNAL_TOKEN_HEADER, testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN);
 
 const meta = () => ({
   appSecret: 'meta-app-secret-1234',
@@ -136,7 +136,7 @@ describe('rotating the credentials encryption key', () => {
     ts = await startTenantService({ CREDENTIALS_ENCRYPTION_KEYS: `${B},${A}` });
     for (const [key, credentials] of expected) {
       const [tenantId, type] = key.split('/');
-      const res = await readInternal(ts.url, tenantId, type);
+      const res = await readInternal(ts.internalUrl, tenantId, type);
       expect({ key, status: res.status, credentials: res.body.credentials }).toEqual({ key, status: 200, credentials });
     }
     await admin(ts.url).post('/tenants').send({ tenantId: t4, name: t4 }).expect(201);
@@ -153,7 +153,7 @@ describe('rotating the credentials encryption key', () => {
       while (reading) {
         for (const key of expected.keys()) {
           const [tenantId, type] = key.split('/');
-          statuses.push((await readInternal(ts.url, tenantId, type)).status);
+          statuses.push((await readInternal(ts.internalUrl, tenantId, type)).status);
         }
       }
     })();
@@ -183,7 +183,7 @@ describe('rotating the credentials encryption key', () => {
     ts = await startTenantService({ CREDENTIALS_ENCRYPTION_KEYS: B });
     for (const [key, credentials] of expected) {
       const [tenantId, type] = key.split('/');
-      const res = await readInternal(ts.url, tenantId, type);
+      const res = await readInternal(ts.internalUrl, tenantId, type);
       expect({ key, status: res.status, credentials: res.body.credentials }).toEqual({ key, status: 200, credentials });
     }
     const masked = await admin(ts.url).get(`/tenants/${t1}/credentials`).expect(200);
@@ -192,7 +192,7 @@ describe('rotating the credentials encryption key', () => {
 
     // And the retired key really is retired: A alone reads nothing, and says which key is needed.
     ts = await startTenantService({ CREDENTIALS_ENCRYPTION_KEY: A });
-    const refused = await readInternal(ts.url, t2, 'meta');
+    const refused = await readInternal(ts.internalUrl, t2, 'meta');
     expect(refused.status).toBe(500);
     expect(refused.body.error).toMatchObject({ code: 'CREDENTIALS_UNREADABLE', message: expect.stringContaining(encryptionKeyId(B)) });
     expect(JSON.stringify(refused.body)).not.toContain(stored(t2, 'meta').accessToken);

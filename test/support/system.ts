@@ -35,6 +35,7 @@ export async function startTestSystem(options: { redis?: boolean; env?: Record<s
     dataDir,
     only: options.only,
     ports: Object.fromEntries(SERVICES.map((s) => [s.name, 0])),
+    internalPorts: Object.fromEntries(SERVICES.map((s) => [s.name, 0])),
   });
   const admin = (method: 'get' | 'post' | 'patch' | 'delete', url: string) =>
     request(system.urls['tenant-service'])[method](url).set('Authorization', `Bearer ${system.adminApiKey}`);

@@ -1,4 +1,4 @@
-import { CredentialsClient, OutboxNotifier, TenantDirectory, deriveMediaSigningSecret, requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, OutboxNotifier, TenantDirectory, internalTokens, mediaSigningSecret, runMain, startService } from '@bridge/shared';
 import { createWebhookService } from './app';
 import { configSchema } from './config';
 import { WebhookTenants } from './tenants';
@@ -10,9 +10,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       name: 'webhook-service',
       configSchema,
       createApp: async ({ config, logger, db, cache }) => {
-        const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
-        const mediaSigningSecret = deriveMediaSigningSecret(config.MEDIA_SIGNING_SECRET, internalToken);
-        const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_URL, internalToken, cache });
+        const [internalToken] = internalTokens(config, 'webhook-service');
+        const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken, cache });
         const tenants = new WebhookTenants({ db, cache, credentials, directory: new TenantDirectory(db, cache) });
         await Promise.all([credentials.start(), tenants.start()]);
         return createWebhookService({
@@ -23,7 +22,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           tenants,
           notifier: new OutboxNotifier(db),
           graphUrl: config.META_GRAPH_URL,
-          mediaSigningSecret,
+          mediaSigningSecret: mediaSigningSecret(config),
           mediaDownloadHosts: config.MEDIA_DOWNLOAD_HOSTS,
         });
       },

@@ -33,7 +33,7 @@ beforeAll(async () => {
   sys = await startTestSystem({ only: ['tenant-service'] });
   db = new Database({ connectionString: sys.tdb.appUrl });
   cache = new MemoryCache();
-  credentials = new CredentialsClient({ tenantServiceUrl: sys.urls['tenant-service'], internalToken: testSecrets.INTERNAL_SERVICE_TOKEN, cache });
+  credentials = new CredentialsClient({ tenantServiceUrl: sys.internalUrls['tenant-service']!, internalToken: testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN, cache });
   tenants = new WebhookTenants({ db, cache, credentials, directory: new TenantDirectory(db, cache) });
   await Promise.all([credentials.start(), tenants.start()]);
   deps = { db, tenants, notifier };

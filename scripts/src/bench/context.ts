@@ -14,7 +14,7 @@ export interface BenchContext {
   settings: BenchSettings;
   /** Base URLs of the gateway and of the two services measured behind it. */
   svc: { gateway: string; state: string; webhook: string };
-  /** What the gateway adds to the requests it forwards. */
+  /** What the gateway adds to the requests it forwards (its own internal token). */
   internalToken: string;
   /** PostgreSQL as the owner (seeding, queue counts). */
   ownerUrl: string;

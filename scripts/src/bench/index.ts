@@ -104,7 +104,7 @@ async function main(): Promise<number> {
     const ctx: BenchContext = {
       settings,
       svc: { gateway: gateway.url('gateway'), state: back.url('state-manager'), webhook: webhook.url('webhook-service') },
-      internalToken: secrets.INTERNAL_SERVICE_TOKEN,
+      internalToken: prepared.serviceEnv.GATEWAY_INTERNAL_TOKEN!,
       ownerUrl,
       encryptionKey: secrets.CREDENTIALS_ENCRYPTION_KEY,
       probe,
