@@ -149,7 +149,7 @@ export class DeliveryWorker {
     if (job.uncertain) log.warn('retrying a delivery whose last attempt has no recorded outcome: it may reach the recipient twice');
     // This attempt stalled past its lease and another worker claimed the job: its outcome is that
     // worker's to record, and this one's writes were rolled back.
-    const leaseLost = (err: LeaseLost) => log.warn({ operation: err.operation }, 'lease lost: another worker claimed this delivery again; nothing recorded');
+    const leaseLost = (err: LeaseLost) => log.warn({ operation: err.operation }, 'lease lost: another worker claimed this delivery again (or it was removed); nothing recorded');
     try {
       await this.o.deliveries.deliver(job);
       log.debug('delivered');
