@@ -37,11 +37,15 @@ export interface DeliveryDeps {
 export function createDeliveries(deps: DeliveryDeps) {
   const { db, outbox } = deps;
 
-  /** Records the outcome (if any) and removes the job, in one transaction. */
+  /**
+   * Removes the job and records the outcome (if any), in one transaction: when another worker has
+   * claimed the job since (this attempt stalled past its lease), `complete` throws LeaseLost and
+   * the outcome is not recorded either; that worker records its own.
+   */
   const record = (job: Job, outcome?: (q: Queryable) => Promise<unknown>) =>
     db.withTenant(job.tenantId, async (q) => {
-      if (outcome) await outcome(q);
       await outbox.complete(q, job);
+      if (outcome) await outcome(q);
     });
 
   /** The job's message, unless it is gone or no longer waits for this delivery. */
@@ -60,18 +64,15 @@ export function createDeliveries(deps: DeliveryDeps) {
 
   function inboundBody(tenantId: string, msg: messages.TrackedMessage): GenesysInboundMessage {
     const payload = msg.payload as { message: MetaMessage; contact?: { profile?: { name?: string }; user_id?: string } | null };
-    try {
-      return metaMessageToGenesys(payload.message, {
+    return mapOrFail('UNMAPPABLE_MESSAGE', () =>
+      metaMessageToGenesys(payload.message, {
         tenantId,
         waId: msg.waId ?? undefined,
         userId: payload.contact?.user_id,
         profileName: payload.contact?.profile?.name,
         mediaUrl: (media) => deps.mediaUrl(tenantId, media),
-      });
-    } catch (err) {
-      if (err instanceof UnmappableMessage) throw permanent('UNMAPPABLE_MESSAGE', err.message);
-      throw err;
-    }
+      }),
+    );
   }
 
   /** Genesys → WhatsApp: an agent's reply, in as many sends as it needs (text, attachments). */
@@ -80,7 +81,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     if (!msg) return record(job);
     const credentials = await deps.credentials.meta(job.tenantId);
     if (!credentials) throw transient('META_NOT_CONFIGURED', 'The tenant has no Meta credentials yet');
-    const sends = genesysOutboundToMetaSends(msg.payload as GenesysOutboundMessage, msg.waId!);
+    const sends = mapOrFail('UNMAPPABLE_MESSAGE', () => genesysOutboundToMetaSends(msg.payload as GenesysOutboundMessage, msg.waId!));
     if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The agent message has nothing WhatsApp can show');
     const wamids = await sendParts(job, credentials, sends);
     await record(job, (q) => messages.recordSentToWhatsApp(q, job.tenantId, msg.id, wamids));
@@ -112,8 +113,11 @@ export function createDeliveries(deps: DeliveryDeps) {
       throw permanent('UNKNOWN_MESSAGE', 'No outbound message with this wamid');
     }
     const status = event.payload as MetaStatus;
-    const receipt = metaStatusToGenesysReceipt(status, event.message.genesysMessageId);
-    const update = statusUpdate(status, event.message);
+    const message = event.message;
+    const { receipt, update } = mapOrFail('UNMAPPABLE_RECEIPT', () => ({
+      receipt: metaStatusToGenesysReceipt(status, message.genesysMessageId),
+      update: statusUpdate(status, message),
+    }));
     if (receipt) await deps.genesys.send(job.tenantId, 'receipt', receipt);
     await record(job, update && ((q) => messages.recordStatus(q, job.tenantId, update)));
   }
@@ -145,6 +149,20 @@ export function createDeliveries(deps: DeliveryDeps) {
 }
 
 export type Deliveries = ReturnType<typeof createDeliveries>;
+
+/**
+ * Runs a mapping. Mapping is pure over what is stored, so what it cannot map now it never will:
+ * whatever it throws (UnmappableMessage, or a payload shape it did not foresee) ends the
+ * delivery at once as a permanent failure `code` with the reason, instead of a retry for the
+ * whole budget while the rest of its lane waits behind it.
+ */
+function mapOrFail<T>(code: string, map: () => T): T {
+  try {
+    return map();
+  } catch (err) {
+    throw permanent(code, err instanceof UnmappableMessage ? err.message : `Cannot be mapped: ${(err as Error).message}`);
+  }
+}
 
 /** Status order for outbound messages: a late `delivered` never replaces `read`. */
 const STATUS_RANK: Record<string, number> = { pending: 0, sent: 1, delivered: 2, read: 3 };

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { OUTBOX_CHANNEL, afterFailure, type Job, type Logger, type Outbox, type RetryPolicy } from '@bridge/shared';
+import { LeaseLost, OUTBOX_CHANNEL, afterFailure, type Job, type Logger, type Outbox, type RetryPolicy } from '@bridge/shared';
 import type { Deliveries } from './deliveries';
 import { DeliveryError } from './errors';
 
@@ -40,7 +40,12 @@ export class DeliveryWorker {
     await this.listen();
     // Leases of slow attempts are renewed well before they run out.
     this.heartbeat = setInterval(() => {
-      this.o.outbox.renewLeases([...this.running.values()], this.o.leaseMs).catch((err) => this.o.logger.warn({ err: (err as Error).message }, 'lease renewal failed'));
+      this.o.outbox
+        .renewLeases([...this.running.values()], this.o.leaseMs)
+        .then((lost) => {
+          for (const job of lost) this.o.logger.warn({ tenantId: job.tenantId, jobId: job.id, attempt: job.attempts }, 'lease lost: another worker claimed this delivery again; this attempt will record nothing');
+        })
+        .catch((err) => this.o.logger.warn({ err: (err as Error).message }, 'lease renewal failed'));
     }, Math.max(100, Math.floor(this.o.leaseMs / 3)));
     this.heartbeat.unref();
     this.schedule(0);
@@ -115,7 +120,13 @@ export class DeliveryWorker {
 
   private run(job: Job): void {
     const key = `${job.tenantId}/${job.id}`;
-    if (this.running.has(key)) return; // already ours and in flight
+    const mine = this.running.get(key);
+    if (mine) {
+      // Ours and still in flight, its lease lapsed (renewals failed) and claimed again by us: the
+      // running attempt now holds the new claim, so that its outcome is recorded, not fenced out.
+      mine.attempts = job.attempts;
+      return;
+    }
     this.running.set(key, job);
     this.total++;
     this.inFlight.set(job.tenantId, (this.inFlight.get(job.tenantId) ?? 0) + 1);
@@ -136,10 +147,14 @@ export class DeliveryWorker {
   private async execute(job: Job): Promise<void> {
     const log = this.o.logger.child({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, attempt: job.attempts });
     if (job.uncertain) log.warn('retrying a delivery whose last attempt has no recorded outcome: it may reach the recipient twice');
+    // This attempt stalled past its lease and another worker claimed the job: its outcome is that
+    // worker's to record, and this one's writes were rolled back.
+    const leaseLost = (err: LeaseLost) => log.warn({ operation: err.operation }, 'lease lost: another worker claimed this delivery again (or it was removed); nothing recorded');
     try {
       await this.o.deliveries.deliver(job);
       log.debug('delivered');
     } catch (err) {
+      if (err instanceof LeaseLost) return leaseLost(err);
       // An unexpected error (e.g. the database failing while recording a delivery the provider had
       // accepted) leaves the outcome unknown.
       const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message, undefined, undefined, true);
@@ -154,6 +169,7 @@ export class DeliveryWorker {
           await this.o.deliveries.giveUp(job, e, next.finish);
         }
       } catch (recordErr) {
+        if (recordErr instanceof LeaseLost) return leaseLost(recordErr);
         // The lease expires and the job is claimed again: nothing is lost.
         log.error({ err: (recordErr as Error).message }, 'could not record the delivery outcome');
       }

@@ -140,6 +140,15 @@ describe('an agent reply to WhatsApp', () => {
   });
 });
 
+describe('an agent reply with nothing WhatsApp can show', () => {
+  it('fails for good at once, sending nothing', async () => {
+    const id = await insertMessage('outbound', { genesysMessageId: 'gmsg-out-empty', payload: { id: 'gmsg-out-empty', type: 'Text', text: '  ', content: [{ contentType: 'Attachment', attachment: { url: 'ftp://x' } }] } });
+    const job = await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(WA), messageId: id });
+    await expect(deliveries.deliver(job)).rejects.toMatchObject({ kind: 'permanent', code: 'EMPTY_MESSAGE' });
+    expect(metaSends).toEqual([]);
+  });
+});
+
 describe('a Meta status to a Genesys receipt', () => {
   async function status(wamid: string, payload: object) {
     const [row] = await owner<{ id: string }>(
@@ -169,6 +178,19 @@ describe('a Meta status to a Genesys receipt', () => {
     });
     await deliveries.deliver(await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts('wamid.OUT3'), eventId }));
     expect(await message(id)).toMatchObject({ status: 'failed', error_code: 'MessageExpired' });
+  });
+
+  it.each([
+    ['no recipient', { recipient_id: undefined }, 'has no recipient'],
+    ['a time that is not a number', { timestamp: 'yesterday' }, 'has no valid timestamp'],
+  ])('that cannot be built (%s) fails for good at once, with its reason, sending nothing', async (_case, change, reason) => {
+    const wamid = `wamid.OUT5.${reason.length}`;
+    const id = await insertMessage('outbound', { genesysMessageId: `gmsg-${wamid}`, wamid, payload: {}, status: 'sent' });
+    const eventId = await status(wamid, { id: wamid, status: 'delivered', timestamp: '1735732800', recipient_id: WA, ...change });
+    const job = await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts(wamid), eventId });
+    await expect(deliveries.deliver(job)).rejects.toMatchObject({ kind: 'permanent', code: 'UNMAPPABLE_RECEIPT', message: expect.stringContaining(reason) });
+    expect(genesysCalls).toEqual([]);
+    expect((await message(id)).status).toBe('sent');
   });
 
   it('waits for a status that arrives before its send is recorded', async () => {

@@ -14,6 +14,13 @@ const mappingBody = z
   })
   .strict();
 
+const MAX_BIGINT = 2n ** 63n - 1n;
+/**
+ * A conversation cursor's time bound, in microseconds since the epoch (year 287168): PostgreSQL
+ * computes the cursor's time up to here (beyond, its interval arithmetic overflows: a 500).
+ */
+const MAX_CURSOR_US = 9_000_000_000_000_000_000n;
+
 const conversationsQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(10),
@@ -27,15 +34,19 @@ const messagesQuery = z
     direction: z.enum(['inbound', 'outbound']).optional(),
     waId: waId.optional(),
     limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().regex(/^\d{1,19}$/, 'is not a cursor this API returned').optional(),
+    // A message id: PostgreSQL's bigint, whose bound a 19-digit number can pass.
+    cursor: z
+      .string()
+      .refine((v) => /^\d{1,19}$/.test(v) && BigInt(v) <= MAX_BIGINT, 'is not a cursor this API returned')
+      .optional(),
   })
   .strict();
 
 const encodeCursor = (c: repo.Cursor) => Buffer.from(`${c.us}.${c.waId}`, 'utf8').toString('base64url');
 
 function decodeCursor(raw: string): repo.Cursor {
-  const match = /^(\d{1,20})\.([A-Za-z0-9._-]{3,64})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
-  if (!match) throw badInput('cursor', 'is not a cursor this API returned');
+  const match = /^(\d{1,19})\.([A-Za-z0-9._-]{3,64})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+  if (!match || BigInt(match[1]) > MAX_CURSOR_US) throw badInput('cursor', 'is not a cursor this API returned');
   return { us: match[1], waId: match[2] };
 }
 

@@ -199,11 +199,14 @@ describe('GET /tenants and /tenants/:id', () => {
     expect(page.body[0].tenantId).toBe(ids[1]);
   });
 
-  it('rejects a bad limit with 400', async () => {
-    const res = await admin().get('/tenants?limit=0');
-    expect(res.status).toBe(400);
-    expect(res.body.error.message).toContain('limit');
-  });
+  it.each(['limit=0', 'limit=1001', 'limit=abc', 'limit=1.5', 'limit=99999999999999999999', 'limit=1&limit=2', 'after=Not%20A%20Tenant', `after=${'a'.repeat(300)}`, 'after=a&after=b'])(
+    'rejects %s with 400 naming the parameter',
+    async (query) => {
+      const res = await admin().get(`/tenants?${query}`);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toContain(query.split('=')[0]);
+    },
+  );
 
   it('gets one tenant, and 404 for an unknown or impossible id', async () => {
     const { tenantId } = await createTenant();

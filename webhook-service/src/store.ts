@@ -7,6 +7,20 @@ import { enqueueSql, laneSql, statement, type Queryable } from '@bridge/shared';
  * OutboxNotifier in shared/src/outbox).
  */
 
+/**
+ * JSON for a jsonb parameter. PostgreSQL's jsonb refuses U+0000 and lone surrogates (half an
+ * emoji, e.g. where a sender cut a text), which JSON (and so a provider's payload) may carry: one
+ * would fail the whole webhook on every redelivery. Each becomes U+FFFD. JSON.stringify writes
+ * both as `\u` escapes and a backslash as `\\`; backslash pairs are matched first, so an escaped
+ * backslash followed by `u0000` is left as it is.
+ */
+function jsonb(value: unknown): string {
+  return JSON.stringify(value).replace(/\\\\|\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, (m) => (m === '\\\\' ? m : '\\ufffd'));
+}
+
+/** A text parameter, without U+0000, which PostgreSQL's text refuses too (lone surrogates are sent as U+FFFD anyway). */
+const textParam = (value: string): string => value.replaceAll('\u0000', '\ufffd');
+
 /** Named statements for the webhook hot path (planned once per connection). */
 const STORE_MESSAGES = statement(
   'store-meta-messages',
@@ -31,14 +45,16 @@ const STORE_STATUSES = statement(
          INSERT INTO message_events (tenant_id, source, kind, provider_key, wamid, payload)
          SELECT $1, 'meta', status, wamid || ':' || status, wamid, payload FROM input ORDER BY n
          ON CONFLICT DO NOTHING
-         RETURNING id, wamid, payload
+         RETURNING id, wamid, kind
        )
        ${enqueueSql(
          {
            tenantId: '$1',
            kind: 'to_genesys_receipt',
            lane: laneSql.receipts('wamid'),
-           ordering: "COALESCE(to_timestamp((payload->>'timestamp')::double precision), now())",
+           // The sanitised time (InboundStatus.ts), never the raw payload's: a status whose
+           // timestamp is not a number must not fail the whole webhook (and Meta's every retry).
+           ordering: '(SELECT to_timestamp(i.ts) FROM input i WHERE i.wamid = ins.wamid AND i.status = ins.kind ORDER BY i.n LIMIT 1)',
            eventId: 'id',
          },
          { from: 'ins', orderBy: 'id' },
@@ -60,7 +76,7 @@ export interface InboundMessage {
   waId: string | null;
   wamid: string;
   type: string;
-  /** Unix seconds, from Meta's `timestamp`. */
+  /** Unix seconds, from Meta's `timestamp`, sanitised (ingest/time.ts): SQL reads this, never the payload's. */
   ts: number;
   payload: unknown;
 }
@@ -68,6 +84,7 @@ export interface InboundMessage {
 export interface InboundStatus {
   wamid: string;
   status: string;
+  /** Unix seconds, from Meta's `timestamp`, sanitised (ingest/time.ts): SQL reads this, never the payload's. */
   ts: number;
   payload: unknown;
 }
@@ -94,21 +111,21 @@ export async function storeMetaUpdates(
   if (input.messages.length) {
     const { rowCount } = await q.query({
       ...STORE_MESSAGES,
-      values: [tenantId, JSON.stringify(input.messages.map((m, n) => ({ n, wa_id: m.waId, wamid: m.wamid, type: m.type, ts: m.ts, payload: m.payload })))],
+      values: [tenantId, jsonb(input.messages.map((m, n) => ({ n, wa_id: m.waId, wamid: m.wamid, type: m.type, ts: m.ts, payload: m.payload })))],
     });
     newMessages = rowCount ?? 0;
   }
   if (input.statuses.length) {
     const { rowCount } = await q.query({
       ...STORE_STATUSES,
-      values: [tenantId, JSON.stringify(input.statuses.map((s, n) => ({ n, wamid: s.wamid, status: s.status, ts: s.ts, payload: s.payload })))],
+      values: [tenantId, jsonb(input.statuses.map((s, n) => ({ n, wamid: s.wamid, status: s.status, ts: s.ts, payload: s.payload })))],
     });
     newStatuses = rowCount ?? 0;
   }
   if (input.contacts.length) {
     await q.query({
       ...STORE_CONTACTS,
-      values: [tenantId, JSON.stringify(input.contacts.map((c) => ({ wa_id: c.waId, name: c.name, pnid: c.phoneNumberId, ts: c.ts })))],
+      values: [tenantId, jsonb(input.contacts.map((c) => ({ wa_id: c.waId, name: c.name, pnid: c.phoneNumberId, ts: c.ts })))],
     });
   }
   return { messages: newMessages, statuses: newStatuses };
@@ -131,12 +148,12 @@ export async function storeAgentMessage(
   tenantId: string,
   m: { genesysMessageId: string; waId: string; type: string; time: string; payload: unknown },
 ): Promise<boolean> {
-  const { rowCount } = await q.query(STORE_AGENT_MESSAGE, [tenantId, m.waId, m.genesysMessageId, m.type, JSON.stringify(m.payload), m.time]);
+  const { rowCount } = await q.query(STORE_AGENT_MESSAGE, [tenantId, textParam(m.waId), textParam(m.genesysMessageId), textParam(m.type), jsonb(m.payload), m.time]);
   if (!rowCount) return false;
   await q.query(
     `UPDATE conversation_mappings SET last_message_at = GREATEST(last_message_at, $3), updated_at = now()
       WHERE tenant_id = $1 AND wa_id = $2`,
-    [tenantId, m.waId, m.time],
+    [tenantId, textParam(m.waId), m.time],
   );
   return true;
 }
@@ -150,7 +167,7 @@ export async function storeGenesysEvent(
   const { rowCount } = await q.query(
     `INSERT INTO message_events (tenant_id, source, kind, provider_key, genesys_message_id, payload)
      VALUES ($1, 'genesys', $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-    [tenantId, e.kind, e.key, e.genesysMessageId, JSON.stringify(e.payload)],
+    [tenantId, textParam(e.kind), textParam(e.key), e.genesysMessageId === null ? null : textParam(e.genesysMessageId), jsonb(e.payload)],
   );
   return (rowCount ?? 0) > 0;
 }

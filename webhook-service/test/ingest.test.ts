@@ -167,6 +167,47 @@ describe('ingestMetaWebhook', () => {
     expect(await stored([wamidOf(message)])).toEqual(nothing);
   });
 
+  it.each([
+    ['not a number', 'yesterday'],
+    ['beyond what can be stored', '1e300'],
+    ['years ahead', String(Date.now() / 1000 + 10 * 365 * 86_400)],
+  ])('stores a status whose timestamp is %s at the time of receipt, with the good messages of its change', async (_case, timestamp) => {
+    const a = await onboard();
+    const good = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550381', body: 'still here' });
+    const status = buildStatus({ phoneNumberId: a.phoneNumberId, wamid: `wamid.${randomUUID()}`, status: 'delivered' });
+    const payload = batch([good, status]);
+    const change = payload.entry[0].changes;
+    expect(change).toHaveLength(1);
+    change[0].value.statuses![0].timestamp = timestamp;
+
+    const before = Date.now();
+    expect(await ingestMetaWebhook(deps, { ...signedMeta(payload, a.appSecret), pathTenant: a.tenantId })).toEqual({ tenants: 1, newMessages: 1, newStatuses: 1 });
+    const [receipt] = await ownerQuery<{ ordering: Date }>(sys.tdb, `SELECT ordering FROM outbox WHERE tenant_id = $1 AND kind = 'to_genesys_receipt'`, [a.tenantId]);
+    expect(receipt.ordering.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+    expect(receipt.ordering.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+    expect((await stored([wamidOf(good)])).messages).toHaveLength(1);
+  });
+
+  it('stores a message whose timestamp is beyond what can be stored at the time of receipt', async () => {
+    const a = await onboard();
+    const message = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550391', body: 'from the future' });
+    message.entry[0].changes[0].value.messages![0].timestamp = '1e300';
+    expect(await ingestMetaWebhook(deps, { ...signedMeta(message, a.appSecret), pathTenant: a.tenantId })).toMatchObject({ newMessages: 1 });
+    const [mapping] = await ownerQuery<{ last_message_at: Date }>(sys.tdb, 'SELECT last_message_at FROM conversation_mappings WHERE tenant_id = $1', [a.tenantId]);
+    expect(Math.abs(mapping.last_message_at.getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('stores text PostgreSQL cannot hold as such (U+0000, half an emoji) with U+FFFD, with the good messages of its change', async () => {
+    const a = await onboard();
+    const nul = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550395', body: 'a\u0000b' });
+    const halfEmoji = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550395', body: 'cut \ud83d' });
+    const good = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550395', body: 'fine' });
+    const payload = batch([nul, halfEmoji, good]);
+    expect(await ingestMetaWebhook(deps, { ...signedMeta(payload, a.appSecret), pathTenant: a.tenantId })).toMatchObject({ newMessages: 3 });
+    const bodies = await ownerQuery<{ body: string }>(sys.tdb, `SELECT payload->'message'->'text'->>'body' AS body FROM message_tracking WHERE tenant_id = $1 ORDER BY id`, [a.tenantId]);
+    expect(bodies.map((r) => r.body)).toEqual(['a\ufffdb', 'cut \ufffd', 'fine']);
+  });
+
   it('stores a repeated delivery once: the repeat adds no row, queues nothing and wakes no worker', async () => {
     const a = await onboard();
     const message = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550341', body: 'twice' });
@@ -201,6 +242,24 @@ describe('ingestGenesysWebhook', () => {
     expect(rows.messages).toEqual([{ tenant_id: t.tenantId, wamid: null, genesys_message_id: reply.id, direction: 'outbound' }]);
     expect(rows.outbox).toEqual([{ tenant_id: t.tenantId, kind: 'to_whatsapp_message', lane: 'out:16505550351' }]);
     expect(notifier.touches).toBe(1);
+  });
+
+  it('queues an agent’s reply whose time is beyond what can be stored at the time of receipt', async () => {
+    const t = await onboard();
+    const body = { id: randomUUID(), type: 'Text', text: 'Hi', direction: 'Outbound', channel: { platform: 'Open', to: { id: '16505550352' }, time: '+275760-09-13T00:00:00Z' } };
+    const raw = Buffer.from(JSON.stringify(body));
+    expect(await ingestGenesysWebhook(deps, { tenantId: t.tenantId, raw, signature: signGenesys(t.webhookSecret, raw) })).toBe('queued');
+    const [row] = await ownerQuery<{ provider_timestamp: Date }>(sys.tdb, 'SELECT provider_timestamp FROM message_tracking WHERE genesys_message_id = $1', [body.id]);
+    expect(Math.abs(row.provider_timestamp.getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('queues an agent’s reply carrying U+0000 (in its id and text), which PostgreSQL cannot hold, with U+FFFD', async () => {
+    const t = await onboard();
+    const body = { id: `${randomUUID()}\u0000`, type: 'Text', text: 'a\u0000b', direction: 'Outbound', channel: { platform: 'Open', to: { id: '16505550353' } } };
+    const raw = Buffer.from(JSON.stringify(body));
+    expect(await ingestGenesysWebhook(deps, { tenantId: t.tenantId, raw, signature: signGenesys(t.webhookSecret, raw) })).toBe('queued');
+    const [row] = await ownerQuery<{ text: string }>(sys.tdb, `SELECT payload->>'text' AS text FROM message_tracking WHERE genesys_message_id = $1`, [body.id.replace('\u0000', '\ufffd')]);
+    expect(row.text).toBe('a\ufffdb');
   });
 
   it('records a receipt once and queues nothing for it', async () => {

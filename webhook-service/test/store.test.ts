@@ -80,4 +80,11 @@ describe('the webhook store queues what it stores', () => {
     const queued = (await jobs()).filter((j) => j.kind === 'to_whatsapp_message');
     expect(queued).toEqual([{ kind: 'to_whatsapp_message', lane: lanes.outbound(WA), ordering: new Date(agent.time), message_id: expect.any(String), event_id: null }]);
   });
+
+  it('queues a status at the sanitised time it is given, whatever its raw payload says', async () => {
+    const status = { wamid: 'wamid.OUT9', status: 'read', ts: ts + 9, payload: { id: 'wamid.OUT9', status: 'read', timestamp: 'not a number' } };
+    await counted((q) => storeMetaUpdates(q, T, { messages: [], statuses: [status, { ...status, payload: { ...status.payload, repeated: true } }], contacts: [] }));
+    const queued = (await jobs()).filter((j) => j.lane === lanes.receipts('wamid.OUT9'));
+    expect(queued).toEqual([expect.objectContaining({ kind: 'to_genesys_receipt', ordering: new Date((ts + 9) * 1000) })]);
+  });
 });

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db';
-import type { Job } from './job';
+import { assertHeld, type ClaimedJob } from './job';
 
 /**
  * How a job ends without being delivered: 'failed' when the failure is permanent (retrying
@@ -9,13 +9,13 @@ export type FinalState = 'failed' | 'dead';
 
 /**
  * Ends a job that will not be retried: it stays in the table, never claimed again, with its
- * reason (`error`) for operators (see view.ts). Runs in the caller's transaction.
+ * reason (`error`) for operators (see view.ts). Runs in the caller's transaction, first: throws
+ * LeaseLost (writing nothing) when another claim has taken the job since.
  */
-export async function finish(q: Queryable, job: Pick<Job, 'tenantId' | 'id'>, state: FinalState, error: string): Promise<void> {
-  await q.query(`UPDATE outbox SET state = $3, locked_until = NULL, last_error = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2`, [
-    job.tenantId,
-    job.id,
-    state,
-    error,
-  ]);
+export async function finish(q: Queryable, job: ClaimedJob, state: FinalState, error: string): Promise<void> {
+  const { rowCount } = await q.query(
+    `UPDATE outbox SET state = $4, locked_until = NULL, last_error = $5, updated_at = now() WHERE tenant_id = $1 AND id = $2 AND attempts = $3`,
+    [job.tenantId, job.id, job.attempts, state, error],
+  );
+  assertHeld(rowCount, job, 'finish');
 }

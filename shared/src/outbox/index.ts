@@ -12,7 +12,7 @@ import { claim } from './claim';
 import { complete } from './complete';
 import { enqueue, type NewJob } from './enqueue';
 import { finish, type FinalState } from './finish';
-import type { Job } from './job';
+import type { ClaimedJob, Job } from './job';
 import { renewLeases } from './renew-leases';
 import { retry } from './retry';
 import { saveProgress } from './save-progress';
@@ -21,19 +21,23 @@ import { queueView, type QueueCount } from './view';
 export { JOB_KINDS, lanes, laneSql, type JobKind } from './kinds';
 export { enqueue, enqueueSql, type EnqueueColumns, type NewJob } from './enqueue';
 export { OUTBOX_CHANNEL, OutboxNotifier } from './notify';
-export type { Job } from './job';
+export { LeaseLost, type ClaimedJob, type Job } from './job';
 export type { FinalState } from './finish';
 export { afterFailure, backoffMs, type AfterFailure, type RetryPolicy } from './retry';
 export type { QueueCount } from './view';
 
-/** The queue's operations bound to one database (see each file for the rules). */
+/**
+ * The queue's operations bound to one database (see each file for the rules). Every write of a
+ * claim's outcome is fenced to that claim and throws LeaseLost, writing nothing, once another
+ * claim has taken the job (see job.ts).
+ */
 export interface Outbox {
   enqueue(q: Queryable, job: NewJob): Promise<string>;
   claim(limit: number, leaseMs: number, skipTenants: string[]): Promise<Job[]>;
-  renewLeases(jobs: Job[], leaseMs: number): Promise<void>;
-  complete(q: Queryable, job: Pick<Job, 'tenantId' | 'id'>): Promise<void>;
+  renewLeases(jobs: Job[], leaseMs: number): Promise<Job[]>;
+  complete(q: Queryable, job: ClaimedJob): Promise<void>;
   retry(job: Job, delayMs: number, error: string, uncertain?: boolean): Promise<void>;
-  finish(q: Queryable, job: Pick<Job, 'tenantId' | 'id'>, state: FinalState, error: string): Promise<void>;
+  finish(q: Queryable, job: ClaimedJob, state: FinalState, error: string): Promise<void>;
   saveProgress(job: Job, payload: Record<string, unknown>): Promise<void>;
   view(): Promise<QueueCount[]>;
 }

@@ -10,11 +10,47 @@ export interface Job {
   messageId: string | null;
   eventId: string | null;
   payload: Record<string, unknown>;
-  /** Attempts so far, this one included. */
+  /**
+   * Attempts so far, this one included. Every claim adds one, so it also names the claim: it is
+   * the fencing token of every outcome write (see `LeaseLost`).
+   */
   attempts: number;
   createdAt: Date;
   /** The previous attempt's outcome is unknown (its lease ran out with nothing recorded). */
   uncertain: boolean;
+}
+
+/** What identifies a job and the claim that holds it: enough to record an outcome. */
+export type ClaimedJob = Pick<Job, 'tenantId' | 'id' | 'attempts'>;
+
+/**
+ * An outcome write (complete, retry, finish, save progress) found the job no longer held by the
+ * claim that made it: its lease ran out and another worker claimed it again (or it is gone, e.g.
+ * with its tenant). Nothing was written, and the caller's transaction must roll back, so that a
+ * stale worker can neither remove a job another worker is delivering (letting the next one of
+ * its lane overtake it), nor release its lease, nor overwrite its progress. Not a delivery
+ * failure: the job belongs to its new claim, which records the outcome.
+ *
+ * A lease that ran out without another claim is not lost: the write is still the latest claim's.
+ */
+export class LeaseLost extends Error {
+  constructor(
+    readonly job: ClaimedJob,
+    /** The operation that wrote nothing (`complete`, `retry`, ...). */
+    readonly operation: string,
+  ) {
+    super(`Job ${job.tenantId}/${job.id} is no longer held by attempt ${job.attempts}: its ${operation} was not recorded`);
+    this.name = 'LeaseLost';
+  }
+}
+
+/**
+ * Throws LeaseLost unless the write found its row. Every outcome write is fenced the same way:
+ * `WHERE tenant_id = ... AND id = ... AND attempts = <the claim's attempts>`, so the row is
+ * written only while no later claim took it (a claim adds one to `attempts` under the row's lock).
+ */
+export function assertHeld(rowCount: number | null, job: ClaimedJob, operation: string): void {
+  if (!rowCount) throw new LeaseLost(job, operation);
 }
 
 /** The row shape the claim returns. */

@@ -1,14 +1,17 @@
 import type { Database } from '../db';
 import type { FinalState } from './finish';
-import type { Job } from './job';
+import { assertHeld, type Job } from './job';
 
 /** How failed attempts are retried. All in milliseconds. */
 export interface RetryPolicy {
   /** The first retry's delay (before jitter); doubles per attempt. */
   baseMs: number;
-  /** The longest delay backoff gives (a provider's Retry-After may ask for longer). */
+  /** The longest delay backoff gives (a provider's Retry-After may ask for longer, up to the budget). */
   maxMs: number;
-  /** How long after its creation a job is still retried; after that it is dead-lettered. */
+  /**
+   * How long after its creation a job is still retried; after that it is dead-lettered. No retry
+   * is scheduled beyond it, whatever a provider's Retry-After asks.
+   */
   budgetMs: number;
 }
 
@@ -28,7 +31,10 @@ export type AfterFailure = { finish: FinalState } | { retryInMs: number };
 
 /**
  * The retry rule. A permanent failure ends the job as 'failed'; a transient one is retried with
- * backoff until the job is older than the budget, and then ends as 'dead'. `now`: epoch ms.
+ * backoff until the job is older than the budget, and then ends as 'dead'. A delay (a provider's
+ * Retry-After included) never reaches past the budget: the last retry falls at its end at the
+ * latest, so one huge Retry-After cannot park a lane beyond the budget without a dead letter.
+ * `now`: epoch ms.
  */
 export function afterFailure(
   job: Pick<Job, 'attempts' | 'createdAt'>,
@@ -37,22 +43,25 @@ export function afterFailure(
   now = Date.now(),
 ): AfterFailure {
   if (failure.permanent) return { finish: 'failed' };
-  if (now - job.createdAt.getTime() > policy.budgetMs) return { finish: 'dead' };
-  return { retryInMs: backoffMs(job.attempts, policy.baseMs, policy.maxMs, failure.retryAfterMs) };
+  const budgetLeftMs = job.createdAt.getTime() + policy.budgetMs - now;
+  if (budgetLeftMs < 0) return { finish: 'dead' };
+  return { retryInMs: Math.min(budgetLeftMs, backoffMs(job.attempts, policy.baseMs, policy.maxMs, failure.retryAfterMs)) };
 }
 
 /**
  * Schedules the job's next attempt `delayMs` from now and releases its lease, recording `error`.
  * `uncertain`: this attempt may have reached the provider (a timeout, a connection cut after the
- * request went out), counted on the job's message as `uncertain_attempts`.
+ * request went out), counted on the job's message as `uncertain_attempts`. Throws LeaseLost
+ * (writing nothing) when another claim has taken the job since.
  */
 export async function retry(db: Database, job: Job, delayMs: number, error: string, uncertain = false): Promise<void> {
   await db.withTenant(job.tenantId, async (q) => {
-    await q.query(
+    const { rowCount } = await q.query(
       `UPDATE outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', locked_until = NULL, last_error = $4, updated_at = now()
-        WHERE tenant_id = $1 AND id = $2`,
-      [job.tenantId, job.id, Math.round(delayMs), error],
+        WHERE tenant_id = $1 AND id = $2 AND attempts = $5`,
+      [job.tenantId, job.id, Math.round(delayMs), error, job.attempts],
     );
+    assertHeld(rowCount, job, 'retry');
     if (uncertain && job.messageId) {
       await q.query('UPDATE message_tracking SET uncertain_attempts = uncertain_attempts + 1 WHERE tenant_id = $1 AND id = $2', [job.tenantId, job.messageId]);
     }

@@ -1,5 +1,5 @@
-import { afterFailure, type RetryPolicy } from '@bridge/shared';
-import { LEASE, useQueue } from './queue';
+import { LeaseLost, afterFailure, type RetryPolicy } from '@bridge/shared';
+import { claimedTwice, LEASE, useQueue } from './queue';
 
 /**
  * Rule: a transient failure is retried until the job is older than the retry budget, then the
@@ -30,6 +30,24 @@ describe('the retry rule', () => {
     expect(afterFailure({ attempts: 40, createdAt: new Date(now - HOUR) }, { permanent: false }, policy, now)).toEqual({ retryInMs: expect.any(Number) });
   });
 
+  it('never schedules a retry past the budget, whatever Retry-After asks: the last retry falls at its end, then the job is dead', () => {
+    const now = Date.now();
+    const job = { attempts: 2, createdAt: new Date(now - HOUR + 60_000) };
+    for (const retryAfterMs of [2 * 60_000, 30 * 24 * HOUR, 1e23]) {
+      expect(afterFailure(job, { permanent: false, retryAfterMs }, policy, now)).toEqual({ retryInMs: 60_000 });
+    }
+    expect(afterFailure(job, { permanent: false, retryAfterMs: 1e23 }, policy, now + 60_001)).toEqual({ finish: 'dead' });
+  });
+
+  it('keeps a capped delay within what the queue can schedule', async () => {
+    const id = await queue.add();
+    const [job] = await queue.outbox.claim(10, LEASE, []);
+    const next = afterFailure(job, { permanent: false, retryAfterMs: 1e23 }, policy);
+    await queue.outbox.retry(job, (next as { retryInMs: number }).retryInMs, 'META_RATE_LIMITED: Meta 429');
+    const [{ delay }] = await queue.owner<{ delay: number }>('SELECT extract(epoch FROM next_attempt_at - now()) * 1000 AS delay FROM outbox WHERE id = $1', [id]);
+    expect(Number(delay)).toBeLessThanOrEqual(HOUR);
+  });
+
   it('ends a permanent failure as failed at once, however young the job', () => {
     expect(afterFailure({ attempts: 1, createdAt: new Date() }, { permanent: true }, policy)).toEqual({ finish: 'failed' });
   });
@@ -49,5 +67,12 @@ describe('finish', () => {
     await queue.owner(`UPDATE outbox SET next_attempt_at = now() - interval '1 hour' WHERE id = $1`, [id]);
     expect(await queue.outbox.claim(10, LEASE, [])).toEqual([]);
     expect(await queue.outbox.view()).toEqual([{ tenantId: 'tenant-a', kind: 'to_genesys_message', state, count: 1 }]);
+  });
+
+  it('writes nothing for a claim another has taken since: the job stays pending with the new claim', async () => {
+    const id = await queue.add();
+    const { stale } = await claimedTwice(queue);
+    await expect(queue.db.withTenant(stale.tenantId, (q) => queue.outbox.finish(q, stale, 'failed', 'GENESYS_REJECTED: Genesys 400'))).rejects.toBeInstanceOf(LeaseLost);
+    expect(await queue.row(id)).toMatchObject({ state: 'pending', attempts: 2, locked_until: expect.any(Date), last_error: null });
   });
 });

@@ -23,7 +23,7 @@ describe('the head of a lane', () => {
     const earlier = await queue.add({ lane, ordering: at(1) });
 
     expect((await queue.outbox.claim(10, LEASE, [])).map((j) => j.id)).toEqual([earlier]);
-    await queue.db.withTenant('tenant-a', (q) => queue.outbox.complete(q, { tenantId: 'tenant-a', id: earlier }));
+    await queue.db.withTenant('tenant-a', (q) => queue.outbox.complete(q, { tenantId: 'tenant-a', id: earlier, attempts: 1 }));
     expect((await queue.outbox.claim(10, LEASE, [])).map((j) => j.id)).toEqual([later]);
   });
 

@@ -15,7 +15,7 @@ describe('one delivery per lane in flight', () => {
     const earlier = await queue.add({ kind: 'to_whatsapp_message', lane, ordering: at(1) });
     expect(await queue.outbox.claim(10, LEASE, [])).toEqual([]);
 
-    await queue.db.withTenant('tenant-a', (q) => queue.outbox.complete(q, { tenantId: 'tenant-a', id: inFlight }));
+    await queue.db.withTenant('tenant-a', (q) => queue.outbox.complete(q, { tenantId: 'tenant-a', id: inFlight, attempts: 1 }));
     expect((await queue.outbox.claim(10, LEASE, [])).map((j) => j.id)).toEqual([earlier]);
   });
 

@@ -1,4 +1,4 @@
-import { Database, createOutbox, enqueue, lanes, type NewJob, type Outbox } from '@bridge/shared';
+import { Database, createOutbox, enqueue, lanes, type Job, type NewJob, type Outbox } from '@bridge/shared';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../../test/support/db';
 
 /** A job's row as the table holds it (read as the owner, whatever the tenant). */
@@ -98,3 +98,19 @@ export const LEASE = 60_000;
 
 /** Sender times, in order. */
 export const at = (second: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, second));
+
+/**
+ * Claims the next due job twice, as two workers do when the first stalls past its lease (a GC
+ * pause, a partition): `stale` is the first claim, whose lease ran out; `current` is the claim
+ * that took the job since.
+ */
+export async function claimedTwice(queue: Queue): Promise<{ stale: Job; current: Job }> {
+  const [stale] = await queue.outbox.claim(1, LEASE, []);
+  await queue.owner(`UPDATE outbox SET locked_until = now() - interval '1 second' WHERE id = $1`, [stale.id]);
+  const [current] = await queue.outbox.claim(1, LEASE, []);
+  expect(current).toMatchObject({ id: stale.id, attempts: stale.attempts + 1 });
+  return { stale, current };
+}
+
+/** Lets a claim's lease run out with no other claim taking the job (the worker was only slow). */
+export const lapse = (queue: Queue, job: Job) => queue.owner(`UPDATE outbox SET locked_until = now() - interval '1 second' WHERE id = $1`, [job.id]);

@@ -1,4 +1,4 @@
-import { LEASE, sleep, useQueue } from './queue';
+import { claimedTwice, LEASE, sleep, useQueue } from './queue';
 
 /** Operation: renewing a lease keeps a slow attempt from being taken for a dead one. */
 const queue = useQueue();
@@ -24,7 +24,19 @@ describe('renew leases', () => {
     expect((await queue.outbox.claim(10, LEASE, [])).map((j) => j.id)).toEqual([id]);
   });
 
+  it('does not extend the lease of a job another claim has taken since, and names it', async () => {
+    const id = await queue.add({ lane: 'in:15550000001' });
+    await queue.add({ lane: 'in:15550000002' });
+    const { stale } = await claimedTwice(queue);
+    const [other] = await queue.outbox.claim(10, 300, []);
+    const before = (await queue.row(id)).locked_until;
+
+    expect(await queue.outbox.renewLeases([stale, other], 3 * LEASE)).toEqual([stale]);
+    expect((await queue.row(id)).locked_until).toEqual(before);
+    expect((await queue.row(other.id)).locked_until!.getTime()).toBeGreaterThan(before!.getTime());
+  });
+
   it('does nothing for no jobs', async () => {
-    await expect(queue.outbox.renewLeases([], LEASE)).resolves.toBeUndefined();
+    await expect(queue.outbox.renewLeases([], LEASE)).resolves.toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
-import { LEASE, useQueue } from './queue';
+import { LeaseLost } from '@bridge/shared';
+import { claimedTwice, LEASE, useQueue } from './queue';
 
 /** Operation: retry schedules the next attempt, releases the lease and records the error. */
 const queue = useQueue();
@@ -25,5 +26,17 @@ describe('retry', () => {
     await queue.add();
     const [job] = await queue.outbox.claim(10, LEASE, []);
     await expect(queue.outbox.retry(job, 1234.567, 'X: y')).resolves.toBeUndefined();
+  });
+
+  it('writes nothing for a claim another has taken since: the new claim keeps its lease, nothing is counted', async () => {
+    const messageId = await queue.message();
+    const id = await queue.add({ messageId });
+    const { stale } = await claimedTwice(queue);
+    expect((await queue.messageRow(messageId)).uncertain_attempts).toBe(1); // the re-claim counted the lapse
+
+    await expect(queue.outbox.retry(stale, 0, 'NETWORK_ERROR: Meta: ETIMEDOUT', true)).rejects.toBeInstanceOf(LeaseLost);
+    expect(await queue.row(id)).toMatchObject({ attempts: 2, locked_until: expect.any(Date), last_error: null });
+    expect((await queue.messageRow(messageId)).uncertain_attempts).toBe(1);
+    expect(await queue.outbox.claim(10, LEASE, [])).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
-import { LEASE, sleep, useQueue } from './queue';
+import { LeaseLost } from '@bridge/shared';
+import { claimedTwice, LEASE, sleep, useQueue } from './queue';
 
 /** Operation: progress saved inside a job survives its attempt, so the next attempt resumes. */
 const queue = useQueue();
@@ -14,5 +15,15 @@ describe('save progress', () => {
     await sleep(20);
     const [again] = await queue.outbox.claim(10, LEASE, []);
     expect(again.payload).toEqual({ note: 'kept', wamids: ['wamid.1'] });
+  });
+
+  it('writes nothing for a claim another has taken since, and tells it to stop', async () => {
+    const id = await queue.add({ kind: 'to_whatsapp_message', lane: 'out:15550000001' });
+    const { stale, current } = await claimedTwice(queue);
+    await queue.outbox.saveProgress(current, { wamids: ['wamid.1', 'wamid.2'] });
+
+    await expect(queue.outbox.saveProgress(stale, { wamids: ['wamid.stale'] })).rejects.toBeInstanceOf(LeaseLost);
+    expect((await queue.row(id)).payload).toEqual({ wamids: ['wamid.1', 'wamid.2'] });
+    expect(stale.payload).toEqual({});
   });
 });

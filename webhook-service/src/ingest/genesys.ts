@@ -4,6 +4,7 @@ import { parseWebhookBody } from '../parse';
 import { verifyGenesysSignature } from '../signatures';
 import { storeAgentMessage, storeGenesysEvent } from '../store';
 import type { IngestDeps } from './deps';
+import { genesysIsoTime } from './time';
 
 /** The outbound notification Genesys posts (reference: "Outbound: agent reply → our webhook"). */
 const genesysBodySchema = z
@@ -21,11 +22,6 @@ const genesysBodySchema = z
     status: z.string().optional(),
   })
   .passthrough();
-
-function isoTime(value: string | undefined): string {
-  const t = value ? Date.parse(value) : NaN;
-  return new Date(Number.isFinite(t) ? t : Date.now()).toISOString();
-}
 
 export interface GenesysWebhookInput {
   /** The tenant named by the path (`/webhook/genesys/:tenantId`). */
@@ -68,7 +64,7 @@ export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebho
     const waId = body.channel.to?.id;
     if (!waId) throw badInput('channel.to.id', 'required for an agent message', 'INVALID_PAYLOAD');
     const stored = await deps.db.withTenant(tenantId, (q) =>
-      storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: isoTime(body.channel.time), payload: body }),
+      storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: genesysIsoTime(body.channel.time), payload: body }),
     );
     if (stored) deps.notifier.touch();
     return stored ? 'queued' : 'duplicate';

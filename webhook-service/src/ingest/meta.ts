@@ -4,6 +4,7 @@ import { parseWebhookBody } from '../parse';
 import { verifyMetaSignature } from '../signatures';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus } from '../store';
 import type { IngestDeps } from './deps';
+import { metaSeconds } from './time';
 
 /**
  * Meta's webhook, per the reference: a batch of `entry[].changes[]`, each for one business number
@@ -33,11 +34,6 @@ const envelopeSchema = z.object({
 
 type Change = z.infer<typeof changeSchema>;
 
-const seconds = (ts: string | undefined) => {
-  const n = Number(ts);
-  return Number.isFinite(n) && n > 0 ? n : Date.now() / 1000;
-};
-
 /** What one change contributes to its tenant's transaction. */
 function collect(change: Change, into: { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[] }) {
   const value = change.value;
@@ -48,7 +44,7 @@ function collect(change: Change, into: { messages: InboundMessage[]; statuses: I
     // Newer payloads may carry no `from`: fall back to the contact's ids; never crash on it.
     const contact = contacts.find((c) => c.wa_id && c.wa_id === message.from) ?? (contacts.length === 1 ? contacts[0] : undefined);
     const waId = message.from ?? contact?.wa_id ?? fromUserId ?? contact?.user_id ?? null;
-    const ts = seconds(message.timestamp);
+    const ts = metaSeconds(message.timestamp);
     into.messages.push({
       waId,
       wamid: message.id,
@@ -59,7 +55,7 @@ function collect(change: Change, into: { messages: InboundMessage[]; statuses: I
     if (waId) into.contacts.push({ waId, name: contact?.profile?.name ?? null, phoneNumberId, ts });
   }
   for (const status of value.statuses ?? []) {
-    into.statuses.push({ wamid: status.id, status: status.status, ts: seconds(status.timestamp), payload: status });
+    into.statuses.push({ wamid: status.id, status: status.status, ts: metaSeconds(status.timestamp), payload: status });
   }
 }
 
