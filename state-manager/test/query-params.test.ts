@@ -21,7 +21,7 @@ beforeAll(async () => {
   db = new Database({ connectionString: tdb.appUrl });
   await ownerQuery(tdb, 'INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)', [T]);
   await ownerQuery(tdb, `INSERT INTO conversation_mappings (tenant_id, wa_id) VALUES ($1, '15550000001'), ($1, '15550000002')`, [T]);
-  ({ app } = createStateManager({ db, cache, logger: createLogger({ name: 'test', level: 'silent' }), internalToken: testSecrets.INTERNAL_SERVICE_TOKEN }));
+  ({ app } = createStateManager({ db, cache, logger: createLogger({ name: 'test', level: 'silent' }), gatewayTokens: [testSecrets.GATEWAY_INTERNAL_TOKEN] }));
 });
 afterAll(async () => {
   await db.close();
@@ -29,7 +29,7 @@ afterAll(async () => {
   await tdb.drop();
 });
 
-const get = (path: string) => request(app).get(path).set('x-internal-token', testSecrets.INTERNAL_SERVICE_TOKEN).set('x-tenant-id', T);
+const get = (path: string) => request(app).get(path).set('x-internal-token', testSecrets.GATEWAY_INTERNAL_TOKEN).set('x-tenant-id', T);
 const cursorOf = (us: string, waId = '15550000001') => Buffer.from(`${us}.${waId}`, 'utf8').toString('base64url');
 
 const LIMITS = ['0', '101', 'abc', '1.5', '-1', '99999999999999999999', '1e400', ''];
