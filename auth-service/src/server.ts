@@ -1,4 +1,4 @@
-import { CredentialsClient, requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, TenantTokenKeyring, requireSecret, runMain, startService } from '@bridge/shared';
 import { createAuthService } from './app';
 import { configSchema } from './config';
 import { GenesysTokenBroker } from './genesys-token-broker';
@@ -11,7 +11,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       configSchema,
       createApp: async ({ config, logger, db, cache }) => {
         const internalToken = requireSecret(config, 'INTERNAL_SERVICE_TOKEN');
-        const jwtSecret = requireSecret(config, 'JWT_SECRET');
+        // Only the newest secret: auth-service signs, it never verifies.
+        const jwtKeyring = new TenantTokenKeyring([requireSecret(config, 'JWT_SECRET')]);
         const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_URL, internalToken, cache, logger });
         const broker = new GenesysTokenBroker({ cache, credentials, loginUrlTemplate: config.GENESYS_LOGIN_URL, logger });
         await credentials.start();
@@ -21,7 +22,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           cache,
           logger,
           internalToken,
-          jwtSecret,
+          jwtKeyring,
           jwtTtlSeconds: config.JWT_TTL_SECONDS,
           broker,
           credentials,

@@ -1,6 +1,6 @@
 import express from 'express';
 import request from 'supertest';
-import { errorHandler, type TenantDirectory, type TenantEntry } from '@bridge/shared';
+import { TenantTokenKeyring, errorHandler, type TenantDirectory, type TenantEntry } from '@bridge/shared';
 import { createTenantResolver } from '../src/tenant-resolver';
 
 const acme: TenantEntry = { tenantId: 'acme', status: 'active', rateLimit: 60, subdomain: 'acme' };
@@ -12,7 +12,7 @@ const directory = {
 
 function appWith(allowSubdomainOnly: boolean) {
   const app = express();
-  app.use(createTenantResolver({ directory, jwtSecret: 'x'.repeat(32), baseDomain: 'bridge.example', allowSubdomainOnly }));
+  app.use(createTenantResolver({ directory, jwtKeyring: new TenantTokenKeyring(['x'.repeat(32)]), baseDomain: 'bridge.example', allowSubdomainOnly }));
   app.get('/whoami', (req, res) => {
     res.json(req.tenant);
   });

@@ -17,7 +17,10 @@ export const baseConfigSchema = z.object({
   DATABASE_URL: z.string().min(1).describe('PostgreSQL connection string (services: the application role)'),
   REDIS_URL: z.string().min(1).optional().describe('Redis connection string; unset means in-process caches (one node only)'),
   ADMIN_API_KEY: secret('Bearer token for the admin API on :3007'),
-  JWT_SECRET: secret('HS256 secret for tenant JWTs'),
+  JWT_SECRET: secret('HS256 secret for tenant JWTs: auth-service signs with it, the gateway accepts it'),
+  JWT_PREVIOUS_SECRETS: secret(
+    'Former JWT secrets the gateway still accepts while tokens signed with them may be alive (comma-separated, newest first); see the README on rotating JWT_SECRET',
+  ),
   CREDENTIALS_ENCRYPTION_KEY: secret('32-byte key, base64, encrypting tenant credentials at rest (a keyring of one)'),
   CREDENTIALS_ENCRYPTION_KEYS: secret(
     'Keyring, instead of CREDENTIALS_ENCRYPTION_KEY (set one of the two): 32-byte base64 keys, comma-separated, newest first, e.g. `<new>,<old>`; the newest encrypts, every key decrypts',
@@ -104,7 +107,30 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: Node
     if (missing.length) throw new ConfigError(`Invalid environment: ${missing.map(secretName).join(', ')} required in production`);
   }
   credentialKeys(config);
+  jwtSecrets(config);
   return data;
+}
+
+/**
+ * The tenant-token keyring the environment holds, newest first: JWT_SECRET (signs and verifies),
+ * then each of JWT_PREVIOUS_SECRETS (verify only). Undefined when JWT_SECRET is unset. Throws a
+ * ConfigError naming the variable and the position of a bad entry, never a secret.
+ */
+export function jwtSecrets(config: Pick<BaseConfig, 'JWT_SECRET' | 'JWT_PREVIOUS_SECRETS'>): string[] | undefined {
+  const previous = config.JWT_PREVIOUS_SECRETS?.split(',').map((s) => s.trim()) ?? [];
+  if (!config.JWT_SECRET) {
+    if (previous.length) throw new ConfigError('Invalid environment: JWT_PREVIOUS_SECRETS is set without JWT_SECRET, which signs');
+    return undefined;
+  }
+  const ring = [config.JWT_SECRET, ...previous];
+  ring.forEach((s, i) => {
+    if (i === 0) return;
+    const where = `Invalid environment: JWT_PREVIOUS_SECRETS: secret ${i} of ${previous.length}`;
+    if (!s) throw new ConfigError(`${where} is empty`);
+    const earlier = ring.indexOf(s);
+    if (earlier < i) throw new ConfigError(`${where} repeats ${earlier === 0 ? 'JWT_SECRET' : `secret ${earlier}`}`);
+  });
+  return ring;
 }
 
 /**
