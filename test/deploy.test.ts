@@ -13,7 +13,13 @@ import net from 'node:net';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { baseConfigSchema, REQUIRED_IN_PRODUCTION, SECRET_ALTERNATIVES } from '@bridge/shared';
+import { REQUIRED_IN_PRODUCTION, SECRET_ALTERNATIVES } from '@bridge/shared';
+import { configSchema as authServiceConfig } from '../auth-service/src/config';
+import { configSchema as gatewayConfig } from '../gateway/src/config';
+import { configSchema as genesysConnectorConfig } from '../genesys-connector/src/config';
+import { configSchema as stateManagerConfig } from '../state-manager/src/config';
+import { configSchema as tenantServiceConfig } from '../tenant-service/src/config';
+import { configSchema as webhookServiceConfig } from '../webhook-service/src/config';
 import { freePort } from '../scripts/src/postgres';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import { serviceEnv, TEST_REDIS_URL } from './support/env';
@@ -31,6 +37,15 @@ const CONTRACT_PORTS: Record<string, number> = {
   'tenant-service': 3007,
 };
 const SERVICES = Object.keys(CONTRACT_PORTS);
+/** What each service reads from its environment. */
+const CONFIG_SCHEMAS: Record<string, { shape: object }> = {
+  gateway: gatewayConfig,
+  'webhook-service': webhookServiceConfig,
+  'state-manager': stateManagerConfig,
+  'auth-service': authServiceConfig,
+  'genesys-connector': genesysConnectorConfig,
+  'tenant-service': tenantServiceConfig,
+};
 /** Only these are reachable from the host. */
 const PUBLISHED: Record<string, number> = { gateway: 3000, 'tenant-service': 3007 };
 /** Where each service is found by the others. */
@@ -177,8 +192,8 @@ describe('docker-compose.yml', () => {
     for (const optional of ['BASE_DOMAIN', 'META_GRAPH_URL', 'GENESYS_API_URL', 'GENESYS_LOGIN_URL', 'LOG_LEVEL']) {
       expect(Object.keys(env)).toContain(optional);
     }
-    // Nothing the services do not understand (a typo would be silently ignored).
-    const known = new Set([...Object.keys(baseConfigSchema.shape), 'PORT']);
+    // Nothing the service does not understand (a typo would be silently ignored).
+    const known = new Set(Object.keys(CONFIG_SCHEMAS[name].shape));
     expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
   });
 
