@@ -1,6 +1,9 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER, TenantTokenKeyring, createCache, hashApiKey, jwtSecretId, platformKey, tenantKey, type RunningService } from '@bridge/shared';
+import { start as startGateway } from '../gateway/src/server';
 import { startTestSystem, type TestSystem } from './support/system';
 import { testSecrets } from './support/env';
 import { ownerQuery } from './support/db';
@@ -14,7 +17,8 @@ let b: { tenantId: string; apiKey: string };
 const BASE_DOMAIN = 'bridge.test';
 
 beforeAll(async () => {
-  sys = await startTestSystem({ env: { BASE_DOMAIN, LAST_USED_FLUSH_MS: '200' } });
+  // Many tests here fail authentication on purpose, all from 127.0.0.1: a budget that does not get in their way.
+  sys = await startTestSystem({ env: { BASE_DOMAIN, LAST_USED_FLUSH_MS: '200', AUTH_FAILURE_IP_BURST: '10000' } });
   gw = () => request.agent(sys.urls.gateway);
   a = await sys.createTenant({ subdomain: `a${Date.now()}` });
   b = await sys.createTenant();
@@ -23,6 +27,17 @@ beforeAll(async () => {
 afterAll(() => sys.stop());
 
 const stats = (headers: Record<string, string>) => gw().get('/state/stats').set(headers);
+
+/** The tenant's first key's lastUsedAt once it is written (within 5 s), or null. */
+async function recordedUse(tenantId: string): Promise<string | null> {
+  const deadline = Date.now() + 5000;
+  let lastUsedAt: string | null = null;
+  while (!lastUsedAt && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    lastUsedAt = (await sys.admin('get', `/tenants/${tenantId}/api-keys`)).body[0].lastUsedAt;
+  }
+  return lastUsedAt;
+}
 
 describe('resolution by API key', () => {
   it('answers the tenant’s own stats', async () => {
@@ -54,45 +69,58 @@ describe('resolution by API key', () => {
 
   it('records the key’s last use without a write per request', async () => {
     await stats({ 'X-API-Key': b.apiKey }).expect(200);
-    const deadline = Date.now() + 5000;
-    let lastUsedAt: string | null = null;
-    while (!lastUsedAt && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      lastUsedAt = (await sys.admin('get', `/tenants/${b.tenantId}/api-keys`)).body[0].lastUsedAt;
-    }
-    expect(lastUsedAt).not.toBeNull();
+    expect(await recordedUse(b.tenantId)).not.toBeNull();
   });
 });
 
 describe('resolution by JWT', () => {
-  it('exchanges an API key for a token the gateway accepts', async () => {
+  it('exchanges an API key for a token the gateway accepts, naming the key, the issuer and the audience', async () => {
     const res = await gw().post('/auth/token').set('X-API-Key', a.apiKey);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ token: expect.any(String), expiresIn: 900 });
-    const claims = jwt.decode(res.body.token) as jwt.JwtPayload;
-    expect(claims).toMatchObject({ tenant_id: a.tenantId, iat: expect.any(Number), exp: expect.any(Number), jti: expect.any(String) });
+    const { header, payload } = jwt.decode(res.body.token, { complete: true })!;
+    const [key] = (await sys.admin('get', `/tenants/${a.tenantId}/api-keys`)).body;
+    expect(header).toMatchObject({ alg: 'HS256', kid: jwtSecretId(testSecrets.JWT_SECRET) });
+    expect(payload).toMatchObject({
+      tenant_id: a.tenantId,
+      key_id: key.id,
+      iss: TOKEN_ISSUER,
+      aud: TOKEN_AUDIENCE,
+      iat: expect.any(Number),
+      exp: expect.any(Number),
+      jti: expect.any(String),
+    });
     const viaToken = await stats({ Authorization: `Bearer ${res.body.token}` });
     expect(viaToken.status).toBe(200);
     expect(viaToken.body.tenantId).toBe(a.tenantId);
   });
 
-  it('will not exchange a token for a token', async () => {
+  it('will not exchange a token for a token, whatever headers the client adds', async () => {
     const { body } = await gw().post('/auth/token').set('X-API-Key', a.apiKey);
     const res = await gw().post('/auth/token').set('Authorization', `Bearer ${body.token}`);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('API_KEY_REQUIRED');
+    const forged = await gw().post('/auth/token').set('Authorization', `Bearer ${body.token}`).set('X-Tenant-Auth', 'api-key').set('X-Tenant-Key-Id', randomUUID());
+    expect(forged.status).toBe(401);
+    expect(forged.body.error.code).toBe('API_KEY_REQUIRED');
   });
 
-  const sign = (payload: object, secret = testSecrets.JWT_SECRET, opts: jwt.SignOptions = {}) => jwt.sign(payload, secret, { algorithm: 'HS256', ...opts });
+  const ring = new TenantTokenKeyring([testSecrets.JWT_SECRET]);
+  const sign = (payload: object, secret = testSecrets.JWT_SECRET, opts: jwt.SignOptions = {}) =>
+    jwt.sign(payload, secret, { algorithm: 'HS256', keyid: jwtSecretId(testSecrets.JWT_SECRET), issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, ...opts });
+  const claims = () => ({ tenant_id: a.tenantId, key_id: randomUUID() });
 
   it.each([
-    ['expired', () => sign({ tenant_id: 'x', exp: Math.floor(Date.now() / 1000) - 60 }), 'TOKEN_EXPIRED'],
-    ['wrong secret', () => sign({ tenant_id: 'x' }, 'another-secret-entirely-0123456789', { expiresIn: 60 }), 'INVALID_TOKEN'],
+    ['expired', () => sign({ ...claims(), exp: Math.floor(Date.now() / 1000) - 60 }), 'TOKEN_EXPIRED'],
+    ['wrong secret', () => sign(claims(), 'another-secret-entirely-0123456789', { expiresIn: 60 }), 'INVALID_TOKEN'],
     ['alg none', () => `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ tenant_id: 'x', exp: 9999999999 })).toString('base64url')}.`, 'INVALID_TOKEN'],
-    ['HS512', () => sign({ tenant_id: 'x' }, testSecrets.JWT_SECRET, { algorithm: 'HS512', expiresIn: 60 }), 'INVALID_TOKEN'],
-    ['no tenant_id', () => sign({ sub: 'x' }, testSecrets.JWT_SECRET, { expiresIn: 60 }), 'INVALID_TOKEN'],
-    ['no exp', () => sign({ tenant_id: 'x' }), 'INVALID_TOKEN'],
+    ['HS512', () => sign(claims(), testSecrets.JWT_SECRET, { algorithm: 'HS512', expiresIn: 60 }), 'INVALID_TOKEN'],
+    ['no tenant_id', () => sign({ key_id: randomUUID() }, testSecrets.JWT_SECRET, { expiresIn: 60 }), 'INVALID_TOKEN'],
+    ['no key_id (as minted before tokens named their key)', () => jwt.sign({ tenant_id: a.tenantId }, testSecrets.JWT_SECRET, { algorithm: 'HS256', expiresIn: 60 }), 'INVALID_TOKEN'],
+    ['for another audience', () => sign(claims(), testSecrets.JWT_SECRET, { expiresIn: 60, audience: 'elsewhere' }), 'INVALID_TOKEN'],
+    ['no exp', () => sign(claims()), 'INVALID_TOKEN'],
     ['not a JWT', () => 'not.a.jwt', 'INVALID_TOKEN'],
+    ['of a key the tenant never had', () => ring.sign({ tenantId: a.tenantId, keyId: randomUUID() }, 60).token, 'TOKEN_REVOKED'],
   ])('rejects a token that is %s with 401', async (_name, token, code) => {
     const res = await stats({ Authorization: `Bearer ${token()}` });
     expect(res.status).toBe(401);
@@ -100,10 +128,222 @@ describe('resolution by JWT', () => {
   });
 
   it('answers a valid token for a tenant that does not exist 404, as any unknown tenant', async () => {
-    const token = sign({ tenant_id: 'ghost-tenant' }, testSecrets.JWT_SECRET, { expiresIn: 60 });
+    const token = ring.sign({ tenantId: 'ghost-tenant', keyId: randomUUID() }, 60).token;
     const res = await stats({ Authorization: `Bearer ${token}` });
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('TENANT_NOT_FOUND');
+  });
+});
+
+/** #9 kind 3: a token stands only while the key it was issued with does. */
+describe('tokens end with what issued them', () => {
+  const mint = async (apiKey: string) => (await gw().post('/auth/token').set('X-API-Key', apiKey).expect(200)).body.token as string;
+  const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+  it('revoking the key ends its tokens on the next request, caches warm', async () => {
+    const t = await sys.createTenant();
+    const key = await sys.admin('post', `/tenants/${t.tenantId}/api-keys`).send({ name: 'to-revoke' });
+    const token = await mint(key.body.apiKey);
+    await stats(bearer(token)).expect(200);
+    await stats(bearer(token)).expect(200);
+    await sys.admin('delete', `/tenants/${t.tenantId}/api-keys/${key.body.id}`).expect(204);
+    expect((await stats({ 'X-API-Key': key.body.apiKey })).body.error.code).toBe('API_KEY_REVOKED');
+    const res = await stats(bearer(token));
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('TOKEN_REVOKED');
+    // The tenant's other keys, and their tokens, carry on.
+    await stats(bearer(await mint(t.apiKey))).expect(200);
+  });
+
+  it('holds tokens to their key’s own limit, counted with the key’s requests', async () => {
+    const t = await sys.createTenant({ rateLimit: 100 });
+    const key = await sys.admin('post', `/tenants/${t.tenantId}/api-keys`).send({ name: 'tight', rateLimit: 2 });
+    const token = await mint(key.body.apiKey); // the key's first request this minute
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await stats(bearer(token))).status);
+    expect(statuses).toEqual([200, 429, 429, 429, 429]);
+    const limited = await stats({ 'X-API-Key': key.body.apiKey });
+    expect(limited.status).toBe(429);
+    expect(limited.headers['ratelimit-policy']).toMatch(/^2;w=60/);
+    await stats({ 'X-API-Key': t.apiKey }).expect(200);
+  });
+
+  it('a tenant deleted and created again under the same id refuses the old tenant’s tokens', async () => {
+    const tenantId = uniqueTenantId('reborn');
+    const before = await sys.createTenant({ tenantId });
+    const oldToken = await mint(before.apiKey);
+    await stats(bearer(oldToken)).expect(200);
+    await sys.admin('delete', `/tenants/${tenantId}`).expect(204);
+    expect((await stats(bearer(oldToken))).status).toBe(404);
+    const after = await sys.createTenant({ tenantId });
+    const res = await stats(bearer(oldToken));
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('TOKEN_REVOKED');
+    await stats(bearer(await mint(after.apiKey))).expect(200);
+  });
+
+  it('counts a token’s use as its key’s use', async () => {
+    const t = await sys.createTenant();
+    const token = await mint(t.apiKey);
+    // The exchange itself was a use of the key: wait for it to be written, then forget it.
+    expect(await recordedUse(t.tenantId)).not.toBeNull();
+    await ownerQuery(sys.tdb, 'UPDATE tenant_api_keys SET last_used_at = NULL WHERE tenant_id = $1', [t.tenantId]);
+    await stats(bearer(token)).expect(200);
+    expect(await recordedUse(t.tenantId)).not.toBeNull();
+  });
+});
+
+/** JWT_SECRET replaced without downtime: gateways accept the previous secret's tokens for a while. */
+describe('rotating JWT_SECRET', () => {
+  const NEXT = 'the-next-jwt-secret-0123456789abcdef01234567';
+  let rotated: RunningService;
+  let retired: RunningService;
+  const at = (g: RunningService) => request(`http://127.0.0.1:${g.port}`);
+
+  beforeAll(async () => {
+    // Mid-rotation: signs (were it auth-service) with the next secret, still accepts the current one.
+    rotated = await startGateway({ ...sys.serviceEnv, PORT: '0', JWT_SECRET: NEXT, JWT_PREVIOUS_SECRETS: testSecrets.JWT_SECRET });
+    // After it: the previous secret dropped.
+    retired = await startGateway({ ...sys.serviceEnv, PORT: '0', JWT_SECRET: NEXT });
+  });
+  afterAll(async () => {
+    await rotated.close();
+    await retired.close();
+  });
+
+  it('accepts tokens of the new secret and of the previous one while both are listed, and only the new one after', async () => {
+    const current = (await gw().post('/auth/token').set('X-API-Key', a.apiKey).expect(200)).body.token;
+    const [key] = (await sys.admin('get', `/tenants/${a.tenantId}/api-keys`)).body;
+    const next = new TenantTokenKeyring([NEXT]).sign({ tenantId: a.tenantId, keyId: key.id }, 60).token;
+
+    expect((await at(rotated).get('/state/stats').set('Authorization', `Bearer ${current}`)).status).toBe(200);
+    expect((await at(rotated).get('/state/stats').set('Authorization', `Bearer ${next}`)).status).toBe(200);
+    expect((await at(retired).get('/state/stats').set('Authorization', `Bearer ${next}`)).status).toBe(200);
+    const old = await at(retired).get('/state/stats').set('Authorization', `Bearer ${current}`);
+    expect(old.status).toBe(401);
+    expect(old.body.error.code).toBe('INVALID_TOKEN');
+    // A gateway that has not heard of the next secret yet refuses its tokens: roll gateways out first.
+    expect((await stats({ Authorization: `Bearer ${next}` })).status).toBe(401);
+  });
+});
+
+/** #9 kind 2: what strangers can make the gateway do before it knows who they are. */
+describe('budgets per client address', () => {
+  let budgeted: RunningService;
+  let unproxied: RunningService;
+  const at = (g: RunningService) => request(`http://127.0.0.1:${g.port}`);
+  const randomKey = () => `sk_${randomBytes(32).toString('base64url')}`;
+  /** A request as a client at `ip` behind the one proxy the budgeted gateway trusts. */
+  const from = (ip: string, headers: Record<string, string> = {}) => at(budgeted).get('/state/stats').set({ 'X-Forwarded-For': ip, ...headers });
+  const processCache = createCache();
+
+  beforeAll(async () => {
+    const budgets = { AUTH_FAILURE_IP_BURST: '20', AUTH_FAILURE_IP_PER_MINUTE: '60', WEBHOOK_IP_BURST: '5', WEBHOOK_IP_PER_MINUTE: '60' };
+    budgeted = await startGateway({ ...sys.serviceEnv, ...budgets, PORT: '0', TRUST_PROXY_HOPS: '1' });
+    unproxied = await startGateway({ ...sys.serviceEnv, ...budgets, PORT: '0', AUTH_FAILURE_IP_BURST: '3' });
+  });
+  afterAll(async () => {
+    await budgeted.close();
+    await unproxied.close();
+  });
+
+  it('a flood of random keys from one client gets 401s, then 429s before any lookup, while a known tenant keeps getting 200', async () => {
+    const known = await sys.createTenant();
+    const knownHash = hashApiKey(known.apiKey);
+    const flood: Array<{ key: string; status: number }> = [];
+    const knownStatuses: number[] = [];
+    let flooding = true;
+    const floodRun = (async () => {
+      for (let batch = 0; batch < 16; batch++) {
+        const keys = Array.from({ length: 25 }, randomKey);
+        const answers = await Promise.all(keys.map((key) => from('198.51.100.7', { 'X-API-Key': key })));
+        answers.forEach((res, i) => flood.push({ key: keys[i], status: res.status }));
+      }
+      flooding = false;
+    })();
+    // Meanwhile the known tenant, from elsewhere, with its cache entries gone each time (a database lookup each).
+    while (flooding) {
+      await processCache.del(platformKey('apikey', knownHash), tenantKey(known.tenantId, 'tenant'));
+      knownStatuses.push((await from('198.51.100.8', { 'X-API-Key': known.apiKey })).status);
+    }
+    await floodRun;
+
+    expect(knownStatuses.length).toBeGreaterThan(0);
+    expect(knownStatuses.filter((s) => s !== 200)).toEqual([]);
+    const count = (status: number) => flood.filter((f) => f.status === status).length;
+    expect(count(401) + count(429)).toBe(flood.length);
+    // The first batch was in flight before any failure was counted; after it, a token a second at most.
+    expect(count(401)).toBeLessThanOrEqual(25 + 20);
+    expect(count(429)).toBeGreaterThanOrEqual(flood.length - 45);
+    // Refused keys were never looked up: not even a "no such key" was cached for them.
+    const refused = flood.filter((f) => f.status === 429).slice(-50);
+    for (const { key } of refused) expect(await processCache.get(platformKey('apikey', hashApiKey(key)))).toBeNull();
+  });
+
+  it('answers 429 with Retry-After and RateLimit headers, to that client only, also for a good key', async () => {
+    for (let i = 0; i < 20; i++) {
+      const res = await from('203.0.113.5', { 'X-API-Key': randomKey() });
+      expect(res.status).toBe(401);
+      expect(res.headers.ratelimit).toMatch(new RegExp(`^limit=20, remaining=${19 - i}, reset=\\d+$`));
+    }
+    const res = await from('203.0.113.5', { 'X-API-Key': a.apiKey });
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe('TOO_MANY_AUTH_FAILURES');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(res.headers['ratelimit-policy']).toBe('20;w=20');
+    expect(res.headers.ratelimit).toMatch(/^limit=20, remaining=0, reset=\d+$/);
+    expect((await from('203.0.113.6', { 'X-API-Key': a.apiKey })).status).toBe(200);
+    // A bad token costs as much as a bad key.
+    for (let i = 0; i < 20; i++) expect((await from('203.0.113.7', { Authorization: `Bearer not.a.jwt${i}` })).status).toBe(401);
+    expect((await from('203.0.113.7', { Authorization: 'Bearer not.a.jwt' })).status).toBe(429);
+  });
+
+  it('does not count expired tokens, which only we could have signed and clients renew on', async () => {
+    const [key] = (await sys.admin('get', `/tenants/${a.tenantId}/api-keys`)).body;
+    const ring = new TenantTokenKeyring([testSecrets.JWT_SECRET]);
+    const expired = jwt.sign({ tenant_id: a.tenantId, key_id: key.id, exp: Math.floor(Date.now() / 1000) - 10 }, testSecrets.JWT_SECRET, {
+      algorithm: 'HS256',
+      keyid: ring.keyId,
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+    });
+    for (let i = 0; i < 30; i++) expect((await from('203.0.113.8', { Authorization: `Bearer ${expired}` })).body.error.code).toBe('TOKEN_EXPIRED');
+  });
+
+  it('counts IPv6 clients by their /56 network', async () => {
+    for (let i = 0; i < 20; i++) await from('2001:db8:1:100::1', { 'X-API-Key': randomKey() }).expect(401);
+    expect((await from('2001:db8:1:1ff::2', { 'X-API-Key': randomKey() })).status).toBe(429);
+    expect((await from('2001:db8:1:200::1', { 'X-API-Key': randomKey() })).status).toBe(401);
+  });
+
+  it('believes only the X-Forwarded-For entry its trusted proxy added, and none without TRUST_PROXY_HOPS', async () => {
+    // Behind one proxy: whatever the client put before the proxy's entry changes nothing.
+    for (let i = 0; i < 20; i++) await from(`10.0.0.${i}, 203.0.113.9`, { 'X-API-Key': randomKey() }).expect(401);
+    expect((await from('10.9.9.9, 203.0.113.9', { 'X-API-Key': randomKey() })).status).toBe(429);
+    // No proxy trusted: the address is the connection's, whatever the header says.
+    const direct = (i: number) => at(unproxied).get('/state/stats').set({ 'X-Forwarded-For': `192.0.2.${i}`, 'X-API-Key': randomKey() });
+    for (let i = 0; i < 3; i++) expect((await direct(i)).status).toBe(401);
+    expect((await direct(3)).status).toBe(429);
+  });
+
+  it('spends a token per request to /webhook/* (webhooks, media links); none left → 429 with Retry-After, that client only', async () => {
+    const handshake = (ip: string) => at(budgeted).get('/webhook/meta?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1').set('X-Forwarded-For', ip);
+    for (let i = 0; i < 5; i++) {
+      const res = await handshake('198.51.100.20');
+      expect(res.status).not.toBe(429);
+      expect(res.headers.ratelimit).toMatch(new RegExp(`^limit=5, remaining=${4 - i}, reset=\\d+$`));
+    }
+    const res = await handshake('198.51.100.20');
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe('CLIENT_RATE_LIMITED');
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.headers['ratelimit-policy']).toBe('5;w=5');
+    const media = await at(budgeted).get(`/webhook/media/${a.tenantId}/123?exp=1&sig=x`).set('X-Forwarded-For', '198.51.100.20');
+    expect(media.status).toBe(429);
+    expect((await handshake('198.51.100.21')).status).not.toBe(429);
+    // A second later the bucket has a token again.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await handshake('198.51.100.20')).status).not.toBe(429);
   });
 });
 

@@ -1,17 +1,18 @@
 import type { Express } from 'express';
 import {
   TENANT_AUTH_HEADER,
+  TENANT_KEY_HEADER,
   appError,
   createInternalApp,
   createServiceApp,
   requireGatewayTenant,
-  signTenantToken,
   standardReadiness,
   type Cache,
   type CallerTokens,
   type CredentialsClient,
   type Database,
   type Logger,
+  type TenantTokenKeyring,
 } from '@bridge/shared';
 import type { GenesysTokenBroker } from './genesys-token-broker';
 import { internalRoutes } from './internal-routes';
@@ -25,7 +26,8 @@ export interface AuthServiceDeps {
   gatewayTokens: readonly string[];
   /** The services that may call the internal routes (genesys-connector), with their tokens. */
   internalCallers: CallerTokens;
-  jwtSecret: string;
+  /** Signs tenant JWTs with its newest secret (JWT_SECRET). */
+  jwtKeyring: TenantTokenKeyring;
   /** Lifetime of the tenant JWTs it signs, in seconds. */
   jwtTtlSeconds: number;
   /** Started (subscribed to tenant events). */
@@ -47,10 +49,12 @@ export function createAuthService(deps: AuthServiceDeps): { app: Express; intern
     routes: (app) => {
       app.post('/auth/token', requireGatewayTenant(deps.gatewayTokens), (req, res) => {
         // A token buys a token only through a key: a stolen JWT must not renew itself forever.
-        if (req.headers[TENANT_AUTH_HEADER] !== 'api-key') {
+        const keyId = req.headers[TENANT_KEY_HEADER];
+        if (req.headers[TENANT_AUTH_HEADER] !== 'api-key' || typeof keyId !== 'string' || !keyId) {
           throw appError('API_KEY_REQUIRED');
         }
-        const { token, expiresIn } = signTenantToken(deps.jwtSecret, req.tenantId!, deps.jwtTtlSeconds);
+        // The token names its key: the gateway ends it with the key and counts it against the key's limit.
+        const { token, expiresIn } = deps.jwtKeyring.sign({ tenantId: req.tenantId!, keyId }, deps.jwtTtlSeconds);
         res.set('Cache-Control', 'no-store');
         res.json({ token, expiresIn, tokenType: 'Bearer' });
       });

@@ -1,4 +1,4 @@
-import { CredentialsClient, callerTokens, internalTokens, requireSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, TenantTokenKeyring, callerTokens, internalTokens, requireSecret, runMain, startService } from '@bridge/shared';
 import { createAuthService } from './app';
 import { configSchema } from './config';
 import { GenesysTokenBroker } from './genesys-token-broker';
@@ -10,7 +10,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       name: 'auth-service',
       configSchema,
       createApp: async ({ config, logger, db, cache }) => {
-        const jwtSecret = requireSecret(config, 'JWT_SECRET');
+        // Only the newest secret: auth-service signs, it never verifies.
+        const jwtKeyring = new TenantTokenKeyring([requireSecret(config, 'JWT_SECRET')]);
         const [ownToken] = internalTokens(config, 'auth-service');
         const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken: ownToken, cache, logger });
         const broker = new GenesysTokenBroker({ cache, credentials, loginUrlTemplate: config.GENESYS_LOGIN_URL, logger });
@@ -22,7 +23,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           logger,
           gatewayTokens: internalTokens(config, 'gateway'),
           internalCallers: callerTokens(config, ['genesys-connector']),
-          jwtSecret,
+          jwtKeyring,
           jwtTtlSeconds: config.JWT_TTL_SECONDS,
           broker,
           credentials,

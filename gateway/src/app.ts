@@ -4,17 +4,21 @@ import {
   INTERNAL_TOKEN_HEADER,
   TENANT_AUTH_HEADER,
   TENANT_HEADER,
+  TENANT_KEY_HEADER,
   createServiceApp,
   standardReadiness,
   type Cache,
   type Database,
   type Logger,
   type TenantDirectory,
+  type TenantTokenKeyring,
 } from '@bridge/shared';
+import { authFailureBudget, perClientBudget } from './client-budgets';
 import type { LastUsedRecorder } from './last-used';
 import { proxyTo } from './proxy';
 import { createRateLimits } from './rate-limits';
 import { createTenantResolver } from './tenant-resolver';
+import type { TokenBuckets } from './token-bucket';
 
 /** What the gateway is built from (server.ts builds them). Its `close` closes `lastUsed` and `agent`. */
 export interface GatewayDeps {
@@ -26,18 +30,25 @@ export interface GatewayDeps {
   lastUsed: LastUsedRecorder;
   /** Keep-alive agent to the services (see proxy.ts); destroyed on close. */
   agent: http.Agent;
-  jwtSecret: string;
+  /** Verifies tenant JWTs: JWT_SECRET and JWT_PREVIOUS_SECRETS. */
+  jwtKeyring: TenantTokenKeyring;
   internalToken: string;
   baseDomain?: string;
   allowSubdomainOnly?: boolean;
   targets: { state: string; auth: string; webhook: string };
   /** How long a service may take to answer, in ms. */
   proxyTimeoutMs: number;
+  /** How many reverse proxies' X-Forwarded-For entries to believe for the client address (never `true`: a client could then name any address). */
   trustProxyHops?: number;
+  /**
+   * Per client address (see client-budgets.ts): `webhook`, a token per request to /webhook/*;
+   * `authFailures`, a token per failed authentication on /state and /auth. Unset: no budget.
+   */
+  budgets: { webhook?: TokenBuckets; authFailures?: TokenBuckets; ipv6Prefix: number };
 }
 
 /** Headers only the gateway may set: whatever a client sent under these names is dropped. */
-const TRUSTED_HEADERS = [TENANT_HEADER, INTERNAL_TOKEN_HEADER, TENANT_AUTH_HEADER];
+const TRUSTED_HEADERS = [TENANT_HEADER, INTERNAL_TOKEN_HEADER, TENANT_AUTH_HEADER, TENANT_KEY_HEADER];
 
 const dropClientTrustHeaders: RequestHandler = (req, _res, next) => {
   for (const h of TRUSTED_HEADERS) delete req.headers[h];
@@ -53,7 +64,7 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
   const { lastUsed, agent } = deps;
   const resolver = createTenantResolver({
     directory: deps.directory,
-    jwtSecret: deps.jwtSecret,
+    jwtKeyring: deps.jwtKeyring,
     baseDomain: deps.baseDomain,
     allowSubdomainOnly: deps.allowSubdomainOnly,
     onApiKeyUsed: (keyId) => lastUsed.record(keyId),
@@ -61,10 +72,14 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
   const forwardTenant: RequestHandler = (req, _res, next) => {
     req.headers[TENANT_HEADER] = req.tenant!.tenantId;
     req.headers[TENANT_AUTH_HEADER] = req.tenant!.auth;
+    if (req.tenant!.keyId) req.headers[TENANT_KEY_HEADER] = req.tenant!.keyId;
     req.headers[INTERNAL_TOKEN_HEADER] = deps.internalToken;
     next();
   };
   const proxyOptions = { timeoutMs: deps.proxyTimeoutMs, logger: deps.logger, agent };
+  const { ipv6Prefix } = deps.budgets;
+  const webhookBudget = deps.budgets.webhook && perClientBudget(deps.budgets.webhook, { ipv6Prefix, logger: deps.logger });
+  const failures = deps.budgets.authFailures && authFailureBudget(deps.budgets.authFailures, { ipv6Prefix });
 
   const app = createServiceApp({
     name: 'gateway',
@@ -73,8 +88,10 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
     routes: (a) => {
       if (deps.trustProxyHops) a.set('trust proxy', deps.trustProxyHops);
       a.use(dropClientTrustHeaders);
+      if (webhookBudget) a.use('/webhook', webhookBudget);
       a.use(proxyTo('/webhook', deps.targets.webhook, proxyOptions));
-      a.use(['/state', '/auth'], resolver, ...createRateLimits(deps.cache), forwardTenant);
+      // A client out of failed authentications is refused before any lookup; each failure costs it one.
+      a.use(['/state', '/auth'], ...(failures ? [failures.check, resolver, failures.charge] : [resolver]), ...createRateLimits(deps.cache), forwardTenant);
       a.use(proxyTo('/state', deps.targets.state, proxyOptions));
       a.use(proxyTo('/auth', deps.targets.auth, proxyOptions));
     },

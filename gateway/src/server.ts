@@ -1,8 +1,9 @@
-import { TenantDirectory, internalTokens, requireSecret, runMain, startService } from '@bridge/shared';
+import { ConfigError, TenantDirectory, TenantTokenKeyring, internalTokens, jwtSecrets, runMain, startService } from '@bridge/shared';
 import { createGateway } from './app';
 import { configSchema } from './config';
 import { LastUsedRecorder } from './last-used';
 import { createAgent } from './proxy';
+import { createTokenBuckets } from './token-bucket';
 
 /** Builds the gateway from the environment and listens on its port (3000). */
 export function start(env: NodeJS.ProcessEnv = process.env) {
@@ -11,22 +12,30 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       name: 'gateway',
       configSchema,
       createApp: ({ config, logger, db, cache }) => {
-        const jwtSecret = requireSecret(config, 'JWT_SECRET');
+        const secrets = jwtSecrets(config);
+        if (!secrets) throw new ConfigError('Invalid environment: JWT_SECRET is required by this service');
         const [internalToken] = internalTokens(config, 'gateway');
         return createGateway({
           db,
           cache,
           logger,
-          directory: new TenantDirectory(db, cache),
+          directory: new TenantDirectory(db, cache, { strangerLookups: { concurrency: config.KEY_LOOKUP_CONCURRENCY, queue: config.KEY_LOOKUP_QUEUE } }),
           lastUsed: new LastUsedRecorder(db, logger, config.LAST_USED_FLUSH_MS),
           agent: createAgent(),
-          jwtSecret,
+          jwtKeyring: new TenantTokenKeyring(secrets),
           internalToken,
           baseDomain: config.BASE_DOMAIN,
           allowSubdomainOnly: config.ALLOW_SUBDOMAIN_ONLY,
           targets: { state: config.STATE_MANAGER_URL, auth: config.AUTH_SERVICE_URL, webhook: config.WEBHOOK_SERVICE_URL },
           proxyTimeoutMs: config.PROXY_TIMEOUT_MS,
           trustProxyHops: config.TRUST_PROXY_HOPS,
+          budgets: {
+            webhook: config.WEBHOOK_IP_BURST ? createTokenBuckets(cache, 'webhook', { capacity: config.WEBHOOK_IP_BURST, perMinute: config.WEBHOOK_IP_PER_MINUTE }, logger) : undefined,
+            authFailures: config.AUTH_FAILURE_IP_BURST
+              ? createTokenBuckets(cache, 'auth-failures', { capacity: config.AUTH_FAILURE_IP_BURST, perMinute: config.AUTH_FAILURE_IP_PER_MINUTE }, logger)
+              : undefined,
+            ipv6Prefix: config.CLIENT_IPV6_PREFIX,
+          },
         });
       },
     },

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { appError, hashApiKey, setContextTenant, verifyTenantToken, type TenantDirectory, type TenantEntry } from '@bridge/shared';
+import { appError, hashApiKey, setContextTenant, type TenantDirectory, type TenantTokenKeyring } from '@bridge/shared';
 
 export type TenantAuth = 'api-key' | 'jwt' | 'subdomain';
 
@@ -8,7 +8,7 @@ export interface ResolvedTenant {
   /** Requests per minute for the tenant. */
   rateLimit: number;
   auth: TenantAuth;
-  /** The API key used, when one was. */
+  /** The API key used, or the one the JWT used was issued with. */
   keyId?: string;
   keyRateLimit?: number | null;
 }
@@ -24,7 +24,8 @@ declare global {
 
 export interface TenantResolverOptions {
   directory: TenantDirectory;
-  jwtSecret: string;
+  /** Verifies tenant JWTs (every secret of the ring: JWT_SECRET and JWT_PREVIOUS_SECRETS). */
+  jwtKeyring: TenantTokenKeyring;
   /** Parent domain for `<subdomain>.<baseDomain>` resolution; unset turns it off. */
   baseDomain?: string;
   /**
@@ -32,8 +33,15 @@ export interface TenantResolverOptions {
    * authenticated the caller. Off by default: a subdomain identifies, it does not authenticate.
    */
   allowSubdomainOnly?: boolean;
-  /** Told of every request authenticated by an API key (to record last use without a DB write each time). */
+  /** Told of every request authenticated by an API key or a token of one (to record last use without a DB write each time). */
   onApiKeyUsed?: (keyId: string) => void;
+}
+
+interface Credential {
+  tenantId: string;
+  auth: TenantAuth;
+  keyId?: string;
+  keyRateLimit?: number | null;
 }
 
 const API_KEY_SHAPE = /^sk_[A-Za-z0-9_-]{20,200}$/;
@@ -49,47 +57,48 @@ function subdomainOf(req: Request, baseDomain: string): string | undefined {
 /**
  * Resolves the tenant of a request, in order: `X-API-Key`, `Authorization: Bearer <JWT>`, the
  * `Host` subdomain. Sets `req.tenant` and the log context. Errors: no credentials, unknown or
- * revoked key, bad token → 401; credentials of another tenant than the subdomain → 403; no
- * such tenant (subdomain, or credentials of a deleted tenant) → 404; suspended tenant → 423.
+ * revoked key, bad token, token whose key is revoked or gone → 401; credentials of another tenant
+ * than the subdomain → 403; no such tenant (subdomain, or credentials of a deleted tenant) → 404;
+ * suspended tenant → 423. A token stands only while the key it was issued with does: its state
+ * is read from the directory on every request, as a key's is, so revoking the key or deleting
+ * the tenant ends its tokens on the next request on every gateway.
  */
 export function createTenantResolver(options: TenantResolverOptions): RequestHandler {
   const { directory } = options;
 
-  async function fromApiKey(apiKey: string): Promise<{ tenantId: string; keyId: string; keyRateLimit: number | null }> {
+  async function fromApiKey(apiKey: string): Promise<Credential> {
     const entry = API_KEY_SHAPE.test(apiKey) ? await directory.apiKey(hashApiKey(apiKey)) : undefined;
     if (!entry) throw appError('INVALID_API_KEY');
     if (!entry.active) throw appError('API_KEY_REVOKED');
-    options.onApiKeyUsed?.(entry.keyId);
-    return { tenantId: entry.tenantId, keyId: entry.keyId, keyRateLimit: entry.rateLimit };
+    return { tenantId: entry.tenantId, auth: 'api-key', keyId: entry.keyId, keyRateLimit: entry.rateLimit };
   }
 
   async function resolve(req: Request): Promise<ResolvedTenant> {
     const apiKey = req.headers['x-api-key'];
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const subdomain = options.baseDomain ? subdomainOf(req, options.baseDomain) : undefined;
+    const hasKey = typeof apiKey === 'string' && apiKey !== '';
+    // Refused before any lookup: a subdomain alone names a tenant, it does not authenticate.
+    if (!hasKey && !bearer && !(subdomain && options.allowSubdomainOnly)) throw appError('MISSING_CREDENTIALS');
 
-    let credential: { tenantId: string; auth: TenantAuth; keyId?: string; keyRateLimit?: number | null } | undefined;
-    if (typeof apiKey === 'string' && apiKey) credential = { ...(await fromApiKey(apiKey.trim())), auth: 'api-key' };
-    else if (bearer) credential = { tenantId: verifyTenantToken(options.jwtSecret, bearer), auth: 'jwt' };
+    let credential: Credential | undefined;
+    if (hasKey) credential = await fromApiKey(apiKey.trim());
+    else if (bearer) credential = { ...options.jwtKeyring.verify(bearer), auth: 'jwt' };
 
-    let tenant: TenantEntry | undefined;
-    if (subdomain) {
-      tenant = await directory.subdomain(subdomain);
-      if (!tenant) throw appError('TENANT_NOT_FOUND', 'No tenant for this subdomain');
-      if (credential && credential.tenantId !== tenant.tenantId) {
-        throw appError('TENANT_MISMATCH');
-      }
-      if (!credential && !options.allowSubdomainOnly) {
-        throw appError('MISSING_CREDENTIALS');
-      }
-    } else if (credential) {
-      tenant = await directory.tenant(credential.tenantId);
-      if (!tenant) throw appError('TENANT_NOT_FOUND', 'No tenant for these credentials');
-    } else {
-      throw appError('MISSING_CREDENTIALS');
+    // A token's key is looked up alongside its tenant (both usually cached: one round trip).
+    const [tenant, tokenKey] = await Promise.all([
+      subdomain ? directory.subdomain(subdomain) : directory.tenant(credential!.tenantId),
+      credential?.auth === 'jwt' ? directory.apiKeyById(credential.tenantId, credential.keyId!) : undefined,
+    ]);
+    if (!tenant) throw appError('TENANT_NOT_FOUND', subdomain ? 'No tenant for this subdomain' : 'No tenant for these credentials');
+    if (credential && credential.tenantId !== tenant.tenantId) throw appError('TENANT_MISMATCH');
+    if (credential?.auth === 'jwt') {
+      // Gone: revoked, deleted with its tenant, or of an earlier tenant under the same id.
+      if (!tokenKey?.active) throw appError('TOKEN_REVOKED');
+      credential.keyRateLimit = tokenKey.rateLimit;
     }
-
     if (tenant.status !== 'active') throw appError('TENANT_SUSPENDED');
+    if (credential?.keyId) options.onApiKeyUsed?.(credential.keyId);
     return {
       tenantId: tenant.tenantId,
       rateLimit: tenant.rateLimit,

@@ -1,18 +1,18 @@
 import express from 'express';
 import request from 'supertest';
-import { errorHandler, type TenantDirectory, type TenantEntry } from '@bridge/shared';
+import { TenantTokenKeyring, errorHandler, type TenantDirectory, type TenantEntry } from '@bridge/shared';
 import { createTenantResolver } from '../src/tenant-resolver';
 
 const acme: TenantEntry = { tenantId: 'acme', status: 'active', rateLimit: 60, subdomain: 'acme' };
 const directory = {
   apiKey: async () => undefined,
   tenant: async (id: string) => (id === 'acme' ? acme : undefined),
-  subdomain: async (s: string) => (s === 'acme' ? acme : undefined),
+  subdomain: jest.fn(async (s: string) => (s === 'acme' ? acme : undefined)),
 } as unknown as TenantDirectory;
 
 function appWith(allowSubdomainOnly: boolean) {
   const app = express();
-  app.use(createTenantResolver({ directory, jwtSecret: 'x'.repeat(32), baseDomain: 'bridge.example', allowSubdomainOnly }));
+  app.use(createTenantResolver({ directory, jwtKeyring: new TenantTokenKeyring(['x'.repeat(32)]), baseDomain: 'bridge.example', allowSubdomainOnly }));
   app.get('/whoami', (req, res) => {
     res.json(req.tenant);
   });
@@ -25,6 +25,14 @@ describe('subdomain-only access', () => {
     const res = await request(appWith(false)).get('/whoami').set('Host', 'acme.bridge.example');
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('MISSING_CREDENTIALS');
+  });
+
+  it('is refused before the subdomain is looked up, so strangers cannot make the gateway look names up', async () => {
+    jest.mocked(directory.subdomain).mockClear();
+    const res = await request(appWith(false)).get('/whoami').set('Host', 'made-up-name.bridge.example');
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('MISSING_CREDENTIALS');
+    expect(directory.subdomain).not.toHaveBeenCalled();
   });
 
   it('is allowed when a deployment opts in', async () => {

@@ -39,6 +39,9 @@ const internalToken = (doc: string) =>
 const SECRET_SHAPE = {
   ADMIN_API_KEY: secret('tenant-service: bearer token for the admin API on :3007'),
   JWT_SECRET: secret('HS256 secret for tenant JWTs: auth-service signs them, the gateway verifies them'),
+  JWT_PREVIOUS_SECRETS: secret(
+    'gateway: former JWT secrets it still accepts while tokens signed with them may be alive (comma-separated, newest first); see the README on rotating JWT_SECRET',
+  ),
   CREDENTIALS_ENCRYPTION_KEY: secret('tenant-service: 32-byte key, base64, encrypting tenant credentials at rest (a keyring of one)'),
   CREDENTIALS_ENCRYPTION_KEYS: secret(
     'tenant-service: keyring, instead of CREDENTIALS_ENCRYPTION_KEY (set one of the two): 32-byte base64 keys, comma-separated, newest first, e.g. `<new>,<old>`; the newest encrypts, every key decrypts',
@@ -163,8 +166,8 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
 /**
  * Parses `env` with `schema`; throws a ConfigError naming every bad variable. In production the
  * secrets the schema declares (requiredInProduction, or their SECRET_ALTERNATIVES) must be
- * present. The credentials keyring and the internal tokens, when present, must be well-formed
- * (see credentialKeys, internalTokens).
+ * present. The credentials keyring, the internal tokens and the JWT keyring, when present, must
+ * be well-formed (see credentialKeys, internalTokens, jwtSecrets).
  */
 export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const data = parseEnv(schema, env);
@@ -175,7 +178,30 @@ export function loadConfig<S extends z.ZodType<BaseConfig>>(schema: S, env: Node
   }
   credentialKeys(config);
   for (const variable of Object.values(INTERNAL_CALLERS)) if (config[variable]) tokenList(variable, config[variable]);
+  jwtSecrets(config);
   return data;
+}
+
+/**
+ * The tenant-token keyring the environment holds, newest first: JWT_SECRET (signs and verifies),
+ * then each of JWT_PREVIOUS_SECRETS (verify only). Undefined when JWT_SECRET is unset. Throws a
+ * ConfigError naming the variable and the position of a bad entry, never a secret.
+ */
+export function jwtSecrets(config: Pick<Secrets, 'JWT_SECRET' | 'JWT_PREVIOUS_SECRETS'>): string[] | undefined {
+  const previous = config.JWT_PREVIOUS_SECRETS?.split(',').map((s) => s.trim()) ?? [];
+  if (!config.JWT_SECRET) {
+    if (previous.length) throw new ConfigError('Invalid environment: JWT_PREVIOUS_SECRETS is set without JWT_SECRET, which signs');
+    return undefined;
+  }
+  const ring = [config.JWT_SECRET, ...previous];
+  ring.forEach((s, i) => {
+    if (i === 0) return;
+    const where = `Invalid environment: JWT_PREVIOUS_SECRETS: secret ${i} of ${previous.length}`;
+    if (!s) throw new ConfigError(`${where} is empty`);
+    const earlier = ring.indexOf(s);
+    if (earlier < i) throw new ConfigError(`${where} repeats ${earlier === 0 ? 'JWT_SECRET' : `secret ${earlier}`}`);
+  });
+  return ring;
 }
 
 /**

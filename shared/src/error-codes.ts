@@ -40,10 +40,14 @@ export const ERROR_CODES = {
   API_KEY_REVOKED: { status: 401, message: 'This API key has been revoked' },
   TOKEN_EXPIRED: { status: 401, message: 'The token has expired' },
   INVALID_TOKEN: { status: 401, message: 'The token is not valid' },
+  TOKEN_REVOKED: { status: 401, message: 'The API key this token was issued with has been revoked or no longer exists' },
   TENANT_MISMATCH: { status: 403, message: 'These credentials belong to another tenant than this subdomain' },
   TENANT_NOT_FOUND: { status: 404, message: 'Tenant not found' },
   TENANT_SUSPENDED: { status: 423, message: 'This tenant is suspended' },
   RATE_LIMITED: { status: 429, message: 'Too many requests: the rate limit for this tenant or key was reached' },
+  CLIENT_RATE_LIMITED: { status: 429, message: 'Too many requests from this address; try again later' },
+  TOO_MANY_AUTH_FAILURES: { status: 429, message: 'Too many failed authentications from this address; try again later' },
+  AUTH_LOOKUPS_BUSY: { status: 503, message: 'Too many credential lookups at once; try again shortly' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'A service is unavailable; try again shortly' },
 
   // auth-service (and genesys-connector's client of it).

@@ -7,6 +7,8 @@ import { internalCaller } from './http';
 export const TENANT_HEADER = 'x-tenant-id';
 /** How the gateway authenticated the caller: `api-key`, `jwt` or `subdomain`. */
 export const TENANT_AUTH_HEADER = 'x-tenant-auth';
+/** The id of the API key (or of the key a JWT was issued with) that authenticated the caller. */
+export const TENANT_KEY_HEADER = 'x-tenant-key-id';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

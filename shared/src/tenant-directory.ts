@@ -1,5 +1,6 @@
 import { platformKey, tenantKey, type Cache } from './cache';
-import { statement, type Database } from './db';
+import { statement, type Database, type Queryable } from './db';
+import { appError } from './errors';
 
 /**
  * Who a request belongs to, cached. Readers (the gateway) fill the cache from PostgreSQL with
@@ -17,6 +18,15 @@ export interface ApiKeyEntry {
   rateLimit: number | null;
 }
 
+interface ApiKeyRow {
+  id: string;
+  tenant_id: string;
+  is_active: boolean;
+  rate_limit: number | null;
+}
+
+const toKeyEntry = (r: ApiKeyRow | undefined): ApiKeyEntry | undefined => r && { tenantId: r.tenant_id, keyId: r.id, active: r.is_active, rateLimit: r.rate_limit };
+
 export interface TenantEntry {
   tenantId: string;
   status: 'active' | 'suspended';
@@ -29,11 +39,13 @@ type Cached<T> = { v: T } | { none: true };
 
 const keys = {
   apiKey: (keyHash: string) => platformKey('apikey', keyHash),
+  apiKeyById: (tenantId: string, keyId: string) => tenantKey(tenantId, 'apikey', keyId),
   tenant: (tenantId: string) => tenantKey(tenantId, 'tenant'),
   subdomain: (subdomain: string) => platformKey('subdomain', subdomain),
 };
 
 const API_KEY_BY_HASH = statement('directory-api-key', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE key_hash = $1');
+const API_KEY_BY_ID = statement('directory-api-key-id', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE id = $1 AND tenant_id = $2');
 const TENANT_BY_ID = statement('directory-tenant', 'SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1');
 const TENANT_BY_SUBDOMAIN = statement('directory-subdomain', 'SELECT tenant_id FROM tenants WHERE subdomain = $1');
 
@@ -42,11 +54,45 @@ export interface DirectoryOptions {
   ttlSeconds?: number;
   /** How long a miss (unknown key, tenant or subdomain) is remembered. */
   negativeTtlSeconds?: number;
+  /**
+   * Bounds the database lookups of names anyone can make up (API key hashes, subdomains) that
+   * miss the cache: at most `concurrency` at once, `queue` more waiting; beyond that a lookup is
+   * refused with 503 AUTH_LOOKUPS_BUSY at once. A flood of random keys then holds at most
+   * `concurrency` connections of the pool, and the rest stay free for what only known callers
+   * can cause (tenants by id, keys by id from a signed token). Unset: unbounded.
+   */
+  strangerLookups?: { concurrency: number; queue: number };
+}
+
+/** A counting semaphore with a bounded queue: `run` waits for a slot, or throws when the queue is full. */
+class LookupGate {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limits: { concurrency: number; queue: number }) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limits.concurrency) {
+      if (this.waiting.length >= this.limits.queue) throw appError('AUTH_LOOKUPS_BUSY', undefined, { 'Retry-After': '1' });
+      // The slot is handed over by the finishing lookup (`active` stays counted for us).
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.active++;
+    }
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
 }
 
 export class TenantDirectory {
   private readonly ttl: number;
   private readonly negativeTtl: number;
+  private readonly strangerGate?: LookupGate;
 
   constructor(
     private readonly db: Database,
@@ -55,6 +101,13 @@ export class TenantDirectory {
   ) {
     this.ttl = options.ttlSeconds ?? 60;
     this.negativeTtl = options.negativeTtlSeconds ?? 10;
+    if (options.strangerLookups) this.strangerGate = new LookupGate(options.strangerLookups);
+  }
+
+  /** A platform-wide lookup by a name from outside, under the gate when there is one. */
+  private strangerLookup<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const lookup = () => this.db.withPlatform(fn);
+    return this.strangerGate ? this.strangerGate.run(lookup) : lookup();
   }
 
   private async cached<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
@@ -69,13 +122,17 @@ export class TenantDirectory {
     return value;
   }
 
+  /** The API key with this hash (see hashApiKey), whichever tenant's. */
   apiKey(keyHash: string): Promise<ApiKeyEntry | undefined> {
     return this.cached(keys.apiKey(keyHash), () =>
-      this.db.withPlatform(async (q) => {
-        const { rows } = await q.query<{ id: string; tenant_id: string; is_active: boolean; rate_limit: number | null }>({ ...API_KEY_BY_HASH, values: [keyHash] });
-        const r = rows[0];
-        return r && { tenantId: r.tenant_id, keyId: r.id, active: r.is_active, rateLimit: r.rate_limit };
-      }),
+      this.strangerLookup(async (q) => toKeyEntry((await q.query<ApiKeyRow>({ ...API_KEY_BY_HASH, values: [keyHash] })).rows[0])),
+    );
+  }
+
+  /** The tenant's API key with this id (a UUID), e.g. the one a token was issued with. */
+  apiKeyById(tenantId: string, keyId: string): Promise<ApiKeyEntry | undefined> {
+    return this.cached(keys.apiKeyById(tenantId, keyId), () =>
+      this.db.withTenant(tenantId, async (q) => toKeyEntry((await q.query<ApiKeyRow>({ ...API_KEY_BY_ID, values: [keyId, tenantId] })).rows[0])),
     );
   }
 
@@ -92,7 +149,7 @@ export class TenantDirectory {
   /** The tenant a subdomain names, checked against the tenant's current entry (subdomains move). */
   async subdomain(subdomain: string): Promise<TenantEntry | undefined> {
     const tenantId = await this.cached(keys.subdomain(subdomain), () =>
-      this.db.withPlatform(async (q) => {
+      this.strangerLookup(async (q) => {
         const { rows } = await q.query<{ tenant_id: string }>({ ...TENANT_BY_SUBDOMAIN, values: [subdomain] });
         return rows[0]?.tenant_id;
       }),
@@ -102,7 +159,7 @@ export class TenantDirectory {
     if (tenant?.subdomain === subdomain) return tenant;
     // The subdomain moved or went away since it was cached: forget it and ask once more.
     await this.cache.del(keys.subdomain(subdomain));
-    const fresh = await this.db.withPlatform(async (q) => (await q.query<{ tenant_id: string }>({ ...TENANT_BY_SUBDOMAIN, values: [subdomain] })).rows[0]);
+    const fresh = await this.strangerLookup(async (q) => (await q.query<{ tenant_id: string }>({ ...TENANT_BY_SUBDOMAIN, values: [subdomain] })).rows[0]);
     return fresh ? this.tenant(fresh.tenant_id) : undefined;
   }
 
@@ -116,9 +173,12 @@ export class TenantDirectory {
     if (entry?.subdomain) await this.cache.set(keys.subdomain(entry.subdomain), JSON.stringify({ v: tenantId }), this.ttl);
   }
 
-  /** Records an API key's new state (revoked, or gone with its tenant). */
-  async apiKeyChanged(keyHash: string, entry: ApiKeyEntry | undefined): Promise<void> {
-    const value: Cached<ApiKeyEntry> = entry ? { v: entry } : { none: true };
-    await this.cache.set(keys.apiKey(keyHash), JSON.stringify(value), this.ttl);
+  /**
+   * Records an API key's new state (created, revoked, or gone with its tenant), under its hash and
+   * under its id, so that the key and every token issued with it see the change at once.
+   */
+  async apiKeyChanged(key: { keyHash: string; tenantId: string; keyId: string }, entry: ApiKeyEntry | undefined): Promise<void> {
+    const value = JSON.stringify(entry ? { v: entry } : { none: true });
+    await Promise.all([this.cache.set(keys.apiKey(key.keyHash), value, this.ttl), this.cache.set(keys.apiKeyById(key.tenantId, key.keyId), value, this.ttl)]);
   }
 }

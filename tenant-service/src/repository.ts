@@ -101,10 +101,13 @@ export async function updateTenant(
 }
 
 /** Deletes the tenant (its rows in every table go by cascade); returns what it had, for cache updates. */
-export async function deleteTenant(db: Queryable, tenantId: string): Promise<{ subdomain: string | null; keyHashes: string[] } | undefined> {
-  const keys = await db.query<{ key_hash: string }>('SELECT key_hash FROM tenant_api_keys WHERE tenant_id = $1', [tenantId]);
+export async function deleteTenant(
+  db: Queryable,
+  tenantId: string,
+): Promise<{ subdomain: string | null; keys: Pick<ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>[] } | undefined> {
+  const keys = await db.query<Pick<ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>>('SELECT id, tenant_id, key_hash FROM tenant_api_keys WHERE tenant_id = $1', [tenantId]);
   const { rows } = await db.query<{ subdomain: string | null }>('DELETE FROM tenants WHERE tenant_id = $1 RETURNING subdomain', [tenantId]);
-  return rows[0] && { subdomain: rows[0].subdomain, keyHashes: keys.rows.map((r) => r.key_hash) };
+  return rows[0] && { subdomain: rows[0].subdomain, keys: keys.rows };
 }
 
 export interface CredentialRow {

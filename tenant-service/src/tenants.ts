@@ -45,6 +45,7 @@ const tenantNotFound = () => appError('TENANT_NOT_FOUND');
 
 const tenantEntry = (r: repo.TenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
 const keyEntry = (k: repo.ApiKeyRow) => ({ tenantId: k.tenant_id, keyId: k.id, active: k.is_active, rateLimit: k.rate_limit });
+const keyRef = (k: Pick<repo.ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>) => ({ keyHash: k.key_hash, tenantId: k.tenant_id, keyId: k.id });
 
 export function createTenantUseCases(deps: TenantDeps) {
   const { db, cipher } = deps;
@@ -78,7 +79,7 @@ export function createTenantUseCases(deps: TenantDeps) {
       // Overwrites anything remembered about this id, subdomain or key while they did not exist.
       await announce({ tenantId: tenant.tenant_id, kind: 'tenant-updated' }, async () => {
         await directory.tenantChanged(tenant.tenant_id, tenantEntry(tenant));
-        await directory.apiKeyChanged(key.row.key_hash, keyEntry(key.row));
+        await directory.apiKeyChanged(keyRef(key.row), keyEntry(key.row));
       });
       return {
         tenant: repo.toTenant(tenant),
@@ -116,7 +117,7 @@ export function createTenantUseCases(deps: TenantDeps) {
       if (!gone) throw tenantNotFound();
       await announce({ tenantId, kind: 'tenant-deleted' }, async () => {
         await directory.tenantChanged(tenantId, undefined, gone.subdomain);
-        await Promise.all(gone.keyHashes.map((hash) => directory.apiKeyChanged(hash, undefined)));
+        await Promise.all(gone.keys.map((k) => directory.apiKeyChanged(keyRef(k), undefined)));
       });
     },
 
@@ -190,7 +191,7 @@ export function createTenantUseCases(deps: TenantDeps) {
         if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
         return issueKey(q, tenantId, input.name, input.rateLimit);
       });
-      await announce({ tenantId, kind: 'tenant-updated' }, () => directory.apiKeyChanged(key.row.key_hash, keyEntry(key.row)));
+      await announce({ tenantId, kind: 'tenant-updated' }, () => directory.apiKeyChanged(keyRef(key.row), keyEntry(key.row)));
       return { ...key.response, rateLimit: key.row.rate_limit };
     },
 
@@ -214,7 +215,7 @@ export function createTenantUseCases(deps: TenantDeps) {
       const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
       const key = UUID.test(id) ? await db.withTenant(tenantId, (q) => repo.revokeApiKey(q, tenantId, id)) : undefined;
       if (!key) throw appError('API_KEY_NOT_FOUND');
-      await announce({ tenantId, kind: 'api-key-revoked' }, () => directory.apiKeyChanged(key.key_hash, keyEntry(key)));
+      await announce({ tenantId, kind: 'api-key-revoked' }, () => directory.apiKeyChanged(keyRef(key), keyEntry(key)));
     },
   };
 }
