@@ -16,7 +16,9 @@ export interface TenantServiceDeps {
 
 /**
  * The tenant-service app: the admin API on every route, the internal credentials route under
- * /internal. Nothing to release on close (the db and cache are the caller's).
+ * /internal. In the background from the start it fills the verify-token hashes that Meta
+ * credentials stored before they existed lack (see fillVerifyTokenHashes); `close` stops that
+ * and waits for it. The db and cache are the caller's.
  */
 export function createTenantService(deps: TenantServiceDeps): { app: Express; close(): Promise<void> } {
   const tenants = createTenantUseCases(deps);
@@ -32,5 +34,19 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; cl
       app.use(adminRoutes(tenants));
     },
   });
-  return { app, close: async () => undefined };
+  let closing = false;
+  const backfill = tenants.fillVerifyTokenHashes({ shouldStop: () => closing }).then(
+    ({ filled, unreadable }) => {
+      if (filled) deps.logger.info({ filled }, 'verify-token hashes filled for Meta credentials stored before them');
+      for (const tenantId of unreadable) deps.logger.error({ tenantId }, 'verify-token hash not filled: no key of the keyring opens the Meta credentials');
+    },
+    (err: unknown) => deps.logger.error({ err }, 'verify-token hashes not filled; the next start tries again'),
+  );
+  return {
+    app,
+    close: async () => {
+      closing = true;
+      await backfill;
+    },
+  };
 }
