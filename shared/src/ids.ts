@@ -14,9 +14,9 @@ export function isTenantId(value: unknown): value is string {
 }
 
 /**
- * Meta's object ids as webhooks carry them (`metadata.phone_number_id`, `entry[].id`, the WABA
- * id): decimal digits, in strings (Meta's webhook reference, shared/reference). Meta documents no
- * length; ids seen are 15-17 digits, and tenant credentials accept at most 30.
+ * Meta's object ids as webhooks carry them (`metadata.phone_number_id`; the WABA id in
+ * `entry[].id`): decimal digits, in strings (Meta's webhook reference, shared/reference). Meta
+ * documents no length; ids seen are 15-17 digits, and tenant credentials accept at most 30.
  */
 export const META_ID_PATTERN = /^\d{1,30}$/;
 

@@ -23,7 +23,7 @@ const changeSchema = z
     field: z.string().max(64).optional(),
     value: z
       .object({
-        metadata: z.object({ phone_number_id: metaId, display_phone_number: z.string().max(32).optional() }).passthrough().optional(),
+        metadata: z.object({ phone_number_id: metaId, display_phone_number: z.string().max(64).optional() }).passthrough().optional(),
         contacts: z.array(contactSchema).optional(),
         messages: z.array(messageSchema).optional(),
         statuses: z.array(statusSchema).optional(),
@@ -33,7 +33,8 @@ const changeSchema = z
   .passthrough();
 const envelopeSchema = z.object({
   object: z.literal('whatsapp_business_account'),
-  entry: z.array(z.object({ id: metaId.optional(), changes: z.array(changeSchema) }).passthrough()).min(1, 'must not be empty'),
+  // The WABA id is looked up by nothing here, so a payload is not refused over its shape: only bounded.
+  entry: z.array(z.object({ id: z.string().max(64).optional(), changes: z.array(changeSchema) }).passthrough()).min(1, 'must not be empty'),
 });
 
 type Change = z.infer<typeof changeSchema>;
