@@ -44,13 +44,8 @@ export class LastUsedRecorder {
       const batch = this.pending;
       this.pending = new Map();
       try {
-        await this.db.withPlatform((q) =>
-          q.query(
-            `UPDATE tenant_api_keys k SET last_used_at = GREATEST(k.last_used_at, v.used_at)
-               FROM unnest($1::uuid[], $2::timestamptz[]) AS v(id, used_at) WHERE k.id = v.id`,
-            [[...batch.keys()], [...batch.values()]],
-          ),
-        );
+        // Keys of every tenant at once: record_api_key_use (migration 1732060800020).
+        await this.db.unscoped('SELECT record_api_key_use($1::uuid[], $2::timestamptz[])', [[...batch.keys()], [...batch.values()]]);
       } catch (err) {
         // Put the uses back (keeping newer ones) so the next write retries them.
         for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);

@@ -267,7 +267,6 @@ async function main(config: SoakConfig): Promise<number> {
       const c = new Client({ connectionString: prepared.ownerUrl });
       await c.connect();
       try {
-        await c.query("SET app.scope = 'platform'");
         const { rows } = await c.query<{ wamid: string | null; genesys_message_id: string | null }>(
           'SELECT wamid, genesys_message_id FROM message_tracking WHERE uncertain_attempts > 0',
         );

@@ -24,9 +24,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 }
 
 /**
- * A pg pool with the two units of work every repository runs in. Row-level security reads
- * `app.tenant_id` (set transaction-locally, so a pooled connection never carries it over) and
- * `app.scope`, which only platform-wide lookups set.
+ * A pg pool with the unit of work every repository runs in. Row-level security reads
+ * `app.tenant_id` (set transaction-locally, so a pooled connection never carries it over); no
+ * setting widens it. What must span tenants calls the platform functions (`unscoped`).
  */
 export class Database {
   readonly pool: Pool;
@@ -52,11 +52,19 @@ export class Database {
   }
 
   /**
-   * Runs `fn` in a transaction that may see every tenant's rows: for the admin API and for the
-   * few lookups that find the tenant in the first place (API key hash, phone number id).
+   * Runs one statement in no tenant's scope (autocommit, one round trip): every tenant table shows
+   * it no rows, whatever the session sets. It is for calling the platform functions of migration
+   * 1732060800020 (`api_key_by_hash`, `outbox_claim`, ...), SECURITY DEFINER functions that are
+   * the only way across tenants and return only what their caller needs. Returns the rows;
+   * throws 503 DATABASE_UNAVAILABLE when there is no database to be had.
    */
-  withPlatform<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
-    return this.transaction("BEGIN; SELECT set_config('app.scope', 'platform', true)", fn);
+  async unscoped<R extends QueryResultRow = QueryResultRow>(query: string | { name: string; text: string }, values: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(typeof query === 'string' ? { text: query, values } : { ...query, values })).rows;
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw appError('DATABASE_UNAVAILABLE');
+      throw err;
+    }
   }
 
   private async transaction<T>(begin: string, fn: (db: Queryable) => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import { platformKey, tenantKey, type Cache } from './cache';
-import { statement, type Database, type Queryable } from './db';
+import type { QueryResultRow } from 'pg';
+import { statement, type Database } from './db';
 import { appError } from './errors';
 
 /**
@@ -44,10 +45,11 @@ const keys = {
   subdomain: (subdomain: string) => platformKey('subdomain', subdomain),
 };
 
-const API_KEY_BY_HASH = statement('directory-api-key', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE key_hash = $1');
+// By names from outside, across tenants: SECURITY DEFINER functions (migration 1732060800020).
+const API_KEY_BY_HASH = statement('directory-api-key', 'SELECT id, tenant_id, is_active, rate_limit FROM api_key_by_hash($1)');
 const API_KEY_BY_ID = statement('directory-api-key-id', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE id = $1 AND tenant_id = $2');
 const TENANT_BY_ID = statement('directory-tenant', 'SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1');
-const TENANT_BY_SUBDOMAIN = statement('directory-subdomain', 'SELECT tenant_id FROM tenants WHERE subdomain = $1');
+const TENANT_BY_SUBDOMAIN = statement('directory-subdomain', 'SELECT tenant_by_subdomain($1) AS tenant_id');
 
 export interface DirectoryOptions {
   /** How long a found entry is kept. */
@@ -104,9 +106,9 @@ export class TenantDirectory {
     if (options.strangerLookups) this.strangerGate = new LookupGate(options.strangerLookups);
   }
 
-  /** A platform-wide lookup by a name from outside, under the gate when there is one. */
-  private strangerLookup<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    const lookup = () => this.db.withPlatform(fn);
+  /** A platform-wide lookup by a name from outside (one of the platform functions), under the gate when there is one. */
+  private strangerLookup<R extends QueryResultRow>(query: { name: string; text: string }, value: string): Promise<R | undefined> {
+    const lookup = async () => (await this.db.unscoped<R>(query, [value]))[0];
     return this.strangerGate ? this.strangerGate.run(lookup) : lookup();
   }
 
@@ -125,7 +127,7 @@ export class TenantDirectory {
   /** The API key with this hash (see hashApiKey), whichever tenant's. */
   apiKey(keyHash: string): Promise<ApiKeyEntry | undefined> {
     return this.cached(keys.apiKey(keyHash), () =>
-      this.strangerLookup(async (q) => toKeyEntry((await q.query<ApiKeyRow>({ ...API_KEY_BY_HASH, values: [keyHash] })).rows[0])),
+      this.strangerLookup<ApiKeyRow>(API_KEY_BY_HASH, keyHash).then(toKeyEntry),
     );
   }
 
@@ -149,18 +151,15 @@ export class TenantDirectory {
   /** The tenant a subdomain names, checked against the tenant's current entry (subdomains move). */
   async subdomain(subdomain: string): Promise<TenantEntry | undefined> {
     const tenantId = await this.cached(keys.subdomain(subdomain), () =>
-      this.strangerLookup(async (q) => {
-        const { rows } = await q.query<{ tenant_id: string }>({ ...TENANT_BY_SUBDOMAIN, values: [subdomain] });
-        return rows[0]?.tenant_id;
-      }),
+      this.strangerLookup<{ tenant_id: string | null }>(TENANT_BY_SUBDOMAIN, subdomain).then((r) => r?.tenant_id ?? undefined),
     );
     if (!tenantId) return undefined;
     const tenant = await this.tenant(tenantId);
     if (tenant?.subdomain === subdomain) return tenant;
     // The subdomain moved or went away since it was cached: forget it and ask once more.
     await this.cache.del(keys.subdomain(subdomain));
-    const fresh = await this.strangerLookup(async (q) => (await q.query<{ tenant_id: string }>({ ...TENANT_BY_SUBDOMAIN, values: [subdomain] })).rows[0]);
-    return fresh ? this.tenant(fresh.tenant_id) : undefined;
+    const fresh = (await this.strangerLookup<{ tenant_id: string | null }>(TENANT_BY_SUBDOMAIN, subdomain))?.tenant_id;
+    return fresh ? this.tenant(fresh) : undefined;
   }
 
   // ---- the writer's side (tenant-service, after commit) ----

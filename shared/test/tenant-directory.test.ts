@@ -8,19 +8,22 @@ function heldDatabase() {
   const running = { platform: 0, tenant: 0 };
   const peak = { platform: 0, tenant: 0 };
   const held: Array<() => void> = [];
-  const run = (kind: 'platform' | 'tenant') =>
-    async function <T>(...args: unknown[]): Promise<T> {
-      const fn = args[args.length - 1] as (q: Queryable) => Promise<T>;
-      running[kind]++;
-      peak[kind] = Math.max(peak[kind], running[kind]);
-      await new Promise<void>((resolve) => held.push(resolve));
-      try {
-        return await fn({ query: async () => ({ rows: [] }) } as unknown as Queryable);
-      } finally {
-        running[kind]--;
-      }
-    };
-  const db = { withPlatform: run('platform'), withTenant: run('tenant') } as unknown as Database;
+  const hold = async <T>(kind: 'platform' | 'tenant', fn: () => Promise<T>): Promise<T> => {
+    running[kind]++;
+    peak[kind] = Math.max(peak[kind], running[kind]);
+    await new Promise<void>((resolve) => held.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      running[kind]--;
+    }
+  };
+  const db = {
+    // Platform-wide lookups: one call of a platform function; scoped ones: a tenant's transaction.
+    unscoped: () => hold('platform', async () => []),
+    withTenant: (_tenantId: string, fn: (q: Queryable) => Promise<unknown>) =>
+      hold('tenant', () => fn({ query: async () => ({ rows: [] }) } as unknown as Queryable)),
+  } as unknown as Database;
   /** Lets every lookup go, those queued behind them too. */
   const releaseAll = async () => {
     do {

@@ -1,6 +1,9 @@
-import type { Queryable } from '@bridge/shared';
+import type { Database, Queryable } from '@bridge/shared';
 
-/** SQL for tenants, their credentials and API keys. Every function runs inside a unit of work. */
+/**
+ * SQL for tenants, their credentials and API keys. Every function runs inside a unit of work
+ * (`db.withTenant`), but those across tenants, which call the platform functions (`db.unscoped`).
+ */
 
 export interface TenantRow {
   tenant_id: string;
@@ -61,12 +64,9 @@ export async function findTenant(db: Queryable, tenantId: string, options: { for
   return rows[0];
 }
 
-export async function listTenants(db: Queryable, limit: number, after?: string): Promise<TenantRow[]> {
-  const { rows } = await db.query<TenantRow>(
-    `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR tenant_id > $1) ORDER BY tenant_id LIMIT $2`,
-    [after ?? null, limit],
-  );
-  return rows;
+/** Every tenant's row, by id after `after`, across tenants: tenants_page (migration 1732060800020). */
+export function listTenants(db: Database, limit: number, after?: string): Promise<TenantRow[]> {
+  return db.unscoped<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants_page($1, $2)`, [after ?? null, limit]);
 }
 
 /** Changes only the fields given; `subdomain: null` removes the subdomain. */
@@ -148,15 +148,11 @@ export async function upsertCredentials(
 
 /**
  * Meta credentials stored before verify_token_hash existed (migration 1732060800008), across
- * tenants: up to `limit` tenant ids after `after`, in order.
+ * tenants: up to `limit` tenant ids after `after`, in order (tenants_without_verify_token_hash,
+ * migration 1732060800020).
  */
-export async function tenantsWithoutVerifyTokenHash(db: Queryable, limit: number, after?: string): Promise<string[]> {
-  const { rows } = await db.query<{ tenant_id: string }>(
-    `SELECT tenant_id FROM tenant_credentials
-      WHERE type = 'meta' AND verify_token_hash IS NULL AND ($2::text IS NULL OR tenant_id > $2)
-      ORDER BY tenant_id LIMIT $1`,
-    [limit, after ?? null],
-  );
+export async function tenantsWithoutVerifyTokenHash(db: Database, limit: number, after?: string): Promise<string[]> {
+  const rows = await db.unscoped<{ tenant_id: string }>('SELECT tenant_id FROM tenants_without_verify_token_hash($1, $2) AS tenant_id', [after ?? null, limit]);
   return rows.map((r) => r.tenant_id);
 }
 

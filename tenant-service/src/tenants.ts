@@ -91,7 +91,7 @@ export function createTenantUseCases(deps: TenantDeps) {
     },
 
     async listTenants(limit: number, after?: string) {
-      const rows = await db.withPlatform((q) => repo.listTenants(q, limit, after));
+      const rows = await repo.listTenants(db, limit, after);
       return rows.map(repo.toTenant);
     },
 
@@ -198,7 +198,7 @@ export function createTenantUseCases(deps: TenantDeps) {
       const pageSize = options.pageSize ?? 100;
       const result = { filled: 0, unreadable: [] as string[] };
       for (let after: string | undefined; ; ) {
-        const page = await db.withPlatform((q) => repo.tenantsWithoutVerifyTokenHash(q, pageSize, after));
+        const page = await repo.tenantsWithoutVerifyTokenHash(db, pageSize, after);
         for (const tenantId of page) {
           if (options.shouldStop?.()) return result;
           try {

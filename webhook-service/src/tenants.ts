@@ -89,7 +89,7 @@ export class WebhookTenants {
     }
     if (unknown.length) {
       const generation = this.generation;
-      const found = await this.deps.db.withPlatform((q) => tenantsForPhoneNumbers(q, unknown));
+      const found = await tenantsForPhoneNumbers(this.deps.db, unknown);
       for (const id of unknown) {
         owners.set(id, found.get(id));
         if (generation === this.generation) this.phoneNumbers.set(id, found.get(id));
@@ -104,6 +104,6 @@ export class WebhookTenants {
    * calls it only when the app's webhook settings are saved).
    */
   tenantByVerifyToken(token: string): Promise<string | undefined> {
-    return this.deps.db.withPlatform((q) => tenantByVerifyTokenHash(q, hashVerifyToken(token)));
+    return tenantByVerifyTokenHash(this.deps.db, hashVerifyToken(token));
   }
 }

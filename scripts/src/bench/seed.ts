@@ -40,9 +40,8 @@ async function withOwner<T>(ownerUrl: string, fn: (c: Client) => Promise<T>): Pr
   const client = new Client({ connectionString: ownerUrl, application_name: 'bench-seed' });
   await client.connect();
   try {
-    // The owner is normally a superuser (RLS does not apply); if it is only the table owner,
-    // FORCE ROW LEVEL SECURITY binds it too, and the platform scope lets it write every tenant.
-    await client.query("SELECT set_config('app.scope', 'platform', false)");
+    // The owner must be a superuser (row-level security does not apply to it): the tables force
+    // RLS on their owner too, and no setting lets a session write every tenant's rows.
     return await fn(client);
   } finally {
     await client.end();

@@ -63,7 +63,7 @@ export interface NewJob {
 }
 
 /**
- * Queues one job inside the caller's transaction (`q` from `db.withTenant` or `withPlatform`):
+ * Queues one job inside the caller's transaction (`q` from `db.withTenant`):
  * it exists if, and when, that transaction commits. Built on `enqueueSql`. Returns the job's id
  * (bigint, as a string).
  */

@@ -10,8 +10,5 @@ export interface QueueCount {
 
 /** What is waiting, failed or dead, per tenant, kind and state (sorted by those): for operators. */
 export async function queueView(db: Database): Promise<QueueCount[]> {
-  return db.withPlatform(
-    async (q) =>
-      (await q.query<QueueCount>(`SELECT tenant_id AS "tenantId", kind, state, count(*)::int AS count FROM outbox GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)).rows,
-  );
+  return db.unscoped<QueueCount>(`SELECT tenant_id AS "tenantId", kind, state, count FROM outbox_queue_view()`);
 }

@@ -37,7 +37,7 @@ describe('one delivery per lane in flight', () => {
     let release!: () => void;
     const isLocked = new Promise<void>((r) => (locked = r));
     const held = new Promise<void>((r) => (release = r));
-    const other = queue.db.withPlatform(async (q) => {
+    const other = queue.db.withTenant('tenant-a', async (q) => {
       await q.query('SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE', [head]);
       locked();
       await held;
