@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { appError, badInput, safeEqual, setContextTenant } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyMetaSignature } from '../signatures';
-import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus } from '../store';
+import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus, type NumberChange } from '../store';
 import type { IngestDeps } from './deps';
 import { metaSeconds } from './time';
 
@@ -34,8 +34,24 @@ const envelopeSchema = z.object({
 
 type Change = z.infer<typeof changeSchema>;
 
+/**
+ * A customer's new number, when `message` says they changed number: a `system` message of type
+ * `user_changed_number` (`customer_changed_number` in older webhooks) from the old number, the new
+ * one in `system.wa_id` (`new_wa_id` up to webhook version 11; Meta's "System messages webhook
+ * reference", shared/reference/whatsapp-cloud-api.md).
+ */
+function newNumberOf(message: z.infer<typeof messageSchema>): string | undefined {
+  const system = message.system as { type?: unknown; wa_id?: unknown; new_wa_id?: unknown } | undefined;
+  if (message.type !== 'system' || !message.from || !system) return undefined;
+  if (system.type !== 'user_changed_number' && system.type !== 'customer_changed_number') return undefined;
+  const next = [system.wa_id, system.new_wa_id].find((n): n is string => typeof n === 'string' && /^\d{1,32}$/.test(n));
+  return next && next !== message.from ? next : undefined;
+}
+
+type Updates = { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[]; numberChanges: NumberChange[] };
+
 /** What one change contributes to its tenant's transaction. */
-function collect(change: Change, into: { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[] }) {
+function collect(change: Change, into: Updates) {
   const value = change.value;
   const phoneNumberId = value.metadata!.phone_number_id;
   const contacts = value.contacts ?? [];
@@ -53,6 +69,8 @@ function collect(change: Change, into: { messages: InboundMessage[]; statuses: I
       payload: { message, contact: contact ?? null, phoneNumberId, displayPhoneNumber: value.metadata!.display_phone_number ?? null },
     });
     if (waId) into.contacts.push({ waId, name: contact?.profile?.name ?? null, phoneNumberId, ts });
+    const newNumber = newNumberOf(message);
+    if (newNumber) into.numberChanges.push({ wamid: message.id, from: message.from!, to: newNumber });
   }
   for (const status of value.statuses ?? []) {
     into.statuses.push({ wamid: status.id, status: status.status, ts: metaSeconds(status.timestamp), payload: status });
@@ -179,7 +197,7 @@ async function storePerTenant(deps: IngestDeps, byTenant: Map<string, Change[]>)
   let newStatuses = 0;
   for (const [tenantId, changes] of byTenant) {
     if (byTenant.size === 1) setContextTenant(tenantId);
-    const updates = { messages: [] as InboundMessage[], statuses: [] as InboundStatus[], contacts: [] as ContactSeen[] };
+    const updates: Updates = { messages: [], statuses: [], contacts: [], numberChanges: [] };
     for (const change of changes) collect(change, updates);
     const stored = await deps.db.withTenant(tenantId, (q) => storeMetaUpdates(q, tenantId, updates));
     newMessages += stored.messages;
