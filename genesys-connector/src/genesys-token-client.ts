@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { INTERNAL_TOKEN_HEADER, appError, isErrorCode, SingleFlight, createHttpClient, type HttpClient } from '@bridge/shared';
 
 export interface GenesysTokenClientOptions {
@@ -13,6 +14,8 @@ export interface GenesysTokenClientOptions {
    * most this long.
    */
   maxLocalAgeMs?: number;
+  /** Tenants whose token is kept locally at most; default 10,000 (least recently used evicted). */
+  maxTenants?: number;
 }
 
 interface Local {
@@ -31,7 +34,8 @@ const EXPIRY_MARGIN_MS = 60_000;
  * local copy goes and auth-service replaces the token once for all its callers.
  */
 export class GenesysTokenClient {
-  private readonly local = new Map<string, Local>();
+  /** Bounded: at most `maxTenants` copies, least recently used evicted, each dropped once past `useUntil`. */
+  private readonly local: LRUCache<string, Local>;
   /** Tagged with the rejected token a flight was started to replace, if any. */
   private readonly flights = new SingleFlight<string, string, string>();
   private readonly http: HttpClient;
@@ -39,6 +43,7 @@ export class GenesysTokenClient {
 
   constructor(opts: GenesysTokenClientOptions) {
     this.maxLocalAgeMs = opts.maxLocalAgeMs ?? 30_000;
+    this.local = new LRUCache<string, Local>({ max: opts.maxTenants ?? 10_000 });
     this.http = createHttpClient({
       baseURL: opts.authServiceUrl.replace(/\/+$/, ''),
       timeoutMs: opts.timeoutMs ?? 5000,
@@ -64,7 +69,9 @@ export class GenesysTokenClient {
       async (isCurrent) => {
         const answer = await this.request(tenantId, rejectedToken);
         // A flight overtaken by a rejection report must not put back the token it brought.
-        if (isCurrent() && answer.useUntil !== undefined) this.local.set(tenantId, { accessToken: answer.accessToken, useUntil: answer.useUntil });
+        if (isCurrent() && answer.useUntil !== undefined) {
+          this.local.set(tenantId, { accessToken: answer.accessToken, useUntil: answer.useUntil }, { ttl: Math.max(1, answer.useUntil - Date.now()) });
+        }
         return answer.accessToken;
       },
       rejectedToken,

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Short-lived shared state and broadcasts. Two implementations: Redis (shared by every process
@@ -30,6 +31,9 @@ export function tenantKey(tenantId: string, ...parts: string[]): string {
 export function platformKey(...parts: string[]): string {
   return ['p', ...parts].join(':');
 }
+
+/** lru-cache's TTL: whole milliseconds, at least 1 (0 would mean "never expires"). */
+const ttlMs = (seconds: number) => Math.max(1, Math.round(seconds * 1000));
 
 export class RedisCache implements Cache {
   readonly kind = 'redis' as const;
@@ -100,49 +104,57 @@ export class RedisCache implements Cache {
   }
 }
 
-interface Entry {
-  value: string;
-  expiresAt: number;
+export interface MemoryCacheOptions {
+  /** The process-wide instance (createCache): close() leaves it open for the other services. */
+  shared?: boolean;
+  /** Keys kept at most; default 100,000. */
+  maxEntries?: number;
+  /** Estimated bytes (keys and values, as UTF-16) kept at most; default 64 MiB. */
+  maxBytes?: number;
 }
 
-/** The single-node implementation: a Map with expiry, and an EventEmitter for broadcasts. */
+/**
+ * The single-node implementation: an LRU map with expiry (lru-cache), and an EventEmitter for
+ * broadcasts. Unlike Redis it lives in the service's heap, so it is bounded in keys and bytes:
+ * when full, the least recently used keys go first (a reader then loads from PostgreSQL again;
+ * a counter starts over), expired keys are dropped when read and by a sweep every minute, and
+ * a value larger than the byte bound is not kept.
+ */
 export class MemoryCache implements Cache {
   readonly kind = 'memory' as const;
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: LRUCache<string, string>;
   private readonly emitter = new EventEmitter();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly now: () => number = Date.now,
-    private readonly options: { shared?: boolean } = {},
+    now: () => number = Date.now,
+    private readonly options: MemoryCacheOptions = {},
   ) {
+    this.entries = new LRUCache<string, string>({
+      max: options.maxEntries ?? 100_000,
+      maxSize: options.maxBytes ?? 64 * 1024 * 1024,
+      sizeCalculation: (value, key) => 2 * (key.length + value.length) + 64,
+      // Every set gives its own TTL; ttlResolution 0 reads the clock on every check.
+      ttlResolution: 0,
+      perf: { now: () => now() },
+    });
     this.emitter.setMaxListeners(0);
-    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper = setInterval(() => this.entries.purgeStale(), 60_000);
     this.sweeper.unref();
   }
 
-  private live(key: string): Entry | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry;
-  }
-
-  private sweep() {
-    const now = this.now();
-    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
+  /** Keys held now, and their estimated bytes. */
+  get stats(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.entries.calculatedSize };
   }
 
   async get(key: string) {
-    return this.live(key)?.value ?? null;
+    return this.entries.get(key) ?? null;
   }
 
   async set(key: string, value: string, ttlSeconds: number, options?: { ifAbsent?: boolean }) {
-    if (options?.ifAbsent && this.live(key)) return false;
-    this.entries.set(key, { value, expiresAt: this.now() + ttlSeconds * 1000 });
+    if (options?.ifAbsent && this.entries.has(key)) return false;
+    this.entries.set(key, value, { ttl: ttlMs(ttlSeconds) });
     return true;
   }
 
@@ -151,9 +163,11 @@ export class MemoryCache implements Cache {
   }
 
   async incr(key: string, ttlSeconds: number) {
-    const entry = this.live(key);
-    const next = (entry ? Number(entry.value) : 0) + 1;
-    this.entries.set(key, { value: String(next), expiresAt: entry?.expiresAt ?? this.now() + ttlSeconds * 1000 });
+    const current = this.entries.get(key);
+    const next = (current === undefined ? 0 : Number(current)) + 1;
+    // A counter keeps the expiry it was created with.
+    const ttl = current === undefined ? ttlMs(ttlSeconds) : Math.max(1, this.entries.getRemainingTTL(key));
+    this.entries.set(key, String(next), { ttl });
     return next;
   }
 

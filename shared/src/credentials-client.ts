@@ -3,7 +3,9 @@ import type { CredentialType, GenesysCredentials, MetaCredentials } from './cred
 import { appError, type AppError } from './errors';
 import { INTERNAL_TOKEN_HEADER } from './http';
 import { createHttpClient, type HttpClient } from './http-client';
+import { isTenantId } from './ids';
 import type { Logger } from './logger';
+import { LookupCache } from './lookup-cache';
 import { SingleFlight } from './single-flight';
 import { onTenantEvent } from './tenant-events';
 
@@ -18,15 +20,16 @@ export interface CredentialsClientOptions {
   ttlSeconds?: number;
   /** How long "this tenant has none" is remembered; default 5. */
   negativeTtlSeconds?: number;
+  /** Credentials (tenant and type) kept at most; default 10,000. Least recently used go first. */
+  maxEntries?: number;
+  /** "Has none" answers remembered at most, apart from the credentials; default 2,000. */
+  maxNegativeEntries?: number;
   /** Per request to tenant-service; default 3000. */
   timeoutMs?: number;
   logger?: Logger;
 }
 
-interface Entry {
-  value: MetaCredentials | GenesysCredentials | undefined;
-  expiresAt: number;
-}
+type Value = MetaCredentials | GenesysCredentials;
 
 type Credentials<T extends CredentialType> = T extends 'meta' ? MetaCredentials : GenesysCredentials;
 
@@ -35,19 +38,24 @@ type Credentials<T extends CredentialType> = T extends 'meta' ? MetaCredentials 
  * this process's memory (a secret never goes to Redis), per tenant and type, for a short TTL.
  * Concurrent misses share one request. A tenant event (`credentials-changed`, `tenant-updated`,
  * `tenant-deleted`) from any node drops the tenant's entries at once, so a rotated secret is
- * used from the next call on; the TTL only bounds staleness if a broadcast is lost.
+ * used from the next call on; the TTL only bounds staleness if a broadcast is lost. The memory is
+ * bounded (LookupCache): so many entries and bytes, least recently used evicted, "has none"
+ * answers apart and fewer; a tenant id not of the tenant-id shape is answered "none" without
+ * asking anyone or remembering it.
  */
 export class CredentialsClient {
-  private readonly entries = new Map<string, Entry>();
-  private readonly flights = new SingleFlight<string, Entry['value']>();
+  private readonly entries: LookupCache<Value>;
+  private readonly flights = new SingleFlight<string, Value | undefined>();
   private readonly http: HttpClient;
-  private readonly ttlMs: number;
-  private readonly negativeTtlMs: number;
   private unsubscribe?: () => Promise<void>;
 
   constructor(private readonly opts: CredentialsClientOptions) {
-    this.ttlMs = (opts.ttlSeconds ?? 300) * 1000;
-    this.negativeTtlMs = (opts.negativeTtlSeconds ?? 5) * 1000;
+    this.entries = new LookupCache<Value>({
+      ttlMs: (opts.ttlSeconds ?? 300) * 1000,
+      negativeTtlMs: (opts.negativeTtlSeconds ?? 5) * 1000,
+      max: opts.maxEntries,
+      negativeMax: opts.maxNegativeEntries,
+    });
     this.http = createHttpClient({
       baseURL: opts.tenantServiceUrl.replace(/\/+$/, ''),
       timeoutMs: opts.timeoutMs ?? 3000,
@@ -96,22 +104,20 @@ export class CredentialsClient {
   }
 
   private async get<T extends CredentialType>(tenantId: string, type: T): Promise<Credentials<T> | undefined> {
+    if (!isTenantId(tenantId)) return undefined;
     const key = entryKey(tenantId, type);
-    const entry = this.entries.get(key);
-    if (entry) {
-      if (entry.expiresAt > Date.now()) return entry.value as Credentials<T> | undefined;
-      this.entries.delete(key);
-    }
+    const cached = this.entries.get(key);
+    if (cached) return cached.value as Credentials<T> | undefined;
     const value = await this.flights.run(key, async (isCurrent) => {
       const fetched = await this.fetch(tenantId, type);
       // Stored only if nobody invalidated the tenant while the request was under way.
-      if (isCurrent()) this.entries.set(key, { value: fetched, expiresAt: Date.now() + (fetched ? this.ttlMs : this.negativeTtlMs) });
+      if (isCurrent()) this.entries.set(key, fetched);
       return fetched;
     });
     return value as Credentials<T> | undefined;
   }
 
-  private async fetch(tenantId: string, type: CredentialType): Promise<Entry['value']> {
+  private async fetch(tenantId: string, type: CredentialType): Promise<Value | undefined> {
     const path = `/internal/tenants/${encodeURIComponent(tenantId)}/credentials/${type}`;
     let status: number;
     let body: unknown;

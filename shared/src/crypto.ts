@@ -158,6 +158,14 @@ export function hashApiKey(apiKey: string): string {
   return createHash('sha256').update(apiKey, 'utf8').digest('hex');
 }
 
+/**
+ * What finds a tenant by its Meta verify token (the platform-wide handshake, in
+ * tenant_credentials.verify_token_hash): SHA-256, hex, as for API keys. A verify token is chosen
+ * by a person and may be guessed from its hash by whoever reads the database; it authorises
+ * nothing but answering Meta's handshake, which echoes a challenge and stores nothing.
+ */
+export const hashVerifyToken: (verifyToken: string) => string = hashApiKey;
+
 /** The part of a key shown in listings so a person can tell keys apart. */
 export function apiKeyPrefix(apiKey: string): string {
   return apiKey.slice(0, API_KEY_PREFIX.length + 8);

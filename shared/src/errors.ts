@@ -2,6 +2,13 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError, type z } from 'zod';
 import { currentContext } from './context';
 import { ERROR_CODES, type ErrorCode } from './error-codes';
+import { excerpt } from './ids';
+
+/**
+ * The longest message an error carries. Messages may quote what a client sent (a field name, a
+ * path, an id); whatever that was, the answer and the log line stay short.
+ */
+const MAX_MESSAGE = 2048;
 
 /**
  * An error a client may see: a code of ERROR_CODES, a message, an HTTP status. Made by
@@ -28,14 +35,14 @@ export class AppError extends Error {
  */
 export function appError(code: ErrorCode, message?: string, headers?: Record<string, string>): AppError {
   const { status, message: standard } = ERROR_CODES[code];
-  return new AppError(code, message ?? standard, status, headers);
+  return new AppError(code, message === undefined ? standard : excerpt(message, MAX_MESSAGE), status, headers);
 }
 
 /** The codes that say "this input is wrong" (400): the webhooks say INVALID_PAYLOAD, the APIs VALIDATION_ERROR. */
 export type BadInputCode = 'VALIDATION_ERROR' | 'INVALID_PAYLOAD';
 
-/** How every bad-input message names what is wrong. */
-const fieldProblem = (field: string, problem: string) => `${field}: ${problem}`;
+/** How every bad-input message names what is wrong; both parts may come from the input (a key, a value), so both are cut short. */
+const fieldProblem = (field: string, problem: string) => `${excerpt(field, 100)}: ${excerpt(problem, 400)}`;
 
 /** The one way to say "bad input": 400 `code` with the message `field: problem`. */
 export function badInput(field: string, problem: string, code: BadInputCode = 'VALIDATION_ERROR'): AppError {
@@ -87,7 +94,7 @@ export function errorBody(code: ErrorCode, message: string = ERROR_CODES[code].m
 
 /** 404 for any route nothing else answered. */
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(appError('ROUTE_NOT_FOUND', `No route for ${req.method} ${req.path}`));
+  next(appError('ROUTE_NOT_FOUND', `No route for ${req.method} ${excerpt(req.path, 64)}`));
 };
 
 /**

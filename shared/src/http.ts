@@ -6,7 +6,8 @@ import type { Cache } from './cache';
 import { runWithContext } from './context';
 import { ERROR_CODES, type ErrorCode } from './error-codes';
 import { appError, errorBody, errorHandler, notFoundHandler } from './errors';
-import type { Logger } from './logger';
+import { excerpt } from './ids';
+import { boundSerializedError, type Logger } from './logger';
 import type { CallerTokens, InternalCaller } from './config';
 import { safeEqual } from './crypto';
 
@@ -20,6 +21,60 @@ export const requestContext: RequestHandler = (req, res, next) => {
   res.setHeader('X-Request-Id', requestId);
   runWithContext({ requestId }, next);
 };
+
+/**
+ * Query parameters whose values are harmless to log (paging, filters, the handshake's mode).
+ * Every other value is logged as [Redacted]: query strings carry bearer capabilities — the
+ * handshake's `hub.verify_token`, a media link's `sig` (24 hours of access) — and whatever else
+ * a caller chose to put there.
+ */
+const LOGGED_QUERY_VALUES = new Set(['hub.mode', 'limit', 'status', 'after', 'mime', 'type']);
+/** Parameters named in a logged URL at most. */
+const LOGGED_QUERY_PARAMS = 20;
+
+/**
+ * A request URL as logs show it: the path (at most 200 characters), and the query's names with
+ * only the values of LOGGED_QUERY_VALUES (64 characters each); at most 20 parameters.
+ * `/webhook/meta?hub.mode=subscribe&hub.verify_token=s3cret` → `/webhook/meta?hub.mode=subscribe&hub.verify_token=[Redacted]`.
+ */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = excerpt(q < 0 ? url : url.slice(0, q), 200);
+  if (q < 0) return path;
+  const parts: string[] = [];
+  // The whole query is parsed, but it is no longer than Node's header limit (16 KB) allows.
+  for (const [name, value] of new URLSearchParams(url.slice(q + 1))) {
+    if (parts.length === LOGGED_QUERY_PARAMS) {
+      parts.push('…');
+      break;
+    }
+    parts.push(`${excerpt(name, 32)}=${LOGGED_QUERY_VALUES.has(name) ? excerpt(value, 64) : '[Redacted]'}`);
+  }
+  return `${path}?${parts.join('&')}`;
+}
+
+/** pino-std-serializers' view of a request (what pino-http hands a custom serializer). */
+interface SerializedRequest {
+  id: unknown;
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  remoteAddress?: string;
+  remotePort?: number;
+}
+
+/**
+ * The request as every access log line shows it: the URL through loggableUrl (no `query` or
+ * `params` objects, which would repeat what it redacts), each header value cut to 256
+ * characters (secret headers are then blanked by the logger's REDACT_PATHS).
+ */
+function logRequest(req: SerializedRequest) {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = excerpt(Array.isArray(value) ? value.join(', ') : value, 256);
+  }
+  return { id: req.id, method: req.method, url: loggableUrl(req.url ?? ''), headers, remoteAddress: req.remoteAddress, remotePort: req.remotePort };
+}
 
 export interface Readiness {
   /** Named checks; the service is ready when every one resolves true. */
@@ -47,6 +102,7 @@ function baseApp(logger: Logger): Express {
       autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
       quietReqLogger: true,
+      serializers: { req: logRequest, err: boundSerializedError },
     }),
   );
   return app;

@@ -6,6 +6,8 @@ export * from './errors';
 export * from './db';
 export * from './outbox';
 export * from './cache';
+export * from './ids';
+export * from './lookup-cache';
 export * from './crypto';
 export * from './http';
 export * from './tenant-events';

@@ -29,12 +29,25 @@ export const REDACT_PATHS = [
   '*.credentials',
 ];
 
+/**
+ * An error as pino serialised it, with its message and stack cut short: an error's message may
+ * quote its input (a parser's, a driver's), and a log line must not carry that input whole.
+ * pino-http's serializers hand it the serialised error; createLogger's own wraps pino's.
+ */
+export function boundSerializedError<E>(serialized: E): E {
+  const e = serialized as { message?: unknown; stack?: unknown } | undefined;
+  if (typeof e?.message === 'string' && e.message.length > 1000) e.message = `${e.message.slice(0, 1000)}…`;
+  if (typeof e?.stack === 'string' && e.stack.length > 4000) e.stack = `${e.stack.slice(0, 4000)}…`;
+  return serialized;
+}
+
 export function createLogger(options: { name: string; level?: string; destination?: pino.DestinationStream }): Logger {
   return pino(
     {
       name: options.name,
       level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: (err: Error) => boundSerializedError(pino.stdSerializers.err(err)) },
       // requestId and tenantId ride along on every line logged inside a request.
       mixin() {
         const ctx = currentContext();

@@ -67,6 +67,44 @@ async function waitUntil(cond: () => boolean, ms = 2000) {
 
 describe('MemoryCache', () => behavesLikeACache(() => new MemoryCache()));
 
+describe('MemoryCache in a service’s heap', () => {
+  it('holds at most maxEntries keys, evicting the least recently used', async () => {
+    const cache = new MemoryCache(Date.now, { maxEntries: 100 });
+    for (let i = 0; i < 1_000; i++) await cache.set(`k${i}`, 'v', 60);
+    expect(cache.stats.entries).toBe(100);
+    expect(await cache.get('k0')).toBeNull();
+    expect(await cache.get('k999')).toBe('v');
+    await cache.close();
+  });
+
+  it('holds at most maxBytes, and keeps no value larger than that', async () => {
+    const cache = new MemoryCache(Date.now, { maxBytes: 100_000 });
+    for (let i = 0; i < 1_000; i++) await cache.set(`k${i}`, 'x'.repeat(1_000), 60);
+    expect(cache.stats.bytes).toBeLessThanOrEqual(100_000);
+    expect(await cache.get('k999')).toBe('x'.repeat(1_000));
+    expect(await cache.set('huge', 'y'.repeat(1_000_000), 60)).toBe(true);
+    expect(await cache.get('huge')).toBeNull();
+    await cache.close();
+  });
+
+  it('expires on its clock, keeps a counter’s first expiry, and sweeps what expired', async () => {
+    let now = 1_000_000;
+    const cache = new MemoryCache(() => now);
+    await cache.set('a', 'v', 10);
+    expect(await cache.incr('n', 10)).toBe(1);
+    now += 9_000;
+    expect(await cache.incr('n', 10)).toBe(2);
+    now += 1_001;
+    expect(await cache.get('a')).toBeNull();
+    expect(await cache.incr('n', 10)).toBe(1);
+    for (let i = 0; i < 50; i++) await cache.set(`gone${i}`, 'v', 1);
+    now += 1_001;
+    (cache as unknown as { entries: { purgeStale(): void } }).entries.purgeStale();
+    expect(cache.stats.entries).toBe(1);
+    await cache.close();
+  });
+});
+
 describeWithRedis('RedisCache', () => behavesLikeACache(() => RedisCache.fromUrl(TEST_REDIS_URL!)));
 
 describe('keys', () => {

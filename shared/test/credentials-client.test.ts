@@ -179,6 +179,30 @@ describe('CredentialsClient against tenant-service', () => {
     expect(await client.genesys(tenantId)).toEqual(genesys);
   });
 
+  it('asks tenant-service nothing, and remembers nothing, for an id that is not a tenant id', async () => {
+    for (const junk of ['UPPER-case', 'x', 'a'.repeat(51), '../../internal', 'with space', `${'9'.repeat(3 * 1024 * 1024)}`]) {
+      expect(await client.meta(junk)).toBeUndefined();
+      expect(await client.genesys(junk)).toBeUndefined();
+    }
+    expect(proxy.requests).toEqual([]);
+  });
+
+  it('keeps a flood of unknown tenants apart and bounded: known tenants stay in memory, the oldest unknown ones go', async () => {
+    const bounded = await newClient({ maxNegativeEntries: 20 });
+    const { tenantId } = await sys.createTenant();
+    await storeCredentials(sys, tenantId, 'genesys', genesysCredentials());
+    await bounded.genesys(tenantId);
+    const unknown = Array.from({ length: 60 }, (_, i) => `flood-${i}-${Date.now().toString(36)}`);
+    for (const id of unknown) expect(await bounded.genesys(id)).toBeUndefined();
+    proxy.requests.length = 0;
+
+    expect(await bounded.genesys(tenantId)).toBeDefined();
+    await bounded.genesys(unknown[59]);
+    expect(proxy.requests).toEqual([]);
+    await bounded.genesys(unknown[0]);
+    expect(proxy.requests).toEqual([`/internal/tenants/${unknown[0]}/credentials/genesys`]);
+  });
+
   it('answers undefined once the tenant is deleted', async () => {
     const { tenantId } = await sys.createTenant();
     await storeCredentials(sys, tenantId, 'genesys', genesysCredentials());

@@ -3,7 +3,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { Writable } from 'node:stream';
 import { z } from 'zod';
-import { ERROR_CODES, appError, badInput, createLogger, createServiceApp, isErrorCode, jsonBody, parseInput, type ErrorCode } from '../src';
+import { ERROR_CODES, appError, badInput, createLogger, createServiceApp, excerpt, isErrorCode, jsonBody, loggableUrl, parseInput, type ErrorCode } from '../src';
 
 function appWith(routes: Parameters<typeof createServiceApp>[0]['routes'], lines: string[] = []) {
   const destination = new Writable({
@@ -63,6 +63,25 @@ describe('the error middleware', () => {
     const large = await request(app).post('/x').send({ a: 'x'.repeat(5000) });
     expect(large.status).toBe(413);
     expect(large.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('quotes at most a short, printable excerpt of what the client sent', async () => {
+    const strict = z.object({ name: z.string() }).strict();
+    const app = appWith((a) => {
+      a.post('/strict', jsonBody('4mb'), (req, res) => { res.json(parseInput(strict, req.body)); });
+      a.get('/said', () => { throw appError('VALIDATION_ERROR', `cursor: ${'c'.repeat(1_000_000)}`); });
+    });
+    const keys = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`key-${i}-${'k'.repeat(500)}`, 1]));
+    const strictRes = await request(app).post('/strict').send({ name: 'x', ...keys });
+    const saidRes = await request(app).get('/said');
+    const routeRes = await request(app).get(`/${'r'.repeat(8_000)}%0d%0aInjected: yes`);
+    for (const res of [strictRes, saidRes, routeRes]) {
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.body.error.message.length).toBeLessThanOrEqual(2_100);
+    }
+    expect(routeRes.body.error.message.length).toBeLessThan(100);
+    expect(excerpt('line\r\nInjected: yes\u2028', 64)).toBe('line??Injected: yes?');
+    expect(excerpt('x'.repeat(100), 10)).toBe(`${'x'.repeat(10)}…`);
   });
 
   it('answers unknown routes 404 and replaces an unusable request id', async () => {
@@ -140,5 +159,39 @@ describe('logging', () => {
     expect(log).toContain('handling');
     for (const secret of ['top-secret-1', 'top-secret-2', 'top-secret-3', 'sk_top-secret-4']) expect(log).not.toContain(secret);
     for (const line of lines) expect(JSON.parse(line).requestId ?? JSON.parse(line).req?.id).toBe('rid-42');
+  });
+
+  it('logs a URL as its path and its query’s names, with the values of a few harmless parameters only', async () => {
+    expect(loggableUrl('/webhook/meta?hub.mode=subscribe&hub.verify_token=s3cret&hub.challenge=123')).toBe('/webhook/meta?hub.mode=subscribe&hub.verify_token=[Redacted]&hub.challenge=[Redacted]');
+    expect(loggableUrl('/webhook/media/acme/1?mime=image%2Fjpeg&name=cv.pdf&exp=1&sig=abc')).toBe('/webhook/media/acme/1?mime=image/jpeg&name=[Redacted]&exp=[Redacted]&sig=[Redacted]');
+    expect(loggableUrl('/state/messages?status=failed&limit=20&cursor=opaque&access_token=t0ken')).toBe('/state/messages?status=failed&limit=20&cursor=[Redacted]&access_token=[Redacted]');
+    expect(loggableUrl('/plain')).toBe('/plain');
+    const long = loggableUrl(`/${'p'.repeat(10_000)}?${Array.from({ length: 100 }, (_, i) => `n${i}=${'v'.repeat(100)}`).join('&')}`);
+    expect(long.length).toBeLessThan(1_000);
+
+    const lines: string[] = [];
+    const app = appWith((a) => a.get('/x', (_req, res) => { res.json({ ok: true }); }), lines);
+    await request(app).get('/x?hub.verify_token=top-secret-5&sig=top-secret-6&limit=5').set('Referer', `https://elsewhere/?${'r'.repeat(10_000)}`);
+    const entry = JSON.parse(lines.find((l) => JSON.parse(l).req)!);
+    expect(entry.req.url).toBe('/x?hub.verify_token=[Redacted]&sig=[Redacted]&limit=5');
+    expect(entry.req.query).toBeUndefined();
+    expect(entry.req.headers.referer.length).toBeLessThan(300);
+    expect(lines.join('')).not.toMatch(/top-secret-[56]/);
+  });
+
+  it('cuts an error’s message and stack short in the log', async () => {
+    const lines: string[] = [];
+    const app = appWith((a) => a.get('/x', () => { throw new Error(`bad input: ${'e'.repeat(100_000)}`); }), lines);
+    expect((await request(app).get('/x')).status).toBe(500);
+    const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.err);
+    expect(logged.length).toBeGreaterThan(0);
+    for (const l of logged) {
+      expect(l.err.message.length).toBeLessThanOrEqual(1_001);
+      expect(l.err.stack.length).toBeLessThanOrEqual(4_001);
+    }
+    const direct: string[] = [];
+    const logger = createLogger({ name: 't', destination: new Writable({ write(chunk, _e, cb) { direct.push(chunk.toString()); cb(); } }) });
+    logger.error({ err: new Error('f'.repeat(100_000)) }, 'failed');
+    expect(JSON.parse(direct[0]).err.message.length).toBeLessThanOrEqual(1_001);
   });
 });

@@ -17,8 +17,10 @@ export interface TenantServiceDeps {
 
 /**
  * The tenant-service apps: the admin API on every route of `app` (port 3007), the internal
- * credentials route under /internal of `internalApp` (INTERNAL_PORT, never published). Nothing
- * to release on close (the db and cache are the caller's).
+ * credentials route under /internal of `internalApp` (INTERNAL_PORT, never published). In the
+ * background from the start it fills the verify-token hashes that Meta credentials stored before
+ * they existed lack (see fillVerifyTokenHashes); `close` stops that and waits for it. The db and
+ * cache are the caller's.
  */
 export function createTenantService(deps: TenantServiceDeps): { app: Express; internalApp: Express; close(): Promise<void> } {
   const tenants = createTenantUseCases(deps);
@@ -39,5 +41,20 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
       app.use('/internal', requireInternalCaller(deps.internalCallers), internalRoutes(tenants));
     },
   });
-  return { app, internalApp, close: async () => undefined };
+  let closing = false;
+  const backfill = tenants.fillVerifyTokenHashes({ shouldStop: () => closing }).then(
+    ({ filled, unreadable }) => {
+      if (filled) deps.logger.info({ filled }, 'verify-token hashes filled for Meta credentials stored before them');
+      for (const tenantId of unreadable) deps.logger.error({ tenantId }, 'verify-token hash not filled: no key of the keyring opens the Meta credentials');
+    },
+    (err: unknown) => deps.logger.error({ err }, 'verify-token hashes not filled; the next start tries again'),
+  );
+  return {
+    app,
+    internalApp,
+    close: async () => {
+      closing = true;
+      await backfill;
+    },
+  };
 }

@@ -120,19 +120,57 @@ export interface CredentialRow {
 
 export async function upsertCredentials(
   db: Queryable,
-  c: { tenantId: string; type: string; encrypted: Buffer; phoneNumberId?: string; wabaId?: string; region?: string; integrationId?: string; clientId?: string },
+  c: {
+    tenantId: string;
+    type: string;
+    encrypted: Buffer;
+    phoneNumberId?: string;
+    wabaId?: string;
+    /** Meta: hashVerifyToken of the verify token, for the platform-wide handshake. */
+    verifyTokenHash?: string;
+    region?: string;
+    integrationId?: string;
+    clientId?: string;
+  },
 ): Promise<CredentialRow> {
   const { rows } = await db.query<CredentialRow>(
-    `INSERT INTO tenant_credentials (tenant_id, type, encrypted, phone_number_id, waba_id, region, integration_id, client_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO tenant_credentials (tenant_id, type, encrypted, phone_number_id, waba_id, region, integration_id, client_id, verify_token_hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (tenant_id, type) DO UPDATE SET
        encrypted = EXCLUDED.encrypted, phone_number_id = EXCLUDED.phone_number_id, waba_id = EXCLUDED.waba_id,
        region = EXCLUDED.region, integration_id = EXCLUDED.integration_id, client_id = EXCLUDED.client_id,
-       updated_at = now()
+       verify_token_hash = EXCLUDED.verify_token_hash, updated_at = now()
      RETURNING tenant_id, type, encrypted, created_at, updated_at`,
-    [c.tenantId, c.type, c.encrypted, c.phoneNumberId ?? null, c.wabaId ?? null, c.region ?? null, c.integrationId ?? null, c.clientId ?? null],
+    [c.tenantId, c.type, c.encrypted, c.phoneNumberId ?? null, c.wabaId ?? null, c.region ?? null, c.integrationId ?? null, c.clientId ?? null, c.verifyTokenHash ?? null],
   );
   return rows[0];
+}
+
+/**
+ * Meta credentials stored before verify_token_hash existed (migration 1732060800008), across
+ * tenants: up to `limit` tenant ids after `after`, in order.
+ */
+export async function tenantsWithoutVerifyTokenHash(db: Queryable, limit: number, after?: string): Promise<string[]> {
+  const { rows } = await db.query<{ tenant_id: string }>(
+    `SELECT tenant_id FROM tenant_credentials
+      WHERE type = 'meta' AND verify_token_hash IS NULL AND ($2::text IS NULL OR tenant_id > $2)
+      ORDER BY tenant_id LIMIT $1`,
+    [limit, after ?? null],
+  );
+  return rows.map((r) => r.tenant_id);
+}
+
+/** The tenant's Meta blob if its verify_token_hash is still missing, locked until the transaction ends. */
+export async function lockMetaWithoutVerifyTokenHash(db: Queryable, tenantId: string): Promise<Buffer | undefined> {
+  const { rows } = await db.query<{ encrypted: Buffer }>(
+    `SELECT encrypted FROM tenant_credentials WHERE tenant_id = $1 AND type = 'meta' AND verify_token_hash IS NULL FOR UPDATE`,
+    [tenantId],
+  );
+  return rows[0]?.encrypted;
+}
+
+export async function setVerifyTokenHash(db: Queryable, tenantId: string, verifyTokenHash: string): Promise<void> {
+  await db.query(`UPDATE tenant_credentials SET verify_token_hash = $2 WHERE tenant_id = $1 AND type = 'meta'`, [tenantId, verifyTokenHash]);
 }
 
 export async function listCredentials(db: Queryable, tenantId: string, type?: string, options: { forUpdate?: boolean } = {}): Promise<CredentialRow[]> {

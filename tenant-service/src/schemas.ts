@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { credentialsBodySchema } from '@bridge/shared';
+import { TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
 
 /** Subdomains that name the platform itself, never a tenant. */
 const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
 
-export const tenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/, 'must be 3-50 lowercase letters, digits or hyphens, not starting or ending with a hyphen');
+export const tenantIdSchema = z.string().regex(TENANT_ID_PATTERN, 'must be 3-50 lowercase letters, digits or hyphens, not starting or ending with a hyphen');
 
 const name = z.string().trim().min(1, 'must not be empty').max(200);
 const subdomain = z

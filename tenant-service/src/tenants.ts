@@ -6,6 +6,7 @@ import {
   apiKeyPrefix,
   generateApiKey,
   hashApiKey,
+  hashVerifyToken,
   maskSecret,
   type Cache,
   type CredentialCipher,
@@ -125,7 +126,7 @@ export function createTenantUseCases(deps: TenantDeps) {
     async storeCredentials(tenantId: string, input: CredentialsInput) {
       const lookup =
         input.type === 'meta'
-          ? { phoneNumberId: input.credentials.phoneNumberId, wabaId: input.credentials.wabaId }
+          ? { phoneNumberId: input.credentials.phoneNumberId, wabaId: input.credentials.wabaId, verifyTokenHash: hashVerifyToken(input.credentials.verifyToken) }
           : { region: input.credentials.region, integrationId: input.credentials.integrationId, clientId: input.credentials.clientId };
       const row = await db
         .withTenant(tenantId, async (q) => {
@@ -184,6 +185,39 @@ export function createTenantUseCases(deps: TenantDeps) {
         }
       }
       return outcomes;
+    },
+
+    /**
+     * Fills verify_token_hash for Meta credentials stored before it existed (it needs the blob
+     * decrypted, which only tenant-service can do): a page of tenants at a time, each row in its
+     * own short transaction, locked and checked again so that concurrent runs (several replicas
+     * starting) do each row once. A row no key opens is counted `unreadable` and skipped.
+     * `shouldStop` is asked between rows (the service is closing). Database errors are thrown.
+     */
+    async fillVerifyTokenHashes(options: { pageSize?: number; shouldStop?: () => boolean } = {}): Promise<{ filled: number; unreadable: string[] }> {
+      const pageSize = options.pageSize ?? 100;
+      const result = { filled: 0, unreadable: [] as string[] };
+      for (let after: string | undefined; ; ) {
+        const page = await db.withPlatform((q) => repo.tenantsWithoutVerifyTokenHash(q, pageSize, after));
+        for (const tenantId of page) {
+          if (options.shouldStop?.()) return result;
+          try {
+            const filled = await db.withTenant(tenantId, async (q) => {
+              const encrypted = await repo.lockMetaWithoutVerifyTokenHash(q, tenantId);
+              if (!encrypted) return false;
+              const { verifyToken } = cipher.decrypt<{ verifyToken: string }>(tenantId, 'meta', encrypted);
+              await repo.setVerifyTokenHash(q, tenantId, hashVerifyToken(verifyToken));
+              return true;
+            });
+            if (filled) result.filled++;
+          } catch (err) {
+            if (!(err instanceof AppError && err.code === 'CREDENTIALS_UNREADABLE')) throw err;
+            result.unreadable.push(tenantId);
+          }
+        }
+        if (page.length < pageSize) return result;
+        after = page[page.length - 1];
+      }
     },
 
     async createApiKey(tenantId: string, input: { name: string; rateLimit?: number }) {

@@ -1,8 +1,10 @@
 import request from 'supertest';
 import type { Express } from 'express';
-import { CredentialCipher, Database, MemoryCache, TenantDirectory, createLogger, hashApiKey, onTenantEvent, type TenantEvent } from '@bridge/shared';
+import { CredentialCipher, Database, MemoryCache, TenantDirectory, createLogger, hashApiKey, hashVerifyToken, onTenantEvent, type TenantEvent } from '@bridge/shared';
 import { createTenantService } from '../src/app';
+import { createTenantUseCases } from '../src/tenants';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
+import { eventually } from '../../test/support/bridge';
 import { testSecrets } from '../../test/support/env';
 import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
 
@@ -371,6 +373,59 @@ describe('credentials', () => {
     expect(res.body.error.code).toBe('CREDENTIALS_UNREADABLE');
     expect(JSON.stringify(res.body)).not.toContain('genesys-client-secret');
     expect(res.body.error.stack).toBeUndefined();
+  });
+});
+
+describe('the verify-token hash (the platform-wide handshake finds its tenant by it)', () => {
+  const metaWithToken = (verifyToken: string) => ({ type: 'meta', credentials: { ...metaCredentials().credentials, verifyToken } });
+  const deps = () => ({ db, cache, cipher: new CredentialCipher(testSecrets.CREDENTIALS_ENCRYPTION_KEY), logger: createLogger({ name: 'test', level: 'silent' }) });
+
+  async function hashes(tenantIds: string[]): Promise<Record<string, string | null>> {
+    const rows = await ownerQuery<{ tenant_id: string; type: string; verify_token_hash: string | null }>(
+      tdb,
+      'SELECT tenant_id, type, verify_token_hash FROM tenant_credentials WHERE tenant_id = ANY($1) ORDER BY tenant_id, type',
+      [tenantIds],
+    );
+    return Object.fromEntries(rows.map((r) => [`${r.tenant_id}/${r.type}`, r.verify_token_hash]));
+  }
+
+  it('is stored with Meta credentials (SHA-256, hex), replaced with them, and absent for Genesys', async () => {
+    const { tenantId } = await createTenant();
+    await admin().post(`/tenants/${tenantId}/credentials`).send(metaWithToken('first-verify-token')).expect(201);
+    await admin().post(`/tenants/${tenantId}/credentials`).send(genesysCredentials).expect(201);
+    expect(await hashes([tenantId])).toEqual({ [`${tenantId}/genesys`]: null, [`${tenantId}/meta`]: hashVerifyToken('first-verify-token') });
+    expect(hashVerifyToken('first-verify-token')).toMatch(/^[0-9a-f]{64}$/);
+    await admin().post(`/tenants/${tenantId}/credentials`).send(metaWithToken('second-verify-token')).expect(201);
+    expect((await hashes([tenantId]))[`${tenantId}/meta`]).toBe(hashVerifyToken('second-verify-token'));
+  });
+
+  it('is filled when tenant-service starts for rows stored before it existed, once, skipping a row no key opens', async () => {
+    const tokens = ['old-token-one', 'old-token-two', 'old-token-three'];
+    const tenants: string[] = [];
+    for (const token of tokens) {
+      const { tenantId } = await createTenant();
+      await admin().post(`/tenants/${tenantId}/credentials`).send(metaWithToken(token)).expect(201);
+      tenants.push(tenantId);
+    }
+    // As migration 1732060800008 leaves rows stored before it; the third one unreadable.
+    await ownerQuery(tdb, 'UPDATE tenant_credentials SET verify_token_hash = NULL WHERE tenant_id = ANY($1)', [tenants]);
+    await ownerQuery(tdb, `UPDATE tenant_credentials SET encrypted = '\\x00deadbeef' WHERE tenant_id = $1`, [tenants[2]]);
+
+    // A start (a restart, or another replica) fills them in the background.
+    const restarted = createTenantService({ ...deps(), adminApiKey: testSecrets.ADMIN_API_KEY, internalCallers: {} });
+    await eventually(async () => Object.values(await hashes(tenants.slice(0, 2))).every(Boolean), 10_000, 'the hashes filled');
+    await restarted.close();
+    expect(await hashes(tenants)).toEqual({
+      [`${tenants[0]}/meta`]: hashVerifyToken(tokens[0]),
+      [`${tenants[1]}/meta`]: hashVerifyToken(tokens[1]),
+      [`${tenants[2]}/meta`]: null,
+    });
+
+    // Again, a page of one tenant at a time: nothing left but the unreadable row, reported.
+    const again = await createTenantUseCases(deps()).fillVerifyTokenHashes({ pageSize: 1 });
+    expect(again.filled).toBe(0);
+    expect(again.unreadable).toContain(tenants[2]);
+    expect(again.unreadable).not.toContain(tenants[0]);
   });
 });
 

@@ -68,6 +68,15 @@ const STORE_STATUSES = statement(
          { from: 'matched', orderBy: 'id' },
        )}`,
 );
+const TENANTS_BY_PHONE_NUMBER = statement(
+  'tenants-by-phone-number',
+  `SELECT phone_number_id, tenant_id FROM tenant_credentials WHERE type = 'meta' AND phone_number_id = ANY($1::text[])`,
+);
+// Tenants sharing a platform-wide app may share its token: any of them proves the handshake.
+const TENANT_BY_VERIFY_TOKEN_HASH = statement(
+  'tenant-by-verify-token-hash',
+  `SELECT tenant_id FROM tenant_credentials WHERE type = 'meta' AND verify_token_hash = $1 LIMIT 1`,
+);
 // Sorted by wa_id so concurrent webhooks lock mapping rows in one order (no deadlocks).
 const STORE_CONTACTS = statement('store-contacts', `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, phone_number_id, last_message_at, last_inbound_at)
        SELECT $1, wa_id, max(name), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
@@ -233,11 +242,17 @@ export async function storeGenesysEvent(
   return (rowCount ?? 0) > 0;
 }
 
-/** The tenant whose Meta credentials name this business number. */
-export async function tenantForPhoneNumber(q: Queryable, phoneNumberId: string): Promise<string | undefined> {
-  const { rows } = await q.query<{ tenant_id: string }>(
-    `SELECT tenant_id FROM tenant_credentials WHERE type = 'meta' AND phone_number_id = $1`,
-    [phoneNumberId],
-  );
+/** The tenants whose Meta credentials name these business numbers, in one indexed query; a number no tenant owns is absent. */
+export async function tenantsForPhoneNumbers(q: Queryable, phoneNumberIds: readonly string[]): Promise<Map<string, string>> {
+  const { rows } = await q.query<{ phone_number_id: string; tenant_id: string }>({
+    ...TENANTS_BY_PHONE_NUMBER,
+    values: [phoneNumberIds],
+  });
+  return new Map(rows.map((r) => [r.phone_number_id, r.tenant_id]));
+}
+
+/** A tenant whose Meta verify token hashes to `verifyTokenHash` (hashVerifyToken), by its index; undefined if none. */
+export async function tenantByVerifyTokenHash(q: Queryable, verifyTokenHash: string): Promise<string | undefined> {
+  const { rows } = await q.query<{ tenant_id: string }>({ ...TENANT_BY_VERIFY_TOKEN_HASH, values: [verifyTokenHash] });
   return rows[0]?.tenant_id;
 }

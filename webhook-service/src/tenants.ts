@@ -1,22 +1,57 @@
-import { onTenantEvent, safeEqual, type Cache, type CredentialsClient, type Database, type GenesysCredentials, type MetaCredentials, type TenantDirectory } from '@bridge/shared';
-import { tenantForPhoneNumber } from './store';
+import {
+  LookupCache,
+  hashVerifyToken,
+  onTenantEvent,
+  type Cache,
+  type CredentialsClient,
+  type Database,
+  type GenesysCredentials,
+  type MetaCredentials,
+  type TenantDirectory,
+} from '@bridge/shared';
+import { tenantByVerifyTokenHash, tenantsForPhoneNumbers } from './store';
 
 /**
  * What webhook-service needs to know about tenants, cached in process: credentials (decrypted,
  * from tenant-service), which tenant owns a business number, whether a tenant is active. Tenant
- * change events drop the cached entries at once.
+ * change events drop the cached entries at once. Every cache is bounded (LookupCache); callers
+ * check an identifier's shape before asking.
  */
 export class WebhookTenants {
-  private readonly phoneNumbers = new Map<string, { tenantId: string | undefined; expires: number }>();
+  private readonly phoneNumbers: LookupCache<string>;
+  /** Bumped by every tenant event: a lookup that was under way during one does not store its answer. */
+  private generation = 0;
   private unsubscribe?: () => Promise<void>;
 
   constructor(
-    private readonly deps: { db: Database; cache: Cache; credentials: CredentialsClient; directory: TenantDirectory; phoneTtlMs?: number },
-  ) {}
+    private readonly deps: {
+      db: Database;
+      cache: Cache;
+      credentials: CredentialsClient;
+      directory: TenantDirectory;
+      /** How long a number's tenant is kept; default 60,000 ms (events drop it sooner). */
+      phoneTtlMs?: number;
+      /** Numbers (owned, and not owned apart) kept at most; default 10,000 and 2,000. */
+      maxPhoneNumbers?: number;
+      maxUnknownPhoneNumbers?: number;
+    },
+  ) {
+    this.phoneNumbers = new LookupCache<string>({
+      ttlMs: deps.phoneTtlMs ?? 60_000,
+      // Unknown numbers are remembered briefly: a number being onboarded works within seconds.
+      negativeTtlMs: 5_000,
+      max: deps.maxPhoneNumbers,
+      negativeMax: deps.maxUnknownPhoneNumbers,
+      sizeOf: (tenantId) => 2 * tenantId.length,
+    });
+  }
 
   async start(): Promise<void> {
     // Numbers move between tenants only through credential changes or deletions.
-    this.unsubscribe = await onTenantEvent(this.deps.cache, () => this.phoneNumbers.clear());
+    this.unsubscribe = await onTenantEvent(this.deps.cache, () => {
+      this.generation++;
+      this.phoneNumbers.clear();
+    });
   }
 
   async close(): Promise<void> {
@@ -40,25 +75,35 @@ export class WebhookTenants {
     return (await this.deps.directory.tenant(tenantId))?.status;
   }
 
-  async tenantForPhoneNumber(phoneNumberId: string): Promise<string | undefined> {
-    const hit = this.phoneNumbers.get(phoneNumberId);
-    if (hit && hit.expires > Date.now()) return hit.tenantId;
-    const tenantId = await this.deps.db.withPlatform((q) => tenantForPhoneNumber(q, phoneNumberId));
-    // Unknown numbers are remembered briefly, known ones for longer; events clear both.
-    this.phoneNumbers.set(phoneNumberId, { tenantId, expires: Date.now() + (tenantId ? this.deps.phoneTtlMs ?? 60_000 : 5_000) });
-    if (this.phoneNumbers.size > 100_000) this.phoneNumbers.clear();
-    return tenantId;
+  /**
+   * The tenant owning each business number (undefined: none), from memory or, for all the
+   * numbers not in it, one indexed query. Pass numbers of Meta's id shape only (isMetaId).
+   */
+  async tenantsForPhoneNumbers(phoneNumberIds: readonly string[]): Promise<Map<string, string | undefined>> {
+    const owners = new Map<string, string | undefined>();
+    const unknown: string[] = [];
+    for (const id of new Set(phoneNumberIds)) {
+      const cached = this.phoneNumbers.get(id);
+      if (cached) owners.set(id, cached.value);
+      else unknown.push(id);
+    }
+    if (unknown.length) {
+      const generation = this.generation;
+      const found = await this.deps.db.withPlatform((q) => tenantsForPhoneNumbers(q, unknown));
+      for (const id of unknown) {
+        owners.set(id, found.get(id));
+        if (generation === this.generation) this.phoneNumbers.set(id, found.get(id));
+      }
+    }
+    return owners;
   }
 
-  /** The platform-wide handshake: which tenant, if any, has this verify token. Rare (Meta calls it when the app's webhook is edited). */
-  async tenantByVerifyToken(token: string): Promise<string | undefined> {
-    const { rows } = await this.deps.db.withPlatform((q) =>
-      q.query<{ tenant_id: string }>(`SELECT tenant_id FROM tenant_credentials WHERE type = 'meta' ORDER BY tenant_id`),
-    );
-    for (const { tenant_id } of rows) {
-      const meta = await this.metaCredentials(tenant_id).catch(() => undefined);
-      if (meta && safeEqual(meta.verifyToken, token)) return tenant_id;
-    }
-    return undefined;
+  /**
+   * The platform-wide handshake: a tenant whose verify token this is, if any. One indexed lookup
+   * of the token's hash, whatever the number of tenants; nothing is decrypted or cached (Meta
+   * calls it only when the app's webhook settings are saved).
+   */
+  tenantByVerifyToken(token: string): Promise<string | undefined> {
+    return this.deps.db.withPlatform((q) => tenantByVerifyTokenHash(q, hashVerifyToken(token)));
   }
 }

@@ -1,25 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { CredentialsClient, Database, MemoryCache, TenantDirectory } from '@bridge/shared';
 import { batch, buildStatus, buildTextMessage, metaSerialize, signGenesys, signMeta, wamidOf, type MetaWebhookPayload } from '@bridge/simulators';
-import { newBridgeTenant, type BridgeTenant } from '../../scripts/src/bridge-tenant';
+import type { BridgeTenant } from '../../scripts/src/bridge-tenant';
 import { ownerQuery } from '../../test/support/db';
-import { testSecrets } from '../../test/support/env';
 import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
-import { startTestSystem, type TestSystem } from '../../test/support/system';
+import type { TestSystem } from '../../test/support/system';
 import type { IngestDeps } from '../src/ingest/deps';
 import { ingestGenesysWebhook } from '../src/ingest/genesys';
 import { ingestMetaWebhook } from '../src/ingest/meta';
-import { WebhookTenants } from '../src/tenants';
+import { startWebhookTestBed, type WebhookTestBed } from './support/test-bed';
 
 /**
  * The ingest use cases called directly (no HTTP), against real PostgreSQL as the application
  * role, with the tenants' credentials served by a real tenant-service.
  */
+let bed: WebhookTestBed;
 let sys: TestSystem;
-let db: Database;
-let cache: MemoryCache;
-let credentials: CredentialsClient;
-let tenants: WebhookTenants;
 /** Counts wake-ups of the delivery workers. */
 const notifier = {
   touches: 0,
@@ -30,42 +25,19 @@ const notifier = {
 let deps: IngestDeps;
 
 beforeAll(async () => {
-  sys = await startTestSystem({ only: ['tenant-service'] });
-  db = new Database({ connectionString: sys.tdb.appUrl });
-  cache = new MemoryCache();
-  credentials = new CredentialsClient({ tenantServiceUrl: sys.internalUrls['tenant-service']!, internalToken: testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN, cache });
-  tenants = new WebhookTenants({ db, cache, credentials, directory: new TenantDirectory(db, cache) });
-  await Promise.all([credentials.start(), tenants.start()]);
-  deps = { db, tenants, notifier };
+  bed = await startWebhookTestBed();
+  sys = bed.sys;
+  deps = { db: bed.db, tenants: bed.tenants, notifier };
 });
 
-afterAll(async () => {
-  await Promise.allSettled([tenants.close(), credentials.close()]);
-  await db.close();
-  await cache.close();
-  await sys.stop();
-});
+afterAll(() => bed.stop());
 
 beforeEach(() => {
   notifier.touches = 0;
 });
 
 /** A tenant with Meta and Genesys credentials stored through the admin API. */
-async function onboard(overrides: Partial<BridgeTenant> = {}, status?: 'suspended'): Promise<BridgeTenant> {
-  const t = newBridgeTenant(uniqueTenantId('ingest'), uniqueNumericId(), overrides);
-  await sys.createTenant({ tenantId: t.tenantId });
-  const meta = await sys.admin('post', `/tenants/${t.tenantId}/credentials`).send({
-    type: 'meta',
-    credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId },
-  });
-  const genesys = await sys.admin('post', `/tenants/${t.tenantId}/credentials`).send({
-    type: 'genesys',
-    credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
-  });
-  expect([meta.status, genesys.status]).toEqual([201, 201]);
-  if (status) expect((await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status })).status).toBe(200);
-  return t;
-}
+const onboard = (overrides: Partial<BridgeTenant> = {}, status?: 'suspended') => bed.onboard('ingest', overrides, status);
 
 /** Meta's bytes for a payload, signed with `secret`. */
 function signedMeta(payload: MetaWebhookPayload, secret: string) {
@@ -142,11 +114,22 @@ describe('ingestMetaWebhook', () => {
     expect(notifier.touches).toBe(0);
   });
 
-  it('refuses an unknown path tenant before reading the payload', async () => {
+  it('refuses an unknown path tenant like a bad signature, before reading the payload', async () => {
+    const parse = jest.spyOn(JSON, 'parse');
     await expect(ingestMetaWebhook(deps, { raw: Buffer.from('not json'), signature: 'sha256=00', pathTenant: uniqueTenantId('nobody') })).rejects.toMatchObject({
-      code: 'TENANT_NOT_FOUND',
-      status: 404,
+      code: 'INVALID_SIGNATURE',
+      status: 401,
     });
+    expect(parse.mock.calls.some(([text]) => text === 'not json')).toBe(false);
+    parse.mockRestore();
+  });
+
+  it('refuses, on the platform route, a payload naming a number nobody owns 401, even signed by a tenant', async () => {
+    const a = await onboard();
+    const forA = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550313', body: 'mine' });
+    const forNobody = buildTextMessage({ phoneNumberId: uniqueNumericId(), from: '16505550314', body: 'nobody’s' });
+    await expect(ingestMetaWebhook(deps, signedMeta(batch([forA, forNobody]), a.appSecret))).rejects.toMatchObject({ code: 'INVALID_SIGNATURE', status: 401 });
+    expect(await stored([wamidOf(forA), wamidOf(forNobody)])).toEqual(nothing);
   });
 
   it('refuses a payload for two tenants signed with one tenant’s secret only, storing nothing', async () => {
@@ -276,12 +259,12 @@ describe('ingestGenesysWebhook', () => {
     expect(notifier.touches).toBe(0);
   });
 
-  it('refuses another secret’s signature and an unknown tenant, storing nothing', async () => {
+  it('refuses another secret’s signature and an unknown tenant alike (401), storing nothing', async () => {
     const t = await onboard();
     const forged = agentReply(t, '16505550371', 'someone-else-s-webhook-secret');
     await expect(ingestGenesysWebhook(deps, forged.input)).rejects.toMatchObject({ code: 'INVALID_SIGNATURE', status: 401 });
     const unknown = agentReply(t, '16505550372');
-    await expect(ingestGenesysWebhook(deps, { ...unknown.input, tenantId: uniqueTenantId('nobody') })).rejects.toMatchObject({ code: 'TENANT_NOT_FOUND', status: 404 });
+    await expect(ingestGenesysWebhook(deps, { ...unknown.input, tenantId: uniqueTenantId('nobody') })).rejects.toMatchObject({ code: 'INVALID_SIGNATURE', status: 401 });
     expect(await stored([forged.id, unknown.id])).toEqual(nothing);
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appError, badInput, setContextTenant } from '@bridge/shared';
+import { appError, badInput, isTenantId, setContextTenant } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyGenesysSignature } from '../signatures';
 import { storeAgentMessage, storeGenesysEvent } from '../store';
@@ -14,12 +14,12 @@ const genesysBodySchema = z
     channel: z
       .object({
         to: z.object({ id: z.string().min(1).max(128) }).passthrough().optional(),
-        time: z.string().optional(),
-        messageId: z.string().optional(),
+        time: z.string().max(64).optional(),
+        messageId: z.string().max(256).optional(),
       })
       .passthrough(),
-    direction: z.string().optional(),
-    status: z.string().optional(),
+    direction: z.string().max(64).optional(),
+    status: z.string().max(64).optional(),
   })
   .passthrough();
 
@@ -37,7 +37,9 @@ export type GenesysIngestOutcome = 'queued' | 'recorded' | 'duplicate';
 
 /**
  * Ingests one Genesys webhook delivery for the path's tenant: the signature (base64 HMAC with
- * the tenant's Genesys webhook secret) on the raw bytes; then agent messages are stored and
+ * the tenant's Genesys webhook secret) on the raw bytes, before anything is parsed; an unknown
+ * or malformed tenant id gets the same 401 after the same work, so a request that is not
+ * correctly signed learns nothing of which tenants exist. Then agent messages are stored and
  * their sends queued, while receipts and typing events are recorded only (typing is not
  * forwarded to WhatsApp, which has no typing indicator for businesses to send). Redeliveries
  * (Genesys retries 5 times) have no second effect. A reply that cannot reach WhatsApp is reported
@@ -45,14 +47,14 @@ export type GenesysIngestOutcome = 'queued' | 'recorded' | 'duplicate';
  * count against the conversation.
  *
  * Errors (AppError): 400 MALFORMED_JSON / INVALID_PAYLOAD, 401 INVALID_SIGNATURE,
- * 404 TENANT_NOT_FOUND, 423 TENANT_SUSPENDED.
+ * 423 TENANT_SUSPENDED.
  */
 export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebhookInput): Promise<GenesysIngestOutcome> {
-  const { tenantId, raw, signature } = input;
+  const { tenantId, signature } = input;
+  const raw = input.raw ?? Buffer.alloc(0);
   if (!signature) throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
-  const genesys = await deps.tenants.genesysCredentials(tenantId);
-  if (!genesys) throw appError('TENANT_NOT_FOUND', 'No tenant with Genesys credentials at this path');
-  if (!raw || !verifyGenesysSignature(raw, signature, genesys.webhookSecret)) {
+  const genesys = isTenantId(tenantId) ? await deps.tenants.genesysCredentials(tenantId) : undefined;
+  if (!verifyGenesysSignature(raw, signature, genesys?.webhookSecret)) {
     throw appError('INVALID_SIGNATURE');
   }
   setContextTenant(tenantId);

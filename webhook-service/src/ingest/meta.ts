@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appError, badInput, safeEqual, setContextTenant } from '@bridge/shared';
+import { META_ID_PATTERN, appError, badInput, isTenantId, safeEqual, setContextTenant } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyMetaSignature } from '../signatures';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus, type NumberChange } from '../store';
@@ -9,17 +9,22 @@ import { metaSeconds } from './time';
 /**
  * Meta's webhook, per the reference: a batch of `entry[].changes[]`, each for one business number
  * (`value.metadata.phone_number_id`), holding messages and/or statuses. Parsed loosely — Meta adds
- * fields — but what routing and storage need is checked.
+ * fields — but what routing and storage need is checked, ids for their shape (Meta's ids are
+ * digits) and every string we keep for its length.
  */
-const messageSchema = z.object({ id: z.string().min(1).max(512), from: z.string().max(64).optional(), timestamp: z.string().optional(), type: z.string().max(64).optional() }).passthrough();
-const statusSchema = z.object({ id: z.string().min(1).max(512), status: z.string().min(1).max(32), timestamp: z.string().optional() }).passthrough();
-const contactSchema = z.object({ wa_id: z.string().optional(), user_id: z.string().optional(), profile: z.object({ name: z.string().optional() }).passthrough().optional() }).passthrough();
+const metaId = z.string().regex(META_ID_PATTERN, 'must be a Meta id (digits)');
+const timestamp = z.string().max(32).optional();
+const messageSchema = z.object({ id: z.string().min(1).max(512), from: z.string().max(64).optional(), timestamp, type: z.string().max(64).optional() }).passthrough();
+const statusSchema = z.object({ id: z.string().min(1).max(512), status: z.string().min(1).max(32), timestamp }).passthrough();
+const contactSchema = z
+  .object({ wa_id: z.string().max(64).optional(), user_id: z.string().max(128).optional(), profile: z.object({ name: z.string().max(1024).optional() }).passthrough().optional() })
+  .passthrough();
 const changeSchema = z
   .object({
-    field: z.string().optional(),
+    field: z.string().max(64).optional(),
     value: z
       .object({
-        metadata: z.object({ phone_number_id: z.string().min(1), display_phone_number: z.string().optional() }).passthrough().optional(),
+        metadata: z.object({ phone_number_id: metaId, display_phone_number: z.string().max(64).optional() }).passthrough().optional(),
         contacts: z.array(contactSchema).optional(),
         messages: z.array(messageSchema).optional(),
         statuses: z.array(statusSchema).optional(),
@@ -29,7 +34,8 @@ const changeSchema = z
   .passthrough();
 const envelopeSchema = z.object({
   object: z.literal('whatsapp_business_account'),
-  entry: z.array(z.object({ id: z.string().optional(), changes: z.array(changeSchema) }).passthrough()).min(1, 'must not be empty'),
+  // The WABA id is looked up by nothing here, so a payload is not refused over its shape: only bounded.
+  entry: z.array(z.object({ id: z.string().max(64).optional(), changes: z.array(changeSchema) }).passthrough()).min(1, 'must not be empty'),
 });
 
 type Change = z.infer<typeof changeSchema>;
@@ -86,17 +92,22 @@ export interface MetaVerificationInput {
   pathTenant?: string;
 }
 
+/** A verify token is at most this long (tenant-service accepts no longer one): a longer one matches nobody. */
+const MAX_VERIFY_TOKEN = 4096;
+
 /**
  * Meta's verification handshake: the challenge to echo back when `token` is the path tenant's
- * verify token (or, platform-wide, any tenant's). Errors: 403 VERIFICATION_FAILED.
+ * verify token (or, platform-wide, any tenant's, found by its hash in one indexed lookup).
+ * Errors: 403 VERIFICATION_FAILED, the same for an unknown tenant, a malformed one and a wrong token.
  */
 export async function verifyMetaSubscription(deps: Pick<IngestDeps, 'tenants'>, input: MetaVerificationInput): Promise<string> {
   const { mode, token, challenge, pathTenant } = input;
-  if (mode !== 'subscribe' || typeof token !== 'string' || typeof challenge !== 'string' || !/^[\w.-]{1,256}$/.test(challenge)) {
+  if (mode !== 'subscribe' || typeof token !== 'string' || token.length > MAX_VERIFY_TOKEN || typeof challenge !== 'string' || !/^[\w.-]{1,256}$/.test(challenge)) {
     throw appError('VERIFICATION_FAILED');
   }
+  if (pathTenant !== undefined && !isTenantId(pathTenant)) throw appError('VERIFICATION_FAILED', 'The verify token does not match');
   let matched: boolean;
-  if (pathTenant) {
+  if (pathTenant !== undefined) {
     const meta = await deps.tenants.metaCredentials(pathTenant);
     matched = !!meta && safeEqual(meta.verifyToken, token);
   } else {
@@ -124,62 +135,83 @@ export interface MetaIngestResult {
 }
 
 /**
- * Ingests one Meta webhook delivery: route each change to its tenant by the business number it
- * is for, check the signature on the raw bytes with each tenant's app secret, refuse suspended
+ * Ingests one Meta webhook delivery: check the signature on the raw bytes with each tenant's app
+ * secret, route each change to its tenant by the business number it is for, refuse suspended
  * tenants, then store every message and status in the transaction that decides it is new (and
- * queues its delivery). A payload that names a number no tenant (or not the path's tenant) owns
- * is refused whole, before anything is stored. A repeated delivery stores nothing new.
+ * queues its delivery). A repeated delivery stores nothing new.
+ *
+ * What a request that is not correctly signed learns is the same whatever exists (401):
+ * - at a tenant's path (`/webhook/meta/:tenantId`) the signature is checked with that tenant's
+ *   secret before the body is even parsed; an unknown or malformed tenant id is refused the same
+ *   way, after the same work;
+ * - on the platform route the body must be parsed to find the numbers, whose tenants' secrets
+ *   then decide; a number no tenant owns leaves no secret to check with, so it is 401 too.
+ * Only a correctly signed payload can learn that a number is not the path tenant's (404), and
+ * such a payload is refused whole, before anything is stored.
  *
  * Errors (AppError): 400 INVALID_PAYLOAD / MALFORMED_JSON / NOT_ROUTABLE, 401 INVALID_SIGNATURE,
- * 404 TENANT_NOT_FOUND / PHONE_NUMBER_NOT_FOUND, 423 TENANT_SUSPENDED.
+ * 404 PHONE_NUMBER_NOT_FOUND, 423 TENANT_SUSPENDED.
  */
 export async function ingestMetaWebhook(deps: IngestDeps, input: MetaWebhookInput): Promise<MetaIngestResult> {
   const { raw, signature, pathTenant } = input;
   if (!raw || raw.length === 0) throw badInput('body', 'empty', 'INVALID_PAYLOAD');
   if (!signature) throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
-  if (pathTenant) {
-    // An unknown tenant learns nothing about the payload: refused before it is parsed.
-    if (!(await deps.tenants.metaCredentials(pathTenant))) throw appError('TENANT_NOT_FOUND', 'No tenant with Meta credentials at this path');
-  }
+  if (pathTenant !== undefined) await verifySignedBy(deps, pathTenant, raw, signature);
   const envelope = parseWebhookBody(raw, envelopeSchema);
-  const byTenant = await routeChanges(deps, envelope, pathTenant);
+  const byTenant = await routeChanges(deps, envelope, pathTenant, raw, signature);
   const tenants = [...byTenant.keys()];
-  await verifySignedByEach(deps, tenants, raw, signature);
+  // A shared platform app has one secret; every tenant named must have signed these bytes.
+  if (pathTenant === undefined) for (const tenantId of tenants) await verifySignedBy(deps, tenantId, raw, signature);
   await refuseSuspended(deps, tenants);
   const stored = await storePerTenant(deps, byTenant);
   if (stored.newMessages || stored.newStatuses) deps.notifier.touch();
   return { tenants: tenants.length, ...stored };
 }
 
-/** Each change's tenant, by the business number it is for; the path's tenant alone may be named. */
-async function routeChanges(deps: IngestDeps, envelope: z.infer<typeof envelopeSchema>, pathTenant: string | undefined): Promise<Map<string, Change[]>> {
+/**
+ * 401 unless `tenantId` is a tenant with Meta credentials whose app secret signed `raw`. An
+ * unknown (or malformed) tenant gets the same answer, after the same HMAC over the body.
+ */
+async function verifySignedBy(deps: IngestDeps, tenantId: string, raw: Buffer, signature: string): Promise<void> {
+  const meta = isTenantId(tenantId) ? await deps.tenants.metaCredentials(tenantId) : undefined;
+  if (!verifyMetaSignature(raw, signature, meta?.appSecret)) throw appError('INVALID_SIGNATURE');
+}
+
+/**
+ * Each change's tenant, by the business number it is for (one lookup for all of them). At a
+ * tenant's path (already verified) only that tenant's numbers may be named (404 otherwise); on
+ * the platform route a number nobody owns is 401, like a bad signature.
+ */
+async function routeChanges(
+  deps: IngestDeps,
+  envelope: z.infer<typeof envelopeSchema>,
+  pathTenant: string | undefined,
+  raw: Buffer,
+  signature: string,
+): Promise<Map<string, Change[]>> {
+  const changes = envelope.entry.flatMap((entry) => entry.changes);
+  const numbers = changes.flatMap((change) => change.value.metadata?.phone_number_id ?? []);
+  const owners = numbers.length ? await deps.tenants.tenantsForPhoneNumbers(numbers) : new Map<string, string | undefined>();
   const byTenant = new Map<string, Change[]>();
-  for (const entry of envelope.entry) {
-    for (const change of entry.changes) {
-      const phoneNumberId = change.value.metadata?.phone_number_id;
-      if (!phoneNumberId) continue; // not a messages change: nothing to store
-      const tenantId = await deps.tenants.tenantForPhoneNumber(phoneNumberId);
-      if (!tenantId || (pathTenant && tenantId !== pathTenant)) {
-        throw appError('PHONE_NUMBER_NOT_FOUND', `No tenant${pathTenant ? ' at this path' : ''} owns phone_number_id ${phoneNumberId}`);
-      }
-      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), change]);
+  for (const change of changes) {
+    const phoneNumberId = change.value.metadata?.phone_number_id;
+    if (!phoneNumberId) continue; // not a messages change: nothing to store
+    const tenantId = owners.get(phoneNumberId);
+    if (pathTenant !== undefined && tenantId !== pathTenant) {
+      // Digits only, at most 30 (the schema checked): safe to name.
+      throw appError('PHONE_NUMBER_NOT_FOUND', `No tenant at this path owns phone_number_id ${phoneNumberId}`);
     }
+    if (!tenantId) {
+      verifyMetaSignature(raw, signature, undefined);
+      throw appError('INVALID_SIGNATURE');
+    }
+    byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), change]);
   }
   if (byTenant.size === 0) {
-    if (!pathTenant) throw appError('NOT_ROUTABLE');
+    if (pathTenant === undefined) throw appError('NOT_ROUTABLE');
     byTenant.set(pathTenant, []);
   }
   return byTenant;
-}
-
-/** Every tenant involved must have signed these exact bytes (a shared platform app has one secret). */
-async function verifySignedByEach(deps: IngestDeps, tenants: string[], raw: Buffer, signature: string): Promise<void> {
-  for (const tenantId of tenants) {
-    const meta = await deps.tenants.metaCredentials(tenantId);
-    if (!meta || !verifyMetaSignature(raw, signature, meta.appSecret)) {
-      throw appError('INVALID_SIGNATURE');
-    }
-  }
 }
 
 async function refuseSuspended(deps: IngestDeps, tenants: string[]): Promise<void> {
