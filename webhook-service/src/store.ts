@@ -14,7 +14,7 @@ import { enqueueSql, laneSql, statement, type Queryable } from '@bridge/shared';
  * both as `\u` escapes and a backslash as `\\`; backslash pairs are matched first, so an escaped
  * backslash followed by `u0000` is left as it is.
  */
-function jsonb(value: unknown): string {
+export function jsonb(value: unknown): string {
   return JSON.stringify(value).replace(/\\\\|\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, (m) => (m === '\\\\' ? m : '\\ufffd'));
 }
 
