@@ -154,7 +154,8 @@ describe('bad webhooks: the contract’s status, nothing stored, no crash', () =
     ['an empty entry list', () => { const body = '{"object":"whatsapp_business_account","entry":[]}'; return post(`/webhook/meta/${a.tenantId}`, body, signMeta(a.appSecret, body)); }, 400],
     ['a Genesys webhook with a bad signature', () => post(`/webhook/genesys/${a.tenantId}`, '{"id":"x","type":"Text","channel":{"to":{"id":"1"}},"text":"x"}', signGenesys('nope-nope-nope-nope', 'x')), 401],
     ['a Genesys webhook for an unknown tenant', () => { const body = '{"id":"x","type":"Text"}'; return post('/webhook/genesys/no-such-tenant', body, signGenesys(a.webhookSecret, body)); }, 401],
-    ['malformed JSON from Genesys', () => post(`/webhook/genesys/${a.tenantId}`, '{"id":', signGenesys(a.webhookSecret, '{"id":')), 400],
+    // A correctly signed Genesys webhook is never refused, malformed or not (#10 kind 8: a non-2xx can
+    // fail the agent's whole conversation): webhook-service/test/routing.test.ts covers those paths.
   ] as Array<[string, () => request.Test, number]>).map(([name, send, status]) => [`${name} → ${status}`, send, status] as const))('%s', async (_name, send, status) => {
     const before = await countStored();
     const res = await send();

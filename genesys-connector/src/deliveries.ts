@@ -1,17 +1,18 @@
-import { lanes, type CredentialsClient, type Database, type Job, type MetaCredentials, type Outbox, type OutboxNotifier, type Queryable } from '@bridge/shared';
-import { permanent, transient, type DeliveryError } from './errors';
+import { lanes, type CredentialsClient, type Database, type Job, type Outbox, type OutboxNotifier, type Queryable } from '@bridge/shared';
+import { DeliveryError, permanent, transient } from './errors';
 import type { GenesysClient } from './genesys-client';
 import {
   UnmappableMessage,
   agentFailedReceipt,
   genesysOutboundToMetaSends,
-  metaErrorToReason,
+  inboundParts,
   metaMessageToGenesys,
-  metaStatusToGenesysReceipt,
+  partLabel,
+  statusReceipt,
   type GenesysInboundMessage,
   type GenesysOutboundMessage,
+  type GenesysReceipt,
   type MetaMessage,
-  type MetaSendBody,
   type MetaStatus,
 } from './mapping';
 import type { MetaClient } from './meta-client';
@@ -20,7 +21,7 @@ import * as messages from './messages';
 export interface DeliveryDeps {
   db: Database;
   outbox: Outbox;
-  /** Wakes the workers for the receipts that giving up queues. */
+  /** Wakes the workers for the receipts that giving up (or moving a status to its lane) queues. */
   notifier: Pick<OutboxNotifier, 'touch'>;
   genesys: Pick<GenesysClient, 'send'>;
   meta: Pick<MetaClient, 'send'>;
@@ -54,72 +55,158 @@ export function createDeliveries(deps: DeliveryDeps) {
     return msg?.status === 'pending' ? msg : undefined;
   }
 
-  /** WhatsApp → Genesys: a customer's message to the tenant's agents. */
+  /**
+   * Sends the parts of one message in turn (`send(i)`, `kinds[i]` what part i carries), resuming
+   * after the parts a previous attempt saved in the job's payload under `key`: a part the provider
+   * accepted is not sent again when a later one is retried. `accepted` runs for each part but the
+   * last (whose outcome the caller records with the job's completion), once its progress is
+   * saved. A failure names its part (DeliveryError.part) when there are several.
+   */
+  async function sendInParts<R>(
+    job: Job,
+    key: string,
+    kinds: string[],
+    send: (i: number) => Promise<R>,
+    accepted?: (i: number, result: R) => Promise<void>,
+  ): Promise<R[]> {
+    const done = [...((job.payload[key] as R[] | undefined) ?? [])];
+    for (let i = done.length; i < kinds.length; i++) {
+      try {
+        done.push(await send(i));
+      } catch (err) {
+        if (err instanceof DeliveryError && kinds.length > 1) err.part = { part: i + 1, partCount: kinds.length, kind: kinds[i] };
+        throw err;
+      }
+      if (i < kinds.length - 1) {
+        // Progress first: it is fenced (LeaseLost once another claim took the job), so a stale
+        // attempt records no part; a part saved but not yet recorded is recorded on completion.
+        await outbox.saveProgress(job, { ...job.payload, [key]: done });
+        await accepted?.(i, done[i]);
+      }
+    }
+    return done;
+  }
+
+  /**
+   * WhatsApp → Genesys: a customer's message to the tenant's agents. A text over Genesys' size is
+   * sent as several messages, in order (inboundParts), each part's Genesys id kept.
+   */
   async function toGenesysMessage(job: Job): Promise<void> {
     const msg = await pendingMessage(job);
     if (!msg) return record(job);
-    const res = await deps.genesys.send<{ id?: string; conversationId?: string }>(job.tenantId, 'message', inboundBody(job.tenantId, msg));
-    await record(job, (q) => messages.recordDeliveredToGenesys(q, job.tenantId, msg, { messageId: res.id, conversationId: res.conversationId }));
+    const parts = mapOrFail('UNMAPPABLE_MESSAGE', () => inboundParts(inboundBody(job.tenantId, msg)));
+    type Answer = { id?: string; conversationId?: string };
+    const kinds = parts.map((p) => (p.content ? 'attachment' : 'text'));
+    const answers = await sendInParts<Answer>(job, 'genesysParts', kinds, async (i) => {
+      const res = await deps.genesys.send<Answer>(job.tenantId, 'message', parts[i]);
+      return { id: res?.id, conversationId: res?.conversationId };
+    });
+    await record(job, async (q) => {
+      if (parts.length > 1) {
+        for (const [i, answer] of answers.entries()) {
+          const part = { messageId: msg.id, part: i + 1, partCount: parts.length, kind: kinds[i], status: 'delivered' as const };
+          await messages.recordPart(q, job.tenantId, { ...part, genesysMessageId: answer.id });
+        }
+      }
+      await messages.recordDeliveredToGenesys(q, job.tenantId, msg, {
+        messageId: answers[0]?.id,
+        conversationId: answers.find((a) => a.conversationId)?.conversationId,
+      });
+    });
   }
 
   function inboundBody(tenantId: string, msg: messages.TrackedMessage): GenesysInboundMessage {
     const payload = msg.payload as { message: MetaMessage; contact?: { profile?: { name?: string }; user_id?: string } | null };
-    return mapOrFail('UNMAPPABLE_MESSAGE', () =>
-      metaMessageToGenesys(payload.message, {
-        tenantId,
-        waId: msg.waId ?? undefined,
-        userId: payload.contact?.user_id,
-        profileName: payload.contact?.profile?.name,
-        mediaUrl: (media) => deps.mediaUrl(tenantId, media),
-      }),
-    );
+    return metaMessageToGenesys(payload.message, {
+      tenantId,
+      waId: msg.waId ?? undefined,
+      userId: payload.contact?.user_id,
+      profileName: payload.contact?.profile?.name,
+      genesysId: msg.genesysId ?? undefined,
+      time: msg.providerTime?.toISOString(),
+      mediaUrl: (media) => deps.mediaUrl(tenantId, media),
+    });
   }
 
-  /** Genesys → WhatsApp: an agent's reply, in as many sends as it needs (text, attachments). */
+  /**
+   * Genesys → WhatsApp: an agent's reply, in as many sends as it needs (text, attachments), to the
+   * customer's current number (they may have changed it since Genesys' conversation began). Each
+   * part is recorded with its wamid as Meta accepts it, so that its statuses find the message.
+   */
   async function toWhatsAppMessage(job: Job): Promise<void> {
     const msg = await pendingMessage(job);
     if (!msg) return record(job);
     const credentials = await deps.credentials.meta(job.tenantId);
     if (!credentials) throw transient('META_NOT_CONFIGURED', 'The tenant has no Meta credentials yet');
-    const sends = mapOrFail('UNMAPPABLE_MESSAGE', () => genesysOutboundToMetaSends(msg.payload as GenesysOutboundMessage, msg.waId!));
+    const sends = mapOrFail('UNMAPPABLE_MESSAGE', () => genesysOutboundToMetaSends(msg.payload as GenesysOutboundMessage, msg.recipient!));
     if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The agent message has nothing WhatsApp can show');
-    const wamids = await sendParts(job, credentials, sends);
-    await record(job, (q) => messages.recordSentToWhatsApp(q, job.tenantId, msg.id, wamids));
+    const kinds = sends.map((s) => s.type);
+    const part = (i: number, wamid: string) => ({ messageId: msg.id, part: i + 1, partCount: sends.length, kind: kinds[i], wamid, status: 'sent' as const });
+    const wamids = await sendInParts(
+      job,
+      'wamids',
+      kinds,
+      (i) => deps.meta.send(credentials, sends[i]),
+      (i, wamid) => db.withTenant(job.tenantId, (q) => messages.recordPart(q, job.tenantId, part(i, wamid))),
+    );
+    await record(job, async (q) => {
+      for (const [i, wamid] of wamids.entries()) await messages.recordPart(q, job.tenantId, part(i, wamid));
+      await messages.recordSentToWhatsApp(q, job.tenantId, msg.id, wamids);
+    });
   }
 
-  /** Sends each part in turn; parts already accepted by Meta are not sent again when a later one is retried. */
-  async function sendParts(job: Job, credentials: MetaCredentials, sends: MetaSendBody[]): Promise<string[]> {
-    const wamids = [...((job.payload.wamids as string[] | undefined) ?? [])];
-    for (let part = wamids.length; part < sends.length; part++) {
-      wamids.push(await deps.meta.send(credentials, sends[part]));
-      if (part < sends.length - 1) await outbox.saveProgress(job, { ...job.payload, wamids });
-    }
-    return wamids;
-  }
-
-  /** A Meta status of an agent's message (or a failed send) → a Genesys receipt. */
+  /**
+   * A Meta status of an agent message's part → the Genesys receipt it calls for, if any (see
+   * mapping/receipts.ts: one message however many parts, nothing after the final receipt). All
+   * receipts of one agent message go through one lane (`lanes.receipts(<its Genesys id>)`), one at
+   * a time and in Meta's order: a status the webhook could not match to its message yet (it came
+   * before the send was recorded) is moved to that lane once it can.
+   */
   async function toGenesysReceipt(job: Job): Promise<void> {
-    if (!job.eventId) {
-      // The Failed receipt of a send given up (see giveUp), built when it was queued.
-      if (job.payload.receipt) await deps.genesys.send(job.tenantId, 'receipt', job.payload.receipt);
-      return record(job);
-    }
+    if (!job.eventId) return givenUpReceipt(job);
     const event = await db.withTenant(job.tenantId, (q) => messages.findStatusEvent(q, job.tenantId, job.eventId!));
     if (!event) return record(job);
-    if (!event.message) {
+    const about = event.about;
+    if (!about) {
       // The status can arrive before the send's wamid is committed; after a few tries it is
       // a status of a message that did not go through us (e.g. sent from Meta's own tools).
       if (job.attempts < 5) throw transient('MESSAGE_NOT_YET_KNOWN', 'No outbound message with this wamid yet');
       throw permanent('UNKNOWN_MESSAGE', 'No outbound message with this wamid');
     }
     const status = event.payload as MetaStatus;
-    const message = event.message;
-    const { receipt, update } = mapOrFail('UNMAPPABLE_RECEIPT', () => ({
-      receipt: metaStatusToGenesysReceipt(status, message.genesysMessageId),
-      update: statusUpdate(status, message),
-    }));
-    if (receipt) await deps.genesys.send(job.tenantId, 'receipt', receipt);
-    await record(job, update && ((q) => messages.recordStatus(q, job.tenantId, update)));
+    const lane = lanes.receipts(about.genesysMessageId);
+    if (job.lane !== lane) {
+      // Meta's time when plausible (as the webhook judged it, webhook-service ingest/time.ts),
+      // else now: a time PostgreSQL cannot store must not fail the move on every attempt.
+      const ms = Number(status.timestamp) * 1000;
+      const ordering = ms > 0 && ms <= Date.now() + 86_400_000 ? new Date(ms) : undefined;
+      await record(job, (q) => outbox.enqueue(q, { tenantId: job.tenantId, kind: 'to_genesys_receipt', lane, eventId: job.eventId!, ordering }));
+      deps.notifier.touch();
+      return;
+    }
+    const outcome = mapOrFail('UNMAPPABLE_RECEIPT', () => statusReceipt(status, about, about.part, { parts: about.parts, posted: about.receiptPosted }));
+    if (outcome.receipt) await deps.genesys.send(job.tenantId, 'receipt', outcome.receipt);
+    await record(job, async (q) => {
+      if (outcome.partStatus) {
+        await messages.recordPartStatus(q, job.tenantId, {
+          messageId: about.messageId,
+          part: about.part.part,
+          status: outcome.partStatus,
+          errorCode: outcome.failure?.code,
+          errorMessage: outcome.failure?.message,
+        });
+      }
+      if (outcome.receipt) await messages.recordReceiptPosted(q, job.tenantId, about.messageId, outcome.receipt.isFinalReceipt ? 'final' : 'delivered');
+    });
+  }
+
+  /** The Failed receipt of a send given up (see giveUp), built when it was queued; not after a final one. */
+  async function givenUpReceipt(job: Job): Promise<void> {
+    const receipt = job.payload.receipt as GenesysReceipt | undefined;
+    const messageId = job.payload.messageId as string | undefined;
+    const superseded = messageId ? await db.withTenant(job.tenantId, (q) => messages.finalReceiptPosted(q, job.tenantId, messageId)) : false;
+    if (receipt && !superseded) await deps.genesys.send(job.tenantId, 'receipt', receipt);
+    return record(job, messageId && !superseded ? (q) => messages.recordReceiptPosted(q, job.tenantId, messageId, 'final') : undefined);
   }
 
   /**
@@ -127,14 +214,16 @@ export function createDeliveries(deps: DeliveryDeps) {
    * that could not reach WhatsApp is reported to Genesys with a Failed receipt, so the agent sees it.
    */
   async function giveUp(job: Job, err: DeliveryError, state: 'failed' | 'dead'): Promise<void> {
+    const label = partLabel(err.part);
     const receiptQueued = await db.withTenant(job.tenantId, async (q) => {
       await outbox.finish(q, job, state, `${err.code}: ${err.message}`);
       if (!job.messageId) return false;
-      const reason = { code: err.metaCode ? String(err.metaCode) : err.code, message: err.message };
+      const reason = { code: err.metaCode ? String(err.metaCode) : err.code, message: label ? `${label}: ${err.message}` : err.message };
       const msg = await messages.recordGivenUp(q, job.tenantId, job.messageId, state, reason);
       if (msg?.direction !== 'outbound') return false;
-      const receipt = agentFailedReceipt(msg, err);
-      await outbox.enqueue(q, { tenantId: job.tenantId, kind: 'to_genesys_receipt', lane: lanes.receipts(msg.genesysMessageId), payload: { receipt } });
+      const receipt = agentFailedReceipt({ genesysMessageId: msg.genesysMessageId, to: msg.waId }, err);
+      const payload = { receipt, messageId: job.messageId };
+      await outbox.enqueue(q, { tenantId: job.tenantId, kind: 'to_genesys_receipt', lane: lanes.receipts(msg.genesysMessageId), payload });
       return true;
     });
     if (receiptQueued) deps.notifier.touch();
@@ -162,18 +251,4 @@ function mapOrFail<T>(code: string, map: () => T): T {
   } catch (err) {
     throw permanent(code, err instanceof UnmappableMessage ? err.message : `Cannot be mapped: ${(err as Error).message}`);
   }
-}
-
-/** Status order for outbound messages: a late `delivered` never replaces `read`. */
-const STATUS_RANK: Record<string, number> = { pending: 0, sent: 1, delivered: 2, read: 3 };
-
-/**
- * What a Meta status changes on its agent message: statuses only move forward, and a failure
- * replaces any status but `read` (with Meta's reason). Undefined: nothing to change.
- */
-function statusUpdate(status: MetaStatus, message: { id: string; status: string }) {
-  const advances = status.status === 'failed' ? message.status !== 'read' : (STATUS_RANK[status.status] ?? -1) > (STATUS_RANK[message.status] ?? 99);
-  if (!advances) return undefined;
-  const reason = status.status === 'failed' ? metaErrorToReason(status.errors?.[0]?.code, status.errors?.[0]?.title) : undefined;
-  return { messageId: message.id, status: status.status, errorCode: reason?.code, errorMessage: reason?.message };
 }

@@ -1,8 +1,15 @@
+import type { MetaErrorText, PartRef } from './mapping';
+
 /**
  * How a delivery attempt failed. Transient failures are retried with backoff (honouring a
  * provider's Retry-After); permanent ones are final and recorded with their reason.
  */
 export class DeliveryError extends Error {
+  /** Meta's own words for the error (title, details), when Meta gave them (see describeMetaError). */
+  meta?: MetaErrorText;
+  /** The part of a multi-part send that failed. */
+  part?: PartRef;
+
   constructor(
     readonly kind: 'transient' | 'permanent',
     readonly code: string,

@@ -82,11 +82,11 @@ export class GenesysClient {
       res = await this.attempt(url, body, token);
     }
     if (res.status >= 200 && res.status < 300) return res.data as T;
-    const detail = typeof res.data === 'object' && res.data ? (res.data as { message?: string }).message ?? '' : '';
-    if (res.status === 429) throw transient('GENESYS_RATE_LIMITED', `Genesys 429 ${detail}`.trim(), retryAfterMs(res.headers['retry-after']) ?? 5_000);
-    if (res.status >= 500 || res.status === 408) throw transient('GENESYS_UNAVAILABLE', `Genesys ${res.status} ${detail}`.trim(), retryAfterMs(res.headers['retry-after']));
-    if (res.status === 401 || res.status === 403) throw transient('GENESYS_AUTH_FAILED', `Genesys ${res.status}: credentials refused`);
-    throw permanent('GENESYS_REJECTED', `Genesys ${res.status} ${detail}`.trim());
+    const text = genesysErrorText(res.status, res.data);
+    if (res.status === 429) throw transient('GENESYS_RATE_LIMITED', text, retryAfterMs(res.headers['retry-after']) ?? 5_000);
+    if (res.status >= 500 || res.status === 408) throw transient('GENESYS_UNAVAILABLE', text, retryAfterMs(res.headers['retry-after']));
+    if (res.status === 401 || res.status === 403) throw transient('GENESYS_AUTH_FAILED', `Genesys refused the tenant's credentials (HTTP ${res.status})`);
+    throw permanent('GENESYS_REJECTED', text);
   }
 
   private async tokenFor(tenantId: string, rejected?: string): Promise<string> {
@@ -111,4 +111,20 @@ export class GenesysClient {
     this.breakers.clear();
     this.http.close();
   }
+}
+
+/**
+ * A Genesys error answer, written once: its message, the messages of its nested `errors[]` when
+ * they add something, then its code and the HTTP status — "Rate limit exceeded the maximum. Retry
+ * the request in [42] seconds (Genesys too.many.requests.retry.after, HTTP 429)". Genesys' error
+ * body: `{message, code, status, errors?: [{message, code}], ...}` (shared/reference/genesys-open-messaging.md).
+ */
+export function genesysErrorText(httpStatus: number, body: unknown): string {
+  const error = typeof body === 'object' && body ? (body as { message?: unknown; code?: unknown; errors?: unknown }) : {};
+  const said = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
+  const nested = Array.isArray(error.errors) ? error.errors.map((e) => said((e as { message?: unknown })?.message)) : [];
+  const messages = [...new Set([said(error.message), ...nested].filter((m): m is string => !!m))];
+  const code = said(error.code);
+  const where = `${code ? `Genesys ${code}, ` : 'Genesys '}HTTP ${httpStatus}`;
+  return messages.length ? `${messages.join('; ')} (${where})`.slice(0, 1000) : `Genesys answered HTTP ${httpStatus}${code ? ` (${code})` : ''}`;
 }

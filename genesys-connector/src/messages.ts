@@ -1,9 +1,11 @@
 import type { Queryable } from '@bridge/shared';
+import { advanceStatus, overallStatus, type PartRef, type ReceiptsPosted } from './mapping';
 
 /**
- * The deliveries' repository: what they read and record on message_tracking, message_events and
- * conversation_mappings. Every function runs in the caller's transaction (`db.withTenant`), so
- * that recording an outcome and completing its job commit together.
+ * The deliveries' repository: what they read and record on message_tracking, message_parts,
+ * message_events, conversation_mappings and conversation_aliases. Every function runs in the
+ * caller's transaction (`db.withTenant`), so that recording an outcome and completing its job
+ * commit together.
  */
 
 /** A message as a delivery needs it. */
@@ -14,23 +16,79 @@ export interface TrackedMessage {
   genesysMessageId: string | null;
   status: string;
   payload: Record<string, unknown>;
+  /**
+   * Where WhatsApp sends to this customer go: the number they moved to, when they changed number
+   * (an agent reply is addressed to the id Genesys knows), else `waId`.
+   */
+  recipient: string | null;
+  /** The id Genesys knows this customer by, when it is not `waId` (they changed number). */
+  genesysId: string | null;
+  /** `provider_timestamp`: the provider's time as stored (made plausible by the webhook). */
+  providerTime: Date | null;
 }
 
-/** The message `id` (bigint, as a string), or undefined. */
+/**
+ * The message `id` (bigint, as a string), or undefined; with its customer's mapping (by `wa_id`,
+ * or by the number that `wa_id` moved to) for `recipient` and `genesysId`.
+ */
 export async function findMessage(q: Queryable, tenantId: string, id: string): Promise<TrackedMessage | undefined> {
   const { rows } = await q.query<TrackedMessage>(
-    `SELECT id::text, wa_id AS "waId", wamid, genesys_message_id AS "genesysMessageId", status, payload
-       FROM message_tracking WHERE tenant_id = $1 AND id = $2`,
+    `SELECT m.id::text, m.wa_id AS "waId", m.wamid, m.genesys_message_id AS "genesysMessageId", m.status, m.payload,
+            COALESCE(a.moved_to, m.wa_id) AS recipient, COALESCE(c.genesys_id, moved.genesys_id) AS "genesysId",
+            m.provider_timestamp AS "providerTime"
+       FROM message_tracking m
+       LEFT JOIN conversation_mappings c ON c.tenant_id = m.tenant_id AND c.wa_id = m.wa_id
+       LEFT JOIN conversation_aliases a ON a.tenant_id = m.tenant_id AND a.wa_id = m.wa_id
+       LEFT JOIN conversation_mappings moved ON moved.tenant_id = a.tenant_id AND moved.wa_id = a.moved_to
+      WHERE m.tenant_id = $1 AND m.id = $2`,
     [tenantId, id],
   );
   return rows[0];
 }
 
-/** A Meta status, and the agent message it is about (by wamid) when that is known yet. */
+/** One part of a message, as a delivery records it once its provider accepted it. */
+export interface NewPart {
+  messageId: string;
+  /** 1-based. */
+  part: number;
+  partCount: number;
+  /** What it carries: text, image, audio, video, document. */
+  kind: string;
+  /** An agent message's part: the wamid Meta gave it. */
+  wamid?: string;
+  /** A customer message's part: the id Genesys gave it. */
+  genesysMessageId?: string;
+  /** 'sent' (accepted by WhatsApp) or 'delivered' (accepted by Genesys). */
+  status: 'sent' | 'delivered';
+}
+
+/**
+ * Records a part its provider accepted (once: a part already recorded stays as it is). An agent
+ * message's parts are recorded as each is accepted, so that their statuses find the message
+ * while later parts are still being sent.
+ */
+export async function recordPart(q: Queryable, tenantId: string, p: NewPart): Promise<void> {
+  await q.query(
+    `INSERT INTO message_parts (tenant_id, message_id, part, part_count, kind, wamid, genesys_message_id, status)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+    [tenantId, p.messageId, p.part, p.partCount, p.kind, p.wamid ?? null, p.genesysMessageId ?? null, p.status],
+  );
+}
+
+/** A Meta status, and the part of an agent message it is about (by wamid), when that is known yet. */
 export interface StatusEvent {
   payload: Record<string, unknown>;
   wamid: string;
-  message?: { id: string; genesysMessageId: string; status: string };
+  about?: {
+    messageId: string;
+    genesysMessageId: string;
+    /** The customer as Genesys addressed its message (`channel.to.id`). */
+    to: string;
+    receiptPosted: ReceiptsPosted;
+    part: PartRef;
+    /** Every accepted part's status, by part number. */
+    parts: Map<number, string>;
+  };
 }
 
 /** The status event `eventId`, or undefined when it is gone. */
@@ -41,17 +99,45 @@ export async function findStatusEvent(q: Queryable, tenantId: string, eventId: s
   );
   const event = rows[0];
   if (!event) return undefined;
-  const { rows: messages } = await q.query<{ id: string; genesysMessageId: string; status: string }>(
-    `SELECT id::text, genesys_message_id AS "genesysMessageId", status FROM message_tracking
-      WHERE tenant_id = $1 AND wamid = $2 AND direction = 'outbound'`,
+  const { rows: parts } = await q.query<{
+    messageId: string;
+    genesysMessageId: string;
+    to: string;
+    receiptPosted: ReceiptsPosted;
+    part: number;
+    partCount: number;
+    kind: string;
+    status: string;
+    wamid: string | null;
+  }>(
+    `SELECT m.id::text AS "messageId", m.genesys_message_id AS "genesysMessageId", m.wa_id AS "to", m.receipt_posted AS "receiptPosted",
+            p.part, p.part_count AS "partCount", p.kind, p.status, p.wamid
+       FROM message_parts mine
+       JOIN message_tracking m ON m.tenant_id = mine.tenant_id AND m.id = mine.message_id AND m.direction = 'outbound'
+       JOIN message_parts p ON p.tenant_id = mine.tenant_id AND p.message_id = mine.message_id
+      WHERE mine.tenant_id = $1 AND mine.wamid = $2
+      ORDER BY p.part`,
     [tenantId, event.wamid],
   );
-  return { ...event, message: messages[0] };
+  const mine = parts.find((p) => p.wamid === event.wamid);
+  if (!mine) return event;
+  return {
+    ...event,
+    about: {
+      messageId: mine.messageId,
+      genesysMessageId: mine.genesysMessageId,
+      to: mine.to,
+      receiptPosted: mine.receiptPosted,
+      part: { part: mine.part, partCount: mine.partCount, kind: mine.kind },
+      parts: new Map(parts.map((p) => [p.part, p.status])),
+    },
+  };
 }
 
 /**
  * A customer's message reached Genesys: marked delivered with the ids Genesys gave (kept when it
- * gave none), and the customer's mapping learns the conversation.
+ * gave none; a message sent in parts keeps its first part's), and the customer's mapping learns
+ * the conversation.
  */
 export async function recordDeliveredToGenesys(
   q: Queryable,
@@ -74,8 +160,9 @@ export async function recordDeliveredToGenesys(
 }
 
 /**
- * An agent's message reached WhatsApp in one or more sends: marked sent; its statuses are
- * tracked on the first part's wamid, and every part's wamid is kept in the payload.
+ * An agent's message reached WhatsApp in one or more sends (each recorded with recordPart): marked
+ * sent, or further when statuses of its parts came first (refreshStatus). `wamid` keeps the first
+ * part's wamid and `payload.wamids` all of them, for the tenant API.
  */
 export async function recordSentToWhatsApp(q: Queryable, tenantId: string, messageId: string, wamids: string[]): Promise<void> {
   await q.query(
@@ -83,19 +170,64 @@ export async function recordSentToWhatsApp(q: Queryable, tenantId: string, messa
       WHERE tenant_id = $1 AND id = $2`,
     [tenantId, messageId, wamids[0], JSON.stringify(wamids)],
   );
+  await refreshStatus(q, tenantId, messageId);
 }
 
-/** A new status of an agent message (from a Meta status); a failure's reason replaces none it had. */
-export async function recordStatus(
+/** A part's new status (from a Meta status); a failure carries its reason. */
+export async function recordPartStatus(
   q: Queryable,
   tenantId: string,
-  update: { messageId: string; status: string; errorCode?: string; errorMessage?: string },
+  update: { messageId: string; part: number; status: string; errorCode?: string; errorMessage?: string },
 ): Promise<void> {
+  await q.query(
+    `UPDATE message_parts SET status = $4, error_code = COALESCE($5, error_code), error_message = COALESCE($6, error_message), updated_at = now()
+      WHERE tenant_id = $1 AND message_id = $2 AND part = $3`,
+    [tenantId, update.messageId, update.part, update.status, update.errorCode ?? null, update.errorMessage ?? null],
+  );
+  await refreshStatus(q, tenantId, update.messageId);
+}
+
+/**
+ * A sent agent message's status follows its parts' (overallStatus: failed when one failed, with
+ * that part's reason; else the least advanced part's), forward only. The message row is locked
+ * first, so that the send's completion and its parts' statuses, recorded by different jobs, do
+ * not race. A message still being sent (pending), failed or dead is left as it is.
+ */
+async function refreshStatus(q: Queryable, tenantId: string, messageId: string): Promise<void> {
+  const { rows } = await q.query<{ status: string }>('SELECT status FROM message_tracking WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, messageId]);
+  const current = rows[0]?.status;
+  if (current !== 'sent' && current !== 'delivered' && current !== 'read') return;
+  const { rows: parts } = await q.query<{ part: number; partCount: number; status: string; errorCode: string | null; errorMessage: string | null }>(
+    `SELECT part, part_count AS "partCount", status, error_code AS "errorCode", error_message AS "errorMessage"
+       FROM message_parts WHERE tenant_id = $1 AND message_id = $2 ORDER BY part`,
+    [tenantId, messageId],
+  );
+  if (parts.length === 0) return;
+  const next = advanceStatus(current, overallStatus(parts[0].partCount, new Map(parts.map((p) => [p.part, p.status]))));
+  if (!next) return;
+  const failed = parts.find((p) => p.status === 'failed');
   await q.query(
     `UPDATE message_tracking SET status = $3, error_code = COALESCE($4, error_code), error_message = COALESCE($5, error_message), updated_at = now()
       WHERE tenant_id = $1 AND id = $2`,
-    [tenantId, update.messageId, update.status, update.errorCode ?? null, update.errorMessage ?? null],
+    [tenantId, messageId, next, failed?.errorCode ?? null, failed?.errorMessage ?? null],
   );
+}
+
+/** What Genesys has now been told about an agent message (see ReceiptsPosted); never back from final. */
+export async function recordReceiptPosted(q: Queryable, tenantId: string, messageId: string, posted: 'delivered' | 'final'): Promise<void> {
+  await q.query(
+    `UPDATE message_tracking SET receipt_posted = $3 WHERE tenant_id = $1 AND id = $2 AND receipt_posted IS DISTINCT FROM 'final'`,
+    [tenantId, messageId, posted],
+  );
+}
+
+/** Whether the final receipt of an agent message was posted (after it, nothing more may be). */
+export async function finalReceiptPosted(q: Queryable, tenantId: string, messageId: string): Promise<boolean> {
+  const { rows } = await q.query<{ posted: string | null }>('SELECT receipt_posted AS posted FROM message_tracking WHERE tenant_id = $1 AND id = $2', [
+    tenantId,
+    messageId,
+  ]);
+  return rows[0]?.posted === 'final';
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHttpClient, type HttpClient, type MetaCredentials } from '@bridge/shared';
-import { fromNetworkError, permanent, retryAfterMs, transient } from './errors';
-import { classifyMetaError, type MetaSendBody } from './mapping';
+import { fromNetworkError, permanent, retryAfterMs, transient, type DeliveryError } from './errors';
+import { classifyMetaError, describeMetaError, metaErrorText, type MetaSendBody } from './mapping';
 
 /** Sends messages through the WhatsApp Cloud API with a tenant's token and number. */
 export class MetaClient {
@@ -22,16 +22,38 @@ export class MetaClient {
     const data = res.data as { messages?: Array<{ id?: string }>; error?: { code?: number; message?: string; error_data?: { details?: string } } };
     const wamid = data?.messages?.[0]?.id;
     if (res.status >= 200 && res.status < 300 && wamid) return wamid;
-    const code = typeof data?.error?.code === 'number' ? data.error.code : undefined;
-    const message = `Meta ${res.status}${code ? ` (#${code})` : ''} ${data?.error?.message ?? ''}`.trim();
-    if (classifyMetaError(code, res.status) === 'transient') {
-      throw transient('META_UNAVAILABLE', message, retryAfterMs(res.headers['retry-after']), code);
-    }
-    throw permanent(code === 190 ? 'META_TOKEN_INVALID' : 'META_REJECTED', message, code);
+    throw metaSendError(res.status, data?.error, res.headers['retry-after']);
   }
 
   /** Releases kept-alive connections. */
   close(): void {
     this.http.close();
   }
+}
+
+/**
+ * A send Meta did not accept → a DeliveryError classified by Meta's code (classifyMetaError),
+ * whose message is written once, in Meta's own words (describeMetaError): "Re-engagement message:
+ * Message failed to send because more than 24 hours have passed since the customer last replied
+ * to this number. (Meta #131047)". Without a Meta error object: "Meta answered HTTP <status>".
+ */
+export function metaSendError(
+  httpStatus: number,
+  error: { code?: number; message?: string; error_data?: { details?: string } } | undefined,
+  retryAfter?: unknown,
+): DeliveryError {
+  const code = typeof error?.code === 'number' ? error.code : undefined;
+  const meta = metaErrorText(error);
+  const text =
+    code !== undefined || meta.title || meta.details
+      ? describeMetaError(code, meta)
+      : httpStatus >= 200 && httpStatus < 300
+        ? `Meta accepted the send (HTTP ${httpStatus}) but gave no message id`
+        : `Meta answered HTTP ${httpStatus}`;
+  const err =
+    classifyMetaError(code, httpStatus) === 'transient'
+      ? transient('META_UNAVAILABLE', text, retryAfterMs(retryAfter), code)
+      : permanent(code === 190 ? 'META_TOKEN_INVALID' : 'META_REJECTED', text, code);
+  if (code !== undefined || meta.title || meta.details) err.meta = meta;
+  return err;
 }

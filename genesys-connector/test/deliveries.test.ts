@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { Database, createOutbox, lanes, type Job, type MetaCredentials, type Outbox } from '@bridge/shared';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
 import { createDeliveries, type Deliveries } from '../src/deliveries';
-import { permanent, transient } from '../src/errors';
+import { permanent, transient, type DeliveryError } from '../src/errors';
+import { metaSendError } from '../src/meta-client';
 import type { MetaSendBody } from '../src/mapping';
 
 /**
@@ -19,9 +21,17 @@ const credentials: MetaCredentials = { appSecret: 's', verifyToken: 'v', accessT
 
 const genesysCalls: Array<{ endpoint: string; body: unknown }> = [];
 let genesysAnswer: Record<string, unknown> = {};
+/** The Genesys call (0-based, counted over the test) that fails with a 503, once. */
+let genesysFailsAt: number | undefined;
 const metaSends: MetaSendBody[] = [];
+/** The Meta send (0-based) that fails, once, with `metaFailure` (default a 503). */
 let metaFailsAt: number | undefined;
+let metaFailure: (() => Error) | undefined;
 let touches = 0;
+/** Per test, so that provider ids never collide with an earlier test's rows. */
+let run = '';
+const sentWamid = (n: number) => `wamid.sent.${run}.${n}`;
+const inboundId = (n: number) => `gmsg-in-${run}-${n}`;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
@@ -34,18 +44,22 @@ beforeAll(async () => {
     notifier: { touch: () => void touches++ },
     genesys: {
       send: async <R>(_tenantId: string, endpoint: string, body: unknown) => {
+        if (genesysCalls.length === genesysFailsAt) {
+          genesysFailsAt = undefined;
+          throw transient('GENESYS_UNAVAILABLE', 'Genesys answered HTTP 503');
+        }
         genesysCalls.push({ endpoint, body });
-        return genesysAnswer as R;
+        return { ...(endpoint === 'message' ? { id: inboundId(genesysCalls.length) } : {}), ...genesysAnswer } as R;
       },
     },
     meta: {
       send: async (_c: MetaCredentials, body: MetaSendBody) => {
         if (metaSends.length === metaFailsAt) {
           metaFailsAt = undefined;
-          throw transient('META_UNAVAILABLE', 'Meta 503');
+          throw metaFailure?.() ?? transient('META_UNAVAILABLE', 'Meta 503');
         }
         metaSends.push(body);
-        return `wamid.sent.${metaSends.length}`;
+        return sentWamid(metaSends.length);
       },
     },
     credentials: { meta: async () => credentials },
@@ -60,20 +74,38 @@ beforeEach(async () => {
   genesysCalls.length = 0;
   metaSends.length = 0;
   genesysAnswer = {};
+  genesysFailsAt = undefined;
   metaFailsAt = undefined;
+  metaFailure = undefined;
   touches = 0;
+  run = randomBytes(4).toString('hex');
   await ownerQuery(tdb, 'DELETE FROM outbox');
 });
 
 const owner = <R = Record<string, unknown>>(sql: string, params: unknown[] = []) => ownerQuery<R>(tdb, sql, params);
 
-async function insertMessage(direction: 'inbound' | 'outbound', fields: { wamid?: string; genesysMessageId?: string; payload: object; status?: string }) {
+async function insertMessage(
+  direction: 'inbound' | 'outbound',
+  fields: { wamid?: string; genesysMessageId?: string; payload: object; status?: string; waId?: string; receiptPosted?: string },
+) {
   const [row] = await owner<{ id: string }>(
-    `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, genesys_message_id, message_type, payload, status)
-     VALUES ($1, $2, $3, $4, $5, 'text', $6, $7) RETURNING id::text`,
-    [T, direction, WA, fields.wamid ?? null, fields.genesysMessageId ?? null, JSON.stringify(fields.payload), fields.status ?? 'pending'],
+    `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, genesys_message_id, message_type, payload, status, receipt_posted)
+     VALUES ($1, $2, $3, $4, $5, 'text', $6, $7, $8) RETURNING id::text`,
+    [T, direction, fields.waId ?? WA, fields.wamid ?? null, fields.genesysMessageId ?? null, JSON.stringify(fields.payload), fields.status ?? 'pending', fields.receiptPosted ?? null],
   );
   return row.id;
+}
+
+/** An agent message already sent, in parts (`kind`, `wamid`, `status` each). */
+async function sentReply(genesysMessageId: string, parts: Array<{ kind: string; wamid: string; status: string }>, receiptPosted?: string) {
+  const id = await insertMessage('outbound', { genesysMessageId, wamid: parts[0].wamid, payload: {}, status: 'sent', receiptPosted });
+  for (const [i, p] of parts.entries()) {
+    await owner(
+      'INSERT INTO message_parts (tenant_id, message_id, part, part_count, kind, wamid, status) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [T, id, i + 1, parts.length, p.kind, p.wamid, p.status],
+    );
+  }
+  return id;
 }
 
 /** Queues a job and claims it, as the worker would. */
@@ -115,6 +147,18 @@ describe('a customer message to Genesys', () => {
     expect(await outboxRows()).toEqual([]);
   });
 
+  it('whose own timestamp is not usable is sent at the time it was stored with (the webhook made it plausible)', async () => {
+    const wamid = 'wamid.IN.badtime';
+    const id = await insertMessage('inbound', {
+      wamid,
+      payload: { message: { from: WA, id: wamid, timestamp: 'yesterday', type: 'text', text: { body: 'Hi' } }, contact: { wa_id: WA } },
+    });
+    await owner("UPDATE message_tracking SET provider_timestamp = '2025-01-01T12:00:00Z' WHERE id = $1", [id]);
+    await deliveries.deliver(await claimed({ kind: 'to_genesys_message', lane: lanes.inbound(WA), messageId: id }));
+    expect(genesysCalls).toEqual([{ endpoint: 'message', body: expect.objectContaining({ text: 'Hi', channel: expect.objectContaining({ time: '2025-01-01T12:00:00.000Z' }) }) }]);
+    expect((await message(id)).status).toBe('delivered');
+  });
+
   it('that cannot be mapped fails permanently', async () => {
     const id = await insertMessage('inbound', { wamid: 'wamid.IN3', payload: { message: { from: WA, type: 'text', text: { body: 'no id' } } } });
     await expect(deliveries.deliver(await claimed({ kind: 'to_genesys_message', lane: lanes.inbound(WA), messageId: id }))).rejects.toMatchObject({
@@ -124,19 +168,91 @@ describe('a customer message to Genesys', () => {
   });
 });
 
+const partsOf = (id: string) =>
+  owner<{ part: number; part_count: number; kind: string; wamid: string | null; genesys_message_id: string | null; status: string; error_code: string | null }>(
+    'SELECT part, part_count, kind, wamid, genesys_message_id, status, error_code FROM message_parts WHERE message_id = $1 ORDER BY part',
+    [id],
+  );
+
+describe('a customer message longer than one Genesys message', () => {
+  const unit = 'שלום! مرحبا 👋🏽 family 👨‍👩‍👧‍👦 🇮🇱 ';
+  const longText = () => {
+    let text = '';
+    while (text.length + unit.length <= 4096) text += unit;
+    return text + 'x'.repeat(4096 - text.length);
+  };
+
+  it('goes as ordered parts, each its own Genesys message, resuming after the part that failed', async () => {
+    const wamid = 'wamid.LONG';
+    const body = longText();
+    const id = await insertMessage('inbound', {
+      wamid,
+      payload: { message: { from: WA, id: wamid, timestamp: '1735732800', type: 'text', text: { body } }, contact: { profile: { name: 'Sheena' }, wa_id: WA } },
+    });
+    const job = await claimed({ kind: 'to_genesys_message', lane: lanes.inbound(WA), messageId: id });
+    genesysFailsAt = 1;
+    await expect(deliveries.deliver(job)).rejects.toMatchObject({ code: 'GENESYS_UNAVAILABLE', part: { part: 2, partCount: 2, kind: 'text' } });
+    expect(genesysCalls).toHaveLength(1);
+    expect((await outboxRows())[0].payload).toEqual({ genesysParts: [{ id: inboundId(1) }] });
+
+    await deliveries.deliver(job); // the retry: the first part is not sent again
+    const sent = genesysCalls.map((c) => c.body as { text: string; channel: { messageId: string } });
+    expect(sent.map((b) => b.channel.messageId)).toEqual([wamid, `${wamid}#2`]);
+    expect(sent.map((b) => b.text).join(' ')).toBe(body.trimEnd());
+    for (const b of sent) expect(b.text.length).toBeLessThanOrEqual(4000);
+    expect(await message(id)).toMatchObject({ status: 'delivered' });
+    expect(await partsOf(id)).toEqual([
+      { part: 1, part_count: 2, kind: 'text', wamid: null, genesys_message_id: inboundId(1), status: 'delivered', error_code: null },
+      { part: 2, part_count: 2, kind: 'text', wamid: null, genesys_message_id: inboundId(2), status: 'delivered', error_code: null },
+    ]);
+    expect(await outboxRows()).toEqual([]);
+  });
+});
+
 describe('an agent reply to WhatsApp', () => {
-  it('resumes a multi-part send after the part that failed, and records every part’s wamid', async () => {
+  it('resumes a multi-part send after the part that failed, and records every part with its wamid', async () => {
     const id = await insertMessage('outbound', { genesysMessageId: 'gmsg-out-1', payload: { id: 'gmsg-out-1', type: 'Text', text: 'x'.repeat(5_000) } });
     const job = await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(WA), messageId: id });
     metaFailsAt = 1;
     await expect(deliveries.deliver(job)).rejects.toMatchObject({ code: 'META_UNAVAILABLE' });
     expect(metaSends).toHaveLength(1);
-    expect((await outboxRows())[0].payload).toEqual({ wamids: ['wamid.sent.1'] });
+    expect((await outboxRows())[0].payload).toEqual({ wamids: [sentWamid(1)] });
+    // Recorded as soon as Meta accepted it, so that its statuses find the message.
+    expect(await partsOf(id)).toEqual([{ part: 1, part_count: 2, kind: 'text', wamid: sentWamid(1), genesys_message_id: null, status: 'sent', error_code: null }]);
 
     await deliveries.deliver(job); // the retry
     expect(metaSends).toHaveLength(2);
-    expect(await message(id)).toMatchObject({ status: 'sent', wamid: 'wamid.sent.1', payload: expect.objectContaining({ wamids: ['wamid.sent.1', 'wamid.sent.2'] }) });
+    expect(await message(id)).toMatchObject({ status: 'sent', wamid: sentWamid(1), payload: expect.objectContaining({ wamids: [sentWamid(1), sentWamid(2)] }) });
+    expect((await partsOf(id)).map((p) => [p.part, p.wamid])).toEqual([
+      [1, sentWamid(1)],
+      [2, sentWamid(2)],
+    ]);
     expect(await outboxRows()).toEqual([]);
+  });
+
+  it('goes to the number a customer moved to, although Genesys addresses the one it knows', async () => {
+    const oldWa = '16505550888';
+    await owner('INSERT INTO conversation_aliases (tenant_id, wa_id, moved_to) VALUES ($1, $2, $3)', [T, oldWa, '16505550999']);
+    const id = await insertMessage('outbound', { genesysMessageId: 'gmsg-out-moved', waId: oldWa, payload: { id: 'gmsg-out-moved', type: 'Text', text: 'hi' } });
+    await deliveries.deliver(await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(oldWa), messageId: id }));
+    expect(metaSends.map((m) => m.to)).toEqual(['16505550999']);
+  });
+});
+
+describe('a customer who changed number, writing from the new one', () => {
+  it('reaches the Genesys conversation of the id Genesys knows, with both numbers as attributes', async () => {
+    const newWa = '16505550777';
+    await owner('INSERT INTO conversation_mappings (tenant_id, wa_id, genesys_id) VALUES ($1, $2, $3)', [T, newWa, '16505550666']);
+    const wamid = 'wamid.NEWNUMBER';
+    const id = await insertMessage('inbound', {
+      wamid,
+      waId: newWa,
+      payload: { message: { from: newWa, id: wamid, timestamp: '1735732800', type: 'text', text: { body: 'new phone' } }, contact: { wa_id: newWa } },
+    });
+    await deliveries.deliver(await claimed({ kind: 'to_genesys_message', lane: lanes.inbound(newWa), messageId: id }));
+    expect(genesysCalls[0].body).toMatchObject({
+      channel: { from: { id: '16505550666', idType: 'Phone' }, metadata: { customAttributes: { waId: newWa, previousWaId: '16505550666' } } },
+    });
   });
 });
 
@@ -157,40 +273,77 @@ describe('a Meta status to a Genesys receipt', () => {
     );
     return row.id;
   }
+  /** Delivers the status, claimed from the lane of its message's receipts. */
+  async function deliverStatus(genesysMessageId: string, wamid: string, payload: object) {
+    const eventId = await status(wamid, { id: wamid, timestamp: '1735732800', recipient_id: WA, ...payload });
+    await deliveries.deliver(await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts(genesysMessageId), eventId }));
+  }
+  const receipts = () => genesysCalls.filter((c) => c.endpoint === 'receipt').map((c) => c.body as { status: string; isFinalReceipt: boolean; reasons?: unknown });
 
-  it('sends the receipt and moves the message’s status forward, never back', async () => {
-    const id = await insertMessage('outbound', { genesysMessageId: 'gmsg-out-2', wamid: 'wamid.OUT2', payload: {}, status: 'read' });
-    const eventId = await status('wamid.OUT2', { id: 'wamid.OUT2', status: 'delivered', timestamp: '1735732800', recipient_id: WA });
-    await deliveries.deliver(await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts('wamid.OUT2'), eventId }));
-    expect(genesysCalls).toEqual([{ endpoint: 'receipt', body: expect.objectContaining({ id: 'gmsg-out-2', status: 'Delivered' }) }]);
-    expect((await message(id)).status).toBe('read');
+  it('sent, read, then a late delivered: one final Delivered, nothing after it, and the status stays read', async () => {
+    const id = await sentReply('gmsg-out-2', [{ kind: 'text', wamid: 'wamid.OUT2', status: 'sent' }]);
+    for (const s of ['sent', 'read', 'delivered']) await deliverStatus('gmsg-out-2', 'wamid.OUT2', { status: s });
+    expect(receipts().map((r) => [r.status, r.isFinalReceipt])).toEqual([['Delivered', true]]);
+    expect(await message(id)).toMatchObject({ status: 'read' });
+    const [row] = await owner<{ receipt_posted: string }>('SELECT receipt_posted FROM message_tracking WHERE id = $1', [id]);
+    expect(row.receipt_posted).toBe('final');
     expect(await outboxRows()).toEqual([]);
   });
 
-  it('records a failed status with Meta’s reason', async () => {
-    const id = await insertMessage('outbound', { genesysMessageId: 'gmsg-out-3', wamid: 'wamid.OUT3', payload: {}, status: 'sent' });
-    const eventId = await status('wamid.OUT3', {
-      id: 'wamid.OUT3',
+  it('a reply in two parts whose audio fails: Failed naming the part, nothing after it; the message failed with Meta\'s reason', async () => {
+    const id = await sentReply('gmsg-out-3', [
+      { kind: 'text', wamid: 'wamid.OUT3.1', status: 'sent' },
+      { kind: 'audio', wamid: 'wamid.OUT3.2', status: 'sent' },
+    ]);
+    await deliverStatus('gmsg-out-3', 'wamid.OUT3.1', { status: 'delivered' });
+    expect(receipts()).toEqual([]); // the audio is not delivered yet
+    await deliverStatus('gmsg-out-3', 'wamid.OUT3.2', {
       status: 'failed',
-      timestamp: '1735732800',
-      recipient_id: WA,
-      errors: [{ code: 131047, title: 'Re-engagement message' }],
+      errors: [{ code: 131053, title: 'Media upload error', message: 'Media upload error', error_data: { details: 'Unable to download the media from the link provided.' } }],
     });
-    await deliveries.deliver(await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts('wamid.OUT3'), eventId }));
-    expect(await message(id)).toMatchObject({ status: 'failed', error_code: 'MessageExpired' });
+    await deliverStatus('gmsg-out-3', 'wamid.OUT3.1', { status: 'read' });
+    const reason = { code: 'MediaTypeNotAllowed', message: 'Part 2 of 2 (audio): Media upload error: Unable to download the media from the link provided. (Meta #131053)' };
+    expect(receipts()).toEqual([expect.objectContaining({ status: 'Failed', isFinalReceipt: true, reasons: [reason] })]);
+    expect(await message(id)).toMatchObject({ status: 'failed', error_code: 'MediaTypeNotAllowed', error_message: reason.message });
+    expect((await partsOf(id)).map((p) => p.status)).toEqual(['read', 'failed']);
+  });
+
+  it('moves a status queued on its wamid’s lane (it came before the send was recorded) to its message’s lane', async () => {
+    await sentReply('gmsg-out-5', [{ kind: 'text', wamid: 'wamid.OUT5', status: 'sent' }]);
+    const eventId = await status('wamid.OUT5', { id: 'wamid.OUT5', status: 'delivered', timestamp: '1735732800', recipient_id: WA });
+    await deliveries.deliver(await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts('wamid.OUT5'), eventId }));
+    expect(genesysCalls).toEqual([]);
+    expect(touches).toBe(1);
+    const [moved] = await owner<{ lane: string; event_id: string; ordering: Date }>('SELECT lane, event_id::text, ordering FROM outbox');
+    expect(moved).toEqual({ lane: lanes.receipts('gmsg-out-5'), event_id: eventId, ordering: new Date(1735732800 * 1000) });
+  });
+
+  it('moves a status whose time is not plausible with the time it is moved at, instead of failing the move on every attempt', async () => {
+    await sentReply('gmsg-out-implausible', [{ kind: 'text', wamid: 'wamid.OUT.implausible', status: 'sent' }]);
+    // 1e17 seconds: a number, but no date JavaScript or PostgreSQL can hold.
+    const eventId = await status('wamid.OUT.implausible', { id: 'wamid.OUT.implausible', status: 'delivered', timestamp: '99999999999999999', recipient_id: WA });
+    const before = Date.now();
+    await deliveries.deliver(await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts('wamid.OUT.implausible'), eventId }));
+    const [moved] = await owner<{ lane: string; ordering: Date }>('SELECT lane, ordering FROM outbox');
+    expect(moved.lane).toBe(lanes.receipts('gmsg-out-implausible'));
+    expect(Math.abs(moved.ordering.getTime() - before)).toBeLessThan(60_000);
   });
 
   it.each([
-    ['no recipient', { recipient_id: undefined }, 'has no recipient'],
-    ['a time that is not a number', { timestamp: 'yesterday' }, 'has no valid timestamp'],
-  ])('that cannot be built (%s) fails for good at once, with its reason, sending nothing', async (_case, change, reason) => {
+    // The receipt goes to the customer as Genesys addressed its message (the message's wa_id).
+    ['no recipient', { waId: '' }, {}, 'has no recipient'],
+    ['a time that is not a number', {}, { timestamp: 'yesterday' }, 'has no valid timestamp'],
+  ])('that cannot be built (%s) fails for good at once, with its reason, sending nothing', async (_case, fields, change, reason) => {
     const wamid = `wamid.OUT5.${reason.length}`;
-    const id = await insertMessage('outbound', { genesysMessageId: `gmsg-${wamid}`, wamid, payload: {}, status: 'sent' });
+    const genesysMessageId = `gmsg-${wamid}`;
+    const id = await insertMessage('outbound', { genesysMessageId, wamid, payload: {}, status: 'sent', ...fields });
+    await owner("INSERT INTO message_parts (tenant_id, message_id, part, part_count, kind, wamid, status) VALUES ($1, $2, 1, 1, 'text', $3, 'sent')", [T, id, wamid]);
     const eventId = await status(wamid, { id: wamid, status: 'delivered', timestamp: '1735732800', recipient_id: WA, ...change });
-    const job = await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts(wamid), eventId });
+    const job = await claimed({ kind: 'to_genesys_receipt', lane: lanes.receipts(genesysMessageId), eventId });
     await expect(deliveries.deliver(job)).rejects.toMatchObject({ kind: 'permanent', code: 'UNMAPPABLE_RECEIPT', message: expect.stringContaining(reason) });
     expect(genesysCalls).toEqual([]);
     expect((await message(id)).status).toBe('sent');
+    expect((await partsOf(id)).map((p) => p.status)).toEqual(['sent']);
   });
 
   it('waits for a status that arrives before its send is recorded', async () => {
@@ -203,28 +356,59 @@ describe('a Meta status to a Genesys receipt', () => {
 });
 
 describe('giving up', () => {
-  it('an agent reply: marks it failed, and queues and announces a Failed receipt that is then sent as built', async () => {
+  it('an agent reply: marks it failed, and queues and announces a Failed receipt, in Meta\'s words, that is then sent as built', async () => {
     const id = await insertMessage('outbound', { genesysMessageId: 'gmsg-out-4', payload: { id: 'gmsg-out-4', type: 'Text', text: 'hi' } });
     const job = await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(WA), messageId: id });
-    await deliveries.giveUp(job, permanent('META_REJECTED', 'Re-engagement message', 131047), 'failed');
+    const text = 'Re-engagement message: Message failed to send because more than 24 hours have passed since the customer last replied to this number. (Meta #131047)';
+    const err = permanent('META_REJECTED', text, 131047);
+    err.meta = { title: '(#131047) Re-engagement message', details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.' };
+    await deliveries.giveUp(job, err, 'failed');
 
-    expect(await message(id)).toMatchObject({ status: 'failed', error_code: '131047', error_message: 'Re-engagement message' });
+    expect(await message(id)).toMatchObject({ status: 'failed', error_code: '131047', error_message: text });
     const [ended, receiptJob] = await outboxRows();
-    expect(ended).toMatchObject({ kind: 'to_whatsapp_message', state: 'failed', last_error: 'META_REJECTED: Re-engagement message' });
-    expect(receiptJob).toMatchObject({ kind: 'to_genesys_receipt', lane: lanes.receipts('gmsg-out-4'), state: 'pending' });
+    expect(ended).toMatchObject({ kind: 'to_whatsapp_message', state: 'failed', last_error: `META_REJECTED: ${text}` });
+    expect(receiptJob).toMatchObject({ kind: 'to_genesys_receipt', lane: lanes.receipts('gmsg-out-4'), state: 'pending', payload: { messageId: id } });
     expect(receiptJob.payload.receipt).toEqual({
       id: 'gmsg-out-4',
       channel: { to: { id: WA, idType: 'Phone' }, time: expect.any(String) },
       status: 'Failed',
       direction: 'Outbound',
       isFinalReceipt: true,
-      reasons: [{ code: 'MessageExpired', message: expect.stringContaining('(WhatsApp error 131047: Re-engagement message)') }],
+      reasons: [{ code: 'MessageExpired', message: text }],
     });
     expect(touches).toBe(1);
 
     const [receipt] = await outbox.claim(1, 60_000, []);
     await deliveries.deliver(receipt);
     expect(genesysCalls).toEqual([{ endpoint: 'receipt', body: receiptJob.payload.receipt }]);
+    const [row] = await owner<{ receipt_posted: string }>('SELECT receipt_posted FROM message_tracking WHERE id = $1', [id]);
+    expect(row.receipt_posted).toBe('final');
+  });
+
+  it('an agent reply in parts: the part that failed is named, and Meta\'s error read once', async () => {
+    const id = await insertMessage('outbound', {
+      genesysMessageId: 'gmsg-out-6',
+      payload: { id: 'gmsg-out-6', type: 'Text', text: 'listen', content: [{ contentType: 'Attachment', attachment: { mediaType: 'Audio', url: 'https://cdn.example.com/a.ogg', mime: 'audio/ogg' } }] },
+    });
+    const job = await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(WA), messageId: id });
+    metaFailsAt = 1;
+    metaFailure = () => metaSendError(400, { code: 131053, message: '(#131053) Media upload error', error_data: { details: 'Unsupported audio codec.' } });
+    const err = await deliveries.deliver(job).then(() => undefined, (e: DeliveryError) => e);
+    expect(err).toMatchObject({ kind: 'permanent', part: { part: 2, partCount: 2, kind: 'audio' } });
+    await deliveries.giveUp(job, err!, 'failed');
+    const message = 'Part 2 of 2 (audio): Media upload error: Unsupported audio codec. (Meta #131053)';
+    const [, receiptJob] = await outboxRows();
+    expect(receiptJob.payload.receipt).toMatchObject({ reasons: [{ code: 'MediaTypeNotAllowed', message }] });
+    expect((await owner<{ error_message: string }>('SELECT error_message FROM message_tracking WHERE id = $1', [id]))[0].error_message).toBe(message);
+  });
+
+  it('a given-up reply whose final receipt was already posted: nothing more is sent', async () => {
+    const id = await insertMessage('outbound', { genesysMessageId: 'gmsg-out-7', payload: {}, status: 'failed', receiptPosted: 'final' });
+    await db.withTenant(T, (q) => outbox.enqueue(q, { tenantId: T, kind: 'to_genesys_receipt', lane: lanes.receipts('gmsg-out-7'), payload: { receipt: { id: 'gmsg-out-7' }, messageId: id } }));
+    const [receipt] = await outbox.claim(1, 60_000, []);
+    await deliveries.deliver(receipt);
+    expect(genesysCalls).toEqual([]);
+    expect(await outboxRows()).toEqual([]);
   });
 
   it('a customer message: marks it dead, with nothing to report', async () => {

@@ -240,6 +240,26 @@ describe('two workers on one queue, one stalled past its lease mid-send', () => 
     expect(leaseLostLogs(a)).toContainEqual(expect.objectContaining({ attempt: 1, operation: 'progress' }));
   });
 
+  it('records only the holding claim’s parts: a part the stale worker sent is not taken for the reply’s', async () => {
+    const reply = await queue('outbound', 1, `${'A'.repeat(4_000)}\n${'B'.repeat(100)}`);
+    const stallA: Stall = { at: 'after', started: gate(), release: gate() };
+    const stallB: Stall = { at: 'before', started: gate(), release: gate() };
+
+    const a = startReplica('A', { stall: stallA, paused: true });
+    await stallA.started.opened; // Meta accepted A's first part; the answer is stuck
+    startReplica('B', { stall: stallB });
+    await stallB.started.opened; // A's lease ran out: B claimed the reply again, its first part on its way
+    stallA.release.open(); // A's answer arrives first: its progress (and its part) must record nothing
+    await until('A ends its attempt', () => a.ended.some((e) => e.jobId === reply.jobId));
+    stallB.release.open();
+    await until('the reply is sent', () => jobGone(reply.jobId));
+
+    // Statuses find the reply by these wamids: B's, the ones its receipts follow.
+    const parts = await owner<{ wamid: string }>('SELECT wamid FROM message_parts WHERE message_id = $1 ORDER BY part', [reply.messageId]);
+    expect(parts.map((p) => p.wamid)).toEqual(['wamid.B.1', 'wamid.B.2']);
+    expect(leaseLostLogs(a)).toContainEqual(expect.objectContaining({ attempt: 1, operation: 'progress' }));
+  });
+
   it('lets a worker that claims its own slow attempt again (its renewals failed) record that attempt’s outcome', async () => {
     const only = await queue('inbound', 1, 'only');
     const stall: Stall = { at: 'before', started: gate(), release: gate() };

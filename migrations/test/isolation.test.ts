@@ -8,7 +8,18 @@ import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/su
  * Row-level security as the application role: with app.tenant_id set to A, a query with no WHERE
  * clause sees none of B's rows; with nothing set it sees nothing at all.
  */
-const TENANT_TABLES = ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking', 'tenant_usage_daily', 'message_events', 'outbox'];
+const TENANT_TABLES = [
+  'tenants',
+  'tenant_credentials',
+  'tenant_api_keys',
+  'conversation_mappings',
+  'message_tracking',
+  'tenant_usage_daily',
+  'message_events',
+  'outbox',
+  'message_parts',
+  'conversation_aliases',
+];
 
 let tdb: TestDatabase;
 let db: Database;
@@ -28,6 +39,13 @@ beforeAll(async () => {
     await ownerQuery(tdb, `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type) VALUES ($1, 'inbound', '15550000000', 'wamid.same', 'text')`, [t]);
     await ownerQuery(tdb, `INSERT INTO message_events (tenant_id, source, kind, provider_key) VALUES ($1, 'meta', 'read', 'wamid.same:read')`, [t]);
     await ownerQuery(tdb, `INSERT INTO outbox (tenant_id, kind, lane) VALUES ($1, 'to_genesys_message', 'in:15550000000')`, [t]);
+    await ownerQuery(
+      tdb,
+      `INSERT INTO message_parts (tenant_id, message_id, part, part_count, kind, wamid, status)
+       SELECT tenant_id, id, 1, 1, 'text', 'wamid.part', 'sent' FROM message_tracking WHERE tenant_id = $1`,
+      [t],
+    );
+    await ownerQuery(tdb, `INSERT INTO conversation_aliases (tenant_id, wa_id, moved_to) VALUES ($1, '15550000001', '15550000000')`, [t]);
   }
 });
 

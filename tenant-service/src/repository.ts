@@ -222,3 +222,24 @@ export async function revokeApiKey(db: Queryable, tenantId: string, id: string):
   );
   return rows[0];
 }
+
+export interface UnclaimedChangeRow {
+  id: string;
+  phone_number_id: string | null;
+  waba_id: string | null;
+  field: string | null;
+  signed_by: string;
+  payload: unknown;
+  received_at: Date;
+}
+
+/** Held Meta changes (platform scope), oldest first: up to `limit` after the id `after`, for one number if given. */
+export async function listUnclaimedChanges(db: Queryable, q: { limit: number; after?: string; phoneNumberId?: string }): Promise<UnclaimedChangeRow[]> {
+  const { rows } = await db.query<UnclaimedChangeRow>(
+    `SELECT id::text, phone_number_id, waba_id, field, signed_by, payload, received_at FROM unclaimed_webhook_changes
+      WHERE ($2::bigint IS NULL OR id > $2) AND ($3::text IS NULL OR phone_number_id = $3)
+      ORDER BY id LIMIT $1`,
+    [q.limit, q.after ?? null, q.phoneNumberId ?? null],
+  );
+  return rows;
+}

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { appError, parseInput, credentialTypeSchema, credentialsBodySchema, type CredentialType, type InternalCaller } from '@bridge/shared';
-import { createApiKeySchema, createTenantSchema, listQuerySchema, tenantIdSchema, updateTenantSchema } from './schemas';
+import { createApiKeySchema, createTenantSchema, listQuerySchema, tenantIdSchema, unclaimedQuerySchema, updateTenantSchema } from './schemas';
 import type { TenantUseCases } from './tenants';
 
 /** A path tenant id that cannot exist is simply not found. */
@@ -33,6 +33,10 @@ export function adminRoutes(tenants: TenantUseCases): Router {
   r.delete('/tenants/:tenantId', async (req, res) => {
     await tenants.deleteTenant(tenantParam(req.params.tenantId));
     res.status(204).end();
+  });
+
+  r.get('/unclaimed-changes', async (req, res) => {
+    res.json(await tenants.listUnclaimedChanges(parseInput(unclaimedQuerySchema, req.query)));
   });
 
   r.post('/tenants/:tenantId/credentials', async (req, res) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
+import { META_ID_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
 
 /** Subdomains that name the platform itself, never a tenant. */
 const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
@@ -41,6 +41,15 @@ export const updateTenantSchema = z
   .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');
 
 export const createApiKeySchema = z.object({ name: z.string().trim().min(1).max(100), rateLimit: rateLimit.optional() }).strict();
+
+/** `GET /unclaimed-changes`: a page of held Meta changes, oldest first, after the id `after`, optionally for one number. */
+export const unclaimedQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    after: z.string().regex(/^\d{1,18}$/, 'must be a held change id').optional(),
+    phoneNumberId: z.string().regex(META_ID_PATTERN, 'must be a Meta id (digits)').optional(),
+  })
+  .strict();
 
 export const listQuerySchema = z
   .object({

@@ -220,6 +220,28 @@ export function createTenantUseCases(deps: TenantDeps) {
       }
     },
 
+    /**
+     * Meta changes held because no tenant owned their number or WABA when they arrived (see
+     * webhook-service's ingestMetaWebhook), oldest first; `signedBy` says whether the platform
+     * app secret or a tenant app's secret vouched for them (only the platform's, or the
+     * claimant's own app, lets them be replayed). `nextAfter`: pass as `after` for the next page.
+     */
+    async listUnclaimedChanges(query: { limit: number; after?: string; phoneNumberId?: string }) {
+      const rows = await db.withPlatform((q) => repo.listUnclaimedChanges(q, query));
+      return {
+        changes: rows.map((r) => ({
+          id: r.id,
+          phoneNumberId: r.phone_number_id,
+          wabaId: r.waba_id,
+          field: r.field,
+          signedBy: r.signed_by === 'platform' ? 'platform' : 'tenant-app',
+          receivedAt: r.received_at.toISOString(),
+          change: (r.payload as { change?: unknown }).change ?? null,
+        })),
+        nextAfter: rows.length === query.limit ? rows[rows.length - 1].id : null,
+      };
+    },
+
     async createApiKey(tenantId: string, input: { name: string; rateLimit?: number }) {
       const key = await db.withTenant(tenantId, async (q) => {
         if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();

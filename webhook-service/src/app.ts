@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import { createServiceApp, standardReadiness, type Cache, type CredentialsClient, type Database, type Logger, type OutboxNotifier } from '@bridge/shared';
+import { HeldChangesReplayer } from './ingest/held';
 import { createMediaRouter } from './media';
 import { webhookRoutes } from './routes';
 import type { WebhookTenants } from './tenants';
@@ -20,12 +21,17 @@ export interface WebhookServiceDeps {
   mediaSigningSecret: string;
   /** Where Meta's media download URLs may point (MEDIA_DOWNLOAD_HOSTS, parsed). */
   mediaDownloadHosts: readonly string[];
+  /** META_PLATFORM_APP_SECRET, if set (see IngestDeps.platformAppSecret). */
+  platformAppSecret?: string;
+  /** How often held Meta changes are checked for a claimant (HeldChangesReplayer); default 30,000 ms. */
+  heldSweepMs?: number;
 }
 
 /**
  * webhook-service: verifies, stores and acknowledges Meta's and Genesys's webhooks, and serves
- * the signed media links. `close()` releases the notifier's timer, the media client's
- * connections and the tenant-event subscriptions.
+ * the signed media links; replays held Meta changes into the tenants that claim them
+ * (HeldChangesReplayer, started here). `close()` releases the notifier's timer, the media
+ * client's connections, the replayer and the tenant-event subscriptions.
  */
 export function createWebhookService(deps: WebhookServiceDeps): { app: Express; close(): Promise<void> } {
   const media = createMediaRouter({
@@ -35,6 +41,8 @@ export function createWebhookService(deps: WebhookServiceDeps): { app: Express; 
     tenantStatus: (tenantId) => deps.tenants.status(tenantId),
     downloadHosts: deps.mediaDownloadHosts,
   });
+  const replayer = new HeldChangesReplayer({ ingest: deps, cache: deps.cache, logger: deps.logger, sweepMs: deps.heldSweepMs });
+  const started = replayer.start().catch((err: unknown) => deps.logger.error({ err }, 'held-change replays not started; sweeps only at the next start'));
   const app = createServiceApp({
     name: 'webhook-service',
     logger: deps.logger,
@@ -49,6 +57,8 @@ export function createWebhookService(deps: WebhookServiceDeps): { app: Express; 
     close: async () => {
       deps.notifier.close();
       media.close();
+      await started;
+      await replayer.close();
       await Promise.allSettled([deps.tenants.close(), deps.credentials.close()]);
     },
   };

@@ -1,6 +1,15 @@
+import { z } from 'zod';
 import { secrets, serviceConfigSchema } from '@bridge/shared';
 
 export const configSchema = serviceConfigSchema(3001, {
   // Its own token (credentials); the key it verifies media links with.
   ...secrets('WEBHOOK_SERVICE_INTERNAL_TOKEN', 'MEDIA_SIGNING_SECRET'),
+  // Optional, so not among the secrets required in production.
+  META_PLATFORM_APP_SECRET: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "webhook-service: app secret of the platform-wide Meta app; a POST /webhook/meta it signs is authentic whatever numbers it names (changes for numbers nobody owns yet are held, not refused)",
+    ),
 });

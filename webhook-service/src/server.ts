@@ -24,6 +24,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           graphUrl: config.META_GRAPH_URL,
           mediaSigningSecret: mediaSigningSecret(config),
           mediaDownloadHosts: config.MEDIA_DOWNLOAD_HOSTS,
+          platformAppSecret: config.META_PLATFORM_APP_SECRET,
         });
       },
     },

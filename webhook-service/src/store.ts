@@ -14,7 +14,7 @@ import { enqueueSql, laneSql, statement, type Database, type Queryable } from '@
  * both as `\u` escapes and a backslash as `\\`; backslash pairs are matched first, so an escaped
  * backslash followed by `u0000` is left as it is.
  */
-function jsonb(value: unknown): string {
+export function jsonb(value: unknown): string {
   return JSON.stringify(value).replace(/\\\\|\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, (m) => (m === '\\\\' ? m : '\\ufffd'));
 }
 
@@ -46,18 +46,26 @@ const STORE_STATUSES = statement(
          SELECT $1, 'meta', status, wamid || ':' || status, wamid, payload FROM input ORDER BY n
          ON CONFLICT DO NOTHING
          RETURNING id, wamid, kind
+       ), matched AS (
+         -- Every receipt of one agent message goes through one lane, whichever part the status is
+         -- about: the message is found by any part's wamid. A status that comes before its send
+         -- is recorded waits in its wamid's lane, and the connector moves it once it can.
+         SELECT ins.id, ins.wamid, ins.kind, COALESCE(m.genesys_message_id, ins.wamid) AS lane_key
+           FROM ins
+           LEFT JOIN message_parts p ON p.tenant_id = $1 AND p.wamid = ins.wamid
+           LEFT JOIN message_tracking m ON m.tenant_id = p.tenant_id AND m.id = p.message_id
        )
        ${enqueueSql(
          {
            tenantId: '$1',
            kind: 'to_genesys_receipt',
-           lane: laneSql.receipts('wamid'),
+           lane: laneSql.receipts('lane_key'),
            // The sanitised time (InboundStatus.ts), never the raw payload's: a status whose
            // timestamp is not a number must not fail the whole webhook (and Meta's every retry).
-           ordering: '(SELECT to_timestamp(i.ts) FROM input i WHERE i.wamid = ins.wamid AND i.status = ins.kind ORDER BY i.n LIMIT 1)',
+           ordering: '(SELECT to_timestamp(i.ts) FROM input i WHERE i.wamid = matched.wamid AND i.status = matched.kind ORDER BY i.n LIMIT 1)',
            eventId: 'id',
          },
-         { from: 'ins', orderBy: 'id' },
+         { from: 'matched', orderBy: 'id' },
        )}`,
 );
 // Across tenants, by a name from outside: SECURITY DEFINER functions (migration 1732060800020).
@@ -93,6 +101,13 @@ export interface InboundStatus {
   payload: unknown;
 }
 
+/** A customer's number change (a `user_changed_number` system message), from its wamid. */
+export interface NumberChange {
+  wamid: string;
+  from: string;
+  to: string;
+}
+
 export interface ContactSeen {
   waId: string;
   name: string | null;
@@ -103,15 +118,18 @@ export interface ContactSeen {
 /**
  * Stores a tenant's share of a Meta webhook: new messages (by wamid) and statuses (by wamid +
  * status) are inserted, duplicates skipped, and every new one gets its delivery queued, all in
- * the caller's transaction. Returns how many were new.
+ * the caller's transaction. A number change moves its customer's conversation (moveConversation),
+ * once: a redelivered one changes nothing. Returns how many were new.
  */
 export async function storeMetaUpdates(
   q: Queryable,
   tenantId: string,
-  input: { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[] },
+  input: { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[]; numberChanges?: NumberChange[] },
 ): Promise<{ messages: number; statuses: number }> {
   let newMessages = 0;
   let newStatuses = 0;
+  const changes = (input.numberChanges ?? []).map((c) => ({ wamid: textParam(c.wamid), from: textParam(c.from), to: textParam(c.to) }));
+  const numberChanges = changes.length ? await notYetStored(q, tenantId, changes) : [];
   if (input.messages.length) {
     const { rowCount } = await q.query({
       ...STORE_MESSAGES,
@@ -132,7 +150,49 @@ export async function storeMetaUpdates(
       values: [tenantId, jsonb(input.contacts.map((c) => ({ wa_id: c.waId, name: c.name, pnid: c.phoneNumberId, ts: c.ts })))],
     });
   }
+  for (const change of numberChanges) await moveConversation(q, tenantId, change.from, change.to);
   return { messages: newMessages, statuses: newStatuses };
+}
+
+/** The changes whose system message is not stored yet (a redelivered one was applied already). */
+async function notYetStored(q: Queryable, tenantId: string, changes: NumberChange[]): Promise<NumberChange[]> {
+  const { rows } = await q.query<{ wamid: string }>('SELECT wamid FROM message_tracking WHERE tenant_id = $1 AND wamid = ANY($2::text[])', [
+    tenantId,
+    changes.map((c) => c.wamid),
+  ]);
+  const stored = new Set(rows.map((r) => r.wamid));
+  return changes.filter((c) => !stored.has(c.wamid));
+}
+
+/**
+ * A customer changed number, `from` → `to`: their conversation mapping moves to `to` (merged into
+ * one `to` already has), keeping in `genesys_id` the id Genesys knows them by, so that the same
+ * Genesys conversation continues and their messages from `to` reach it; `from` (and any number
+ * that had moved to `from`) is aliased to `to`, so that agent replies, which Genesys addresses to
+ * the id it knows, go to the new number. A customer moving back to a number drops its alias.
+ */
+export async function moveConversation(q: Queryable, tenantId: string, from: string, to: string): Promise<void> {
+  await q.query(
+    `WITH old AS (DELETE FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2 RETURNING *)
+     INSERT INTO conversation_mappings AS m (tenant_id, wa_id, genesys_id, contact_name, conversation_id, phone_number_id,
+                                             last_message_at, last_inbound_at, created_at)
+     SELECT tenant_id, $3, COALESCE(genesys_id, wa_id), contact_name, conversation_id, phone_number_id, last_message_at, last_inbound_at, created_at
+       FROM old
+     ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
+       genesys_id = EXCLUDED.genesys_id,
+       conversation_id = COALESCE(EXCLUDED.conversation_id, m.conversation_id),
+       contact_name = COALESCE(m.contact_name, EXCLUDED.contact_name),
+       last_message_at = GREATEST(m.last_message_at, EXCLUDED.last_message_at),
+       updated_at = now()`,
+    [tenantId, from, to],
+  );
+  await q.query('DELETE FROM conversation_aliases WHERE tenant_id = $1 AND wa_id = $2', [tenantId, to]);
+  await q.query('UPDATE conversation_aliases SET moved_to = $3, changed_at = now() WHERE tenant_id = $1 AND moved_to = $2', [tenantId, from, to]);
+  await q.query(
+    `INSERT INTO conversation_aliases (tenant_id, wa_id, moved_to) VALUES ($1, $2, $3)
+     ON CONFLICT (tenant_id, wa_id) DO UPDATE SET moved_to = EXCLUDED.moved_to, changed_at = now()`,
+    [tenantId, from, to],
+  );
 }
 
 const STORE_AGENT_MESSAGE = `WITH ins AS (
@@ -154,9 +214,10 @@ export async function storeAgentMessage(
 ): Promise<boolean> {
   const { rowCount } = await q.query(STORE_AGENT_MESSAGE, [tenantId, textParam(m.waId), textParam(m.genesysMessageId), textParam(m.type), jsonb(m.payload), m.time]);
   if (!rowCount) return false;
+  // Genesys addresses a customer who changed number by the id it knows: their mapping is the new number's.
   await q.query(
     `UPDATE conversation_mappings SET last_message_at = GREATEST(last_message_at, $3), updated_at = now()
-      WHERE tenant_id = $1 AND wa_id = $2`,
+      WHERE tenant_id = $1 AND wa_id = COALESCE((SELECT moved_to FROM conversation_aliases WHERE tenant_id = $1 AND wa_id = $2), $2)`,
     [tenantId, textParam(m.waId), m.time],
   );
   return true;

@@ -9,6 +9,7 @@ import {
   type MetaCredentials,
   type TenantDirectory,
 } from '@bridge/shared';
+import { tenantsForWabas } from './routing-store';
 import { tenantByVerifyTokenHash, tenantsForPhoneNumbers } from './store';
 
 /**
@@ -96,6 +97,15 @@ export class WebhookTenants {
       }
     }
     return owners;
+  }
+
+  /**
+   * The tenants whose Meta credentials name each WABA (absent: none), in one indexed query, not
+   * cached: account-level changes (template statuses, quality ratings) are rare. Pass ids of
+   * Meta's id shape only.
+   */
+  tenantsForWabas(wabaIds: readonly string[]): Promise<Map<string, string[]>> {
+    return this.deps.db.withPlatform((q) => tenantsForWabas(q, wabaIds));
   }
 
   /**

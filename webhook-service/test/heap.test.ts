@@ -54,7 +54,7 @@ beforeAll(async () => {
 
   child = fork(path.join(__dirname, 'support', 'heap-probe.js'), [], {
     execArgv: ['--expose-gc', '--max-old-space-size=256'],
-    env: serviceEnv(sys.tdb.appUrl, { TENANT_SERVICE_URL: sys.urls['tenant-service'], PORT: '0', HOST: '127.0.0.1', NODE_OPTIONS: '' }),
+    env: serviceEnv(sys.tdb.appUrl, { TENANT_SERVICE_INTERNAL_URL: sys.internalUrls['tenant-service']!, PORT: '0', HOST: '127.0.0.1', NODE_OPTIONS: '' }),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const started = await next();

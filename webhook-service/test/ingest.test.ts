@@ -77,7 +77,7 @@ describe('ingestMetaWebhook', () => {
 
     const result = await ingestMetaWebhook(deps, signedMeta(batch([forA, forC, statusForC]), a.appSecret));
 
-    expect(result).toEqual({ tenants: 2, newMessages: 2, newStatuses: 1 });
+    expect(result).toEqual({ tenants: 2, newMessages: 2, newStatuses: 1, accountEvents: 0, held: 0 });
     const rows = await stored([wamidOf(forA), wamidOf(forC), wamidOf(statusForC)]);
     expect(rows.messages).toEqual([
       expect.objectContaining({ tenant_id: a.tenantId, wamid: wamidOf(forA), direction: 'inbound' }),
@@ -124,12 +124,19 @@ describe('ingestMetaWebhook', () => {
     parse.mockRestore();
   });
 
-  it('refuses, on the platform route, a payload naming a number nobody owns 401, even signed by a tenant', async () => {
+  it('stores, on the platform route, the owned number’s message and holds the one for a number nobody owns (was 401 for the whole payload)', async () => {
     const a = await onboard();
     const forA = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550313', body: 'mine' });
     const forNobody = buildTextMessage({ phoneNumberId: uniqueNumericId(), from: '16505550314', body: 'nobody’s' });
-    await expect(ingestMetaWebhook(deps, signedMeta(batch([forA, forNobody]), a.appSecret))).rejects.toMatchObject({ code: 'INVALID_SIGNATURE', status: 401 });
-    expect(await stored([wamidOf(forA), wamidOf(forNobody)])).toEqual(nothing);
+    expect(await ingestMetaWebhook(deps, signedMeta(batch([forA, forNobody]), a.appSecret))).toEqual({ tenants: 1, newMessages: 1, newStatuses: 0, accountEvents: 0, held: 1 });
+    expect((await stored([wamidOf(forA), wamidOf(forNobody)])).messages).toEqual([expect.objectContaining({ tenant_id: a.tenantId, wamid: wamidOf(forA) })]);
+  });
+
+  it('refuses, on the platform route, a payload naming only numbers nobody owns 401 (no secret to check it with)', async () => {
+    const a = await onboard();
+    const forNobody = buildTextMessage({ phoneNumberId: uniqueNumericId(), from: '16505550314', body: 'nobody’s' });
+    await expect(ingestMetaWebhook(deps, signedMeta(forNobody, a.appSecret))).rejects.toMatchObject({ code: 'INVALID_SIGNATURE', status: 401 });
+    expect(await stored([wamidOf(forNobody)])).toEqual(nothing);
   });
 
   it('refuses a payload for two tenants signed with one tenant’s secret only, storing nothing', async () => {
@@ -164,7 +171,7 @@ describe('ingestMetaWebhook', () => {
     change[0].value.statuses![0].timestamp = timestamp;
 
     const before = Date.now();
-    expect(await ingestMetaWebhook(deps, { ...signedMeta(payload, a.appSecret), pathTenant: a.tenantId })).toEqual({ tenants: 1, newMessages: 1, newStatuses: 1 });
+    expect(await ingestMetaWebhook(deps, { ...signedMeta(payload, a.appSecret), pathTenant: a.tenantId })).toEqual({ tenants: 1, newMessages: 1, newStatuses: 1, accountEvents: 0, held: 0 });
     const [receipt] = await ownerQuery<{ ordering: Date }>(sys.tdb, `SELECT ordering FROM outbox WHERE tenant_id = $1 AND kind = 'to_genesys_receipt'`, [a.tenantId]);
     expect(receipt.ordering.getTime()).toBeGreaterThanOrEqual(before - 1_000);
     expect(receipt.ordering.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
@@ -196,8 +203,8 @@ describe('ingestMetaWebhook', () => {
     const message = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550341', body: 'twice' });
     const delivery = { ...signedMeta(message, a.appSecret), pathTenant: a.tenantId };
 
-    expect(await ingestMetaWebhook(deps, delivery)).toEqual({ tenants: 1, newMessages: 1, newStatuses: 0 });
-    expect(await ingestMetaWebhook(deps, delivery)).toEqual({ tenants: 1, newMessages: 0, newStatuses: 0 });
+    expect(await ingestMetaWebhook(deps, delivery)).toEqual({ tenants: 1, newMessages: 1, newStatuses: 0, accountEvents: 0, held: 0 });
+    expect(await ingestMetaWebhook(deps, delivery)).toEqual({ tenants: 1, newMessages: 0, newStatuses: 0, accountEvents: 0, held: 0 });
 
     const rows = await stored([wamidOf(message)]);
     expect(rows.messages).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { Database, lanes, type Queryable } from '@bridge/shared';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
-import { storeAgentMessage, storeMetaUpdates } from '../src/store';
+import { moveConversation, storeAgentMessage, storeMetaUpdates } from '../src/store';
 
 /**
  * The webhook store queues each new message and status in the statement that stores it (the
@@ -86,5 +86,79 @@ describe('the webhook store queues what it stores', () => {
     await counted((q) => storeMetaUpdates(q, T, { messages: [], statuses: [status, { ...status, payload: { ...status.payload, repeated: true } }], contacts: [] }));
     const queued = (await jobs()).filter((j) => j.lane === lanes.receipts('wamid.OUT9'));
     expect(queued).toEqual([expect.objectContaining({ kind: 'to_genesys_receipt', ordering: new Date((ts + 9) * 1000) })]);
+  });
+});
+
+describe('statuses find their agent message by any part', () => {
+  it('queues a status of any part of a reply on the lane of that reply’s receipts; an unknown wamid on its own', async () => {
+    const [msg] = await ownerQuery<{ id: string }>(
+      tdb,
+      `INSERT INTO message_tracking (tenant_id, direction, wa_id, genesys_message_id, wamid, message_type, status) VALUES ($1, 'outbound', '1650', 'gmsg-parts', 'wamid.P1', 'Text', 'sent') RETURNING id::text`,
+      [T],
+    );
+    for (const [part, wamid] of [[1, 'wamid.P1'], [2, 'wamid.P2']] as const) {
+      await ownerQuery(tdb, `INSERT INTO message_parts (tenant_id, message_id, part, part_count, kind, wamid, status) VALUES ($1, $2, $3, 2, 'text', $4, 'sent')`, [T, msg.id, part, wamid]);
+    }
+    const status = (wamid: string) => ({ wamid, status: 'failed', ts: 1_735_732_900, payload: { id: wamid, status: 'failed', timestamp: '1735732900' } });
+    await db.withTenant(T, (q) => storeMetaUpdates(q, T, { messages: [], statuses: [status('wamid.P2'), status('wamid.P1'), status('wamid.ELSEWHERE')], contacts: [] }));
+    const lanesQueued = (await jobs()).filter((j) => j.kind === 'to_genesys_receipt').slice(-3).map((j) => j.lane);
+    expect(lanesQueued).toEqual([lanes.receipts('gmsg-parts'), lanes.receipts('gmsg-parts'), lanes.receipts('wamid.ELSEWHERE')]);
+    // Each at its own sanitised time, found through the part it is about.
+    expect((await jobs()).slice(-3).map((j) => j.ordering)).toEqual(Array(3).fill(new Date(1_735_732_900 * 1000)));
+  });
+});
+
+describe('a customer who changes number', () => {
+  const mapping = (waId: string) =>
+    ownerQuery<{ wa_id: string; genesys_id: string | null; conversation_id: string | null; contact_name: string | null }>(
+      tdb,
+      'SELECT wa_id, genesys_id, conversation_id, contact_name FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2',
+      [T, waId],
+    ).then((r) => r[0]);
+  const aliases = () =>
+    ownerQuery<{ wa_id: string; moved_to: string }>(tdb, 'SELECT wa_id, moved_to FROM conversation_aliases WHERE tenant_id = $1 ORDER BY wa_id', [T]);
+  const change = (wamid: string, from: string, to: string) => ({
+    messages: [{ waId: from, wamid, type: 'system', ts: 1_735_733_000, payload: { message: { id: wamid, from, type: 'system' } } }],
+    statuses: [],
+    contacts: [{ waId: from, name: null, phoneNumberId: '106540352242922', ts: 1_735_733_000 }],
+    numberChanges: [{ wamid, from, to }],
+  });
+
+  it('moves the conversation to the new number, keeping the id Genesys knows, and aliases the old number', async () => {
+    await ownerQuery(tdb, `INSERT INTO conversation_mappings (tenant_id, wa_id, contact_name, conversation_id) VALUES ($1, '16500000001', 'Dana', 'conv-dana')`, [T]);
+    await db.withTenant(T, (q) => storeMetaUpdates(q, T, change('wamid.SYS1', '16500000001', '16500000002')));
+    expect(await mapping('16500000001')).toBeUndefined();
+    expect(await mapping('16500000002')).toEqual({ wa_id: '16500000002', genesys_id: '16500000001', conversation_id: 'conv-dana', contact_name: 'Dana' });
+    expect(await aliases()).toEqual([{ wa_id: '16500000001', moved_to: '16500000002' }]);
+  });
+
+  it('a second change keeps the first id and points every old number at the newest; a redelivered change does nothing', async () => {
+    await db.withTenant(T, (q) => storeMetaUpdates(q, T, change('wamid.SYS2', '16500000002', '16500000003')));
+    expect(await mapping('16500000003')).toMatchObject({ genesys_id: '16500000001', conversation_id: 'conv-dana' });
+    const expected = [
+      { wa_id: '16500000001', moved_to: '16500000003' },
+      { wa_id: '16500000002', moved_to: '16500000003' },
+    ];
+    expect(await aliases()).toEqual(expected);
+    await db.withTenant(T, (q) => storeMetaUpdates(q, T, change('wamid.SYS1', '16500000001', '16500000002')));
+    expect(await aliases()).toEqual(expected);
+    expect(await mapping('16500000003')).toMatchObject({ genesys_id: '16500000001' });
+  });
+
+  it('moving back to an earlier number drops its alias', async () => {
+    await db.withTenant(T, (q) => moveConversation(q, T, '16500000003', '16500000001'));
+    expect(await aliases()).toEqual([
+      { wa_id: '16500000002', moved_to: '16500000001' },
+      { wa_id: '16500000003', moved_to: '16500000001' },
+    ]);
+    expect(await mapping('16500000001')).toMatchObject({ genesys_id: '16500000001', conversation_id: 'conv-dana' });
+  });
+
+  it('stores a change whose ids carry U+0000 (which PostgreSQL refuses) as the message is stored, once', async () => {
+    const odd = change('wamid.SYS\u0000NUL', '1650000009\u0000', '16500000010');
+    await db.withTenant(T, (q) => storeMetaUpdates(q, T, odd));
+    await db.withTenant(T, (q) => storeMetaUpdates(q, T, odd));
+    expect(await mapping('16500000010')).toMatchObject({ genesys_id: '1650000009\ufffd' });
+    expect(await aliases()).toContainEqual({ wa_id: '1650000009\ufffd', moved_to: '16500000010' });
   });
 });

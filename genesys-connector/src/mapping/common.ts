@@ -16,8 +16,11 @@ export class UnmappableMessage extends Error {
 // Limits and text
 
 /**
- * Inbound text cap, in UTF-16 units. Genesys documents 4000 for agent text and no inbound limit;
- * the same bound keeps both sides symmetric (shared/reference/genesys-open-messaging.md).
+ * The longest text one inbound Genesys message carries, in UTF-16 units; a customer's longer text
+ * is split over several messages (inboundParts), never cut. Genesys publishes no limit for inbound
+ * Open Messaging text (README, "Reference": what was searched, and the sources); 4000 is the
+ * limit it documents for agent text on Open Messaging, so no part is longer than what agents
+ * themselves may write there.
  */
 export const MAX_GENESYS_TEXT = 4000;
 /** Meta's text body limit, in UTF-16 units: longer agent text is split over several sends. */
@@ -30,12 +33,58 @@ const ELLIPSIS = '…';
 /** Whether a UTF-16 unit opens a surrogate pair (so a cut must not fall right after it). */
 export const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
 
-/** Cuts `text` to at most `max` UTF-16 units, ending with an ellipsis; never splits a surrogate pair. */
-export function truncateText(text: string, max = MAX_GENESYS_TEXT): string {
+/**
+ * Cuts our own text (a reason, an attribute) to at most `max` UTF-16 units, ending with an
+ * ellipsis; never splits a surrogate pair. Never for what a customer or an agent wrote: that is
+ * split (splitText), not cut.
+ */
+export function truncateText(text: string, max: number): string {
   if (text.length <= max) return text;
   let cut = max - ELLIPSIS.length;
   if (isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
   return text.slice(0, cut) + ELLIPSIS;
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+const WHITESPACE = /^\s+$/;
+
+/**
+ * Splits text into pieces of at most `max` UTF-16 units, in order, losing nothing but the
+ * whitespace at the cuts. A cut prefers a line break, then any whitespace, in the second half of
+ * the window; without one it falls between two grapheme clusters, so never inside a surrogate
+ * pair, an emoji sequence (👨‍👩‍👧‍👦, 👋🏽, 🇮🇱) or a letter with its combining marks. Only a single cluster
+ * longer than `max` (hundreds of stacked marks) is cut between code points. Blank pieces are skipped.
+ */
+export function splitText(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    const floor = Math.floor(max / 2);
+    let lineBreak = -1;
+    let space = -1;
+    let cluster = -1;
+    for (const { index, segment } of graphemes.segment(rest)) {
+      if (index > max) break;
+      if (index > floor && WHITESPACE.test(segment)) {
+        if (segment.includes('\n')) lineBreak = index;
+        else space = index;
+      }
+      if (index > 0) cluster = index;
+    }
+    const soft = lineBreak !== -1 ? lineBreak : space;
+    let piece: string;
+    if (soft !== -1) {
+      piece = rest.slice(0, soft).trimEnd();
+      rest = rest.slice(soft).trimStart();
+    } else {
+      const cut = cluster !== -1 ? cluster : isHighSurrogate(rest.charCodeAt(max - 1)) ? max - 1 : max;
+      piece = rest.slice(0, cut);
+      rest = rest.slice(cut);
+    }
+    if (piece.trim().length > 0) pieces.push(piece);
+  }
+  if (rest.trim().length > 0) pieces.push(rest);
+  return pieces;
 }
 
 /** A string with something other than whitespace in it. */

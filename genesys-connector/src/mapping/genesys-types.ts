@@ -54,6 +54,12 @@ export const GENESYS_REASON_CODES = [
 ] as const;
 export type GenesysReasonCode = (typeof GENESYS_REASON_CODES)[number];
 
+/** Why a message failed, as a Failed receipt carries it. */
+export interface GenesysReason {
+  code: GenesysReasonCode;
+  message: string;
+}
+
 /** Body of `POST .../{integrationId}/inbound/open/receipt`. */
 export interface GenesysReceipt {
   id: string;
@@ -61,7 +67,7 @@ export interface GenesysReceipt {
   status: 'Delivered' | 'Failed';
   direction: 'Outbound';
   isFinalReceipt: boolean;
-  reasons?: Array<{ code: GenesysReasonCode; message: string }>;
+  reasons?: GenesysReason[];
 }
 
 /** Body Genesys POSTs to our outbound webhook (agent reply, typing event, receipt). */

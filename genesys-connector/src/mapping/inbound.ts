@@ -5,7 +5,8 @@
  * shared/reference/genesys-open-messaging.md (inbound body, attachments only in `content[]`).
  *
  * Choices where the references are silent:
- * - Text is cut to MAX_GENESYS_TEXT (4000) UTF-16 units, the last one an ellipsis.
+ * - Text is never cut: `inboundParts` splits a body whose text is over MAX_GENESYS_TEXT (4000)
+ *   UTF-16 units into several messages, in order (see there).
  * - Attachment `mime` is Meta's `mime_type` without parameters (`audio/ogg; codecs=opus` →
  *   `audio/ogg`), lower-cased: the bare type is what Genesys' allow-lists compare against.
  * - Genesys has no location, contact, reaction, order or interactive type: these become text an
@@ -13,10 +14,15 @@
  *   strings — Genesys refuses nested values there).
  * - `channel.from.id` is `message.from`, else `ctx.waId` (Phone); without either, the
  *   business-scoped user id (`from_user_id`, else `ctx.userId`) as Opaque; else UnmappableMessage.
+ *   A customer who changed number keeps the id Genesys knows them by (`ctx.genesysId`), so that
+ *   their Genesys conversation continues; the number they write from is then the `waId`
+ *   attribute, and the id Genesys knows the `previousWaId` attribute. A number change itself
+ *   (`system` message, `user_changed_number`) carries both numbers the same way.
  */
 
-import { UnmappableMessage, baseMime, cleanFilename, extensionFor, nonEmpty, truncateText, unixToIso } from './common';
+import { MAX_GENESYS_TEXT, UnmappableMessage, baseMime, cleanFilename, extensionFor, nonEmpty, splitText, unixToIso } from './common';
 import type { GenesysContent, GenesysInboundMessage, GenesysMediaType } from './genesys-types';
+import { describeMetaError, metaErrorText } from './meta-errors';
 import type { MetaErrorObject, MetaMessage, MetaSharedContact } from './meta-types';
 
 /** Custom attribute values are kept short; only ids and URLs go there. */
@@ -34,6 +40,17 @@ export interface InboundContext {
   userId?: string;
   /** The sender's WhatsApp profile name; split into nickname/firstName/lastName. */
   profileName?: string;
+  /**
+   * The id Genesys knows this customer by, when it is not the number they write from (they
+   * changed number: their conversation is keyed by the old one).
+   */
+  genesysId?: string;
+  /**
+   * The message's time as stored (ISO 8601): Meta's `timestamp` made plausible by the webhook
+   * (webhook-service ingest/time.ts). Preferred to the payload's, so that a message whose own
+   * timestamp is not usable still reaches the agent, at the time it was stored with.
+   */
+  time?: string;
   /** Builds our signed, expiring URL for a Meta media id. */
   mediaUrl: (media: { mediaId: string; mimeType: string; filename?: string }) => string;
 }
@@ -57,12 +74,10 @@ function splitName(profileName: string | undefined): { nickname?: string; firstN
   return { nickname: name, firstName: name.slice(0, space), lastName: name.slice(space + 1).trim() || undefined };
 }
 
+/** Meta's errors on a customer's message, each in Meta's own words (describeMetaError). */
 function errorNotice(errors: MetaErrorObject[] | undefined): string[] {
   if (!Array.isArray(errors)) return [];
-  return errors.map((e) => {
-    const what = e?.title ?? e?.message ?? 'unknown error';
-    return `[WhatsApp error${e?.code !== undefined ? ` ${e.code}` : ''}: ${what}]`;
-  });
+  return errors.map((e) => `[WhatsApp error: ${describeMetaError(typeof e?.code === 'number' ? e.code : undefined, metaErrorText(e))}]`);
 }
 
 const unsupportedNotice = (type: string): string => `[Unsupported WhatsApp message type: ${type}]`;
@@ -155,22 +170,30 @@ function referralText(referral: MetaMessage['referral']): string | undefined {
 /**
  * Maps one WhatsApp message to the body of Genesys' inbound message endpoint. Every Meta type
  * maps to something (unknown types to a notice text); throws UnmappableMessage only when the
- * message has no usable sender, id or timestamp.
+ * message has no usable sender or id, or no usable timestamp (`ctx.time`, else its own).
  */
 export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext): GenesysInboundMessage {
   if (!message || !nonEmpty(message.id)) throw new UnmappableMessage('Message has no id');
-  const time = unixToIso(message.timestamp, `Message ${message.id}`);
+  const time = nonEmpty(ctx.time) ? ctx.time : unixToIso(message.timestamp, `Message ${message.id}`);
 
   const phone = nonEmpty(message.from) ? message.from : nonEmpty(ctx.waId) ? ctx.waId : undefined;
   const userId = nonEmpty(message.from_user_id) ? message.from_user_id : nonEmpty(ctx.userId) ? ctx.userId : undefined;
   if (!phone && !userId) throw new UnmappableMessage(`Message ${message.id} has neither a phone number nor a user id`);
-  const from: GenesysInboundMessage['channel']['from'] = phone
-    ? { id: phone, idType: 'Phone', ...splitName(ctx.profileName) }
-    : { id: userId!, idType: 'Opaque', ...splitName(ctx.profileName) };
+  const sender = phone ?? userId!;
+  const knownAs = nonEmpty(ctx.genesysId) && ctx.genesysId !== sender ? ctx.genesysId : sender;
+  const from: GenesysInboundMessage['channel']['from'] = {
+    id: knownAs,
+    idType: knownAs === phone || /^\d+$/.test(knownAs) ? 'Phone' : 'Opaque',
+    ...splitName(ctx.profileName),
+  };
 
   const type = nonEmpty(message.type) ? message.type : 'unknown';
   const attributes: Record<string, string | undefined> = { tenantId: ctx.tenantId, waMessageType: type };
   if (userId) attributes.waUserId = userId;
+  if (knownAs !== sender) {
+    attributes.waId = sender;
+    attributes.previousWaId = knownAs;
+  }
   const context = message.context;
   if (context && typeof context === 'object') {
     if (nonEmpty(context.id)) attributes.replyTo = context.id;
@@ -250,9 +273,16 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
       texts.push(orderText(message.order));
       if (nonEmpty(message.order?.catalog_id)) attributes.orderCatalogId = message.order.catalog_id;
       break;
-    case 'system':
+    case 'system': {
       texts.push(nonEmpty(message.system?.body) ? `[WhatsApp system message] ${message.system.body}` : '[WhatsApp system message]');
+      const newNumber = numberChangeOf(message);
+      if (newNumber) {
+        attributes.waId = newNumber;
+        attributes.previousWaId = phone;
+      }
+      if (nonEmpty(message.system?.type)) attributes.waSystemType = message.system.type;
       break;
+    }
     case 'unsupported':
       texts.push(unsupportedNotice(nonEmpty(message.unsupported?.type) ? message.unsupported.type : 'unsupported'));
       break;
@@ -282,7 +312,50 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
     if (typeof value === 'string') customAttributes[key] = value.slice(0, MAX_ATTRIBUTE);
   }
   const body: GenesysInboundMessage = { channel: { messageId: message.id, time, from, metadata: { customAttributes } } };
-  if (texts.length > 0) body.text = truncateText(texts.join('\n\n'));
+  if (texts.length > 0) body.text = texts.join('\n\n');
   if (content.length > 0) body.content = content;
   return body;
+}
+
+/**
+ * The new number of a customer who changed number: a `system` message of type
+ * `user_changed_number` (`customer_changed_number` in older webhooks) from their old number, the
+ * new one in `system.wa_id` (`new_wa_id` up to webhook version 11). Undefined for anything else.
+ * Source: Meta's "System messages webhook reference" (shared/reference/whatsapp-cloud-api.md).
+ */
+export function numberChangeOf(message: MetaMessage): string | undefined {
+  if (message?.type !== 'system' || !nonEmpty(message.from)) return undefined;
+  const system = message.system;
+  if (system?.type !== 'user_changed_number' && system?.type !== 'customer_changed_number') return undefined;
+  const next = [system.wa_id, system.new_wa_id].find(nonEmpty);
+  return next && next !== message.from ? next : undefined;
+}
+
+/**
+ * The messages that carry one inbound body to Genesys, in order: the body itself when its text
+ * fits in `max` UTF-16 units, else one message per piece of the text (splitText: at line breaks or
+ * spaces, never inside a character), so that nothing the customer wrote is cut. The first part
+ * keeps the wamid as `channel.messageId` and any attachments; part k (k ≥ 2) is `<wamid>#k`, so
+ * each is its own message to Genesys, timed 1 ms after the one before it so that Genesys shows
+ * them in order. Each part has the custom attribute `messagePart` ("2/3").
+ */
+export function inboundParts(body: GenesysInboundMessage, max = MAX_GENESYS_TEXT): GenesysInboundMessage[] {
+  if (body.text === undefined || body.text.length <= max) return [body];
+  const pieces = splitText(body.text, max);
+  // Nothing but whitespace: there is nothing to lose by sending less of it.
+  if (pieces.length === 0) return [{ ...body, text: body.text.slice(0, max) }];
+  const start = Date.parse(body.channel.time);
+  return pieces.map((text, i) => {
+    const part: GenesysInboundMessage = {
+      channel: {
+        ...body.channel,
+        messageId: i === 0 ? body.channel.messageId : `${body.channel.messageId}#${i + 1}`,
+        time: new Date(start + i).toISOString(),
+        metadata: { customAttributes: { ...body.channel.metadata.customAttributes, messagePart: `${i + 1}/${pieces.length}` } },
+      },
+      text,
+    };
+    if (i === 0 && body.content) part.content = body.content;
+    return part;
+  });
 }

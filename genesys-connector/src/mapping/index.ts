@@ -3,17 +3,41 @@
  * No I/O: the callers fetch, store and send. See shared/reference for the facts each rule follows.
  *
  * - meta-types.ts, genesys-types.ts: each provider's shapes.
- * - inbound.ts: a WhatsApp message → a Genesys inbound message.
- * - outbound.ts: a Genesys agent message → WhatsApp sends.
- * - receipts.ts: WhatsApp statuses → Genesys receipts.
- * - meta-errors.ts: the one table of Meta error codes (Genesys reason, agent text, retry or not).
- * - common.ts: limits, text, MIME and time helpers both directions use.
+ * - inbound.ts: a WhatsApp message → a Genesys inbound message (in parts when its text is long).
+ * - outbound.ts: a Genesys agent message → WhatsApp sends (its parts).
+ * - receipts.ts: WhatsApp statuses of a reply's parts → Genesys receipts for the whole reply.
+ * - meta-errors.ts: the one table of Meta error codes (Genesys reason, agent text, retry or not),
+ *   and the one way a Meta error is written (describeMetaError).
+ * - common.ts: limits, text splitting, MIME and time helpers both directions use.
  */
 
 export * from './meta-types';
 export * from './genesys-types';
-export { MAX_GENESYS_TEXT, MAX_META_CAPTION, MAX_META_TEXT, UnmappableMessage, baseMime, truncateText } from './common';
-export { metaMessageToGenesys, type InboundContext } from './inbound';
-export { genesysOutboundToMetaSends, splitText } from './outbound';
-export { agentFailedReceipt, metaStatusToGenesysReceipt } from './receipts';
-export { META_ERRORS, classifyMetaError, lookupMetaError, metaErrorToReason, type MetaErrorClass, type MetaErrorEntry } from './meta-errors';
+export { MAX_GENESYS_TEXT, MAX_META_CAPTION, MAX_META_TEXT, UnmappableMessage, baseMime, splitText, truncateText } from './common';
+export { inboundParts, metaMessageToGenesys, numberChangeOf, type InboundContext } from './inbound';
+export { genesysOutboundToMetaSends } from './outbound';
+export {
+  advanceStatus,
+  agentFailedReceipt,
+  buildReceipt,
+  failureReason,
+  overallStatus,
+  partLabel,
+  receiptDue,
+  statusReceipt,
+  type PartRef,
+  type ReceiptDue,
+  type ReceiptTarget,
+  type ReceiptsPosted,
+} from './receipts';
+export {
+  META_ERRORS,
+  classifyMetaError,
+  describeMetaError,
+  lookupMetaError,
+  metaErrorText,
+  metaErrorToReason,
+  type MetaErrorClass,
+  type MetaErrorEntry,
+  type MetaErrorText,
+} from './meta-errors';

@@ -10,13 +10,13 @@
  */
 
 import { nonEmpty, truncateText } from './common';
-import type { GenesysReasonCode } from './genesys-types';
+import type { GenesysReason, GenesysReasonCode } from './genesys-types';
 
 /** One row of META_ERRORS. */
 export interface MetaErrorEntry {
   /** The Genesys failure reason of the Failed receipt an agent sees. */
   reason: GenesysReasonCode;
-  /** What the agent reads; metaErrorToReason appends Meta's own text and the code. */
+  /** What the agent reads when Meta gives no details of its own (see describeMetaError). */
   agentText: string;
   /** true: the send is retried with backoff; false: it would fail the same way again, so it is final. */
   retry: boolean;
@@ -74,18 +74,48 @@ export function lookupMetaError(code: number | undefined): MetaErrorEntry | unde
 const isTemplateError = (code: number | undefined): boolean => code !== undefined && code >= 132000 && code < 133000;
 
 /**
- * A Meta error code as a Genesys failure reason `{ code, message }` (message ≤ 1000 characters).
- * Known codes get the table's reason and agent text, with Meta's own text (`message`) and the code
- * appended. Unknown codes: template errors (132000-132999) are InvalidMessageStructure, others
- * GeneralError, with Meta's text (or a generic one) and the code.
+ * Meta's own words for an error: its title (a send's `error.message`, whose "(#131047) " prefix is
+ * dropped, or a status error's `title`) and `error_data.details`.
  */
-export function metaErrorToReason(code: number | undefined, message?: string): { code: GenesysReasonCode; message: string } {
-  const known = lookupMetaError(code);
-  const reason: GenesysReasonCode = known?.reason ?? (isTemplateError(code) ? 'InvalidMessageStructure' : 'GeneralError');
-  const metaText = nonEmpty(message) ? message.trim() : undefined;
-  const base = known?.agentText ?? metaText ?? 'WhatsApp could not deliver the message';
-  const suffix = code === undefined ? '' : known && metaText ? ` (WhatsApp error ${code}: ${metaText})` : ` (WhatsApp error ${code})`;
-  return { code: reason, message: truncateText(base + suffix, 1000) };
+export interface MetaErrorText {
+  title?: string;
+  details?: string;
+}
+
+/** A Meta error object (a send's `error`, a status's `errors[]` item) → Meta's own words. */
+export function metaErrorText(error: { title?: string; message?: string; error_data?: { details?: string } } | undefined): MetaErrorText {
+  return { title: error?.title ?? error?.message, details: error?.error_data?.details };
+}
+
+const clean = (text: string | undefined): string | undefined => {
+  const cleaned = nonEmpty(text) ? text.replace(/^\s*\(#\d+\)\s*/, '').trim() : '';
+  return cleaned.length > 0 ? cleaned : undefined;
+};
+const sentence = (text: string): string => (/[.!?…]$/.test(text) ? text : `${text}.`);
+
+/**
+ * The one text an agent (and an operator) reads for a Meta error, written once:
+ * "<Meta's title>: <Meta's details>. (Meta #<code>)", e.g. "Re-engagement message: Message failed
+ * to send because more than 24 hours have passed since the customer last replied to this number.
+ * (Meta #131047)". Where Meta gives no details (or repeats its title), the table's agent text
+ * explains instead; without a title, the explanation alone. At most 1000 characters.
+ */
+export function describeMetaError(code: number | undefined, text: MetaErrorText = {}): string {
+  const title = clean(text.title);
+  const details = clean(text.details);
+  const explanation = details && details !== title ? details : (lookupMetaError(code)?.agentText ?? (title ? undefined : 'WhatsApp could not deliver the message'));
+  const said = sentence([title, explanation].filter(Boolean).join(': '));
+  return truncateText(code === undefined ? said : `${said} (Meta #${code})`, 1000);
+}
+
+/**
+ * A Meta error as a Genesys failure reason `{ code, message }`: the code from META_ERRORS (unknown
+ * codes: template errors 132000-132999 are InvalidMessageStructure, others GeneralError), the
+ * message from describeMetaError.
+ */
+export function metaErrorToReason(code: number | undefined, text?: MetaErrorText): GenesysReason {
+  const reason: GenesysReasonCode = lookupMetaError(code)?.reason ?? (isTemplateError(code) ? 'InvalidMessageStructure' : 'GeneralError');
+  return { code: reason, message: describeMetaError(code, text) };
 }
 
 export type MetaErrorClass = 'transient' | 'permanent';

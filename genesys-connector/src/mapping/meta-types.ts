@@ -79,7 +79,8 @@ export interface MetaMessage {
     ctwa_clid?: string;
     [k: string]: unknown;
   };
-  system?: { body?: string; type?: string; [k: string]: unknown };
+  /** `user_changed_number`: the new number in `wa_id` (`new_wa_id` in webhooks up to v11). */
+  system?: { body?: string; type?: string; wa_id?: string; new_wa_id?: string; [k: string]: unknown };
   unsupported?: { type?: string };
   errors?: MetaErrorObject[];
   [k: string]: unknown;

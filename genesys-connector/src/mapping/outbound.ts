@@ -5,7 +5,7 @@
  * shared/reference/whatsapp-cloud-api.md (send bodies, 4096-character text, 1024-character captions).
  */
 
-import { MAX_META_CAPTION, MAX_META_TEXT, baseMime, cleanFilename, extensionFor, isHighSurrogate } from './common';
+import { MAX_META_CAPTION, MAX_META_TEXT, baseMime, cleanFilename, extensionFor, splitText } from './common';
 import type { GenesysOutboundAttachment, GenesysOutboundMessage } from './genesys-types';
 import type { MetaMediaRef, MetaSendBody } from './meta-types';
 
@@ -27,42 +27,6 @@ function isHttpUrl(value: unknown): value is string {
   } catch {
     return false;
   }
-}
-
-/**
- * Splits text into pieces of at most `max` UTF-16 units, preferring a line break, then any
- * whitespace, in the second half of the window; a text with no whitespace there is cut hard
- * (never inside a surrogate pair). Whitespace at the cuts is dropped; blank pieces are skipped.
- */
-export function splitText(text: string, max = MAX_META_TEXT): string[] {
-  const pieces: string[] = [];
-  let rest = text;
-  while (rest.length > max) {
-    const window = rest.slice(0, max + 1);
-    const floor = Math.floor(max / 2);
-    let cut = window.lastIndexOf('\n');
-    if (cut <= floor) {
-      cut = -1;
-      for (let i = max; i > floor; i--) {
-        if (/\s/.test(window[i])) {
-          cut = i;
-          break;
-        }
-      }
-    }
-    let piece: string;
-    if (cut === -1) {
-      cut = isHighSurrogate(rest.charCodeAt(max - 1)) ? max - 1 : max;
-      piece = rest.slice(0, cut);
-      rest = rest.slice(cut);
-    } else {
-      piece = rest.slice(0, cut).trimEnd();
-      rest = rest.slice(cut).trimStart();
-    }
-    if (piece.trim().length > 0) pieces.push(piece);
-  }
-  if (rest.trim().length > 0) pieces.push(rest);
-  return pieces;
 }
 
 type OutboundKind = 'image' | 'video' | 'audio' | 'document';
@@ -149,7 +113,7 @@ export function genesysOutboundToMetaSends(msg: GenesysOutboundMessage, to: stri
   }
   const sends: MetaSendBody[] = [];
   if (hasText) {
-    for (const body of splitText(text)) {
+    for (const body of splitText(text, MAX_META_TEXT)) {
       sends.push({ messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'text', text: { body, preview_url: URL_IN_TEXT.test(body) } });
     }
   }

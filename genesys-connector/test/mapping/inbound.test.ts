@@ -1,6 +1,6 @@
-import { buildImageMessage, buildTextMessage, validateInboundMessage } from '@bridge/simulators';
+import { buildImageMessage, buildNumberChangeMessage, buildTextMessage, validateInboundMessage } from '@bridge/simulators';
 import { MAX_GENESYS_TEXT, UnmappableMessage } from '../../src/mapping/common';
-import { metaMessageToGenesys } from '../../src/mapping/inbound';
+import { inboundParts, metaMessageToGenesys, numberChangeOf } from '../../src/mapping/inbound';
 import type { MetaMessage } from '../../src/mapping/meta-types';
 import { PUBLIC, attrs, context, firstMessage, fixtureMessages, fixtureStatuses, mapFixture, mapValid, messageByKey, type MediaCall } from './fixtures';
 
@@ -125,7 +125,9 @@ describe('metaMessageToGenesys per type', () => {
 
   it('unsupported messages: a notice naming the type and the WhatsApp error', () => {
     const plain = mapFixture('unsupported');
-    expect(plain.text).toBe('[Unsupported WhatsApp message type: unsupported]\n\n[WhatsApp error 131051: Message type unknown]');
+    expect(plain.text).toBe(
+      '[Unsupported WhatsApp message type: unsupported]\n\n[WhatsApp error: Message type unknown: Message type is currently not supported. (Meta #131051)]',
+    );
     expect(attrs(plain).waErrorCode).toBe('131051');
     expect(mapFixture('unsupported_with_type').text).toContain('[Unsupported WhatsApp message type: pool]');
   });
@@ -150,7 +152,7 @@ describe('metaMessageToGenesys per type', () => {
   it('errors on any message are spelled out to the agent', () => {
     const { message, contact } = messageByKey('text');
     const body = mapValid({ ...message, errors: [{ code: 131052, title: 'Media download error' }] }, context(contact));
-    expect(body.text).toBe('Body Text\n\n[WhatsApp error 131052: Media download error]');
+    expect(body.text).toBe('Body Text\n\n[WhatsApp error: Media download error: WhatsApp could not download the media. (Meta #131052)]');
   });
 
   it('replies and forwards carry their context as string attributes', () => {
@@ -227,16 +229,79 @@ describe('unicode', () => {
     expect(body.content?.[0].attachment.filename).toBe('חשבונית 2024 ✅.pdf');
     expect(calls[0].filename).toBe('חשבונית 2024 ✅.pdf');
   });
+});
 
-  it('long text is cut to 4000 with an ellipsis, never inside a surrogate pair', () => {
+describe('text over Genesys\' size: split, never cut', () => {
+  const graphemes = (text: string) => [...new Intl.Segmenter().segment(text)].map((g) => g.segment);
+
+  it('a 4,096-character message with emoji and right-to-left text reaches Genesys whole, in ordered parts', () => {
+    const unit = 'שלום! مرحبا 👋🏽 family 👨‍👩‍👧‍👦 flag 🇮🇱 café ';
+    let text = '';
+    while (text.length + unit.length <= 4096) text += unit;
+    text += 'x'.repeat(4096 - text.length);
     const { message, contact } = messageByKey('text');
-    const long = mapValid({ ...message, text: { body: 'a'.repeat(5000) } }, context(contact));
-    expect(long.text).toHaveLength(MAX_GENESYS_TEXT);
-    expect(long.text!.endsWith('a…')).toBe(true);
-    // An emoji straddling the cut point is dropped whole.
-    const emoji = mapValid({ ...message, text: { body: 'a'.repeat(3998) + '😀'.repeat(10) } }, context(contact));
-    expect(emoji.text).toBe('a'.repeat(3998) + '…');
-    expect(emoji.text!.length).toBeLessThanOrEqual(MAX_GENESYS_TEXT);
+    const body = mapValid({ ...message, text: { body: text } }, context(contact));
+    expect(body.text).toBe(text);
+
+    const parts = inboundParts(body);
+    expect(parts.length).toBeGreaterThan(1);
+    const written = new Set(graphemes(text));
+    for (const part of parts) {
+      expect(validateInboundMessage(part as unknown as Record<string, unknown>)).toEqual([]);
+      expect(part.text!.length).toBeLessThanOrEqual(MAX_GENESYS_TEXT);
+      expect(graphemes(part.text!).filter((g) => !written.has(g))).toEqual([]);
+    }
+    expect(parts.map((p) => p.text).join(' ')).toBe(text.trimEnd());
+    expect(parts.map((p) => p.channel.messageId)).toEqual([message.id, ...parts.slice(1).map((_p, i) => `${message.id}#${i + 2}`)]);
+    expect(parts.map((p) => attrs(p).messagePart)).toEqual(parts.map((_p, i) => `${i + 1}/${parts.length}`));
+    const times = parts.map((p) => Date.parse(p.channel.time));
+    expect(times).toEqual(times.map((_t, i) => times[0] + i));
+  });
+
+  it('an unbroken text is cut between characters, never inside one', () => {
+    const { message, contact } = messageByKey('text');
+    const text = 'a'.repeat(3999) + '👨‍👩‍👧‍👦'.repeat(5);
+    const parts = inboundParts(mapValid({ ...message, text: { body: text } }, context(contact)));
+    expect(parts.map((p) => p.text)).toEqual(['a'.repeat(3999), '👨‍👩‍👧‍👦'.repeat(5)]);
+  });
+
+  it('a long caption: the attachment goes with the first part', () => {
+    const { message, contact } = firstMessage(buildImageMessage({ phoneNumberId: '1', mediaId: 'm1', mimeType: 'image/png', caption: 'word '.repeat(1000) }));
+    const parts = inboundParts(mapValid(message, context(contact)));
+    expect(parts).toHaveLength(2);
+    expect(parts[0].content).toHaveLength(1);
+    expect(parts[1].content).toBeUndefined();
+  });
+
+  it('a body that fits is sent as it is', () => {
+    const body = mapFixture('text');
+    expect(inboundParts(body)).toEqual([body]);
+  });
+});
+
+describe('a customer who changed number', () => {
+  it('the number change tells the agent both numbers as attributes', () => {
+    const { message } = firstMessage(buildNumberChangeMessage({ phoneNumberId: '1', from: '16505550001', profileName: 'Dana', newWaId: '16505550002' }));
+    expect(numberChangeOf(message)).toBe('16505550002');
+    const body = mapValid(message, { ...context(), waId: '16505550001' });
+    expect(body.channel.from).toMatchObject({ id: '16505550001', idType: 'Phone' });
+    expect(attrs(body)).toMatchObject({ waId: '16505550002', previousWaId: '16505550001', waSystemType: 'user_changed_number' });
+    expect(body.text).toBe('[WhatsApp system message] User Dana changed from 16505550001 to 16505550002');
+  });
+
+  it('older webhooks: customer_changed_number with new_wa_id', () => {
+    const message = { from: '1', id: 'wamid.S', timestamp: '1700000000', type: 'system', system: { type: 'customer_changed_number', new_wa_id: '2', body: 'x' } };
+    expect(numberChangeOf(message)).toBe('2');
+    expect(numberChangeOf({ ...message, system: { type: 'customer_identity_changed', body: 'x' } })).toBeUndefined();
+  });
+
+  it('writing from the new number: the id Genesys knows continues the conversation, both numbers as attributes', () => {
+    const { message, contact } = firstMessage(buildTextMessage({ phoneNumberId: '1', from: '16505550002', profileName: 'Dana', body: 'hi' }));
+    const body = mapValid(message, { ...context(contact), genesysId: '16505550001' });
+    expect(body.channel.from).toEqual({ id: '16505550001', idType: 'Phone', nickname: 'Dana', firstName: 'Dana' });
+    expect(attrs(body)).toMatchObject({ waId: '16505550002', previousWaId: '16505550001' });
+    // The same id: nothing to say.
+    expect(attrs(mapValid(message, { ...context(contact), genesysId: '16505550002' })).previousWaId).toBeUndefined();
   });
 });
 

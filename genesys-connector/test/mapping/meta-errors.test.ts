@@ -1,6 +1,6 @@
 import { GENESYS_FAILURE_REASONS } from '@bridge/simulators';
 import { GENESYS_REASON_CODES } from '../../src/mapping/genesys-types';
-import { META_ERRORS, classifyMetaError, lookupMetaError, metaErrorToReason } from '../../src/mapping/meta-errors';
+import { META_ERRORS, classifyMetaError, describeMetaError, lookupMetaError, metaErrorText, metaErrorToReason } from '../../src/mapping/meta-errors';
 
 const WINDOW_CLOSED = 'More than 24 hours since the customer last wrote; only an approved template can be sent';
 
@@ -58,9 +58,10 @@ describe('META_ERRORS, the one table of Meta error codes', () => {
   });
 
   it.each(entries)('%s: the receipt reason and the retry decision both come from the table', (code, entry) => {
-    const reason = metaErrorToReason(code, 'Meta says no');
-    expect(reason.code).toBe(entry.reason);
-    expect(reason.message).toBe(`${entry.agentText} (WhatsApp error ${code}: Meta says no)`);
+    const reason = metaErrorToReason(code, { title: 'Meta says no', details: 'Because.' });
+    expect(reason).toEqual({ code: entry.reason, message: `Meta says no: Because. (Meta #${code})` });
+    // Without Meta's details, the table explains.
+    expect(metaErrorToReason(code, { title: 'Meta says no' }).message).toBe(`Meta says no: ${entry.agentText}. (Meta #${code})`);
     const expected = entry.retry ? 'transient' : 'permanent';
     expect(classifyMetaError(code, 400)).toBe(expected);
     expect(classifyMetaError(code, 503)).toBe(expected);
@@ -75,16 +76,46 @@ describe('META_ERRORS, the one table of Meta error codes', () => {
   });
 
   it('unknown codes fall back: templates to InvalidMessageStructure, others to GeneralError, with Meta\'s text', () => {
-    expect(metaErrorToReason(999999, 'Meta text')).toEqual({ code: 'GeneralError', message: 'Meta text (WhatsApp error 999999)' });
-    expect(metaErrorToReason(132005, ' Parameter mismatch ')).toEqual({ code: 'InvalidMessageStructure', message: 'Parameter mismatch (WhatsApp error 132005)' });
-    expect(metaErrorToReason(133000, 'x').code).toBe('GeneralError');
-    expect(metaErrorToReason(999999)).toEqual({ code: 'GeneralError', message: 'WhatsApp could not deliver the message (WhatsApp error 999999)' });
-    expect(metaErrorToReason(undefined, '  ')).toEqual({ code: 'GeneralError', message: 'WhatsApp could not deliver the message' });
-    expect(metaErrorToReason(undefined, 'Timeout')).toEqual({ code: 'GeneralError', message: 'Timeout' });
-    expect(metaErrorToReason(131047)).toEqual({ code: 'MessageExpired', message: `${WINDOW_CLOSED} (WhatsApp error 131047)` });
-    const long = metaErrorToReason(999999, 'x'.repeat(2000)).message;
+    expect(metaErrorToReason(999999, { title: 'Meta text' })).toEqual({ code: 'GeneralError', message: 'Meta text. (Meta #999999)' });
+    expect(metaErrorToReason(132005, { title: ' Parameter mismatch ' })).toEqual({ code: 'InvalidMessageStructure', message: 'Parameter mismatch. (Meta #132005)' });
+    expect(metaErrorToReason(133000, { title: 'x' }).code).toBe('GeneralError');
+    expect(metaErrorToReason(999999)).toEqual({ code: 'GeneralError', message: 'WhatsApp could not deliver the message. (Meta #999999)' });
+    expect(metaErrorToReason(undefined, { title: '  ' })).toEqual({ code: 'GeneralError', message: 'WhatsApp could not deliver the message.' });
+    expect(metaErrorToReason(undefined, { details: 'Timeout' })).toEqual({ code: 'GeneralError', message: 'Timeout.' });
+    expect(metaErrorToReason(131047)).toEqual({ code: 'MessageExpired', message: `${WINDOW_CLOSED}. (Meta #131047)` });
+    const long = metaErrorToReason(999999, { details: 'x'.repeat(2000) }).message;
     expect(long).toHaveLength(1000);
     expect(long.endsWith('x…')).toBe(true);
+  });
+});
+
+describe('describeMetaError: the reason an agent reads, written once', () => {
+  it('131047 on a send: Meta\'s title without its "(#code)" prefix, its details, the code once', () => {
+    const error = {
+      message: '(#131047) Re-engagement message',
+      type: 'OAuthException',
+      code: 131047,
+      error_data: { messaging_product: 'whatsapp', details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.' },
+    };
+    expect(describeMetaError(error.code, metaErrorText(error))).toBe(
+      'Re-engagement message: Message failed to send because more than 24 hours have passed since the customer last replied to this number. (Meta #131047)',
+    );
+  });
+
+  it('a failed status\'s error (title, message, error_data.details) reads the same way', () => {
+    const error = { code: 131053, title: 'Media upload error', message: 'Media upload error', error_data: { details: 'Unable to download the media from the link provided.' } };
+    expect(describeMetaError(error.code, metaErrorText(error))).toBe('Media upload error: Unable to download the media from the link provided. (Meta #131053)');
+  });
+
+  it('details that repeat the title are said once, and the table explains instead', () => {
+    expect(describeMetaError(131047, { title: '(#131047) Re-engagement message', details: 'Re-engagement message' })).toBe(
+      `Re-engagement message: ${WINDOW_CLOSED}. (Meta #131047)`,
+    );
+  });
+
+  it('never repeats the code', () => {
+    const text = describeMetaError(131047, { title: '(#131047) Re-engagement message', details: '(#131047) Re-engagement message' });
+    expect(text.match(/131047/g)).toHaveLength(1);
   });
 });
 
@@ -110,15 +141,10 @@ describe('metaErrorToReason', () => {
   ];
 
   it.each(table)('%s → %s, a code the receipt endpoint accepts', (code, expected) => {
-    const reason = metaErrorToReason(code, 'Meta says no');
+    const reason = metaErrorToReason(code, { title: 'Meta says no' });
     expect(reason.code).toBe(expected);
     expect((GENESYS_FAILURE_REASONS as readonly string[]).includes(reason.code)).toBe(true);
     expect(reason.message.length).toBeGreaterThan(0);
-  });
-
-  it('keeps Meta\'s text and code for the agent', () => {
-    expect(metaErrorToReason(999999, 'Something odd').message).toBe('Something odd (WhatsApp error 999999)');
-    expect(metaErrorToReason(131047, 'Re-engagement message').message).toMatch(/24 hours.*\(WhatsApp error 131047: Re-engagement message\)$/);
   });
 });
 

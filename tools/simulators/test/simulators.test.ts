@@ -14,6 +14,7 @@ import {
   buildImageMessage,
   buildListReplyMessage,
   buildLocationMessage,
+  buildNumberChangeMessage,
   buildReactionMessage,
   buildStatus,
   buildStickerMessage,
@@ -727,6 +728,16 @@ describe('Meta simulator', () => {
       const noFrom = buildTextMessage({ ...base, from: null, userId: 'US.1', body: 'a' });
       expect(messageOf(noFrom).from).toBeUndefined();
       expect(messageOf(noFrom).from_user_id).toBe('US.1');
+    });
+
+    it('builds the system message of a number change as Meta documents it: no contacts, the new number in system.wa_id', () => {
+      const change = buildNumberChangeMessage({ ...base, profileName: 'Ana', newWaId: '16505559999' });
+      expect(valueOf(change).contacts).toBeUndefined();
+      expect(messageOf(change)).toMatchObject({
+        from: '16505551234',
+        type: 'system',
+        system: { type: 'user_changed_number', wa_id: '16505559999', body: 'User Ana changed from 16505551234 to 16505559999' },
+      });
     });
 
     it('builds statuses, failed ones with errors', () => {

@@ -5,7 +5,13 @@ import type { WebhookTenants } from '../tenants';
 /** What the ingest use cases need: where to store, who the tenants are, whom to wake. */
 export interface IngestDeps {
   db: Database;
-  tenants: Pick<WebhookTenants, 'metaCredentials' | 'genesysCredentials' | 'isActive' | 'tenantsForPhoneNumbers' | 'tenantByVerifyToken'>;
+  tenants: Pick<WebhookTenants, 'metaCredentials' | 'genesysCredentials' | 'isActive' | 'tenantsForPhoneNumbers' | 'tenantsForWabas' | 'tenantByVerifyToken'>;
   /** Told after new deliveries were committed. */
   notifier: Pick<OutboxNotifier, 'touch'>;
+  /**
+   * META_PLATFORM_APP_SECRET: the platform-wide Meta app's secret, if configured. A payload it
+   * verifies is authentic whatever numbers it names, so changes for numbers nobody owns yet can
+   * be held (see ingestMetaWebhook).
+   */
+  platformAppSecret?: string;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { appError, badInput, isTenantId, setContextTenant } from '@bridge/shared';
+import { createHash } from 'node:crypto';
+import { AppError, appError, enqueue, isTenantId, lanes, setContextTenant } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyGenesysSignature } from '../signatures';
 import { storeAgentMessage, storeGenesysEvent } from '../store';
@@ -32,8 +33,17 @@ export interface GenesysWebhookInput {
   signature: string | undefined;
 }
 
-/** `queued`: an agent message stored and its send queued; `recorded`: an event stored; `duplicate`: already stored. */
-export type GenesysIngestOutcome = 'queued' | 'recorded' | 'duplicate';
+/**
+ * `queued`: an agent message stored and its send queued; `recorded`: an event stored;
+ * `duplicate`: already stored; `rejected`: signed, but can never be delivered (malformed, no
+ * recipient, an unknown type, a suspended tenant): recorded, and reported to the agent with a
+ * Failed receipt when it names a message and a recipient.
+ */
+export type GenesysIngestOutcome = 'queued' | 'recorded' | 'duplicate' | 'rejected';
+
+/** The types Genesys's outbound webhook posts (reference: "Outbound: agent reply → our webhook"). */
+const AGENT_MESSAGE_TYPES = new Set(['Text', 'Structured']);
+const EVENT_TYPES: Record<string, string> = { Receipt: 'receipt', Event: 'event' };
 
 /**
  * Ingests one Genesys webhook delivery for the path's tenant: the signature (base64 HMAC with
@@ -42,12 +52,17 @@ export type GenesysIngestOutcome = 'queued' | 'recorded' | 'duplicate';
  * correctly signed learns nothing of which tenants exist. Then agent messages are stored and
  * their sends queued, while receipts and typing events are recorded only (typing is not
  * forwarded to WhatsApp, which has no typing indicator for businesses to send). Redeliveries
- * (Genesys retries 5 times) have no second effect. A reply that cannot reach WhatsApp is reported
- * to the agent with a Failed receipt later, never by refusing the webhook, which Genesys would
- * count against the conversation.
+ * (Genesys retries 5 times) have no second effect.
  *
- * Errors (AppError): 400 MALFORMED_JSON / INVALID_PAYLOAD, 401 INVALID_SIGNATURE,
- * 423 TENANT_SUSPENDED.
+ * Once the signature verifies, the answer is 2xx: Genesys documents that any other non-2xx than
+ * 429/5xx can fail the whole conversation for the agent (genesys-open-messaging.md, "Timeouts
+ * and retries"). What can never be delivered — malformed JSON, a body that fails the schema, an
+ * agent message without `channel.to.id`, an unknown type, any message of a suspended tenant — is
+ * recorded (`rejected`) and, when it names its message id and recipient, reported to the agent
+ * with a Failed receipt through the outbox. The only non-2xx after the signature is the 503 of a
+ * database that cannot store it (Genesys retries that).
+ *
+ * Errors (AppError): 401 INVALID_SIGNATURE; database errors are thrown.
  */
 export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebhookInput): Promise<GenesysIngestOutcome> {
   const { tenantId, signature } = input;
@@ -58,21 +73,79 @@ export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebho
     throw appError('INVALID_SIGNATURE');
   }
   setContextTenant(tenantId);
-  if (!(await deps.tenants.isActive(tenantId))) throw appError('TENANT_SUSPENDED');
 
-  const body = parseWebhookBody(raw, genesysBodySchema);
+  let body: z.infer<typeof genesysBodySchema>;
+  try {
+    body = parseWebhookBody(raw, genesysBodySchema);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return reject(deps, tenantId, raw, `${err.code}: ${err.message}`);
+  }
+  if (!(await deps.tenants.isActive(tenantId))) return reject(deps, tenantId, raw, 'TENANT_SUSPENDED: the tenant is suspended; nothing is sent to WhatsApp', body);
 
-  if ((body.type === 'Text' || body.type === 'Structured') && body.direction !== 'Inbound') {
+  if (AGENT_MESSAGE_TYPES.has(body.type) && body.direction !== 'Inbound') {
     const waId = body.channel.to?.id;
-    if (!waId) throw badInput('channel.to.id', 'required for an agent message', 'INVALID_PAYLOAD');
+    if (!waId) return reject(deps, tenantId, raw, 'INVALID_PAYLOAD: channel.to.id is required for an agent message', body);
     const stored = await deps.db.withTenant(tenantId, (q) =>
       storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: genesysIsoTime(body.channel.time), payload: body }),
     );
     if (stored) deps.notifier.touch();
     return stored ? 'queued' : 'duplicate';
   }
-  const kind = body.type === 'Receipt' ? 'receipt' : body.type === 'Event' ? 'event' : body.type.toLowerCase();
+  const kind = EVENT_TYPES[body.type];
+  if (!kind) return reject(deps, tenantId, raw, `UNSUPPORTED_TYPE: a message of type ${body.type} cannot be sent to WhatsApp`, body);
   const key = body.type === 'Receipt' ? `${body.id}:${body.status ?? ''}` : body.id;
   const stored = await deps.db.withTenant(tenantId, (q) => storeGenesysEvent(q, tenantId, { kind, key, genesysMessageId: body.id, payload: body }));
   return stored ? 'recorded' : 'duplicate';
+}
+
+/**
+ * Records a signed request that can never be delivered (once per body: its SHA-256 is the key)
+ * and, the first time, queues a Failed receipt for it when it is an outbound message naming its
+ * id and recipient (a receipt needs both): the agent sees the reply did not go out.
+ */
+async function reject(deps: IngestDeps, tenantId: string, raw: Buffer, reason: string, body?: unknown): Promise<'rejected'> {
+  const parsed = body ?? parseLoosely(raw);
+  const ref = receiptTarget(parsed);
+  const queued = await deps.db.withTenant(tenantId, async (q) => {
+    const stored = await storeGenesysEvent(q, tenantId, {
+      kind: 'rejected',
+      key: `rejected:${createHash('sha256').update(raw).digest('hex')}`,
+      genesysMessageId: ref?.id ?? null,
+      payload: { reason, body: parsed ?? null },
+    });
+    if (!stored || !ref) return false;
+    const receipt = {
+      id: ref.id,
+      channel: { to: { id: ref.to, idType: 'Phone' }, time: new Date().toISOString() },
+      status: 'Failed',
+      direction: 'Outbound',
+      isFinalReceipt: true,
+      // Genesys's reason codes: genesys-open-messaging.md, Receipts.
+      reasons: [{ code: 'InvalidMessageStructure', message: reason.slice(0, 1000) }],
+    };
+    await enqueue(q, { tenantId, kind: 'to_genesys_receipt', lane: lanes.receipts(ref.id), payload: { receipt } });
+    return true;
+  });
+  if (queued) deps.notifier.touch();
+  return 'rejected';
+}
+
+/** The body as JSON if it is JSON at all (else undefined): kept with the record of its rejection. */
+function parseLoosely(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The message id and recipient of an outbound agent message, when the body names both as bounded strings. */
+function receiptTarget(body: unknown): { id: string; to: string } | undefined {
+  const b = body as { id?: unknown; direction?: unknown; type?: unknown; channel?: { to?: { id?: unknown } } } | null | undefined;
+  const id = b?.id;
+  const to = b?.channel?.to?.id;
+  const bounded = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+  if (!bounded(id, 256) || !bounded(to, 128) || b?.direction === 'Inbound' || b?.type === 'Receipt' || b?.type === 'Event') return undefined;
+  return { id, to };
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { META_ID_PATTERN, appError, badInput, isTenantId, safeEqual, setContextTenant } from '@bridge/shared';
+import { META_ID_PATTERN, appError, badInput, isMetaId, isTenantId, safeEqual, setContextTenant, type Queryable } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyMetaSignature } from '../signatures';
-import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus } from '../store';
+import { appSecretDigest, holdChanges, storeAccountEvents, type AccountEvent, type HeldChange } from '../routing-store';
+import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus, type NumberChange } from '../store';
 import type { IngestDeps } from './deps';
 import { metaSeconds } from './time';
 
@@ -34,14 +35,31 @@ const changeSchema = z
   .passthrough();
 const envelopeSchema = z.object({
   object: z.literal('whatsapp_business_account'),
-  // The WABA id is looked up by nothing here, so a payload is not refused over its shape: only bounded.
-  entry: z.array(z.object({ id: z.string().max(64).optional(), changes: z.array(changeSchema) }).passthrough()).min(1, 'must not be empty'),
+  // The WABA id routes account-level changes, but a payload is not refused over its shape (docs'
+  // examples carry placeholders): only bounded; one that is not a Meta id routes to nobody.
+  entry: z.array(z.object({ id: z.string().max(64).optional(), time: z.unknown().optional(), changes: z.array(changeSchema) }).passthrough()).min(1, 'must not be empty'),
 });
 
 type Change = z.infer<typeof changeSchema>;
 
+/**
+ * A customer's new number, when `message` says they changed number: a `system` message of type
+ * `user_changed_number` (`customer_changed_number` in older webhooks) from the old number, the new
+ * one in `system.wa_id` (`new_wa_id` up to webhook version 11; Meta's "System messages webhook
+ * reference", shared/reference/whatsapp-cloud-api.md).
+ */
+function newNumberOf(message: z.infer<typeof messageSchema>): string | undefined {
+  const system = message.system as { type?: unknown; wa_id?: unknown; new_wa_id?: unknown } | undefined;
+  if (message.type !== 'system' || !message.from || !system) return undefined;
+  if (system.type !== 'user_changed_number' && system.type !== 'customer_changed_number') return undefined;
+  const next = [system.wa_id, system.new_wa_id].find((n): n is string => typeof n === 'string' && /^\d{1,32}$/.test(n));
+  return next && next !== message.from ? next : undefined;
+}
+
+type Updates = { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[]; numberChanges: NumberChange[] };
+
 /** What one change contributes to its tenant's transaction. */
-function collect(change: Change, into: { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[] }) {
+function collect(change: Change, into: Updates) {
   const value = change.value;
   const phoneNumberId = value.metadata!.phone_number_id;
   const contacts = value.contacts ?? [];
@@ -59,6 +77,8 @@ function collect(change: Change, into: { messages: InboundMessage[]; statuses: I
       payload: { message, contact: contact ?? null, phoneNumberId, displayPhoneNumber: value.metadata!.display_phone_number ?? null },
     });
     if (waId) into.contacts.push({ waId, name: contact?.profile?.name ?? null, phoneNumberId, ts });
+    const newNumber = newNumberOf(message);
+    if (newNumber) into.numberChanges.push({ wamid: message.id, from: message.from!, to: newNumber });
   }
   for (const status of value.statuses ?? []) {
     into.statuses.push({ wamid: status.id, status: status.status, ts: metaSeconds(status.timestamp), payload: status });
@@ -114,20 +134,32 @@ export interface MetaIngestResult {
   /** Messages and statuses stored now (repeats of stored ones are not counted). */
   newMessages: number;
   newStatuses: number;
+  /** Account-level changes (template statuses, quality, ...) recorded now for their tenants. */
+  accountEvents: number;
+  /** Changes for a number or WABA nobody owns yet, held now for the tenant that claims it. */
+  held: number;
 }
 
 /**
- * Ingests one Meta webhook delivery: check the signature on the raw bytes with each tenant's app
- * secret, route each change to its tenant by the business number it is for, refuse suspended
- * tenants, then store every message and status in the transaction that decides it is new (and
- * queues its delivery). A repeated delivery stores nothing new.
+ * Ingests one Meta webhook delivery: check the signature on the raw bytes, route each change to
+ * its tenant — a messages change by the business number it is for, an account-level change
+ * (`message_template_status_update`, `account_update`, `phone_number_quality_update`, ..., which
+ * carry no `metadata`) by the WABA id in `entry[].id` — refuse suspended tenants, then store
+ * every message and status in the transaction that decides it is new (and queues its delivery),
+ * record account-level changes (account_events), and hold what no tenant owns yet
+ * (unclaimed_webhook_changes, replayed by replayHeldChanges when a tenant claims it). A repeated
+ * delivery stores nothing new. An authentic payload is acknowledged whole: one change nobody
+ * owns never costs the others their delivery.
  *
- * What a request that is not correctly signed learns is the same whatever exists (401):
+ * Authentic: the platform app secret (`deps.platformAppSecret`) verifies the bytes, or every
+ * tenant the payload routes to does with its own app secret. What a request that is not
+ * correctly signed learns is the same whatever exists (401):
  * - at a tenant's path (`/webhook/meta/:tenantId`) the signature is checked with that tenant's
  *   secret before the body is even parsed; an unknown or malformed tenant id is refused the same
- *   way, after the same work;
- * - on the platform route the body must be parsed to find the numbers, whose tenants' secrets
- *   then decide; a number no tenant owns leaves no secret to check with, so it is 401 too.
+ *   way, after the same work; account-level changes there are that tenant's;
+ * - on the platform route the body must be parsed to find the numbers and WABAs, whose tenants'
+ *   secrets (or the platform's) then decide; a payload naming only what nobody owns can be
+ *   verified by the platform secret alone, so without it it is 401.
  * Only a correctly signed payload can learn that a number is not the path tenant's (404), and
  * such a payload is refused whole, before anything is stored.
  *
@@ -138,62 +170,103 @@ export async function ingestMetaWebhook(deps: IngestDeps, input: MetaWebhookInpu
   const { raw, signature, pathTenant } = input;
   if (!raw || raw.length === 0) throw badInput('body', 'empty', 'INVALID_PAYLOAD');
   if (!signature) throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
-  if (pathTenant !== undefined) await verifySignedBy(deps, pathTenant, raw, signature);
+  let signedBy = pathTenant !== undefined ? await verifySignedBy(deps, pathTenant, raw, signature) : undefined;
   const envelope = parseWebhookBody(raw, envelopeSchema);
-  const byTenant = await routeChanges(deps, envelope, pathTenant, raw, signature);
+  const { byTenant, held } = await routeChanges(deps, envelope, pathTenant);
   const tenants = [...byTenant.keys()];
-  // A shared platform app has one secret; every tenant named must have signed these bytes.
-  if (pathTenant === undefined) for (const tenantId of tenants) await verifySignedBy(deps, tenantId, raw, signature);
+  if (pathTenant === undefined) signedBy = await verifyPlatformRoute(deps, tenants, held.length > 0, raw, signature);
   await refuseSuspended(deps, tenants);
   const stored = await storePerTenant(deps, byTenant);
+  const heldNow = held.length ? await deps.db.withPlatform((q) => holdChanges(q, signedBy!, held)) : 0;
   if (stored.newMessages || stored.newStatuses) deps.notifier.touch();
-  return { tenants: tenants.length, ...stored };
+  return { tenants: tenants.length, ...stored, held: heldNow };
+}
+
+/**
+ * The platform route's rule: authentic if the platform app secret verifies the bytes, else if
+ * every tenant named verifies them (a shared platform app has one secret). A payload naming only
+ * what nobody owns leaves no tenant secret to check with: 401 unless the platform's verified it.
+ * Returns what the held changes are signed by ('platform' or the tenants' secret's digest).
+ */
+async function verifyPlatformRoute(deps: IngestDeps, tenants: string[], holds: boolean, raw: Buffer, signature: string): Promise<string> {
+  if (deps.platformAppSecret !== undefined && verifyMetaSignature(raw, signature, deps.platformAppSecret)) return 'platform';
+  if (tenants.length === 0) {
+    if (!holds) throw appError('NOT_ROUTABLE');
+    verifyMetaSignature(raw, signature, undefined);
+    throw appError('INVALID_SIGNATURE');
+  }
+  let signedBy = '';
+  for (const tenantId of tenants) signedBy = await verifySignedBy(deps, tenantId, raw, signature);
+  return signedBy;
 }
 
 /**
  * 401 unless `tenantId` is a tenant with Meta credentials whose app secret signed `raw`. An
  * unknown (or malformed) tenant gets the same answer, after the same HMAC over the body.
+ * Returns the secret's digest (appSecretDigest), what changes it vouches for are held under.
  */
-async function verifySignedBy(deps: IngestDeps, tenantId: string, raw: Buffer, signature: string): Promise<void> {
+async function verifySignedBy(deps: IngestDeps, tenantId: string, raw: Buffer, signature: string): Promise<string> {
   const meta = isTenantId(tenantId) ? await deps.tenants.metaCredentials(tenantId) : undefined;
   if (!verifyMetaSignature(raw, signature, meta?.appSecret)) throw appError('INVALID_SIGNATURE');
+  return appSecretDigest(meta!.appSecret);
 }
 
+type Entry = z.infer<typeof envelopeSchema>['entry'][number];
+
+/** A tenant's share of a payload: its messages changes, and its account-level changes. */
+export interface TenantShare {
+  changes: Change[];
+  account: AccountEvent[];
+}
+
+const emptyShare = (): TenantShare => ({ changes: [], account: [] });
+
+/** What is kept of an account-level (or held) change: the entry's WABA id and time with it. */
+const keptChange = (entry: Entry, change: Change) => ({ entry: { id: entry.id, time: entry.time }, change });
+
+/** The field an account-level change is recorded under. */
+const fieldOf = (change: Change): string => change.field || 'unknown';
+
 /**
- * Each change's tenant, by the business number it is for (one lookup for all of them). At a
- * tenant's path (already verified) only that tenant's numbers may be named (404 otherwise); on
- * the platform route a number nobody owns is 401, like a bad signature.
+ * Each change's tenant (one lookup for all the numbers, one for all the WABAs): a messages change
+ * by its number, an account-level one by its entry's WABA id (every tenant naming that WABA gets
+ * it). At a tenant's path (already verified) only that tenant's numbers may be named (404
+ * otherwise) and account-level changes are its own; on the platform route what nobody owns is
+ * returned to be held.
  */
 async function routeChanges(
   deps: IngestDeps,
   envelope: z.infer<typeof envelopeSchema>,
   pathTenant: string | undefined,
-  raw: Buffer,
-  signature: string,
-): Promise<Map<string, Change[]>> {
-  const changes = envelope.entry.flatMap((entry) => entry.changes);
-  const numbers = changes.flatMap((change) => change.value.metadata?.phone_number_id ?? []);
+): Promise<{ byTenant: Map<string, TenantShare>; held: HeldChange[] }> {
+  const pairs = envelope.entry.flatMap((entry) => entry.changes.map((change) => ({ entry, change })));
+  const numbers = pairs.flatMap(({ change }) => change.value.metadata?.phone_number_id ?? []);
+  const wabas = pathTenant === undefined ? pairs.flatMap(({ entry, change }) => (!change.value.metadata && entry.id && isMetaId(entry.id) ? [entry.id] : [])) : [];
   const owners = numbers.length ? await deps.tenants.tenantsForPhoneNumbers(numbers) : new Map<string, string | undefined>();
-  const byTenant = new Map<string, Change[]>();
-  for (const change of changes) {
+  const wabaOwners = wabas.length ? await deps.tenants.tenantsForWabas([...new Set(wabas)]) : new Map<string, string[]>();
+  const byTenant = new Map<string, TenantShare>();
+  const share = (tenantId: string) => byTenant.get(tenantId) ?? byTenant.set(tenantId, emptyShare()).get(tenantId)!;
+  const held: HeldChange[] = [];
+  for (const { entry, change } of pairs) {
     const phoneNumberId = change.value.metadata?.phone_number_id;
-    if (!phoneNumberId) continue; // not a messages change: nothing to store
+    const wabaId = entry.id && isMetaId(entry.id) ? entry.id : null;
+    if (!phoneNumberId) {
+      const event = { field: fieldOf(change), wabaId, payload: keptChange(entry, change) };
+      const tenantIds = pathTenant !== undefined ? [pathTenant] : (wabaId && wabaOwners.get(wabaId)) || [];
+      for (const tenantId of tenantIds) share(tenantId).account.push(event);
+      if (!tenantIds.length) held.push({ phoneNumberId: null, wabaId, field: event.field, payload: event.payload });
+      continue;
+    }
     const tenantId = owners.get(phoneNumberId);
     if (pathTenant !== undefined && tenantId !== pathTenant) {
       // Digits only, at most 30 (the schema checked): safe to name.
       throw appError('PHONE_NUMBER_NOT_FOUND', `No tenant at this path owns phone_number_id ${phoneNumberId}`);
     }
-    if (!tenantId) {
-      verifyMetaSignature(raw, signature, undefined);
-      throw appError('INVALID_SIGNATURE');
-    }
-    byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), change]);
+    if (tenantId) share(tenantId).changes.push(change);
+    else held.push({ phoneNumberId, wabaId, field: change.field ?? null, payload: keptChange(entry, change) });
   }
-  if (byTenant.size === 0) {
-    if (pathTenant === undefined) throw appError('NOT_ROUTABLE');
-    byTenant.set(pathTenant, []);
-  }
-  return byTenant;
+  if (pathTenant !== undefined && byTenant.size === 0) byTenant.set(pathTenant, emptyShare());
+  return { byTenant, held };
 }
 
 async function refuseSuspended(deps: IngestDeps, tenants: string[]): Promise<void> {
@@ -206,16 +279,27 @@ async function refuseSuspended(deps: IngestDeps, tenants: string[]): Promise<voi
  * One transaction per tenant. Inserts skip what is already stored, so if a later tenant's write
  * fails, Meta's retry of the whole payload stores the rest and repeats nothing.
  */
-async function storePerTenant(deps: IngestDeps, byTenant: Map<string, Change[]>): Promise<{ newMessages: number; newStatuses: number }> {
-  let newMessages = 0;
-  let newStatuses = 0;
-  for (const [tenantId, changes] of byTenant) {
+async function storePerTenant(deps: IngestDeps, byTenant: Map<string, TenantShare>): Promise<{ newMessages: number; newStatuses: number; accountEvents: number }> {
+  const total = { newMessages: 0, newStatuses: 0, accountEvents: 0 };
+  for (const [tenantId, tenantShare] of byTenant) {
     if (byTenant.size === 1) setContextTenant(tenantId);
-    const updates = { messages: [] as InboundMessage[], statuses: [] as InboundStatus[], contacts: [] as ContactSeen[] };
-    for (const change of changes) collect(change, updates);
-    const stored = await deps.db.withTenant(tenantId, (q) => storeMetaUpdates(q, tenantId, updates));
-    newMessages += stored.messages;
-    newStatuses += stored.statuses;
+    const stored = await deps.db.withTenant(tenantId, (q) => storeShare(q, tenantId, tenantShare));
+    total.newMessages += stored.newMessages;
+    total.newStatuses += stored.newStatuses;
+    total.accountEvents += stored.accountEvents;
   }
-  return { newMessages, newStatuses };
+  return total;
+}
+
+/** A tenant's share, in the caller's transaction: messages, statuses and contacts as they came, then account-level changes. */
+export async function storeShare(q: Queryable, tenantId: string, tenantShare: TenantShare) {
+  const updates: Updates = { messages: [], statuses: [], contacts: [], numberChanges: [] };
+  for (const change of tenantShare.changes) collect(change, updates);
+  const stored = await storeMetaUpdates(q, tenantId, updates);
+  return { newMessages: stored.messages, newStatuses: stored.statuses, accountEvents: await storeAccountEvents(q, tenantId, tenantShare.account) };
+}
+
+/** A held change's `change` read back for replay, checked as on arrival (it was then). */
+export function parseHeldChange(change: unknown): Change {
+  return changeSchema.parse(change);
 }

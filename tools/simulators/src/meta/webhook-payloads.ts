@@ -287,6 +287,22 @@ export function buildUnsupportedMessage(o: InboundMessageOptions & { unsupported
   });
 }
 
+/**
+ * The system message Meta sends when a customer changes their phone number: from the old number
+ * (`from`, default "16505551234"), the new one in `system.wa_id`. Shaped as Meta's "System messages
+ * webhook reference" (2026) shows it: no `contacts` array, `system.type` "user_changed_number",
+ * and a body naming both numbers.
+ */
+export function buildNumberChangeMessage(o: InboundMessageOptions & { newWaId: string }): MetaWebhookPayload {
+  const from = o.from ?? DEFAULT_USER_WA_ID;
+  const name = o.profileName ?? 'Test User';
+  return buildInboundMessage({ ...o, from, omitContacts: true }, 'system', {
+    body: `User ${name} changed from ${from} to ${o.newWaId}`,
+    wa_id: o.newWaId,
+    type: 'user_changed_number',
+  });
+}
+
 export interface StatusOptions {
   phoneNumberId: string;
   displayPhoneNumber?: string;

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { statement, type Queryable } from '@bridge/shared';
+import { jsonb } from './store';
+
+/**
+ * The SQL of the Meta changes that are not messages or statuses of a known number (migration
+ * 1732060800030): account-level changes routed by WABA id (`account_events`), and changes no
+ * tenant owns yet, held at platform level (`unclaimed_webhook_changes`) until a tenant claims
+ * their number or WABA and they are replayed into it.
+ */
+
+
+const TENANTS_BY_WABA = statement(
+  'tenants-by-waba',
+  `SELECT waba_id, tenant_id FROM tenant_credentials WHERE type = 'meta' AND waba_id = ANY($1::text[]) ORDER BY tenant_id`,
+);
+
+/** What an app secret is remembered by on a held change (never the secret): SHA-256, hex. */
+export const appSecretDigest = (appSecret: string): string => createHash('sha256').update(appSecret, 'utf8').digest('hex');
+
+/** The tenants whose Meta credentials name each WABA (several may), in one indexed query; a WABA nobody names is absent. */
+export async function tenantsForWabas(q: Queryable, wabaIds: readonly string[]): Promise<Map<string, string[]>> {
+  const { rows } = await q.query<{ waba_id: string; tenant_id: string }>({ ...TENANTS_BY_WABA, values: [wabaIds] });
+  const owners = new Map<string, string[]>();
+  for (const r of rows) owners.set(r.waba_id, [...(owners.get(r.waba_id) ?? []), r.tenant_id]);
+  return owners;
+}
+
+/** An account-level change for one tenant: `payload` is `{ entry: { id, time }, change }`. */
+export interface AccountEvent {
+  field: string;
+  wabaId: string | null;
+  payload: unknown;
+}
+
+/** Records a tenant's account-level changes in its transaction; a redelivered one is stored once. Returns how many were new. */
+export async function storeAccountEvents(q: Queryable, tenantId: string, events: readonly AccountEvent[]): Promise<number> {
+  if (!events.length) return 0;
+  const { rowCount } = await q.query(
+    `INSERT INTO account_events (tenant_id, field, waba_id, payload)
+     SELECT $1, field, waba_id, payload FROM jsonb_to_recordset($2::jsonb) AS x(n int, field text, waba_id text, payload jsonb) ORDER BY n
+     ON CONFLICT DO NOTHING`,
+    [tenantId, jsonb(events.map((e, n) => ({ n, field: e.field, waba_id: e.wabaId, payload: e.payload })))],
+  );
+  return rowCount ?? 0;
+}
+
+/** A change nobody owns: the number or WABA it names (either may be unknown), `{ entry, change }` as received. */
+export interface HeldChange {
+  phoneNumberId: string | null;
+  wabaId: string | null;
+  field: string | null;
+  payload: unknown;
+}
+
+/**
+ * Holds changes at platform level (platform scope), in order; `signedBy` is 'platform' or
+ * appSecretDigest of the tenant app secret that verified them. A redelivered one is held once.
+ */
+export async function holdChanges(q: Queryable, signedBy: string, changes: readonly HeldChange[]): Promise<number> {
+  if (!changes.length) return 0;
+  const { rowCount } = await q.query(
+    `INSERT INTO unclaimed_webhook_changes (phone_number_id, waba_id, field, signed_by, payload)
+     SELECT pnid, waba_id, field, $1, payload FROM jsonb_to_recordset($2::jsonb) AS x(n int, pnid text, waba_id text, field text, payload jsonb) ORDER BY n
+     ON CONFLICT DO NOTHING`,
+    [signedBy, jsonb(changes.map((c, n) => ({ n, pnid: c.phoneNumberId, waba_id: c.wabaId, field: c.field, payload: c.payload })))],
+  );
+  return rowCount ?? 0;
+}
+
+/** A held change, as claimed for replay. */
+export interface HeldRow {
+  id: string;
+  phone_number_id: string | null;
+  waba_id: string | null;
+  payload: { entry: { id?: string; time?: unknown }; change: unknown };
+}
+
+/**
+ * In the claiming tenant's transaction: up to `limit` held changes for its numbers or WABA
+ * (row-level security shows it only those) that it may receive, oldest first, locked (another
+ * replica replaying skips them). Delete them (deleteHeld) in the same transaction as their store.
+ */
+export async function claimHeld(q: Queryable, signedBy: string, limit: number): Promise<HeldRow[]> {
+  const { rows } = await q.query<HeldRow>(
+    `SELECT id::text, phone_number_id, waba_id, payload FROM unclaimed_webhook_changes
+      WHERE signed_by IN ('platform', $1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    [signedBy, limit],
+  );
+  return rows;
+}
+
+export async function deleteHeld(q: Queryable, ids: readonly string[]): Promise<void> {
+  await q.query('DELETE FROM unclaimed_webhook_changes WHERE id = ANY($1::bigint[])', [ids]);
+}
+
+/** Platform scope: the tenants that now own the number or WABA of some held change (replay candidates). */
+export async function claimantTenants(q: Queryable): Promise<string[]> {
+  const { rows } = await q.query<{ tenant_id: string }>(
+    `SELECT DISTINCT c.tenant_id FROM unclaimed_webhook_changes u
+       JOIN tenant_credentials c ON c.type = 'meta' AND (c.phone_number_id = u.phone_number_id OR c.waba_id = u.waba_id)
+      ORDER BY c.tenant_id`,
+  );
+  return rows.map((r) => r.tenant_id);
+}
