@@ -19,6 +19,7 @@ const TENANT_TABLES = [
   'outbox',
   'message_parts',
   'conversation_aliases',
+  'account_events',
 ];
 
 let tdb: TestDatabase;
@@ -46,7 +47,16 @@ beforeAll(async () => {
       [t],
     );
     await ownerQuery(tdb, `INSERT INTO conversation_aliases (tenant_id, wa_id, moved_to) VALUES ($1, '15550000001', '15550000000')`, [t]);
+    await ownerQuery(tdb, `INSERT INTO account_events (tenant_id, field, waba_id, payload) VALUES ($1, 'account_update', $2, '{}')`, [t, `waba-${phone}`]);
   }
+  // Each tenant's WABA; a change held for each tenant's number and WABA, and one nobody owns.
+  await ownerQuery(tdb, `UPDATE tenant_credentials SET waba_id = 'waba-' || phone_number_id`);
+  await ownerQuery(
+    tdb,
+    `INSERT INTO unclaimed_webhook_changes (phone_number_id, waba_id, field, signed_by, payload)
+     VALUES ('111111', NULL, 'messages', 'platform', '{"n": 1}'), (NULL, 'waba-222222', 'account_update', 'platform', '{"n": 2}'),
+            ('333333', NULL, 'messages', 'platform', '{"n": 3}')`,
+  );
 });
 
 afterAll(async () => {
@@ -179,6 +189,9 @@ describe('no setting the application role can make widens what it sees (#9, kind
       expect(`${p.qual} ${p.with_check}`).not.toContain('app.scope');
       if (p.policyname === 'tenant_isolation') {
         expect(p).toMatchObject({ roles: '{public}', qual: "(tenant_id = NULLIF(current_setting('app.tenant_id'::text, true), ''::text))" });
+      } else if (p.tablename === 'unclaimed_webhook_changes' && p.policyname === 'claimant') {
+        // Not tenant-owned: the held changes of the tenant's own numbers and WABA (below).
+        expect(p.roles).toBe('{public}');
       } else {
         expect(p).toMatchObject({ roles: '{bridge_platform}' });
       }
@@ -200,6 +213,10 @@ describe('the platform functions: the only way across tenants', () => {
     'outbox_claim',
     'outbox_renew_leases',
     'outbox_queue_view',
+    'tenants_for_wabas',
+    'unclaimed_change_claimants',
+    'hold_unclaimed_changes',
+    'unclaimed_changes_page',
   ];
 
   it('are SECURITY DEFINER, owned by bridge_platform (NOLOGIN, not BYPASSRLS, no one’s role), with a pinned search_path, executable by bridge_app only', async () => {
@@ -271,6 +288,51 @@ describe('the platform functions: the only way across tenants', () => {
     await db.query('SELECT record_api_key_use($1::uuid[], $2::timestamptz[])', [[id], ['2999-01-01T00:00:00Z']]);
     const [row] = await ownerQuery<{ last_used_at: Date }>(tdb, 'SELECT last_used_at FROM tenant_api_keys WHERE id = $1', [id]);
     expect(row.last_used_at.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+});
+
+describe('held Meta changes (unclaimed_webhook_changes): a tenant sees its own numbers’ and WABA’s, the functions hold and list', () => {
+  const heldSeen = (tenantId: string) =>
+    db.withTenant(tenantId, async (q) => (await q.query<{ n: number }>(`SELECT (payload->>'n')::int AS n FROM unclaimed_webhook_changes ORDER BY id`)).rows.map((r) => r.n));
+
+  it('a tenant’s transaction sees only the changes of its number or WABA; none without a tenant, whatever is set', async () => {
+    expect(await heldSeen('tenant-a')).toEqual([1]);
+    expect(await heldSeen('tenant-b')).toEqual([2]);
+    await appSession(async (c) => {
+      for (const setting of ["SELECT set_config('app.scope', 'platform', false)", "SELECT set_config('app.tenant_id', '', false)"]) {
+        await c.query(setting);
+        expect((await c.query('SELECT id FROM unclaimed_webhook_changes')).rows).toEqual([]);
+      }
+    });
+  });
+
+  it('no tenant’s transaction, nor a bare session, can write a held change', async () => {
+    const insert = `INSERT INTO unclaimed_webhook_changes (phone_number_id, field, signed_by, payload) VALUES ('111111', 'messages', 'platform', '{"n": 9}')`;
+    await expect(db.withTenant('tenant-a', (q) => q.query(insert))).rejects.toThrow(/permission denied/);
+    await expect(db.query(insert)).rejects.toThrow(/permission denied/);
+    const updated = await db.withTenant('tenant-a', (q) => q.query(`UPDATE unclaimed_webhook_changes SET field = 'x' WHERE phone_number_id = '333333'`));
+    expect(updated.rowCount).toBe(0);
+  });
+
+  it('tenants_for_wabas and unclaimed_change_claimants: tenant ids by WABA, and the tenants owning some held change', async () => {
+    expect(await db.query('SELECT * FROM tenants_for_wabas($1)', [['waba-222222', 'waba-999999', '%']])).toEqual([{ waba_id: 'waba-222222', tenant_id: 'tenant-b' }]);
+    expect(await db.query('SELECT unclaimed_change_claimants() AS t')).toEqual([{ t: 'tenant-a' }, { t: 'tenant-b' }]);
+  });
+
+  it('hold_unclaimed_changes holds in order, each payload once; unclaimed_changes_page lists them, a page at a time', async () => {
+    const changes = [
+      { n: 0, pnid: '444444', waba_id: null, field: 'messages', payload: { n: 4 } },
+      { n: 1, pnid: '444444', waba_id: null, field: 'messages', payload: { n: 5 } },
+    ];
+    expect(await db.query('SELECT hold_unclaimed_changes($1, $2::jsonb) AS held', ['platform', JSON.stringify(changes)])).toEqual([{ held: 2 }]);
+    expect(await db.query('SELECT hold_unclaimed_changes($1, $2::jsonb) AS held', ['platform', JSON.stringify(changes)])).toEqual([{ held: 0 }]);
+    await expect(db.query('SELECT hold_unclaimed_changes($1, $2::jsonb)', ['anyone', JSON.stringify([{ n: 0, payload: { n: 6 } }])])).rejects.toThrow(/check constraint/);
+    const page = await db.query<{ id: string; payload: { n: number } }>('SELECT * FROM unclaimed_changes_page(NULL, 1, $1)', ['444444']);
+    expect(page.map((r) => r.payload.n)).toEqual([4]);
+    const next = await db.query<{ payload: { n: number } }>('SELECT * FROM unclaimed_changes_page($1, 10, $2)', [page[0].id, '444444']);
+    expect(next.map((r) => r.payload.n)).toEqual([5]);
+    expect((await db.query<{ payload: { n: number } }>('SELECT * FROM unclaimed_changes_page(NULL, 10, NULL)')).map((r) => r.payload.n)).toEqual([1, 2, 3, 4, 5]);
+    await ownerQuery(tdb, `DELETE FROM unclaimed_webhook_changes WHERE phone_number_id = '444444'`);
   });
 });
 

@@ -233,13 +233,10 @@ export interface UnclaimedChangeRow {
   received_at: Date;
 }
 
-/** Held Meta changes (platform scope), oldest first: up to `limit` after the id `after`, for one number if given. */
-export async function listUnclaimedChanges(db: Queryable, q: { limit: number; after?: string; phoneNumberId?: string }): Promise<UnclaimedChangeRow[]> {
-  const { rows } = await db.query<UnclaimedChangeRow>(
-    `SELECT id::text, phone_number_id, waba_id, field, signed_by, payload, received_at FROM unclaimed_webhook_changes
-      WHERE ($2::bigint IS NULL OR id > $2) AND ($3::text IS NULL OR phone_number_id = $3)
-      ORDER BY id LIMIT $1`,
-    [q.limit, q.after ?? null, q.phoneNumberId ?? null],
+/** Held Meta changes across tenants (unclaimed_changes_page, migration 1732060800040), oldest first: up to `limit` after the id `after`, for one number if given. */
+export function listUnclaimedChanges(db: Database, q: { limit: number; after?: string; phoneNumberId?: string }): Promise<UnclaimedChangeRow[]> {
+  return db.unscoped<UnclaimedChangeRow>(
+    `SELECT id::text, phone_number_id, waba_id, field, signed_by, payload, received_at FROM unclaimed_changes_page($1::bigint, $2, $3)`,
+    [q.after ?? null, q.limit, q.phoneNumberId ?? null],
   );
-  return rows;
 }

@@ -227,7 +227,7 @@ export function createTenantUseCases(deps: TenantDeps) {
      * claimant's own app, lets them be replayed). `nextAfter`: pass as `after` for the next page.
      */
     async listUnclaimedChanges(query: { limit: number; after?: string; phoneNumberId?: string }) {
-      const rows = await db.withPlatform((q) => repo.listUnclaimedChanges(q, query));
+      const rows = await repo.listUnclaimedChanges(db, query);
       return {
         changes: rows.map((r) => ({
           id: r.id,

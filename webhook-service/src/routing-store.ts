@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { statement, type Queryable } from '@bridge/shared';
+import { statement, type Database, type Queryable } from '@bridge/shared';
 import { jsonb } from './store';
 
 /**
@@ -9,18 +9,15 @@ import { jsonb } from './store';
  * their number or WABA and they are replayed into it.
  */
 
-
-const TENANTS_BY_WABA = statement(
-  'tenants-by-waba',
-  `SELECT waba_id, tenant_id FROM tenant_credentials WHERE type = 'meta' AND waba_id = ANY($1::text[]) ORDER BY tenant_id`,
-);
+// Across tenants: SECURITY DEFINER functions (migration 1732060800040).
+const TENANTS_BY_WABA = statement('tenants-by-waba', 'SELECT waba_id, tenant_id FROM tenants_for_wabas($1::text[])');
 
 /** What an app secret is remembered by on a held change (never the secret): SHA-256, hex. */
 export const appSecretDigest = (appSecret: string): string => createHash('sha256').update(appSecret, 'utf8').digest('hex');
 
 /** The tenants whose Meta credentials name each WABA (several may), in one indexed query; a WABA nobody names is absent. */
-export async function tenantsForWabas(q: Queryable, wabaIds: readonly string[]): Promise<Map<string, string[]>> {
-  const { rows } = await q.query<{ waba_id: string; tenant_id: string }>({ ...TENANTS_BY_WABA, values: [wabaIds] });
+export async function tenantsForWabas(db: Database, wabaIds: readonly string[]): Promise<Map<string, string[]>> {
+  const rows = await db.unscoped<{ waba_id: string; tenant_id: string }>(TENANTS_BY_WABA, [wabaIds]);
   const owners = new Map<string, string[]>();
   for (const r of rows) owners.set(r.waba_id, [...(owners.get(r.waba_id) ?? []), r.tenant_id]);
   return owners;
@@ -54,18 +51,17 @@ export interface HeldChange {
 }
 
 /**
- * Holds changes at platform level (platform scope), in order; `signedBy` is 'platform' or
- * appSecretDigest of the tenant app secret that verified them. A redelivered one is held once.
+ * Holds changes at platform level (hold_unclaimed_changes, no tenant's transaction may), in
+ * order; `signedBy` is 'platform' or appSecretDigest of the tenant app secret that verified
+ * them. A redelivered one is held once. Returns how many were new.
  */
-export async function holdChanges(q: Queryable, signedBy: string, changes: readonly HeldChange[]): Promise<number> {
+export async function holdChanges(db: Database, signedBy: string, changes: readonly HeldChange[]): Promise<number> {
   if (!changes.length) return 0;
-  const { rowCount } = await q.query(
-    `INSERT INTO unclaimed_webhook_changes (phone_number_id, waba_id, field, signed_by, payload)
-     SELECT pnid, waba_id, field, $1, payload FROM jsonb_to_recordset($2::jsonb) AS x(n int, pnid text, waba_id text, field text, payload jsonb) ORDER BY n
-     ON CONFLICT DO NOTHING`,
-    [signedBy, jsonb(changes.map((c, n) => ({ n, pnid: c.phoneNumberId, waba_id: c.wabaId, field: c.field, payload: c.payload })))],
-  );
-  return rowCount ?? 0;
+  const [row] = await db.unscoped<{ held: number }>('SELECT hold_unclaimed_changes($1, $2::jsonb) AS held', [
+    signedBy,
+    jsonb(changes.map((c, n) => ({ n, pnid: c.phoneNumberId, waba_id: c.wabaId, field: c.field, payload: c.payload }))),
+  ]);
+  return row.held;
 }
 
 /** A held change, as claimed for replay. */
@@ -94,12 +90,8 @@ export async function deleteHeld(q: Queryable, ids: readonly string[]): Promise<
   await q.query('DELETE FROM unclaimed_webhook_changes WHERE id = ANY($1::bigint[])', [ids]);
 }
 
-/** Platform scope: the tenants that now own the number or WABA of some held change (replay candidates). */
-export async function claimantTenants(q: Queryable): Promise<string[]> {
-  const { rows } = await q.query<{ tenant_id: string }>(
-    `SELECT DISTINCT c.tenant_id FROM unclaimed_webhook_changes u
-       JOIN tenant_credentials c ON c.type = 'meta' AND (c.phone_number_id = u.phone_number_id OR c.waba_id = u.waba_id)
-      ORDER BY c.tenant_id`,
-  );
+/** Across tenants (unclaimed_change_claimants): the tenants that now own the number or WABA of some held change (replay candidates). */
+export async function claimantTenants(db: Database): Promise<string[]> {
+  const rows = await db.unscoped<{ tenant_id: string }>('SELECT unclaimed_change_claimants() AS tenant_id');
   return rows.map((r) => r.tenant_id);
 }

@@ -105,7 +105,7 @@ export class WebhookTenants {
    * Meta's id shape only.
    */
   tenantsForWabas(wabaIds: readonly string[]): Promise<Map<string, string[]>> {
-    return this.deps.db.withPlatform((q) => tenantsForWabas(q, wabaIds));
+    return tenantsForWabas(this.deps.db, wabaIds);
   }
 
   /**

@@ -73,7 +73,7 @@ export class HeldChangesReplayer {
       do {
         this.again = false;
         try {
-          const tenants = await this.deps.ingest.db.withPlatform(claimantTenants);
+          const tenants = await claimantTenants(this.deps.ingest.db);
           for (const tenantId of tenants) {
             const replayed = await replayHeldChanges(this.deps.ingest, tenantId);
             if (replayed) this.deps.logger.info({ tenantId, replayed }, 'held Meta changes replayed into the tenant that claimed them');

@@ -177,7 +177,7 @@ export async function ingestMetaWebhook(deps: IngestDeps, input: MetaWebhookInpu
   if (pathTenant === undefined) signedBy = await verifyPlatformRoute(deps, tenants, held.length > 0, raw, signature);
   await refuseSuspended(deps, tenants);
   const stored = await storePerTenant(deps, byTenant);
-  const heldNow = held.length ? await deps.db.withPlatform((q) => holdChanges(q, signedBy!, held)) : 0;
+  const heldNow = held.length ? await holdChanges(deps.db, signedBy!, held) : 0;
   if (stored.newMessages || stored.newStatuses) deps.notifier.touch();
   return { tenants: tenants.length, ...stored, held: heldNow };
 }
