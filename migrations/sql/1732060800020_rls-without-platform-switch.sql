@@ -25,7 +25,9 @@ GRANT USAGE ON SCHEMA public TO bridge_platform;
 -- Every policy of this schema that mentions app.scope (those of 0001, 0003, 0004 and any that
 -- enable_tenant_isolation() made) is recreated under its name, command and roles, seeing its
 -- tenant's rows only. Every tenant table has tenant_id; a table without one fails here, loudly.
-DO $$
+-- A function (the owner's, not SECURITY DEFINER, executable by no one else) so that a later
+-- migration can run it again for policies written after this one.
+CREATE FUNCTION make_policies_tenant_only() RETURNS void LANGUAGE plpgsql AS $f$
 DECLARE
   p record;
   own_rows constant text := $c$tenant_id = NULLIF(current_setting('app.tenant_id', true), '')$c$;
@@ -48,7 +50,9 @@ BEGIN
     EXECUTE format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s %s',
                    p.policyname, p.schemaname, p.tablename, p.permissive, p.cmd, p.roles, clauses);
   END LOOP;
-END $$;
+END $f$;
+REVOKE ALL ON FUNCTION make_policies_tenant_only() FROM PUBLIC;
+SELECT make_policies_tenant_only();
 
 -- The helper later migrations call to protect a new table (migration 0010, where merged) makes
 -- the same strict policy from now on: its text loses the platform clause, whatever its signature.
@@ -226,7 +230,7 @@ END $$;
 DROP FUNCTION api_key_by_hash(text), tenant_by_subdomain(text), tenants_by_phone_number_ids(text[]),
   tenant_by_verify_token_hash(text), record_api_key_use(uuid[], timestamptz[]), tenants_page(text, integer),
   tenants_without_verify_token_hash(text, integer), outbox_claim(integer, integer, text[]),
-  outbox_renew_leases(text[], bigint[], integer[], integer), outbox_queue_view();
+  outbox_renew_leases(text[], bigint[], integer[], integer), outbox_queue_view(), make_policies_tenant_only();
 DO $$
 DECLARE
   p record;

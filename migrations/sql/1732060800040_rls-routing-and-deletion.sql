@@ -1,7 +1,7 @@
 -- Up Migration
 -- Row-level security without a platform switch (issue #9, kind 5, migration 1732060800020) for
 -- what came after it: account_events and the held Meta changes of migration 1732060800030, and
--- any later policy written with the old `OR current_setting('app.scope', true) = 'platform'`.
+-- any later policy written with the old platform clause (see 0020).
 
 -- Held changes (unclaimed_webhook_changes): a tenant's transaction sees, locks and deletes only
 -- those for its own number or WABA (the replay); it cannot write one. Holding them, listing them
@@ -15,32 +15,9 @@ CREATE POLICY claimant ON unclaimed_webhook_changes
 REVOKE INSERT ON unclaimed_webhook_changes FROM bridge_app;
 REVOKE USAGE ON SEQUENCE unclaimed_webhook_changes_id_seq FROM bridge_app;
 
--- 0020's loop again: every remaining policy that mentions app.scope becomes the tenant's rows
--- only, under its name, command and roles (a table without tenant_id fails here, loudly).
-DO $$
-DECLARE
-  p record;
-  own_rows constant text := $c$tenant_id = NULLIF(current_setting('app.tenant_id', true), '')$c$;
-  clauses text;
-BEGIN
-  FOR p IN
-    SELECT schemaname, tablename, policyname, permissive, cmd,
-           (SELECT string_agg(CASE WHEN r = 'public' THEN 'PUBLIC' ELSE quote_ident(r) END, ', ') FROM unnest(roles) AS r) AS roles
-      FROM pg_policies
-     WHERE schemaname = current_schema()
-       AND (coalesce(qual, '') LIKE '%app.scope%' OR coalesce(with_check, '') LIKE '%app.scope%')
-  LOOP
-    clauses := CASE p.cmd
-      WHEN 'SELECT' THEN format('USING (%s)', own_rows)
-      WHEN 'DELETE' THEN format('USING (%s)', own_rows)
-      WHEN 'INSERT' THEN format('WITH CHECK (%s)', own_rows)
-      ELSE format('USING (%s) WITH CHECK (%s)', own_rows, own_rows)
-    END;
-    EXECUTE format('DROP POLICY %I ON %I.%I', p.policyname, p.schemaname, p.tablename);
-    EXECUTE format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s %s',
-                   p.policyname, p.schemaname, p.tablename, p.permissive, p.cmd, p.roles, clauses);
-  END LOOP;
-END $$;
+-- 0020's policy fix again: every remaining policy with the platform clause becomes the tenant's
+-- rows only, under its name, command and roles (a table without tenant_id fails here, loudly).
+SELECT make_policies_tenant_only();
 
 -- What the functions below read and write, and nothing else. The claimant policy's sub-select
 -- reads tenant_credentials.waba_id as whoever queries the table, bridge_platform included.
