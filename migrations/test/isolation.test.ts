@@ -6,7 +6,7 @@ import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/su
  * Row-level security as the application role: with app.tenant_id set to A, a query with no WHERE
  * clause sees none of B's rows; with nothing set it sees nothing at all.
  */
-const TENANT_TABLES = ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking', 'tenant_usage_daily', 'message_events', 'outbox'];
+const TENANT_TABLES = ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking', 'tenant_usage_daily', 'message_events', 'outbox', 'tenant_deletions'];
 
 let tdb: TestDatabase;
 let db: Database;
@@ -22,6 +22,7 @@ beforeAll(async () => {
     await ownerQuery(tdb, `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type) VALUES ($1, 'inbound', '15550000000', 'wamid.same', 'text')`, [t]);
     await ownerQuery(tdb, `INSERT INTO message_events (tenant_id, source, kind, provider_key) VALUES ($1, 'meta', 'read', 'wamid.same:read')`, [t]);
     await ownerQuery(tdb, `INSERT INTO outbox (tenant_id, kind, lane) VALUES ($1, 'to_genesys_message', 'in:15550000000')`, [t]);
+    await ownerQuery(tdb, `INSERT INTO tenant_deletions (tenant_id, state, finished_at) VALUES ($1, 'done', now())`, [t]);
   }
 });
 

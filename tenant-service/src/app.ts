@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { createServiceApp, jsonBody, requireBearer, requireInternalToken, standardReadiness } from '@bridge/shared';
 import type { Cache, CredentialCipher, Database, Logger } from '@bridge/shared';
+import { TenantPurger, type PurgeOptions } from './purge';
 import { adminRoutes, internalRoutes } from './routes';
 import { createTenantUseCases } from './tenants';
 
@@ -12,14 +13,18 @@ export interface TenantServiceDeps {
   logger: Logger;
   adminApiKey: string;
   internalToken: string;
+  /** The background purge of deleted tenants (defaults: DEFAULT_PURGE). */
+  purge?: Partial<PurgeOptions>;
 }
 
 /**
  * The tenant-service app: the admin API on every route, the internal credentials route under
- * /internal. Nothing to release on close (the db and cache are the caller's).
+ * /internal; and the background purge of deleted tenants, which starts at once (every replica
+ * runs one) and which `close` stops (the db and cache are the caller's).
  */
 export function createTenantService(deps: TenantServiceDeps): { app: Express; close(): Promise<void> } {
-  const tenants = createTenantUseCases(deps);
+  const purger = new TenantPurger(deps, deps.purge);
+  const tenants = createTenantUseCases({ ...deps, purger });
   const app = createServiceApp({
     name: 'tenant-service',
     logger: deps.logger,
@@ -32,5 +37,6 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; cl
       app.use(adminRoutes(tenants));
     },
   });
-  return { app, close: async () => undefined };
+  purger.start();
+  return { app, close: () => purger.close() };
 }

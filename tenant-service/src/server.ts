@@ -16,6 +16,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           cipher: new CredentialCipher(requireCredentialKeys(config)),
           adminApiKey: requireSecret(config, 'ADMIN_API_KEY'),
           internalToken: requireSecret(config, 'INTERNAL_SERVICE_TOKEN'),
+          purge: { batchSize: config.TENANT_PURGE_BATCH_SIZE, pauseMs: config.TENANT_PURGE_PAUSE_MS },
         }),
     },
     env,
