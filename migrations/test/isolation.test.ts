@@ -17,6 +17,8 @@ const TENANT_TABLES = [
   'outbox',
   'message_parts',
   'conversation_aliases',
+  'account_events',
+  'tenant_deletions',
 ];
 
 let tdb: TestDatabase;
@@ -40,6 +42,8 @@ beforeAll(async () => {
       [t],
     );
     await ownerQuery(tdb, `INSERT INTO conversation_aliases (tenant_id, wa_id, moved_to) VALUES ($1, '15550000001', '15550000000')`, [t]);
+    await ownerQuery(tdb, `INSERT INTO account_events (tenant_id, field, payload) VALUES ($1, 'account_update', '{}')`, [t]);
+    await ownerQuery(tdb, `INSERT INTO tenant_deletions (tenant_id, state, finished_at) VALUES ($1, 'done', now())`, [t]);
   }
 });
 

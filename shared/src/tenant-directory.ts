@@ -46,7 +46,8 @@ const keys = {
 
 const API_KEY_BY_HASH = statement('directory-api-key', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE key_hash = $1');
 const API_KEY_BY_ID = statement('directory-api-key-id', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE id = $1 AND tenant_id = $2');
-const TENANT_BY_ID = statement('directory-tenant', 'SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1');
+// A tenant being deleted (its rows purged in the background) is no tenant at all to readers.
+const TENANT_BY_ID = statement('directory-tenant', "SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1 AND status <> 'deleting'");
 const TENANT_BY_SUBDOMAIN = statement('directory-subdomain', 'SELECT tenant_id FROM tenants WHERE subdomain = $1');
 
 export interface DirectoryOptions {
