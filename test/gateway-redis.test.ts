@@ -4,6 +4,7 @@ import type { RunningService } from '@bridge/shared';
 import { start as startGateway } from '../gateway/src/server';
 import { startTestSystem, type TestSystem } from './support/system';
 import { describeWithRedis } from './support/env';
+import { eventually } from './support/eventually';
 import { uniqueTenantId } from './support/ids';
 
 /** Two gateway replicas sharing one Redis: limits, revocations and suspensions hold across both. */
@@ -95,6 +96,8 @@ describeWithRedis('two gateways, one Redis', () => {
       for (let i = 0; i < 2; i++) expect((await withToken(i, token)).status).toBe(200);
       await sys.admin('delete', `/tenants/${tenantId}`).expect(204);
       for (let i = 0; i < 2; i++) expect((await withToken(i, token)).status).toBe(404);
+      // Its rows are purged in the background; its id can be taken again once that is done.
+      await eventually(async () => (await sys.admin('get', `/tenants/${tenantId}/deletion`)).body.state === 'done', 30_000, 'the purge');
       const after = await sys.createTenant({ tenantId });
       for (let i = 0; i < 2; i++) {
         const res = await withToken(i, token);

@@ -7,6 +7,7 @@ import { start as startGateway } from '../gateway/src/server';
 import { startTestSystem, type TestSystem } from './support/system';
 import { testSecrets } from './support/env';
 import { ownerQuery } from './support/db';
+import { eventually } from './support/eventually';
 import { uniqueTenantId } from './support/ids';
 
 /** The tenant API through the gateway, with the in-process cache (one node). */
@@ -175,6 +176,8 @@ describe('tokens end with what issued them', () => {
     await stats(bearer(oldToken)).expect(200);
     await sys.admin('delete', `/tenants/${tenantId}`).expect(204);
     expect((await stats(bearer(oldToken))).status).toBe(404);
+    // Its rows are purged in the background; its id can be taken again once that is done.
+    await eventually(async () => (await sys.admin('get', `/tenants/${tenantId}/deletion`)).body.state === 'done', 30_000, 'the purge');
     const after = await sys.createTenant({ tenantId });
     const res = await stats(bearer(oldToken));
     expect(res.status).toBe(401);

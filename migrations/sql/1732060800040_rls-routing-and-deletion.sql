@@ -1,7 +1,8 @@
 -- Up Migration
 -- Row-level security without a platform switch (issue #9, kind 5, migration 1732060800020) for
--- what came after it: account_events and the held Meta changes of migration 1732060800030, and
--- any later policy written with the old platform clause (see 0020).
+-- what came with or after it: account_events and the held Meta changes of migration
+-- 1732060800030, the tenant deletions of 1732060800009 (issue #10, kind 4), and any later policy
+-- written with the old platform clause (see 0020).
 
 -- Held changes (unclaimed_webhook_changes): a tenant's transaction sees, locks and deletes only
 -- those for its own number or WABA (the replay); it cannot write one. Holding them, listing them
@@ -72,13 +73,42 @@ AS $$ SELECT u.id, u.phone_number_id, u.waba_id, u.field, u.signed_by, u.payload
          AND (unclaimed_changes_page.phone_number IS NULL OR u.phone_number_id = unclaimed_changes_page.phone_number)
        ORDER BY u.id LIMIT unclaimed_changes_page.page_size $$;
 
+-- ---- tenant deletion (migration 1732060800009): the purge's queue of deletions ----
+
+GRANT SELECT (tenant_id, state, requested_at, locked_until), UPDATE (locked_by, locked_until, updated_at) ON tenant_deletions TO bridge_platform;
+CREATE POLICY platform_functions_read ON tenant_deletions FOR SELECT TO bridge_platform USING (true);
+CREATE POLICY platform_functions_write ON tenant_deletions FOR UPDATE TO bridge_platform USING (true) WITH CHECK (true);
+
+-- Tenant-service's purge: leases the oldest deletion nobody is working on (never claimed,
+-- released, or its lease run out: its replica died) to `worker` for `lease_ms`; its tenant id, or
+-- NULL when none is waiting. The purge itself then works in the tenant's own transactions.
+CREATE FUNCTION tenant_deletion_claim(worker text, lease_ms integer) RETURNS text
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+AS $$ UPDATE tenant_deletions d
+         SET locked_by = tenant_deletion_claim.worker, locked_until = now() + tenant_deletion_claim.lease_ms * interval '1 millisecond', updated_at = now()
+       WHERE d.tenant_id = (
+         SELECT w.tenant_id FROM tenant_deletions w
+          WHERE w.state = 'purging' AND (w.locked_until IS NULL OR w.locked_until < now())
+          ORDER BY w.requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING d.tenant_id $$;
+
+-- The admin list of tenants (tenants_page, migration 0020) no longer shows those being deleted:
+-- to everyone but the purge they are gone.
+CREATE OR REPLACE FUNCTION tenants_page(after text, page_size integer)
+  RETURNS TABLE (tenant_id text, name text, subdomain text, status text, plan text, rate_limit integer,
+                 metadata jsonb, created_at timestamptz, updated_at timestamptz)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+AS $$ SELECT t.tenant_id, t.name, t.subdomain, t.status, t.plan, t.rate_limit, t.metadata, t.created_at, t.updated_at
+        FROM tenants t WHERE (tenants_page.after IS NULL OR t.tenant_id > tenants_page.after) AND t.status <> 'deleting'
+       ORDER BY t.tenant_id LIMIT tenants_page.page_size $$;
+
 DO $$
 DECLARE
   f text;
 BEGIN
   FOREACH f IN ARRAY ARRAY[
     'tenants_for_wabas(text[])', 'unclaimed_change_claimants()', 'hold_unclaimed_changes(text, jsonb)',
-    'unclaimed_changes_page(bigint, integer, text)'
+    'unclaimed_changes_page(bigint, integer, text)', 'tenant_deletion_claim(text, integer)'
   ] LOOP
     EXECUTE format('ALTER FUNCTION %s OWNER TO bridge_platform', f);
     EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
@@ -88,7 +118,17 @@ END $$;
 
 -- Down Migration
 DROP FUNCTION tenants_for_wabas(text[]), unclaimed_change_claimants(), hold_unclaimed_changes(text, jsonb),
-  unclaimed_changes_page(bigint, integer, text);
+  unclaimed_changes_page(bigint, integer, text), tenant_deletion_claim(text, integer);
+CREATE OR REPLACE FUNCTION tenants_page(after text, page_size integer)
+  RETURNS TABLE (tenant_id text, name text, subdomain text, status text, plan text, rate_limit integer,
+                 metadata jsonb, created_at timestamptz, updated_at timestamptz)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+AS $$ SELECT t.tenant_id, t.name, t.subdomain, t.status, t.plan, t.rate_limit, t.metadata, t.created_at, t.updated_at
+        FROM tenants t WHERE (tenants_page.after IS NULL OR t.tenant_id > tenants_page.after)
+       ORDER BY t.tenant_id LIMIT tenants_page.page_size $$;
+DROP POLICY platform_functions_read ON tenant_deletions;
+DROP POLICY platform_functions_write ON tenant_deletions;
+REVOKE ALL ON tenant_deletions FROM bridge_platform;
 DROP POLICY platform_functions_read ON unclaimed_webhook_changes;
 DROP POLICY platform_functions_hold ON unclaimed_webhook_changes;
 REVOKE ALL ON unclaimed_webhook_changes FROM bridge_platform;

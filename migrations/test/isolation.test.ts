@@ -20,6 +20,7 @@ const TENANT_TABLES = [
   'message_parts',
   'conversation_aliases',
   'account_events',
+  'tenant_deletions',
 ];
 
 let tdb: TestDatabase;
@@ -48,6 +49,7 @@ beforeAll(async () => {
     );
     await ownerQuery(tdb, `INSERT INTO conversation_aliases (tenant_id, wa_id, moved_to) VALUES ($1, '15550000001', '15550000000')`, [t]);
     await ownerQuery(tdb, `INSERT INTO account_events (tenant_id, field, waba_id, payload) VALUES ($1, 'account_update', $2, '{}')`, [t, `waba-${phone}`]);
+    await ownerQuery(tdb, `INSERT INTO tenant_deletions (tenant_id, state, finished_at) VALUES ($1, 'done', now())`, [t]);
   }
   // Each tenant's WABA; a change held for each tenant's number and WABA, and one nobody owns.
   await ownerQuery(tdb, `UPDATE tenant_credentials SET waba_id = 'waba-' || phone_number_id`);
@@ -217,6 +219,7 @@ describe('the platform functions: the only way across tenants', () => {
     'unclaimed_change_claimants',
     'hold_unclaimed_changes',
     'unclaimed_changes_page',
+    'tenant_deletion_claim',
   ];
 
   it('are SECURITY DEFINER, owned by bridge_platform (NOLOGIN, not BYPASSRLS, no one’s role), with a pinned search_path, executable by bridge_app only', async () => {
@@ -281,6 +284,26 @@ describe('the platform functions: the only way across tenants', () => {
       { tenant_id: 'tenant-a', kind: 'to_genesys_message', state: 'pending', count: 1 },
       { tenant_id: 'tenant-b', kind: 'to_genesys_message', state: 'pending', count: 1 },
     ]);
+  });
+
+  it('tenant_deletion_claim: leases the oldest deletion nobody holds, once; tenants_page no longer lists the tenant', async () => {
+    await ownerQuery(
+      tdb,
+      `INSERT INTO tenants (tenant_id, name, status) VALUES ('tenant-c', 'c', 'deleting');
+       INSERT INTO tenant_deletions (tenant_id) VALUES ('tenant-c');`,
+    );
+    try {
+      expect((await db.query('SELECT * FROM tenants_page(NULL, 10)')).map((r) => r.tenant_id)).toEqual(['tenant-a', 'tenant-b']);
+      expect(await db.query('SELECT tenant_deletion_claim($1, $2) AS t', ['worker-1', 60_000])).toEqual([{ t: 'tenant-c' }]);
+      // Held by worker-1 now; finished deletions (tenants a and b) are never offered.
+      expect(await db.query('SELECT tenant_deletion_claim($1, $2) AS t', ['worker-2', 60_000])).toEqual([{ t: null }]);
+      expect(await ownerQuery(tdb, `SELECT locked_by FROM tenant_deletions WHERE tenant_id = 'tenant-c'`)).toEqual([{ locked_by: 'worker-1' }]);
+      // Its lease run out (worker-1 died): another worker takes it over.
+      await ownerQuery(tdb, `UPDATE tenant_deletions SET locked_until = now() - interval '1 second' WHERE tenant_id = 'tenant-c'`);
+      expect(await db.query('SELECT tenant_deletion_claim($1, $2) AS t', ['worker-2', 60_000])).toEqual([{ t: 'tenant-c' }]);
+    } finally {
+      await ownerQuery(tdb, `DELETE FROM tenant_deletions WHERE tenant_id = 'tenant-c'; DELETE FROM tenants WHERE tenant_id = 'tenant-c';`);
+    }
   });
 
   it('record_api_key_use: moves last_used_at forward, never past now', async () => {

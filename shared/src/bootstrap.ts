@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import type { z } from 'zod';
 import { createCache, type Cache } from './cache';
-import { loadConfig, type BaseConfig } from './config';
+import { dbTimeouts, loadConfig, type BaseConfig } from './config';
 import { Database } from './db';
 import { listen, type RunningService } from './http';
 import { createLogger, type Logger } from './logger';
@@ -46,7 +46,7 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
 ): Promise<RunningService> {
   const config = loadConfig(definition.configSchema, env);
   const logger = createLogger({ name: definition.name, level: config.LOG_LEVEL });
-  const db = new Database({ connectionString: config.DATABASE_URL, applicationName: definition.name });
+  const db = new Database({ connectionString: config.DATABASE_URL, applicationName: definition.name, timeouts: dbTimeouts(config) });
   try {
     await db.assertUnprivilegedRole();
   } catch (err) {

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { decodeEncryptionKey } from './crypto';
+import { DEFAULT_DB_TIMEOUTS, type DatabaseTimeouts } from './db';
 import { DEFAULT_MEDIA_DOWNLOAD_HOSTS, parseHostAllowlist } from './url-allowlist';
 
 /**
@@ -10,6 +11,8 @@ import { DEFAULT_MEDIA_DOWNLOAD_HOSTS, parseHostAllowlist } from './url-allowlis
  */
 
 const secret = (doc: string) => z.string().min(1).optional().describe(doc);
+/** Milliseconds, 0 meaning "no limit" (a day at most: a longer limit is no limit in practice). */
+const dbTimeout = (fallback: number, doc: string) => z.coerce.number().int().min(0).max(86_400_000).default(fallback).describe(doc);
 
 /**
  * The services that call other services' routes, and the variable holding each one's own internal
@@ -72,6 +75,9 @@ export const baseConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development').describe('Runtime mode; production enforces secrets'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
   DATABASE_URL: z.string().min(1).describe('PostgreSQL connection string (services: the application role)'),
+  DB_STATEMENT_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.statementMs, 'Longest a statement of the services may run before the server cancels it (503 DATABASE_BUSY); 0: no limit'),
+  DB_LOCK_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.lockMs, 'Longest a statement of the services may wait for a lock (503 DATABASE_BUSY); 0: no limit'),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.idleInTransactionMs, 'Longest a transaction of the services may sit idle before the server ends its session; 0: no limit'),
   REDIS_URL: z.string().min(1).optional().describe('Redis connection string; unset means in-process caches (one node only)'),
   INTERNAL_SERVICE_TOKEN: secret(
     'Outside production (npm start, where one process holds everything): the shared secret each unset internal token and the media signing key are derived from. Production ignores it',
@@ -104,6 +110,11 @@ export const baseConfigSchema = z.object({
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;
+
+/** The database timeouts the environment sets (DB_*_TIMEOUT_MS), for `new Database({ timeouts })`. */
+export function dbTimeouts(config: Pick<BaseConfig, 'DB_STATEMENT_TIMEOUT_MS' | 'DB_LOCK_TIMEOUT_MS' | 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'>): DatabaseTimeouts {
+  return { statementMs: config.DB_STATEMENT_TIMEOUT_MS, lockMs: config.DB_LOCK_TIMEOUT_MS, idleInTransactionMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS };
+}
 
 /** The secrets production refuses to start without, when a service's schema declares them. */
 const PRODUCTION_SECRETS: readonly SecretName[] = ['ADMIN_API_KEY', 'JWT_SECRET', 'CREDENTIALS_ENCRYPTION_KEY', 'MEDIA_SIGNING_SECRET', ...Object.values(INTERNAL_CALLERS)];

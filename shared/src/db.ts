@@ -6,21 +6,64 @@ export const APP_ROLE = 'bridge_app';
 
 export type Queryable = Pick<PoolClient, 'query'>;
 
+/**
+ * How long the server lets one of our sessions wait or work before it gives up, in
+ * milliseconds (0: no limit). Sent as the session's `statement_timeout`, `lock_timeout` and
+ * `idle_in_transaction_session_timeout` when each connection opens, so no unit of work can
+ * queue behind a lock, run, or hold a transaction open for ever and take a pooled connection
+ * (and every request waiting for one) with it.
+ */
+export interface DatabaseTimeouts {
+  /** Longest a statement may run. */
+  statementMs: number;
+  /** Longest a statement may wait for a lock (a row another transaction is changing, a table a migration alters). */
+  lockMs: number;
+  /** Longest a transaction may sit idle between statements; the server then ends the session. */
+  idleInTransactionMs: number;
+}
+
+/** The defaults, and what DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS and DB_IDLE_IN_TRANSACTION_TIMEOUT_MS default to. */
+export const DEFAULT_DB_TIMEOUTS: DatabaseTimeouts = { statementMs: 15_000, lockMs: 5_000, idleInTransactionMs: 30_000 };
+
 export interface DatabaseOptions {
   connectionString: string;
   max?: number;
   applicationName?: string;
+  /** Any not given: DEFAULT_DB_TIMEOUTS. */
+  timeouts?: Partial<DatabaseTimeouts>;
 }
 
-/** Postgres error codes that mean "the database is not there right now". */
-const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300']);
+/**
+ * SQLSTATEs that mean "this server cannot serve this session" (PostgreSQL, Appendix A "Error
+ * Codes"): the connection is of no further use, so it is discarded and the pool opens a new one,
+ * which may reach a recovered or newly promoted server. Class 08 (connection exceptions);
+ * 25006 read_only_sql_transaction (a standby, or a primary demoted by a failover, refuses
+ * writes); 25P03 idle_in_transaction_session_timeout; 53300 too_many_connections; 57P01
+ * admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 57P04 database_dropped, 57P05
+ * idle_session_timeout. Not these: 40001/40P01 (serialization failure, deadlock) and constraint
+ * errors, which are about the transaction, not the server.
+ */
+const UNAVAILABLE_CODES = new Set(['25006', '25P03', '53300', '57P01', '57P02', '57P03', '57P04', '57P05']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * SQLSTATEs of a statement the server gave up on for our own timeouts: 55P03 lock_not_available
+ * (lock_timeout) and 57014 query_canceled (statement_timeout). The session is fine; the request
+ * is answered 503 so that its sender retries later.
+ */
+const BUSY_CODES = new Set(['55P03', '57014']);
 
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (!e) return false;
-  if (e.code && (UNAVAILABLE_CODES.has(e.code) || NETWORK_CODES.has(e.code))) return true;
+  if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || NETWORK_CODES.has(e.code) || /^08[0-9A-Z]{3}$/.test(e.code))) return true;
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e.message ?? '');
+}
+
+/** Whether `err` is the server giving up on a statement for its lock or statement timeout. */
+export function isDatabaseBusy(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return typeof code === 'string' && BUSY_CODES.has(code);
 }
 
 /**
@@ -30,18 +73,31 @@ export function isDatabaseUnavailable(err: unknown): boolean {
  */
 export class Database {
   readonly pool: Pool;
+  readonly timeouts: DatabaseTimeouts;
+  /**
+   * Bumped when a connection turns out to reach a server that cannot serve us: every connection
+   * opened before that reaches the same server, so each is closed instead of being reused.
+   */
+  private generation = 0;
+  private readonly generationOf = new WeakMap<PoolClient, number>();
 
   constructor(options: DatabaseOptions) {
+    this.timeouts = { ...DEFAULT_DB_TIMEOUTS, ...options.timeouts };
     const config: PoolConfig = {
       connectionString: options.connectionString,
       max: options.max ?? 10,
       application_name: options.applicationName,
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
+      // Session settings sent when each connection opens (0 turns one off).
+      statement_timeout: this.timeouts.statementMs,
+      lock_timeout: this.timeouts.lockMs,
+      idle_in_transaction_session_timeout: this.timeouts.idleInTransactionMs,
     };
     this.pool = new Pool(config);
     // An idle client losing its connection must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => this.generationOf.set(client, this.generation));
   }
 
   /** Runs `fn` in a transaction that sees only `tenantId`'s rows. */
@@ -56,18 +112,24 @@ export class Database {
    * it no rows, whatever the session sets. It is for calling the platform functions of migration
    * 1732060800020 (`api_key_by_hash`, `outbox_claim`, ...), SECURITY DEFINER functions that are
    * the only way across tenants and return only what their caller needs. Returns the rows;
-   * throws 503 DATABASE_UNAVAILABLE when there is no database to be had.
+   * throws 503 DATABASE_UNAVAILABLE or DATABASE_BUSY as withTenant does.
    */
-  async unscoped<R extends QueryResultRow = QueryResultRow>(query: string | { name: string; text: string }, values: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(typeof query === 'string' ? { text: query, values } : { ...query, values })).rows;
-    } catch (err) {
-      if (isDatabaseUnavailable(err)) throw appError('DATABASE_UNAVAILABLE');
-      throw err;
-    }
+  unscoped<R extends QueryResultRow = QueryResultRow>(query: string | { name: string; text: string }, values: unknown[] = []): Promise<R[]> {
+    const config = typeof query === 'string' ? { text: query, values } : { ...query, values };
+    return this.onConnection(async (client) => (await client.query<R>(config)).rows, false);
   }
 
-  private async transaction<T>(begin: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
+  private transaction<T>(begin: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
+    return this.onConnection(async (client) => {
+      await client.query(begin);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    }, true);
+  }
+
+  /** Runs `fn` on a pooled connection; `inTransaction`: it opened one, rolled back if `fn` fails. */
+  private async onConnection<T>(fn: (client: PoolClient) => Promise<T>, inTransaction: boolean): Promise<T> {
     const client = await this.connect();
     // A connection that dies while checked out (between two queries) emits 'error' on the client;
     // unheard, that would crash the process. The next query fails instead, and is handled below.
@@ -75,18 +137,18 @@ export class Database {
     client.on('error', onError);
     let released = false;
     try {
-      await client.query(begin);
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
+      return await fn(client);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
       if (isDatabaseUnavailable(err)) {
-        // A broken connection must not go back to the pool.
+        // A connection to a server that cannot serve us must not go back to the pool, nor may
+        // its siblings (opened to the same server) be handed out again.
+        this.generation++;
         client.release(err as Error);
         released = true;
         throw appError('DATABASE_UNAVAILABLE');
       }
+      if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
+      if (isDatabaseBusy(err)) throw appError('DATABASE_BUSY');
       throw err;
     } finally {
       client.off('error', onError);
@@ -94,12 +156,21 @@ export class Database {
     }
   }
 
-  /** No connection to be had, whatever the reason, is "the database is unavailable" (503, retry later). */
+  /**
+   * A pooled connection opened since the last "cannot serve" error (older ones are closed as
+   * they come out of the pool). No connection to be had, whatever the reason, is "the database
+   * is unavailable" (503, retry later).
+   */
   private async connect(): Promise<PoolClient> {
-    try {
-      return await this.pool.connect();
-    } catch {
-      throw appError('DATABASE_UNAVAILABLE');
+    for (;;) {
+      let client: PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch {
+        throw appError('DATABASE_UNAVAILABLE');
+      }
+      if ((this.generationOf.get(client) ?? this.generation) >= this.generation) return client;
+      client.release(true);
     }
   }
 

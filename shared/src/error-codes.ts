@@ -26,6 +26,8 @@ export const ERROR_CODES = {
 
   // Dependencies of every service.
   DATABASE_UNAVAILABLE: { status: 503, message: 'Database unavailable' },
+  /** A statement gave up waiting for a lock or ran past its time (DB_LOCK_TIMEOUT_MS, DB_STATEMENT_TIMEOUT_MS). */
+  DATABASE_BUSY: { status: 503, message: 'The database is busy; try again shortly' },
   CREDENTIALS_UNAVAILABLE: { status: 503, message: 'Tenant credentials are temporarily unavailable' },
   CREDENTIALS_UNREADABLE: { status: 500, message: 'Stored credentials cannot be read' },
 
@@ -62,6 +64,8 @@ export const ERROR_CODES = {
   CREDENTIALS_NOT_FOUND: { status: 404, message: 'No credentials of this type for this tenant' },
   API_KEY_NOT_FOUND: { status: 404, message: 'API key not found' },
   TENANT_EXISTS: { status: 409, message: 'A tenant with this tenantId already exists' },
+  TENANT_BEING_DELETED: { status: 409, message: 'A deleted tenant with this tenantId is still being purged; create it again once GET /tenants/:tenantId/deletion says done' },
+  DELETION_NOT_FOUND: { status: 404, message: 'No deletion of this tenant was requested' },
   SUBDOMAIN_TAKEN: { status: 409, message: 'This subdomain belongs to another tenant' },
   PHONE_NUMBER_TAKEN: { status: 409, message: 'This phoneNumberId belongs to another tenant' },
 

@@ -48,7 +48,8 @@ const keys = {
 // By names from outside, across tenants: SECURITY DEFINER functions (migration 1732060800020).
 const API_KEY_BY_HASH = statement('directory-api-key', 'SELECT id, tenant_id, is_active, rate_limit FROM api_key_by_hash($1)');
 const API_KEY_BY_ID = statement('directory-api-key-id', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE id = $1 AND tenant_id = $2');
-const TENANT_BY_ID = statement('directory-tenant', 'SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1');
+// A tenant being deleted (its rows purged in the background) is no tenant at all to readers.
+const TENANT_BY_ID = statement('directory-tenant', "SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1 AND status <> 'deleting'");
 const TENANT_BY_SUBDOMAIN = statement('directory-subdomain', 'SELECT tenant_by_subdomain($1) AS tenant_id');
 
 export interface DirectoryOptions {

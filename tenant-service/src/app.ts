@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, standardReadiness } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
+import { TenantPurger, type PurgeOptions } from './purge';
 import { adminRoutes, internalRoutes } from './routes';
 import { createTenantUseCases } from './tenants';
 
@@ -13,17 +14,21 @@ export interface TenantServiceDeps {
   adminApiKey: string;
   /** The services that may call the internal routes, with their tokens (which credentials each may read: CREDENTIAL_READERS). */
   internalCallers: CallerTokens;
+  /** The background purge of deleted tenants (defaults: DEFAULT_PURGE). */
+  purge?: Partial<PurgeOptions>;
 }
 
 /**
  * The tenant-service apps: the admin API on every route of `app` (port 3007), the internal
- * credentials route under /internal of `internalApp` (INTERNAL_PORT, never published). In the
- * background from the start it fills the verify-token hashes that Meta credentials stored before
- * they existed lack (see fillVerifyTokenHashes); `close` stops that and waits for it. The db and
- * cache are the caller's.
+ * credentials route under /internal of `internalApp` (INTERNAL_PORT, never published). Two jobs
+ * run in the background from the start: the fill of the verify-token hashes that Meta credentials
+ * stored before them lack (see fillVerifyTokenHashes), and the purge of deleted tenants (every
+ * replica runs one, see purge.ts). `close` stops both and waits for them. The db and cache are
+ * the caller's.
  */
 export function createTenantService(deps: TenantServiceDeps): { app: Express; internalApp: Express; close(): Promise<void> } {
-  const tenants = createTenantUseCases(deps);
+  const purger = new TenantPurger(deps, deps.purge);
+  const tenants = createTenantUseCases({ ...deps, purger });
   const app = createServiceApp({
     name: 'tenant-service',
     logger: deps.logger,
@@ -49,12 +54,13 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     },
     (err: unknown) => deps.logger.error({ err }, 'verify-token hashes not filled; the next start tries again'),
   );
+  purger.start();
   return {
     app,
     internalApp,
     close: async () => {
       closing = true;
-      await backfill;
+      await Promise.all([backfill, purger.close()]);
     },
   };
 }

@@ -5,11 +5,14 @@ import type { Database, Queryable } from '@bridge/shared';
  * (`db.withTenant`), but those across tenants, which call the platform functions (`db.unscoped`).
  */
 
+/** `deleting`: DELETE /tenants/:id was answered and the purge is removing its rows; to everyone else the tenant is gone. */
+export type TenantStatus = 'active' | 'suspended' | 'deleting';
+
 export interface TenantRow {
   tenant_id: string;
   name: string;
   subdomain: string | null;
-  status: 'active' | 'suspended';
+  status: TenantStatus;
   plan: string;
   rate_limit: number;
   metadata: Record<string, unknown>;
@@ -29,7 +32,7 @@ export interface Tenant {
   updatedAt: string;
 }
 
-export const toTenant = (r: TenantRow): Tenant => ({
+export const toTenant = (r: TenantRow & { status: Tenant['status'] }): Tenant => ({
   tenantId: r.tenant_id,
   name: r.name,
   subdomain: r.subdomain,
@@ -43,11 +46,17 @@ export const toTenant = (r: TenantRow): Tenant => ({
 
 const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, created_at, updated_at';
 
+/** A tenant being deleted is not found by any of the functions below but `tenantStatus`. */
+const VISIBLE = "status <> 'deleting'";
+
+/** A tenant row the admin API may show (not being deleted). */
+export type VisibleTenantRow = TenantRow & { status: 'active' | 'suspended' };
+
 export async function insertTenant(
   db: Queryable,
   t: { tenantId: string; name: string; subdomain?: string; plan?: string; rateLimit?: number; metadata?: Record<string, unknown> },
-): Promise<TenantRow> {
-  const { rows } = await db.query<TenantRow>(
+): Promise<VisibleTenantRow> {
+  const { rows } = await db.query<VisibleTenantRow>(
     `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata)
      VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb))
      RETURNING ${TENANT_COLUMNS}`,
@@ -56,26 +65,35 @@ export async function insertTenant(
   return rows[0];
 }
 
-export async function findTenant(db: Queryable, tenantId: string, options: { forUpdate?: boolean } = {}): Promise<TenantRow | undefined> {
-  const { rows } = await db.query<TenantRow>(
-    `SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
+export async function findTenant(db: Queryable, tenantId: string, options: { forUpdate?: boolean } = {}): Promise<VisibleTenantRow | undefined> {
+  const { rows } = await db.query<VisibleTenantRow>(
+    `SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1 AND ${VISIBLE}${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [tenantId],
   );
   return rows[0];
 }
 
-/** Every tenant's row, by id after `after`, across tenants: tenants_page (migration 1732060800020). */
-export function listTenants(db: Database, limit: number, after?: string): Promise<TenantRow[]> {
-  return db.unscoped<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants_page($1, $2)`, [after ?? null, limit]);
+/** The tenant's status whatever it is (`deleting` included); undefined: no row. */
+export async function tenantStatus(db: Queryable, tenantId: string): Promise<TenantStatus | undefined> {
+  const { rows } = await db.query<{ status: TenantStatus }>('SELECT status FROM tenants WHERE tenant_id = $1', [tenantId]);
+  return rows[0]?.status;
+}
+
+/**
+ * Every tenant's row but those being deleted, by id after `after`, across tenants: tenants_page
+ * (migrations 1732060800020, 1732060800040).
+ */
+export function listTenants(db: Database, limit: number, after?: string): Promise<VisibleTenantRow[]> {
+  return db.unscoped<VisibleTenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants_page($1, $2)`, [after ?? null, limit]);
 }
 
 /** Changes only the fields given; `subdomain: null` removes the subdomain. */
 export async function updateTenant(
   db: Queryable,
   tenantId: string,
-  patch: { name?: string; subdomain?: string | null; plan?: string; rateLimit?: number; status?: string; metadata?: Record<string, unknown> },
-): Promise<TenantRow | undefined> {
-  const { rows } = await db.query<TenantRow>(
+  patch: { name?: string; subdomain?: string | null; plan?: string; rateLimit?: number; status?: 'active' | 'suspended'; metadata?: Record<string, unknown> },
+): Promise<VisibleTenantRow | undefined> {
+  const { rows } = await db.query<VisibleTenantRow>(
     `UPDATE tenants SET
         name       = COALESCE($2, name),
         subdomain  = CASE WHEN $3 THEN $4 ELSE subdomain END,
@@ -84,7 +102,7 @@ export async function updateTenant(
         status     = COALESCE($7, status),
         metadata   = COALESCE($8::jsonb, metadata),
         updated_at = now()
-      WHERE tenant_id = $1
+      WHERE tenant_id = $1 AND ${VISIBLE}
       RETURNING ${TENANT_COLUMNS}`,
     [
       tenantId,
@@ -100,14 +118,51 @@ export async function updateTenant(
   return rows[0];
 }
 
-/** Deletes the tenant (its rows in every table go by cascade); returns what it had, for cache updates. */
-export async function deleteTenant(
+/**
+ * The first, short step of deleting a tenant: marks it `deleting` and frees its subdomain, and
+ * removes its API keys and credentials (a handful of rows), so that from the commit on nothing
+ * resolves to it and its phone number id can be onboarded again. Records the deletion for the
+ * purge (or restarts a finished record of an earlier tenant of this id). Undefined: no such
+ * visible tenant. Returns what caches must forget, and the rows removed so far.
+ */
+export async function markDeleting(
   db: Queryable,
   tenantId: string,
-): Promise<{ subdomain: string | null; keys: Pick<ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>[] } | undefined> {
-  const keys = await db.query<Pick<ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>>('SELECT id, tenant_id, key_hash FROM tenant_api_keys WHERE tenant_id = $1', [tenantId]);
-  const { rows } = await db.query<{ subdomain: string | null }>('DELETE FROM tenants WHERE tenant_id = $1 RETURNING subdomain', [tenantId]);
-  return rows[0] && { subdomain: rows[0].subdomain, keys: keys.rows };
+): Promise<{ subdomain: string | null; keys: Pick<ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>[]; deleted: Record<string, number> } | undefined> {
+  // Locking the row waits only for transactions inserting the tenant's rows right now (their
+  // foreign key checks share it), which are short; lock_timeout bounds the wait in any case.
+  const { rows } = await db.query<{ subdomain: string | null }>(`SELECT subdomain FROM tenants WHERE tenant_id = $1 AND ${VISIBLE} FOR UPDATE`, [tenantId]);
+  if (!rows[0]) return undefined;
+  await db.query(`UPDATE tenants SET status = 'deleting', subdomain = NULL, updated_at = now() WHERE tenant_id = $1`, [tenantId]);
+  const keys = await db.query<Pick<ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>>('DELETE FROM tenant_api_keys WHERE tenant_id = $1 RETURNING id, tenant_id, key_hash', [tenantId]);
+  const credentials = await db.query('DELETE FROM tenant_credentials WHERE tenant_id = $1', [tenantId]);
+  const deleted = { tenant_api_keys: keys.rowCount ?? 0, tenant_credentials: credentials.rowCount ?? 0 };
+  await db.query(
+    `INSERT INTO tenant_deletions (tenant_id, deleted) VALUES ($1, $2)
+     ON CONFLICT (tenant_id) DO UPDATE SET
+       state = 'purging', requested_at = now(), finished_at = NULL, deleted = EXCLUDED.deleted, batches = 0,
+       locked_by = NULL, locked_until = NULL, last_error = NULL, updated_at = now()`,
+    [tenantId, JSON.stringify(deleted)],
+  );
+  return { subdomain: rows[0].subdomain, keys: keys.rows, deleted };
+}
+
+export interface DeletionRow {
+  tenant_id: string;
+  state: 'purging' | 'done';
+  requested_at: Date;
+  finished_at: Date | null;
+  deleted: Record<string, number>;
+  batches: number;
+  last_error: string | null;
+}
+
+export async function findDeletion(db: Queryable, tenantId: string): Promise<DeletionRow | undefined> {
+  const { rows } = await db.query<DeletionRow>(
+    'SELECT tenant_id, state, requested_at, finished_at, deleted, batches, last_error FROM tenant_deletions WHERE tenant_id = $1',
+    [tenantId],
+  );
+  return rows[0];
 }
 
 export interface CredentialRow {
@@ -238,5 +293,124 @@ export function listUnclaimedChanges(db: Database, q: { limit: number; after?: s
   return db.unscoped<UnclaimedChangeRow>(
     `SELECT id::text, phone_number_id, waba_id, field, signed_by, payload, received_at FROM unclaimed_changes_page($1::bigint, $2, $3)`,
     [q.after ?? null, q.limit, q.phoneNumberId ?? null],
+  );
+}
+
+// ---- the purge of deleted tenants (purge.ts) ----
+
+/**
+ * Leases the oldest deletion nobody is working on (never claimed, released, or its lease run
+ * out: its replica died) to `worker` for `leaseMs`, across tenants: tenant_deletion_claim
+ * (migration 1732060800040). Undefined: none waiting.
+ */
+export async function claimDeletion(db: Database, worker: string, leaseMs: number): Promise<string | undefined> {
+  const [row] = await db.unscoped<{ tenant_id: string | null }>('SELECT tenant_deletion_claim($1, $2) AS tenant_id', [worker, leaseMs]);
+  return row?.tenant_id ?? undefined;
+}
+
+/** A tenant-owned table, quoted for SQL, and the columns after `tenant_id` of its primary key (none: its key does not start with `tenant_id`). */
+export interface OwnedTable {
+  name: string;
+  keys: Array<{ column: string; type: string }>;
+}
+
+/**
+ * The tables whose rows belong to a tenant: every table with a foreign key whose first column is
+ * its `tenant_id`, to `tenants` or to another tenant-owned table (message_parts → message_tracking),
+ * so a table a later migration adds is purged too, and counted; with their key columns. Read from
+ * the system catalogs, in no tenant's scope (`db.unscoped`).
+ */
+export function tenantOwnedTables(db: Database): Promise<OwnedTable[]> {
+  return db.unscoped<OwnedTable>(
+    `SELECT t.oid::regclass::text AS name,
+            COALESCE((
+              SELECT json_agg(json_build_object('column', quote_ident(ka.attname), 'type', format_type(ka.atttypid, ka.atttypmod)) ORDER BY k.ord)
+                FROM pg_index i
+                CROSS JOIN unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                JOIN pg_attribute ka ON ka.attrelid = i.indrelid AND ka.attnum = k.attnum
+               WHERE i.indrelid = t.oid AND i.indisprimary AND k.ord > 1 AND i.indkey[0] = a.attnum
+            ), '[]'::json) AS keys
+       FROM pg_class t
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+      WHERE EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = t.oid AND c.contype = 'f' AND c.conkey[1] = a.attnum)
+      ORDER BY 1`,
+  );
+}
+
+/**
+ * Deletes the tenant's next `limit` rows of `table` in key order after `cursor` (the last key
+ * of the previous batch; undefined: from the start) and adds them to the deletion's progress,
+ * in the caller's transaction, if `worker` still holds the lease, which it renews; otherwise it
+ * deletes nothing and returns null (another replica purges this tenant now). Walking the primary
+ * key from a cursor keeps every batch an index range scan of `limit` entries, however many rows
+ * went before. Returns the rows deleted, whether fewer than `limit` were left (the sweep of
+ * this table is done), and the cursor for the next batch.
+ */
+export async function purgeBatch(
+  db: Queryable,
+  tenantId: string,
+  table: OwnedTable,
+  limit: number,
+  cursor: string[] | undefined,
+  lease: { worker: string; leaseMs: number },
+): Promise<{ deleted: number; done: boolean; cursor?: string[] } | null> {
+  // First, and locking the deletion's row until commit: a replica that lost the lease stops here.
+  const held = await db.query(
+    `UPDATE tenant_deletions SET batches = batches + 1, locked_until = now() + $3 * interval '1 millisecond', last_error = NULL, updated_at = now()
+      WHERE tenant_id = $1 AND state = 'purging' AND locked_by = $2`,
+    [tenantId, lease.worker, lease.leaseMs],
+  );
+  if (!held.rowCount) return null;
+  // Walk the key's index in order and stop at the limit, whatever the statistics say: on none
+  // (a table just bulk-loaded) or stale ones, PostgreSQL would otherwise fetch and sort every
+  // row the tenant has left, in every batch. The penalty that setting puts on any sort would
+  // also make the plan look costly enough to JIT-compile, which takes longer than the batch.
+  await db.query('SET LOCAL enable_sort = off; SET LOCAL jit = off');
+  const keys = table.keys.map((k) => k.column);
+  const after = cursor && keys.length ? ` AND (${keys.join(', ')}) > (${table.keys.map((k, i) => `$${i + 3}::${k.type}`).join(', ')})` : '';
+  const order = keys.length ? ` ORDER BY ${keys.join(', ')}` : '';
+  const last = keys.length ? `(SELECT json_build_array(${keys.map((k) => `${k}::text`).join(', ')}) FROM doomed ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT 1)` : 'NULL::json';
+  const { rows } = await db.query<{ deleted: number; seen: number; last: string[] | null }>(
+    `WITH doomed AS MATERIALIZED (
+            SELECT ctid${keys.map((k) => `, ${k}`).join('')} FROM ${table.name} WHERE tenant_id = $1${after}${order} LIMIT $2),
+          gone AS (DELETE FROM ${table.name} WHERE tenant_id = $1 AND ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1)
+     SELECT (SELECT count(*) FROM gone)::int AS deleted, (SELECT count(*) FROM doomed)::int AS seen, ${last} AS last`,
+    [tenantId, limit, ...(after ? cursor! : [])],
+  );
+  const { deleted, seen } = rows[0];
+  if (deleted) {
+    await db.query(
+      `UPDATE tenant_deletions SET deleted = jsonb_set(deleted, ARRAY[$2], to_jsonb(COALESCE((deleted ->> $2)::bigint, 0) + $3)) WHERE tenant_id = $1`,
+      [tenantId, table.name, deleted],
+    );
+  }
+  return { deleted, done: seen < limit, cursor: rows[0].last ?? undefined };
+}
+
+/**
+ * The last step: deletes the tenant row (the few rows written since each table was emptied go
+ * with it, by cascade) and marks the deletion done. False when `worker` lost the lease.
+ */
+export async function finishDeletion(db: Queryable, tenantId: string, worker: string): Promise<boolean> {
+  const done = await db.query(
+    `UPDATE tenant_deletions SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, updated_at = now()
+      WHERE tenant_id = $1 AND state = 'purging' AND locked_by = $2`,
+    [tenantId, worker],
+  );
+  if (!done.rowCount) return false;
+  await db.query(`DELETE FROM tenants WHERE tenant_id = $1 AND status = 'deleting'`, [tenantId]);
+  return true;
+}
+
+/**
+ * Gives the lease back so that any replica may carry on: at once (shutting down), or after
+ * `retryInMs` with the error's reason recorded (a batch failed).
+ */
+export async function releaseDeletion(db: Queryable, tenantId: string, worker: string, failure?: { error: string; retryInMs: number }): Promise<void> {
+  await db.query(
+    `UPDATE tenant_deletions SET locked_by = NULL, locked_until = now() + $4 * interval '1 millisecond',
+        last_error = COALESCE($3, last_error), updated_at = now()
+      WHERE tenant_id = $1 AND locked_by = $2`,
+    [tenantId, worker, failure?.error ?? null, failure?.retryInMs ?? 0],
   );
 }

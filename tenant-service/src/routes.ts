@@ -30,9 +30,14 @@ export function adminRoutes(tenants: TenantUseCases): Router {
     res.json(await tenants.updateTenant(tenantParam(req.params.tenantId), parseInput(updateTenantSchema, req.body)));
   });
 
+  // 204 at once: the tenant is gone for everyone from now on; its rows are purged in the background.
   r.delete('/tenants/:tenantId', async (req, res) => {
     await tenants.deleteTenant(tenantParam(req.params.tenantId));
     res.status(204).end();
+  });
+
+  r.get('/tenants/:tenantId/deletion', async (req, res) => {
+    res.json(await tenants.getDeletion(tenantParam(req.params.tenantId)));
   });
 
   r.get('/unclaimed-changes', async (req, res) => {

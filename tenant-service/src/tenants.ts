@@ -25,6 +25,8 @@ export interface TenantDeps {
   cache: Cache;
   cipher: CredentialCipher;
   logger: Logger;
+  /** The background purge, told when a deletion is recorded (without it, a replica's poll finds it). */
+  purger?: { wake(): void };
 }
 
 /** Unique constraints → the contract's 409s. */
@@ -44,7 +46,7 @@ function asConflict(err: unknown): never {
 
 const tenantNotFound = () => appError('TENANT_NOT_FOUND');
 
-const tenantEntry = (r: repo.TenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
+const tenantEntry = (r: repo.VisibleTenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
 const keyEntry = (k: repo.ApiKeyRow) => ({ tenantId: k.tenant_id, keyId: k.id, active: k.is_active, rateLimit: k.rate_limit });
 const keyRef = (k: Pick<repo.ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>) => ({ keyHash: k.key_hash, tenantId: k.tenant_id, keyId: k.id });
 
@@ -65,6 +67,15 @@ export function createTenantUseCases(deps: TenantDeps) {
     }
   }
 
+  /** asConflict, but a taken tenant id is TENANT_BEING_DELETED while a deleted tenant of that id is purged. */
+  async function creationConflict(tenantId: string, err: unknown): Promise<never> {
+    const e = err as { code?: string; constraint?: string };
+    if (e?.code === '23505' && e.constraint === 'tenants_pkey' && (await db.withTenant(tenantId, (q) => repo.tenantStatus(q, tenantId))) === 'deleting') {
+      throw appError('TENANT_BEING_DELETED');
+    }
+    return asConflict(err);
+  }
+
   async function issueKey(q: Parameters<typeof repo.insertApiKey>[0], tenantId: string, name: string, rateLimit?: number) {
     const apiKey = generateApiKey();
     const row = await repo.insertApiKey(q, { tenantId, keyHash: hashApiKey(apiKey), prefix: apiKeyPrefix(apiKey), name, rateLimit });
@@ -72,11 +83,14 @@ export function createTenantUseCases(deps: TenantDeps) {
   }
 
   return {
-    /** Creates the tenant and its first API key in one transaction; the key is returned once. */
+    /**
+     * Creates the tenant and its first API key in one transaction; the key is returned once.
+     * 409 TENANT_EXISTS, or TENANT_BEING_DELETED while a deleted tenant of this id is purged.
+     */
     async createTenant(input: CreateTenantInput) {
       const { tenant, key } = await db
         .withTenant(input.tenantId, async (q) => ({ tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, 'default') }))
-        .catch(asConflict);
+        .catch((err: unknown) => creationConflict(input.tenantId, err));
       // Overwrites anything remembered about this id, subdomain or key while they did not exist.
       await announce({ tenantId: tenant.tenant_id, kind: 'tenant-updated' }, async () => {
         await directory.tenantChanged(tenant.tenant_id, tenantEntry(tenant));
@@ -113,13 +127,36 @@ export function createTenantUseCases(deps: TenantDeps) {
       return repo.toTenant(result.after);
     },
 
+    /**
+     * Deletes the tenant as far as anyone can tell, at once: it is marked `deleting`, its keys,
+     * credentials and subdomain go, and every node is told (its API calls, webhooks and media
+     * links are refused as a deleted tenant's from the next request on; its deliveries stop).
+     * Its other rows, however many, are removed by the background purge (purge.ts), whose
+     * progress `getDeletion` reports. 404 for a tenant that does not exist or is being deleted.
+     */
     async deleteTenant(tenantId: string) {
-      const gone = await db.withTenant(tenantId, (q) => repo.deleteTenant(q, tenantId));
+      const gone = await db.withTenant(tenantId, (q) => repo.markDeleting(q, tenantId));
       if (!gone) throw tenantNotFound();
       await announce({ tenantId, kind: 'tenant-deleted' }, async () => {
         await directory.tenantChanged(tenantId, undefined, gone.subdomain);
         await Promise.all(gone.keys.map((k) => directory.apiKeyChanged(keyRef(k), undefined)));
       });
+      deps.purger?.wake();
+    },
+
+    /** The deletion of `tenantId` and its progress; 404 DELETION_NOT_FOUND when none was requested. */
+    async getDeletion(tenantId: string) {
+      const row = await db.withTenant(tenantId, (q) => repo.findDeletion(q, tenantId));
+      if (!row) throw appError('DELETION_NOT_FOUND');
+      return {
+        tenantId: row.tenant_id,
+        state: row.state,
+        requestedAt: row.requested_at.toISOString(),
+        finishedAt: row.finished_at?.toISOString() ?? null,
+        deleted: Object.fromEntries(Object.entries(row.deleted).map(([table, n]) => [table, Number(n)])),
+        batches: row.batches,
+        lastError: row.last_error,
+      };
     },
 
     /** Stores (or replaces) one type of credentials, encrypted; answers with the masked view. */

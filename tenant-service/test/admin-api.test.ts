@@ -4,9 +4,9 @@ import { CredentialCipher, Database, MemoryCache, TenantDirectory, createLogger,
 import { createTenantService } from '../src/app';
 import { createTenantUseCases } from '../src/tenants';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
-import { eventually } from '../../test/support/bridge';
 import { testSecrets } from '../../test/support/env';
 import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
+import { eventually } from '../../test/support/eventually';
 
 const ADMIN = `Bearer ${testSecrets.ADMIN_API_KEY}`;
 /** A caller that may read both types of credentials. */
@@ -267,15 +267,33 @@ describe('DELETE /tenants/:id', () => {
     expect(await directory.subdomain(subdomain)).toMatchObject({ tenantId });
 
     expect((await admin().delete(`/tenants/${tenantId}`)).status).toBe(204);
+    // Gone for everyone at once; the rows follow in the background.
     expect((await admin().get(`/tenants/${tenantId}`)).status).toBe(404);
-    for (const table of ['tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking']) {
-      const rows = await ownerQuery(tdb, `SELECT 1 FROM ${table} WHERE tenant_id = $1`, [tenantId]);
-      expect({ table, rows: rows.length }).toEqual({ table, rows: 0 });
-    }
+    expect((await admin().get('/tenants?limit=1000')).body.map((t: { tenantId: string }) => t.tenantId)).not.toContain(tenantId);
+    expect((await admin().patch(`/tenants/${tenantId}`).send({ status: 'active' })).status).toBe(404);
+    expect((await admin().get(`/tenants/${tenantId}/credentials`)).status).toBe(404);
     expect(await directory.apiKey(hashApiKey(apiKey))).toBeUndefined();
     expect(await directory.tenant(tenantId)).toBeUndefined();
     expect(await directory.subdomain(subdomain)).toBeUndefined();
     expect((await admin().delete(`/tenants/${tenantId}`)).status).toBe(404);
+
+    const deletion = await eventually(async () => {
+      const res = await admin().get(`/tenants/${tenantId}/deletion`).expect(200);
+      return res.body.state === 'done' && res.body;
+    });
+    expect(deletion).toMatchObject({ tenantId, finishedAt: expect.any(String), deleted: { tenant_credentials: 1, tenant_api_keys: 1, conversation_mappings: 1, message_tracking: 1 } });
+    for (const table of ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking', 'tenant_usage_daily']) {
+      const rows = await ownerQuery(tdb, `SELECT 1 FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+      expect({ table, rows: rows.length }).toEqual({ table, rows: 0 });
+    }
+    expect((await admin().delete(`/tenants/${tenantId}`)).status).toBe(404);
+  });
+
+  it('answers 404 DELETION_NOT_FOUND for the deletion of a tenant nobody deleted', async () => {
+    const { tenantId } = await createTenant();
+    const res = await admin().get(`/tenants/${tenantId}/deletion`);
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('DELETION_NOT_FOUND');
   });
 });
 

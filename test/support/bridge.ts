@@ -3,6 +3,8 @@ import { newBridgeTenant, onboardBridgeTenant, type BridgeTenant as BaseBridgeTe
 import { startTestSystem, type TestSystem } from './system';
 import { uniqueNumericId, uniqueTenantId } from './ids';
 
+export { eventually } from './eventually';
+
 /** A tenant onboarded end to end: its Meta number and Genesys org exist in the simulators too. */
 export interface BridgeTenant extends BaseBridgeTenant {
   apiKey: string;
@@ -69,20 +71,4 @@ export async function startBridge(options: { redis?: boolean; env?: Record<strin
       await Promise.allSettled([meta.close(), genesys.close()]);
     },
   };
-}
-
-/** Polls until `check` returns a value (not undefined/false), or fails after `ms`. */
-export async function eventually<T>(check: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<Exclude<T, undefined | false>> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
