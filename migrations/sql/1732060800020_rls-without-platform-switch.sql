@@ -127,13 +127,14 @@ AS $$ UPDATE tenant_api_keys k SET last_used_at = GREATEST(k.last_used_at, LEAST
 
 -- ---- tenant-service: the admin list, and the pages its background jobs walk ----
 
--- The tenants after `after` (by id; NULL: from the first), at most `page_size`.
+-- The tenants after `after` (by id; NULL: from the first), at most `page_size`; not those being
+-- deleted (migration 1732060800009): to everyone but the purge they are gone.
 CREATE FUNCTION tenants_page(after text, page_size integer)
   RETURNS TABLE (tenant_id text, name text, subdomain text, status text, plan text, rate_limit integer,
                  metadata jsonb, created_at timestamptz, updated_at timestamptz)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$ SELECT t.tenant_id, t.name, t.subdomain, t.status, t.plan, t.rate_limit, t.metadata, t.created_at, t.updated_at
-        FROM tenants t WHERE (tenants_page.after IS NULL OR t.tenant_id > tenants_page.after)
+        FROM tenants t WHERE (tenants_page.after IS NULL OR t.tenant_id > tenants_page.after) AND t.status <> 'deleting'
        ORDER BY t.tenant_id LIMIT tenants_page.page_size $$;
 
 -- The ids of tenants whose Meta credentials still lack verify_token_hash (migration 0008), paged.

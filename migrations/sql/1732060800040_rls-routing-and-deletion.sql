@@ -92,16 +92,6 @@ AS $$ UPDATE tenant_deletions d
           ORDER BY w.requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
       RETURNING d.tenant_id $$;
 
--- The admin list of tenants (tenants_page, migration 0020) no longer shows those being deleted:
--- to everyone but the purge they are gone.
-CREATE OR REPLACE FUNCTION tenants_page(after text, page_size integer)
-  RETURNS TABLE (tenant_id text, name text, subdomain text, status text, plan text, rate_limit integer,
-                 metadata jsonb, created_at timestamptz, updated_at timestamptz)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
-AS $$ SELECT t.tenant_id, t.name, t.subdomain, t.status, t.plan, t.rate_limit, t.metadata, t.created_at, t.updated_at
-        FROM tenants t WHERE (tenants_page.after IS NULL OR t.tenant_id > tenants_page.after) AND t.status <> 'deleting'
-       ORDER BY t.tenant_id LIMIT tenants_page.page_size $$;
-
 DO $$
 DECLARE
   f text;
@@ -119,13 +109,6 @@ END $$;
 -- Down Migration
 DROP FUNCTION tenants_for_wabas(text[]), unclaimed_change_claimants(), hold_unclaimed_changes(text, jsonb),
   unclaimed_changes_page(bigint, integer, text), tenant_deletion_claim(text, integer);
-CREATE OR REPLACE FUNCTION tenants_page(after text, page_size integer)
-  RETURNS TABLE (tenant_id text, name text, subdomain text, status text, plan text, rate_limit integer,
-                 metadata jsonb, created_at timestamptz, updated_at timestamptz)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
-AS $$ SELECT t.tenant_id, t.name, t.subdomain, t.status, t.plan, t.rate_limit, t.metadata, t.created_at, t.updated_at
-        FROM tenants t WHERE (tenants_page.after IS NULL OR t.tenant_id > tenants_page.after)
-       ORDER BY t.tenant_id LIMIT tenants_page.page_size $$;
 DROP POLICY platform_functions_read ON tenant_deletions;
 DROP POLICY platform_functions_write ON tenant_deletions;
 REVOKE ALL ON tenant_deletions FROM bridge_platform;

@@ -81,7 +81,7 @@ export async function tenantStatus(db: Queryable, tenantId: string): Promise<Ten
 
 /**
  * Every tenant's row but those being deleted, by id after `after`, across tenants: tenants_page
- * (migrations 1732060800020, 1732060800040).
+ * (migration 1732060800020).
  */
 export function listTenants(db: Database, limit: number, after?: string): Promise<VisibleTenantRow[]> {
   return db.unscoped<VisibleTenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants_page($1, $2)`, [after ?? null, limit]);
