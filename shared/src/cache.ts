@@ -16,8 +16,13 @@ export interface Cache {
   /** Increments a counter, starting its TTL when the counter is created. */
   incr(key: string, ttlSeconds: number): Promise<number>;
   publish(channel: string, message: string): Promise<void>;
-  /** Calls `handler` for every message published on `channel` from now on; returns an unsubscribe function. */
-  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `handler` for every message published on `channel` from now on; returns an unsubscribe
+   * function. Never waits for Redis: while it is away the subscription is made when it comes back.
+   * `onGap` is called whenever messages on the channel may have been missed (the subscription was
+   * (re)established after a time without one): a holder of copies drops them then.
+   */
+  subscribe(channel: string, handler: (message: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -35,19 +40,59 @@ export function platformKey(...parts: string[]): string {
 /** lru-cache's TTL: whole milliseconds, at least 1 (0 would mean "never expires"). */
 const ttlMs = (seconds: number) => Math.max(1, Math.round(seconds * 1000));
 
+/** The longest a Redis command may take before it fails (and its caller falls back), in ms. */
+export const REDIS_COMMAND_TIMEOUT_MS = 1000;
+
+/**
+ * Redis, shared by every process pointed at it. Redis is a cache and a counter store, never a
+ * condition for serving: a command fails at once while the connection is down (no offline
+ * queue) and after REDIS_COMMAND_TIMEOUT_MS when Redis does not answer (a cut connection), and
+ * every caller has a fallback (PostgreSQL, or a counter in this process). The subscriber
+ * reconnects on its own and re-subscribes; each time it does, `onGap` handlers run, since what
+ * was published meanwhile is lost.
+ */
 export class RedisCache implements Cache {
   readonly kind = 'redis' as const;
   private subscriber?: Redis;
   private readonly emitter = new EventEmitter();
+  private readonly gapHandlers = new Map<string, Set<() => void>>();
 
   constructor(readonly redis: Redis) {
     this.emitter.setMaxListeners(0);
+    // A down Redis is reported through failed commands and readiness, not as unhandled errors.
+    redis.on('error', () => undefined);
   }
 
   static fromUrl(url: string): RedisCache {
-    // Commands fail fast while Redis is away instead of queueing without bound; commands issued in
-    // the same tick (concurrent requests) go out in one write.
-    return new RedisCache(new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: true }));
+    // Commands fail fast while Redis is away instead of queueing (callers fall back); commands
+    // issued in the same tick (concurrent requests) go out in one write.
+    return new RedisCache(
+      new Redis(url, {
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+        lazyConnect: false,
+        enableAutoPipelining: true,
+        // Reconnect every half second at most, so a returning Redis is used again within about that.
+        retryStrategy: (times) => Math.min(times * 50, 500),
+      }),
+    );
+  }
+
+  /** Resolves true once connected, or false after `timeoutMs` (start-up goes on without Redis). */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.redis.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      timer.unref();
+      this.redis.on('ready', onReady);
+    });
   }
 
   get(key: string) {
@@ -76,18 +121,48 @@ export class RedisCache implements Cache {
     await this.redis.publish(channel, message);
   }
 
-  async subscribe(channel: string, handler: (message: string) => void) {
-    if (!this.subscriber) {
-      this.subscriber = this.redis.duplicate();
-      this.subscriber.on('message', (ch: string, msg: string) => this.emitter.emit(ch, msg));
-      this.subscriber.on('error', () => undefined);
-    }
-    if (this.emitter.listenerCount(channel) === 0) await this.subscriber.subscribe(channel);
+  async subscribe(channel: string, handler: (message: string) => void, onGap?: () => void) {
+    const subscriber = this.ensureSubscriber();
+    const first = this.emitter.listenerCount(channel) === 0;
     this.emitter.on(channel, handler);
+    if (onGap) {
+      const set = this.gapHandlers.get(channel) ?? new Set();
+      set.add(onGap);
+      this.gapHandlers.set(channel, set);
+    }
+    // Not connected yet (or away): the 'ready' handler subscribes every channel when it connects.
+    if (first && subscriber.status === 'ready') {
+      await subscriber.subscribe(channel).catch(() => undefined);
+    }
     return async () => {
       this.emitter.off(channel, handler);
-      if (this.emitter.listenerCount(channel) === 0) await this.subscriber?.unsubscribe(channel);
+      if (onGap) this.gapHandlers.get(channel)?.delete(onGap);
+      if (this.emitter.listenerCount(channel) === 0 && this.subscriber?.status === 'ready') {
+        await this.subscriber.unsubscribe(channel).catch(() => undefined);
+      }
     };
+  }
+
+  private ensureSubscriber(): Redis {
+    if (this.subscriber) return this.subscriber;
+    // Our own re-subscription (below) rather than ioredis's, so that we know when a gap ended.
+    const subscriber = this.redis.duplicate({ autoResubscribe: false, enableOfflineQueue: true, commandTimeout: undefined });
+    subscriber.on('message', (ch: string, msg: string) => this.emitter.emit(ch, msg));
+    subscriber.on('error', () => undefined);
+    subscriber.on('ready', () => {
+      const channels = this.emitter.eventNames().filter((c): c is string => typeof c === 'string' && this.emitter.listenerCount(c) > 0);
+      if (!channels.length) return;
+      subscriber.subscribe(...channels).then(
+        () => {
+          // Whatever was published while there was no subscription is lost: copies may be stale.
+          for (const c of channels) for (const gap of this.gapHandlers.get(c) ?? []) gap();
+        },
+        // The connection went again; the next 'ready' tries again.
+        () => undefined,
+      );
+    });
+    this.subscriber = subscriber;
+    return subscriber;
   }
 
   async ping() {
