@@ -43,6 +43,9 @@ const ttlMs = (seconds: number) => Math.max(1, Math.round(seconds * 1000));
 /** The longest a Redis command may take before it fails (and its caller falls back), in ms. */
 export const REDIS_COMMAND_TIMEOUT_MS = 1000;
 
+/** How long `subscribe` waits for a subscriber that is not connected, in ms. */
+const SUBSCRIBE_WAIT_MS = 1000;
+
 /**
  * Redis, shared by every process pointed at it. Redis is a cache and a counter store, never a
  * condition for serving: a command fails at once while the connection is down (no offline
@@ -56,27 +59,33 @@ export class RedisCache implements Cache {
   private subscriber?: Redis;
   private readonly emitter = new EventEmitter();
   private readonly gapHandlers = new Map<string, Set<() => void>>();
+  /** Emits 'subscribed' whenever the subscriber has (re)subscribed its channels. */
+  private readonly subscriptions = new EventEmitter();
 
   constructor(readonly redis: Redis) {
     this.emitter.setMaxListeners(0);
+    this.subscriptions.setMaxListeners(0);
     // A down Redis is reported through failed commands and readiness, not as unhandled errors.
     redis.on('error', () => undefined);
   }
 
   static fromUrl(url: string): RedisCache {
-    // Commands fail fast while Redis is away instead of queueing (callers fall back); commands
+    // Commands fail fast while Redis is away instead of queueing (callers fall back): only those
+    // sent before the first connection wait for it (commandTimeout bounds them too). Commands
     // issued in the same tick (concurrent requests) go out in one write.
-    return new RedisCache(
-      new Redis(url, {
-        maxRetriesPerRequest: 0,
-        enableOfflineQueue: false,
-        commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-        lazyConnect: false,
-        enableAutoPipelining: true,
-        // Reconnect every half second at most, so a returning Redis is used again within about that.
-        retryStrategy: (times) => Math.min(times * 50, 500),
-      }),
-    );
+    const redis = new Redis(url, {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: true,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      lazyConnect: false,
+      enableAutoPipelining: true,
+      // Reconnect every half second at most, so a returning Redis is used again within about that.
+      retryStrategy: (times) => Math.min(times * 50, 500),
+    });
+    redis.once('ready', () => {
+      redis.options.enableOfflineQueue = false;
+    });
+    return new RedisCache(redis);
   }
 
   /** Resolves true once connected, or false after `timeoutMs` (start-up goes on without Redis). */
@@ -130,9 +139,21 @@ export class RedisCache implements Cache {
       set.add(onGap);
       this.gapHandlers.set(channel, set);
     }
-    // Not connected yet (or away): the 'ready' handler subscribes every channel when it connects.
     if (first && subscriber.status === 'ready') {
       await subscriber.subscribe(channel).catch(() => undefined);
+    } else if (subscriber.status !== 'ready') {
+      // Not connected yet (or away): the 'ready' handler subscribes every channel when it
+      // connects. Wait for that a little (a service starting next to a running Redis hears
+      // everything from its first request), but never for an absent Redis.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, SUBSCRIBE_WAIT_MS);
+        timer.unref();
+        this.subscriptions.once('subscribed', done);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
     }
     return async () => {
       this.emitter.off(channel, handler);
@@ -156,6 +177,7 @@ export class RedisCache implements Cache {
         () => {
           // Whatever was published while there was no subscription is lost: copies may be stale.
           for (const c of channels) for (const gap of this.gapHandlers.get(c) ?? []) gap();
+          this.subscriptions.emit('subscribed');
         },
         // The connection went again; the next 'ready' tries again.
         () => undefined,
