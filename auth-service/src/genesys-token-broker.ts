@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   AppError,
+  MemoryCache,
   SingleFlight,
   appError,
   createHttpClient,
@@ -63,7 +64,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * promise, across replicas through a short lock in the cache whose losers wait for the winner's
  * token. A token that Genesys rejected is replaced once, however many callers report it. A client
  * id/secret that Genesys refuses is remembered for a few seconds so that a burst of messages does
- * not become a burst of failing logins.
+ * not become a burst of failing logins. When the shared cache fails (Redis away or slow), the same
+ * is done over a cache in this process: tokens are then per replica and fetched without the
+ * cross-replica lock, rather than not at all.
  */
 export class GenesysTokenBroker {
   /**
@@ -76,6 +79,8 @@ export class GenesysTokenBroker {
   private readonly timeoutMs: number;
   private readonly failureTtlSeconds: number;
   private unsubscribe?: () => Promise<void>;
+  /** Where tokens are kept while the shared cache fails. */
+  private local = new MemoryCache();
 
   constructor(private readonly opts: GenesysTokenBrokerOptions) {
     this.marginSeconds = opts.refreshMarginSeconds ?? 60;
@@ -104,19 +109,25 @@ export class GenesysTokenBroker {
   /** Drops the tenant's token and any remembered login failure (its credentials changed). */
   async forget(tenantId: string): Promise<void> {
     this.flights.forget(tenantId);
+    await this.local.del(this.tokenKey(tenantId), this.failureKey(tenantId));
     await this.opts.cache.del(this.tokenKey(tenantId), this.failureKey(tenantId));
   }
 
   /** Subscribes to tenant events: a tenant's token goes when its credentials change or it is deleted. */
   async start(): Promise<void> {
     if (this.unsubscribe) return;
-    this.unsubscribe = await onTenantEvent(this.opts.cache, (event) => {
-      if (event.kind === 'credentials-changed' || event.kind === 'tenant-deleted') {
-        this.forget(event.tenantId).catch((err: unknown) =>
-          this.opts.logger?.error({ err, tenantId: event.tenantId }, 'could not drop the Genesys token of a changed tenant; it expires by TTL'),
-        );
-      }
-    });
+    this.unsubscribe = await onTenantEvent(
+      this.opts.cache,
+      (event) => {
+        if (event.kind === 'credentials-changed' || event.kind === 'tenant-deleted') {
+          this.forget(event.tenantId).catch((err: unknown) =>
+            this.opts.logger?.error({ err, tenantId: event.tenantId }, 'could not drop the Genesys token of a changed tenant; it expires by TTL'),
+          );
+        }
+      },
+      // Events were missed while Redis was away: tokens kept here meanwhile may be of old credentials.
+      () => this.dropLocal(),
+    );
   }
 
   /** Unsubscribes and releases connections; the cache belongs to the caller. */
@@ -124,7 +135,14 @@ export class GenesysTokenBroker {
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = undefined;
     await unsubscribe?.().catch(() => undefined);
+    await this.local.close();
     this.http.close();
+  }
+
+  private dropLocal(): void {
+    const old = this.local;
+    this.local = new MemoryCache();
+    void old.close();
   }
 
   private tokenKey(tenantId: string) {
@@ -142,16 +160,26 @@ export class GenesysTokenBroker {
   /** One flight's work; `isCurrent()` turns false when forget() lets go of the flight. */
   private async obtain(tenantId: string, rejected: string | undefined, isCurrent: () => boolean): Promise<StoredToken> {
     try {
-      const cached = await this.readToken(tenantId);
-      if (cached && cached.accessToken !== rejected) return cached;
-      await this.throwRememberedFailure(tenantId);
-      return await this.fetchOnce(tenantId, rejected, isCurrent);
+      return await this.obtainWith(this.opts.cache, tenantId, rejected, isCurrent);
     } catch (err) {
       if (err instanceof AppError) throw err;
-      // In practice the shared cache (Redis) failing: a dependency is down, not a bad request.
+      // In practice the shared cache (Redis) failing: a token is still better than none.
+      this.opts.logger?.warn({ err: { message: (err as Error).message }, tenantId }, 'shared token cache unavailable; token kept in this process');
+    }
+    try {
+      return await this.obtainWith(this.local, tenantId, rejected, isCurrent);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
       this.opts.logger?.error({ err, tenantId }, 'Genesys token broker failed');
       throw appError('TOKEN_CACHE_UNAVAILABLE');
     }
+  }
+
+  private async obtainWith(cache: Cache, tenantId: string, rejected: string | undefined, isCurrent: () => boolean): Promise<StoredToken> {
+    const cached = await this.readToken(cache, tenantId);
+    if (cached && cached.accessToken !== rejected) return cached;
+    await this.throwRememberedFailure(cache, tenantId);
+    return this.fetchOnce(cache, tenantId, rejected, isCurrent);
   }
 
   /**
@@ -159,8 +187,7 @@ export class GenesysTokenBroker {
    * token (or its remembered failure), and take the lock in turn if it is released without one.
    * After waiting about one request's worth they stop waiting and ask Genesys themselves.
    */
-  private async fetchOnce(tenantId: string, rejected: string | undefined, isCurrent: () => boolean): Promise<StoredToken> {
-    const { cache } = this.opts;
+  private async fetchOnce(cache: Cache, tenantId: string, rejected: string | undefined, isCurrent: () => boolean): Promise<StoredToken> {
     const lockKey = this.lockKey(tenantId);
     const lockTtlSeconds = Math.ceil((2 * this.timeoutMs) / 1000) + 1;
     const giveUpAt = Date.now() + this.timeoutMs + 1000;
@@ -169,40 +196,41 @@ export class GenesysTokenBroker {
       if (await cache.set(lockKey, owner, lockTtlSeconds, { ifAbsent: true })) {
         try {
           // Someone may have stored a token between our read and our lock.
-          const cached = await this.readToken(tenantId);
+          const cached = await this.readToken(cache, tenantId);
           if (cached && cached.accessToken !== rejected) return cached;
-          await this.throwRememberedFailure(tenantId);
-          return await this.fetchAndStore(tenantId, isCurrent);
+          await this.throwRememberedFailure(cache, tenantId);
+          return await this.fetchAndStore(cache, tenantId, isCurrent);
         } finally {
           // Not atomic, but at worst another holder's lock goes early and one extra request follows.
           if ((await cache.get(lockKey).catch(() => null)) === owner) await cache.del(lockKey).catch(() => undefined);
         }
       }
       await sleep(POLL_MS);
-      const cached = await this.readToken(tenantId);
+      const cached = await this.readToken(cache, tenantId);
       if (cached && cached.accessToken !== rejected) return cached;
-      await this.throwRememberedFailure(tenantId);
+      await this.throwRememberedFailure(cache, tenantId);
       if (Date.now() >= giveUpAt) {
         this.opts.logger?.warn({ tenantId }, 'Genesys token lock held too long; requesting a token without it');
-        return this.fetchAndStore(tenantId, isCurrent);
+        return this.fetchAndStore(cache, tenantId, isCurrent);
       }
     }
   }
 
-  private async fetchAndStore(tenantId: string, isCurrent: () => boolean): Promise<StoredToken> {
+  private async fetchAndStore(cache: Cache, tenantId: string, isCurrent: () => boolean): Promise<StoredToken> {
     const credentials = await this.opts.credentials.genesys(tenantId);
     if (!credentials) throw appError('GENESYS_NOT_CONFIGURED');
     try {
       const { token, lifetimeSeconds } = await this.requestToken(tenantId, credentials);
       const margin = Math.min(this.marginSeconds, lifetimeSeconds / 2);
       if (isCurrent()) {
-        await this.opts.cache.set(this.tokenKey(tenantId), JSON.stringify(token), lifetimeSeconds - margin);
+        // A token that could not be shared is still good for this caller.
+        await cache.set(this.tokenKey(tenantId), JSON.stringify(token), lifetimeSeconds - margin).catch(() => undefined);
       }
       return token;
     } catch (err) {
       if (err instanceof AppError && err.code === 'GENESYS_AUTH_FAILED' && isCurrent()) {
         const failure: StoredFailure = { code: err.code, message: err.message, status: err.status };
-        await this.opts.cache.set(this.failureKey(tenantId), JSON.stringify(failure), this.failureTtlSeconds).catch(() => undefined);
+        await cache.set(this.failureKey(tenantId), JSON.stringify(failure), this.failureTtlSeconds).catch(() => undefined);
       }
       throw err;
     }
@@ -254,8 +282,8 @@ export class GenesysTokenBroker {
     );
   }
 
-  private async readToken(tenantId: string): Promise<StoredToken | undefined> {
-    const raw = await this.opts.cache.get(this.tokenKey(tenantId));
+  private async readToken(cache: Cache, tenantId: string): Promise<StoredToken | undefined> {
+    const raw = await cache.get(this.tokenKey(tenantId));
     if (!raw) return undefined;
     try {
       const token = JSON.parse(raw) as StoredToken;
@@ -266,8 +294,8 @@ export class GenesysTokenBroker {
     return undefined;
   }
 
-  private async throwRememberedFailure(tenantId: string): Promise<void> {
-    const raw = await this.opts.cache.get(this.failureKey(tenantId));
+  private async throwRememberedFailure(cache: Cache, tenantId: string): Promise<void> {
+    const raw = await cache.get(this.failureKey(tenantId));
     if (!raw) return;
     let failure: StoredFailure | undefined;
     try {

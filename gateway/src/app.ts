@@ -91,7 +91,7 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
       if (webhookBudget) a.use('/webhook', webhookBudget);
       a.use(proxyTo('/webhook', deps.targets.webhook, proxyOptions));
       // A client out of failed authentications is refused before any lookup; each failure costs it one.
-      a.use(['/state', '/auth'], ...(failures ? [failures.check, resolver, failures.charge] : [resolver]), ...createRateLimits(deps.cache), forwardTenant);
+      a.use(['/state', '/auth'], ...(failures ? [failures.check, resolver, failures.charge] : [resolver]), ...createRateLimits(deps.cache, deps.logger), forwardTenant);
       a.use(proxyTo('/state', deps.targets.state, proxyOptions));
       a.use(proxyTo('/auth', deps.targets.auth, proxyOptions));
     },

@@ -1,10 +1,11 @@
 /**
  * `npm run soak`: a chaos run of a set length (SOAK_SECONDS, default 300; settings in config.ts). Steady two-way traffic
  * for several tenants while the connector and webhook-service are SIGKILLed and restarted, Redis
- * is restarted, and Genesys fails or throttles for spells; webhooks are duplicated and statuses
+ * is restarted and, once, down for longer than Genesys retries a webhook (when the run is at
+ * least 38 s), and Genesys fails or throttles for spells; webhooks are duplicated and statuses
  * sent out of order. Then a ledger of everything the simulators sent is checked against
  * everything delivered: lost, duplicated, reordered within a conversation, and cross-tenant must
- * all be 0, or the run exits 1. Loopback only; bounded; stops by itself.
+ * all be 0, and every webhook acknowledged, or the run exits 1. Loopback only; bounded; stops by itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,8 +35,14 @@ interface Sent {
   genesysId?: string;
 }
 
+/**
+ * How long Redis stays down once per run: longer than Genesys's retry window for a webhook (5
+ * retries, 5 s apart), so an agent reply accepted only once Redis is back would be lost.
+ */
+const LONG_REDIS_OUTAGE_MS = 32_000;
+
 /** A private Redis the soak may restart, when the machine has redis-server. */
-async function startPrivateRedis(): Promise<{ url: string; restart(): Promise<void>; stop(): void } | undefined> {
+async function startPrivateRedis(): Promise<{ url: string; restart(): Promise<void>; outage(ms: number): Promise<void>; stop(): void } | undefined> {
   if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -44,16 +51,23 @@ async function startPrivateRedis(): Promise<{ url: string; restart(): Promise<vo
     await sleep(300);
   };
   await launch();
+  let down = false;
+  const downFor = async (ms: number) => {
+    // A restart during the long outage would end it early: it is skipped.
+    if (down) return;
+    down = true;
+    const c = child!;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+    await sleep(ms);
+    await launch();
+    down = false;
+  };
   return {
     url: `redis://127.0.0.1:${port}`,
-    async restart() {
-      const c = child!;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-      await sleep(1_000);
-      await launch();
-    },
+    restart: () => downFor(1_000),
+    outage: downFor,
     stop() {
       child?.kill('SIGKILL');
     },
@@ -229,6 +243,18 @@ async function main(config: SoakConfig): Promise<number> {
       }
     }
 
+    /** Once per run, when it fits before the traffic stops: Redis down for LONG_REDIS_OUTAGE_MS. */
+    async function longRedisOutage() {
+      if (!redis || seconds * 1000 < LONG_REDIS_OUTAGE_MS + 6_000) return;
+      // Early in a short run (over by 36 s of a 40 s one), a third of the way into a long one.
+      await sleep(Math.max(4_000, (seconds * 1000 - LONG_REDIS_OUTAGE_MS) / 3));
+      const name = `Redis down ${LONG_REDIS_OUTAGE_MS / 1000} s (longer than Genesys's webhook retries)`;
+      log(`chaos: ${name}`);
+      events.push(name);
+      await redis.outage(LONG_REDIS_OUTAGE_MS);
+      log('chaos: Redis back');
+    }
+
     const workers: Array<Promise<void>> = [];
     for (const t of tenants) {
       for (let c = 0; c < CONVERSATIONS; c++) {
@@ -237,7 +263,7 @@ async function main(config: SoakConfig): Promise<number> {
       }
     }
     workers.push(statuses());
-    const chaosDone = chaos();
+    const chaosDone = Promise.all([chaos(), longRedisOutage()]);
     const sampler = setInterval(() => cluster!.sample(), 1_000);
     await sleep(seconds * 1000);
     trafficOn = false;
@@ -371,7 +397,9 @@ async function main(config: SoakConfig): Promise<number> {
     out(`  (plus ${ledger.duplicatedInDoubt} extra copies of the ${uncertain.size} messages the bridge itself flagged uncertain_attempts > 0: attempts cut off by`);
     out('   SIGKILL or a timeout after the provider may have accepted them — at-least-once without idempotency keys, see README)');
     for (const line of detail.slice(0, 20)) out(`    ${line}`);
-    const failed = ledger.lost + ledger.duplicated + ledger.reordered + ledger.crossTenant > 0 || inbound.size === 0 || outbound.size === 0;
+    // An agent reply Genesys gave up on is lost for good: every one must be acknowledged.
+    const failed =
+      ledger.lost + ledger.duplicated + ledger.reordered + ledger.crossTenant + unacknowledged.inbound + unacknowledged.outbound > 0 || inbound.size === 0 || outbound.size === 0;
     out('');
     out(failed ? 'SOAK FAILED' : 'SOAK PASSED');
     return failed ? 1 : 0;

@@ -1,10 +1,13 @@
 import type { Express } from 'express';
 import type { z } from 'zod';
-import { createCache, type Cache } from './cache';
+import { RedisCache, createCache, type Cache } from './cache';
 import { dbTimeouts, loadConfig, type BaseConfig } from './config';
 import { Database } from './db';
 import { listen, type RunningService } from './http';
 import { createLogger, type Logger } from './logger';
+
+/** How long start-up waits for Redis before serving without it, in ms. */
+const REDIS_STARTUP_WAIT_MS = 2000;
 
 export interface ServiceContext<C> {
   config: C;
@@ -54,6 +57,10 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
     throw err;
   }
   const cache = createCache(config.REDIS_URL);
+  // Redis is not needed to serve (see RedisCache), but when it is there, use it from the first request.
+  if (cache instanceof RedisCache && !(await cache.whenReady(REDIS_STARTUP_WAIT_MS))) {
+    logger.warn('Redis unavailable at start: serving without it (caches from PostgreSQL, counters in this process) until it connects');
+  }
   const release = async () => {
     await Promise.allSettled([db.close(), cache.close()]);
   };

@@ -16,8 +16,13 @@ export interface Cache {
   /** Increments a counter, starting its TTL when the counter is created. */
   incr(key: string, ttlSeconds: number): Promise<number>;
   publish(channel: string, message: string): Promise<void>;
-  /** Calls `handler` for every message published on `channel` from now on; returns an unsubscribe function. */
-  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `handler` for every message published on `channel` from now on; returns an unsubscribe
+   * function. Never waits for Redis: while it is away the subscription is made when it comes back.
+   * `onGap` is called whenever messages on the channel may have been missed (the subscription was
+   * (re)established after a time without one): a holder of copies drops them then.
+   */
+  subscribe(channel: string, handler: (message: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -35,19 +40,68 @@ export function platformKey(...parts: string[]): string {
 /** lru-cache's TTL: whole milliseconds, at least 1 (0 would mean "never expires"). */
 const ttlMs = (seconds: number) => Math.max(1, Math.round(seconds * 1000));
 
+/** The longest a Redis command may take before it fails (and its caller falls back), in ms. */
+export const REDIS_COMMAND_TIMEOUT_MS = 1000;
+
+/** How long `subscribe` waits for a subscriber that is not connected, in ms. */
+const SUBSCRIBE_WAIT_MS = 1000;
+
+/**
+ * Redis, shared by every process pointed at it. Redis is a cache and a counter store, never a
+ * condition for serving: a command fails at once while the connection is down (no offline
+ * queue) and after REDIS_COMMAND_TIMEOUT_MS when Redis does not answer (a cut connection), and
+ * every caller has a fallback (PostgreSQL, or a counter in this process). The subscriber
+ * reconnects on its own and re-subscribes; each time it does, `onGap` handlers run, since what
+ * was published meanwhile is lost.
+ */
 export class RedisCache implements Cache {
   readonly kind = 'redis' as const;
   private subscriber?: Redis;
   private readonly emitter = new EventEmitter();
+  private readonly gapHandlers = new Map<string, Set<() => void>>();
+  /** Emits 'subscribed' whenever the subscriber has (re)subscribed its channels. */
+  private readonly subscriptions = new EventEmitter();
 
   constructor(readonly redis: Redis) {
     this.emitter.setMaxListeners(0);
+    this.subscriptions.setMaxListeners(0);
+    // A down Redis is reported through failed commands and readiness, not as unhandled errors.
+    redis.on('error', () => undefined);
   }
 
   static fromUrl(url: string): RedisCache {
-    // Commands fail fast while Redis is away instead of queueing without bound; commands issued in
-    // the same tick (concurrent requests) go out in one write.
-    return new RedisCache(new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: true }));
+    // Commands fail fast while Redis is away instead of queueing (callers fall back): only those
+    // sent before the first connection wait for it (commandTimeout bounds them too). Commands
+    // issued in the same tick (concurrent requests) go out in one write.
+    const redis = new Redis(url, {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: true,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      lazyConnect: false,
+      enableAutoPipelining: true,
+      // Reconnect every half second at most, so a returning Redis is used again within about that.
+      retryStrategy: (times) => Math.min(times * 50, 500),
+    });
+    redis.once('ready', () => {
+      redis.options.enableOfflineQueue = false;
+    });
+    return new RedisCache(redis);
+  }
+
+  /** Resolves true once connected, or false after `timeoutMs` (start-up goes on without Redis). */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.redis.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      timer.unref();
+      this.redis.on('ready', onReady);
+    });
   }
 
   get(key: string) {
@@ -76,18 +130,61 @@ export class RedisCache implements Cache {
     await this.redis.publish(channel, message);
   }
 
-  async subscribe(channel: string, handler: (message: string) => void) {
-    if (!this.subscriber) {
-      this.subscriber = this.redis.duplicate();
-      this.subscriber.on('message', (ch: string, msg: string) => this.emitter.emit(ch, msg));
-      this.subscriber.on('error', () => undefined);
-    }
-    if (this.emitter.listenerCount(channel) === 0) await this.subscriber.subscribe(channel);
+  async subscribe(channel: string, handler: (message: string) => void, onGap?: () => void) {
+    const subscriber = this.ensureSubscriber();
+    const first = this.emitter.listenerCount(channel) === 0;
     this.emitter.on(channel, handler);
+    if (onGap) {
+      const set = this.gapHandlers.get(channel) ?? new Set();
+      set.add(onGap);
+      this.gapHandlers.set(channel, set);
+    }
+    if (first && subscriber.status === 'ready') {
+      await subscriber.subscribe(channel).catch(() => undefined);
+    } else if (subscriber.status !== 'ready') {
+      // Not connected yet (or away): the 'ready' handler subscribes every channel when it
+      // connects. Wait for that a little (a service starting next to a running Redis hears
+      // everything from its first request), but never for an absent Redis.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, SUBSCRIBE_WAIT_MS);
+        timer.unref();
+        this.subscriptions.once('subscribed', done);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
     return async () => {
       this.emitter.off(channel, handler);
-      if (this.emitter.listenerCount(channel) === 0) await this.subscriber?.unsubscribe(channel);
+      if (onGap) this.gapHandlers.get(channel)?.delete(onGap);
+      if (this.emitter.listenerCount(channel) === 0 && this.subscriber?.status === 'ready') {
+        await this.subscriber.unsubscribe(channel).catch(() => undefined);
+      }
     };
+  }
+
+  private ensureSubscriber(): Redis {
+    if (this.subscriber) return this.subscriber;
+    // Our own re-subscription (below) rather than ioredis's, so that we know when a gap ended.
+    const subscriber = this.redis.duplicate({ autoResubscribe: false, enableOfflineQueue: true, commandTimeout: undefined });
+    subscriber.on('message', (ch: string, msg: string) => this.emitter.emit(ch, msg));
+    subscriber.on('error', () => undefined);
+    subscriber.on('ready', () => {
+      const channels = this.emitter.eventNames().filter((c): c is string => typeof c === 'string' && this.emitter.listenerCount(c) > 0);
+      if (!channels.length) return;
+      subscriber.subscribe(...channels).then(
+        () => {
+          // Whatever was published while there was no subscription is lost: copies may be stale.
+          for (const c of channels) for (const gap of this.gapHandlers.get(c) ?? []) gap();
+          this.subscriptions.emit('subscribed');
+        },
+        // The connection went again; the next 'ready' tries again.
+        () => undefined,
+      );
+    });
+    this.subscriber = subscriber;
+    return subscriber;
   }
 
   async ping() {

@@ -76,11 +76,21 @@ export class CredentialsClient {
   /** Subscribes to tenant events; call once before serving. */
   async start(): Promise<void> {
     if (this.unsubscribe) return;
-    this.unsubscribe = await onTenantEvent(this.opts.cache, (event) => {
-      if (event.kind === 'credentials-changed' || event.kind === 'tenant-deleted' || event.kind === 'tenant-updated') {
-        this.invalidate(event.tenantId);
-      }
-    });
+    this.unsubscribe = await onTenantEvent(
+      this.opts.cache,
+      (event) => {
+        if (event.kind === 'credentials-changed' || event.kind === 'tenant-deleted' || event.kind === 'tenant-updated') {
+          this.invalidate(event.tenantId);
+        }
+      },
+      () => this.invalidateAll(),
+    );
+  }
+
+  /** Drops every tenant's entries (events may have been missed while Redis was away). */
+  invalidateAll(): void {
+    this.entries.clear();
+    this.flights.clear();
   }
 
   /** Unsubscribes and releases connections; the cache belongs to the caller and stays open. */

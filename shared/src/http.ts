@@ -77,8 +77,12 @@ function logRequest(req: SerializedRequest) {
 }
 
 export interface Readiness {
-  /** Named checks; the service is ready when every one resolves true. */
-  [name: string]: () => Promise<boolean>;
+  /**
+   * Named checks; the service is ready unless one resolves false (reported `down`). A check of
+   * something the service can do without (Redis) resolves 'degraded' instead: reported as such,
+   * and the service stays ready.
+   */
+  [name: string]: () => Promise<boolean | 'degraded'>;
 }
 
 export interface ServiceAppOptions {
@@ -117,8 +121,8 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   app.get('/ready', async (_req, res) => {
     const names = Object.keys(options.readiness);
     const results = await Promise.all(names.map((n) => options.readiness[n]().catch(() => false)));
-    const checks = Object.fromEntries(names.map((n, i) => [n, results[i] ? 'ok' : 'down']));
-    const ready = results.every(Boolean);
+    const checks = Object.fromEntries(names.map((n, i) => [n, results[i] === 'degraded' ? 'degraded' : results[i] ? 'ok' : 'down']));
+    const ready = results.every((r) => r !== false);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', service: options.name, checks });
   });
   options.routes(app);
@@ -140,10 +144,14 @@ export function createInternalApp(options: Pick<ServiceAppOptions, 'logger' | 'r
   return app;
 }
 
-/** Readiness checks for the usual dependencies. */
+/**
+ * Readiness checks for the usual dependencies: PostgreSQL is required; Redis only degrades the
+ * service (every use of it has a fallback), so a Redis outage does not take every replica out of
+ * a load balancer.
+ */
 export function standardReadiness(deps: { db: { ping(): Promise<boolean> }; cache?: Cache }): Readiness {
   const checks: Readiness = { postgres: () => deps.db.ping() };
-  if (deps.cache?.kind === 'redis') checks.redis = () => deps.cache!.ping();
+  if (deps.cache?.kind === 'redis') checks.redis = async () => (await deps.cache!.ping()) || 'degraded';
   return checks;
 }
 

@@ -92,6 +92,9 @@ class LookupGate {
   }
 }
 
+/** A cache read that failed, told apart from a miss. */
+const CACHE_DOWN = Symbol('cache down');
+
 export class TenantDirectory {
   private readonly ttl: number;
   private readonly negativeTtl: number;
@@ -113,15 +116,21 @@ export class TenantDirectory {
     return this.strangerGate ? this.strangerGate.run(lookup) : lookup();
   }
 
+  /**
+   * The cached answer, or `load()`'s (PostgreSQL's), kept for the next reader. The cache is only a
+   * shortcut: when it fails (Redis away or slow), the answer comes from PostgreSQL and is not kept,
+   * so a request never fails because of the cache.
+   */
   private async cached<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
-    const hit = await this.cache.get(key);
+    const hit = await this.cache.get(key).catch((): typeof CACHE_DOWN => CACHE_DOWN);
+    if (hit === CACHE_DOWN) return load();
     if (hit) {
       const parsed = JSON.parse(hit) as Cached<T>;
       return 'v' in parsed ? parsed.v : undefined;
     }
     const value = await load();
     const entry: Cached<T> = value === undefined ? { none: true } : { v: value };
-    await this.cache.set(key, JSON.stringify(entry), value === undefined ? this.negativeTtl : this.ttl, { ifAbsent: true });
+    await this.cache.set(key, JSON.stringify(entry), value === undefined ? this.negativeTtl : this.ttl, { ifAbsent: true }).catch(() => false);
     return value;
   }
 
@@ -158,7 +167,7 @@ export class TenantDirectory {
     const tenant = await this.tenant(tenantId);
     if (tenant?.subdomain === subdomain) return tenant;
     // The subdomain moved or went away since it was cached: forget it and ask once more.
-    await this.cache.del(keys.subdomain(subdomain));
+    await this.cache.del(keys.subdomain(subdomain)).catch(() => undefined);
     const fresh = (await this.strangerLookup<{ tenant_id: string | null }>(TENANT_BY_SUBDOMAIN, subdomain))?.tenant_id;
     return fresh ? this.tenant(fresh) : undefined;
   }

@@ -18,12 +18,21 @@ export function publishTenantEvent(cache: Cache, event: TenantEvent): Promise<vo
   return cache.publish(TENANT_EVENTS_CHANNEL, JSON.stringify(event));
 }
 
-export function onTenantEvent(cache: Cache, handler: (event: TenantEvent) => void): Promise<() => Promise<void>> {
-  return cache.subscribe(TENANT_EVENTS_CHANNEL, (message) => {
-    try {
-      handler(JSON.parse(message) as TenantEvent);
-    } catch {
-      // A malformed broadcast is ignored; TTLs bound any staleness it could cause.
-    }
-  });
+/**
+ * Calls `handler` for every tenant event, and `onGap` whenever events may have been missed (the
+ * subscription to Redis came back after an outage or a reconnect): a holder of copies of tenant
+ * data drops all of them then, since a rotated secret may have been announced meanwhile.
+ */
+export function onTenantEvent(cache: Cache, handler: (event: TenantEvent) => void, onGap?: () => void): Promise<() => Promise<void>> {
+  return cache.subscribe(
+    TENANT_EVENTS_CHANNEL,
+    (message) => {
+      try {
+        handler(JSON.parse(message) as TenantEvent);
+      } catch {
+        // A malformed broadcast is ignored; TTLs bound any staleness it could cause.
+      }
+    },
+    onGap,
+  );
 }

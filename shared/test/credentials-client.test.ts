@@ -312,6 +312,24 @@ describeWithRedis('CredentialsClient with Redis', () => {
     await waitUntil(async () => (await client.genesys(tenantId))?.clientSecret === replacement.clientSecret, 2000);
   });
 
+  it('drops what it holds after its subscriber reconnects: a rotation announced meanwhile is not missed', async () => {
+    const { tenantId } = await sys.createTenant();
+    await storeCredentials(sys, tenantId, 'genesys', genesysCredentials(1));
+    expect((await client.genesys(tenantId))?.clientId).toMatch(/^client-1-/);
+
+    // The subscriber's connection drops; the rotation is announced while nobody listens.
+    const subscriber = (cache as unknown as { subscriber: RedisCache['redis'] }).subscriber;
+    subscriber.disconnect();
+    const replacement = genesysCredentials(2);
+    await storeCredentials(sys, tenantId, 'genesys', replacement);
+    expect(subscriber.status).not.toBe('ready');
+    expect((await client.genesys(tenantId))?.clientId).toMatch(/^client-1-/);
+
+    // Once it is back, the stale entry is gone (without a reconnect rule it would stay for 300 s).
+    await subscriber.connect();
+    await waitUntil(async () => (await client.genesys(tenantId))?.clientSecret === replacement.clientSecret, 3000);
+  });
+
   it('never writes a secret to Redis', async () => {
     const { tenantId } = await sys.createTenant();
     const genesys = genesysCredentials();

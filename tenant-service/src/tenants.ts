@@ -46,6 +46,9 @@ function asConflict(err: unknown): never {
 
 const tenantNotFound = () => appError('TENANT_NOT_FOUND');
 
+/** Failed tenant-change broadcasts kept for retrying at most. */
+const MAX_UNANNOUNCED = 10_000;
+
 const tenantEntry = (r: repo.VisibleTenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
 const keyEntry = (k: repo.ApiKeyRow) => ({ tenantId: k.tenant_id, keyId: k.id, active: k.is_active, rateLimit: k.rate_limit });
 const keyRef = (k: Pick<repo.ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>) => ({ keyHash: k.key_hash, tenantId: k.tenant_id, keyId: k.id });
@@ -55,15 +58,49 @@ export function createTenantUseCases(deps: TenantDeps) {
   const directory = new TenantDirectory(db, deps.cache);
 
   /**
+   * Announcements that failed (Redis away), retried in order every second until Redis takes
+   * them, so that a change made during an outage (a revoked key) does not live on in a Redis that
+   * kept its old entries; later announcements wait behind them. Bounded: beyond the bound the
+   * oldest are dropped, and TTLs bound the staleness.
+   */
+  const unannounced: Array<{ event: TenantEvent; update: () => Promise<void> }> = [];
+  let retrying: NodeJS.Timeout | undefined;
+
+  async function tryAnnounce(a: { event: TenantEvent; update: () => Promise<void> }): Promise<boolean> {
+    try {
+      await a.update();
+      await publishTenantEvent(deps.cache, a.event);
+      return true;
+    } catch (err) {
+      deps.logger.warn({ err: { message: (err as Error).message }, tenantId: a.event.tenantId, kind: a.event.kind }, 'tenant change not broadcast yet; retrying');
+      return false;
+    }
+  }
+
+  async function retryUnannounced() {
+    retrying = undefined;
+    while (unannounced.length && (await tryAnnounce(unannounced[0]))) unannounced.shift();
+    if (unannounced.length) {
+      retrying = setTimeout(retryUnannounced, 1_000);
+      retrying.unref();
+    }
+  }
+
+  /**
    * After commit: record the new truth in the shared cache and tell every node. A failure here
-   * must not fail a change that already happened; it is logged and TTLs bound the staleness.
+   * must not fail a change that already happened: it is retried (see `unannounced`).
    */
   async function announce(event: TenantEvent, update: () => Promise<void> = async () => undefined) {
-    try {
-      await update();
-      await publishTenantEvent(deps.cache, event);
-    } catch (err) {
-      deps.logger.error({ err, tenantId: event.tenantId, kind: event.kind }, 'tenant change broadcast failed; caches expire by TTL');
+    const a = { event, update };
+    if (!unannounced.length && (await tryAnnounce(a))) return;
+    if (unannounced.length >= MAX_UNANNOUNCED) {
+      const dropped = unannounced.shift()!;
+      deps.logger.error({ tenantId: dropped.event.tenantId, kind: dropped.event.kind }, 'tenant change broadcast dropped; caches expire by TTL');
+    }
+    unannounced.push(a);
+    if (!retrying) {
+      retrying = setTimeout(retryUnannounced, 1_000);
+      retrying.unref();
     }
   }
 

@@ -49,10 +49,12 @@ export class WebhookTenants {
 
   async start(): Promise<void> {
     // Numbers move between tenants only through credential changes or deletions.
-    this.unsubscribe = await onTenantEvent(this.deps.cache, () => {
+    const dropAll = () => {
       this.generation++;
       this.phoneNumbers.clear();
-    });
+    };
+    // After a gap in the events (Redis away), numbers may have moved unannounced: drop them too.
+    this.unsubscribe = await onTenantEvent(this.deps.cache, dropAll, dropAll);
   }
 
   async close(): Promise<void> {
