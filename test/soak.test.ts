@@ -20,7 +20,13 @@ it('loses, duplicates, reorders and misroutes nothing through kills, restarts an
   for (const line of ['lost           0', 'duplicated     0', 'reordered      0', 'cross-tenant   0']) expect(output).toContain(line);
   expect(output).toMatch(/customer messages acknowledged\s+[1-9]\d*/);
   expect(output).toMatch(/agent replies acknowledged\s+[1-9]\d*/);
-  expect(output).toContain('chaos: SIGKILL genesys-connector, restart');
+  // Two connector processes on the one queue, each killed in turn while the other keeps working,
+  // once for longer than the lease so the survivor takes over the dead one's claimed jobs.
+  expect(output).toMatch(/^Soak: .*, 2 connector processes, /m);
+  expect(output).toContain('chaos: SIGKILL a genesys-connector, restart');
+  expect(output).toMatch(/chaos: SIGKILL a genesys-connector, the other takes over its leases/);
+  expect(output).toMatch(/genesys-connector killed \(pid \d+\); still running: genesys-connector-2/);
+  expect(output).toMatch(/genesys-connector-2 killed \(pid \d+\); still running: genesys-connector\n/);
   expect(output).toContain('chaos: SIGKILL webhook-service, restart');
   // Redis down for longer than Genesys's webhook retries, once (the soak runs a Redis of its own when it can).
   if (spawnSync('redis-server', ['--version']).status === 0) expect(output).toMatch(/chaos: Redis down \d+ s/);

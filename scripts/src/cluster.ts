@@ -2,12 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from './postgres';
-import { SERVICES, serviceEntries, type ServiceName } from './system';
+import { serviceEntries, type ServiceName } from './system';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
+/**
+ * One process of the cluster: a service's name for its first instance, `<service>-<n>` for its
+ * n-th (n ≥ 2) when the cluster runs replicas of it.
+ */
+export type InstanceName = ServiceName | `${ServiceName}-${number}`;
+
 interface Member {
-  name: ServiceName;
+  name: InstanceName;
+  service: ServiceName;
   port: number;
   /** Its internal routes' port (INTERNAL_PORT), for a service that has them. */
   internalPort?: number;
@@ -49,15 +56,23 @@ async function waitHealthy(url: string, child: ChildProcess, ms = 20_000): Promi
  * memory measured. Services share state through PostgreSQL and, when REDIS_URL is set, Redis.
  */
 export class Cluster {
-  private readonly members = new Map<ServiceName, Member>();
+  private readonly members = new Map<InstanceName, Member>();
 
   private constructor(private readonly env: NodeJS.ProcessEnv) {}
 
-  static async start(env: NodeJS.ProcessEnv, only?: ServiceName[]): Promise<Cluster> {
+  /**
+   * Starts `only` (default: every service) in start order. `replicas[service]` (default 1) runs
+   * that many processes of a service, each on its own PORT/INTERNAL_PORT, named
+   * `<service>`, `<service>-2`, ...: replicas of a queue worker share its queue through
+   * PostgreSQL. The other services reach a replicated service at its first instance.
+   */
+  static async start(env: NodeJS.ProcessEnv, only?: ServiceName[], replicas: Partial<Record<ServiceName, number>> = {}): Promise<Cluster> {
     const cluster = new Cluster({ ...env });
-    const chosen = SERVICES.filter((s) => !only || only.includes(s.name));
     for (const s of serviceEntries.filter((e) => !only || only.includes(e.name))) {
-      cluster.members.set(s.name, { name: s.name, port: await freePort(), internalPort: s.internal ? await freePort() : undefined, peakKb: 0, restarts: 0 });
+      for (let n = 1; n <= (replicas[s.name] ?? 1); n++) {
+        const name: InstanceName = n === 1 ? s.name : `${s.name}-${n}`;
+        cluster.members.set(name, { name, service: s.name, port: await freePort(), internalPort: s.internal ? await freePort() : undefined, peakKb: 0, restarts: 0 });
+      }
     }
     for (const s of serviceEntries) {
       const m = cluster.members.get(s.name);
@@ -65,7 +80,8 @@ export class Cluster {
       if (m?.internalPort && s.internal?.urlVar) cluster.env[s.internal.urlVar] = `http://127.0.0.1:${m.internalPort}`;
     }
     try {
-      for (const s of chosen) await cluster.launch(s.name);
+      // Members are in start order: a service's replicas follow its first instance.
+      for (const name of cluster.members.keys()) await cluster.launch(name);
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -73,21 +89,26 @@ export class Cluster {
     return cluster;
   }
 
-  url(name: ServiceName): string {
+  url(name: InstanceName): string {
     return `http://127.0.0.1:${this.members.get(name)!.port}`;
   }
 
-  pid(name: ServiceName): number | undefined {
+  pid(name: InstanceName): number | undefined {
     return this.members.get(name)?.child?.pid;
+  }
+
+  /** The processes running `service`: its first instance, then its replicas. */
+  instances(service: ServiceName): InstanceName[] {
+    return [...this.members.values()].filter((m) => m.service === service).map((m) => m.name);
   }
 
   get serviceEnv(): NodeJS.ProcessEnv {
     return this.env;
   }
 
-  private async launch(name: ServiceName): Promise<void> {
+  private async launch(name: InstanceName): Promise<void> {
     const m = this.members.get(name)!;
-    const child = spawn(process.execPath, [path.join(ROOT, name, 'dist', 'server.js')], {
+    const child = spawn(process.execPath, [path.join(ROOT, m.service, 'dist', 'server.js')], {
       env: { ...this.env, PORT: String(m.port), ...(m.internalPort ? { INTERNAL_PORT: String(m.internalPort) } : {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -109,7 +130,7 @@ export class Cluster {
     for (const m of this.members.values()) m.peakKb = Math.max(m.peakKb, peakRssKb(m.child?.pid));
   }
 
-  async kill(name: ServiceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  async kill(name: InstanceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const m = this.members.get(name)!;
     const child = m.child;
     if (!child || child.exitCode !== null) return;
@@ -120,7 +141,7 @@ export class Cluster {
     m.child = undefined;
   }
 
-  async restart(name: ServiceName): Promise<void> {
+  async restart(name: InstanceName): Promise<void> {
     await this.kill(name);
     this.members.get(name)!.restarts++;
     await this.launch(name);

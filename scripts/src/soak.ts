@@ -1,6 +1,7 @@
 /**
  * `npm run soak`: a chaos run of a set length (SOAK_SECONDS, default 300; settings in config.ts). Steady two-way traffic
- * for several tenants while the connector and webhook-service are SIGKILLed and restarted, Redis
+ * for several tenants while two genesys-connector processes drain the one queue, either connector
+ * (for a moment, or past its leases so the other takes them over) and webhook-service are SIGKILLed and restarted, Redis
  * is restarted and, once, down for longer than Genesys retries a webhook (when the run is at
  * least 38 s), and Genesys fails or throttles for spells; webhooks are duplicated and statuses
  * sent out of order. Then a ledger of everything the simulators sent is checked against
@@ -40,6 +41,14 @@ interface Sent {
  * retries, 5 s apart), so an agent reply accepted only once Redis is back would be lost.
  */
 const LONG_REDIS_OUTAGE_MS = 32_000;
+
+/**
+ * genesys-connector processes draining the same outbox, as replicas in production would: the case
+ * the outbox's fencing (attempt-fenced writes, LeaseLost) protects, since a killed one's claimed
+ * jobs are re-claimed by the other once their lease (DELIVERY_LEASE_MS) runs out.
+ */
+const CONNECTORS = 2;
+const LEASE_MS = 3_000;
 
 /** A private Redis the soak may restart, when the machine has redis-server. */
 async function startPrivateRedis(): Promise<{ url: string; restart(): Promise<void>; outage(ms: number): Promise<void>; stop(): void } | undefined> {
@@ -119,7 +128,7 @@ async function main(config: SoakConfig): Promise<number> {
         GENESYS_LOGIN_URL: genesys.url,
         DELIVERY_RETRY_BASE_MS: '50',
         DELIVERY_RETRY_MAX_MS: '1000',
-        DELIVERY_LEASE_MS: '3000',
+        DELIVERY_LEASE_MS: String(LEASE_MS),
         DELIVERY_POLL_MS: '100',
         BREAKER_RESET_MS: '1000',
         HTTP_TIMEOUT_MS: '10000',
@@ -127,10 +136,11 @@ async function main(config: SoakConfig): Promise<number> {
       dataDir,
     );
     stopPostgres = prepared.stopPostgres;
-    cluster = await Cluster.start(prepared.serviceEnv);
+    cluster = await Cluster.start(prepared.serviceEnv, undefined, { 'genesys-connector': CONNECTORS });
+    const connectors = cluster.instances('genesys-connector');
     const gateway = cluster.url('gateway');
     const adminUrl = cluster.url('tenant-service');
-    log(`platform up (${prepared.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}, ${redis ? 'private Redis (restarted during the run)' : redisUrl ? 'REDIS_URL (not restarted)' : 'no Redis'}); ${TENANTS} tenants × ${CONVERSATIONS} conversations for ${seconds} s`);
+    log(`platform up (${prepared.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}, ${redis ? 'private Redis (restarted during the run)' : redisUrl ? 'REDIS_URL (not restarted)' : 'no Redis'}); ${TENANTS} tenants × ${CONVERSATIONS} conversations for ${seconds} s; ${connectors.length} connector processes (${connectors.join(', ')})`);
 
     const tenants: BridgeTenant[] = [];
     for (let i = 0; i < TENANTS; i++) {
@@ -202,18 +212,27 @@ async function main(config: SoakConfig): Promise<number> {
 
     // ---- chaos ----
     const events: string[] = [];
+    // Which connector the next kill takes: in turn, so each one is killed and each one, in turn,
+    // keeps working alone.
+    let nextConnector = 0;
     async function chaos() {
+      /** SIGKILL one connector, and restart it after `downMs` (the other keeps draining meanwhile). */
+      const killConnector = (downMs: () => number) => async () => {
+        const name = connectors[nextConnector++ % connectors.length];
+        log(`       ${name} killed (pid ${cluster!.pid(name)}); still running: ${connectors.filter((c) => c !== name).join(', ')}`);
+        await cluster!.kill(name);
+        await sleep(downMs());
+        await cluster!.restart(name);
+      };
       const actions: Array<[string, () => Promise<void>]> = [
-        ['SIGKILL genesys-connector, restart', async () => {
-          await cluster!.kill('genesys-connector');
-          await sleep(jitter(500, 2_000));
-          await cluster!.restart('genesys-connector');
-        }],
+        ['SIGKILL a genesys-connector, restart', killConnector(() => jitter(500, 2_000))],
         ['SIGKILL webhook-service, restart', async () => {
           await cluster!.kill('webhook-service');
           await sleep(jitter(500, 2_000));
           await cluster!.restart('webhook-service');
         }],
+        // Down past the lease: its claimed jobs are re-claimed by the other connector.
+        [`SIGKILL a genesys-connector, the other takes over its leases (down ${(LEASE_MS + 1_500) / 1000} s)`, killConnector(() => LEASE_MS + 1_500)],
         ['Genesys answers 500 for 3 s (one tenant)', async () => {
           const t = tenants[Math.floor(Math.random() * tenants.length)];
           genesys.failNext(1_000_000, { status: 500, integrationId: t.integrationId });
@@ -239,7 +258,9 @@ async function main(config: SoakConfig): Promise<number> {
         events.push(name);
         await act();
         cluster!.sample();
-        await sleep(jitter(2_000, 5_000));
+        // A short run (the 40 s one in npm test) packs its events closer, so every kind of event,
+        // both connectors' kills included, happens before the traffic stops even on a loaded machine.
+        await sleep(seconds < 60 ? jitter(1_000, 2_500) : jitter(2_000, 5_000));
       }
     }
 
@@ -384,7 +405,7 @@ async function main(config: SoakConfig): Promise<number> {
 
     const receipts = genesys.receipts().length;
     out('');
-    out(`Soak: ${seconds} s, ${tenants.length} tenants, ${tenants.length * CONVERSATIONS} conversations, ${events.length} chaos events (${[...new Set(events)].join('; ')})`);
+    out(`Soak: ${seconds} s, ${tenants.length} tenants, ${tenants.length * CONVERSATIONS} conversations, ${connectors.length} connector processes, ${events.length} chaos events (${[...new Set(events)].join('; ')})`);
     out(`  customer messages acknowledged  ${inbound.size}   (duplicate webhooks sent: ${stats.duplicatesSent}; webhook retries: ${stats.webhookRetries}; never acknowledged: ${unacknowledged.inbound})`);
     out(`  agent replies acknowledged      ${outbound.size}   (never acknowledged: ${unacknowledged.outbound})`);
     out(`  statuses sent (shuffled)        ${stats.statusesSent};  receipts at Genesys: ${receipts}`);
