@@ -21,3 +21,4 @@ export * from './single-flight';
 export * from './credentials-client';
 export * from './media-links';
 export * from './url-allowlist';
+export * from './customer-window';

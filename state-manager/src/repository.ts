@@ -1,4 +1,4 @@
-import { statement, type Queryable } from '@bridge/shared';
+import { customerWindow, statement, type Queryable } from '@bridge/shared';
 
 /** SQL for the tenant API's data. Every function takes the tenant first and filters by it. */
 
@@ -9,6 +9,13 @@ export interface Mapping {
   lastMessageAt: string;
   createdAt: string;
   updatedAt: string;
+  /**
+   * WhatsApp's customer-service window (shared `customerWindow`): open while less than 24 h have
+   * passed since the customer's newest message (Meta's `timestamp`); windowExpiresAt (ISO) is that
+   * time + 24 h, null (and windowOpen false) when the customer never wrote.
+   */
+  windowOpen: boolean;
+  windowExpiresAt: string | null;
 }
 
 interface MappingRow {
@@ -16,21 +23,24 @@ interface MappingRow {
   contact_name: string | null;
   conversation_id: string | null;
   last_message_at: Date;
+  last_inbound_at: Date | null;
   created_at: Date;
   updated_at: Date;
   cursor_us: string;
 }
 
-const MAPPING_COLUMNS = `wa_id, contact_name, conversation_id, last_message_at, created_at, updated_at,
+const MAPPING_COLUMNS = `wa_id, contact_name, conversation_id, last_message_at, last_inbound_at, created_at, updated_at,
   (extract(epoch FROM last_message_at) * 1000000)::bigint::text AS cursor_us`;
 
-const toMapping = (r: MappingRow): Mapping => ({
+/** `now`: the instant the window is judged at (one for a whole page, so its rows agree). */
+const toMapping = (r: MappingRow, now = new Date()): Mapping => ({
   waId: r.wa_id,
   contactName: r.contact_name,
   conversationId: r.conversation_id,
   lastMessageAt: r.last_message_at.toISOString(),
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
+  ...customerWindow(r.last_inbound_at, now),
 });
 
 /**
@@ -80,8 +90,9 @@ export async function conversations(db: Queryable, tenantId: string, limit: numb
   );
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
+  const now = new Date();
   return {
-    conversations: page.map(toMapping),
+    conversations: page.map((r) => toMapping(r, now)),
     next: rows.length > limit && last ? ({ us: last.cursor_us, waId: last.wa_id } satisfies Cursor) : undefined,
   };
 }

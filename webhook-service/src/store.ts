@@ -183,6 +183,7 @@ export async function moveConversation(q: Queryable, tenantId: string, from: str
        conversation_id = COALESCE(EXCLUDED.conversation_id, m.conversation_id),
        contact_name = COALESCE(m.contact_name, EXCLUDED.contact_name),
        last_message_at = GREATEST(m.last_message_at, EXCLUDED.last_message_at),
+       last_inbound_at = GREATEST(m.last_inbound_at, EXCLUDED.last_inbound_at),
        updated_at = now()`,
     [tenantId, from, to],
   );

@@ -162,3 +162,35 @@ describe('a customer who changes number', () => {
     expect(await aliases()).toContainEqual({ wa_id: '1650000009\ufffd', moved_to: '16500000010' });
   });
 });
+
+describe('a number change keeps the customer-service window', () => {
+  const U = 'tenant-window';
+  const lastInbound = (waId: string) =>
+    ownerQuery<{ last_inbound_at: Date | null }>(tdb, 'SELECT last_inbound_at FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2', [U, waId]).then(
+      (r) => r[0]?.last_inbound_at?.toISOString() ?? null,
+    );
+
+  beforeAll(async () => {
+    await ownerQuery(tdb, 'INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)', [U]);
+  });
+
+  it('carries the old number’s last customer message to the new number', async () => {
+    await ownerQuery(tdb, `INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at) VALUES ($1, '16600000001', '2025-01-01T12:00:00Z')`, [U]);
+    await db.withTenant(U, (q) => moveConversation(q, U, '16600000001', '16600000002'));
+    expect(await lastInbound('16600000002')).toBe('2025-01-01T12:00:00.000Z');
+  });
+
+  it('merging into a mapping the new number already has keeps the newer of the two', async () => {
+    await ownerQuery(
+      tdb,
+      `INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at)
+       VALUES ($1, '16600000003', '2025-01-02T12:00:00Z'), ($1, '16600000004', '2025-01-01T12:00:00Z'),
+              ($1, '16600000005', '2025-01-01T12:00:00Z'), ($1, '16600000006', '2025-01-02T12:00:00Z')`,
+      [U],
+    );
+    await db.withTenant(U, (q) => moveConversation(q, U, '16600000003', '16600000004'));
+    expect(await lastInbound('16600000004')).toBe('2025-01-02T12:00:00.000Z');
+    await db.withTenant(U, (q) => moveConversation(q, U, '16600000005', '16600000006'));
+    expect(await lastInbound('16600000006')).toBe('2025-01-02T12:00:00.000Z');
+  });
+});
