@@ -210,28 +210,33 @@ CREATE FUNCTION outbox_queue_view() RETURNS TABLE (tenant_id text, kind text, st
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$ SELECT o.tenant_id, o.kind, o.state, count(*)::int FROM outbox o GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 $$;
 
-DO $$
+-- Hands platform functions (by signature) to bridge_platform, callable by bridge_app alone.
+-- Owner-only, like make_policies_tenant_only: later migrations adopt their functions with it.
+CREATE FUNCTION adopt_platform_functions(signatures text[]) RETURNS void LANGUAGE plpgsql AS $f$
 DECLARE
   f text;
 BEGIN
-  FOREACH f IN ARRAY ARRAY[
+  FOREACH f IN ARRAY signatures LOOP
+    EXECUTE format('ALTER FUNCTION %s OWNER TO bridge_platform', f);
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO bridge_app', f);
+  END LOOP;
+END
+$f$;
+REVOKE ALL ON FUNCTION adopt_platform_functions(text[]) FROM PUBLIC;
+SELECT adopt_platform_functions(ARRAY[
     'api_key_by_hash(text)', 'tenant_by_subdomain(text)', 'tenants_by_phone_number_ids(text[])',
     'tenant_by_verify_token_hash(text)', 'record_api_key_use(uuid[], timestamptz[])',
     'tenants_page(text, integer)', 'tenants_without_verify_token_hash(text, integer)',
     'outbox_claim(integer, integer, text[])', 'outbox_renew_leases(text[], bigint[], integer[], integer)',
     'outbox_queue_view()'
-  ] LOOP
-    EXECUTE format('ALTER FUNCTION %s OWNER TO bridge_platform', f);
-    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO bridge_app', f);
-  END LOOP;
-END $$;
+]);
 
 -- Down Migration
 DROP FUNCTION api_key_by_hash(text), tenant_by_subdomain(text), tenants_by_phone_number_ids(text[]),
   tenant_by_verify_token_hash(text), record_api_key_use(uuid[], timestamptz[]), tenants_page(text, integer),
   tenants_without_verify_token_hash(text, integer), outbox_claim(integer, integer, text[]),
-  outbox_renew_leases(text[], bigint[], integer[], integer), outbox_queue_view(), make_policies_tenant_only();
+  outbox_renew_leases(text[], bigint[], integer[], integer), outbox_queue_view(), make_policies_tenant_only(), adopt_platform_functions(text[]);
 DO $$
 DECLARE
   p record;

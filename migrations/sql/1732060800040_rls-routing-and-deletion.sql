@@ -92,19 +92,10 @@ AS $$ UPDATE tenant_deletions d
           ORDER BY w.requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
       RETURNING d.tenant_id $$;
 
-DO $$
-DECLARE
-  f text;
-BEGIN
-  FOREACH f IN ARRAY ARRAY[
+SELECT adopt_platform_functions(ARRAY[
     'tenants_for_wabas(text[])', 'unclaimed_change_claimants()', 'hold_unclaimed_changes(text, jsonb)',
     'unclaimed_changes_page(bigint, integer, text)', 'tenant_deletion_claim(text, integer)'
-  ] LOOP
-    EXECUTE format('ALTER FUNCTION %s OWNER TO bridge_platform', f);
-    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO bridge_app', f);
-  END LOOP;
-END $$;
+]);
 
 -- Down Migration
 DROP FUNCTION tenants_for_wabas(text[]), unclaimed_change_claimants(), hold_unclaimed_changes(text, jsonb),
