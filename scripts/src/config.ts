@@ -30,6 +30,25 @@ export const scriptsConfigSchema = z.object({
 
 export type ScriptsConfig = z.infer<typeof scriptsConfigSchema>;
 
+/** A port `npm start` puts a service on; 0: any free port. */
+const servicePort = (what: string) =>
+  z.coerce.number().int().min(0).max(65535).optional().describe(`npm start: port of ${what} (0: any free port); unset: its usual one`);
+
+/** `npm start`: where each service listens (scripts/src/system.ts names them `<SERVICE>_PORT`, `<SERVICE>_INTERNAL_PORT`). */
+export const startConfigSchema = scriptsConfigSchema.extend({
+  TENANT_SERVICE_PORT: servicePort('tenant-service'),
+  AUTH_SERVICE_PORT: servicePort('auth-service'),
+  STATE_MANAGER_PORT: servicePort('state-manager'),
+  GENESYS_CONNECTOR_PORT: servicePort('genesys-connector'),
+  WEBHOOK_SERVICE_PORT: servicePort('webhook-service'),
+  GATEWAY_PORT: servicePort('gateway'),
+  TENANT_SERVICE_INTERNAL_PORT: servicePort("tenant-service's internal routes"),
+  AUTH_SERVICE_INTERNAL_PORT: servicePort("auth-service's internal routes"),
+  GENESYS_CONNECTOR_INTERNAL_PORT: servicePort("genesys-connector's internal routes"),
+});
+
+export type StartConfig = z.infer<typeof startConfigSchema>;
+
 /** `npm run soak`. */
 export const soakConfigSchema = scriptsConfigSchema.extend({
   SOAK_SECONDS: count(1, 300).describe('Length of the soak run, seconds'),

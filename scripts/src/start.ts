@@ -6,11 +6,12 @@
  */
 import path from 'node:path';
 import { parseEnv } from '@bridge/shared';
-import { scriptsConfigSchema } from './config';
-import { startSystem } from './system';
+import { startConfigSchema, type StartConfig } from './config';
+import { internalPortVariable, portVariable, serviceEntries, startSystem } from './system';
 
 async function main() {
-  const config = parseEnv(scriptsConfigSchema);
+  const config = parseEnv(startConfigSchema);
+  const portOf = (variable: string) => config[variable as keyof StartConfig] as number | undefined;
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const system = await startSystem({
     log: out,
@@ -18,6 +19,8 @@ async function main() {
     env: { LOG_LEVEL: 'warn', ...process.env },
     dataDir: config.BRIDGE_DATA_DIR,
     embeddedPostgresPort: config.EMBEDDED_PG_PORT,
+    ports: Object.fromEntries(serviceEntries.map((s) => [s.name, portOf(portVariable(s.name))])),
+    internalPorts: Object.fromEntries(serviceEntries.filter((s) => s.internal).map((s) => [s.name, portOf(internalPortVariable(s.name))])),
   });
   out('');
   out('WhatsApp ⇄ Genesys bridge is up:');

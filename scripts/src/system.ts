@@ -47,13 +47,6 @@ export function internalPortVariable(name: ServiceName): string {
   return `${name.toUpperCase().replace(/-/g, '_')}_INTERNAL_PORT`;
 }
 
-function portFromEnv(env: NodeJS.ProcessEnv, variable: string): number | undefined {
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${variable} must be a port number (0: any free port), not "${raw}"`);
-  return Number(raw);
-}
-
 /** A service that did not start, named, with what to do when one of its ports is taken. */
 function serviceFailed(name: ServiceName, port: number, internalPort: number | undefined, err: unknown): Error {
   const errno = err as NodeJS.ErrnoException & { port?: number };
@@ -108,9 +101,9 @@ export interface SystemOptions {
   dataDir: string;
   /** Port of the embedded PostgreSQL; default: a free one. */
   embeddedPostgresPort?: number;
-  /** Port for each service; default: `<NAME>_PORT` from `env`, else the contract's. 0 picks a free port. */
+  /** Port for each service; default: the contract's. 0 picks a free port. */
   ports?: Partial<Record<ServiceName, number>>;
-  /** Internal port for each service that has one; default: `<NAME>_INTERNAL_PORT` from `env`, else its INTERNAL_PORT default. 0 picks a free port. */
+  /** Internal port for each service that has one; default: its INTERNAL_PORT default. 0 picks a free port. */
   internalPorts?: Partial<Record<ServiceName, number>>;
   /** Only these services (default: all). */
   only?: ServiceName[];
@@ -210,9 +203,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const env = options.env;
   const dataDir = path.resolve(options.dataDir);
   const chosen = serviceEntries.filter((s) => !options.only || options.only.includes(s.name));
-  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? portFromEnv(env, portVariable(s.name)) ?? s.port])) as Record<ServiceName, number>;
+  const ports = Object.fromEntries(chosen.map((s) => [s.name, options.ports?.[s.name] ?? s.port])) as Record<ServiceName, number>;
   const internalPorts: Partial<Record<ServiceName, number>> = Object.fromEntries(
-    chosen.filter((s) => s.internal).map((s) => [s.name, options.internalPorts?.[s.name] ?? portFromEnv(env, internalPortVariable(s.name)) ?? s.internal!.port]),
+    chosen.filter((s) => s.internal).map((s) => [s.name, options.internalPorts?.[s.name] ?? s.internal!.port]),
   );
   const db = await prepareDatabase(env, dataDir, { log: options.log, embeddedPort: options.embeddedPostgresPort });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, parseEnv } from '@bridge/shared';
 import { benchConfigSchema, benchSettings, profilerConfigSchema } from '../src/bench/config';
-import { scriptsConfigSchema, soakConfigSchema } from '../src/config';
+import { scriptsConfigSchema, soakConfigSchema, startConfigSchema } from '../src/config';
 
 const ROOT = path.join(__dirname, '..', '..');
 const bench = (env: NodeJS.ProcessEnv = {}) => benchSettings(parseEnv(benchConfigSchema, env));
@@ -97,6 +97,7 @@ describe('the documentation', () => {
 
   it("lists every script setting in README.md with the schema's description", () => {
     expect(undocumented('README.md', soakConfigSchema.shape)).toEqual([]);
+    expect(undocumented('README.md', startConfigSchema.shape)).toEqual([]);
   });
 
   it("lists every BENCH_* setting in bench/README.md with the schema's description", () => {
