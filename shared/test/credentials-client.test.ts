@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { AppError, RedisCache, createCache, createLogger, tenantKey } from '../src';
+import { AppError, RedisCache, createCache, createLogger, onTenantEvent, tenantKey } from '../src';
 import { CredentialsClient } from '../src/credentials-client';
 import { startTestSystem, type TestSystem } from '../../test/support/system';
 import { TEST_REDIS_URL, describeWithRedis, testSecrets } from '../../test/support/env';
@@ -312,14 +312,35 @@ describeWithRedis('CredentialsClient with Redis', () => {
     await waitUntil(async () => (await client.genesys(tenantId))?.clientSecret === replacement.clientSecret, 2000);
   });
 
+  /** Resolves once this process has heard tenant-service announce the tenant's new credentials. */
+  async function announced(tenantId: string): Promise<() => Promise<void>> {
+    let heard!: () => void;
+    const done = new Promise<void>((resolve) => (heard = resolve));
+    const unsubscribe = await onTenantEvent(cache, (e) => {
+      if (e.tenantId === tenantId && e.kind === 'credentials-changed') heard();
+    });
+    return async () => {
+      await done;
+      await unsubscribe();
+    };
+  }
+
   it('drops what it holds after its subscriber reconnects: a rotation announced meanwhile is not missed', async () => {
     const { tenantId } = await sys.createTenant();
+    // The first store's own announcement must have arrived before the client caches, or its late
+    // arrival would drop the entry and the client would fetch the replacement early.
+    const firstAnnounced = await announced(tenantId);
     await storeCredentials(sys, tenantId, 'genesys', genesysCredentials(1));
+    await firstAnnounced();
     expect((await client.genesys(tenantId))?.clientId).toMatch(/^client-1-/);
 
     // The subscriber's connection drops; the rotation is announced while nobody listens.
     const subscriber = (cache as unknown as { subscriber: RedisCache['redis'] }).subscriber;
+    // disconnect() only half-closes the socket: a message published before the server closes
+    // its side would still arrive. Wait for 'end' so the announcement really finds nobody.
+    const ended = new Promise((resolve) => subscriber.once('end', resolve));
     subscriber.disconnect();
+    await ended;
     const replacement = genesysCredentials(2);
     await storeCredentials(sys, tenantId, 'genesys', replacement);
     expect(subscriber.status).not.toBe('ready');
