@@ -21,6 +21,9 @@ const TENANT_TABLES = [
   'conversation_aliases',
   'account_events',
   'tenant_deletions',
+  'message_templates',
+  'api_idempotency_keys',
+  'agentless_echoes',
 ];
 
 let tdb: TestDatabase;
@@ -50,6 +53,9 @@ beforeAll(async () => {
     await ownerQuery(tdb, `INSERT INTO conversation_aliases (tenant_id, wa_id, moved_to) VALUES ($1, '15550000001', '15550000000')`, [t]);
     await ownerQuery(tdb, `INSERT INTO account_events (tenant_id, field, waba_id, payload) VALUES ($1, 'account_update', $2, '{}')`, [t, `waba-${phone}`]);
     await ownerQuery(tdb, `INSERT INTO tenant_deletions (tenant_id, state, finished_at) VALUES ($1, 'done', now())`, [t]);
+    await ownerQuery(tdb, `INSERT INTO message_templates (tenant_id, name, language, category, status) VALUES ($1, 'order_update', 'en_US', 'UTILITY', 'APPROVED')`, [t]);
+    await ownerQuery(tdb, `INSERT INTO api_idempotency_keys (tenant_id, key, request_hash, message_id) VALUES ($1, 'k1', repeat('a', 64), 1)`, [t]);
+    await ownerQuery(tdb, `INSERT INTO agentless_echoes (tenant_id, message_id, wa_id, text_hash) VALUES ($1, 1, '15550000000', repeat('b', 64))`, [t]);
   }
   // Each tenant's WABA; a change held for each tenant's number and WABA, and one nobody owns.
   await ownerQuery(tdb, `UPDATE tenant_credentials SET waba_id = 'waba-' || phone_number_id`);

@@ -22,3 +22,5 @@ export * from './credentials-client';
 export * from './media-links';
 export * from './url-allowlist';
 export * from './customer-window';
+export * from './templates';
+export * from './template-catalogue';
