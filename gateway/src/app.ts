@@ -47,6 +47,9 @@ export interface GatewayDeps {
   budgets: { webhook?: TokenBuckets; authFailures?: TokenBuckets; ipv6Prefix: number };
 }
 
+/** The routes that serve a tenant: each resolves the tenant first and is rate-limited per tenant and key. */
+const TENANT_ROUTES = ['/state', '/auth', '/templates', '/messages'];
+
 /** Headers only the gateway may set: whatever a client sent under these names is dropped. */
 const TRUSTED_HEADERS = [TENANT_HEADER, INTERNAL_TOKEN_HEADER, TENANT_AUTH_HEADER, TENANT_KEY_HEADER];
 
@@ -56,7 +59,7 @@ const dropClientTrustHeaders: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * The gateway on :3000. Tenant routes (/state, /auth): resolve the tenant, rate-limit, forward
+ * The gateway on :3000. Tenant routes (/state, /auth, /templates, /messages): resolve the tenant, rate-limit, forward
  * with X-Tenant-ID and the internal token. Webhooks (/webhook): forwarded untouched, for
  * webhook-service to authenticate by signature. Bodies are never read here.
  */
@@ -91,8 +94,9 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
       if (webhookBudget) a.use('/webhook', webhookBudget);
       a.use(proxyTo('/webhook', deps.targets.webhook, proxyOptions));
       // A client out of failed authentications is refused before any lookup; each failure costs it one.
-      a.use(['/state', '/auth'], ...(failures ? [failures.check, resolver, failures.charge] : [resolver]), ...createRateLimits(deps.cache, deps.logger), forwardTenant);
-      a.use(proxyTo('/state', deps.targets.state, proxyOptions));
+      a.use(TENANT_ROUTES, ...(failures ? [failures.check, resolver, failures.charge] : [resolver]), ...createRateLimits(deps.cache, deps.logger), forwardTenant);
+      // The tenant API's data: /state/*, the template catalogue and proactive messages (issue #11).
+      for (const prefix of ['/state', '/templates', '/messages']) a.use(proxyTo(prefix, deps.targets.state, proxyOptions));
       a.use(proxyTo('/auth', deps.targets.auth, proxyOptions));
     },
   });
