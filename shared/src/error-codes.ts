@@ -72,6 +72,21 @@ export const ERROR_CODES = {
   // state-manager.
   MAPPING_NOT_FOUND: { status: 404, message: 'No mapping for this waId' },
 
+  // Templates and proactive messages (issue #11): tenant-service's catalogue sync, state-manager's
+  // /templates and /messages. The TEMPLATE_* codes are shared/src/templates.ts's TemplateProblem.
+  META_NOT_CONFIGURED: { status: 409, message: 'This tenant has no WhatsApp (Meta) credentials yet' },
+  WABA_NOT_CONFIGURED: { status: 409, message: "The tenant's Meta credentials name no wabaId, so its templates cannot be listed" },
+  TEMPLATE_SYNC_FAILED: { status: 502, message: 'Meta did not list the templates' },
+  TEMPLATE_NOT_FOUND: { status: 422, message: 'No template of this name' },
+  TEMPLATE_LANGUAGE_NOT_FOUND: { status: 422, message: 'The template has no version in this language' },
+  TEMPLATE_NOT_APPROVED: { status: 422, message: 'The template is not approved' },
+  TEMPLATE_PARAMETER_MISMATCH: { status: 422, message: "The parameters do not match the template's placeholders" },
+  TEMPLATE_NOT_SENDABLE: { status: 422, message: 'The bridge cannot send this template' },
+  TEMPLATE_TOO_LONG: { status: 422, message: 'The filled template body is over 1024 characters' },
+  WINDOW_CLOSED: { status: 422, message: "The customer's 24-hour window is closed: only a template can be sent" },
+  IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'This Idempotency-Key was used with another request body' },
+  MESSAGE_NOT_FOUND: { status: 404, message: 'No such message' },
+
   // webhook-service: webhooks.
   INVALID_SIGNATURE: { status: 401, message: 'X-Hub-Signature-256 does not match' },
   VERIFICATION_FAILED: { status: 403, message: 'Invalid verification request' },
