@@ -3,6 +3,8 @@
  * and the error for a message that cannot be mapped at all. Pure functions, no I/O.
  */
 
+import type { MetaSendBody } from './meta-types';
+
 /** The message cannot be represented in Genesys (no sender id, no id/timestamp): mark it failed. */
 export class UnmappableMessage extends Error {
   readonly code = 'UNMAPPABLE_MESSAGE';
@@ -89,6 +91,31 @@ export function splitText(text: string, max: number): string[] {
 
 /** A string with something other than whitespace in it. */
 export const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.trim().length > 0;
+
+/** An absolute http(s) URL (what WhatsApp fetches media from, and what a link button opens). */
+export function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/** A URL in a text piece turns WhatsApp's link preview on for that piece. */
+const URL_IN_TEXT = /(https?:\/\/|www\.)\S/i;
+
+/** Text sends for `text`, split at MAX_META_TEXT (splitText), each with the link preview on when it has a URL. */
+export function textSends(text: string, to: string): MetaSendBody[] {
+  return splitText(text, MAX_META_TEXT).map((body) => ({
+    messaging_product: 'whatsapp',
+    recipient_type: 'individual',
+    to,
+    type: 'text',
+    text: { body, preview_url: URL_IN_TEXT.test(body) },
+  }));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Media: MIME types, extensions, filenames

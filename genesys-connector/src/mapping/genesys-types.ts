@@ -70,12 +70,72 @@ export interface GenesysReceipt {
   reasons?: GenesysReason[];
 }
 
+/**
+ * One `content[]` item of an outbound message. Agents send `Attachment`s; bot flows
+ * (`type: "Structured"`, `originatingEntity: "Bot"`) also send `QuickReply`, `Card`,
+ * `Carousel` and, rarely, `QuickReplyV2`, `ListTemplate` (list picker) and `DatePicker` — each
+ * with its object under the lower-camel name (`quickReply`, `card`, ...). Shapes: the platform
+ * SDK's MessageContent models (README, "Reference notes: structured messages").
+ */
+export interface GenesysOutboundContent {
+  contentType?: string;
+  attachment?: GenesysOutboundAttachment;
+  quickReply?: GenesysQuickReply;
+  quickReplyV2?: { title?: string; actions?: GenesysQuickReply[] };
+  card?: GenesysCard;
+  carousel?: { cards?: GenesysCard[] };
+  list?: GenesysList;
+  datePicker?: GenesysDatePicker;
+  [k: string]: unknown;
+}
+
+/** ContentQuickReply: `text` is shown and is also the customer's answer; `payload` is for the bot. */
+export interface GenesysQuickReply {
+  text?: string;
+  payload?: string;
+  image?: string;
+  action?: string;
+}
+
+/** ContentCardAction: `Postback` (text + payload, answered like a quick reply) or `Link` (text + url). */
+export interface GenesysCardAction {
+  type?: string;
+  text?: string;
+  payload?: string;
+  url?: string;
+}
+
+/** ContentCard: a title, description, image or video, and actions (buttons). */
+export interface GenesysCard {
+  title?: string;
+  description?: string;
+  image?: string;
+  video?: string;
+  defaultAction?: GenesysCardAction;
+  actions?: GenesysCardAction[];
+}
+
+/** ContentList (deprecated `ListTemplate`, a list picker): items with a textback payload or a URL. */
+export interface GenesysList {
+  title?: string;
+  description?: string;
+  submitLabel?: string;
+  components?: Array<{ id?: string; title?: string; description?: string; image?: string; actions?: { url?: string; textback?: string } }>;
+}
+
+/** ContentDatePicker: times to choose from; the answer's text and payload are the chosen `dateTime`. */
+export interface GenesysDatePicker {
+  title?: string;
+  subtitle?: string;
+  availableTimes?: Array<{ dateTime?: string; duration?: number }>;
+}
+
 /** Body Genesys POSTs to our outbound webhook (agent reply, typing event, receipt). */
 export interface GenesysOutboundMessage {
   id: string;
   type: string;
   text?: string;
-  content?: Array<{ contentType?: string; attachment?: GenesysOutboundAttachment; [k: string]: unknown }>;
+  content?: GenesysOutboundContent[];
   channel?: { to?: { id?: string }; [k: string]: unknown };
   direction?: string;
   originatingEntity?: string;

@@ -12,6 +12,12 @@
  * - Genesys has no location, contact, reaction, order or interactive type: these become text an
  *   agent can read, with machine-readable details in `channel.metadata.customAttributes` (all
  *   strings — Genesys refuses nested values there).
+ * - A choice (a reply button or list row tapped, a template's quick reply button, or a number
+ *   typed to answer a numbered text, see structured.ts) becomes its title as text, so that a bot
+ *   matching on the text works, with `replyType` (`button_reply`, `list_reply`, `button`,
+ *   `typed_number`), `replyId` (the WhatsApp id) and `replyPayload` (the Genesys payload the bot
+ *   flow branches on) as custom attributes. The payload is the id itself unless `ctx.choices`
+ *   says otherwise; for a generated id (`option-<n>`) without `ctx.choices` it is unknown and left out.
  * - `channel.from.id` is `message.from`, else `ctx.waId` (Phone); without either, the
  *   business-scoped user id (`from_user_id`, else `ctx.userId`) as Opaque; else UnmappableMessage.
  *   A customer who changed number keeps the id Genesys knows them by (`ctx.genesysId`), so that
@@ -24,6 +30,7 @@ import { MAX_GENESYS_TEXT, UnmappableMessage, baseMime, cleanFilename, extension
 import type { GenesysContent, GenesysInboundMessage, GenesysMediaType } from './genesys-types';
 import { describeMetaError, metaErrorText } from './meta-errors';
 import type { MetaErrorObject, MetaMessage, MetaSharedContact } from './meta-types';
+import type { OfferedChoice } from './structured';
 
 /** Custom attribute values are kept short; only ids and URLs go there. */
 const MAX_ATTRIBUTE = 1000;
@@ -53,7 +60,18 @@ export interface InboundContext {
   time?: string;
   /** Builds our signed, expiring URL for a Meta media id. */
   mediaUrl: (media: { mediaId: string; mimeType: string; filename?: string }) => string;
+  /**
+   * The choices the bridge offered this customer (OutboundPlan.choices): those of the message the
+   * answer replies to (`context.id`), or else the latest ones offered as a numbered text. With
+   * them a reply id maps back to its payload, and a typed number to its choice.
+   */
+  choices?: readonly OfferedChoice[];
 }
+
+/** Ids structured.ts makes up when a payload cannot be the id: only `ctx.choices` knows their payload. */
+const GENERATED_CHOICE_ID = /^option-\d+$/;
+/** A text that is only a number ("2", " 2. ", "#2", "2)"): an answer to a numbered text. */
+const TYPED_NUMBER = /^\s*#?(\d{1,3})\s*[.)]?\s*$/;
 
 const MEDIA_KINDS = ['image', 'video', 'audio', 'document', 'sticker'] as const;
 type MediaKind = (typeof MEDIA_KINDS)[number];
@@ -204,6 +222,16 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
   const texts: string[] = [];
   const content: GenesysContent[] = [];
 
+  /** The customer chose `id` (a WhatsApp reply id): its payload from ctx.choices, else the id itself. */
+  const chose = (replyType: string, id: string | undefined): void => {
+    attributes.replyType = replyType;
+    if (!nonEmpty(id)) return;
+    attributes.replyId = id;
+    const offered = ctx.choices?.find((c) => c.id === id);
+    const payload = offered ? offered.payload : GENERATED_CHOICE_ID.test(id) ? undefined : id;
+    if (payload !== undefined) attributes.replyPayload = payload;
+  };
+
   const addMedia = (kind: MediaKind): void => {
     const media = message[kind];
     if (!media || typeof media !== 'object' || !nonEmpty(media.id)) {
@@ -227,9 +255,19 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
   };
 
   switch (type) {
-    case 'text':
-      if (typeof message.text?.body === 'string' && message.text.body.length > 0) texts.push(message.text.body);
+    case 'text': {
+      const body = message.text?.body;
+      const typed = typeof body === 'string' ? TYPED_NUMBER.exec(body) : null;
+      const choice = typed ? ctx.choices?.find((c) => c.number === Number(typed[1])) : undefined;
+      if (choice) {
+        texts.push(choice.title);
+        chose('typed_number', choice.id);
+        attributes.typedText = body;
+      } else if (typeof body === 'string' && body.length > 0) {
+        texts.push(body);
+      }
       break;
+    }
     case 'image':
     case 'video':
     case 'audio':
@@ -247,11 +285,11 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
       const i = message.interactive;
       if (i?.type === 'button_reply' && i.button_reply) {
         texts.push(i.button_reply.title ?? i.button_reply.id ?? '[button reply]');
-        if (nonEmpty(i.button_reply.id)) attributes.replyId = i.button_reply.id;
+        chose('button_reply', i.button_reply.id);
       } else if (i?.type === 'list_reply' && i.list_reply) {
         const title = i.list_reply.title ?? i.list_reply.id ?? '[list reply]';
         texts.push(nonEmpty(i.list_reply.description) ? `${title}\n${i.list_reply.description}` : title);
-        if (nonEmpty(i.list_reply.id)) attributes.replyId = i.list_reply.id;
+        chose('list_reply', i.list_reply.id);
       } else if (i?.type === 'nfm_reply') {
         texts.push(flowResponseText(i.nfm_reply));
       } else {
@@ -261,7 +299,9 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
     }
     case 'button':
       texts.push(nonEmpty(message.button?.text) ? message.button.text : (message.button?.payload ?? '[button reply]'));
-      if (nonEmpty(message.button?.payload)) attributes.buttonPayload = message.button.payload;
+      // A template's quick reply button: its payload is the template's, never one of our ids.
+      attributes.replyType = 'button';
+      if (nonEmpty(message.button?.payload)) attributes.buttonPayload = attributes.replyPayload = message.button.payload;
       break;
     case 'reaction': {
       const emoji = message.reaction?.emoji;

@@ -4,7 +4,8 @@
  *
  * - meta-types.ts, genesys-types.ts: each provider's shapes.
  * - inbound.ts: a WhatsApp message → a Genesys inbound message (in parts when its text is long).
- * - outbound.ts: a Genesys agent message → WhatsApp sends (its parts).
+ * - outbound.ts: a Genesys agent or bot message → WhatsApp sends (its parts) and the choices offered.
+ * - structured.ts: a bot's quick replies, cards, carousels, list and date pickers → interactive sends.
  * - receipts.ts: WhatsApp statuses of a reply's parts → Genesys receipts for the whole reply.
  * - meta-errors.ts: the one table of Meta error codes (Genesys reason, agent text, retry or not),
  *   and the one way a Meta error is written (describeMetaError).
@@ -13,9 +14,10 @@
 
 export * from './meta-types';
 export * from './genesys-types';
-export { MAX_GENESYS_TEXT, MAX_META_CAPTION, MAX_META_TEXT, UnmappableMessage, baseMime, splitText, truncateText } from './common';
+export { MAX_GENESYS_TEXT, MAX_META_CAPTION, MAX_META_TEXT, UnmappableMessage, baseMime, isHttpUrl, splitText, truncateText } from './common';
 export { inboundParts, metaMessageToGenesys, numberChangeOf, type InboundContext } from './inbound';
-export { genesysOutboundToMetaSends } from './outbound';
+export { genesysOutboundPlan, genesysOutboundToMetaSends, type OutboundPlan } from './outbound';
+export { WHATSAPP_INTERACTIVE, type OfferedChoice } from './structured';
 export {
   advanceStatus,
   agentFailedReceipt,

@@ -111,10 +111,55 @@ interface MetaSendBase {
   to: string;
 }
 
+/**
+ * An interactive message's header: text (≤ 60), or an image, video or document by link. Lists
+ * take a text header only. Source: Meta's interactive message pages (README, reference notes).
+ */
+export type MetaInteractiveHeader =
+  | { type: 'text'; text: string }
+  | { type: 'image'; image: { link: string } }
+  | { type: 'video'; video: { link: string } };
+
+/** A reply button: `id` (≤ 256) comes back in the customer's `button_reply`, `title` (≤ 20) is shown. */
+export interface MetaReplyButton {
+  type: 'reply';
+  reply: { id: string; title: string };
+}
+
+/** A list row: `id` (≤ 200) comes back in the customer's `list_reply`; title ≤ 24, description ≤ 72. */
+export interface MetaListRow {
+  id: string;
+  title: string;
+  description?: string;
+}
+
+/**
+ * The `interactive` object of a free-form interactive send (inside the customer service window):
+ * reply buttons (1-3), a list (≤ 10 rows in all, opened by a button labelled ≤ 20), or one
+ * call-to-action URL button (display text ≤ 20). Body text ≤ 1024, footer ≤ 60.
+ */
+export type MetaInteractive =
+  | { type: 'button'; header?: MetaInteractiveHeader; body: { text: string }; footer?: { text: string }; action: { buttons: MetaReplyButton[] } }
+  | {
+      type: 'list';
+      header?: { type: 'text'; text: string };
+      body: { text: string };
+      footer?: { text: string };
+      action: { button: string; sections: Array<{ title?: string; rows: MetaListRow[] }> };
+    }
+  | {
+      type: 'cta_url';
+      header?: MetaInteractiveHeader;
+      body: { text: string };
+      footer?: { text: string };
+      action: { name: 'cta_url'; parameters: { display_text: string; url: string } };
+    };
+
 /** Body of `POST {graph}/{phone_number_id}/messages`, as outbound.ts produces them. */
 export type MetaSendBody =
   | (MetaSendBase & { type: 'text'; text: { body: string; preview_url: boolean } })
   | (MetaSendBase & { type: 'image'; image: MetaMediaRef })
   | (MetaSendBase & { type: 'video'; video: MetaMediaRef })
   | (MetaSendBase & { type: 'audio'; audio: MetaMediaRef })
-  | (MetaSendBase & { type: 'document'; document: MetaMediaRef });
+  | (MetaSendBase & { type: 'document'; document: MetaMediaRef })
+  | (MetaSendBase & { type: 'interactive'; interactive: MetaInteractive });

@@ -1,13 +1,15 @@
 /**
- * Outbound: one Genesys agent message (the body Genesys POSTs to our outbound webhook) → the
- * WhatsApp sends that carry it, in order. Pure: the caller sends them with the tenant's token.
+ * Outbound: one Genesys agent or bot message (the body Genesys POSTs to our outbound webhook) →
+ * the WhatsApp sends that carry it, in order. Pure: the caller sends them with the tenant's token.
  * Facts: shared/reference/genesys-open-messaging.md (outbound body, 4000-character agent text) and
  * shared/reference/whatsapp-cloud-api.md (send bodies, 4096-character text, 1024-character captions).
+ * A bot's quick replies, cards and carousels are rendered by structured.ts.
  */
 
-import { MAX_META_CAPTION, MAX_META_TEXT, baseMime, cleanFilename, extensionFor, splitText } from './common';
+import { MAX_META_CAPTION, baseMime, cleanFilename, extensionFor, isHttpUrl, textSends } from './common';
 import type { GenesysOutboundAttachment, GenesysOutboundMessage } from './genesys-types';
 import type { MetaMediaRef, MetaSendBody } from './meta-types';
+import { renderStructured, structuredBlocks, type OfferedChoice } from './structured';
 
 /** MIME types WhatsApp accepts per media type; anything else is sent as a document. */
 const WHATSAPP_MIMES: Record<'image' | 'video' | 'audio', string[]> = {
@@ -15,19 +17,6 @@ const WHATSAPP_MIMES: Record<'image' | 'video' | 'audio', string[]> = {
   video: ['video/mp4', 'video/3gpp'],
   audio: ['audio/aac', 'audio/amr', 'audio/mpeg', 'audio/mp4', 'audio/ogg'],
 };
-
-/** A URL in a text piece turns WhatsApp's link preview on for that piece. */
-const URL_IN_TEXT = /(https?:\/\/|www\.)\S/i;
-
-function isHttpUrl(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || url.protocol === 'http:';
-  } catch {
-    return false;
-  }
-}
 
 type OutboundKind = 'image' | 'video' | 'audio' | 'document';
 
@@ -87,18 +76,33 @@ function mediaSend(to: string, media: OutboundMedia, caption?: string): MetaSend
   }
 }
 
+/** The sends of one Genesys message, and the choices they offer the customer (structured.ts). */
+export interface OutboundPlan {
+  sends: MetaSendBody[];
+  /**
+   * Every choice offered (quick replies, card buttons, list items), with the send that offers it
+   * and, in a numbered text, its number. Empty for a message without choices. The delivery keeps
+   * it to map the customer's answer back (InboundContext.choices).
+   */
+  choices: OfferedChoice[];
+}
+
 /**
- * The WhatsApp sends for one Genesys agent message, in order. Only `Text` and `Structured`
- * messages produce sends; receipts and events give []. Attachments without an http(s) URL are
- * skipped; `Link` attachments are sent as their URL in the text; content other than attachments
- * (quick replies, cards) is not mapped. With exactly one attachment, and that one an image,
- * video or document, text of at most 1024 characters becomes its caption.
+ * The WhatsApp sends for one Genesys message, in order, and the choices they offer. Only `Text`
+ * and `Structured` messages produce sends; receipts and events give none. Attachments without an
+ * http(s) URL are skipped; `Link` attachments are sent as their URL in the text. Without
+ * structured content: the text (split at 4096), then each attachment; with exactly one
+ * attachment, and that one an image, video or document, text of at most 1024 characters becomes
+ * its caption. With structured content (a bot's quick replies, cards, carousel, list or date
+ * picker): the text first unless quick replies carry it, the attachments, then each block as
+ * structured.ts renders it.
  */
-export function genesysOutboundToMetaSends(msg: GenesysOutboundMessage, to: string): MetaSendBody[] {
-  if (!msg || (msg.type !== 'Text' && msg.type !== 'Structured')) return [];
+export function genesysOutboundPlan(msg: GenesysOutboundMessage, to: string): OutboundPlan {
+  if (!msg || (msg.type !== 'Text' && msg.type !== 'Structured')) return { sends: [], choices: [] };
   let text = typeof msg.text === 'string' ? msg.text : '';
+  const content = Array.isArray(msg.content) ? msg.content : [];
   const media: OutboundMedia[] = [];
-  for (const item of Array.isArray(msg.content) ? msg.content : []) {
+  for (const item of content) {
     if (item?.contentType !== 'Attachment' || !item.attachment || typeof item.attachment !== 'object') continue;
     if (item.attachment.mediaType === 'Link') {
       if (isHttpUrl(item.attachment.url)) text = text.trim().length > 0 ? `${text}\n${item.attachment.url}` : item.attachment.url;
@@ -107,16 +111,20 @@ export function genesysOutboundToMetaSends(msg: GenesysOutboundMessage, to: stri
     const m = outboundMedia(item.attachment);
     if (m) media.push(m);
   }
+  const { blocks, quickReplies } = structuredBlocks(content);
+  if (blocks.length > 0 || quickReplies) {
+    return renderStructured({ text, blocks, quickReplies, before: media.map((m) => mediaSend(to, m)) }, to);
+  }
   const hasText = text.trim().length > 0;
   if (hasText && media.length === 1 && media[0].kind !== 'audio' && text.length <= MAX_META_CAPTION) {
-    return [mediaSend(to, media[0], text)];
+    return { sends: [mediaSend(to, media[0], text)], choices: [] };
   }
-  const sends: MetaSendBody[] = [];
-  if (hasText) {
-    for (const body of splitText(text, MAX_META_TEXT)) {
-      sends.push({ messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'text', text: { body, preview_url: URL_IN_TEXT.test(body) } });
-    }
-  }
+  const sends: MetaSendBody[] = hasText ? textSends(text, to) : [];
   for (const m of media) sends.push(mediaSend(to, m));
-  return sends;
+  return { sends, choices: [] };
+}
+
+/** The sends of genesysOutboundPlan, without the choices. */
+export function genesysOutboundToMetaSends(msg: GenesysOutboundMessage, to: string): MetaSendBody[] {
+  return genesysOutboundPlan(msg, to).sends;
 }

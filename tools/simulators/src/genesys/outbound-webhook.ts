@@ -36,8 +36,12 @@ export interface OutboundCommonOptions {
 
 export interface AgentReplyOptions extends OutboundCommonOptions {
   text?: string;
-  content?: Array<{ contentType: string; attachment?: Partial<GenesysAttachment> & Record<string, unknown> }>;
-  /** Default "Text". */
+  /**
+   * `content[]` as Genesys normalizes it: attachments, and from bot flows (`type: "Structured"`,
+   * `originatingEntity: "Bot"`) `QuickReply`, `Card`, `Carousel`, ... items (README, reference notes).
+   */
+  content?: Array<{ contentType: string; attachment?: Partial<GenesysAttachment> & Record<string, unknown>; [item: string]: unknown }>;
+  /** Default "Text"; "Structured" for a bot's quick replies, cards and carousels. */
   type?: string;
   /** Default "Human". */
   originatingEntity?: 'Human' | 'Bot';

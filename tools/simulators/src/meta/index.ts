@@ -18,6 +18,11 @@
  *   `application/json` bodies are accepted.
  * - `type` may be omitted (Meta defaults it to text). `to` must be digits only (7-15).
  * - `caption` is refused on audio and stickers; `link` and `id` are mutually exclusive.
+ * - Interactive messages are checked against every limit Meta publishes (send-body.ts,
+ *   META_INTERACTIVE_LIMITS), counted in UTF-16 units (Meta says "characters"); reply button ids
+ *   and titles, and list row ids, must also be unique within the message (Meta's pages do not say
+ *   what a duplicate gets: the simulator refuses it, so that a mapping that relies on telling the
+ *   choices apart is caught).
  * - Media download URLs require exactly the token that looked the media up; an expired URL is 404.
  * - A number's templates are those of the WABA it was registered with (`addNumber({wabaId})`); a
  *   number registered without one has none. The catalogue is read with the token of any number of
@@ -41,7 +46,7 @@ export { metaError, type MetaFaultOptions } from './faults';
 export type { MetaMediaInfo, MetaMediaOptions } from './media';
 export type { MetaSendRecord } from './messages';
 export type { MetaNumberOptions } from './numbers';
-export { META_MESSAGE_TYPES, validateSendBody, type MetaMedia, type MetaMessageType, type MetaSendBody } from './send-body';
+export { META_INTERACTIVE_LIMITS, META_MESSAGE_TYPES, validateSendBody, type MetaMedia, type MetaMessageType, type MetaSendBody } from './send-body';
 export { CUSTOMER_WINDOW_MS } from './customer-window';
 export {
   META_TEMPLATE_CATEGORIES,

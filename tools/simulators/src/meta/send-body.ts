@@ -88,6 +88,136 @@ function isCoordinate(value: unknown, max: number): boolean {
   return typeof n === 'number' && Number.isFinite(n) && Math.abs(n) <= max;
 }
 
+/**
+ * Limits of free-form interactive messages (Meta's "Interactive reply buttons messages",
+ * "Interactive list messages" and "Interactive Call-to-Action URL Button Messages" pages; see the
+ * README's reference notes): header text and footer 60, body 1024, 3 reply buttons with titles of
+ * 20 and ids of 256, a list of at most 10 sections and 10 rows in all (row id 200, title 24,
+ * description 72, section title 24, button label 20), a CTA URL button's display text 20.
+ */
+export const META_INTERACTIVE_LIMITS = {
+  headerText: 60,
+  body: 1024,
+  footer: 60,
+  buttons: 3,
+  buttonTitle: 20,
+  buttonId: 256,
+  listButton: 20,
+  sections: 10,
+  rows: 10,
+  rowId: 200,
+  rowTitle: 24,
+  rowDescription: 72,
+  sectionTitle: 24,
+  ctaDisplayText: 20,
+} as const;
+
+const L = META_INTERACTIVE_LIMITS;
+const HEADER_TYPES: Record<string, string[]> = {
+  button: ['text', 'image', 'video', 'document'],
+  cta_url: ['text', 'image', 'video', 'document'],
+  list: ['text'],
+};
+
+function checkText(value: unknown, path: string, max: number, errors: string[], required = true): void {
+  if (value === undefined && !required) return;
+  if (!isNonEmptyString(value)) errors.push(`Param ${path} is required`);
+  else if (value.length > max) errors.push(`Param ${path} must be at most ${max} characters long`);
+}
+
+function checkInteractiveHeader(type: string, header: unknown, errors: string[]): void {
+  if (header === undefined) return;
+  const allowed = HEADER_TYPES[type] ?? [];
+  if (!isObject(header) || !allowed.includes(header.type as string)) {
+    errors.push(`Param interactive['header']['type'] must be one of ${allowed.join(', ') || '(no header allowed)'} for ${type}`);
+    return;
+  }
+  if (header.type === 'text') {
+    checkText(header.text, "interactive['header']['text']", L.headerText, errors);
+    return;
+  }
+  const kind = header.type as string;
+  const media = header[kind];
+  if (!isObject(media) || (media.link === undefined) === (media.id === undefined)) {
+    errors.push(`Param interactive['header']['${kind}'] must have exactly one of link or id`);
+  } else if (media.link !== undefined && !isHttpUrl(media.link)) {
+    errors.push(`Param interactive['header']['${kind}']['link'] must be an http(s) URL`);
+  }
+}
+
+function checkButtons(action: Record<string, unknown>, errors: string[]): void {
+  const buttons = action.buttons;
+  if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > L.buttons) {
+    errors.push(`Param interactive['action']['buttons'] must have 1 to ${L.buttons} buttons`);
+    return;
+  }
+  const ids = new Set<string>();
+  const titles = new Set<string>();
+  buttons.forEach((b: unknown, i) => {
+    const reply = isObject(b) ? b.reply : undefined;
+    const path = `interactive['action']['buttons'][${i}]`;
+    if (!isObject(b) || b.type !== 'reply' || !isObject(reply) || !isNonEmptyString(reply.id) || !isNonEmptyString(reply.title)) {
+      errors.push(`Param ${path} must be {type:"reply", reply:{id, title}}`);
+      return;
+    }
+    if (reply.title.length > L.buttonTitle) errors.push(`Param ${path}['reply']['title'] must be at most ${L.buttonTitle} characters long`);
+    if (reply.id.length > L.buttonId) errors.push(`Param ${path}['reply']['id'] must be at most ${L.buttonId} characters long`);
+    if (ids.has(reply.id)) errors.push(`Param ${path}['reply']['id'] must be unique`);
+    if (titles.has(reply.title)) errors.push(`Param ${path}['reply']['title'] must be unique`);
+    ids.add(reply.id);
+    titles.add(reply.title);
+  });
+}
+
+function checkList(action: Record<string, unknown>, errors: string[]): void {
+  checkText(action.button, "interactive['action']['button']", L.listButton, errors);
+  const sections = action.sections;
+  if (!Array.isArray(sections) || sections.length < 1 || sections.length > L.sections) {
+    errors.push(`Param interactive['action']['sections'] must have 1 to ${L.sections} sections`);
+    return;
+  }
+  const ids = new Set<string>();
+  let rowCount = 0;
+  sections.forEach((s: unknown, i) => {
+    const path = `interactive['action']['sections'][${i}]`;
+    if (!isObject(s)) {
+      errors.push(`Param ${path} must be an object`);
+      return;
+    }
+    checkText(s.title, `${path}['title']`, L.sectionTitle, errors, sections.length > 1);
+    const rows = s.rows;
+    if (!Array.isArray(rows) || rows.length === 0) {
+      errors.push(`Param ${path}['rows'] is required`);
+      return;
+    }
+    rowCount += rows.length;
+    rows.forEach((r: unknown, j) => {
+      const rowPath = `${path}['rows'][${j}]`;
+      if (!isObject(r) || !isNonEmptyString(r.id) || !isNonEmptyString(r.title)) {
+        errors.push(`Param ${rowPath} needs id and title`);
+        return;
+      }
+      if (r.id.length > L.rowId) errors.push(`Param ${rowPath}['id'] must be at most ${L.rowId} characters long`);
+      if (r.title.length > L.rowTitle) errors.push(`Param ${rowPath}['title'] must be at most ${L.rowTitle} characters long`);
+      if (r.description !== undefined) checkText(r.description, `${rowPath}['description']`, L.rowDescription, errors);
+      if (ids.has(r.id)) errors.push(`Param ${rowPath}['id'] must be unique`);
+      ids.add(r.id);
+    });
+  });
+  if (rowCount > L.rows) errors.push(`Param interactive['action']['sections'] must have at most ${L.rows} rows in all`);
+}
+
+function checkCtaUrl(action: Record<string, unknown>, errors: string[]): void {
+  if (action.name !== 'cta_url') errors.push(`Param interactive['action']['name'] must be 'cta_url'`);
+  const parameters = action.parameters;
+  if (!isObject(parameters)) {
+    errors.push(`Param interactive['action']['parameters'] is required`);
+    return;
+  }
+  checkText(parameters.display_text, "interactive['action']['parameters']['display_text']", L.ctaDisplayText, errors);
+  if (!isHttpUrl(parameters.url)) errors.push(`Param interactive['action']['parameters']['url'] must be an http(s) URL`);
+}
+
 function checkInteractive(value: unknown, errors: string[]): void {
   if (!isObject(value)) {
     errors.push('Param interactive is required for type interactive');
@@ -97,50 +227,26 @@ function checkInteractive(value: unknown, errors: string[]): void {
     errors.push(`Param interactive['type'] must be one of ${INTERACTIVE_TYPES.join(', ')}`);
     return;
   }
+  const type = value.type as string;
   const action = value.action;
   if (!isObject(action)) errors.push("Param interactive['action'] is required");
   const needsBody = ['button', 'list', 'cta_url', 'flow', 'product_list', 'catalog_message', 'location_request_message'];
-  if (needsBody.includes(value.type as string)) {
+  if (needsBody.includes(type)) {
     const body = value.body;
     if (!isObject(body) || !isNonEmptyString(body.text)) errors.push("Param interactive['body']['text'] is required");
-    else if (body.text.length > 1024) errors.push("Param interactive['body']['text'] must be at most 1024 characters long");
+    else if (body.text.length > L.body) errors.push(`Param interactive['body']['text'] must be at most ${L.body} characters long`);
+  }
+  if (type in HEADER_TYPES) {
+    checkInteractiveHeader(type, value.header, errors);
+    if (value.footer !== undefined) {
+      if (!isObject(value.footer)) errors.push("Param interactive['footer'] must be an object");
+      else checkText(value.footer.text, "interactive['footer']['text']", L.footer, errors);
+    }
   }
   if (!isObject(action)) return;
-  if (value.type === 'button') {
-    const buttons = action.buttons;
-    if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 3) {
-      errors.push("Param interactive['action']['buttons'] must have 1 to 3 buttons");
-      return;
-    }
-    buttons.forEach((b: unknown, i) => {
-      const reply = isObject(b) ? b.reply : undefined;
-      if (!isObject(b) || b.type !== 'reply' || !isObject(reply) || !isNonEmptyString(reply.id) || !isNonEmptyString(reply.title)) {
-        errors.push(`Param interactive['action']['buttons'][${i}] must be {type:"reply", reply:{id, title}}`);
-      } else if (reply.title.length > 20) {
-        errors.push(`Param interactive['action']['buttons'][${i}]['reply']['title'] must be at most 20 characters long`);
-      }
-    });
-  }
-  if (value.type === 'list') {
-    if (!isNonEmptyString(action.button)) errors.push("Param interactive['action']['button'] is required");
-    const sections = action.sections;
-    if (!Array.isArray(sections) || sections.length < 1 || sections.length > 10) {
-      errors.push("Param interactive['action']['sections'] must have 1 to 10 sections");
-      return;
-    }
-    sections.forEach((s: unknown, i) => {
-      const rows = isObject(s) ? s.rows : undefined;
-      if (!Array.isArray(rows) || rows.length === 0) {
-        errors.push(`Param interactive['action']['sections'][${i}]['rows'] is required`);
-        return;
-      }
-      rows.forEach((r: unknown, j) => {
-        if (!isObject(r) || !isNonEmptyString(r.id) || !isNonEmptyString(r.title)) {
-          errors.push(`Param interactive['action']['sections'][${i}]['rows'][${j}] needs id and title`);
-        }
-      });
-    });
-  }
+  if (type === 'button') checkButtons(action, errors);
+  if (type === 'list') checkList(action, errors);
+  if (type === 'cta_url') checkCtaUrl(action, errors);
 }
 
 export const TEMPLATE_SEND_COMPONENT_TYPES = ['header', 'body', 'button'] as const;
