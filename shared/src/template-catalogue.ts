@@ -63,3 +63,21 @@ export async function setTemplateStatus(
   );
   return rowCount ?? 0;
 }
+
+/** A template as the catalogue holds it: the template, and when it last changed and was last listed by Meta. */
+export interface CatalogueTemplate extends Template {
+  /** When its status, components or category last changed (a sync or a status webhook). */
+  updatedAt: Date;
+  /** When a sync last found it in Meta's listing. */
+  syncedAt: Date;
+}
+
+/** The tenant's templates with their times, by name then language; only those of `status` when given. */
+export async function listCatalogue(q: Queryable, tenantId: string, options: { status?: string } = {}): Promise<CatalogueTemplate[]> {
+  const { rows } = await q.query<CatalogueTemplate>(
+    `SELECT ${COLUMNS}, updated_at AS "updatedAt", synced_at AS "syncedAt" FROM message_templates
+      WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY name, language`,
+    [tenantId, options.status ?? null],
+  );
+  return rows;
+}

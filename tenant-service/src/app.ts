@@ -1,8 +1,10 @@
 import type { Express } from 'express';
 import { createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, standardReadiness } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
+import { MetaTemplatesClient } from './meta-templates';
 import { TenantPurger, type PurgeOptions } from './purge';
 import { adminRoutes, internalRoutes } from './routes';
+import { createTemplateCatalogue } from './templates';
 import { createTenantUseCases } from './tenants';
 
 /** What tenant-service is built from (server.ts builds them); none holds resources of its own. */
@@ -16,6 +18,11 @@ export interface TenantServiceDeps {
   internalCallers: CallerTokens;
   /** The background purge of deleted tenants (defaults: DEFAULT_PURGE). */
   purge?: Partial<PurgeOptions>;
+  /**
+   * Where template catalogues are read: Meta's Graph API base (META_GRAPH_URL, version included)
+   * and the timeout of each request (ms; default DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS).
+   */
+  meta: { graphUrl: string; timeoutMs?: number };
 }
 
 /**
@@ -23,12 +30,14 @@ export interface TenantServiceDeps {
  * credentials route under /internal of `internalApp` (INTERNAL_PORT, never published). Two jobs
  * run in the background from the start: the fill of the verify-token hashes that Meta credentials
  * stored before them lack (see fillVerifyTokenHashes), and the purge of deleted tenants (every
- * replica runs one, see purge.ts). `close` stops both and waits for them. The db and cache are
- * the caller's.
+ * replica runs one, see purge.ts). Template catalogue syncs run in the background after Meta
+ * credentials are stored (templates.ts). `close` stops all of them and waits for them. The db and
+ * cache are the caller's.
  */
 export function createTenantService(deps: TenantServiceDeps): { app: Express; internalApp: Express; close(): Promise<void> } {
   const purger = new TenantPurger(deps, deps.purge);
-  const tenants = createTenantUseCases({ ...deps, purger });
+  const templates = createTemplateCatalogue({ ...deps, meta: new MetaTemplatesClient(deps.meta) });
+  const tenants = createTenantUseCases({ ...deps, purger, templates });
   const app = createServiceApp({
     name: 'tenant-service',
     logger: deps.logger,
@@ -37,7 +46,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
       // Authenticate before reading a body: an anonymous caller's payload is never parsed.
       app.use(requireBearer(deps.adminApiKey, 'INVALID_ADMIN_KEY'));
       app.use(jsonBody('64kb'));
-      app.use(adminRoutes(tenants));
+      app.use(adminRoutes(tenants, templates));
     },
   });
   const internalApp = createInternalApp({
@@ -60,7 +69,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     internalApp,
     close: async () => {
       closing = true;
-      await Promise.all([backfill, purger.close()]);
+      await Promise.all([backfill, purger.close(), templates.close()]);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { internalPortSchema, secrets, serviceConfigSchema } from '@bridge/shared';
+import { DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS } from './meta-templates';
 import { DEFAULT_PURGE } from './purge';
 
 export const configSchema = serviceConfigSchema(3007, {
@@ -14,5 +15,12 @@ export const configSchema = serviceConfigSchema(3007, {
     'GENESYS_CONNECTOR_INTERNAL_TOKEN',
   ),
   TENANT_PURGE_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_PURGE.batchSize).describe("Rows a deleted tenant's background purge removes per transaction"),
+  TEMPLATE_SYNC_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(120_000)
+    .default(DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS)
+    .describe("Timeout of each request to Meta's Graph API (META_GRAPH_URL) when a tenant's template catalogue is synced, ms"),
   TENANT_PURGE_PAUSE_MS: z.coerce.number().int().min(0).max(60_000).default(DEFAULT_PURGE.pauseMs).describe('Pause between two batches of the purge, ms'),
 });

@@ -16,8 +16,19 @@ export interface TenantRow {
   plan: string;
   rate_limit: number;
   metadata: Record<string, unknown>;
+  window_policy: WindowPolicy;
+  reopen_template: ReopenTemplate | null;
   created_at: Date;
   updated_at: Date;
+}
+
+/** What an agent's free text after the customer's 24-hour window becomes (migration 1732060800050). */
+export type WindowPolicy = 'reject' | 'template';
+
+/** The approved one-parameter template the `template` policy sends the agent's text in. */
+export interface ReopenTemplate {
+  name: string;
+  language: string;
 }
 
 export interface Tenant {
@@ -28,6 +39,8 @@ export interface Tenant {
   plan: string;
   rateLimit: number;
   metadata: Record<string, unknown>;
+  windowPolicy: WindowPolicy;
+  reopenTemplate: ReopenTemplate | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -40,11 +53,13 @@ export const toTenant = (r: TenantRow & { status: Tenant['status'] }): Tenant =>
   plan: r.plan,
   rateLimit: r.rate_limit,
   metadata: r.metadata,
+  windowPolicy: r.window_policy,
+  reopenTemplate: r.reopen_template,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
 
-const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, created_at, updated_at';
+const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, window_policy, reopen_template, created_at, updated_at';
 
 /** A tenant being deleted is not found by any of the functions below but `tenantStatus`. */
 const VISIBLE = "status <> 'deleting'";
@@ -54,13 +69,31 @@ export type VisibleTenantRow = TenantRow & { status: 'active' | 'suspended' };
 
 export async function insertTenant(
   db: Queryable,
-  t: { tenantId: string; name: string; subdomain?: string; plan?: string; rateLimit?: number; metadata?: Record<string, unknown> },
+  t: {
+    tenantId: string;
+    name: string;
+    subdomain?: string;
+    plan?: string;
+    rateLimit?: number;
+    metadata?: Record<string, unknown>;
+    windowPolicy?: WindowPolicy;
+    reopenTemplate?: ReopenTemplate | null;
+  },
 ): Promise<VisibleTenantRow> {
   const { rows } = await db.query<VisibleTenantRow>(
-    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata)
-     VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb))
+    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata, window_policy, reopen_template)
+     VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb), COALESCE($7, 'reject'), $8::jsonb)
      RETURNING ${TENANT_COLUMNS}`,
-    [t.tenantId, t.name, t.subdomain ?? null, t.plan ?? null, t.rateLimit ?? null, t.metadata ? JSON.stringify(t.metadata) : null],
+    [
+      t.tenantId,
+      t.name,
+      t.subdomain ?? null,
+      t.plan ?? null,
+      t.rateLimit ?? null,
+      t.metadata ? JSON.stringify(t.metadata) : null,
+      t.windowPolicy ?? null,
+      t.reopenTemplate ? JSON.stringify(t.reopenTemplate) : null,
+    ],
   );
   return rows[0];
 }
@@ -87,11 +120,20 @@ export function listTenants(db: Database, limit: number, after?: string): Promis
   return db.unscoped<VisibleTenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants_page($1, $2)`, [after ?? null, limit]);
 }
 
-/** Changes only the fields given; `subdomain: null` removes the subdomain. */
+/** Changes only the fields given; `subdomain: null` removes the subdomain, `reopenTemplate: null` the re-open template. */
 export async function updateTenant(
   db: Queryable,
   tenantId: string,
-  patch: { name?: string; subdomain?: string | null; plan?: string; rateLimit?: number; status?: 'active' | 'suspended'; metadata?: Record<string, unknown> },
+  patch: {
+    name?: string;
+    subdomain?: string | null;
+    plan?: string;
+    rateLimit?: number;
+    status?: 'active' | 'suspended';
+    metadata?: Record<string, unknown>;
+    windowPolicy?: WindowPolicy;
+    reopenTemplate?: ReopenTemplate | null;
+  },
 ): Promise<VisibleTenantRow | undefined> {
   const { rows } = await db.query<VisibleTenantRow>(
     `UPDATE tenants SET
@@ -101,6 +143,8 @@ export async function updateTenant(
         rate_limit = COALESCE($6, rate_limit),
         status     = COALESCE($7, status),
         metadata   = COALESCE($8::jsonb, metadata),
+        window_policy   = COALESCE($9, window_policy),
+        reopen_template = CASE WHEN $10 THEN $11::jsonb ELSE reopen_template END,
         updated_at = now()
       WHERE tenant_id = $1 AND ${VISIBLE}
       RETURNING ${TENANT_COLUMNS}`,
@@ -113,6 +157,9 @@ export async function updateTenant(
       patch.rateLimit ?? null,
       patch.status ?? null,
       patch.metadata ? JSON.stringify(patch.metadata) : null,
+      patch.windowPolicy ?? null,
+      patch.reopenTemplate !== undefined,
+      patch.reopenTemplate ? JSON.stringify(patch.reopenTemplate) : null,
     ],
   );
   return rows[0];
@@ -236,6 +283,21 @@ export async function listCredentials(db: Queryable, tenantId: string, type?: st
 /** Replaces only the blob: the secrets in it, the lookup columns and `updated_at` stay what they were. */
 export async function replaceEncryptedCredentials(db: Queryable, tenantId: string, type: string, encrypted: Buffer): Promise<void> {
   await db.query('UPDATE tenant_credentials SET encrypted = $3 WHERE tenant_id = $1 AND type = $2', [tenantId, type, encrypted]);
+}
+
+/** The WABA id the tenant's Meta credentials name now: undefined without Meta credentials, null when they name none. */
+export async function metaWabaId(db: Queryable, tenantId: string): Promise<string | null | undefined> {
+  const { rows } = await db.query<{ waba_id: string | null }>(`SELECT waba_id FROM tenant_credentials WHERE tenant_id = $1 AND type = 'meta'`, [tenantId]);
+  return rows[0] ? rows[0].waba_id : undefined;
+}
+
+/**
+ * Until the transaction ends, the tenant's template catalogue is this transaction's to replace:
+ * two syncs of one tenant (an admin's and the one after a credentials store, on any replica)
+ * write one after the other, not interleaved.
+ */
+export async function lockTemplateCatalogue(db: Queryable, tenantId: string): Promise<void> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtextextended('message_templates:' || $1, 0))`, [tenantId]);
 }
 
 export interface ApiKeyRow {

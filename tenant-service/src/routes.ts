@@ -1,6 +1,7 @@
 import { Router } from 'express';
-import { appError, parseInput, credentialTypeSchema, credentialsBodySchema, type CredentialType, type InternalCaller } from '@bridge/shared';
+import { appError, parseInput, credentialTypeSchema, credentialsBodySchema, templateListQuerySchema, type CredentialType, type InternalCaller } from '@bridge/shared';
 import { createApiKeySchema, createTenantSchema, listQuerySchema, tenantIdSchema, unclaimedQuerySchema, updateTenantSchema } from './schemas';
+import type { TemplateCatalogue } from './templates';
 import type { TenantUseCases } from './tenants';
 
 /** A path tenant id that cannot exist is simply not found. */
@@ -10,7 +11,7 @@ function tenantParam(value: string): string {
 }
 
 /** The admin API (contract: "Admin API — tenant-service :3007"). HTTP only: parse, call, answer. */
-export function adminRoutes(tenants: TenantUseCases): Router {
+export function adminRoutes(tenants: TenantUseCases, templates: TemplateCatalogue): Router {
   const r = Router();
 
   r.post('/tenants', async (req, res) => {
@@ -50,6 +51,16 @@ export function adminRoutes(tenants: TenantUseCases): Router {
 
   r.get('/tenants/:tenantId/credentials', async (req, res) => {
     res.json(await tenants.listCredentials(tenantParam(req.params.tenantId)));
+  });
+
+  // Synchronous: answers once Meta's whole listing is stored (or with why it could not be).
+  r.post('/tenants/:tenantId/templates/sync', async (req, res) => {
+    res.json(await templates.syncTemplates(tenantParam(req.params.tenantId)));
+  });
+
+  r.get('/tenants/:tenantId/templates', async (req, res) => {
+    const tenantId = tenantParam(req.params.tenantId);
+    res.json(await templates.listTemplates(tenantId, parseInput(templateListQuerySchema, req.query).status));
   });
 
   r.post('/tenants/:tenantId/api-keys', async (req, res) => {

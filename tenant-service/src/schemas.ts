@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { META_ID_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
+import { META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
 
 /** Subdomains that name the platform itself, never a tenant. */
 const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
@@ -13,6 +13,15 @@ const subdomain = z
   .refine((s) => !RESERVED_SUBDOMAINS.has(s), 'is reserved');
 const plan = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be 1-32 lowercase letters, digits, _ or -');
 const rateLimit = z.number().int().min(1).max(1_000_000).describe('requests per minute');
+/** What an agent's free text after the customer's 24-hour window becomes: a Failed receipt, or the re-open template. */
+const windowPolicy = z.enum(['reject', 'template'], { message: 'must be reject or template' });
+/** The approved template, of exactly one parameter, the `template` policy sends the agent's text in. */
+const reopenTemplate = z
+  .object({
+    name: z.string().regex(TEMPLATE_NAME_PATTERN, 'must be a template name (lower-case letters, digits and _)'),
+    language: z.string().regex(TEMPLATE_LANGUAGE_PATTERN, 'must be a language code like en or en_US'),
+  })
+  .strict();
 const metadata = z
   .record(z.string().max(100), z.unknown())
   .refine((m) => JSON.stringify(m).length <= 16_384, 'must serialise to at most 16 KB');
@@ -25,6 +34,8 @@ export const createTenantSchema = z
     plan: plan.optional(),
     rateLimit: rateLimit.optional(),
     metadata: metadata.optional(),
+    windowPolicy: windowPolicy.optional(),
+    reopenTemplate: reopenTemplate.nullable().optional(),
   })
   .strict();
 
@@ -36,6 +47,8 @@ export const updateTenantSchema = z
     rateLimit: rateLimit.optional(),
     status: z.enum(['active', 'suspended']).optional(),
     metadata: metadata.optional(),
+    windowPolicy: windowPolicy.optional(),
+    reopenTemplate: reopenTemplate.nullable().optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');

@@ -1,6 +1,10 @@
 import {
   AppError,
   appError,
+  badInput,
+  checkTemplateRequest,
+  listTemplates,
+  templateParameters,
   TenantDirectory,
   publishTenantEvent,
   apiKeyPrefix,
@@ -14,6 +18,7 @@ import {
   type Database,
   type ErrorCode,
   type Logger,
+  type Queryable,
   type TenantEntry,
   type TenantEvent,
 } from '@bridge/shared';
@@ -27,6 +32,8 @@ export interface TenantDeps {
   logger: Logger;
   /** The background purge, told when a deletion is recorded (without it, a replica's poll finds it). */
   purger?: { wake(): void };
+  /** The template catalogue, synced in the background once Meta credentials are stored (without it: only on demand). */
+  templates?: { syncInBackground(tenantId: string): void };
 }
 
 /** Unique constraints → the contract's 409s. */
@@ -45,6 +52,37 @@ function asConflict(err: unknown): never {
 }
 
 const tenantNotFound = () => appError('TENANT_NOT_FOUND');
+
+/**
+ * The window settings a tenant would have once `given` is applied to `stored` (none for a new
+ * tenant), checked: the `template` policy needs a re-open template (400 naming `reopenTemplate`),
+ * and a re-open template the catalogue already holds must be APPROVED and take exactly one
+ * parameter, the agent's text (422 with the TEMPLATE_* code). One the catalogue does not hold
+ * yet is accepted: the connector checks it again at send time. Runs in the tenant's transaction.
+ */
+async function checkWindowSettings(
+  q: Queryable,
+  tenantId: string,
+  given: Pick<UpdateTenantInput, 'windowPolicy' | 'reopenTemplate'>,
+  stored?: Pick<repo.TenantRow, 'window_policy' | 'reopen_template'>,
+): Promise<void> {
+  if (given.windowPolicy === undefined && given.reopenTemplate === undefined) return;
+  const policy = given.windowPolicy ?? stored?.window_policy ?? 'reject';
+  const reopen = given.reopenTemplate !== undefined ? given.reopenTemplate : (stored?.reopen_template ?? null);
+  if (policy === 'template' && !reopen) {
+    throw badInput('reopenTemplate', 'is required when windowPolicy is template: {name, language} of an approved template with one parameter');
+  }
+  if (!reopen) return;
+  const catalogue = await listTemplates(q, tenantId);
+  const check = checkTemplateRequest(catalogue, { ...reopen, parameters: ['text'] });
+  if (check.ok || check.problem === 'TEMPLATE_NOT_FOUND' || check.problem === 'TEMPLATE_LANGUAGE_NOT_FOUND') return;
+  const found = catalogue.find((t) => t.name === reopen.name && t.language === reopen.language);
+  if (check.problem === 'TEMPLATE_PARAMETER_MISMATCH' && found) {
+    const takes = templateParameters(found).total;
+    throw appError(check.problem, `reopenTemplate: template ${reopen.name} (${reopen.language}) takes ${takes} parameter(s); a re-open template must take exactly 1, the agent's text`);
+  }
+  throw appError(check.problem, `reopenTemplate: ${check.reason}`);
+}
 
 /** Failed tenant-change broadcasts kept for retrying at most. */
 const MAX_UNANNOUNCED = 10_000;
@@ -126,7 +164,10 @@ export function createTenantUseCases(deps: TenantDeps) {
      */
     async createTenant(input: CreateTenantInput) {
       const { tenant, key } = await db
-        .withTenant(input.tenantId, async (q) => ({ tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, 'default') }))
+        .withTenant(input.tenantId, async (q) => {
+          await checkWindowSettings(q, input.tenantId, input);
+          return { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, 'default') };
+        })
         .catch((err: unknown) => creationConflict(input.tenantId, err));
       // Overwrites anything remembered about this id, subdomain or key while they did not exist.
       await announce({ tenantId: tenant.tenant_id, kind: 'tenant-updated' }, async () => {
@@ -156,7 +197,9 @@ export function createTenantUseCases(deps: TenantDeps) {
       const result = await db
         .withTenant(tenantId, async (q) => {
           const before = await repo.findTenant(q, tenantId, { forUpdate: true });
-          return before && { before, after: (await repo.updateTenant(q, tenantId, patch))! };
+          if (!before) return undefined;
+          await checkWindowSettings(q, tenantId, patch, before);
+          return { before, after: (await repo.updateTenant(q, tenantId, patch))! };
         })
         .catch(asConflict);
       if (!result) throw tenantNotFound();
@@ -210,6 +253,8 @@ export function createTenantUseCases(deps: TenantDeps) {
         })
         .catch(asConflict);
       await announce({ tenantId, kind: 'credentials-changed' });
+      // After the commit, and never awaited: Meta's answer (or silence) does not touch this one.
+      if (input.type === 'meta') deps.templates?.syncInBackground(tenantId);
       return maskedView(row.type, input.credentials, row);
     },
 

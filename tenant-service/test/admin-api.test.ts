@@ -9,6 +9,8 @@ import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
 import { eventually } from '../../test/support/eventually';
 
 const ADMIN = `Bearer ${testSecrets.ADMIN_API_KEY}`;
+/** Nothing listens there: the template syncs that Meta credentials start fail at once (templates.test.ts runs them against the simulator). */
+const NO_META = { graphUrl: 'http://127.0.0.1:9/v23.0' };
 /** A caller that may read both types of credentials. */
 const CONNECTOR = testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN;
 
@@ -32,6 +34,7 @@ beforeAll(async () => {
     cipher: new CredentialCipher(testSecrets.CREDENTIALS_ENCRYPTION_KEY),
     logger: createLogger({ name: 'test', level: 'silent' }),
     adminApiKey: testSecrets.ADMIN_API_KEY,
+    meta: NO_META,
     internalCallers: {
       'webhook-service': [testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN],
       'auth-service': [testSecrets.AUTH_SERVICE_INTERNAL_TOKEN],
@@ -430,7 +433,7 @@ describe('the verify-token hash (the platform-wide handshake finds its tenant by
     await ownerQuery(tdb, `UPDATE tenant_credentials SET encrypted = '\\x00deadbeef' WHERE tenant_id = $1`, [tenants[2]]);
 
     // A start (a restart, or another replica) fills them in the background.
-    const restarted = createTenantService({ ...deps(), adminApiKey: testSecrets.ADMIN_API_KEY, internalCallers: {} });
+    const restarted = createTenantService({ ...deps(), adminApiKey: testSecrets.ADMIN_API_KEY, internalCallers: {}, meta: NO_META });
     await eventually(async () => Object.values(await hashes(tenants.slice(0, 2))).every(Boolean), 10_000, 'the hashes filled');
     await restarted.close();
     expect(await hashes(tenants)).toEqual({

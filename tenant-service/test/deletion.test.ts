@@ -43,6 +43,8 @@ function replica(purge: Partial<PurgeOptions> = {}): { app: Express; close: () =
     adminApiKey: testSecrets.ADMIN_API_KEY,
     internalCallers: {},
     purge,
+    // Nothing listens there: no test here syncs templates.
+    meta: { graphUrl: 'http://127.0.0.1:9/v23.0' },
   });
   let closed = false;
   const close = async () => {

@@ -30,16 +30,23 @@ export interface AccountEvent {
   payload: unknown;
 }
 
-/** Records a tenant's account-level changes in its transaction; a redelivered one is stored once. Returns how many were new. */
-export async function storeAccountEvents(q: Queryable, tenantId: string, events: readonly AccountEvent[]): Promise<number> {
-  if (!events.length) return 0;
-  const { rowCount } = await q.query(
+/**
+ * Records a tenant's account-level changes in its transaction; a redelivered one (the same change
+ * and entry time) is stored once. Returns the ones that were new, in the order given.
+ */
+export async function storeAccountEvents(q: Queryable, tenantId: string, events: readonly AccountEvent[]): Promise<AccountEvent[]> {
+  if (!events.length) return [];
+  const { rows } = await q.query<{ id: string; field: string; waba_id: string | null; payload: unknown }>(
     `INSERT INTO account_events (tenant_id, field, waba_id, payload)
      SELECT $1, field, waba_id, payload FROM jsonb_to_recordset($2::jsonb) AS x(n int, field text, waba_id text, payload jsonb) ORDER BY n
-     ON CONFLICT DO NOTHING`,
+     ON CONFLICT DO NOTHING
+     RETURNING id::text, field, waba_id, payload`,
     [tenantId, jsonb(events.map((e, n) => ({ n, field: e.field, waba_id: e.wabaId, payload: e.payload })))],
   );
-  return rowCount ?? 0;
+  // Ids grow in insertion order, which is the order given.
+  return rows
+    .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
+    .map((r) => ({ field: r.field, wabaId: r.waba_id, payload: r.payload }));
 }
 
 /** A change nobody owns: the number or WABA it names (either may be unknown), `{ entry, change }` as received. */

@@ -101,6 +101,15 @@ describe('Meta simulator: templates', () => {
       expect((await list('300000000000001', '', 'EAAG-empty')).json).toEqual({ data: [] });
     });
 
+    it('forgets a removed template: it is no longer listed, and sending it is 132001', async () => {
+      sim.addTemplate({ wabaId: WABA_B, name: 'short_lived', language: 'en', body: 'Soon gone' });
+      expect(sim.removeTemplate({ wabaId: WABA_B, name: 'short_lived', language: 'en' })).toBe(true);
+      expect(sim.removeTemplate({ wabaId: WABA_B, name: 'short_lived', language: 'en' })).toBe(false);
+      expect((await list(WABA_B, '', NUM_B.accessToken)).json.data.map((t: any) => t.name)).toEqual(['welcome']);
+      const sent = await sendTemplate({ name: 'short_lived', language: { code: 'en' } }, NUM_B);
+      expect(sent.json.error.code).toBe(132001);
+    });
+
     it('refuses another WABA’s token (100, subcode 33), a missing or unknown token (190), bad fields, limits and cursors (100)', async () => {
       const foreign = await list(WABA_A, '', NUM_B.accessToken);
       expect(foreign.status).toBe(400);

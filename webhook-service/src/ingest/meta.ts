@@ -5,6 +5,7 @@ import { verifyMetaSignature } from '../signatures';
 import { appSecretDigest, holdChanges, storeAccountEvents, type AccountEvent, type HeldChange } from '../routing-store';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus, type NumberChange } from '../store';
 import type { IngestDeps } from './deps';
+import { applyTemplateStatuses } from './template-status';
 import { metaSeconds } from './time';
 
 /**
@@ -146,7 +147,8 @@ export interface MetaIngestResult {
  * (`message_template_status_update`, `account_update`, `phone_number_quality_update`, ..., which
  * carry no `metadata`) by the WABA id in `entry[].id` — refuse suspended tenants, then store
  * every message and status in the transaction that decides it is new (and queues its delivery),
- * record account-level changes (account_events), and hold what no tenant owns yet
+ * record account-level changes (account_events; a new template status change also moves its
+ * template in the tenant's catalogue), and hold what no tenant owns yet
  * (unclaimed_webhook_changes, replayed by replayHeldChanges when a tenant claims it). A repeated
  * delivery stores nothing new. An authentic payload is acknowledged whole: one change nobody
  * owns never costs the others their delivery.
@@ -291,12 +293,18 @@ async function storePerTenant(deps: IngestDeps, byTenant: Map<string, TenantShar
   return total;
 }
 
-/** A tenant's share, in the caller's transaction: messages, statuses and contacts as they came, then account-level changes. */
+/**
+ * A tenant's share, in the caller's transaction: messages, statuses and contacts as they came,
+ * then account-level changes; the template status changes recorded now also move their templates
+ * in the catalogue (template-status.ts).
+ */
 export async function storeShare(q: Queryable, tenantId: string, tenantShare: TenantShare) {
   const updates: Updates = { messages: [], statuses: [], contacts: [], numberChanges: [] };
   for (const change of tenantShare.changes) collect(change, updates);
   const stored = await storeMetaUpdates(q, tenantId, updates);
-  return { newMessages: stored.messages, newStatuses: stored.statuses, accountEvents: await storeAccountEvents(q, tenantId, tenantShare.account) };
+  const recorded = await storeAccountEvents(q, tenantId, tenantShare.account);
+  await applyTemplateStatuses(q, tenantId, recorded);
+  return { newMessages: stored.messages, newStatuses: stored.statuses, accountEvents: recorded.length };
 }
 
 /** A held change's `change` read back for replay, checked as on arrival (it was then). */

@@ -122,6 +122,8 @@ export interface MetaSimulator {
   addTemplate(template: MetaTemplateOptions): MetaTemplate;
   /** Moves a template to another status (no webhook; see deliverTemplateStatus); throws when it does not exist. */
   setTemplateStatus(o: { wabaId: string; name: string; language: string; status: MetaTemplateStatus }): MetaTemplate;
+  /** Deletes a template from its WABA's catalogue (no webhook); false when there was none. */
+  removeTemplate(o: { wabaId: string; name: string; language: string }): boolean;
   /** The catalogue of one WABA (or of all), in the order added. */
   templates(wabaId?: string): MetaTemplate[];
   /**
@@ -232,6 +234,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     addMedia: (m) => media.add(m),
     addTemplate: (t) => templates.add(t),
     setTemplateStatus: (o) => templates.setStatus(o.wabaId, o.name, o.language, o.status),
+    removeTemplate: (o) => templates.remove(o.wabaId, o.name, o.language),
     templates: (wabaId) => templates.list(wabaId),
     async deliverTemplateStatus({ wabaId, name, language, event, reason, ...delivery }) {
       const known = templates.find(wabaId, name, language);

@@ -212,6 +212,11 @@ export class MetaTemplates {
     return structuredClone(t);
   }
 
+  /** Deletes a template (as deleting it in WhatsApp Manager does); false when there was none. */
+  remove(wabaId: string, name: string, language: string): boolean {
+    return this.byWaba.get(wabaId)?.delete(`${name}\u0000${language}`) ?? false;
+  }
+
   /** Every template (of one WABA, or all), copies. */
   list(wabaId?: string): MetaTemplate[] {
     const wabas = wabaId === undefined ? [...this.byWaba.values()] : [this.byWaba.get(wabaId) ?? new Map()];
