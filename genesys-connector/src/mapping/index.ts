@@ -6,6 +6,8 @@
  * - inbound.ts: a WhatsApp message → a Genesys inbound message (in parts when its text is long).
  * - outbound.ts: a Genesys agent message → WhatsApp sends (its parts).
  * - receipts.ts: WhatsApp statuses of a reply's parts → Genesys receipts for the whole reply.
+ * - templates.ts: the agent's `/template` command, template parameter text, and what the agent
+ *   is told once the customer's 24-hour window has closed.
  * - meta-errors.ts: the one table of Meta error codes (Genesys reason, agent text, retry or not),
  *   and the one way a Meta error is written (describeMetaError).
  * - common.ts: limits, text splitting, MIME and time helpers both directions use.
@@ -16,6 +18,7 @@ export * from './genesys-types';
 export { MAX_GENESYS_TEXT, MAX_META_CAPTION, MAX_META_TEXT, UnmappableMessage, baseMime, splitText, truncateText } from './common';
 export { inboundParts, metaMessageToGenesys, numberChangeOf, type InboundContext } from './inbound';
 export { genesysOutboundToMetaSends } from './outbound';
+export { agentTemplateCommand, hasAttachments, reopenTemplateOf, templateHowTo, templateParameterText, windowClosedReason, windowClosedSentence } from './templates';
 export {
   advanceStatus,
   agentFailedReceipt,
