@@ -27,6 +27,8 @@ const metaWebhook = async (payload: MetaWebhookPayload) => {
 };
 const agentReply = (to: string, fields: { text?: string; content?: Parameters<Bridge['genesys']['agentReply']>[0]['content'] }) =>
   bridge.genesys.agentReply({ webhookUrl: `${gateway}/webhook/genesys/${t.tenantId}`, secret: t.webhookSecret, integrationId: t.integrationId, to, ...fields });
+/** The customer writes first: an agent may answer free-form only inside their 24-hour window. */
+const customerWrites = (waId: string) => metaWebhook(buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, body: 'hi' }));
 const receiptsOf = (genesysMessageId: string) => bridge.genesys.receipts(t.integrationId).filter((r) => r.body.id === genesysMessageId);
 const sendsTo = (waId: string) => bridge.meta.sends(t.phoneNumberId).filter((s) => s.body.to === waId);
 
@@ -40,6 +42,7 @@ const drained = () =>
 describe('a reply sent in several parts', () => {
   it('is tracked part by part: a failed audio part reaches the agent as a Failed receipt naming it', async () => {
     const waId = '16505551001';
+    await customerWrites(waId);
     const reply = await agentReply(waId, {
       text: 'Here is the recording you asked for.',
       content: [{ contentType: 'Attachment', attachment: { mediaType: 'Audio', url: 'https://cdn.example.com/note.ogg', mime: 'audio/ogg', filename: 'note.ogg' } }],
@@ -83,6 +86,7 @@ describe('a reply sent in several parts', () => {
 describe('receipts', () => {
   it('sent, read, then a late delivered: one final Delivered, nothing after it', async () => {
     const waId = '16505551002';
+    await customerWrites(waId);
     const reply = await agentReply(waId, { text: 'Your order shipped.' });
     const [sent] = await eventually(() => (sendsTo(waId).length ? sendsTo(waId) : undefined), 10_000, 'the send');
     await eventually(async () => {
@@ -101,6 +105,7 @@ describe('receipts', () => {
 
   it('a refused send reads once, with Meta’s title and details and the code', async () => {
     const waId = '16505551003';
+    await customerWrites(waId);
     bridge.meta.failNext(1, {
       code: 131047,
       phoneNumberId: t.phoneNumberId,

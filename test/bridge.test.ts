@@ -32,6 +32,9 @@ afterAll(() => bridge.stop());
 const metaWebhook = (t: BridgeTenant, payload: object, path = `/webhook/meta/${t.tenantId}`) =>
   bridge.meta.deliverWebhook({ url: `${gateway}${path}`, payload, appSecret: t.appSecret, maxAttempts: 1 });
 
+/** The customer writes first: an agent may answer free-form only inside their 24-hour window. */
+const customerWrites = async (t: BridgeTenant, from: string) => expect((await metaWebhook(t, buildTextMessage({ phoneNumberId: t.phoneNumberId, from, body: 'hi' }))).statuses).toEqual([200]);
+
 const genesysFor = (t: BridgeTenant) => bridge.genesys.messages(t.integrationId);
 const sendsFor = (t: BridgeTenant) => bridge.meta.sends(t.phoneNumberId);
 
@@ -191,6 +194,7 @@ describe('duplicates', () => {
   });
 
   it('sends an agent reply Genesys delivers twice exactly once', async () => {
+    await customerWrites(a, '16505550302');
     const reply = await bridge.genesys.agentReply({
       webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`,
       secret: a.webhookSecret,
@@ -208,6 +212,7 @@ describe('duplicates', () => {
 
 describe('failures', () => {
   it('turns Meta 131047 on an agent reply into a Failed/MessageExpired receipt, without retrying', async () => {
+    await customerWrites(a, '16505550401');
     bridge.meta.failNext(1, { code: 131047, phoneNumberId: a.phoneNumberId });
     const reply = await bridge.genesys.agentReply({
       webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`,
@@ -253,6 +258,7 @@ describe('failures', () => {
   });
 
   it('reports a Meta `failed` status as a Failed receipt with the mapped reason', async () => {
+    await customerWrites(a, '16505550402');
     const reply = await bridge.genesys.agentReply({ webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`, secret: a.webhookSecret, integrationId: a.integrationId, to: '16505550402', text: 'will fail later' });
     const sent = await eventually(() => sendsFor(a).find((s) => s.body.text?.body === 'will fail later'));
     await eventually(async () => (await ownerQuery(bridge.sys.tdb, 'SELECT 1 FROM message_tracking WHERE tenant_id = $1 AND wamid = $2', [a.tenantId, sent.wamid])).length === 1);
@@ -339,6 +345,7 @@ describe('media', () => {
   });
 
   it('sends an agent’s image attachment to WhatsApp as a media message with its caption', async () => {
+    await customerWrites(a, '16505550702');
     await bridge.genesys.agentReply({
       webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`,
       secret: a.webhookSecret,

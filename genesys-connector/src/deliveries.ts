@@ -1,18 +1,37 @@
-import { lanes, type CredentialsClient, type Database, type Job, type Outbox, type OutboxNotifier, type Queryable } from '@bridge/shared';
-import { DeliveryError, permanent, transient } from './errors';
+import {
+  checkTemplateRequest,
+  customerWindow,
+  lanes,
+  listTemplates,
+  templateSendBody,
+  type CredentialsClient,
+  type Database,
+  type Job,
+  type Outbox,
+  type OutboxNotifier,
+  type Queryable,
+} from '@bridge/shared';
+import { DeliveryError, permanent, refused, transient } from './errors';
 import type { GenesysClient } from './genesys-client';
 import {
   UnmappableMessage,
   agentFailedReceipt,
+  agentTemplateCommand,
   genesysOutboundToMetaSends,
   inboundParts,
   metaMessageToGenesys,
   partLabel,
+  reopenTemplateOf,
   statusReceipt,
+  templateHowTo,
+  templateParameterText,
+  windowClosedReason,
+  windowClosedSentence,
   type GenesysInboundMessage,
   type GenesysOutboundMessage,
   type GenesysReceipt,
   type MetaMessage,
+  type MetaSendBody,
   type MetaStatus,
 } from './mapping';
 import type { MetaClient } from './meta-client';
@@ -129,17 +148,18 @@ export function createDeliveries(deps: DeliveryDeps) {
   }
 
   /**
-   * Genesys → WhatsApp: an agent's reply, in as many sends as it needs (text, attachments), to the
-   * customer's current number (they may have changed it since Genesys' conversation began). Each
-   * part is recorded with its wamid as Meta accepts it, so that its statuses find the message.
+   * Genesys → WhatsApp: an agent's reply, in as many sends as it needs (text, attachments; or one
+   * template: see replySends, which also refuses what WhatsApp would, before any call to Meta),
+   * to the customer's current number (they may have changed it since Genesys' conversation
+   * began). Each part is recorded with its wamid as Meta accepts it, so that its statuses find
+   * the message.
    */
   async function toWhatsAppMessage(job: Job): Promise<void> {
-    const msg = await pendingMessage(job);
-    if (!msg) return record(job);
+    const msg = await db.withTenant(job.tenantId, (q) => messages.findAgentReply(q, job.tenantId, job.messageId!));
+    if (msg?.status !== 'pending') return record(job);
+    const sends = await replySends(job, msg);
     const credentials = await deps.credentials.meta(job.tenantId);
     if (!credentials) throw transient('META_NOT_CONFIGURED', 'The tenant has no Meta credentials yet');
-    const sends = mapOrFail('UNMAPPABLE_MESSAGE', () => genesysOutboundToMetaSends(msg.payload as GenesysOutboundMessage, msg.recipient!));
-    if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The agent message has nothing WhatsApp can show');
     const kinds = sends.map((s) => s.type);
     const part = (i: number, wamid: string) => ({ messageId: msg.id, part: i + 1, partCount: sends.length, kind: kinds[i], wamid, status: 'sent' as const });
     const wamids = await sendInParts(
@@ -153,6 +173,52 @@ export function createDeliveries(deps: DeliveryDeps) {
       for (const [i, wamid] of wamids.entries()) await messages.recordPart(q, job.tenantId, part(i, wamid));
       await messages.recordSentToWhatsApp(q, job.tenantId, msg.id, wamids);
     });
+  }
+
+  /**
+   * What WhatsApp gets for an agent reply, decided before any call to Meta (a refusal is
+   * permanent, with a reason written for the agent: `refused` in errors.ts):
+   * - the agent's template command (mapping/templates.ts) → that template, checked against the
+   *   tenant's catalogue, whatever the window;
+   * - else its free-form parts (text, attachments) while the customer's 24-hour window is open,
+   *   or when an earlier attempt already sent some (Meta judges the rest);
+   * - after the window (or when the customer never wrote), the tenant's policy: `reject`, or
+   *   `template`: the text is the one parameter of the tenant's re-open template. Attachments
+   *   are refused under both.
+   * The catalogue is read only when a template is involved or the window is closed.
+   */
+  async function replySends(job: Job, reply: messages.AgentReply): Promise<MetaSendBody[]> {
+    const payload = reply.payload as GenesysOutboundMessage;
+    const to = reply.recipient!;
+    const catalogue = () => db.withTenant(job.tenantId, (q) => listTemplates(q, job.tenantId));
+    const command = mapOrFail('UNMAPPABLE_MESSAGE', () => agentTemplateCommand(payload));
+    if (command && 'error' in command) throw refused('TEMPLATE_COMMAND_INVALID', command.error);
+    if (command) {
+      const check = checkTemplateRequest(await catalogue(), command);
+      if (!check.ok) throw refused(check.problem, check.reason);
+      return [templateSendBody(to, check.template, command.parameters)];
+    }
+    const sends = mapOrFail('UNMAPPABLE_MESSAGE', () => genesysOutboundToMetaSends(payload, to));
+    if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The agent message has nothing WhatsApp can show');
+    const window = customerWindow(reply.lastInboundAt);
+    const started = ((job.payload.wamids as unknown[] | undefined) ?? []).length > 0;
+    if (window.windowOpen || started) return sends;
+
+    const texts = sends.flatMap((s) => (s.type === 'text' ? [s.text.body] : []));
+    if (texts.length < sends.length) throw refused('WINDOW_CLOSED', windowClosedReason('attachments', reply.lastInboundAt, window, await catalogue()));
+    if (reply.windowPolicy !== 'template') throw refused('WINDOW_CLOSED', windowClosedReason('text', reply.lastInboundAt, window, await catalogue()));
+    const templates = await catalogue();
+    const closed = windowClosedSentence(reply.lastInboundAt, window);
+    const reopen = reopenTemplateOf(reply.reopenTemplate);
+    const parameter = templateParameterText(texts.join(' '));
+    const check = reopen ? checkTemplateRequest(templates, { ...reopen, parameters: [parameter] }) : undefined;
+    if (check?.ok) return [templateSendBody(to, check.template, [parameter])];
+    if (check?.problem === 'TEMPLATE_TOO_LONG') throw refused('TEMPLATE_TOO_LONG', `${closed}, so your text goes as this account's re-open template: ${check.reason} Write a shorter message.`);
+    const why = check ? check.reason : 'No re-open template is set.';
+    throw refused(
+      'REOPEN_TEMPLATE_INVALID',
+      `${closed}, and this account's re-open template, which would carry your text, is misconfigured: ${why} An administrator sets it (reopenTemplate on PATCH /tenants/:id). Meanwhile, to send an approved template, ${templateHowTo(templates)}`,
+    );
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { MetaErrorText, PartRef } from './mapping';
+import type { GenesysReasonCode, MetaErrorText, PartRef } from './mapping';
 
 /**
  * How a delivery attempt failed. Transient failures are retried with backoff (honouring a
@@ -9,6 +9,8 @@ export class DeliveryError extends Error {
   meta?: MetaErrorText;
   /** The part of a multi-part send that failed. */
   part?: PartRef;
+  /** The Genesys failure reason of a refusal of the bridge's own (see `refused`); Meta's errors have theirs in META_ERRORS. */
+  reason?: GenesysReasonCode;
 
   constructor(
     readonly kind: 'transient' | 'permanent',
@@ -28,6 +30,38 @@ export class DeliveryError extends Error {
 export const transient = (code: string, message: string, retryAfterMs?: number, metaCode?: number) =>
   new DeliveryError('transient', code, message, retryAfterMs, metaCode);
 export const permanent = (code: string, message: string, metaCode?: number) => new DeliveryError('permanent', code, message, undefined, metaCode);
+
+/**
+ * Agent replies the bridge refuses itself, before any call to Meta (the agent's template command,
+ * the customer's 24-hour window, the tenant's policy after it), each with the Genesys failure
+ * reason of the Failed receipt the agent sees (reason codes: shared/reference/genesys-open-messaging.md,
+ * Receipts). The code is recorded on the message (`error_code`); the refusal's message, written
+ * for the agent, is the receipt's reason text. The WINDOW_CLOSED and TEMPLATE_* codes are also
+ * the tenant API's (shared/src/error-codes.ts), for the same problems.
+ */
+export const REFUSALS = {
+  /** Free text or an attachment after the customer's window, under the `reject` policy (attachments: under either). */
+  WINDOW_CLOSED: 'MessageExpired',
+  /** A first line starting with `/template` that is not `/template <name> <language>`, or a template command with attachments. */
+  TEMPLATE_COMMAND_INVALID: 'InvalidMessageStructure',
+  TEMPLATE_NOT_FOUND: 'InvalidMessageStructure',
+  TEMPLATE_LANGUAGE_NOT_FOUND: 'InvalidMessageStructure',
+  TEMPLATE_NOT_APPROVED: 'MessageNotAllowed',
+  TEMPLATE_PARAMETER_MISMATCH: 'InvalidMessageStructure',
+  TEMPLATE_NOT_SENDABLE: 'UnsupportedMessage',
+  TEMPLATE_TOO_LONG: 'InvalidMessageStructure',
+  /** After the window under the `template` policy: the tenant's re-open template cannot be sent (not in the catalogue, not approved, not one parameter). */
+  REOPEN_TEMPLATE_INVALID: 'MessageExpired',
+} as const satisfies Record<string, GenesysReasonCode>;
+
+export type RefusalCode = keyof typeof REFUSALS;
+
+/** A permanent failure of the bridge's own (not retried: the same message would be refused again), with its Genesys reason. */
+export function refused(code: RefusalCode, message: string): DeliveryError {
+  const err = permanent(code, message);
+  err.reason = REFUSALS[code];
+  return err;
+}
 
 /** Seconds or an HTTP date → milliseconds; undefined when absent or unreadable. */
 export function retryAfterMs(header: unknown): number | undefined {

@@ -3,7 +3,8 @@ import { advanceStatus, overallStatus, type PartRef, type ReceiptsPosted } from 
 
 /**
  * The deliveries' repository: what they read and record on message_tracking, message_parts,
- * message_events, conversation_mappings and conversation_aliases. Every function runs in the
+ * message_events, conversation_mappings and conversation_aliases (and read of tenants: the
+ * policy after the window). Every function runs in the
  * caller's transaction (`db.withTenant`), so that recording an outcome and completing its job
  * commit together.
  */
@@ -32,14 +33,39 @@ export interface TrackedMessage {
  * or by the number that `wa_id` moved to) for `recipient` and `genesysId`.
  */
 export async function findMessage(q: Queryable, tenantId: string, id: string): Promise<TrackedMessage | undefined> {
-  const { rows } = await q.query<TrackedMessage>(
-    `SELECT m.id::text, m.wa_id AS "waId", m.wamid, m.genesys_message_id AS "genesysMessageId", m.status, m.payload,
+  const { rows } = await q.query<TrackedMessage>(`SELECT ${MESSAGE_COLUMNS} ${MESSAGE_FROM} WHERE m.tenant_id = $1 AND m.id = $2`, [tenantId, id]);
+  return rows[0];
+}
+
+const MESSAGE_COLUMNS = `m.id::text, m.wa_id AS "waId", m.wamid, m.genesys_message_id AS "genesysMessageId", m.status, m.payload,
             COALESCE(a.moved_to, m.wa_id) AS recipient, COALESCE(c.genesys_id, moved.genesys_id) AS "genesysId",
-            m.provider_timestamp AS "providerTime"
-       FROM message_tracking m
+            m.provider_timestamp AS "providerTime"`;
+const MESSAGE_FROM = `FROM message_tracking m
        LEFT JOIN conversation_mappings c ON c.tenant_id = m.tenant_id AND c.wa_id = m.wa_id
        LEFT JOIN conversation_aliases a ON a.tenant_id = m.tenant_id AND a.wa_id = m.wa_id
-       LEFT JOIN conversation_mappings moved ON moved.tenant_id = a.tenant_id AND moved.wa_id = a.moved_to
+       LEFT JOIN conversation_mappings moved ON moved.tenant_id = a.tenant_id AND moved.wa_id = a.moved_to`;
+
+/** An agent's message with what decides how it may go: the recipient's window and the tenant's policy after it. */
+export interface AgentReply extends TrackedMessage {
+  /**
+   * When the recipient (the number the reply goes to: the one the customer moved to, if they
+   * did) last wrote: `conversation_mappings.last_inbound_at`, Meta's time. Null: never.
+   */
+  lastInboundAt: Date | null;
+  /** `tenants.window_policy`: what free text after the window becomes. */
+  windowPolicy: 'reject' | 'template';
+  /** `tenants.reopen_template` (`{name, language}` when the policy is `template`), as stored. */
+  reopenTemplate: unknown;
+}
+
+/** findMessage, with the recipient's window and the tenant's policy, in the same one query. */
+export async function findAgentReply(q: Queryable, tenantId: string, id: string): Promise<AgentReply | undefined> {
+  const { rows } = await q.query<AgentReply>(
+    `SELECT ${MESSAGE_COLUMNS},
+            CASE WHEN a.moved_to IS NULL THEN c.last_inbound_at ELSE moved.last_inbound_at END AS "lastInboundAt",
+            t.window_policy AS "windowPolicy", t.reopen_template AS "reopenTemplate"
+       ${MESSAGE_FROM}
+       JOIN tenants t ON t.tenant_id = m.tenant_id
       WHERE m.tenant_id = $1 AND m.id = $2`,
     [tenantId, id],
   );

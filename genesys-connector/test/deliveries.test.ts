@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Database, createOutbox, lanes, type Job, type MetaCredentials, type Outbox } from '@bridge/shared';
+import { Database, createOutbox, lanes, replaceCatalogue, type Job, type MetaCredentials, type Outbox, type Template } from '@bridge/shared';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
 import { createDeliveries, type Deliveries } from '../src/deliveries';
 import { permanent, transient, type DeliveryError } from '../src/errors';
@@ -38,6 +38,8 @@ beforeAll(async () => {
   db = new Database({ connectionString: tdb.appUrl });
   outbox = createOutbox(db);
   await ownerQuery(tdb, 'INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)', [T]);
+  // The customer has written (agent replies go inside their 24-hour window unless a test says otherwise).
+  await ownerQuery(tdb, 'INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at) VALUES ($1, $2, now())', [T, WA]);
   deliveries = createDeliveries({
     db,
     outbox,
@@ -233,9 +235,213 @@ describe('an agent reply to WhatsApp', () => {
   it('goes to the number a customer moved to, although Genesys addresses the one it knows', async () => {
     const oldWa = '16505550888';
     await owner('INSERT INTO conversation_aliases (tenant_id, wa_id, moved_to) VALUES ($1, $2, $3)', [T, oldWa, '16505550999']);
+    await owner('INSERT INTO conversation_mappings (tenant_id, wa_id, genesys_id, last_inbound_at) VALUES ($1, $2, $3, now())', [T, '16505550999', oldWa]);
     const id = await insertMessage('outbound', { genesysMessageId: 'gmsg-out-moved', waId: oldWa, payload: { id: 'gmsg-out-moved', type: 'Text', text: 'hi' } });
     await deliveries.deliver(await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(oldWa), messageId: id }));
     expect(metaSends.map((m) => m.to)).toEqual(['16505550999']);
+  });
+});
+
+describe('an agent reply and the customer’s 24-hour window', () => {
+  const body = (text: string) => [{ type: 'BODY', text }];
+  const catalogue: Template[] = [
+    {
+      name: 'order_update',
+      language: 'en_US',
+      templateId: '1001',
+      category: 'UTILITY',
+      status: 'APPROVED',
+      components: [
+        { type: 'HEADER', format: 'TEXT', text: 'Order {{1}}' },
+        { type: 'BODY', text: 'Hi {{1}}, your order has shipped.' },
+        { type: 'FOOTER', text: 'Acme' },
+        { type: 'BUTTONS', buttons: [{ type: 'URL', text: 'Track', url: 'https://shop.example.com/track/{{1}}' }] },
+      ],
+    },
+    { name: 'order_update', language: 'es', templateId: '1002', category: 'UTILITY', status: 'APPROVED', components: body('Hola {{1}}, tu pedido ha salido.') },
+    { name: 'promo', language: 'en_US', templateId: '1003', category: 'MARKETING', status: 'PAUSED', components: body('Sale: {{1}}') },
+    { name: 'reopen', language: 'en_US', templateId: '1004', category: 'UTILITY', status: 'APPROVED', components: body('{{1}}') },
+    { name: 'brochure', language: 'en_US', templateId: '1005', category: 'MARKETING', status: 'APPROVED', components: [{ type: 'HEADER', format: 'IMAGE' }, ...body('Our new brochure')] },
+  ];
+  const approved = 'Approved templates: brochure (en_US): 0 parameter(s); order_update (en_US): 3 parameter(s); order_update (es): 1 parameter(s); reopen (en_US): 1 parameter(s).';
+  const howTo = `write "/template <name> <language>" on the first line, then one parameter per line. ${approved}`;
+  const image = { contentType: 'Attachment', attachment: { mediaType: 'Image', url: 'https://cdn.example.com/catalogue.png', mime: 'image/png' } };
+
+  beforeAll(() => db.withTenant(T, (q) => replaceCatalogue(q, T, null, catalogue)));
+  afterEach(() => owner("UPDATE tenants SET window_policy = 'reject', reopen_template = NULL WHERE tenant_id = $1", [T]));
+
+  let customers = 0;
+  /** A new customer who last wrote `ago` ago (a PostgreSQL interval), or never (null); returns their number. */
+  async function customer(ago: string | null): Promise<string> {
+    const waId = `165055520${String(++customers).padStart(2, '0')}`;
+    if (ago) await owner('INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at) VALUES ($1, $2, now() - $3::interval)', [T, waId, ago]);
+    return waId;
+  }
+  const lastInbound = async (waId: string) =>
+    (await owner<{ at: Date }>('SELECT last_inbound_at AS at FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2', [T, waId]))[0].at;
+  const setPolicy = (policy: 'reject' | 'template', reopen?: { name: string; language: string }) =>
+    owner('UPDATE tenants SET window_policy = $2, reopen_template = $3 WHERE tenant_id = $1', [T, policy, reopen ? JSON.stringify(reopen) : null]);
+
+  let replies = 0;
+  /** An agent reply to `waId`, queued and claimed. */
+  async function reply(waId: string, fields: { text?: string; content?: object[] }) {
+    const gid = `gmsg-window-${run}-${++replies}`;
+    const id = await insertMessage('outbound', { genesysMessageId: gid, waId, payload: { id: gid, type: 'Text', ...fields } });
+    return { id, gid, waId, job: await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(waId), messageId: id }) };
+  }
+
+  /**
+   * The reply is refused for good with `code` before any call to Meta; given up as the worker
+   * does, its message is failed with that code and its Failed receipt carries `reason` and the
+   * refusal's words. Returns those words.
+   */
+  async function refusal(r: Awaited<ReturnType<typeof reply>>, code: string, reason: string): Promise<string> {
+    const err = await deliveries.deliver(r.job).then(
+      () => undefined,
+      (e: DeliveryError) => e,
+    );
+    expect(err).toMatchObject({ kind: 'permanent', code });
+    expect(metaSends).toEqual([]);
+    await deliveries.giveUp(r.job, err!, 'failed');
+    expect(await message(r.id)).toMatchObject({ status: 'failed', error_code: code, error_message: err!.message });
+    const receiptJob = (await outboxRows()).find((j) => j.kind === 'to_genesys_receipt');
+    expect(receiptJob?.payload.receipt).toEqual({
+      id: r.gid,
+      channel: { to: { id: r.waId, idType: 'Phone' }, time: expect.any(String) },
+      status: 'Failed',
+      direction: 'Outbound',
+      isFinalReceipt: true,
+      reasons: [{ code: reason, message: err!.message }],
+    });
+    return err!.message;
+  }
+
+  it('23 h 59 min after the customer’s last message: goes out as free text', async () => {
+    const r = await reply(await customer('23 hours 59 minutes'), { text: 'Still there?' });
+    await deliveries.deliver(r.job);
+    expect(metaSends).toEqual([expect.objectContaining({ type: 'text', to: r.waId, text: expect.objectContaining({ body: 'Still there?' }) })]);
+    expect(await message(r.id)).toMatchObject({ status: 'sent' });
+  });
+
+  it('24 h 01 min after, under the default policy (reject): refused before Meta (MessageExpired), saying when the window closed and how to send a template', async () => {
+    const waId = await customer('24 hours 1 minute');
+    const last = await lastInbound(waId);
+    const text = await refusal(await reply(waId, { text: 'Good morning!' }), 'WINDOW_CLOSED', 'MessageExpired');
+    const closedAt = new Date(last.getTime() + 24 * 3600_000).toISOString();
+    expect(text).toBe(
+      `The customer's 24-hour window closed on ${closedAt} (their last message was at ${last.toISOString()}); WhatsApp only lets you send an approved template now: ${howTo}`,
+    );
+  });
+
+  it('to a customer who never wrote: refused the same way, saying so', async () => {
+    const text = await refusal(await reply(await customer(null), { text: 'Hello!' }), 'WINDOW_CLOSED', 'MessageExpired');
+    expect(text).toBe(`The customer has not written to this number; WhatsApp only lets you send an approved template now: ${howTo}`);
+  });
+
+  it('a send that began inside the window is finished after it closed (Meta judges the rest)', async () => {
+    const r = await reply(await customer('23 hours 59 minutes'), { text: 'y'.repeat(5_000) });
+    metaFailsAt = 1;
+    await expect(deliveries.deliver(r.job)).rejects.toMatchObject({ code: 'META_UNAVAILABLE' });
+    await owner("UPDATE conversation_mappings SET last_inbound_at = now() - interval '25 hours' WHERE tenant_id = $1 AND wa_id = $2", [T, r.waId]);
+    await deliveries.deliver(r.job);
+    expect(metaSends.map((m) => m.type)).toEqual(['text', 'text']);
+    expect(await message(r.id)).toMatchObject({ status: 'sent' });
+  });
+
+  it('the agent’s template command: one template send, its header, body and button filled in order, whatever the window', async () => {
+    const r = await reply(await customer(null), { text: '/template order_update en_US\n#4411\nAna\n4411' });
+    await deliveries.deliver(r.job);
+    expect(metaSends).toEqual([
+      {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to: r.waId,
+        type: 'template',
+        template: {
+          name: 'order_update',
+          language: { code: 'en_US' },
+          components: [
+            { type: 'header', parameters: [{ type: 'text', text: '#4411' }] },
+            { type: 'body', parameters: [{ type: 'text', text: 'Ana' }] },
+            { type: 'button', sub_type: 'url', index: '0', parameters: [{ type: 'text', text: '4411' }] },
+          ],
+        },
+      },
+    ]);
+    expect(await message(r.id)).toMatchObject({ status: 'sent', wamid: sentWamid(1) });
+    expect((await partsOf(r.id)).map((p) => [p.kind, p.wamid])).toEqual([['template', sentWamid(1)]]);
+  });
+
+  it.each([
+    ['an unknown name (the reason lists what exists)', '/template order_updat en_US\nAna', 'TEMPLATE_NOT_FOUND', 'InvalidMessageStructure', `No template named "order_updat". ${approved}`],
+    ['a language it does not exist in', '/template order_update fr\nAna', 'TEMPLATE_LANGUAGE_NOT_FOUND', 'InvalidMessageStructure', 'Template "order_update" has no fr version; it exists in: en_US, es.'],
+    ['a template that is not approved (paused)', '/template promo en_US\n20% off', 'TEMPLATE_NOT_APPROVED', 'MessageNotAllowed', 'Template promo (en_US) is PAUSED, not APPROVED, so WhatsApp will not send it.'],
+    [
+      'the wrong number of parameters',
+      '/template order_update en_US\nAna',
+      'TEMPLATE_PARAMETER_MISMATCH',
+      'InvalidMessageStructure',
+      'Template order_update (en_US) takes 3 parameter(s) (1 in the header, 1 in the body, 1 in its buttons); 1 given.',
+    ],
+    ['a template the bridge cannot fill (media header)', '/template brochure en_US', 'TEMPLATE_NOT_SENDABLE', 'UnsupportedMessage', 'Template brochure (en_US) has a media header, which the bridge cannot fill.'],
+    [
+      'a malformed command',
+      '/template order_update\nAna',
+      'TEMPLATE_COMMAND_INVALID',
+      'InvalidMessageStructure',
+      'The template command needs a name and a language. Write "/template <name> <language>" on the first line, then one parameter per line, e.g. "/template order_update en_US".',
+    ],
+  ])('a template command with %s: refused before Meta with its own reason', async (_case, text, code, reason, words) => {
+    expect(await refusal(await reply(await customer('1 hour'), { text }), code, reason)).toBe(words);
+  });
+
+  it('a template command with an attachment: refused, saying to send the template alone', async () => {
+    const r = await reply(await customer('1 hour'), { text: '/template reopen en_US\nHello', content: [image] });
+    expect(await refusal(r, 'TEMPLATE_COMMAND_INVALID', 'InvalidMessageStructure')).toContain('remove the attachments');
+  });
+
+  describe('under the `template` policy', () => {
+    it('after the window, the text becomes the one parameter of the re-open template (line breaks as spaces); inside it, text stays text', async () => {
+      await setPolicy('template', { name: 'reopen', language: 'en_US' });
+      const late = await reply(await customer('24 hours 1 minute'), { text: 'Good morning!\nYour parcel is here.' });
+      await deliveries.deliver(late.job);
+      expect(metaSends).toEqual([
+        expect.objectContaining({
+          to: late.waId,
+          type: 'template',
+          template: { name: 'reopen', language: { code: 'en_US' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'Good morning! Your parcel is here.' }] }] },
+        }),
+      ]);
+      expect((await partsOf(late.id)).map((p) => p.kind)).toEqual(['template']);
+
+      const early = await reply(await customer('2 hours'), { text: 'Same day' });
+      await deliveries.deliver(early.job);
+      expect(metaSends[1]).toMatchObject({ to: early.waId, type: 'text', text: { body: 'Same day' } });
+    });
+
+    it.each([
+      ['not in the catalogue', { name: 'reopen_v2', language: 'en_US' }, 'No template named "reopen_v2".'],
+      ['paused', { name: 'promo', language: 'en_US' }, 'Template promo (en_US) is PAUSED, not APPROVED'],
+      ['taking other than one parameter', { name: 'order_update', language: 'en_US' }, 'Template order_update (en_US) takes 3 parameter(s)'],
+    ])('a re-open template %s: refused (MessageExpired), saying it is misconfigured and why', async (_case, reopen, why) => {
+      await setPolicy('template', reopen);
+      const text = await refusal(await reply(await customer(null), { text: 'Hello again' }), 'REOPEN_TEMPLATE_INVALID', 'MessageExpired');
+      expect(text).toContain("The customer has not written to this number, and this account's re-open template, which would carry your text, is misconfigured: ");
+      expect(text).toContain(why);
+      expect(text).toContain('reopenTemplate on PATCH /tenants/:id');
+    });
+
+    it('a text too long for the re-open template: refused, asking for a shorter one', async () => {
+      await setPolicy('template', { name: 'reopen', language: 'en_US' });
+      const text = await refusal(await reply(await customer('30 hours'), { text: 'z'.repeat(1_100) }), 'TEMPLATE_TOO_LONG', 'InvalidMessageStructure');
+      expect(text).toMatch(/re-open template: Template reopen \(en_US\)'s body would be 1100 characters once filled; WhatsApp allows 1024\. Write a shorter message\.$/);
+    });
+
+    it('an attachment after the window: refused (MessageExpired), saying only a template can go', async () => {
+      await setPolicy('template', { name: 'reopen', language: 'en_US' });
+      const text = await refusal(await reply(await customer('25 hours'), { text: 'our catalogue', content: [image] }), 'WINDOW_CLOSED', 'MessageExpired');
+      expect(text).toMatch(/^The customer's 24-hour window closed on .*; WhatsApp takes no attachments now, only an approved template: write "\/template/);
+    });
   });
 });
 

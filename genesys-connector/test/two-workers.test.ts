@@ -21,6 +21,8 @@ const credentials = { appSecret: 's', verifyToken: 'v', accessToken: 'EAAG-token
 beforeAll(async () => {
   tdb = await createTestDatabase();
   await ownerQuery(tdb, 'INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)', [T]);
+  // The customer has written: the agent's replies go inside their 24-hour window.
+  await ownerQuery(tdb, 'INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at) VALUES ($1, $2, now())', [T, WA]);
 });
 afterAll(() => tdb.drop());
 afterEach(async () => {

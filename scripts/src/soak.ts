@@ -168,19 +168,26 @@ async function main(config: SoakConfig): Promise<number> {
       return false;
     }
 
+    /** Conversations (`<tenant> <waId>`) whose customer has written: the agent answers only then (the 24-hour window). */
+    const written = new Set<string>();
+
     async function customer(t: BridgeTenant, waId: string) {
       for (let seq = 1; trafficOn; seq++) {
         const payload = buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, profileName: `Customer ${waId.slice(-3)}`, body: `customer ${t.tenantId} ${waId} ${seq}` });
         const duplicate = Math.random() < 0.1;
         if (duplicate) stats.duplicatesSent++;
-        if (await deliverAsMeta(t, payload, duplicate)) inbound.set(wamidOf(payload), { tenant: t.tenantId, waId, seq });
-        else unacknowledged.inbound++;
+        if (await deliverAsMeta(t, payload, duplicate)) {
+          inbound.set(wamidOf(payload), { tenant: t.tenantId, waId, seq });
+          written.add(`${t.tenantId} ${waId}`);
+        } else unacknowledged.inbound++;
         await sleep(jitter(100, 400));
       }
     }
 
     async function agent(t: BridgeTenant, waId: string) {
       await sleep(jitter(200, 800));
+      // The customer writes first: a free-form reply outside their 24-hour window would be refused.
+      while (trafficOn && !written.has(`${t.tenantId} ${waId}`)) await sleep(50);
       for (let seq = 1; trafficOn; seq++) {
         const text = `agent ${t.tenantId} ${waId} ${seq}`;
         // Genesys retries 5 times; here with a longer spacing so a 2 s restart is survivable.

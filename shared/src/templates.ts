@@ -154,7 +154,11 @@ const describe = (t: Pick<Template, 'name' | 'language'>) => `${t.name} (${t.lan
 /** At most this many names in a reason that lists what exists. */
 const LISTED = 10;
 
-function listing(templates: Template[]): string {
+/**
+ * What a refusal tells about the catalogue: "Approved templates: name (language): n parameter(s);
+ * …" (at most 10, then how many more), or that there is none.
+ */
+export function approvedTemplatesListing(templates: Template[]): string {
   const approved = templates.filter((t) => t.status === 'APPROVED');
   if (approved.length === 0) return 'This account has no approved templates.';
   const names = approved.slice(0, LISTED).map((t) => `${describe(t)}: ${templateParameters(t).total} parameter(s)`);
@@ -170,7 +174,7 @@ function listing(templates: Template[]): string {
 export function checkTemplateRequest(catalogue: Template[], req: TemplateRequest): TemplateCheck {
   const named = catalogue.filter((t) => t.name === req.name);
   if (named.length === 0) {
-    return { ok: false, problem: 'TEMPLATE_NOT_FOUND', reason: `No template named "${req.name}". ${listing(catalogue)}` };
+    return { ok: false, problem: 'TEMPLATE_NOT_FOUND', reason: `No template named "${req.name}". ${approvedTemplatesListing(catalogue)}` };
   }
   const template = named.find((t) => t.language === req.language);
   if (!template) {

@@ -7,6 +7,8 @@
  * - outbound.ts: a Genesys agent or bot message → WhatsApp sends (its parts) and the choices offered.
  * - structured.ts: a bot's quick replies, cards, carousels, list and date pickers → interactive sends.
  * - receipts.ts: WhatsApp statuses of a reply's parts → Genesys receipts for the whole reply.
+ * - templates.ts: the agent's `/template` command, template parameter text, and what the agent
+ *   is told once the customer's 24-hour window has closed.
  * - meta-errors.ts: the one table of Meta error codes (Genesys reason, agent text, retry or not),
  *   and the one way a Meta error is written (describeMetaError).
  * - common.ts: limits, text splitting, MIME and time helpers both directions use.
@@ -18,6 +20,7 @@ export { MAX_GENESYS_TEXT, MAX_META_CAPTION, MAX_META_TEXT, UnmappableMessage, b
 export { inboundParts, metaMessageToGenesys, numberChangeOf, type InboundContext } from './inbound';
 export { genesysOutboundPlan, genesysOutboundToMetaSends, type OutboundPlan } from './outbound';
 export { WHATSAPP_INTERACTIVE, type OfferedChoice } from './structured';
+export { agentTemplateCommand, hasAttachments, reopenTemplateOf, templateHowTo, templateParameterText, windowClosedReason, windowClosedSentence } from './templates';
 export {
   advanceStatus,
   agentFailedReceipt,

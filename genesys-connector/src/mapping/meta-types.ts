@@ -155,11 +155,15 @@ export type MetaInteractive =
       action: { name: 'cta_url'; parameters: { display_text: string; url: string } };
     };
 
-/** Body of `POST {graph}/{phone_number_id}/messages`, as outbound.ts produces them. */
+/** A template send's `template` (shared/src/templates.ts `templateSendBody` builds it): name, language, filled components. */
+export type MetaTemplateRef = { name: string; language: { code: string }; components?: Array<Record<string, unknown>> };
+
+/** Body of `POST {graph}/{phone_number_id}/messages`, as outbound.ts (and, for templates, templateSendBody) produce them. */
 export type MetaSendBody =
   | (MetaSendBase & { type: 'text'; text: { body: string; preview_url: boolean } })
   | (MetaSendBase & { type: 'image'; image: MetaMediaRef })
   | (MetaSendBase & { type: 'video'; video: MetaMediaRef })
   | (MetaSendBase & { type: 'audio'; audio: MetaMediaRef })
   | (MetaSendBase & { type: 'document'; document: MetaMediaRef })
-  | (MetaSendBase & { type: 'interactive'; interactive: MetaInteractive });
+  | (MetaSendBase & { type: 'interactive'; interactive: MetaInteractive })
+  | (MetaSendBase & { type: 'template'; template: MetaTemplateRef });

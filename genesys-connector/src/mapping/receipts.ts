@@ -17,7 +17,7 @@
  */
 
 import { UnmappableMessage, nonEmpty, truncateText, unixToIso } from './common';
-import type { GenesysReason, GenesysReceipt } from './genesys-types';
+import type { GenesysReason, GenesysReasonCode, GenesysReceipt } from './genesys-types';
 import { metaErrorText, metaErrorToReason, type MetaErrorText } from './meta-errors';
 import type { MetaStatus } from './meta-types';
 
@@ -140,13 +140,18 @@ export function statusReceipt(
  * The Failed receipt for an agent's message that will not reach WhatsApp (refused for good, or
  * out of retries), so the agent sees it: final, with Meta's error (`metaCode` and Meta's own
  * words when Meta gave them; else `message`, ours) as the reason, naming the part that failed
- * when there were several. `time`: when it was given up.
+ * when there were several. A refusal of the bridge's own (the customer's window, a template
+ * command) gives its Genesys `reason` code and its `message` as written (at most 1000
+ * characters). `time`: when it was given up.
  */
 export function agentFailedReceipt(
   target: ReceiptTarget,
-  error: { metaCode?: number; meta?: MetaErrorText; message: string; part?: PartRef },
+  error: { metaCode?: number; meta?: MetaErrorText; message: string; part?: PartRef; reason?: GenesysReasonCode },
   time = new Date(),
 ): GenesysReceipt {
-  const reason = failureReason(error.metaCode, error.meta ?? (error.metaCode === undefined ? { details: error.message } : { title: error.message }), error.part);
+  const reason: GenesysReason =
+    error.reason && error.metaCode === undefined
+      ? { code: error.reason, message: truncateText(error.message, 1000) }
+      : failureReason(error.metaCode, error.meta ?? (error.metaCode === undefined ? { details: error.message } : { title: error.message }), error.part);
   return buildReceipt(target, { status: 'Failed', isFinalReceipt: true }, time.toISOString(), reason);
 }

@@ -173,6 +173,15 @@ describe('agentFailedReceipt: a send given up', () => {
     ]);
   });
 
+  it('a refusal of the bridge (the window, a template command) carries its own Genesys reason and its message as written', () => {
+    const message = "The customer's 24-hour window closed on 2025-01-02T10:00:00.000Z (their last message was at 2025-01-01T10:00:00.000Z); …";
+    expect(valid(agentFailedReceipt(target, { message, reason: 'MessageExpired' }))!.reasons).toEqual([{ code: 'MessageExpired', message }]);
+    const long = 'x'.repeat(1500);
+    const [reason] = agentFailedReceipt(target, { message: long, reason: 'InvalidMessageStructure' }).reasons!;
+    expect(reason.code).toBe('InvalidMessageStructure');
+    expect(reason.message).toHaveLength(1000);
+  });
+
   it('a failure of ours (no Meta code) reads as we wrote it', () => {
     expect(agentFailedReceipt(target, { message: 'The tenant has no Meta credentials yet' }).reasons).toEqual([
       { code: 'GeneralError', message: 'The tenant has no Meta credentials yet.' },
