@@ -3,6 +3,7 @@ import {
   customerWindow,
   lanes,
   listTemplates,
+  queueDeliveredReadMark,
   templateSendBody,
   type CredentialsClient,
   type Database,
@@ -47,6 +48,8 @@ export interface DeliveryDeps {
   credentials: Pick<CredentialsClient, 'meta'>;
   /** Our signed, expiring link for a Meta media id (Genesys fetches attachments itself). */
   mediaUrl: (tenantId: string, media: { mediaId: string; mimeType: string; filename?: string }) => string;
+  /** Read marks and typing indicators (`to_whatsapp_signal`, signals.ts); without it they are dropped unsent. */
+  signals?: (job: Job) => Promise<void>;
 }
 
 /**
@@ -131,6 +134,8 @@ export function createDeliveries(deps: DeliveryDeps) {
         messageId: answers[0]?.id,
         conversationId: answers.find((a) => a.conversationId)?.conversationId,
       });
+      // Tenants with markRead 'on-delivery': blue ticks now (shared/src/whatsapp-signals.ts).
+      await queueDeliveredReadMark(q, job.tenantId, msg);
     });
   }
 
@@ -299,6 +304,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     to_genesys_message: toGenesysMessage,
     to_whatsapp_message: toWhatsAppMessage,
     to_genesys_receipt: toGenesysReceipt,
+    to_whatsapp_signal: deps.signals ?? ((job: Job) => record(job)),
   };
   return { deliver: (job: Job) => handlers[job.kind](job), giveUp };
 }

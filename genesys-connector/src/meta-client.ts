@@ -25,6 +25,31 @@ export class MetaClient {
     throw metaSendError(res.status, data?.error, res.headers['retry-after']);
   }
 
+  /**
+   * Marks the customer message `wamid` read (and every earlier one), and with `typing` also shows
+   * the typing indicator (shared/src/whatsapp-signals.ts; Meta answers `{"success":true}`).
+   * Throws a DeliveryError classified by Meta's code, as `send` does. No circuit breaker, here or
+   * anywhere on Meta's side: a failing signal holds back nothing but itself.
+   */
+  async markRead(credentials: MetaCredentials, signal: { wamid: string; typing: boolean }): Promise<void> {
+    const url = `${this.options.graphUrl.replace(/\/+$/, '')}/${encodeURIComponent(credentials.phoneNumberId)}/messages`;
+    const body = {
+      messaging_product: 'whatsapp',
+      status: 'read',
+      message_id: signal.wamid,
+      ...(signal.typing ? { typing_indicator: { type: 'text' } } : {}),
+    };
+    let res;
+    try {
+      res = await this.http.post(url, body, { headers: { Authorization: `Bearer ${credentials.accessToken}`, 'Content-Type': 'application/json' } });
+    } catch (err) {
+      throw fromNetworkError(err, 'Meta');
+    }
+    const data = res.data as { success?: boolean; error?: { code?: number; message?: string; error_data?: { details?: string } } };
+    if (res.status >= 200 && res.status < 300 && data?.success === true) return;
+    throw metaSendError(res.status, data?.error, res.headers['retry-after']);
+  }
+
   /** Releases kept-alive connections. */
   close(): void {
     this.http.close();

@@ -15,6 +15,7 @@ import { createDeliveries } from './deliveries';
 import { GenesysClient } from './genesys-client';
 import { GenesysTokenClient } from './genesys-token-client';
 import { MetaClient } from './meta-client';
+import { createSignalDelivery } from './signals';
 import { DeliveryWorker } from './worker';
 
 /** Builds genesys-connector from the environment, starts its delivery worker and listens (3004; its queue view on INTERNAL_PORT, 4004). */
@@ -64,6 +65,7 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     meta,
     credentials,
     mediaUrl: (tenantId, media) => signMediaUrl({ publicBaseUrl: config.PUBLIC_BASE_URL, secret: mediaKey, tenantId, ...media }),
+    signals: createSignalDelivery({ db, outbox, meta, credentials, logger }),
   });
   const worker = new DeliveryWorker({
     outbox,

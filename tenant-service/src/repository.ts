@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '@bridge/shared';
+import type { Database, MarkReadSetting, Queryable } from '@bridge/shared';
 
 /**
  * SQL for tenants, their credentials and API keys. Every function runs inside a unit of work
@@ -18,6 +18,8 @@ export interface TenantRow {
   metadata: Record<string, unknown>;
   window_policy: WindowPolicy;
   reopen_template: ReopenTemplate | null;
+  /** When the customer's messages are marked read (migration 1732060800060). */
+  mark_read: MarkReadSetting;
   created_at: Date;
   updated_at: Date;
 }
@@ -41,6 +43,7 @@ export interface Tenant {
   metadata: Record<string, unknown>;
   windowPolicy: WindowPolicy;
   reopenTemplate: ReopenTemplate | null;
+  markRead: MarkReadSetting;
   createdAt: string;
   updatedAt: string;
 }
@@ -55,11 +58,12 @@ export const toTenant = (r: TenantRow & { status: Tenant['status'] }): Tenant =>
   metadata: r.metadata,
   windowPolicy: r.window_policy,
   reopenTemplate: r.reopen_template,
+  markRead: r.mark_read,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
 
-const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, window_policy, reopen_template, created_at, updated_at';
+const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, window_policy, reopen_template, mark_read, created_at, updated_at';
 
 /** A tenant being deleted is not found by any of the functions below but `tenantStatus`. */
 const VISIBLE = "status <> 'deleting'";
@@ -78,11 +82,13 @@ export async function insertTenant(
     metadata?: Record<string, unknown>;
     windowPolicy?: WindowPolicy;
     reopenTemplate?: ReopenTemplate | null;
+    markRead?: MarkReadSetting;
   },
 ): Promise<VisibleTenantRow> {
   const { rows } = await db.query<VisibleTenantRow>(
-    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata, window_policy, reopen_template)
-     VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb), COALESCE($7, 'reject'), $8::jsonb)
+    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata, window_policy, reopen_template, mark_read)
+     VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb), COALESCE($7, 'reject'), $8::jsonb,
+             COALESCE($9, 'on-agent-activity'))
      RETURNING ${TENANT_COLUMNS}`,
     [
       t.tenantId,
@@ -93,6 +99,7 @@ export async function insertTenant(
       t.metadata ? JSON.stringify(t.metadata) : null,
       t.windowPolicy ?? null,
       t.reopenTemplate ? JSON.stringify(t.reopenTemplate) : null,
+      t.markRead ?? null,
     ],
   );
   return rows[0];
@@ -133,6 +140,7 @@ export async function updateTenant(
     metadata?: Record<string, unknown>;
     windowPolicy?: WindowPolicy;
     reopenTemplate?: ReopenTemplate | null;
+    markRead?: MarkReadSetting;
   },
 ): Promise<VisibleTenantRow | undefined> {
   const { rows } = await db.query<VisibleTenantRow>(
@@ -145,6 +153,7 @@ export async function updateTenant(
         metadata   = COALESCE($8::jsonb, metadata),
         window_policy   = COALESCE($9, window_policy),
         reopen_template = CASE WHEN $10 THEN $11::jsonb ELSE reopen_template END,
+        mark_read       = COALESCE($12, mark_read),
         updated_at = now()
       WHERE tenant_id = $1 AND ${VISIBLE}
       RETURNING ${TENANT_COLUMNS}`,
@@ -160,6 +169,7 @@ export async function updateTenant(
       patch.windowPolicy ?? null,
       patch.reopenTemplate !== undefined,
       patch.reopenTemplate ? JSON.stringify(patch.reopenTemplate) : null,
+      patch.markRead ?? null,
     ],
   );
   return rows[0];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
+import { MARK_READ_SETTINGS, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
 
 /** Subdomains that name the platform itself, never a tenant. */
 const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
@@ -22,6 +22,8 @@ const reopenTemplate = z
     language: z.string().regex(TEMPLATE_LANGUAGE_PATTERN, 'must be a language code like en or en_US'),
   })
   .strict();
+/** When the customer's messages get blue ticks (shared/src/whatsapp-signals.ts): on the agent's activity, on delivery to Genesys, or never. */
+const markRead = z.enum(MARK_READ_SETTINGS, { message: `must be one of ${MARK_READ_SETTINGS.join(', ')}` });
 const metadata = z
   .record(z.string().max(100), z.unknown())
   .refine((m) => JSON.stringify(m).length <= 16_384, 'must serialise to at most 16 KB');
@@ -36,6 +38,7 @@ export const createTenantSchema = z
     metadata: metadata.optional(),
     windowPolicy: windowPolicy.optional(),
     reopenTemplate: reopenTemplate.nullable().optional(),
+    markRead: markRead.optional(),
   })
   .strict();
 
@@ -49,6 +52,7 @@ export const updateTenantSchema = z
     metadata: metadata.optional(),
     windowPolicy: windowPolicy.optional(),
     reopenTemplate: reopenTemplate.nullable().optional(),
+    markRead: markRead.optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');

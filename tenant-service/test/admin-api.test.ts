@@ -258,6 +258,40 @@ describe('PATCH /tenants/:id', () => {
   });
 });
 
+describe('markRead: when the customer’s messages get blue ticks', () => {
+  it('defaults to on-agent-activity, is set at creation or by PATCH, and is shown by GET /tenants/:id and the list', async () => {
+    const a = await createTenant();
+    expect(a.body.tenant.markRead).toBe('on-agent-activity');
+    const b = await createTenant({ markRead: 'never' });
+    expect(b.body.tenant.markRead).toBe('never');
+    const patched = await admin().patch(`/tenants/${a.tenantId}`).send({ markRead: 'on-delivery' });
+    expect({ status: patched.status, markRead: patched.body.markRead }).toEqual({ status: 200, markRead: 'on-delivery' });
+    expect((await admin().get(`/tenants/${a.tenantId}`)).body.markRead).toBe('on-delivery');
+    const listed = (await admin().get('/tenants?limit=1000')).body as Array<{ tenantId: string; markRead: string }>;
+    expect(listed.filter((t) => t.tenantId === a.tenantId || t.tenantId === b.tenantId).map((t) => [t.tenantId, t.markRead]).sort()).toEqual(
+      [
+        [a.tenantId, 'on-delivery'],
+        [b.tenantId, 'never'],
+      ].sort(),
+    );
+    // Another change keeps it.
+    expect((await admin().patch(`/tenants/${a.tenantId}`).send({ name: 'Renamed' })).body.markRead).toBe('on-delivery');
+    const [row] = await ownerQuery<{ mark_read: string }>(tdb, 'SELECT mark_read FROM tenants WHERE tenant_id = $1', [a.tenantId]);
+    expect(row.mark_read).toBe('on-delivery');
+  });
+
+  it('refuses another value with 400 naming markRead, changing nothing', async () => {
+    const { tenantId } = await createTenant();
+    for (const markRead of ['always', 'ON-DELIVERY', true, null]) {
+      const res = await admin().patch(`/tenants/${tenantId}`).send({ markRead });
+      expect({ markRead, status: res.status, field: res.body.error?.message.split(':')[0] }).toEqual({ markRead, status: 400, field: 'markRead' });
+    }
+    const created = await admin().post('/tenants').send({ tenantId: uniqueTenantId(), name: 'x', markRead: 'sometimes' });
+    expect({ status: created.status, field: created.body.error?.message.split(':')[0] }).toEqual({ status: 400, field: 'markRead' });
+    expect((await admin().get(`/tenants/${tenantId}`)).body.markRead).toBe('on-agent-activity');
+  });
+});
+
 describe('DELETE /tenants/:id', () => {
   it('deletes the tenant with all its data, and invalidates its keys', async () => {
     const { tenantId, apiKey } = await createTenant();

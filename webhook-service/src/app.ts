@@ -23,6 +23,8 @@ export interface WebhookServiceDeps {
   mediaDownloadHosts: readonly string[];
   /** META_PLATFORM_APP_SECRET, if set (see IngestDeps.platformAppSecret). */
   platformAppSecret?: string;
+  /** TYPING_INDICATOR_INTERVAL_MS (see IngestDeps.typingIntervalMs). */
+  typingIntervalMs?: number;
   /** How often held Meta changes are checked for a claimant (HeldChangesReplayer); default 30,000 ms. */
   heldSweepMs?: number;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { secrets, serviceConfigSchema } from '@bridge/shared';
+import { DEFAULT_TYPING_INTERVAL_MS, secrets, serviceConfigSchema } from '@bridge/shared';
 
 export const configSchema = serviceConfigSchema(3001, {
   // Its own token (credentials); the key it verifies media links with.
@@ -12,4 +12,10 @@ export const configSchema = serviceConfigSchema(3001, {
     .describe(
       "webhook-service: app secret of the platform-wide Meta app; a POST /webhook/meta it signs is authentic whatever numbers it names (changes for numbers nobody owns yet are held, not refused)",
     ),
+  TYPING_INDICATOR_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(DEFAULT_TYPING_INTERVAL_MS)
+    .describe('webhook-service: at most one WhatsApp typing indicator per conversation this often, however many Genesys typing events arrive (ms)'),
 });

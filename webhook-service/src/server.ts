@@ -25,6 +25,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           mediaSigningSecret: mediaSigningSecret(config),
           mediaDownloadHosts: config.MEDIA_DOWNLOAD_HOSTS,
           platformAppSecret: config.META_PLATFORM_APP_SECRET,
+          typingIntervalMs: config.TYPING_INDICATOR_INTERVAL_MS,
         });
       },
     },

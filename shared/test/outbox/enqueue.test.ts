@@ -100,7 +100,7 @@ describe('lane names', () => {
   it('are the same built in TypeScript and in SQL', async () => {
     const [row] = await queue.owner<Record<string, string>>(
       `SELECT ${laneSql.inbound('$1::text')} AS inbound, ${laneSql.inbound('NULL::text')} AS anonymous,
-              ${laneSql.outbound('$1::text')} AS outbound, ${laneSql.receipts('$2::text')} AS receipts`,
+              ${laneSql.outbound('$1::text')} AS outbound, ${laneSql.receipts('$2::text')} AS receipts, ${laneSql.signals('$1::text')} AS signals`,
       ['15550000001', 'wamid.X'],
     );
     expect(row).toEqual({
@@ -108,6 +108,7 @@ describe('lane names', () => {
       anonymous: lanes.inbound(null),
       outbound: lanes.outbound('15550000001'),
       receipts: lanes.receipts('wamid.X'),
+      signals: lanes.signals('15550000001'),
     });
   });
 });

@@ -575,6 +575,89 @@ describe('Meta simulator', () => {
     });
   });
 
+  describe('read marks and the typing indicator', () => {
+    let receiver: Receiver;
+    beforeEach(async () => {
+      receiver = await startReceiver();
+    });
+    afterEach(() => receiver.close());
+
+    const read = (messageId: string, extra: Record<string, unknown> = {}, token = NUM_A.accessToken, phoneNumberId = NUM_A.phoneNumberId) =>
+      send({ messaging_product: 'whatsapp', status: 'read', message_id: messageId, ...extra }, token, phoneNumberId);
+    /** A user message delivered to NUM_A through the simulator: the only kind Meta lets a business mark read. */
+    async function received(from = '16505551234'): Promise<string> {
+      const payload = buildTextMessage({ phoneNumberId: NUM_A.phoneNumberId, from, body: 'hi' });
+      await sim.deliverWebhook({ url: receiver.url, payload, appSecret: 'secret' });
+      return wamidOf(payload);
+    }
+
+    it('marks a received message read ({success:true}), with the typing indicator when asked, recorded apart from sends', async () => {
+      const wamid = await received();
+      const res = await read(wamid);
+      expect({ status: res.status, body: res.json }).toEqual({ status: 200, body: { success: true } });
+      const typing = await read(wamid, { typing_indicator: { type: 'text' } });
+      expect(typing.json).toEqual({ success: true });
+      expect(sim.reads.map((r) => [r.phoneNumberId, r.messageId, r.from, r.typing])).toEqual([
+        [NUM_A.phoneNumberId, wamid, '16505551234', false],
+        [NUM_A.phoneNumberId, wamid, '16505551234', true],
+      ]);
+      expect(sim.sent).toHaveLength(0);
+      expect(sim.calls.map((c) => c.endpoint)).toEqual(['read', 'read']);
+      expect((await sim.waitForRead((r) => r.typing, 100)).messageId).toBe(wamid);
+    });
+
+    it('answers 131009 for a wamid the number never received: unknown, another number’s, or one of its own sends', async () => {
+      const other = buildTextMessage({ phoneNumberId: NUM_B.phoneNumberId, from: '16505551234', body: 'to B' });
+      await sim.deliverWebhook({ url: receiver.url, payload: other, appSecret: 'secret' });
+      const own = (await send(text())).json.messages[0].id as string;
+      for (const messageId of ['wamid.unknown', wamidOf(other), own]) {
+        const res = await read(messageId, { typing_indicator: { type: 'text' } });
+        expect({ messageId, status: res.status, code: res.json.error?.code, message: res.json.error?.message }).toEqual({
+          messageId,
+          status: 400,
+          code: 131009,
+          message: '(#131009) Parameter value is not valid',
+        });
+      }
+      expect(sim.reads).toHaveLength(0);
+      // The other number may mark its own message read.
+      expect((await read(wamidOf(other), {}, NUM_B.accessToken, NUM_B.phoneNumberId)).status).toBe(200);
+    });
+
+    it('checks the body (code 100) and the token (190) like a send', async () => {
+      const wamid = await received();
+      for (const extra of [{ status: 'delivered' }, { messaging_product: 'sms' }, { message_id: '' }, { typing_indicator: { type: 'audio' } }, { typing_indicator: true }]) {
+        const res = await read(wamid, extra);
+        expect({ extra, status: res.status, code: res.json.error?.code }).toEqual({ extra, status: 400, code: 100 });
+      }
+      expect((await read(wamid, {}, NUM_B.accessToken)).json.error.code).toBe(190);
+      expect(sim.reads).toHaveLength(0);
+    });
+
+    it('takes only the faults meant for it (endpoint "read"), and a fault meant for sends leaves it alone', async () => {
+      const wamid = await received();
+      sim.failNext(1, { code: 131000 });
+      expect((await read(wamid)).status).toBe(200);
+      expect((await send(text())).status).toBe(500);
+      sim.failNext(1, { code: 131000, endpoint: 'read' });
+      expect((await send(text())).status).toBe(200);
+      const failed = await read(wamid, { typing_indicator: { type: 'text' } });
+      expect({ status: failed.status, code: failed.json.error.code }).toEqual({ status: 500, code: 131000 });
+      expect(sim.calls.map((c) => [c.endpoint, c.status, c.injected])).toEqual([
+        ['read', 200, false],
+        ['messages', 500, true],
+        ['messages', 200, false],
+        ['read', 500, true],
+      ]);
+    });
+
+    it('forgets received messages on reset', async () => {
+      const wamid = await received();
+      sim.reset();
+      expect((await read(wamid)).json.error.code).toBe(131009);
+    });
+  });
+
   describe('media', () => {
     const bytes = Buffer.from('\x89PNG fake image bytes');
 

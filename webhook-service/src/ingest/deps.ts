@@ -14,4 +14,6 @@ export interface IngestDeps {
    * be held (see ingestMetaWebhook).
    */
   platformAppSecret?: string;
+  /** TYPING_INDICATOR_INTERVAL_MS: at most one typing indicator per conversation this often; default DEFAULT_TYPING_INTERVAL_MS (20 s). */
+  typingIntervalMs?: number;
 }

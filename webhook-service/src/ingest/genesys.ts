@@ -5,6 +5,7 @@ import { parseWebhookBody } from '../parse';
 import { verifyGenesysSignature } from '../signatures';
 import { storeAgentMessage, storeGenesysEvent } from '../store';
 import type { IngestDeps } from './deps';
+import { isAgentTyping, queueAgentSignal } from './signals';
 import { genesysIsoTime } from './time';
 
 /** The outbound notification Genesys posts (reference: "Outbound: agent reply → our webhook"). */
@@ -50,9 +51,9 @@ const EVENT_TYPES: Record<string, string> = { Receipt: 'receipt', Event: 'event'
  * the tenant's Genesys webhook secret) on the raw bytes, before anything is parsed; an unknown
  * or malformed tenant id gets the same 401 after the same work, so a request that is not
  * correctly signed learns nothing of which tenants exist. Then agent messages are stored and
- * their sends queued, while receipts and typing events are recorded only (typing is not
- * forwarded to WhatsApp, which has no typing indicator for businesses to send). Redeliveries
- * (Genesys retries 5 times) have no second effect.
+ * their sends queued, and receipts and typing events recorded; an agent's typing event and
+ * reply also queue a typing indicator or read mark for the customer, as the tenant's `markRead`
+ * says (ingest/signals.ts). Redeliveries (Genesys retries 5 times) have no second effect.
  *
  * Once the signature verifies, the answer is 2xx: Genesys documents that any other non-2xx than
  * 429/5xx can fail the whole conversation for the agent (genesys-open-messaging.md, "Timeouts
@@ -86,17 +87,23 @@ export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebho
   if (AGENT_MESSAGE_TYPES.has(body.type) && body.direction !== 'Inbound') {
     const waId = body.channel.to?.id;
     if (!waId) return reject(deps, tenantId, raw, 'INVALID_PAYLOAD: channel.to.id is required for an agent message', body);
-    const stored = await deps.db.withTenant(tenantId, (q) =>
-      storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: genesysIsoTime(body.channel.time), payload: body }),
-    );
+    const stored = await deps.db.withTenant(tenantId, async (q) => {
+      const isNew = await storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: genesysIsoTime(body.channel.time), payload: body });
+      if (isNew) await queueAgentSignal(q, deps, tenantId, waId, 'reply');
+      return isNew;
+    });
     if (stored) deps.notifier.touch();
     return stored ? 'queued' : 'duplicate';
   }
   const kind = EVENT_TYPES[body.type];
   if (!kind) return reject(deps, tenantId, raw, `UNSUPPORTED_TYPE: a message of type ${body.type} cannot be sent to WhatsApp`, body);
   const key = body.type === 'Receipt' ? `${body.id}:${body.status ?? ''}` : body.id;
-  const stored = await deps.db.withTenant(tenantId, (q) => storeGenesysEvent(q, tenantId, { kind, key, genesysMessageId: body.id, payload: body }));
-  return stored ? 'recorded' : 'duplicate';
+  const stored = await deps.db.withTenant(tenantId, async (q) => {
+    const isNew = await storeGenesysEvent(q, tenantId, { kind, key, genesysMessageId: body.id, payload: body });
+    return { isNew, signal: isNew && isAgentTyping(body) && (await queueAgentSignal(q, deps, tenantId, body.channel.to?.id, 'typing')) };
+  });
+  if (stored.signal) deps.notifier.touch();
+  return stored.isNew ? 'recorded' : 'duplicate';
 }
 
 /**

@@ -76,6 +76,7 @@ export function control(sim: MetaSimulator, req: SimRequest): Promise<SimRespons
       return { status: 200, body: { ok: true } };
     },
     'GET /_sim/sent': () => ({ status: 200, body: sim.sent }),
+    'GET /_sim/reads': () => ({ status: 200, body: sim.reads }),
     'GET /_sim/calls': () => ({ status: 200, body: sim.calls }),
     // {url, appSecret, kind, ...builder options} or {url, appSecret, payload}
     'POST /_sim/deliver': async (input) => {

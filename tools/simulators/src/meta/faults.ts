@@ -9,8 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { FaultQueue, type SimResponse } from '../common';
 
-/** Which kind of Graph request a call was. */
-export type MetaEndpoint = 'messages' | 'media' | 'download' | 'templates' | 'other';
+/** Which kind of Graph request a call was: `read` is a read mark or typing indicator (a POST to /messages with `status`). */
+export type MetaEndpoint = 'messages' | 'read' | 'media' | 'download' | 'templates' | 'other';
 
 export interface MetaFaultOptions {
   /** Meta error code, e.g. 131047, 130429, 190, 131000. */
@@ -23,8 +23,8 @@ export interface MetaFaultOptions {
   details?: string;
   /** Only sends from this number. */
   phoneNumberId?: string;
-  /** Which requests it applies to; default "messages" (sends). */
-  endpoint?: 'messages' | 'media' | 'download' | 'templates' | 'any';
+  /** Which requests it applies to; default "messages" (sends; read marks and typing indicators are "read"). */
+  endpoint?: 'messages' | 'read' | 'media' | 'download' | 'templates' | 'any';
 }
 
 const DEFAULT_MESSAGES: Record<number, string> = {
@@ -35,6 +35,7 @@ const DEFAULT_MESSAGES: Record<number, string> = {
   130429: 'Rate limit hit',
   131000: 'Something went wrong',
   131016: 'Service unavailable',
+  131009: 'Parameter value is not valid',
   131026: 'Message undeliverable',
   131047: 'Re-engagement message',
   131056: '(Business Account, Consumer Account) pair rate limit hit',

@@ -2,7 +2,8 @@
  * A strict local stand-in for Meta's Graph API (WhatsApp Cloud API): sending messages
  * (`messages.ts`, body rules in `send-body.ts`), each WABA's template catalogue and the check of
  * template sends against it (`templates.ts`), the 24-hour customer service window
- * (`customer-window.ts`), media lookup and download (`media.ts`) — and the other direction,
+ * (`customer-window.ts`), read marks and the typing indicator (`read-marks.ts`), media lookup and
+ * download (`media.ts`) — and the other direction,
  * webhook deliveries signed and serialised the way Meta does (`webhooks.ts`, payloads from
  * `webhook-payloads.ts` and `template-status-payload.ts`). Errors and injected faults: `faults.ts`.
  *
@@ -27,6 +28,9 @@
  * - A number's templates are those of the WABA it was registered with (`addNumber({wabaId})`); a
  *   number registered without one has none. The catalogue is read with the token of any number of
  *   that WABA.
+ * - Read marks and typing indicators (`read-marks.ts`) are POSTs to /messages too, told apart by
+ *   their `status`; they are the `read` endpoint for faults and calls, so that a fault meant for a
+ *   send is not taken by a read mark, and are recorded in `reads`, not `sent`.
  * - The 24-hour window is enforced only with `enforceCustomerWindow` (or `setWindowEnforcement`),
  *   and a closed window is answered synchronously (131047 on the send); Meta may instead accept
  *   the send and report 131047 in a `failed` status webhook.
@@ -38,6 +42,7 @@ import { MetaFaults, metaError, type MetaEndpoint, type MetaFaultOptions } from 
 import { MetaMediaStore, type MetaMediaInfo, type MetaMediaOptions } from './media';
 import { MetaMessages, type MetaSendRecord } from './messages';
 import { MetaNumbers, type MetaNumberOptions } from './numbers';
+import { MetaReadMarks, isReadMarkBody, type MetaReadRecord } from './read-marks';
 import { buildTemplateStatusUpdate } from './template-status-payload';
 import { MetaTemplates, META_TEMPLATE_STATUSES, type MetaTemplate, type MetaTemplateOptions, type MetaTemplateStatus } from './templates';
 import { deliverMetaWebhook, verifyWebhook, type DeliverWebhookOptions, type DeliverWebhookResult } from './webhooks';
@@ -46,6 +51,7 @@ export { metaError, type MetaFaultOptions } from './faults';
 export type { MetaMediaInfo, MetaMediaOptions } from './media';
 export type { MetaSendRecord } from './messages';
 export type { MetaNumberOptions } from './numbers';
+export type { MetaReadRecord } from './read-marks';
 export { META_INTERACTIVE_LIMITS, META_MESSAGE_TYPES, validateSendBody, type MetaMedia, type MetaMessageType, type MetaSendBody } from './send-body';
 export { CUSTOMER_WINDOW_MS } from './customer-window';
 export {
@@ -142,18 +148,25 @@ export interface MetaSimulator {
   setLatency(ms: number, scope?: { phoneNumberId?: string }): void;
   clearFaults(): void;
   /**
-   * clearFaults() and forgets what was recorded, including when users last wrote, and restores
-   * window enforcement to its start option (numbers, media and templates stay).
+   * clearFaults() and forgets what was recorded, including when users last wrote (and which of
+   * their messages can be marked read), and restores window enforcement to its start option (numbers, media and templates stay).
    */
   reset(): void;
   /** Accepted sends, in order. */
   readonly sent: MetaSendRecord[];
+  /** Accepted read marks (with or without the typing indicator), in order. */
+  readonly reads: MetaReadRecord[];
+  /** Waits for an accepted read mark matching `predicate`. */
+  waitForRead(predicate: (read: MetaReadRecord) => boolean, timeoutMs?: number): Promise<MetaReadRecord>;
   readonly calls: MetaCall[];
   /** Webhook deliveries made through deliverWebhook (and deliverTemplateStatus). */
   readonly deliveries: DeliverWebhookResult[];
   sends(phoneNumberId?: string): MetaSendRecord[];
   waitFor(predicate: (send: MetaSendRecord) => boolean, timeoutMs?: number): Promise<MetaSendRecord>;
-  /** Delivers a webhook; the customer messages in it open (or extend) their 24-hour windows. */
+  /**
+   * Delivers a webhook; the customer messages in it open (or extend) their 24-hour windows and
+   * can be marked read.
+   */
   deliverWebhook(options: DeliverWebhookOptions): Promise<DeliverWebhookResult>;
   /** Meta's GET verification handshake against a callback URL. */
   verifyWebhook(options: { url: string; verifyToken: string; challenge?: string }): Promise<{ status: number; body: string; challenge: string }>;
@@ -173,6 +186,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
   const templates = new MetaTemplates(numbers, faults);
   const windows = new CustomerWindows(options.enforceCustomerWindow ?? false);
   const messages = new MetaMessages(numbers, faults, templates, windows);
+  const readMarks = new MetaReadMarks(numbers, faults);
   const media = new MetaMediaStore(numbers, faults, options.mediaUrlTtlMs ?? 5 * 60 * 1000);
   const calls: MetaCall[] = [];
   const deliveries: DeliverWebhookResult[] = [];
@@ -190,7 +204,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     const phoneNumberId = send ? decodeURIComponent(send[1]) : undefined;
     const mediaId = node ? decodeURIComponent(node[1]) : undefined;
     const wabaId = listing ? decodeURIComponent(listing[1]) : undefined;
-    const endpoint: MetaEndpoint = send ? 'messages' : listing ? 'templates' : node ? 'media' : download ? 'download' : 'other';
+    const readMark = !!send && req.method === 'POST' && isReadMarkBody(req.body);
+    const endpoint: MetaEndpoint = readMark ? 'read' : send ? 'messages' : listing ? 'templates' : node ? 'media' : download ? 'download' : 'other';
 
     const latency = conditions.latency(phoneNumberId);
     if (latency > 0) await sleep(latency);
@@ -199,6 +214,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     if (conditions.isDown(phoneNumberId)) {
       res = metaError(131016, { httpStatus: 503, message: 'Service temporarily unavailable' });
       injected = true;
+    } else if (readMark) {
+      res = readMarks.handle(req, phoneNumberId as string);
     } else if (send && versioned) {
       res = messages.handleSend(req, versioned[1], phoneNumberId as string);
     } else if (wabaId !== undefined) {
@@ -261,8 +278,11 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       calls.length = 0;
       deliveries.length = 0;
       windows.reset();
+      readMarks.reset();
     },
     sent: sent.items,
+    reads: readMarks.reads.items,
+    waitForRead: (predicate, timeoutMs) => readMarks.reads.waitFor(predicate, timeoutMs, 'Meta read mark'),
     calls,
     deliveries,
     sends: (phoneNumberId) => sent.items.filter((s) => !phoneNumberId || s.phoneNumberId === phoneNumberId),
@@ -270,6 +290,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     async deliverWebhook(o) {
       // The user wrote when Meta sends the message, whatever our endpoint answers.
       windows.recordPayload(o.payload);
+      readMarks.recordPayload(o.payload);
       const result = await deliverMetaWebhook({
         ...o,
         retryDelayMs: o.retryDelayMs ?? options.retryDelayMs ?? 1000,
