@@ -360,7 +360,7 @@ describe('media', () => {
 });
 
 describe('Genesys receipts and typing', () => {
-  it('are recorded once and not forwarded to WhatsApp', async () => {
+  it('are recorded once; no message goes to WhatsApp for them (typing for a customer who never wrote shows nothing: read-marks-and-typing.test.ts)', async () => {
     const sendsBefore = sendsFor(a).length;
     const typing = await bridge.genesys.agentTyping({ webhookUrl: `${gateway}/webhook/genesys/${a.tenantId}`, secret: a.webhookSecret, integrationId: a.integrationId, to: '16505550801', duplicate: true });
     expect(typing.delivered).toBe(true);
