@@ -24,3 +24,4 @@ export * from './url-allowlist';
 export * from './customer-window';
 export * from './templates';
 export * from './template-catalogue';
+export * from './agentless';

@@ -5,6 +5,7 @@
  * and leaves others out, so anything may be missing and the mapping must cope. Send types
  * (MetaSendBody) are exact: they are what the bridge produces for `POST {graph}/{phone_number_id}/messages`.
  */
+import type { TemplateSendBody } from '@bridge/shared';
 
 // ---------------------------------------------------------------------------------------------
 // Webhooks: `entry[].changes[].value.messages[]` and `.statuses[]`
@@ -111,8 +112,9 @@ interface MetaSendBase {
   to: string;
 }
 
-/** Body of `POST {graph}/{phone_number_id}/messages`, as outbound.ts produces them. */
+/** Body of `POST {graph}/{phone_number_id}/messages`, as outbound.ts produces them (templates: shared `templateSendBody`). */
 export type MetaSendBody =
+  | TemplateSendBody
   | (MetaSendBase & { type: 'text'; text: { body: string; preview_url: boolean } })
   | (MetaSendBase & { type: 'image'; image: MetaMediaRef })
   | (MetaSendBase & { type: 'video'; video: MetaMediaRef })
