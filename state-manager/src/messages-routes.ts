@@ -104,8 +104,11 @@ export function messageRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touc
       db.withTenant(tenantId, async (q) => {
         if (key) {
           const bound = await repo.findIdempotencyKey(q, tenantId, key);
-          const earlier = bound && (await replay(q, tenantId, bound, requestHash));
-          if (earlier) return { message: earlier, replayed: true };
+          if (bound) {
+            const earlier = await replay(q, tenantId, bound, requestHash);
+            if (earlier) return { message: earlier, replayed: true };
+            await repo.forgetIdempotencyKey(q, tenantId, key, bound.messageId);
+          }
         }
         if (!(await repo.hasMetaCredentials(q, tenantId))) throw appError('META_NOT_CONFIGURED');
         let rendered: string;

@@ -135,6 +135,11 @@ export async function findIdempotencyKey(q: Queryable, tenantId: string, key: st
   return rows[0];
 }
 
+/** Forgets a key bound to a message that is gone. */
+export async function forgetIdempotencyKey(q: Queryable, tenantId: string, key: string, messageId: string): Promise<void> {
+  await q.query('DELETE FROM api_idempotency_keys WHERE tenant_id = $1 AND key = $2 AND message_id = $3', [tenantId, key, messageId]);
+}
+
 /**
  * Stores a proactive message and queues its send (`to_whatsapp_message` in the customer's
  * outbound lane, the agents' replies' lane and order). `rendered`: the text the customer is shown.
@@ -156,7 +161,7 @@ export async function insertProactiveMessage(q: Queryable, tenantId: string, req
 
 /**
  * Binds an Idempotency-Key to a message, unless the key is bound already (within 24 hours; an
- * older binding, or one whose message is gone, is forgotten and replaced). On a concurrent first use the second transaction
+ * older binding is forgotten and replaced). On a concurrent first use the second transaction
  * waits for the first one's commit and then finds the key bound. Returns whether it was bound here.
  */
 export async function bindIdempotencyKey(q: Queryable, tenantId: string, key: string, requestHash: string, messageId: string): Promise<boolean> {
@@ -164,8 +169,7 @@ export async function bindIdempotencyKey(q: Queryable, tenantId: string, key: st
     `INSERT INTO api_idempotency_keys (tenant_id, key, request_hash, message_id) VALUES ($1, $2, $3, $4)
      ON CONFLICT (tenant_id, key) DO UPDATE
        SET request_hash = EXCLUDED.request_hash, message_id = EXCLUDED.message_id, created_at = now()
-       WHERE api_idempotency_keys.created_at <= now() - interval '24 hours'
-          OR NOT EXISTS (SELECT 1 FROM message_tracking m WHERE m.tenant_id = $1 AND m.id = api_idempotency_keys.message_id)`,
+       WHERE api_idempotency_keys.created_at <= now() - interval '24 hours'`,
     [tenantId, key, requestHash, messageId],
   );
   return (rowCount ?? 0) > 0;

@@ -1,9 +1,11 @@
 import request from 'supertest';
+import { Client } from 'pg';
 import type { Express } from 'express';
 import { Database, MemoryCache, createLogger, lanes, replaceCatalogue, type Template } from '@bridge/shared';
 import { createStateManager } from '../src/app';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
 import { testSecrets } from '../../test/support/env';
+import { eventually } from '../../test/support/eventually';
 
 /**
  * Proactive messages through the tenant API (`POST /messages`, `GET /messages/:id`): in-process,
@@ -265,10 +267,32 @@ describe('Idempotency-Key', () => {
     }
   });
 
-  it('ten simultaneous requests with one key → one message, every answer naming it', async () => {
+  it('five simultaneous requests with one key, all binding it at once → one message, every answer naming it', async () => {
     const before = await countMessages();
-    const answers = await Promise.all(Array.from({ length: 10 }, () => post(orderUpdate(NEVER, ['Bo', '#77']), { key: 'burst' })));
-    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(202));
+    // Every request stores its message and gets as far as binding the key (or waits for one that
+    // did) before the first may bind it.
+    const gate = new Client({ connectionString: tdb.ownerUrl });
+    await gate.connect();
+    let answers: request.Response[];
+    try {
+      await gate.query('BEGIN');
+      await gate.query('LOCK TABLE api_idempotency_keys IN SHARE ROW EXCLUSIVE MODE');
+      const all = Promise.all(Array.from({ length: 5 }, () => post(orderUpdate(NEVER, ['Bo', '#77']), { key: 'burst' })));
+      // Each waits for the gate, or for one that does (the daily usage counter's row).
+      await eventually(async () => {
+        // Not on `gate`: a transaction sees pg_stat_activity as it was when it first looked.
+        const rows = await owner<{ binding: number; waiting: number }>(
+          `SELECT count(*) FILTER (WHERE query LIKE 'INSERT INTO api_idempotency_keys%')::int AS binding, count(*)::int AS waiting
+             FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0].waiting === 5 && rows[0].binding >= 2;
+      }, 10_000, 'five requests waiting, two or more binding the key');
+      await gate.query('COMMIT');
+      answers = await all;
+    } finally {
+      await gate.end();
+    }
+    expect(answers.map((r) => r.status)).toEqual(Array(5).fill(202));
     expect(new Set(answers.map((r) => r.body.id)).size).toBe(1);
     expect(await countMessages()).toBe(before + 1);
     expect(await jobsFor(answers[0].body.id)).toHaveLength(1);
@@ -284,6 +308,16 @@ describe('Idempotency-Key', () => {
     expect(later.body.id).not.toBe(first.body.id);
     const again = await post(orderUpdate(OPEN, ['Ana', '#9']), { key: 'yesterday' });
     expect(again.body.id).toBe(later.body.id);
+  });
+
+  it('a key whose message is gone is forgotten too', async () => {
+    const first = await post(orderUpdate(OPEN), { key: 'gone' });
+    await owner('DELETE FROM outbox WHERE message_id = $1', [first.body.id]);
+    await owner('DELETE FROM message_tracking WHERE id = $1', [first.body.id]);
+    const later = await post(orderUpdate(OPEN), { key: 'gone' });
+    expect(later.status).toBe(202);
+    expect(later.body.id).not.toBe(first.body.id);
+    expect(later.headers['idempotent-replayed']).toBeUndefined();
   });
 
   it('keys are per tenant', async () => {
