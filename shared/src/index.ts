@@ -25,3 +25,4 @@ export * from './customer-window';
 export * from './templates';
 export * from './template-catalogue';
 export * from './template-view';
+export * from './agentless';
