@@ -65,7 +65,7 @@ describe('Meta simulator: the pair rate limit (131056)', () => {
         message: '(#131056) (Business Account, Consumer Account) pair rate limit hit',
         error_data: { messaging_product: 'whatsapp', details: 'Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.' },
       });
-      expect(sim.calls.at(-1)).toMatchObject({ endpoint: 'messages', status: 400, errorCode: 131056, injected: false });
+      expect(sim.calls.at(-1)).toMatchObject({ endpoint: 'messages', to: ANA, status: 400, errorCode: 131056, injected: false });
       expect(sim.sent.filter((s) => s.body.to === ANA)).toHaveLength(2);
       expect((await send(BEN)).status).toBe(200);
       expect((await send(ANA, undefined, NUM_B)).status).toBe(200);

@@ -36,7 +36,7 @@
  *   what the option leaves out. Meta's pages do not say whether a refused send counts: here it
  *   does not.
  */
-import { Conditions, sleep, startServer, type SimRequest, type SimResponse } from '../common';
+import { Conditions, parseJson, sleep, startServer, type SimRequest, type SimResponse } from '../common';
 import { control } from './control';
 import { CustomerWindows } from './customer-window';
 import { MetaFaults, metaError, type MetaEndpoint, type MetaFaultOptions } from './faults';
@@ -74,6 +74,8 @@ export interface MetaCall {
   method: string;
   path: string;
   phoneNumberId?: string;
+  /** Sends: the recipient the body names (`to`), when it names one. */
+  to?: string;
   mediaId?: string;
   /** Template listings. */
   wabaId?: string;
@@ -230,11 +232,13 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       res = metaError(2500, { message: `Unknown path components: ${req.path}`, httpStatus: 400 });
     }
     const error = (res.body as { error?: { code?: number } } | undefined)?.error;
+    const sentTo = send ? (parseJson(req.body) as { to?: unknown } | undefined)?.to : undefined;
     calls.push({
       endpoint,
       method: req.method,
       path: req.path,
       phoneNumberId,
+      ...(typeof sentTo === 'string' ? { to: sentTo } : {}),
       mediaId,
       wabaId,
       status: res.status,
