@@ -14,6 +14,9 @@ export const configSchema = serviceConfigSchema(3004, {
   DELIVERY_RETRY_BUDGET_MS: int(1, 7 * 24 * 3_600_000).describe('How long a delivery is retried before it is dead-lettered (Meta keeps trying for 7 days)'),
   DELIVERY_LEASE_MS: int(1_000, 60_000).describe('How long a claimed delivery is reserved for its worker'),
   DELIVERY_POLL_MS: int(10, 500).describe('Queue poll interval (new work also wakes the worker at once)'),
+  META_PAIR_INTERVAL_MS: int(1, 6_000).describe(
+    'How long agent replies to one customer wait after Meta’s pair rate limit (131056) before the next try; Meta allows about 1 message per 6 s to one customer, bursts borrowing from the future',
+  ),
   BREAKER_RESET_MS: int(100, 30_000).describe('How long a tenant’s Genesys circuit stays open'),
   HTTP_TIMEOUT_MS: int(100, 10_000).describe('Timeout for calls to Genesys and Meta'),
 });

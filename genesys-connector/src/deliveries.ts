@@ -12,6 +12,7 @@ import {
   type OutboxNotifier,
   type Queryable,
 } from '@bridge/shared';
+import { apiMessageSends, createAgentlessCopies, queueAgentlessCopy } from './api-messages';
 import { DeliveryError, permanent, refused, transient } from './errors';
 import type { GenesysClient } from './genesys-client';
 import {
@@ -43,7 +44,7 @@ export interface DeliveryDeps {
   outbox: Outbox;
   /** Wakes the workers for the receipts that giving up (or moving a status to its lane) queues. */
   notifier: Pick<OutboxNotifier, 'touch'>;
-  genesys: Pick<GenesysClient, 'send'>;
+  genesys: Pick<GenesysClient, 'send' | 'agentless'>;
   meta: Pick<MetaClient, 'send'>;
   credentials: Pick<CredentialsClient, 'meta'>;
   /** Our signed, expiring link for a Meta media id (Genesys fetches attachments itself). */
@@ -59,6 +60,7 @@ export interface DeliveryDeps {
  */
 export function createDeliveries(deps: DeliveryDeps) {
   const { db, outbox } = deps;
+  const agentlessCopies = createAgentlessCopies(deps);
 
   /**
    * Removes the job and records the outcome (if any), in one transaction: when another worker has
@@ -157,12 +159,14 @@ export function createDeliveries(deps: DeliveryDeps) {
    * template: see replySends, which also refuses what WhatsApp would, before any call to Meta),
    * to the customer's current number (they may have changed it since Genesys' conversation
    * began). Each part is recorded with its wamid as Meta accepts it, so that its statuses find
-   * the message.
+   * the message. A proactive message (origin 'api') is sent from its payload (apiMessageSends),
+   * and once sent its agentless copy to Genesys is queued with the record (queueAgentlessCopy).
    */
   async function toWhatsAppMessage(job: Job): Promise<void> {
     const msg = await db.withTenant(job.tenantId, (q) => messages.findAgentReply(q, job.tenantId, job.messageId!));
     if (msg?.status !== 'pending') return record(job);
-    const sends = await replySends(job, msg);
+    const sends = msg.origin === 'api' ? await db.withTenant(job.tenantId, (q) => apiMessageSends(q, job.tenantId, msg)) : await replySends(job, msg);
+    if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The message has nothing WhatsApp can show');
     const credentials = await deps.credentials.meta(job.tenantId);
     if (!credentials) throw transient('META_NOT_CONFIGURED', 'The tenant has no Meta credentials yet');
     const kinds = sends.map((s) => s.type);
@@ -174,10 +178,13 @@ export function createDeliveries(deps: DeliveryDeps) {
       (i) => deps.meta.send(credentials, sends[i]),
       (i, wamid) => db.withTenant(job.tenantId, (q) => messages.recordPart(q, job.tenantId, part(i, wamid))),
     );
+    let copyQueued = false;
     await record(job, async (q) => {
       for (const [i, wamid] of wamids.entries()) await messages.recordPart(q, job.tenantId, part(i, wamid));
       await messages.recordSentToWhatsApp(q, job.tenantId, msg.id, wamids);
+      if (msg.origin === 'api') copyQueued = await queueAgentlessCopy(q, outbox, job.tenantId, msg);
     });
+    if (copyQueued) deps.notifier.touch();
   }
 
   /**
@@ -231,7 +238,9 @@ export function createDeliveries(deps: DeliveryDeps) {
    * mapping/receipts.ts: one message however many parts, nothing after the final receipt). All
    * receipts of one agent message go through one lane (`lanes.receipts(<its Genesys id>)`), one at
    * a time and in Meta's order: a status the webhook could not match to its message yet (it came
-   * before the send was recorded) is moved to that lane once it can.
+   * before the send was recorded) is moved to that lane once it can. A proactive message has no
+   * Genesys message until its agentless copy comes back: until then its statuses are recorded
+   * (lane `lanes.receipts(<wamid>)`) and nothing is posted to Genesys.
    */
   async function toGenesysReceipt(job: Job): Promise<void> {
     if (!job.eventId) return givenUpReceipt(job);
@@ -245,7 +254,7 @@ export function createDeliveries(deps: DeliveryDeps) {
       throw permanent('UNKNOWN_MESSAGE', 'No outbound message with this wamid');
     }
     const status = event.payload as MetaStatus;
-    const lane = lanes.receipts(about.genesysMessageId);
+    const lane = lanes.receipts(about.genesysMessageId ?? event.wamid);
     if (job.lane !== lane) {
       // Meta's time when plausible (as the webhook judged it, webhook-service ingest/time.ts),
       // else now: a time PostgreSQL cannot store must not fail the move on every attempt.
@@ -255,7 +264,10 @@ export function createDeliveries(deps: DeliveryDeps) {
       deps.notifier.touch();
       return;
     }
-    const outcome = mapOrFail('UNMAPPABLE_RECEIPT', () => statusReceipt(status, about, about.part, { parts: about.parts, posted: about.receiptPosted }));
+    const target = { genesysMessageId: about.genesysMessageId ?? '', to: about.to };
+    // Without a Genesys message there is nothing to tell Genesys: as if its final receipt were posted.
+    const posted = about.genesysMessageId ? about.receiptPosted : 'final';
+    const outcome = mapOrFail('UNMAPPABLE_RECEIPT', () => statusReceipt(status, target, about.part, { parts: about.parts, posted }));
     if (outcome.receipt) await deps.genesys.send(job.tenantId, 'receipt', outcome.receipt);
     await record(job, async (q) => {
       if (outcome.partStatus) {
@@ -288,10 +300,15 @@ export function createDeliveries(deps: DeliveryDeps) {
     const label = partLabel(err.part);
     const receiptQueued = await db.withTenant(job.tenantId, async (q) => {
       await outbox.finish(q, job, state, `${err.code}: ${err.message}`);
+      if (job.kind === 'to_genesys_agentless') {
+        await agentlessCopies.giveUp(q, job, err);
+        return false;
+      }
       if (!job.messageId) return false;
       const reason = { code: err.metaCode ? String(err.metaCode) : err.code, message: label ? `${label}: ${err.message}` : err.message };
       const msg = await messages.recordGivenUp(q, job.tenantId, job.messageId, state, reason);
-      if (msg?.direction !== 'outbound') return false;
+      // A proactive message has no Genesys message to fail: its reason shows on GET /messages/:id.
+      if (msg?.direction !== 'outbound' || !msg.genesysMessageId) return false;
       const receipt = agentFailedReceipt({ genesysMessageId: msg.genesysMessageId, to: msg.waId }, err);
       const payload = { receipt, messageId: job.messageId };
       await outbox.enqueue(q, { tenantId: job.tenantId, kind: 'to_genesys_receipt', lane: lanes.receipts(msg.genesysMessageId), payload });
@@ -304,6 +321,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     to_genesys_message: toGenesysMessage,
     to_whatsapp_message: toWhatsAppMessage,
     to_genesys_receipt: toGenesysReceipt,
+    to_genesys_agentless: agentlessCopies.deliver,
     to_whatsapp_signal: deps.signals ?? ((job: Job) => record(job)),
   };
   return { deliver: (job: Job) => handlers[job.kind](job), giveUp };

@@ -2,7 +2,10 @@ import type { GenesysReasonCode, MetaErrorText, PartRef } from './mapping';
 
 /**
  * How a delivery attempt failed. Transient failures are retried with backoff (honouring a
- * provider's Retry-After); permanent ones are final and recorded with their reason.
+ * provider's Retry-After); permanent ones are final and recorded with their reason; paced ones
+ * are not failures: the provider refused only because the recipient is being written to too fast
+ * (Meta's pair rate limit), and the job's lane waits `retryAfterMs` (the pair interval) before
+ * trying again, without backoff (see `afterFailure`).
  */
 export class DeliveryError extends Error {
   /** Meta's own words for the error (title, details), when Meta gave them (see describeMetaError). */
@@ -13,7 +16,7 @@ export class DeliveryError extends Error {
   reason?: GenesysReasonCode;
 
   constructor(
-    readonly kind: 'transient' | 'permanent',
+    readonly kind: 'transient' | 'permanent' | 'paced',
     readonly code: string,
     message: string,
     readonly retryAfterMs?: number,
@@ -30,6 +33,8 @@ export class DeliveryError extends Error {
 export const transient = (code: string, message: string, retryAfterMs?: number, metaCode?: number) =>
   new DeliveryError('transient', code, message, retryAfterMs, metaCode);
 export const permanent = (code: string, message: string, metaCode?: number) => new DeliveryError('permanent', code, message, undefined, metaCode);
+/** The recipient is being written to too fast: try again in `waitMs`, not counted as a failure. */
+export const paced = (code: string, message: string, waitMs: number, metaCode?: number) => new DeliveryError('paced', code, message, waitMs, metaCode);
 
 /**
  * Agent replies the bridge refuses itself, before any call to Meta (the agent's template command,

@@ -14,6 +14,12 @@ export interface GenesysClientOptions {
 
 type Endpoint = 'message' | 'receipt' | 'event';
 
+/** The answer to an agentless message (`SendAgentlessOutboundMessageResponse`, the fields the bridge reads). */
+export interface GenesysAgentlessAnswer {
+  id?: string;
+  conversationId?: string;
+}
+
 /**
  * Calls a tenant's Genesys Open Messaging API: the token from auth-service (fetched again once
  * on a 401), answers classified into transient and permanent failures, and a circuit breaker per
@@ -63,6 +69,40 @@ export class GenesysClient {
     const url = `${base}/api/v2/conversations/messages/${encodeURIComponent(credentials.integrationId)}/inbound/open/${endpoint}${
       endpoint === 'message' ? '?prefetchConversationId=true' : ''
     }`;
+    return this.fire<T>(tenantId, url, body);
+  }
+
+  /**
+   * Posts an agentless message (`POST /api/v2/conversations/messages/agentless`: text only on
+   * Open Messaging) from the tenant's integration to the customer `toAddress` (the id Genesys
+   * knows them by), into their active conversation; `textBody` at most 2,000 characters
+   * (shared `agentlessText`). Returns Genesys's 202 answer (`id`: the Genesys message id it will
+   * deliver to our outbound webhook, `conversationId`), or undefined when the tenant has no
+   * Genesys credentials (then nothing is called). `beforePost` runs once the credentials are
+   * known, just before the call. Facts: shared/reference/genesys-open-messaging.md ("Structured
+   * content, typing and agentless messages"); failures are classified as for `send`.
+   */
+  async agentless(
+    tenantId: string,
+    message: { toAddress: string; textBody: string },
+    options: { beforePost?: () => Promise<unknown> } = {},
+  ): Promise<GenesysAgentlessAnswer | undefined> {
+    const credentials = await this.options.credentials.genesys(tenantId);
+    if (!credentials) return undefined;
+    await options.beforePost?.();
+    const url = `${regionUrl(this.options.apiUrlTemplate, credentials.region)}/api/v2/conversations/messages/agentless`;
+    const body = {
+      fromAddress: credentials.integrationId,
+      toAddress: message.toAddress,
+      toAddressMessengerType: 'open',
+      textBody: message.textBody,
+      useExistingActiveConversation: true,
+    };
+    return this.fire<GenesysAgentlessAnswer>(tenantId, url, body);
+  }
+
+  /** One POST through the tenant's circuit breaker. */
+  private async fire<T>(tenantId: string, url: string, body: unknown): Promise<T> {
     try {
       return (await this.breaker(tenantId).fire(() => this.post<T>(tenantId, url, body))) as T;
     } catch (err) {

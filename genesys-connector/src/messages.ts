@@ -16,6 +16,8 @@ export interface TrackedMessage {
   wamid: string | null;
   genesysMessageId: string | null;
   status: string;
+  /** `provider` (from WhatsApp or Genesys) or `api` (a proactive message, POST /messages). */
+  origin: 'provider' | 'api';
   payload: Record<string, unknown>;
   /**
    * Where WhatsApp sends to this customer go: the number they moved to, when they changed number
@@ -37,7 +39,7 @@ export async function findMessage(q: Queryable, tenantId: string, id: string): P
   return rows[0];
 }
 
-const MESSAGE_COLUMNS = `m.id::text, m.wa_id AS "waId", m.wamid, m.genesys_message_id AS "genesysMessageId", m.status, m.payload,
+const MESSAGE_COLUMNS = `m.id::text, m.wa_id AS "waId", m.wamid, m.genesys_message_id AS "genesysMessageId", m.status, m.origin, m.payload,
             COALESCE(a.moved_to, m.wa_id) AS recipient, COALESCE(c.genesys_id, moved.genesys_id) AS "genesysId",
             m.provider_timestamp AS "providerTime"`;
 const MESSAGE_FROM = `FROM message_tracking m
@@ -107,7 +109,8 @@ export interface StatusEvent {
   wamid: string;
   about?: {
     messageId: string;
-    genesysMessageId: string;
+    /** Null for a proactive message whose agentless copy has not come back from Genesys yet. */
+    genesysMessageId: string | null;
     /** The customer as Genesys addressed its message (`channel.to.id`). */
     to: string;
     receiptPosted: ReceiptsPosted;
@@ -127,7 +130,7 @@ export async function findStatusEvent(q: Queryable, tenantId: string, eventId: s
   if (!event) return undefined;
   const { rows: parts } = await q.query<{
     messageId: string;
-    genesysMessageId: string;
+    genesysMessageId: string | null;
     to: string;
     receiptPosted: ReceiptsPosted;
     part: number;
@@ -258,7 +261,8 @@ export async function finalReceiptPosted(q: Queryable, tenantId: string, message
 
 /**
  * A message whose delivery was given up: marked `state` with the reason, if it was still
- * pending. Returns what a Failed receipt needs, or undefined when nothing changed.
+ * pending. Returns what a Failed receipt needs (a proactive message has no Genesys id), or
+ * undefined when nothing changed.
  */
 export async function recordGivenUp(
   q: Queryable,
@@ -266,8 +270,8 @@ export async function recordGivenUp(
   messageId: string,
   state: 'failed' | 'dead',
   error: { code: string; message: string },
-): Promise<{ direction: string; waId: string; genesysMessageId: string } | undefined> {
-  const { rows } = await q.query<{ direction: string; waId: string; genesysMessageId: string }>(
+): Promise<{ direction: string; waId: string; genesysMessageId: string | null } | undefined> {
+  const { rows } = await q.query<{ direction: string; waId: string; genesysMessageId: string | null }>(
     `UPDATE message_tracking SET status = $3, error_code = $4, error_message = $5, updated_at = now()
       WHERE tenant_id = $1 AND id = $2 AND status = 'pending' RETURNING direction, wa_id AS "waId", genesys_message_id AS "genesysMessageId"`,
     [tenantId, messageId, state, error.code, error.message],

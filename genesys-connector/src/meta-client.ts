@@ -1,12 +1,13 @@
 import { createHttpClient, type HttpClient, type MetaCredentials } from '@bridge/shared';
-import { fromNetworkError, permanent, retryAfterMs, transient, type DeliveryError } from './errors';
-import { classifyMetaError, describeMetaError, metaErrorText, type MetaSendBody } from './mapping';
+import { fromNetworkError, paced, permanent, retryAfterMs, transient, type DeliveryError } from './errors';
+import { META_PAIR_INTERVAL_MS, classifyMetaError, describeMetaError, metaErrorText, type MetaSendBody } from './mapping';
 
 /** Sends messages through the WhatsApp Cloud API with a tenant's token and number. */
 export class MetaClient {
   private readonly http: HttpClient;
 
-  constructor(private readonly options: { graphUrl: string; timeoutMs: number }) {
+  /** `pairIntervalMs`: how long a customer's lane waits after Meta's pair rate limit (default META_PAIR_INTERVAL_MS). */
+  constructor(private readonly options: { graphUrl: string; timeoutMs: number; pairIntervalMs?: number }) {
     this.http = createHttpClient({ timeoutMs: options.timeoutMs, maxSockets: 256 });
   }
 
@@ -22,7 +23,7 @@ export class MetaClient {
     const data = res.data as { messages?: Array<{ id?: string }>; error?: { code?: number; message?: string; error_data?: { details?: string } } };
     const wamid = data?.messages?.[0]?.id;
     if (res.status >= 200 && res.status < 300 && wamid) return wamid;
-    throw metaSendError(res.status, data?.error, res.headers['retry-after']);
+    throw metaSendError(res.status, data?.error, res.headers['retry-after'], this.options.pairIntervalMs);
   }
 
   /**
@@ -61,11 +62,14 @@ export class MetaClient {
  * whose message is written once, in Meta's own words (describeMetaError): "Re-engagement message:
  * Message failed to send because more than 24 hours have passed since the customer last replied
  * to this number. (Meta #131047)". Without a Meta error object: "Meta answered HTTP <status>".
+ * The pair rate limit (131056) is `paced`: the customer's lane waits `pairIntervalMs` (or a
+ * longer Retry-After), not counted as a failure.
  */
 export function metaSendError(
   httpStatus: number,
   error: { code?: number; message?: string; error_data?: { details?: string } } | undefined,
   retryAfter?: unknown,
+  pairIntervalMs = META_PAIR_INTERVAL_MS,
 ): DeliveryError {
   const code = typeof error?.code === 'number' ? error.code : undefined;
   const meta = metaErrorText(error);
@@ -75,10 +79,13 @@ export function metaSendError(
       : httpStatus >= 200 && httpStatus < 300
         ? `Meta accepted the send (HTTP ${httpStatus}) but gave no message id`
         : `Meta answered HTTP ${httpStatus}`;
+  const kind = classifyMetaError(code, httpStatus);
   const err =
-    classifyMetaError(code, httpStatus) === 'transient'
-      ? transient('META_UNAVAILABLE', text, retryAfterMs(retryAfter), code)
-      : permanent(code === 190 ? 'META_TOKEN_INVALID' : 'META_REJECTED', text, code);
+    kind === 'paced'
+      ? paced('META_PAIR_RATE_LIMITED', text, Math.max(pairIntervalMs, retryAfterMs(retryAfter) ?? 0), code)
+      : kind === 'transient'
+        ? transient('META_UNAVAILABLE', text, retryAfterMs(retryAfter), code)
+        : permanent(code === 190 ? 'META_TOKEN_INVALID' : 'META_REJECTED', text, code);
   if (code !== undefined || meta.title || meta.details) err.meta = meta;
   return err;
 }

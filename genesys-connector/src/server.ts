@@ -54,7 +54,7 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     timeoutMs: config.HTTP_TIMEOUT_MS,
     breakerResetMs: config.BREAKER_RESET_MS,
   });
-  const meta = new MetaClient({ graphUrl: config.META_GRAPH_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
+  const meta = new MetaClient({ graphUrl: config.META_GRAPH_URL, timeoutMs: config.HTTP_TIMEOUT_MS, pairIntervalMs: config.META_PAIR_INTERVAL_MS });
   const outbox = createOutbox(db);
   const notifier = new OutboxNotifier(db);
   const deliveries = createDeliveries({

@@ -4,7 +4,7 @@ import type { Deliveries } from './deliveries';
 import { DeliveryError } from './errors';
 
 export interface WorkerOptions {
-  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'retry'>;
+  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'retry' | 'pace'>;
   deliveries: Deliveries;
   logger: Logger;
   /** A connection string for LISTEN (new work wakes the worker at once). */
@@ -159,8 +159,13 @@ export class DeliveryWorker {
       // accepted) leaves the outcome unknown.
       const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message, undefined, undefined, true);
       try {
-        const next = afterFailure(job, { permanent: e.kind === 'permanent', retryAfterMs: e.retryAfterMs }, this.o.retry);
-        if ('retryInMs' in next) {
+        const next = afterFailure(job, { permanent: e.kind === 'permanent', retryAfterMs: e.retryAfterMs, paced: e.kind === 'paced' }, this.o.retry);
+        if ('paceInMs' in next) {
+          // The recipient is written to too fast (Meta's pair rate limit): its lane waits, in
+          // order, while other lanes go on; not a failure, so no backoff and no Failed receipt.
+          log.info({ code: e.code, reason: e.message, paceInMs: Math.round(next.paceInMs) }, 'delivery paced: the lane waits');
+          await this.o.outbox.pace(job, next.paceInMs, `${e.code}: ${e.message}`);
+        } else if ('retryInMs' in next) {
           log.info({ code: e.code, reason: e.message, retryInMs: Math.round(next.retryInMs) }, 'delivery will be retried');
           await this.o.outbox.retry(job, next.retryInMs, `${e.code}: ${e.message}`, e.uncertain);
         } else {

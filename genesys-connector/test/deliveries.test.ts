@@ -53,6 +53,7 @@ beforeAll(async () => {
         genesysCalls.push({ endpoint, body });
         return { ...(endpoint === 'message' ? { id: inboundId(genesysCalls.length) } : {}), ...genesysAnswer } as R;
       },
+      agentless: async () => undefined,
     },
     meta: {
       send: async (_c: MetaCredentials, body: MetaSendBody) => {

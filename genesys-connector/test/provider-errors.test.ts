@@ -26,6 +26,17 @@ describe('a send Meta refused', () => {
     expect(err.message).toBe('Rate limit hit: Cloud API message throughput has been reached. (Meta #130429)');
   });
 
+  it('the pair rate limit: paced, waiting the pair interval (6 s unless configured, longer if Retry-After asks)', () => {
+    const res = metaError(131056, { details: 'Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.' });
+    const error = (res.body as { error: Parameters<typeof metaSendError>[1] }).error;
+    expect(metaSendError(res.status, error)).toMatchObject({ kind: 'paced', code: 'META_PAIR_RATE_LIMITED', retryAfterMs: 6_000, metaCode: 131056 });
+    expect(metaSendError(res.status, error, undefined, 300)).toMatchObject({ kind: 'paced', retryAfterMs: 300 });
+    expect(metaSendError(res.status, error, '10', 300)).toMatchObject({ kind: 'paced', retryAfterMs: 10_000 });
+    expect(metaSendError(res.status, error).message).toBe(
+      '(Business Account, Consumer Account) pair rate limit hit: Too many messages sent from the sender phone number to the same recipient phone number in a short period of time. (Meta #131056)',
+    );
+  });
+
   it('no Meta error at all: the HTTP status', () => {
     expect(metaSendError(502, undefined)).toMatchObject({ kind: 'transient', message: 'Meta answered HTTP 502' });
     expect(metaSendError(200, undefined)).toMatchObject({ kind: 'permanent', message: 'Meta accepted the send (HTTP 200) but gave no message id' });

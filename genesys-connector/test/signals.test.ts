@@ -192,7 +192,7 @@ describe('the deliveries', () => {
       db,
       outbox,
       notifier: { touch: () => undefined },
-      genesys: { send: async () => ({}) as never },
+      genesys: { send: async () => ({}) as never, agentless: async () => undefined as never },
       meta: { send: async () => 'wamid.x' },
       credentials: { meta: async () => credentials },
       mediaUrl: () => '',

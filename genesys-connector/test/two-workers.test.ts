@@ -112,6 +112,7 @@ function startReplica(name: string, opts: { stall?: Stall; paused?: boolean; ren
     notifier: { touch: () => undefined },
     genesys: {
       send: <R>(_tenantId: string, _endpoint: string, body: unknown) => send((body as GenesysInboundMessage).text!, { id: `gmsg-${name}-${++sent}`, conversationId: 'conv-1' } as R),
+      agentless: async () => undefined,
     },
     meta: { send: (_c: MetaCredentials, body: MetaSendBody) => send(body.type === 'text' ? body.text.body.slice(0, 4) : body.type, `wamid.${name}.${++sent}`) },
     credentials: { meta: async () => credentials },

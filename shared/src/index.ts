@@ -25,4 +25,5 @@ export * from './customer-window';
 export * from './templates';
 export * from './template-catalogue';
 export * from './template-view';
+export * from './agentless';
 export * from './whatsapp-signals';

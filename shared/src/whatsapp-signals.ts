@@ -21,7 +21,7 @@ import { enqueueSql, laneSql } from './outbox';
  */
 
 /**
- * A tenant's `markRead` setting (`tenants.mark_read`, migration 1732060800060): when the
+ * A tenant's `markRead` setting (`tenants.mark_read`, migration 1732060800061): when the
  * customer's messages are marked read. `on-agent-activity` (default): when an agent (or bot)
  * types or replies, every customer message up to then; `on-delivery`: each message once Genesys
  * has accepted it; `never`: no read marks, and so no typing indicator either.

@@ -1,5 +1,6 @@
 import type { Express } from 'express';
-import { createServiceApp, jsonBody, requireGatewayTenant, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
+import { OutboxNotifier, createServiceApp, jsonBody, requireGatewayTenant, standardReadiness, type Cache, type Database, type Logger } from '@bridge/shared';
+import { messageRoutes } from './messages-routes';
 import { stateRoutes } from './routes';
 import { templateRoutes } from './templates-routes';
 
@@ -10,13 +11,17 @@ export interface StateManagerDeps {
   logger: Logger;
   /** GATEWAY_INTERNAL_TOKEN's tokens: /state trusts the tenant the gateway names only with one of them. */
   gatewayTokens: readonly string[];
+  /** Wakes the delivery workers after POST /messages commits; default one of its own on `db` (closed with the app). */
+  notifier?: Pick<OutboxNotifier, 'touch' | 'close'>;
 }
 
 /**
  * state-manager: the tenant API's data routes (stats, conversations, mappings; the template
- * catalogue), behind the gateway. Nothing to release on close (the db and cache are the caller's).
+ * catalogue) and proactive messages (`/messages`), behind the gateway. `close()` releases the
+ * notifier's timer (the db and cache are the caller's).
  */
 export function createStateManager(deps: StateManagerDeps): { app: Express; close(): Promise<void> } {
+  const notifier = deps.notifier ?? new OutboxNotifier(deps.db);
   const app = createServiceApp({
     name: 'state-manager',
     logger: deps.logger,
@@ -24,7 +29,9 @@ export function createStateManager(deps: StateManagerDeps): { app: Express; clos
     routes: (app) => {
       app.use('/state', requireGatewayTenant(deps.gatewayTokens), jsonBody('16kb'), stateRoutes(deps.db));
       app.use('/templates', requireGatewayTenant(deps.gatewayTokens), templateRoutes(deps.db));
+      // A text of 4,096 characters may take 16 kB and more in UTF-8.
+      app.use('/messages', requireGatewayTenant(deps.gatewayTokens), jsonBody('64kb'), messageRoutes(deps.db, notifier));
     },
   });
-  return { app, close: async () => undefined };
+  return { app, close: async () => notifier.close() };
 }

@@ -1,4 +1,4 @@
-import { internalTokens, runMain, startService } from '@bridge/shared';
+import { OutboxNotifier, internalTokens, runMain, startService } from '@bridge/shared';
 import { createStateManager } from './app';
 import { configSchema } from './config';
 
@@ -8,7 +8,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'state-manager',
       configSchema,
-      createApp: ({ config, logger, db, cache }) => createStateManager({ db, cache, logger, gatewayTokens: internalTokens(config, 'gateway') }),
+      createApp: ({ config, logger, db, cache }) =>
+        createStateManager({ db, cache, logger, gatewayTokens: internalTokens(config, 'gateway'), notifier: new OutboxNotifier(db) }),
     },
     env,
   );

@@ -18,7 +18,7 @@ export interface TenantRow {
   metadata: Record<string, unknown>;
   window_policy: WindowPolicy;
   reopen_template: ReopenTemplate | null;
-  /** When the customer's messages are marked read (migration 1732060800060). */
+  /** When the customer's messages are marked read (migration 1732060800061). */
   mark_read: MarkReadSetting;
   created_at: Date;
   updated_at: Date;

@@ -1,4 +1,4 @@
-import { enqueueSql, laneSql, statement, type Database, type Queryable } from '@bridge/shared';
+import { agentlessTextHash, enqueueSql, laneSql, statement, type Database, type Queryable } from '@bridge/shared';
 
 /**
  * Where webhooks are written: one transaction per tenant decides what is new and queues its
@@ -196,32 +196,101 @@ export async function moveConversation(q: Queryable, tenantId: string, from: str
   );
 }
 
-const STORE_AGENT_MESSAGE = `WITH ins AS (
+/**
+ * An agent message: stored and its send queued, in one statement — unless it is the agentless
+ * copy of one of our proactive messages coming back (agentless_echoes, migration 1732060800050):
+ * by its Genesys id once the post's answer recorded it, or, before that, by recipient and text
+ * hash while fewer copies came back than were posted within the hour. The echo lookup is one
+ * index range (tenant, recipient) that finds nothing for customers who got no proactive message;
+ * its rows are locked, so two copies cannot both take the last unmatched post.
+ */
+const STORE_AGENT_MESSAGE = `WITH echo AS (
+       SELECT e.message_id, e.posted_at, ($3::text = ANY (e.genesys_message_ids)) AS by_id
+         FROM agentless_echoes e
+        WHERE e.tenant_id = $1 AND e.wa_id = $2
+          AND ($3::text = ANY (e.genesys_message_ids)
+               OR (e.text_hash = $7::text AND e.echoes < e.posts AND e.posted_at > now() - interval '1 hour'))
+        FOR UPDATE
+     ), ins AS (
        INSERT INTO message_tracking (tenant_id, direction, wa_id, genesys_message_id, message_type, payload, provider_timestamp)
-       VALUES ($1, 'outbound', $2, $3, $4, $5, $6)
+       SELECT $1, 'outbound', $2, $3, $4, $5::jsonb, $6::timestamptz WHERE NOT EXISTS (SELECT 1 FROM echo)
        ON CONFLICT DO NOTHING
        RETURNING id, wa_id, provider_timestamp
+     ), queued AS (
+       ${enqueueSql(
+         { tenantId: '$1', kind: 'to_whatsapp_message', lane: laneSql.outbound('wa_id'), ordering: 'provider_timestamp', messageId: 'id' },
+         { from: 'ins' },
+       )}
+       RETURNING id
      )
-     ${enqueueSql(
-       { tenantId: '$1', kind: 'to_whatsapp_message', lane: laneSql.outbound('wa_id'), ordering: 'provider_timestamp', messageId: 'id' },
-       { from: 'ins' },
-     )}`;
+     SELECT (SELECT count(*) FROM queued)::int AS queued,
+            (SELECT array_agg(message_id::text ORDER BY by_id DESC, posted_at) FROM echo) AS echo_of`;
 
-/** An agent's message from Genesys: stored by its Genesys id, its send to WhatsApp queued. */
+/**
+ * `queued`: stored, its send queued; `duplicate`: stored before (a redelivery); `echo`: the
+ * agentless copy of a proactive message, recorded on it and not sent (the message reached
+ * WhatsApp already).
+ */
+export type AgentMessageOutcome = 'queued' | 'duplicate' | 'echo';
+
+/**
+ * An agent's message from Genesys: stored by its Genesys id, its send to WhatsApp queued — or,
+ * when it is the agentless copy of a proactive message (`text`: its text, for the hash), recorded
+ * as that copy: the proactive message gets its Genesys id while it has none, and nothing is sent.
+ */
 export async function storeAgentMessage(
   q: Queryable,
   tenantId: string,
-  m: { genesysMessageId: string; waId: string; type: string; time: string; payload: unknown },
-): Promise<boolean> {
-  const { rowCount } = await q.query(STORE_AGENT_MESSAGE, [tenantId, textParam(m.waId), textParam(m.genesysMessageId), textParam(m.type), jsonb(m.payload), m.time]);
-  if (!rowCount) return false;
+  m: { genesysMessageId: string; waId: string; type: string; time: string; payload: unknown; text?: string },
+): Promise<AgentMessageOutcome> {
+  const id = textParam(m.genesysMessageId);
+  const textHash = m.text === undefined ? null : agentlessTextHash(m.text);
+  const { rows } = await q.query<{ queued: number; echo_of: string[] | null }>(STORE_AGENT_MESSAGE, [
+    tenantId,
+    textParam(m.waId),
+    id,
+    textParam(m.type),
+    jsonb(m.payload),
+    m.time,
+    textHash,
+  ]);
+  const echoOf = rows[0].echo_of?.[0];
+  if (echoOf) return recordEcho(q, tenantId, echoOf, id, m.payload);
+  if (!rows[0].queued) return 'duplicate';
   // Genesys addresses a customer who changed number by the id it knows: their mapping is the new number's.
   await q.query(
     `UPDATE conversation_mappings SET last_message_at = GREATEST(last_message_at, $3), updated_at = now()
       WHERE tenant_id = $1 AND wa_id = COALESCE((SELECT moved_to FROM conversation_aliases WHERE tenant_id = $1 AND wa_id = $2), $2)`,
     [tenantId, textParam(m.waId), m.time],
   );
-  return true;
+  return 'queued';
+}
+
+/**
+ * Records the copy `genesysMessageId` of the proactive message `messageId`, once (a message event
+ * keyed by its id): one more echo seen, its id kept, and given to the message while it has none
+ * (and no other message has it: message_tracking's unique index). A redelivery changes nothing.
+ */
+async function recordEcho(q: Queryable, tenantId: string, messageId: string, genesysMessageId: string, payload: unknown): Promise<AgentMessageOutcome> {
+  const { rowCount } = await q.query(
+    `INSERT INTO message_events (tenant_id, source, kind, provider_key, genesys_message_id, payload)
+     VALUES ($1, 'genesys', 'agentless_echo', 'echo:' || $2, $2, $3) ON CONFLICT DO NOTHING`,
+    [tenantId, genesysMessageId, jsonb({ messageId, body: payload })],
+  );
+  if (!rowCount) return 'duplicate';
+  await q.query(
+    `UPDATE agentless_echoes SET echoes = echoes + 1,
+            genesys_message_ids = CASE WHEN $3 = ANY (genesys_message_ids) THEN genesys_message_ids ELSE genesys_message_ids || $3 END
+      WHERE tenant_id = $1 AND message_id = $2`,
+    [tenantId, messageId, genesysMessageId],
+  );
+  await q.query(
+    `UPDATE message_tracking SET genesys_message_id = $3, updated_at = now()
+      WHERE tenant_id = $1 AND id = $2 AND genesys_message_id IS NULL
+        AND NOT EXISTS (SELECT 1 FROM message_tracking o WHERE o.tenant_id = $1 AND o.genesys_message_id = $3)`,
+    [tenantId, messageId, genesysMessageId],
+  );
+  return 'echo';
 }
 
 /** Receipts, typing and other Genesys events: recorded once each, not delivered anywhere. */

@@ -73,9 +73,9 @@ describe('the webhook store queues what it stores', () => {
   it('stores an agent message and queues its send on the customer’s outbound lane, once', async () => {
     const agent = { genesysMessageId: 'gmsg-1', waId: WA, type: 'Text', time: '2025-01-01T12:00:05.000Z', payload: { id: 'gmsg-1' } };
     const first = await counted((q) => storeAgentMessage(q, T, agent));
-    expect(first.result).toBe(true);
+    expect(first.result).toBe('queued');
     const again = await counted((q) => storeAgentMessage(q, T, agent));
-    expect(again.result).toBe(false);
+    expect(again.result).toBe('duplicate');
 
     const queued = (await jobs()).filter((j) => j.kind === 'to_whatsapp_message');
     expect(queued).toEqual([{ kind: 'to_whatsapp_message', lane: lanes.outbound(WA), ordering: new Date(agent.time), message_id: expect.any(String), event_id: null }]);

@@ -37,6 +37,7 @@ export {
 } from './receipts';
 export {
   META_ERRORS,
+  META_PAIR_INTERVAL_MS,
   classifyMetaError,
   describeMetaError,
   lookupMetaError,

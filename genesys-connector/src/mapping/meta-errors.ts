@@ -20,7 +20,23 @@ export interface MetaErrorEntry {
   agentText: string;
   /** true: the send is retried with backoff; false: it would fail the same way again, so it is final. */
   retry: boolean;
+  /**
+   * Meta's pair rate limit: the send is tried again after the pair interval, as pacing, not as a
+   * failure (no backoff; see classifyMetaError and META_PAIR_INTERVAL_MS). Only with `retry`.
+   */
+  paced?: true;
 }
+
+/**
+ * How often one business number may write to one WhatsApp user: 1 message every 6 s (about 10 a
+ * minute, 600 an hour); bursts of up to 45 in 6 s are allowed but borrow from the future, so
+ * after a burst each further message waits its 6 s. Over it, a send fails with 131056. Source:
+ * Meta's "Throughput" page (developers.facebook.com/docs/whatsapp/throughput, "Pair rate
+ * limits", as quoted in 2026 by dualhook.com/docs/capacity-quality-limits and
+ * developers.whats91.com/rate-limits); shared/reference/whatsapp-cloud-api.md: "~1 per 6 s,
+ * bursts borrow". So after a 131056 the next send to that user can pass one interval later.
+ */
+export const META_PAIR_INTERVAL_MS = 6_000;
 
 const WINDOW_CLOSED = 'More than 24 hours since the customer last wrote; only an approved template can be sent';
 
@@ -31,7 +47,8 @@ export const META_ERRORS: Readonly<Record<number, MetaErrorEntry>> = {
   470: { reason: 'MessageExpired', agentText: WINDOW_CLOSED, retry: false }, // legacy code for the same
   // Throughput limits: retried with backoff.
   130429: { reason: 'RateLimited', agentText: 'WhatsApp throughput limit of the business number reached', retry: true },
-  131056: { reason: 'RateLimited', agentText: 'Too many messages to this customer in a short time', retry: true }, // pair limit
+  // The pair rate limit: the customer's lane waits the pair interval (pacing, not a failure).
+  131056: { reason: 'RateLimited', agentText: 'Too many messages to this customer in a short time', retry: true, paced: true },
   4: { reason: 'RateLimited', agentText: 'WhatsApp API rate limit of the app reached', retry: true },
   80007: { reason: 'RateLimited', agentText: 'WhatsApp API rate limit of the business account reached', retry: true },
   // The spam limit is a quality problem, not throughput: retrying does not help.
@@ -118,18 +135,19 @@ export function metaErrorToReason(code: number | undefined, text?: MetaErrorText
   return { code: reason, message: describeMetaError(code, text) };
 }
 
-export type MetaErrorClass = 'transient' | 'permanent';
+export type MetaErrorClass = 'transient' | 'permanent' | 'paced';
 
 /**
  * Whether a failed Meta call is worth retrying. Meta answers most errors with HTTP 400, so a code
- * in META_ERRORS decides first, by its `retry` (a permanent code stays permanent even on a 5xx).
+ * in META_ERRORS decides first, by its `retry` (a permanent code stays permanent even on a 5xx),
+ * and `paced` for the pair rate limit (tried again after the pair interval, not a failure).
  * Otherwise by HTTP status: 5xx, 429, 408 and no answer at all (0, e.g. a network error or
  * timeout) → transient; other 4xx → permanent. Unknown codes on a 2xx/3xx (should not happen) →
  * permanent.
  */
 export function classifyMetaError(code: number | undefined, httpStatus: number): MetaErrorClass {
   const known = lookupMetaError(code);
-  if (known) return known.retry ? 'transient' : 'permanent';
+  if (known) return known.paced ? 'paced' : known.retry ? 'transient' : 'permanent';
   if (!(httpStatus > 0) || httpStatus >= 500 || httpStatus === 429 || httpStatus === 408) return 'transient';
   return 'permanent';
 }

@@ -57,12 +57,17 @@ describe('META_ERRORS, the one table of Meta error codes', () => {
     for (const code of [131047, 190, 100, 131026]) expect(lookupMetaError(code)?.retry).toBe(false);
   });
 
+  it('paces the pair rate limit (131056) only: a wait of the customer\'s lane, not a failure', () => {
+    expect(entries.filter(([, e]) => e.paced).map(([code]) => code)).toEqual([131056]);
+    for (const [, e] of entries) if (e.paced) expect(e.retry).toBe(true);
+  });
+
   it.each(entries)('%s: the receipt reason and the retry decision both come from the table', (code, entry) => {
     const reason = metaErrorToReason(code, { title: 'Meta says no', details: 'Because.' });
     expect(reason).toEqual({ code: entry.reason, message: `Meta says no: Because. (Meta #${code})` });
     // Without Meta's details, the table explains.
     expect(metaErrorToReason(code, { title: 'Meta says no' }).message).toBe(`Meta says no: ${entry.agentText}. (Meta #${code})`);
-    const expected = entry.retry ? 'transient' : 'permanent';
+    const expected = entry.paced ? 'paced' : entry.retry ? 'transient' : 'permanent';
     expect(classifyMetaError(code, 400)).toBe(expected);
     expect(classifyMetaError(code, 503)).toBe(expected);
   });
@@ -149,9 +154,11 @@ describe('metaErrorToReason', () => {
 });
 
 describe('classifyMetaError', () => {
-  const table: Array<[number | undefined, number, 'transient' | 'permanent']> = [
+  const table: Array<[number | undefined, number, 'transient' | 'permanent' | 'paced']> = [
     [130429, 400, 'transient'],
-    [131056, 400, 'transient'],
+    // The pair rate limit: the customer's lane waits, not a failure.
+    [131056, 400, 'paced'],
+    [131056, 503, 'paced'],
     [131057, 400, 'transient'],
     [4, 400, 'transient'],
     [80007, 400, 'transient'],

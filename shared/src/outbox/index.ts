@@ -1,7 +1,7 @@
 /**
  * The delivery queue (the `outbox` table), one file per operation: kinds and lanes (kinds.ts),
  * the one way in (enqueue.ts), waking the workers (notify.ts), and the workers' side: claim,
- * renew leases, complete, retry, finish, save progress, and the operators' view.
+ * renew leases, complete, retry, pace, finish, save progress, and the operators' view.
  *
  * webhook-service enqueues (composing `enqueueSql` into its store statements); genesys-connector
  * drains the queue through an `Outbox` (`createOutbox(db)`), and enqueues the receipts of sends
@@ -13,6 +13,7 @@ import { complete } from './complete';
 import { enqueue, type NewJob } from './enqueue';
 import { finish, type FinalState } from './finish';
 import type { ClaimedJob, Job } from './job';
+import { pace } from './pace';
 import { renewLeases } from './renew-leases';
 import { retry } from './retry';
 import { saveProgress } from './save-progress';
@@ -37,6 +38,7 @@ export interface Outbox {
   renewLeases(jobs: Job[], leaseMs: number): Promise<Job[]>;
   complete(q: Queryable, job: ClaimedJob): Promise<void>;
   retry(job: Job, delayMs: number, error: string, uncertain?: boolean): Promise<void>;
+  pace(job: Job, delayMs: number, error: string): Promise<void>;
   finish(q: Queryable, job: ClaimedJob, state: FinalState, error: string): Promise<void>;
   saveProgress(job: Job, payload: Record<string, unknown>): Promise<void>;
   view(): Promise<QueueCount[]>;
@@ -49,6 +51,7 @@ export function createOutbox(db: Database): Outbox {
     renewLeases: (jobs, leaseMs) => renewLeases(db, jobs, leaseMs),
     complete,
     retry: (job, delayMs, error, uncertain) => retry(db, job, delayMs, error, uncertain),
+    pace: (job, delayMs, error) => pace(db, job, delayMs, error),
     finish,
     saveProgress: (job, payload) => saveProgress(db, job, payload),
     view: () => queueView(db),

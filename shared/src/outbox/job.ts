@@ -15,6 +15,11 @@ export interface Job {
    * the fencing token of every outcome write (see `LeaseLost`).
    */
   attempts: number;
+  /**
+   * Of those attempts, how many ended paced (see pace.ts): refused only because the recipient was
+   * written to too fast, which is not a failure. `attempts - paced` attempts failed (or are this one).
+   */
+  paced: number;
   createdAt: Date;
   /** The previous attempt's outcome is unknown (its lease ran out with nothing recorded). */
   uncertain: boolean;
@@ -63,6 +68,7 @@ export interface JobRow {
   event_id: string | null;
   payload: Record<string, unknown>;
   attempts: number;
+  paced: number;
   created_at: Date;
   uncertain: boolean;
 }
@@ -76,6 +82,7 @@ export const toJob = (r: JobRow): Job => ({
   eventId: r.event_id,
   payload: r.payload,
   attempts: r.attempts,
+  paced: r.paced,
   createdAt: r.created_at,
   uncertain: r.uncertain,
 });

@@ -5,20 +5,23 @@
  */
 
 /** The kinds of delivery (the `outbox.kind` column's CHECK constraint lists the same). */
-export const JOB_KINDS = ['to_genesys_message', 'to_whatsapp_message', 'to_genesys_receipt', 'to_whatsapp_signal'] as const;
+export const JOB_KINDS = ['to_genesys_message', 'to_whatsapp_message', 'to_genesys_receipt', 'to_genesys_agentless', 'to_whatsapp_signal'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /**
  * Lane names, in TypeScript. `inbound(waId)`: a customer's messages to Genesys; `outbound(waId)`:
  * agents' replies to that customer; `receipts(key)`: the receipts of one agent message (`key` is
  * its wamid for Meta's statuses, or its Genesys id for the Failed receipt of a send that never
- * reached Meta); `signals(waId)`: read marks and typing indicators to that customer (best effort,
- * never ahead of or behind a message: see shared/src/whatsapp-signals.ts).
+ * reached Meta); `agentless(messageId)`: the agentless copy in Genesys of one proactive message
+ * (its own lane, so that a slow Genesys holds up no send to WhatsApp); `signals(waId)`: read marks
+ * and typing indicators to that customer (best effort, never ahead of or behind a message: see
+ * shared/src/whatsapp-signals.ts).
  */
 export const lanes = {
   inbound: (waId: string | null): string => `in:${waId ?? '-'}`,
   outbound: (waId: string): string => `out:${waId}`,
   receipts: (key: string): string => `rcpt:${key}`,
+  agentless: (messageId: string): string => `echo:${messageId}`,
   signals: (waId: string): string => `sig:${waId}`,
 };
 
@@ -31,5 +34,6 @@ export const laneSql = {
   inbound: (waId: string): string => `'in:' || COALESCE(${waId}, '-')`,
   outbound: (waId: string): string => `'out:' || ${waId}`,
   receipts: (key: string): string => `'rcpt:' || ${key}`,
+  agentless: (messageId: string): string => `'echo:' || ${messageId}`,
   signals: (waId: string): string => `'sig:' || ${waId}`,
 };

@@ -26,26 +26,39 @@ export function backoffMs(attempt: number, base: number, max: number, retryAfter
   return Math.max(retryAfter ?? 0, jittered);
 }
 
-/** What to do with a job whose attempt failed: end it (`finish`), or retry it in `retryInMs`. */
-export type AfterFailure = { finish: FinalState } | { retryInMs: number };
+/**
+ * What to do with a job whose attempt did not go through: end it (`finish`), retry it in
+ * `retryInMs` (a failure, see `retry`), or try again in `paceInMs` (paced, not a failure, see
+ * `pace`).
+ */
+export type AfterFailure = { finish: FinalState } | { retryInMs: number } | { paceInMs: number };
 
 /**
  * The retry rule. A permanent failure ends the job as 'failed'; a transient one is retried with
  * backoff until the job is older than the budget, and then ends as 'dead'. A delay (a provider's
  * Retry-After included) never reaches past the budget: the last retry falls at its end at the
  * latest, so one huge Retry-After cannot park a lane beyond the budget without a dead letter.
+ *
+ * A paced refusal (`paced`: the provider refused only because the recipient is being written to
+ * too fast, e.g. Meta's pair rate limit) is not a failure: the job waits exactly `retryAfterMs`
+ * (the pacing interval), without backoff, and backoff counts failed attempts only (`attempts -
+ * paced`), however many waits came before. The budget is the job's age, not a count of attempts,
+ * so waits never dead-letter a job by their number; a job older than the budget is dead all the
+ * same, so that a recipient refused for ever cannot hold its lane for ever.
  * `now`: epoch ms.
  */
 export function afterFailure(
-  job: Pick<Job, 'attempts' | 'createdAt'>,
-  failure: { permanent: boolean; retryAfterMs?: number },
+  job: Pick<Job, 'attempts' | 'createdAt'> & Partial<Pick<Job, 'paced'>>,
+  failure: { permanent: boolean; retryAfterMs?: number; paced?: boolean },
   policy: RetryPolicy,
   now = Date.now(),
 ): AfterFailure {
   if (failure.permanent) return { finish: 'failed' };
   const budgetLeftMs = job.createdAt.getTime() + policy.budgetMs - now;
   if (budgetLeftMs < 0) return { finish: 'dead' };
-  return { retryInMs: Math.min(budgetLeftMs, backoffMs(job.attempts, policy.baseMs, policy.maxMs, failure.retryAfterMs)) };
+  if (failure.paced) return { paceInMs: Math.min(budgetLeftMs, Math.max(0, failure.retryAfterMs ?? 0)) };
+  const failed = job.attempts - (job.paced ?? 0);
+  return { retryInMs: Math.min(budgetLeftMs, backoffMs(failed, policy.baseMs, policy.maxMs, failure.retryAfterMs)) };
 }
 
 /**

@@ -13,6 +13,7 @@ export interface OutboxRow {
   payload: Record<string, unknown>;
   state: string;
   attempts: number;
+  paced: number;
   next_attempt_at: Date;
   locked_until: Date | null;
   last_error: string | null;

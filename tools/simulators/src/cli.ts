@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       `  META_GRAPH_URL=${meta.graphUrl}`,
       // Its media download URLs are on the same host; webhook-service accepts plain http only from loopback.
       `  MEDIA_DOWNLOAD_HOSTS=${new URL(meta.url).hostname}`,
-      `  control: POST ${meta.url}/_sim/numbers | media | templates | deliver | template-status | customer-window | window-enforcement | fail-next | outage | latency | reset; GET /_sim/sent | reads | calls | templates`,
+      `  control: POST ${meta.url}/_sim/numbers | media | templates | deliver | template-status | customer-window | window-enforcement | pair-rate-limit | fail-next | outage | latency | reset; GET /_sim/sent | reads | calls | templates`,
       '',
     ].join('\n'),
   );

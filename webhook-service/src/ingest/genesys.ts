@@ -35,12 +35,13 @@ export interface GenesysWebhookInput {
 }
 
 /**
- * `queued`: an agent message stored and its send queued; `recorded`: an event stored;
+ * `queued`: an agent message stored and its send queued; `echo`: the agentless copy of one of our
+ * proactive messages, recorded on it and not sent again; `recorded`: an event stored;
  * `duplicate`: already stored; `rejected`: signed, but can never be delivered (malformed, no
  * recipient, an unknown type, a suspended tenant): recorded, and reported to the agent with a
  * Failed receipt when it names a message and a recipient.
  */
-export type GenesysIngestOutcome = 'queued' | 'recorded' | 'duplicate' | 'rejected';
+export type GenesysIngestOutcome = 'queued' | 'echo' | 'recorded' | 'duplicate' | 'rejected';
 
 /** The types Genesys's outbound webhook posts (reference: "Outbound: agent reply → our webhook"). */
 const AGENT_MESSAGE_TYPES = new Set(['Text', 'Structured']);
@@ -87,13 +88,16 @@ export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebho
   if (AGENT_MESSAGE_TYPES.has(body.type) && body.direction !== 'Inbound') {
     const waId = body.channel.to?.id;
     if (!waId) return reject(deps, tenantId, raw, 'INVALID_PAYLOAD: channel.to.id is required for an agent message', body);
-    const stored = await deps.db.withTenant(tenantId, async (q) => {
-      const isNew = await storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: genesysIsoTime(body.channel.time), payload: body });
-      if (isNew) await queueAgentSignal(q, deps, tenantId, waId, 'reply');
-      return isNew;
+    // A Text may be the agentless copy of a proactive message: recognised by its id or its text.
+    const text = body.type === 'Text' && typeof body.text === 'string' ? body.text : undefined;
+    const outcome = await deps.db.withTenant(tenantId, async (q) => {
+      const stored = await storeAgentMessage(q, tenantId, { genesysMessageId: body.id, waId, type: body.type, time: genesysIsoTime(body.channel.time), payload: body, text });
+      // An agent's reply (not the copy of a proactive message) is agent activity: a read mark, per markRead.
+      if (stored === 'queued') await queueAgentSignal(q, deps, tenantId, waId, 'reply');
+      return stored;
     });
-    if (stored) deps.notifier.touch();
-    return stored ? 'queued' : 'duplicate';
+    if (outcome === 'queued') deps.notifier.touch();
+    return outcome;
   }
   const kind = EVENT_TYPES[body.type];
   if (!kind) return reject(deps, tenantId, raw, `UNSUPPORTED_TYPE: a message of type ${body.type} cannot be sent to WhatsApp`, body);

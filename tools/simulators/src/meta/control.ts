@@ -75,6 +75,12 @@ export function control(sim: MetaSimulator, req: SimRequest): Promise<SimRespons
       sim.setWindowEnforcement(input.on === true);
       return { status: 200, body: { ok: true } };
     },
+    // {on: true, intervalMs?, burst?} (Meta's figures for what is left out) or {on: false}
+    'POST /_sim/pair-rate-limit': (input) => {
+      const { on, intervalMs, burst } = input;
+      sim.setPairRateLimit(on === false ? null : { ...(intervalMs !== undefined ? { intervalMs: Number(intervalMs) } : {}), ...(burst !== undefined ? { burst: Number(burst) } : {}) });
+      return { status: 200, body: { ok: true, pairRateLimit: sim.pairRateLimit } };
+    },
     'GET /_sim/sent': () => ({ status: 200, body: sim.sent }),
     'GET /_sim/reads': () => ({ status: 200, body: sim.reads }),
     'GET /_sim/calls': () => ({ status: 200, body: sim.calls }),

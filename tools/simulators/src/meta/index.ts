@@ -34,8 +34,13 @@
  * - The 24-hour window is enforced only with `enforceCustomerWindow` (or `setWindowEnforcement`),
  *   and a closed window is answered synchronously (131047 on the send); Meta may instead accept
  *   the send and report 131047 in a `failed` status webhook.
+ * - The pair rate limit (`pair-rate.ts`: one send per interval from a number to one user, bursts
+ *   borrowing from the future, 131056 over it) is enforced only with `pairRateLimit` (or
+ *   `setPairRateLimit`), on sends otherwise accepted, with Meta's figures (6 s, bursts of 45) for
+ *   what the option leaves out. Meta's pages do not say whether a refused send counts: here it
+ *   does not.
  */
-import { Conditions, sleep, startServer, type SimRequest, type SimResponse } from '../common';
+import { Conditions, parseJson, sleep, startServer, type SimRequest, type SimResponse } from '../common';
 import { control } from './control';
 import { CustomerWindows } from './customer-window';
 import { MetaFaults, metaError, type MetaEndpoint, type MetaFaultOptions } from './faults';
@@ -43,6 +48,7 @@ import { MetaMediaStore, type MetaMediaInfo, type MetaMediaOptions } from './med
 import { MetaMessages, type MetaSendRecord } from './messages';
 import { MetaNumbers, type MetaNumberOptions } from './numbers';
 import { MetaReadMarks, isReadMarkBody, type MetaReadRecord } from './read-marks';
+import { PairRates, type PairRateLimit, type PairRateLimitOptions } from './pair-rate';
 import { buildTemplateStatusUpdate } from './template-status-payload';
 import { MetaTemplates, META_TEMPLATE_STATUSES, type MetaTemplate, type MetaTemplateOptions, type MetaTemplateStatus } from './templates';
 import { deliverMetaWebhook, verifyWebhook, type DeliverWebhookOptions, type DeliverWebhookResult } from './webhooks';
@@ -52,6 +58,7 @@ export type { MetaMediaInfo, MetaMediaOptions } from './media';
 export type { MetaSendRecord } from './messages';
 export type { MetaNumberOptions } from './numbers';
 export type { MetaReadRecord } from './read-marks';
+export { META_PAIR_RATE_LIMIT, type PairRateLimit, type PairRateLimitOptions } from './pair-rate';
 export { META_INTERACTIVE_LIMITS, META_MESSAGE_TYPES, validateSendBody, type MetaMedia, type MetaMessageType, type MetaSendBody } from './send-body';
 export { CUSTOMER_WINDOW_MS } from './customer-window';
 export {
@@ -73,6 +80,8 @@ export interface MetaCall {
   method: string;
   path: string;
   phoneNumberId?: string;
+  /** Sends: the recipient the body names (`to`), when it names one. */
+  to?: string;
   mediaId?: string;
   /** Template listings. */
   wabaId?: string;
@@ -103,6 +112,11 @@ export interface MetaSimulatorOptions {
    * false (tests may reply to users who never wrote through the simulator).
    */
   enforceCustomerWindow?: boolean;
+  /**
+   * Refuse sends to one user faster than the pair rate limit with 131056 (`{}`: Meta's figures,
+   * 1 per 6 s with bursts of 45; or a test's, e.g. `{ intervalMs: 300, burst: 3 }`); default off.
+   */
+  pairRateLimit?: PairRateLimitOptions;
 }
 
 /** `deliverTemplateStatus`'s input: which template, what happened, where to POST it. */
@@ -143,13 +157,21 @@ export interface MetaSimulator {
   customerLastMessage(phoneNumberId: string, waId: string): Date | undefined;
   /** Switches the 24-hour window rule on or off (reset() restores the start option). */
   setWindowEnforcement(on: boolean): void;
+  /**
+   * Switches the pair rate limit on (Meta's figures for what is left out) or off (null), forgetting
+   * every pair's past sends; reset() restores the start option. Throws on a bad limit.
+   */
+  setPairRateLimit(limit: PairRateLimitOptions | null): void;
+  /** The pair rate limit in force; null when off. */
+  readonly pairRateLimit: PairRateLimit | null;
   failNext(n: number, fault: MetaFaultOptions): void;
   setOutage(on: boolean, scope?: { phoneNumberId?: string }): void;
   setLatency(ms: number, scope?: { phoneNumberId?: string }): void;
   clearFaults(): void;
   /**
    * clearFaults() and forgets what was recorded, including when users last wrote (and which of
-   * their messages can be marked read), and restores window enforcement to its start option (numbers, media and templates stay).
+   * their messages can be marked read) and what each pair sent, and restores window enforcement
+   * and the pair rate limit to their start options (numbers, media and templates stay).
    */
   reset(): void;
   /** Accepted sends, in order. */
@@ -185,7 +207,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
   const conditions = new Conditions();
   const templates = new MetaTemplates(numbers, faults);
   const windows = new CustomerWindows(options.enforceCustomerWindow ?? false);
-  const messages = new MetaMessages(numbers, faults, templates, windows);
+  const pairRates = new PairRates(options.pairRateLimit);
+  const messages = new MetaMessages(numbers, faults, templates, windows, pairRates);
   const readMarks = new MetaReadMarks(numbers, faults);
   const media = new MetaMediaStore(numbers, faults, options.mediaUrlTtlMs ?? 5 * 60 * 1000);
   const calls: MetaCall[] = [];
@@ -228,11 +251,13 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       res = metaError(2500, { message: `Unknown path components: ${req.path}`, httpStatus: 400 });
     }
     const error = (res.body as { error?: { code?: number } } | undefined)?.error;
+    const sentTo = send ? (parseJson(req.body) as { to?: unknown } | undefined)?.to : undefined;
     calls.push({
       endpoint,
       method: req.method,
       path: req.path,
       phoneNumberId,
+      ...(typeof sentTo === 'string' ? { to: sentTo } : {}),
       mediaId,
       wabaId,
       status: res.status,
@@ -265,6 +290,10 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     setWindowEnforcement(on) {
       windows.enforce = on;
     },
+    setPairRateLimit: (limit) => pairRates.set(limit),
+    get pairRateLimit() {
+      return pairRates.limit;
+    },
     failNext: (n, fault) => faults.add(n, fault),
     setOutage: (on, scope) => conditions.setOutage(on, scope?.phoneNumberId),
     setLatency: (ms, scope) => conditions.setLatency(ms, scope?.phoneNumberId),
@@ -279,6 +308,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       deliveries.length = 0;
       windows.reset();
       readMarks.reset();
+      pairRates.reset();
     },
     sent: sent.items,
     reads: readMarks.reads.items,

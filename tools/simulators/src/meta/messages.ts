@@ -2,13 +2,14 @@
  * `POST /{version}/{phone-number-id}/messages`: a send, authorised by the number's own token
  * (any token problem is 401 with code 190), checked against the send body's rules, then against
  * the number's template catalogue (templates) or the 24-hour window (anything else, when
- * enforced), recorded, and answered with a new wamid.
+ * enforced), then against the pair rate limit (when on), recorded, and answered with a new wamid.
  */
 import { randomBytes } from 'node:crypto';
 import { bearerToken, isObject, mediaType, parseJson, Recorder, redactHeaders, type SimRequest, type SimResponse } from '../common';
 import { WINDOW_CLOSED_DETAILS, type CustomerWindows } from './customer-window';
 import { metaError, type MetaFaults } from './faults';
 import type { MetaNumbers } from './numbers';
+import { PAIR_RATE_LIMIT_DETAILS, type PairRates } from './pair-rate';
 import { validateSendBody, type MetaSendBody } from './send-body';
 import type { MetaTemplateRender, MetaTemplates } from './templates';
 
@@ -38,6 +39,7 @@ export class MetaMessages {
     private readonly faults: MetaFaults,
     private readonly templates: MetaTemplates,
     private readonly windows: CustomerWindows,
+    private readonly pairRates: PairRates,
   ) {}
 
   handleSend(req: SimRequest, versionSeg: string, phoneNumberId: string): SimResponse {
@@ -69,6 +71,7 @@ export class MetaMessages {
     } else if (this.windows.enforce && !this.windows.isOpen(phoneNumberId, send.to)) {
       return metaError(131047, { details: WINDOW_CLOSED_DETAILS });
     }
+    if (!this.pairRates.take(phoneNumberId, send.to)) return metaError(131056, { details: PAIR_RATE_LIMIT_DETAILS });
     const wamid = newWamidFor(send.to);
     this.sent.push({
       phoneNumberId,

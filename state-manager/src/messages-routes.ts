@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import {
+  TEMPLATE_LANGUAGE_PATTERN,
+  TEMPLATE_NAME_PATTERN,
+  appError,
+  badInput,
+  checkTemplateRequest,
+  customerWindow,
+  listTemplates,
+  parseInput,
+  renderTemplate,
+  type Database,
+  type OutboxNotifier,
+  type Queryable,
+} from '@bridge/shared';
+import * as repo from './proactive';
+
+/** Meta's limit on a text message's body, in characters. */
+const TEXT_MAX = 4096;
+
+const sendBody = z
+  .object({
+    // Digits, as WhatsApp ids of phone numbers are; a leading + is dropped.
+    to: z
+      .string()
+      .regex(/^\+?\d{7,15}$/, "must be the customer's WhatsApp number: 7 to 15 digits (country code first), no spaces")
+      .transform((v) => v.replace(/^\+/, '')),
+    template: z
+      .object({
+        name: z.string().regex(TEMPLATE_NAME_PATTERN, 'must be a template name: lower-case letters, digits and _'),
+        language: z.string().regex(TEMPLATE_LANGUAGE_PATTERN, 'must be a language code such as en or en_US'),
+        parameters: z.array(z.string().max(1024, 'must be at most 1024 characters')).max(100).default([]),
+      })
+      .strict()
+      .optional(),
+    text: z
+      .string()
+      .max(TEXT_MAX, `must be at most ${TEXT_MAX} characters`)
+      .refine((t) => t.trim().length > 0, 'must not be empty')
+      .optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.template && b.text !== undefined) ctx.addIssue({ code: 'custom', path: ['text'], message: 'give either text or template, not both' });
+    if (!b.template && b.text === undefined) ctx.addIssue({ code: 'custom', path: ['template'], message: 'one of template or text is required' });
+  });
+
+/** 1 to 255 printable ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+function idempotencyKey(req: Request): string | undefined {
+  const key = req.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) throw badInput('Idempotency-Key', 'must be 1 to 255 printable ASCII characters');
+  return key;
+}
+
+/** JSON with every object's keys sorted: equal requests give equal text, whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const messageNotFound = () => appError('MESSAGE_NOT_FOUND');
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** Thrown inside the transaction when another request bound the Idempotency-Key first: rolls it back. */
+class KeyTaken extends Error {}
+
+/**
+ * Proactive messages: `POST /messages` sends a template (any time) or a text (while the
+ * customer's 24-hour window is open) to a customer, queued durably in the outbox with the agents'
+ * replies, and answers 202; `GET /messages/:id` shows it as it moves. `req.tenantId` is set by
+ * requireGatewayTenant; `notifier` wakes the delivery workers after a commit.
+ *
+ * Errors: 400 VALIDATION_ERROR naming the field (or `Idempotency-Key`); 409 META_NOT_CONFIGURED,
+ * IDEMPOTENCY_KEY_REUSED; 422 TEMPLATE_* (with the catalogue's reason), WINDOW_CLOSED; 404 MESSAGE_NOT_FOUND.
+ */
+export function messageRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>): Router {
+  const r = Router();
+
+  /** The answer for a key already bound: its message again (same body), or 409 (another body). */
+  async function replay(q: Queryable, tenantId: string, bound: { requestHash: string; messageId: string }, requestHash: string) {
+    if (bound.requestHash !== requestHash) throw appError('IDEMPOTENCY_KEY_REUSED');
+    return repo.findProactiveMessage(q, tenantId, bound.messageId);
+  }
+
+  r.post('/', async (req, res) => {
+    const tenantId = req.tenantId!;
+    const key = idempotencyKey(req);
+    const body = parseInput(sendBody, req.body) as repo.ProactiveRequest;
+    const requestHash = createHash('sha256').update(canonicalJson(body), 'utf8').digest('hex');
+
+    const send = () =>
+      db.withTenant(tenantId, async (q) => {
+        if (key) {
+          const bound = await repo.findIdempotencyKey(q, tenantId, key);
+          if (bound) {
+            const earlier = await replay(q, tenantId, bound, requestHash);
+            if (earlier) return { message: earlier, replayed: true };
+            await repo.forgetIdempotencyKey(q, tenantId, key, bound.messageId);
+          }
+        }
+        if (!(await repo.hasMetaCredentials(q, tenantId))) throw appError('META_NOT_CONFIGURED');
+        let rendered: string;
+        if (body.template) {
+          const check = checkTemplateRequest(await listTemplates(q, tenantId), body.template);
+          if (!check.ok) throw appError(check.problem, check.reason);
+          rendered = renderTemplate(check.template, body.template.parameters);
+        } else {
+          const window = customerWindow(await repo.lastInboundAt(q, tenantId, body.to));
+          if (!window.windowOpen) {
+            throw appError(
+              'WINDOW_CLOSED',
+              window.windowExpiresAt
+                ? `The customer's 24-hour window closed at ${window.windowExpiresAt}: send a template instead (POST /messages with "template").`
+                : `The customer has not written to this number, so no window is open: send a template instead (POST /messages with "template").`,
+            );
+          }
+          rendered = body.text!;
+        }
+        const message = await repo.insertProactiveMessage(q, tenantId, body, rendered);
+        if (key && !(await repo.bindIdempotencyKey(q, tenantId, key, requestHash, message.id))) throw new KeyTaken();
+        return { message, replayed: false };
+      });
+
+    let outcome: { message: repo.ProactiveMessageView; replayed: boolean };
+    try {
+      outcome = await send();
+    } catch (err) {
+      if (!(err instanceof KeyTaken)) throw err;
+      // A request with the same key committed first (ours was rolled back): its answer, or 409.
+      outcome = await send();
+    }
+    if (!outcome.replayed) notifier.touch();
+    res.status(202);
+    res.set('Location', `/messages/${outcome.message.id}`);
+    if (outcome.replayed) res.set('Idempotent-Replayed', 'true');
+    res.json(outcome.message);
+  });
+
+  r.get('/:id', async (req, res) => {
+    const tenantId = req.tenantId!;
+    const id = req.params.id;
+    // An id that cannot exist is as unknown as another tenant's.
+    if (!/^\d{1,19}$/.test(id) || BigInt(id) > MAX_BIGINT) throw messageNotFound();
+    const message = await db.withTenant(tenantId, (q) => repo.findProactiveMessage(q, tenantId, id));
+    if (!message) throw messageNotFound();
+    res.json(message);
+  });
+
+  return r;
+}
