@@ -19,7 +19,7 @@ import {
   UnmappableMessage,
   agentFailedReceipt,
   agentTemplateCommand,
-  genesysOutboundToMetaSends,
+  genesysOutboundPlan,
   inboundParts,
   metaMessageToGenesys,
   partLabel,
@@ -33,8 +33,8 @@ import {
   type GenesysOutboundMessage,
   type GenesysReceipt,
   type MetaMessage,
-  type MetaSendBody,
   type MetaStatus,
+  type OutboundPlan,
 } from './mapping';
 import type { MetaClient } from './meta-client';
 import * as messages from './messages';
@@ -73,9 +73,9 @@ export function createDeliveries(deps: DeliveryDeps) {
       if (outcome) await outcome(q);
     });
 
-  /** The job's message, unless it is gone or no longer waits for this delivery. */
-  async function pendingMessage(job: Job): Promise<messages.TrackedMessage | undefined> {
-    const msg = await db.withTenant(job.tenantId, (q) => messages.findMessage(q, job.tenantId, job.messageId!));
+  /** The job's customer message (with the choices it may answer), unless it is gone or no longer waits for this delivery. */
+  async function pendingMessage(job: Job): Promise<messages.CustomerMessage | undefined> {
+    const msg = await db.withTenant(job.tenantId, (q) => messages.findCustomerMessage(q, job.tenantId, job.messageId!));
     return msg?.status === 'pending' ? msg : undefined;
   }
 
@@ -141,7 +141,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     });
   }
 
-  function inboundBody(tenantId: string, msg: messages.TrackedMessage): GenesysInboundMessage {
+  function inboundBody(tenantId: string, msg: messages.CustomerMessage): GenesysInboundMessage {
     const payload = msg.payload as { message: MetaMessage; contact?: { profile?: { name?: string }; user_id?: string } | null };
     return metaMessageToGenesys(payload.message, {
       tenantId,
@@ -151,6 +151,8 @@ export function createDeliveries(deps: DeliveryDeps) {
       genesysId: msg.genesysId ?? undefined,
       time: msg.providerTime?.toISOString(),
       mediaUrl: (media) => deps.mediaUrl(tenantId, media),
+      // A reply id or typed number maps back to the bot's payload (findCustomerMessage).
+      choices: msg.choices ?? undefined,
     });
   }
 
@@ -159,18 +161,23 @@ export function createDeliveries(deps: DeliveryDeps) {
    * template: see replySends, which also refuses what WhatsApp would, before any call to Meta),
    * to the customer's current number (they may have changed it since Genesys' conversation
    * began). Each part is recorded with its wamid as Meta accepts it, so that its statuses find
-   * the message. A proactive message (origin 'api') is sent from its payload (apiMessageSends),
+   * the message, and with the choices it offers (offeredBy); the message's numbered choices become
+   * the ones the customer's typed number answers (recordNumberedChoices). A proactive message (origin 'api') is sent from its payload (apiMessageSends),
    * and once sent its agentless copy to Genesys is queued with the record (queueAgentlessCopy).
    */
   async function toWhatsAppMessage(job: Job): Promise<void> {
     const msg = await db.withTenant(job.tenantId, (q) => messages.findAgentReply(q, job.tenantId, job.messageId!));
     if (msg?.status !== 'pending') return record(job);
-    const sends = msg.origin === 'api' ? await db.withTenant(job.tenantId, (q) => apiMessageSends(q, job.tenantId, msg)) : await replySends(job, msg);
+    const { sends, choices } =
+      msg.origin === 'api' ? { sends: await db.withTenant(job.tenantId, (q) => apiMessageSends(q, job.tenantId, msg)), choices: [] } : await replySends(job, msg);
     if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The message has nothing WhatsApp can show');
     const credentials = await deps.credentials.meta(job.tenantId);
     if (!credentials) throw transient('META_NOT_CONFIGURED', 'The tenant has no Meta credentials yet');
     const kinds = sends.map((s) => s.type);
-    const part = (i: number, wamid: string) => ({ messageId: msg.id, part: i + 1, partCount: sends.length, kind: kinds[i], wamid, status: 'sent' as const });
+    const part = (i: number, wamid: string) => {
+      const offered = offeredBy(choices, i + 1, msg.recipient!);
+      return { messageId: msg.id, part: i + 1, partCount: sends.length, kind: kinds[i], wamid, status: 'sent' as const, offered };
+    };
     const wamids = await sendInParts(
       job,
       'wamids',
@@ -182,6 +189,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     await record(job, async (q) => {
       for (const [i, wamid] of wamids.entries()) await messages.recordPart(q, job.tenantId, part(i, wamid));
       await messages.recordSentToWhatsApp(q, job.tenantId, msg.id, wamids);
+      await messages.recordNumberedChoices(q, job.tenantId, msg.recipient!, choices);
       if (msg.origin === 'api') copyQueued = await queueAgentlessCopy(q, outbox, job.tenantId, msg);
     });
     if (copyQueued) deps.notifier.touch();
@@ -197,9 +205,10 @@ export function createDeliveries(deps: DeliveryDeps) {
    * - after the window (or when the customer never wrote), the tenant's policy: `reject`, or
    *   `template`: the text is the one parameter of the tenant's re-open template. Attachments
    *   are refused under both.
-   * The catalogue is read only when a template is involved or the window is closed.
+   * The catalogue is read only when a template is involved or the window is closed. The choices
+   * are those of the free-form parts (a bot's, genesysOutboundPlan); a template offers none.
    */
-  async function replySends(job: Job, reply: messages.AgentReply): Promise<MetaSendBody[]> {
+  async function replySends(job: Job, reply: messages.AgentReply): Promise<OutboundPlan> {
     const payload = reply.payload as GenesysOutboundMessage;
     const to = reply.recipient!;
     const catalogue = () => db.withTenant(job.tenantId, (q) => listTemplates(q, job.tenantId));
@@ -208,13 +217,14 @@ export function createDeliveries(deps: DeliveryDeps) {
     if (command) {
       const check = checkTemplateRequest(await catalogue(), command);
       if (!check.ok) throw refused(check.problem, check.reason);
-      return [templateSendBody(to, check.template, command.parameters)];
+      return { sends: [templateSendBody(to, check.template, command.parameters)], choices: [] };
     }
-    const sends = mapOrFail('UNMAPPABLE_MESSAGE', () => genesysOutboundToMetaSends(payload, to));
+    const plan = mapOrFail('UNMAPPABLE_MESSAGE', () => genesysOutboundPlan(payload, to));
+    const sends = plan.sends;
     if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The agent message has nothing WhatsApp can show');
     const window = customerWindow(reply.lastInboundAt);
     const started = ((job.payload.wamids as unknown[] | undefined) ?? []).length > 0;
-    if (window.windowOpen || started) return sends;
+    if (window.windowOpen || started) return plan;
 
     const texts = sends.flatMap((s) => (s.type === 'text' ? [s.text.body] : []));
     if (texts.length < sends.length) throw refused('WINDOW_CLOSED', windowClosedReason('attachments', reply.lastInboundAt, window, await catalogue()));
@@ -224,7 +234,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     const reopen = reopenTemplateOf(reply.reopenTemplate);
     const parameter = templateParameterText(texts.join(' '));
     const check = reopen ? checkTemplateRequest(templates, { ...reopen, parameters: [parameter] }) : undefined;
-    if (check?.ok) return [templateSendBody(to, check.template, [parameter])];
+    if (check?.ok) return { sends: [templateSendBody(to, check.template, [parameter])], choices: [] };
     if (check?.problem === 'TEMPLATE_TOO_LONG') throw refused('TEMPLATE_TOO_LONG', `${closed}, so your text goes as this account's re-open template: ${check.reason} Write a shorter message.`);
     const why = check ? check.reason : 'No re-open template is set.';
     throw refused(
@@ -328,6 +338,15 @@ export function createDeliveries(deps: DeliveryDeps) {
 }
 
 export type Deliveries = ReturnType<typeof createDeliveries>;
+
+/**
+ * What part `part` (1-based) of a message offers the customer `to`: every choice of the message
+ * (their WhatsApp ids are unique in it, and numbers run across it), so that an answer to any of its
+ * parts maps back; undefined for a part that offers none (a media send, a link button, a lead text).
+ */
+function offeredBy(choices: OutboundPlan['choices'], part: number, to: string): messages.OfferedChoices | undefined {
+  return choices.some((c) => c.part === part) ? { to, choices } : undefined;
+}
 
 /**
  * Runs a mapping. Mapping is pure over what is stored, so what it cannot map now it never will:

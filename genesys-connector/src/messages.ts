@@ -1,5 +1,5 @@
 import type { Queryable } from '@bridge/shared';
-import { advanceStatus, overallStatus, type PartRef, type ReceiptsPosted } from './mapping';
+import { advanceStatus, overallStatus, type OfferedChoice, type PartRef, type ReceiptsPosted } from './mapping';
 
 /**
  * The deliveries' repository: what they read and record on message_tracking, message_parts,
@@ -47,6 +47,41 @@ const MESSAGE_FROM = `FROM message_tracking m
        LEFT JOIN conversation_aliases a ON a.tenant_id = m.tenant_id AND a.wa_id = m.wa_id
        LEFT JOIN conversation_mappings moved ON moved.tenant_id = a.tenant_id AND moved.wa_id = a.moved_to`;
 
+/** How long a numbered text can be answered by number, in hours: as long as the customer's window. */
+export const NUMBERED_CHOICES_HOURS = 24;
+
+/** A customer's message, with the choices its answer may refer to. */
+export interface CustomerMessage extends TrackedMessage {
+  /**
+   * The choices the customer may be answering (for InboundContext.choices): those offered by the
+   * part of an agent message this one replies to (`context.id`), when that part offered choices
+   * to this customer; else, for a text, the conversation's numbered choices when they were offered
+   * less than 24 hours before the message. Null: none.
+   */
+  choices: OfferedChoice[] | null;
+}
+
+/**
+ * findMessage for a customer's message, with the choices it may answer (CustomerMessage), in the
+ * same one query: the replied-to part by its wamid (the unique index), the numbered choices on the
+ * sender's mapping, already joined. Another customer's or tenant's choices never match: the part
+ * must have gone to this message's sender, and both lookups are within the tenant.
+ */
+export async function findCustomerMessage(q: Queryable, tenantId: string, id: string): Promise<CustomerMessage | undefined> {
+  const { rows } = await q.query<CustomerMessage>(
+    `SELECT ${MESSAGE_COLUMNS},
+            CASE WHEN p.offered IS NOT NULL THEN p.offered->'choices'
+                 WHEN m.payload #>> '{message,type}' = 'text'
+                      AND c.numbered_choices_at > COALESCE(m.provider_timestamp, m.created_at) - $3 * interval '1 hour'
+                 THEN c.numbered_choices END AS choices
+       ${MESSAGE_FROM}
+       LEFT JOIN message_parts p ON p.tenant_id = m.tenant_id AND p.wamid = m.payload #>> '{message,context,id}' AND p.offered->>'to' = m.wa_id
+      WHERE m.tenant_id = $1 AND m.id = $2`,
+    [tenantId, id, NUMBERED_CHOICES_HOURS],
+  );
+  return rows[0];
+}
+
 /** An agent's message with what decides how it may go: the recipient's window and the tenant's policy after it. */
 export interface AgentReply extends TrackedMessage {
   /**
@@ -88,6 +123,16 @@ export interface NewPart {
   genesysMessageId?: string;
   /** 'sent' (accepted by WhatsApp) or 'delivered' (accepted by Genesys). */
   status: 'sent' | 'delivered';
+  /** An agent message's part that offers choices: every choice of the message, and the customer offered them. */
+  offered?: OfferedChoices;
+}
+
+/** What an agent message offered a customer (message_parts.offered). */
+export interface OfferedChoices {
+  /** The customer it was sent to (`wa_id` of their mapping): only their answers may refer to it. */
+  to: string;
+  /** OutboundPlan.choices: every choice of the message, with its WhatsApp id and payload. */
+  choices: OfferedChoice[];
 }
 
 /**
@@ -97,9 +142,9 @@ export interface NewPart {
  */
 export async function recordPart(q: Queryable, tenantId: string, p: NewPart): Promise<void> {
   await q.query(
-    `INSERT INTO message_parts (tenant_id, message_id, part, part_count, kind, wamid, genesys_message_id, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-    [tenantId, p.messageId, p.part, p.partCount, p.kind, p.wamid ?? null, p.genesysMessageId ?? null, p.status],
+    `INSERT INTO message_parts (tenant_id, message_id, part, part_count, kind, wamid, genesys_message_id, status, offered)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+    [tenantId, p.messageId, p.part, p.partCount, p.kind, p.wamid ?? null, p.genesysMessageId ?? null, p.status, p.offered ? JSON.stringify(p.offered) : null],
   );
 }
 
@@ -200,6 +245,21 @@ export async function recordSentToWhatsApp(q: Queryable, tenantId: string, messa
     [tenantId, messageId, wamids[0], JSON.stringify(wamids)],
   );
   await refreshStatus(q, tenantId, messageId);
+}
+
+/**
+ * A message was sent to the customer `waId`: its numbered choices (those with a `number`), or
+ * none, become the ones a typed number answers (conversation_mappings.numbered_choices), from now.
+ * Whatever was there before is replaced: a number typed after a later message does not answer an
+ * earlier menu. Writes nothing when there was nothing and there is nothing.
+ */
+export async function recordNumberedChoices(q: Queryable, tenantId: string, waId: string, choices: OfferedChoice[]): Promise<void> {
+  const numbered = choices.filter((c) => c.number !== undefined);
+  await q.query(
+    `UPDATE conversation_mappings SET numbered_choices = $3::jsonb, numbered_choices_at = CASE WHEN $3::jsonb IS NULL THEN NULL ELSE now() END
+      WHERE tenant_id = $1 AND wa_id = $2 AND (numbered_choices IS NOT NULL OR $3::jsonb IS NOT NULL)`,
+    [tenantId, waId, numbered.length > 0 ? JSON.stringify(numbered) : null],
+  );
 }
 
 /** A part's new status (from a Meta status); a failure carries its reason. */

@@ -472,6 +472,179 @@ describe('an agent reply with nothing WhatsApp can show', () => {
   });
 });
 
+describe('a bot’s choices and the customer’s answer', () => {
+  const OTHER = 'tenant-b';
+  /** A bot's quick replies, one per [title, payload]. */
+  const botPayload = (id: string, options: Array<[string, string]>) => ({
+    id,
+    type: 'Structured',
+    originatingEntity: 'Bot',
+    text: 'How can we help?',
+    content: options.map(([text, payload]) => ({ contentType: 'QuickReply', quickReply: { text, payload, action: 'Message' } })),
+  });
+  const twelve: Array<[string, string]> = Array.from({ length: 12 }, (_, i) => [`Topic ${i + 1}`, `topic.${i + 1}`]);
+
+  beforeAll(() => ownerQuery(tdb, 'INSERT INTO tenants (tenant_id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING', [OTHER]));
+
+  /** A customer of `tenant` who wrote just now (so replies go inside their window). */
+  const customer = (waId: string, tenant = T) =>
+    owner(
+      `INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at) VALUES ($1, $2, now())
+       ON CONFLICT (tenant_id, wa_id) DO UPDATE SET last_inbound_at = now(), numbered_choices = NULL, numbered_choices_at = NULL`,
+      [tenant, waId],
+    );
+
+  /** Sends an agent (or bot) message to `waId` through the delivery; returns its row id. */
+  async function reply(waId: string, payload: { id: string } & Record<string, unknown>) {
+    const id = await insertMessage('outbound', { genesysMessageId: payload.id, waId, payload });
+    await deliveries.deliver(await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(waId), messageId: id }));
+    return id;
+  }
+
+  /** The customer `waId`'s message of `tenant` delivered to Genesys; returns the body Genesys got. */
+  async function answer(waId: string, message: Record<string, unknown>, tenant = T) {
+    const wamid = `wamid.answer.${run}.${genesysCalls.length}`;
+    const payload = { message: { from: waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), ...message }, contact: { wa_id: waId } };
+    const [row] = await owner<{ id: string }>(
+      `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, payload, status, provider_timestamp)
+       VALUES ($1, 'inbound', $2, $3, 'text', $4, 'pending', now()) RETURNING id::text`,
+      [tenant, waId, wamid, JSON.stringify(payload)],
+    );
+    await db.withTenant(tenant, (q) => outbox.enqueue(q, { tenantId: tenant, kind: 'to_genesys_message', lane: lanes.inbound(waId), messageId: row.id }));
+    const [job] = await outbox.claim(1, 60_000, []);
+    await deliveries.deliver(job);
+    const call = genesysCalls[genesysCalls.length - 1];
+    expect(call.endpoint).toBe('message');
+    return call.body as { text: string; channel: { metadata: { customAttributes: Record<string, string> } } };
+  }
+  const typed = (waId: string, body: string, extra: Record<string, unknown> = {}, tenant = T) => answer(waId, { type: 'text', text: { body }, ...extra }, tenant);
+  const numberedOn = (waId: string, tenant = T) =>
+    owner<{ numbered: Array<{ number: number; payload: string }> | null; at: Date | null }>(
+      'SELECT numbered_choices AS numbered, numbered_choices_at AS at FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2',
+      [tenant, waId],
+    ).then((r) => r[0]);
+
+  it('twelve quick replies: a numbered text, recorded with its part and on the conversation; the customer’s “3” reaches Genesys as the third option with its payload', async () => {
+    const wa = '16505550301';
+    await customer(wa);
+    const id = await reply(wa, botPayload(`gmsg-bot-${run}`, twelve));
+    expect(metaSends).toHaveLength(1);
+    expect(metaSends[0]).toMatchObject({ type: 'text', to: wa });
+    expect((metaSends[0] as { text: { body: string } }).text.body).toContain('3. Topic 3');
+
+    const [part] = await owner<{ offered: { to: string; choices: Array<{ id: string; payload: string; number: number; part: number }> } }>(
+      'SELECT offered FROM message_parts WHERE message_id = $1',
+      [id],
+    );
+    expect(part.offered.to).toBe(wa);
+    expect(part.offered.choices).toHaveLength(12);
+    expect(part.offered.choices[2]).toEqual({ id: 'topic.3', title: 'Topic 3', payload: 'topic.3', number: 3, part: 1 });
+    const pending = await numberedOn(wa);
+    expect(pending.numbered?.map((c) => c.number)).toEqual(twelve.map((_, i) => i + 1));
+    expect(pending.at).toBeInstanceOf(Date);
+
+    const body = await typed(wa, '3');
+    expect(body.text).toBe('Topic 3');
+    expect(body.channel.metadata.customAttributes).toMatchObject({ replyType: 'typed_number', replyId: 'topic.3', replyPayload: 'topic.3', typedText: '3' });
+    // Any number of the menu, however it is typed, while it is the latest.
+    expect((await typed(wa, ' 12. ')).channel.metadata.customAttributes).toMatchObject({ replyPayload: 'topic.12' });
+    // A number that is not on the menu, and a text that is not only a number, go as typed.
+    const off = await typed(wa, '13');
+    expect(off.text).toBe('13');
+    expect(off.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+    expect((await typed(wa, '3 please')).text).toBe('3 please');
+  });
+
+  it('a list whose payloads cannot be ids (duplicate, over 200 characters): rows `option-<n>`, and the row chosen comes back with its payload', async () => {
+    const wa = '16505550302';
+    await customer(wa);
+    const long = `flow.${'x'.repeat(250)}`;
+    const options: Array<[string, string]> = [
+      ['Billing', 'same'],
+      ['Delivery', 'same'],
+      ['Returns', long],
+      ['Warranty', 'topic.warranty'],
+      ['Something else', 'topic.other'],
+    ];
+    await reply(wa, botPayload(`gmsg-bot-${run}`, options));
+    expect(metaSends).toHaveLength(1);
+    const rows = (metaSends[0] as { interactive: { type: string; action: { sections: Array<{ rows: Array<{ id: string }> }> } } }).interactive;
+    expect(rows.type).toBe('list');
+    expect(rows.action.sections[0].rows.map((r) => r.id)).toEqual(['option-1', 'option-2', 'option-3', 'topic.warranty', 'topic.other']);
+    // Not a numbered text: nothing for a typed number.
+    expect((await numberedOn(wa)).numbered).toBeNull();
+
+    const listReply = (id: string, title: string) => ({ type: 'interactive', interactive: { type: 'list_reply', list_reply: { id, title } }, context: { from: '15550000000', id: sentWamid(1) } });
+    const second = await answer(wa, listReply('option-2', 'Delivery'));
+    expect(second.text).toBe('Delivery');
+    expect(second.channel.metadata.customAttributes).toMatchObject({ replyType: 'list_reply', replyId: 'option-2', replyPayload: 'same', replyTo: sentWamid(1) });
+    expect((await answer(wa, listReply('option-3', 'Returns'))).channel.metadata.customAttributes).toMatchObject({ replyId: 'option-3', replyPayload: long });
+    // A generated id answering a message the bridge did not record: its payload is unknown, left out.
+    const unknown = await answer(wa, { ...listReply('option-1', 'Billing'), context: { id: 'wamid.unknown' } });
+    expect(unknown.channel.metadata.customAttributes).toMatchObject({ replyType: 'list_reply', replyId: 'option-1' });
+    expect(unknown.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+  });
+
+  it('a number with no numbered text pending, older than 24 hours, or sent before a later message: goes as typed, without a payload', async () => {
+    const wa = '16505550303';
+    await customer(wa);
+    const plain = (body: { text: string; channel: { metadata: { customAttributes: Record<string, string> } } }) => {
+      expect(body.text).toBe('3');
+      expect(body.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+      expect(body.channel.metadata.customAttributes.replyType).toBeUndefined();
+    };
+    plain(await typed(wa, '3'));
+
+    await reply(wa, botPayload(`gmsg-bot-${run}-1`, twelve));
+    await owner("UPDATE conversation_mappings SET numbered_choices_at = now() - interval '24 hours 1 minute' WHERE tenant_id = $1 AND wa_id = $2", [T, wa]);
+    plain(await typed(wa, '3'));
+    await owner("UPDATE conversation_mappings SET numbered_choices_at = now() - interval '23 hours 59 minutes' WHERE tenant_id = $1 AND wa_id = $2", [T, wa]);
+    expect((await typed(wa, '3')).channel.metadata.customAttributes.replyPayload).toBe('topic.3');
+
+    // The agent (or the bot) wrote since: the number answers that, not the earlier menu.
+    await reply(wa, { id: `gmsg-agent-${run}`, type: 'Text', text: 'How many would you like?' });
+    expect(await numberedOn(wa)).toEqual({ numbered: null, at: null });
+    plain(await typed(wa, '3'));
+
+    // A later menu replaces the earlier one.
+    await reply(wa, botPayload(`gmsg-bot-${run}-2`, twelve.map(([title, payload]) => [`New ${title}`, `new.${payload}`])));
+    expect((await typed(wa, '3')).channel.metadata.customAttributes.replyPayload).toBe('new.topic.3');
+  });
+
+  it('one customer’s choices never answer for another customer, nor for another tenant’s customer with the same number', async () => {
+    const alice = '16505550304';
+    const bob = '16505550305';
+    await customer(alice);
+    await customer(bob);
+    await customer(alice, OTHER);
+    await reply(alice, botPayload(`gmsg-bot-${run}-n`, twelve));
+    const menu = sentWamid(1);
+    await reply(alice, botPayload(`gmsg-bot-${run}-l`, [['Billing', 'same'], ['Delivery', 'same'], ['Returns', 'topic.returns'], ['Warranty', 'topic.warranty']]));
+    const list = sentWamid(2);
+
+    // Bob types "3", even quoting Alice's numbered text; taps a row id quoting Alice's list.
+    expect((await typed(bob, '3')).text).toBe('3');
+    expect((await typed(bob, '3', { context: { id: menu } })).text).toBe('3');
+    const tap = await answer(bob, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'option-2', title: 'Delivery' } }, context: { id: list } });
+    expect(tap.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+
+    // The same number at another tenant: neither its conversation nor its quotes reach tenant-a's choices.
+    const there = await typed(alice, '3', { context: { id: menu } }, OTHER);
+    expect(there.text).toBe('3');
+    expect(there.channel.metadata.customAttributes).toMatchObject({ tenantId: OTHER });
+    expect(there.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+    const otherTap = await answer(alice, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'option-2', title: 'Delivery' } }, context: { id: list } }, OTHER);
+    expect(otherTap.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+
+    // Alice herself: her list's row, and a number quoting her numbered text (no longer the latest
+    // message, so a number typed without the quote goes as typed), come back with their payloads.
+    const mine = await answer(alice, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'option-2', title: 'Delivery' } }, context: { id: list } });
+    expect(mine.channel.metadata.customAttributes.replyPayload).toBe('same');
+    expect((await typed(alice, '3', { context: { id: menu } })).channel.metadata.customAttributes).toMatchObject({ replyType: 'typed_number', replyPayload: 'topic.3' });
+    expect((await typed(alice, '3')).channel.metadata.customAttributes.replyPayload).toBeUndefined();
+  });
+});
+
 describe('a Meta status to a Genesys receipt', () => {
   async function status(wamid: string, payload: object) {
     const [row] = await owner<{ id: string }>(
