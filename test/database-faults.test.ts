@@ -82,18 +82,22 @@ describe('deleting a tenant with hundreds of thousands of rows while other tenan
     await Promise.all(customers);
 
     expect(deleted.status).toBe(204);
-    expect(answeredMs).toBeLessThan(1_000);
+    // At once: answered while the purge was still running (progress 'purging' below). The bound
+    // only catches an answer that waited for the whole purge; it is loose so a loaded machine passes.
+    expect(answeredMs).toBeLessThan(5_000);
     expect(progress).toMatchObject({ tenantId: big.tenantId, state: 'purging' });
 
     const others = results.filter((r) => r.who === 'other');
     expect(others.length).toBeGreaterThan(20);
     expect(others.filter((r) => r.status !== 200)).toEqual([]);
-    expect(others.filter((r) => r.ms >= 2_000)).toEqual([]);
+    // Blocked behind the tenant's rows, a webhook would hit the 1 s lock timeout and answer 503
+    // (caught above); the bound is loose so that a loaded machine passes.
+    expect(others.filter((r) => r.ms >= 5_000)).toEqual([]);
     // The deleted tenant's own webhooks: accepted before, refused as a deleted tenant's (its
     // number nobody's: 401) after; never a 5xx.
     const bigs = results.filter((r) => r.who === 'big');
     expect(bigs.filter((r) => r.status !== 200 && r.status !== 401)).toEqual([]);
-    expect(bigs.filter((r) => r.ms >= 2_000)).toEqual([]);
+    expect(bigs.filter((r) => r.ms >= 5_000)).toEqual([]);
 
     const tables = ['tenants', 'tenant_credentials', 'tenant_api_keys', 'conversation_mappings', 'message_tracking', 'message_events', 'outbox', 'tenant_usage_daily'];
     for (const table of [...tables, 'message_parts', 'conversation_aliases', 'account_events']) {
