@@ -276,13 +276,13 @@ describe('credentials changed', () => {
     await eventually(() => genesysFor(t).length === 1);
 
     const rotated = { ...t, accessToken: `EAAG-rotated-${Date.now()}`, clientSecret: `rotated-secret-${Date.now()}` };
-    bridge.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: rotated.accessToken });
+    bridge.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: rotated.accessToken, wabaId: t.wabaId });
     bridge.genesys.addOrg({ clientId: t.clientId, clientSecret: rotated.clientSecret, integrationId: t.integrationId });
     bridge.genesys.revokeTokens(t.clientId);
     for (const type of ['meta', 'genesys'] as const) {
       const credentials =
         type === 'meta'
-          ? { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: rotated.accessToken, phoneNumberId: t.phoneNumberId }
+          ? { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: rotated.accessToken, phoneNumberId: t.phoneNumberId, wabaId: t.wabaId }
           : { clientId: t.clientId, clientSecret: rotated.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret };
       await bridge.sys.admin('post', `/tenants/${t.tenantId}/credentials`).send({ type, credentials }).expect(201);
     }

@@ -1,9 +1,7 @@
 import request from 'supertest';
 import { Client } from 'pg';
 import { buildStatus, type GenesysAgentlessRecord } from '@bridge/simulators';
-import { Database, replaceCatalogue, templateFromMeta, type Template } from '@bridge/shared';
 import { ownerQuery } from './support/db';
-import { uniqueNumericId } from './support/ids';
 import { eventually, startBridge, type Bridge, type BridgeTenant } from './support/bridge';
 
 /**
@@ -14,7 +12,6 @@ import { eventually, startBridge, type Bridge, type BridgeTenant } from './suppo
  */
 let bridge: Bridge;
 let gateway: string;
-let db: Database;
 let a: BridgeTenant;
 let b: BridgeTenant;
 const BODY = 'Hi {{1}}, your order {{2}} has shipped.';
@@ -22,25 +19,16 @@ const BODY = 'Hi {{1}}, your order {{2}} has shipped.';
 beforeAll(async () => {
   bridge = await startBridge({ env: { DELIVERY_RETRY_BUDGET_MS: '5000' } });
   gateway = bridge.sys.urls.gateway;
-  db = new Database({ connectionString: bridge.sys.tdb.appUrl });
   [a, b] = [await onboard(), await onboard()];
 });
-afterAll(async () => {
-  await db.close();
-  await bridge.stop();
-});
+afterAll(() => bridge.stop());
 
 /**
- * A tenant whose WABA has the template order_update (en_US) at Meta and in its catalogue (seeded
- * directly: the sync is not what these tests are about), and whose Genesys integration delivers
- * agentless messages to our outbound webhook.
+ * A tenant whose WABA has the template order_update (en_US) at Meta and, synced, in its catalogue,
+ * and whose Genesys integration delivers agentless messages to our outbound webhook.
  */
 async function onboard(): Promise<BridgeTenant> {
-  const t = await bridge.onboard();
-  const wabaId = uniqueNumericId();
-  bridge.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken, wabaId });
-  const added = bridge.meta.addTemplate({ wabaId, name: 'order_update', language: 'en_US', body: BODY });
-  await db.withTenant(t.tenantId, (q) => replaceCatalogue(q, t.tenantId, wabaId, [templateFromMeta(added) as Template]));
+  const t = await bridge.onboard({ templates: [{ name: 'order_update', language: 'en_US', body: BODY }] });
   bridge.genesys.setOutboundWebhook({ integrationId: t.integrationId, webhookUrl: `${gateway}/webhook/genesys/${t.tenantId}`, secret: t.webhookSecret });
   return t;
 }

@@ -1,20 +1,22 @@
 import request from 'supertest';
 import { Database, checkTemplateRequest, listTemplates } from '@bridge/shared';
-import { startBridge, type Bridge } from './support/bridge';
+import { buildTextMessage } from '@bridge/simulators';
+import { eventually, startBridge, type Bridge } from './support/bridge';
 import { ownerQuery } from './support/db';
 import { uniqueNumericId, uniqueTenantId } from './support/ids';
 
 /**
  * The template catalogue across services: tenant-service syncs it from Meta (the simulator),
  * tenants read it through the gateway (state-manager's GET /templates), and Meta's template status
- * webhooks, through the gateway and webhook-service, keep it current. Real PostgreSQL; Redis when
- * the suite has one.
+ * webhooks, through the gateway and webhook-service, keep it current — so that a template Meta
+ * paused is refused by state-manager and genesys-connector before any call to Meta. Real
+ * PostgreSQL; Redis when the suite has one.
  */
 let bridge: Bridge;
 let db: Database;
 
 beforeAll(async () => {
-  bridge = await startBridge({ only: ['tenant-service', 'auth-service', 'state-manager', 'webhook-service', 'gateway'] });
+  bridge = await startBridge();
   db = new Database({ connectionString: bridge.sys.tdb.appUrl });
 });
 afterAll(async () => {
@@ -115,5 +117,68 @@ describe('template status webhooks', () => {
     expect(await statusOf(t, 'order_update')).toBe('APPROVED');
     await bridge.meta.deliverTemplateStatus({ url, appSecret: t.appSecret, wabaId: t.wabaId, name: 'order_update', language: 'en_US', event: 'DISABLED' });
     expect(await statusOf(t, 'order_update')).toBe('DISABLED');
+  });
+});
+
+describe('a template Meta pauses, end to end', () => {
+  it("is refused from its status webhook on, before any call to Meta: a message queued before fails with the reason, the agent's /template command gets a Failed receipt, POST /messages a 422", async () => {
+    const t = await bridge.onboard({
+      templates: [
+        { name: 'order_update', language: 'en_US', body: 'Hi {{1}}, your order {{2}} is on its way.' },
+        { name: 'reopen', language: 'en_US', body: '{{1}}' },
+      ],
+    });
+    const gw = bridge.sys.urls.gateway;
+    const waId = '16505553301';
+    const orderUpdate = { to: waId, template: { name: 'order_update', language: 'en_US', parameters: ['Ana', '#4411'] } };
+    const post = (body: object) => gateway().post('/messages').set('X-API-Key', t.apiKey).send(body);
+    const read = (id: string) => gateway().get(`/messages/${id}`).set('X-API-Key', t.apiKey);
+    const customer = buildTextMessage({ phoneNumberId: t.phoneNumberId, from: waId, body: 'Where is my order?' });
+    expect((await bridge.meta.deliverWebhook({ url: `${gw}/webhook/meta/${t.tenantId}`, payload: customer, appSecret: t.appSecret, maxAttempts: 1 })).statuses).toEqual([200]);
+
+    // Meta is down for the number: a text is retried at the head of the customer's lane, and an
+    // order_update, accepted while approved, waits behind it.
+    bridge.meta.setOutage(true, { phoneNumberId: t.phoneNumberId });
+    const text = await post({ to: waId, text: 'We are looking into it.' });
+    const queued = await post(orderUpdate);
+    expect([text.status, queued.status]).toEqual([202, 202]);
+    await eventually(() => bridge.meta.calls.some((c) => c.endpoint === 'messages' && c.phoneNumberId === t.phoneNumberId && c.injected), 10_000, 'the text refused by the outage');
+
+    // Meta pauses order_update and says so on the platform-wide route, which routes it by WABA id.
+    const paused = await bridge.meta.deliverTemplateStatus({ url: `${gw}/webhook/meta`, appSecret: t.appSecret, wabaId: t.wabaId, name: 'order_update', language: 'en_US', event: 'PAUSED', reason: 'LOW_QUALITY' });
+    expect(paused.statuses).toEqual([200]);
+    bridge.meta.setOutage(false, { phoneNumberId: t.phoneNumberId });
+
+    // The text goes; the queued template is checked again at its turn and fails without a call to Meta.
+    const failed = await eventually(async () => {
+      const res = await read(queued.body.id);
+      return res.body.status === 'failed' ? res.body : undefined;
+    }, 10_000, 'the queued template failed');
+    expect(failed.reason).toEqual({ code: 'TEMPLATE_NOT_APPROVED', message: expect.stringContaining('order_update (en_US) is PAUSED') });
+    expect((await read(text.body.id)).body.status).toBe('sent');
+
+    // The agent tries it from Genesys: a Failed receipt that says why.
+    const reply = await bridge.genesys.agentReply({
+      webhookUrl: `${gw}/webhook/genesys/${t.tenantId}`,
+      secret: t.webhookSecret,
+      integrationId: t.integrationId,
+      to: waId,
+      text: '/template order_update en_US\nAna\n#4411',
+    });
+    const receipt = await eventually(() => bridge.genesys.receipts(t.integrationId).find((r) => r.body.id === reply.id), 10_000, "the agent's receipt");
+    expect(receipt.body).toMatchObject({
+      status: 'Failed',
+      isFinalReceipt: true,
+      reasons: [{ code: 'MessageNotAllowed', message: expect.stringMatching(/^Template order_update \(en_US\) is PAUSED, not APPROVED/) }],
+    });
+
+    // The tenant API refuses it at once.
+    const refused = await post(orderUpdate);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({ code: 'TEMPLATE_NOT_APPROVED', message: expect.stringContaining('order_update (en_US) is PAUSED') });
+
+    // Meta saw the text, and no template send at all (not even a refused one).
+    expect(bridge.meta.sends(t.phoneNumberId).map((s) => s.body.type)).toEqual(['text']);
+    expect(bridge.meta.calls.filter((c) => c.endpoint === 'messages' && c.phoneNumberId === t.phoneNumberId && !c.injected)).toHaveLength(1);
   });
 });

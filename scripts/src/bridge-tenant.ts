@@ -1,10 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import type { GenesysSimulator, MetaSimulator } from '@bridge/simulators';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type { GenesysSimulator, MetaSimulator, MetaTemplateOptions } from '@bridge/simulators';
 
-/** A tenant with everything the bridge needs: its Meta number and app, its Genesys org and integration. */
+/** A tenant with everything the bridge needs: its Meta number, WABA and app, its Genesys org and integration. */
 export interface BridgeTenant {
   tenantId: string;
   phoneNumberId: string;
+  /** The WhatsApp Business Account the number belongs to: its template catalogue, and what Meta's template webhooks name. */
+  wabaId: string;
   appSecret: string;
   verifyToken: string;
   accessToken: string;
@@ -14,12 +16,16 @@ export interface BridgeTenant {
   webhookSecret: string;
 }
 
-/** Fresh random credentials for a tenant (for demos, soaks and tests). */
+/** A template of the tenant's WABA, as `onboardBridgeTenant` adds it to the Meta simulator. */
+export type BridgeTemplate = Omit<MetaTemplateOptions, 'wabaId'>;
+
+/** Fresh random credentials for a tenant (for demos, soaks and tests); a random 15-digit WABA id unless given. */
 export function newBridgeTenant(tenantId: string, phoneNumberId: string, overrides: Partial<BridgeTenant> = {}): BridgeTenant {
   const secret = () => randomBytes(16).toString('hex');
   return {
     tenantId,
     phoneNumberId,
+    wabaId: `1${String(randomInt(2 ** 47)).padStart(14, '0')}`,
     appSecret: secret(),
     verifyToken: secret(),
     accessToken: `EAAG${secret()}`,
@@ -43,8 +49,12 @@ async function adminPost(adminUrl: string, adminKey: string, path: string, body:
 }
 
 /**
- * Onboards a tenant as an admin would (admin API: tenant, Meta and Genesys credentials) and
- * registers its number and org with the simulators. Returns its first API key.
+ * Onboards a tenant as an admin would (admin API: tenant, Meta credentials naming its WABA, Genesys
+ * credentials) and registers its number (in its WABA, with `templates` in that WABA's catalogue)
+ * and its org with the simulators. The simulators are set up before the credentials are stored,
+ * so the template sync tenant-service starts in the background on storing them finds the
+ * catalogue complete (it is not awaited: read GET /templates to know it is done). Returns the
+ * tenant's first API key.
  */
 export async function onboardBridgeTenant(o: {
   adminUrl: string;
@@ -54,18 +64,21 @@ export async function onboardBridgeTenant(o: {
   tenant: BridgeTenant;
   /** Extra fields for POST /tenants (name, rateLimit, …). */
   tenantFields?: Record<string, unknown>;
+  /** Templates of the tenant's WABA at Meta (the simulator); default none. */
+  templates?: BridgeTemplate[];
 }): Promise<{ apiKey: string }> {
   const t = o.tenant;
+  o.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken, wabaId: t.wabaId });
+  for (const template of o.templates ?? []) o.meta.addTemplate({ ...template, wabaId: t.wabaId });
+  o.genesys.addOrg({ clientId: t.clientId, clientSecret: t.clientSecret, integrationId: t.integrationId });
   const created = await adminPost(o.adminUrl, o.adminKey, '/tenants', { tenantId: t.tenantId, name: t.tenantId, ...o.tenantFields });
   await adminPost(o.adminUrl, o.adminKey, `/tenants/${t.tenantId}/credentials`, {
     type: 'meta',
-    credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId },
+    credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId, wabaId: t.wabaId },
   });
   await adminPost(o.adminUrl, o.adminKey, `/tenants/${t.tenantId}/credentials`, {
     type: 'genesys',
     credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
   });
-  o.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken });
-  o.genesys.addOrg({ clientId: t.clientId, clientSecret: t.clientSecret, integrationId: t.integrationId });
   return { apiKey: created.apiKey as string };
 }

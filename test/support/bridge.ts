@@ -1,9 +1,11 @@
 import { startGenesysSimulator, startMetaSimulator, type GenesysSimulator, type MetaSimulator } from '@bridge/simulators';
-import { newBridgeTenant, onboardBridgeTenant, type BridgeTenant as BaseBridgeTenant } from '../../scripts/src/bridge-tenant';
+import { newBridgeTenant, onboardBridgeTenant, type BridgeTemplate, type BridgeTenant as BaseBridgeTenant } from '../../scripts/src/bridge-tenant';
 import { startTestSystem, type TestSystem } from './system';
 import { uniqueNumericId, uniqueTenantId } from './ids';
 
-export { eventually } from './eventually';
+import { eventually } from './eventually';
+
+export { eventually };
 
 /** A tenant onboarded end to end: its Meta number and Genesys org exist in the simulators too. */
 export interface BridgeTenant extends BaseBridgeTenant {
@@ -14,7 +16,12 @@ export interface Bridge {
   sys: TestSystem;
   meta: MetaSimulator;
   genesys: GenesysSimulator;
-  onboard(overrides?: Partial<BaseBridgeTenant> & { rateLimit?: number }): Promise<BridgeTenant>;
+  /**
+   * A tenant onboarded through the admin API, its number in its own WABA at the Meta simulator.
+   * With `templates`, that WABA's catalogue at Meta: resolves once tenant-service's background
+   * sync has stored them all in the tenant's catalogue.
+   */
+  onboard(overrides?: Partial<BaseBridgeTenant> & { rateLimit?: number; templates?: BridgeTemplate[] }): Promise<BridgeTenant>;
   stop(): Promise<void>;
 }
 
@@ -54,7 +61,7 @@ export async function startBridge(options: { redis?: boolean; env?: Record<strin
     meta,
     genesys,
     async onboard(overrides = {}) {
-      const { rateLimit, ...fields } = overrides;
+      const { rateLimit, templates, ...fields } = overrides;
       const tenant = newBridgeTenant(uniqueTenantId('bridge'), uniqueNumericId(), fields);
       const { apiKey } = await onboardBridgeTenant({
         adminUrl: sys.urls['tenant-service'],
@@ -63,7 +70,15 @@ export async function startBridge(options: { redis?: boolean; env?: Record<strin
         genesys,
         tenant,
         tenantFields: rateLimit ? { rateLimit } : {},
+        templates,
       });
+      if (templates?.length) {
+        await eventually(
+          async () => ((await sys.admin('get', `/tenants/${tenant.tenantId}/templates`)).body.templates?.length ?? 0) === templates.length,
+          10_000,
+          `the catalogue of ${tenant.tenantId} synced`,
+        );
+      }
       return { ...tenant, apiKey };
     },
     async stop() {

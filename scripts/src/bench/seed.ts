@@ -14,7 +14,6 @@ export interface BenchTenant extends Omit<BridgeTenant, 'tenantId'> {
   id: string;
   /** Plain API keys (only their SHA-256 is stored). */
   keys: string[];
-  wabaId: string;
   displayPhoneNumber: string;
 }
 
@@ -25,13 +24,12 @@ export const tenantId = (i: number) => `bench-${String(i).padStart(5, '0')}`;
 
 /** Tenant number `index` (from 1) with fresh random credentials, its numbers derived from the index. */
 export function makeTenant(index: number): BenchTenant {
-  const { tenantId: id, ...tenant } = newBridgeTenant(tenantId(index), `1${String(index).padStart(10, '0')}`);
+  const { tenantId: id, ...tenant } = newBridgeTenant(tenantId(index), `1${String(index).padStart(10, '0')}`, { wabaId: `2${String(index).padStart(10, '0')}` });
   return {
     ...tenant,
     index,
     id,
     keys: [],
-    wabaId: `2${String(index).padStart(10, '0')}`,
     displayPhoneNumber: `1555${String(index).padStart(7, '0')}`,
   };
 }
