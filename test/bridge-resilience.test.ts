@@ -151,14 +151,17 @@ describe('the connector killed mid-delivery', () => {
 });
 
 describe('every Meta message type, from real-world payloads', () => {
-  const fixtures = path.join(__dirname, 'fixtures', 'meta-pywa');
+  const fixtures = path.join(__dirname, 'fixtures');
   const load = (file: string) => JSON.parse(readFileSync(path.join(fixtures, file), 'utf8')) as Record<string, MetaWebhookPayload>;
 
   it('accepts, stores and bridges every message case, and records every status case', async () => {
     const t = await bridge.onboard();
     let counter = 0;
     const cases: Array<[string, MetaWebhookPayload]> = [];
-    for (const file of ['message.json', 'callback_button.json', 'callback_selection.json', 'message_status.json']) {
+    const files = ['message.json', 'callback_button.json', 'callback_selection.json', 'message_status.json'].map((f) => `meta-pywa/${f}`);
+    // Customers without a phone number: username-only messages and statuses (fixtures/README.md).
+    files.push('meta-bsuid/message.json', 'meta-bsuid/message_status.json');
+    for (const file of files) {
       for (const [name, payload] of Object.entries(load(file))) {
         // The fixtures share ids: give each case its own, and route it to this tenant.
         const text = JSON.stringify(payload)

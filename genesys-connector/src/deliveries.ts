@@ -142,12 +142,13 @@ export function createDeliveries(deps: DeliveryDeps) {
   }
 
   function inboundBody(tenantId: string, msg: messages.CustomerMessage): GenesysInboundMessage {
-    const payload = msg.payload as { message: MetaMessage; contact?: { profile?: { name?: string }; user_id?: string } | null };
+    const payload = msg.payload as { message: MetaMessage; contact?: { profile?: { name?: string; username?: string }; user_id?: string } | null };
     return metaMessageToGenesys(payload.message, {
       tenantId,
       waId: msg.waId ?? undefined,
       userId: payload.contact?.user_id,
       profileName: payload.contact?.profile?.name,
+      username: payload.contact?.profile?.username,
       genesysId: msg.genesysId ?? undefined,
       time: msg.providerTime?.toISOString(),
       mediaUrl: (media) => deps.mediaUrl(tenantId, media),

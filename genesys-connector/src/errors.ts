@@ -57,6 +57,8 @@ export const REFUSALS = {
   TEMPLATE_TOO_LONG: 'InvalidMessageStructure',
   /** After the window under the `template` policy: the tenant's re-open template cannot be sent (not in the catalogue, not approved, not one parameter). */
   REOPEN_TEMPLATE_INVALID: 'MessageExpired',
+  /** The customer's id is neither a phone number nor a business-scoped user id (the one rule, shared/src/ids.ts): nowhere to send. */
+  INVALID_RECIPIENT: 'InvalidDestination',
 } as const satisfies Record<string, GenesysReasonCode>;
 
 export type RefusalCode = keyof typeof REFUSALS;

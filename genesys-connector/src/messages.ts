@@ -20,8 +20,11 @@ export interface TrackedMessage {
   origin: 'provider' | 'api';
   payload: Record<string, unknown>;
   /**
-   * Where WhatsApp sends to this customer go: the number they moved to, when they changed number
-   * (an agent reply is addressed to the id Genesys knows), else `waId`.
+   * Where WhatsApp sends to this customer go (an agent reply is addressed to the id Genesys
+   * knows, which may no longer be where they are): their mapping's phone number when known, else
+   * their BSUID; the mapping is the one of the number they moved to, when they changed number;
+   * without a mapping, `waId` (or the number it moved to). A phone number goes in a send's `to`,
+   * a BSUID in its `recipient` (MetaClient.send).
    */
   recipient: string | null;
   /** The id Genesys knows this customer by, when it is not `waId` (they changed number). */
@@ -40,7 +43,9 @@ export async function findMessage(q: Queryable, tenantId: string, id: string): P
 }
 
 const MESSAGE_COLUMNS = `m.id::text, m.wa_id AS "waId", m.wamid, m.genesys_message_id AS "genesysMessageId", m.status, m.origin, m.payload,
-            COALESCE(a.moved_to, m.wa_id) AS recipient, COALESCE(c.genesys_id, moved.genesys_id) AS "genesysId",
+            CASE WHEN a.moved_to IS NULL THEN COALESCE(c.phone, c.user_id, m.wa_id)
+                 ELSE COALESCE(moved.phone, moved.user_id, a.moved_to) END AS recipient,
+            COALESCE(c.genesys_id, moved.genesys_id) AS "genesysId",
             m.provider_timestamp AS "providerTime"`;
 const MESSAGE_FROM = `FROM message_tracking m
        LEFT JOIN conversation_mappings c ON c.tenant_id = m.tenant_id AND c.wa_id = m.wa_id

@@ -1,6 +1,6 @@
 import { createHttpClient, type HttpClient, type MetaCredentials } from '@bridge/shared';
-import { fromNetworkError, paced, permanent, retryAfterMs, transient, type DeliveryError } from './errors';
-import { META_PAIR_INTERVAL_MS, classifyMetaError, describeMetaError, metaErrorText, type MetaSendBody } from './mapping';
+import { fromNetworkError, paced, permanent, refused, retryAfterMs, transient, type DeliveryError } from './errors';
+import { META_PAIR_INTERVAL_MS, addressedSend, classifyMetaError, describeMetaError, metaErrorText, type MetaSendBody } from './mapping';
 
 /** Sends messages through the WhatsApp Cloud API with a tenant's token and number. */
 export class MetaClient {
@@ -11,12 +11,22 @@ export class MetaClient {
     this.http = createHttpClient({ timeoutMs: options.timeoutMs, maxSockets: 256 });
   }
 
-  /** Returns the wamid Meta assigned; throws a DeliveryError classified by Meta's error code. */
+  /**
+   * Returns the wamid Meta assigned; throws a DeliveryError classified by Meta's error code. The
+   * customer goes in `to` (a phone number) or `recipient` (a BSUID) (addressedSend); an id that is
+   * neither is refused before any call (INVALID_RECIPIENT, the agent's reason InvalidDestination).
+   */
   async send(credentials: MetaCredentials, body: MetaSendBody): Promise<string> {
     const url = `${this.options.graphUrl.replace(/\/+$/, '')}/${encodeURIComponent(credentials.phoneNumberId)}/messages`;
+    let wire;
+    try {
+      wire = addressedSend(body);
+    } catch (err) {
+      throw refused('INVALID_RECIPIENT', (err as Error).message);
+    }
     let res;
     try {
-      res = await this.http.post(url, body, { headers: { Authorization: `Bearer ${credentials.accessToken}`, 'Content-Type': 'application/json' } });
+      res = await this.http.post(url, wire, { headers: { Authorization: `Bearer ${credentials.accessToken}`, 'Content-Type': 'application/json' } });
     } catch (err) {
       throw fromNetworkError(err, 'Meta');
     }

@@ -7,6 +7,7 @@ export * from './db';
 export * from './outbox';
 export * from './cache';
 export * from './ids';
+export * from './customers';
 export * from './lookup-cache';
 export * from './crypto';
 export * from './http';

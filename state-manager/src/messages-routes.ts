@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import {
+  CUSTOMER_ID_PATTERN,
+  CUSTOMER_ID_RULE,
   TEMPLATE_LANGUAGE_PATTERN,
   TEMPLATE_NAME_PATTERN,
   appError,
@@ -22,11 +24,12 @@ const TEXT_MAX = 4096;
 
 const sendBody = z
   .object({
-    // Digits, as WhatsApp ids of phone numbers are; a leading + is dropped.
+    // The customer, by the one rule for customer ids (shared/src/ids.ts): their phone number
+    // (a leading + is dropped) or their business-scoped user id.
     to: z
       .string()
-      .regex(/^\+?\d{7,15}$/, "must be the customer's WhatsApp number: 7 to 15 digits (country code first), no spaces")
-      .transform((v) => v.replace(/^\+/, '')),
+      .transform((v) => v.replace(/^\+(?=\d)/, ''))
+      .pipe(z.string().regex(CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE)),
     template: z
       .object({
         name: z.string().regex(TEMPLATE_NAME_PATTERN, 'must be a template name: lower-case letters, digits and _'),
@@ -117,7 +120,7 @@ export function messageRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touc
           if (!check.ok) throw appError(check.problem, check.reason);
           rendered = renderTemplate(check.template, body.template.parameters);
         } else {
-          const window = customerWindow(await repo.lastInboundAt(q, tenantId, body.to));
+          const window = customerWindow((await repo.findCustomer(q, tenantId, body.to))?.lastInboundAt ?? null);
           if (!window.windowOpen) {
             throw appError(
               'WINDOW_CLOSED',

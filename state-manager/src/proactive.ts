@@ -9,7 +9,7 @@ import { enqueue, lanes, type Queryable } from '@bridge/shared';
 
 /** What a proactive message asks for (the parsed, normalised request body). */
 export interface ProactiveRequest {
-  /** The customer's WhatsApp number, digits only. */
+  /** The customer: their WhatsApp number (digits only) or their business-scoped user id. */
   to: string;
   template?: { name: string; language: string; parameters: string[] };
   text?: string;
@@ -50,6 +50,7 @@ interface MessageRow {
   error_message: string | null;
   wamid: string | null;
   payload: {
+    to?: string;
     template?: ProactiveRequest['template'];
     text?: string;
     rendered?: string;
@@ -80,7 +81,7 @@ function toView(r: MessageRow): ProactiveMessageView {
         : { status: 'queued' as const };
   return {
     id: r.id,
-    to: r.wa_id,
+    to: r.payload.to ?? r.wa_id,
     type: r.message_type,
     status,
     ...(status === 'failed' && r.error_code ? { reason: { code: r.error_code, message: r.error_message ?? '' } } : {}),
@@ -112,17 +113,33 @@ export async function hasMetaCredentials(q: Queryable, tenantId: string): Promis
   return rows[0].found;
 }
 
+/** A customer a proactive message is for, as their mapping knows them. */
+export interface ProactiveCustomer {
+  /**
+   * What their messages to WhatsApp are stored under and queued by (lane `out:<address>`): the id
+   * Genesys knows them by (`genesys_id`, else their mapping's key), as agent replies to them are.
+   */
+  address: string;
+  /** When they last wrote (their mapping's last_inbound_at); null when they never did. */
+  lastInboundAt: Date | null;
+}
+
 /**
- * When the customer `waId` last wrote (their mapping's last_inbound_at; a number that moved is
- * judged by the number it moved to), or null when they never did.
+ * The customer `id` (a phone number or a BSUID): the mapping that has it as its key, phone number
+ * or BSUID, else the mapping of the number it moved to (conversation_aliases); undefined when the
+ * tenant has none.
  */
-export async function lastInboundAt(q: Queryable, tenantId: string, waId: string): Promise<Date | null> {
-  const { rows } = await q.query<{ last_inbound_at: Date | null }>(
-    `SELECT last_inbound_at FROM conversation_mappings
-      WHERE tenant_id = $1 AND wa_id = COALESCE((SELECT moved_to FROM conversation_aliases WHERE tenant_id = $1 AND wa_id = $2), $2)`,
-    [tenantId, waId],
+export async function findCustomer(q: Queryable, tenantId: string, id: string): Promise<ProactiveCustomer | undefined> {
+  const { rows } = await q.query<ProactiveCustomer>(
+    `SELECT COALESCE(c.genesys_id, c.wa_id) AS address, c.last_inbound_at AS "lastInboundAt"
+       FROM conversation_mappings c
+      WHERE c.tenant_id = $1
+        AND c.wa_id = COALESCE(
+              (SELECT wa_id FROM conversation_mappings WHERE tenant_id = $1 AND (wa_id = $2 OR phone = $2 OR user_id = $2) ORDER BY wa_id = $2 DESC LIMIT 1),
+              (SELECT moved_to FROM conversation_aliases WHERE tenant_id = $1 AND wa_id = $2))`,
+    [tenantId, id],
   );
-  return rows[0]?.last_inbound_at ?? null;
+  return rows[0];
 }
 
 /** An Idempotency-Key used within the last 24 hours: the hash of the body it came with, and its message. */
@@ -142,20 +159,21 @@ export async function forgetIdempotencyKey(q: Queryable, tenantId: string, key: 
 
 /**
  * Stores a proactive message and queues its send (`to_whatsapp_message` in the customer's
- * outbound lane, the agents' replies' lane and order). `rendered`: the text the customer is shown.
+ * outbound lane, the agents' replies' lane and order: findCustomer's address). `rendered`: the text the customer is shown.
  * Returns the message.
  */
 export async function insertProactiveMessage(q: Queryable, tenantId: string, req: ProactiveRequest, rendered: string): Promise<ProactiveMessageView> {
   const type = req.template ? 'template' : 'text';
+  const address = (await findCustomer(q, tenantId, req.to))?.address ?? req.to;
   const payload = { to: req.to, ...(req.template ? { template: req.template } : { text: req.text }), rendered };
   const { rows } = await q.query<MessageRow>(
     `INSERT INTO message_tracking (tenant_id, direction, origin, wa_id, message_type, payload, provider_timestamp)
      VALUES ($1, 'outbound', 'api', $2, $3, $4, now())
      RETURNING id::text, wa_id, message_type, status, error_code, error_message, wamid, payload, created_at, updated_at, NULL::text[] AS echo_ids`,
-    [tenantId, req.to, type, JSON.stringify(payload)],
+    [tenantId, address, type, JSON.stringify(payload)],
   );
   const message = rows[0];
-  await enqueue(q, { tenantId, kind: 'to_whatsapp_message', lane: lanes.outbound(req.to), messageId: message.id });
+  await enqueue(q, { tenantId, kind: 'to_whatsapp_message', lane: lanes.outbound(address), messageId: message.id });
   return toView(message);
 }
 

@@ -1,9 +1,19 @@
-import { customerWindow, statement, type Queryable } from '@bridge/shared';
+import { customerWindow, isBsuid, isWhatsAppPhone, lockCustomers, statement, type Queryable } from '@bridge/shared';
 
 /** SQL for the tenant API's data. Every function takes the tenant first and filters by it. */
 
 export interface Mapping {
+  /**
+   * The customer's key: the id the bridge first knew them by — their phone number, or their
+   * business-scoped user id (BSUID) when Meta gave no number. Their messages are listed under it.
+   */
   waId: string;
+  /** Their phone number, when known (a customer with a username may hide it). */
+  phone: string | null;
+  /** Their business-scoped user id (BSUID, e.g. `US.13491208655302741918`), when known. */
+  userId: string | null;
+  /** Their WhatsApp username, when they have one and Meta showed it. */
+  username: string | null;
   contactName: string | null;
   conversationId: string | null;
   lastMessageAt: string;
@@ -20,6 +30,9 @@ export interface Mapping {
 
 interface MappingRow {
   wa_id: string;
+  phone: string | null;
+  user_id: string | null;
+  username: string | null;
   contact_name: string | null;
   conversation_id: string | null;
   last_message_at: Date;
@@ -29,12 +42,15 @@ interface MappingRow {
   cursor_us: string;
 }
 
-const MAPPING_COLUMNS = `wa_id, contact_name, conversation_id, last_message_at, last_inbound_at, created_at, updated_at,
+const MAPPING_COLUMNS = `wa_id, phone, user_id, username, contact_name, conversation_id, last_message_at, last_inbound_at, created_at, updated_at,
   (extract(epoch FROM last_message_at) * 1000000)::bigint::text AS cursor_us`;
 
 /** `now`: the instant the window is judged at (one for a whole page, so its rows agree). */
 const toMapping = (r: MappingRow, now = new Date()): Mapping => ({
   waId: r.wa_id,
+  phone: r.phone,
+  userId: r.user_id,
+  username: r.username,
   contactName: r.contact_name,
   conversationId: r.conversation_id,
   lastMessageAt: r.last_message_at.toISOString(),
@@ -97,22 +113,38 @@ export async function conversations(db: Queryable, tenantId: string, limit: numb
   };
 }
 
+/** The mapping of the customer `id` (their key, phone number or BSUID): by key first. */
+const FIND_CUSTOMER = `SELECT wa_id FROM conversation_mappings WHERE tenant_id = $1 AND (wa_id = $2 OR phone = $2 OR user_id = $2) ORDER BY wa_id = $2 DESC LIMIT 1`;
+
+/**
+ * Creates or updates the mapping of the customer `m.waId`, a phone number or a BSUID: the mapping
+ * that has it (as its key or as either id) is updated; else one keyed by it is created, with it as
+ * its phone number or BSUID. The id's lock (lockCustomers) comes first, as on the webhook's path.
+ */
 export async function upsertMapping(db: Queryable, tenantId: string, m: { waId: string; contactName?: string; conversationId?: string }) {
+  await lockCustomers(db, tenantId, [m.waId]);
   const { rows } = await db.query<MappingRow & { created: boolean }>(
-    `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, conversation_id)
-     VALUES ($1, $2, $3, $4)
+    `WITH found AS (${FIND_CUSTOMER})
+     INSERT INTO conversation_mappings AS m (tenant_id, wa_id, phone, user_id, contact_name, conversation_id)
+     SELECT $1, COALESCE(found.wa_id, $2),
+            CASE WHEN found.wa_id IS NULL THEN $5::text END, CASE WHEN found.wa_id IS NULL THEN $6::text END, $3, $4
+       FROM (SELECT 1) AS one LEFT JOIN found ON true
      ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
        contact_name = COALESCE(EXCLUDED.contact_name, m.contact_name),
        conversation_id = COALESCE(EXCLUDED.conversation_id, m.conversation_id),
        updated_at = now()
      RETURNING ${MAPPING_COLUMNS}, (xmax = 0) AS created`,
-    [tenantId, m.waId, m.contactName ?? null, m.conversationId ?? null],
+    [tenantId, m.waId, m.contactName ?? null, m.conversationId ?? null, isWhatsAppPhone(m.waId) ? m.waId : null, isBsuid(m.waId) ? m.waId : null],
   );
   return { mapping: toMapping(rows[0]), created: rows[0].created };
 }
 
+/** The mapping of the customer `waId`: their key, phone number or BSUID. */
 export async function findMapping(db: Queryable, tenantId: string, waId: string): Promise<Mapping | undefined> {
-  const { rows } = await db.query<MappingRow>(`SELECT ${MAPPING_COLUMNS} FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2`, [tenantId, waId]);
+  const { rows } = await db.query<MappingRow>(
+    `SELECT ${MAPPING_COLUMNS} FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = (${FIND_CUSTOMER})`,
+    [tenantId, waId],
+  );
   return rows[0] && toMapping(rows[0]);
 }
 
@@ -132,7 +164,17 @@ export interface MessageView {
   updatedAt: string;
 }
 
-/** The tenant's messages, newest first, optionally only those in one status (e.g. failed, dead). */
+/**
+ * What the messages of the customer `$4` (their key, phone number or BSUID) are stored under:
+ * their key (their messages) and the id Genesys knows them by (agent replies, proactive messages).
+ */
+const CUSTOMER_MESSAGE_IDS = `SELECT unnest(ARRAY[c.wa_id, c.genesys_id]) FROM conversation_mappings c
+                                WHERE c.tenant_id = $1 AND (c.wa_id = $4 OR c.phone = $4 OR c.user_id = $4)`;
+
+/**
+ * The tenant's messages, newest first, optionally only those in one status (e.g. failed, dead),
+ * one direction, or of one customer (by any of their ids).
+ */
 export async function messages(db: Queryable, tenantId: string, filter: { status?: string; direction?: string; waId?: string }, limit: number, beforeId?: string) {
   const { rows } = await db.query<{
     id: string;
@@ -151,7 +193,7 @@ export async function messages(db: Queryable, tenantId: string, filter: { status
     `SELECT id::text, direction, wa_id, wamid, genesys_message_id, message_type, status, error_code, error_message, uncertain_attempts, created_at, updated_at
        FROM message_tracking
       WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR direction = $3)
-        AND ($4::text IS NULL OR wa_id = $4) AND ($5::bigint IS NULL OR id < $5)
+        AND ($4::text IS NULL OR wa_id = ANY (ARRAY(${CUSTOMER_MESSAGE_IDS}) || $4::text)) AND ($5::bigint IS NULL OR id < $5)
       ORDER BY id DESC LIMIT $6`,
     [tenantId, filter.status ?? null, filter.direction ?? null, filter.waId ?? null, beforeId ?? null, limit + 1],
   );

@@ -1,10 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { appError, badInput, parseInput, type Database } from '@bridge/shared';
+import { CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, appError, badInput, parseInput, type Database } from '@bridge/shared';
 import * as repo from './repository';
 
-/** WhatsApp ids: phone numbers in digits, or business-scoped user ids such as `US.1349...`. */
-const waId = z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, 'must be a WhatsApp id (digits, or a business-scoped user id)');
+/**
+ * A customer, by either of their ids: a phone number or a business-scoped user id (BSUID, such as
+ * `US.13491208655302741918`), by the one rule every path applies (shared/src/ids.ts).
+ */
+const waId = z.string().regex(CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE);
 
 const mappingBody = z
   .object({
@@ -24,7 +27,7 @@ const MAX_CURSOR_US = 9_000_000_000_000_000_000n;
 const conversationsQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(10),
-    cursor: z.string().max(200).optional(),
+    cursor: z.string().max(256).optional(),
   })
   .strict();
 
@@ -45,7 +48,8 @@ const messagesQuery = z
 const encodeCursor = (c: repo.Cursor) => Buffer.from(`${c.us}.${c.waId}`, 'utf8').toString('base64url');
 
 function decodeCursor(raw: string): repo.Cursor {
-  const match = /^(\d{1,19})\.([A-Za-z0-9._-]{3,64})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+  // The key part is any mapping's key (customer ids, and what older versions stored), bounded.
+  const match = /^(\d{1,19})\.([A-Za-z0-9._-]{3,135})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
   if (!match || BigInt(match[1]) > MAX_CURSOR_US) throw badInput('cursor', 'is not a cursor this API returned');
   return { us: match[1], waId: match[2] };
 }

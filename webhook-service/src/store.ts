@@ -1,4 +1,4 @@
-import { agentlessTextHash, enqueueSql, laneSql, statement, type Database, type Queryable } from '@bridge/shared';
+import { agentlessTextHash, enqueueSql, laneSql, lockCustomers, statement, type Database, type Queryable } from '@bridge/shared';
 
 /**
  * Where webhooks are written: one transaction per tenant decides what is new and queues its
@@ -72,20 +72,57 @@ const STORE_STATUSES = statement(
 const TENANTS_BY_PHONE_NUMBER = statement('tenants-by-phone-number', 'SELECT phone_number_id, tenant_id FROM tenants_by_phone_number_ids($1::text[])');
 // Tenants sharing a platform-wide app may share its token: any of them proves the handshake.
 const TENANT_BY_VERIFY_TOKEN_HASH = statement('tenant-by-verify-token-hash', 'SELECT tenant_by_verify_token_hash($1) AS tenant_id');
-// Sorted by wa_id so concurrent webhooks lock mapping rows in one order (no deadlocks).
-const STORE_CONTACTS = statement('store-contacts', `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, phone_number_id, last_message_at, last_inbound_at)
-       SELECT $1, wa_id, max(name), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
-         FROM jsonb_to_recordset($2::jsonb) AS x(wa_id text, name text, pnid text, ts double precision)
-        GROUP BY wa_id ORDER BY wa_id
-       ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
-         contact_name = COALESCE(EXCLUDED.contact_name, m.contact_name),
-         phone_number_id = COALESCE(EXCLUDED.phone_number_id, m.phone_number_id),
-         last_message_at = GREATEST(m.last_message_at, EXCLUDED.last_message_at),
-         last_inbound_at = GREATEST(m.last_inbound_at, EXCLUDED.last_inbound_at),
-         updated_at = now()`);
+/**
+ * The customers of a batch (one input row per customer: their phone number and/or BSUID, name,
+ * username) → their mappings, found by either id, else created; returns each row's customer key
+ * (`conversation_mappings.wa_id`, what their messages and lanes are keyed by). A customer's key
+ * is the id the bridge first knew them by: found by BSUID, else by phone number, else their phone
+ * number, else their BSUID. The mapping learns the ids it lacked, except a phone number that is
+ * already another mapping's (which stays theirs). Upserted rows are sorted by key so concurrent
+ * webhooks lock mapping rows in one order.
+ */
+const STORE_CUSTOMERS = statement(
+  'store-customers',
+  `WITH input AS (
+         SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(n int, phone text, user_id text, name text, username text, pnid text, ts double precision)
+       ), found AS (
+         SELECT i.*,
+                (SELECT m.wa_id FROM conversation_mappings m
+                  WHERE m.tenant_id = $1 AND (m.user_id = i.user_id OR m.wa_id = i.user_id) ORDER BY m.wa_id = i.user_id DESC LIMIT 1) AS by_user,
+                (SELECT m.wa_id FROM conversation_mappings m
+                  WHERE m.tenant_id = $1 AND (m.phone = i.phone OR m.wa_id = i.phone) ORDER BY m.wa_id = i.phone DESC LIMIT 1) AS by_phone
+           FROM input i
+       ), keyed AS (
+         SELECT n, COALESCE(by_user, by_phone, phone, user_id) AS key,
+                CASE WHEN by_phone IS NULL OR by_phone = COALESCE(by_user, by_phone) THEN phone END AS phone,
+                user_id, name, username, pnid, ts
+           FROM found
+       ), upserted AS (
+         INSERT INTO conversation_mappings AS m (tenant_id, wa_id, phone, user_id, contact_name, username, phone_number_id, last_message_at, last_inbound_at)
+         SELECT $1, key, max(phone), max(user_id), max(name), max(username), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
+           FROM keyed GROUP BY key ORDER BY key
+         ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
+           phone = COALESCE(EXCLUDED.phone, m.phone),
+           user_id = COALESCE(EXCLUDED.user_id, m.user_id),
+           contact_name = COALESCE(EXCLUDED.contact_name, m.contact_name),
+           username = COALESCE(EXCLUDED.username, m.username),
+           phone_number_id = COALESCE(EXCLUDED.phone_number_id, m.phone_number_id),
+           last_message_at = GREATEST(m.last_message_at, EXCLUDED.last_message_at),
+           last_inbound_at = GREATEST(m.last_inbound_at, EXCLUDED.last_inbound_at),
+           updated_at = now()
+       )
+       SELECT n, key FROM keyed`,
+);
+
+/** A customer as a webhook names them: their phone number, their business-scoped user id (BSUID), or both. */
+export interface CustomerIds {
+  phone?: string | null;
+  userId?: string | null;
+}
 
 export interface InboundMessage {
-  waId: string | null;
+  /** Who sent it; null when the message names nobody (stored, with no customer). */
+  customer: CustomerIds | null;
   wamid: string;
   type: string;
   /** Unix seconds, from Meta's `timestamp`, sanitised (ingest/time.ts): SQL reads this, never the payload's. */
@@ -101,25 +138,29 @@ export interface InboundStatus {
   payload: unknown;
 }
 
-/** A customer's number change (a `user_changed_number` system message), from its wamid. */
+/** A customer's number change (a `user_changed_number` system message), from its wamid: their old number, their new one. */
 export interface NumberChange {
   wamid: string;
   from: string;
   to: string;
 }
 
-export interface ContactSeen {
-  waId: string;
+/** A message's sender as its webhook shows them (at least one id). */
+export interface ContactSeen extends CustomerIds {
   name: string | null;
+  /** `contacts[].profile.username`: their WhatsApp username, when they have one. */
+  username?: string | null;
   phoneNumberId: string;
   ts: number;
 }
 
 /**
- * Stores a tenant's share of a Meta webhook: new messages (by wamid) and statuses (by wamid +
- * status) are inserted, duplicates skipped, and every new one gets its delivery queued, all in
- * the caller's transaction. A number change moves its customer's conversation (moveConversation),
- * once: a redelivered one changes nothing. Returns how many were new.
+ * Stores a tenant's share of a Meta webhook: its customers first (storeCustomers: each found by
+ * phone number or BSUID, else created), then new messages (by wamid, each keyed by its sender's
+ * customer key) and statuses (by wamid + status) are inserted, duplicates skipped, and every new
+ * one gets its delivery queued, all in the caller's transaction. A number change moves its
+ * customer's conversation (moveConversation), once: a redelivered one changes nothing. Returns
+ * how many were new.
  */
 export async function storeMetaUpdates(
   q: Queryable,
@@ -130,11 +171,10 @@ export async function storeMetaUpdates(
   let newStatuses = 0;
   const changes = (input.numberChanges ?? []).map((c) => ({ wamid: textParam(c.wamid), from: textParam(c.from), to: textParam(c.to) }));
   const numberChanges = changes.length ? await notYetStored(q, tenantId, changes) : [];
+  const keys = await storeCustomers(q, tenantId, input.contacts);
   if (input.messages.length) {
-    const { rowCount } = await q.query({
-      ...STORE_MESSAGES,
-      values: [tenantId, jsonb(input.messages.map((m, n) => ({ n, wa_id: m.waId, wamid: m.wamid, type: m.type, ts: m.ts, payload: m.payload })))],
-    });
+    const rows = input.messages.map((m, n) => ({ n, wa_id: keys.of(m.customer), wamid: m.wamid, type: m.type, ts: m.ts, payload: m.payload }));
+    const { rowCount } = await q.query({ ...STORE_MESSAGES, values: [tenantId, jsonb(rows)] });
     newMessages = rowCount ?? 0;
   }
   if (input.statuses.length) {
@@ -144,14 +184,98 @@ export async function storeMetaUpdates(
     });
     newStatuses = rowCount ?? 0;
   }
-  if (input.contacts.length) {
-    await q.query({
-      ...STORE_CONTACTS,
-      values: [tenantId, jsonb(input.contacts.map((c) => ({ wa_id: c.waId, name: c.name, pnid: c.phoneNumberId, ts: c.ts })))],
-    });
-  }
-  for (const change of numberChanges) await moveConversation(q, tenantId, change.from, change.to);
+  for (const change of numberChanges) await moveConversation(q, tenantId, keys.of({ phone: change.from }) ?? change.from, change.to);
   return { messages: newMessages, statuses: newStatuses };
+}
+
+/** Each customer id of a batch → the key of its customer's mapping. */
+export class CustomerKeys {
+  private readonly byId = new Map<string, string>();
+
+  /** `ids` (cleaned, textParam) belong to the customer keyed `key`. */
+  add(ids: Iterable<string>, key: string): void {
+    for (const id of ids) this.byId.set(id, key);
+  }
+
+  /** The customer's key: their mapping's, else (not stored) their phone number, else their BSUID; null for nobody. */
+  of(customer: CustomerIds | null | undefined): string | null {
+    if (!customer) return null;
+    const phone = customer.phone ? textParam(customer.phone) : undefined;
+    const userId = customer.userId ? textParam(customer.userId) : undefined;
+    return (userId && this.byId.get(userId)) || (phone && this.byId.get(phone)) || phone || userId || null;
+  }
+}
+
+/**
+ * The batch's customers, in the caller's transaction: the senders seen are merged into customers
+ * (entries sharing a phone number or a BSUID are one customer), their ids locked (LOCK_CUSTOMERS),
+ * and each customer's mapping found by either id or created, learning what it lacked
+ * (STORE_CUSTOMERS): name, username, business number, the ids, the time of their last message.
+ * The ids' locks (lockCustomers, shared) come first, so STORE_CUSTOMERS decides on what was
+ * committed. Two statements, none when no customer is named.
+ */
+export async function storeCustomers(q: Queryable, tenantId: string, seen: ContactSeen[]): Promise<CustomerKeys> {
+  const keys = new CustomerKeys();
+  const customers = mergeCustomers(seen);
+  if (customers.length === 0) return keys;
+  const ids = [...new Set(customers.flatMap((c) => [c.phone, c.userId].filter((id): id is string => !!id)))];
+  await lockCustomers(q, tenantId, ids);
+  const rows = customers.map((c, n) => ({ n, phone: c.phone, user_id: c.userId, name: c.name, username: c.username, pnid: c.phoneNumberId, ts: c.ts }));
+  const { rows: resolved } = await q.query<{ n: number; key: string }>({ ...STORE_CUSTOMERS, values: [tenantId, jsonb(rows)] });
+  for (const r of resolved) keys.add(customers[r.n].ids, r.key);
+  return keys;
+}
+
+/** A customer of a batch: every id they were seen with, the first phone number and BSUID, the latest name and username. */
+interface BatchCustomer {
+  ids: Set<string>;
+  phone: string | null;
+  userId: string | null;
+  name: string | null;
+  username: string | null;
+  phoneNumberId: string;
+  ts: number;
+}
+
+/**
+ * One entry per customer: entries that share a phone number or a BSUID are merged. Ids are
+ * cleaned for PostgreSQL (textParam) here, once.
+ */
+function mergeCustomers(seen: ContactSeen[]): BatchCustomer[] {
+  const customers: BatchCustomer[] = [];
+  const byId = new Map<string, BatchCustomer>();
+  for (const s of seen) {
+    const phone = s.phone ? textParam(s.phone) : null;
+    const userId = s.userId ? textParam(s.userId) : null;
+    const ids = [phone, userId].filter((id): id is string => !!id);
+    if (ids.length === 0) continue;
+    const matches = [...new Set(ids.flatMap((id) => byId.get(id) ?? []))];
+    const c = matches[0] ?? { ids: new Set<string>(), phone: null, userId: null, name: null, username: null, phoneNumberId: s.phoneNumberId, ts: s.ts };
+    if (!matches[0]) customers.push(c);
+    // An entry naming two customers seen apart (their number, their BSUID) makes them one.
+    for (const other of matches.slice(1)) {
+      for (const id of other.ids) c.ids.add(id);
+      c.phone ??= other.phone;
+      c.userId ??= other.userId;
+      c.name ??= other.name;
+      c.username ??= other.username;
+      c.ts = Math.max(c.ts, other.ts);
+      customers.splice(customers.indexOf(other), 1);
+    }
+    c.phone ??= phone;
+    c.userId ??= userId;
+    if (s.ts >= c.ts) {
+      c.name = s.name ?? c.name;
+      c.username = s.username ?? c.username;
+    } else {
+      c.name ??= s.name;
+      c.username ??= s.username ?? null;
+    }
+    c.ts = Math.max(c.ts, s.ts);
+    for (const id of ids) c.ids.add(id);
+    for (const id of c.ids) byId.set(id, c);
+  }
+  return customers;
 }
 
 /** The changes whose system message is not stored yet (a redelivered one was applied already). */
@@ -165,7 +289,8 @@ async function notYetStored(q: Queryable, tenantId: string, changes: NumberChang
 }
 
 /**
- * A customer changed number, `from` → `to`: their conversation mapping moves to `to` (merged into
+ * A customer changed number, `from` (their mapping's key) → `to` (their new number): their
+ * conversation mapping moves to `to` (merged into
  * one `to` already has), keeping in `genesys_id` the id Genesys knows them by, so that the same
  * Genesys conversation continues and their messages from `to` reach it; `from` (and any number
  * that had moved to `from`) is aliased to `to`, so that agent replies, which Genesys addresses to
@@ -174,11 +299,16 @@ async function notYetStored(q: Queryable, tenantId: string, changes: NumberChang
 export async function moveConversation(q: Queryable, tenantId: string, from: string, to: string): Promise<void> {
   await q.query(
     `WITH old AS (DELETE FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2 RETURNING *)
-     INSERT INTO conversation_mappings AS m (tenant_id, wa_id, genesys_id, contact_name, conversation_id, phone_number_id,
+     INSERT INTO conversation_mappings AS m (tenant_id, wa_id, phone, genesys_id, contact_name, username, conversation_id, phone_number_id,
                                              last_message_at, last_inbound_at, created_at)
-     SELECT tenant_id, $3, COALESCE(genesys_id, wa_id), contact_name, conversation_id, phone_number_id, last_message_at, last_inbound_at, created_at
+     SELECT tenant_id, $3,
+            -- Their number now, unless another mapping has it. Their BSUID is not carried over:
+            -- a new phone number gets a new BSUID, which their next message brings.
+            CASE WHEN NOT EXISTS (SELECT 1 FROM conversation_mappings o WHERE o.tenant_id = $1 AND o.phone = $3 AND o.wa_id <> $3) THEN $3 END,
+            COALESCE(genesys_id, wa_id), contact_name, username, conversation_id, phone_number_id, last_message_at, last_inbound_at, created_at
        FROM old
      ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
+       phone = COALESCE(m.phone, EXCLUDED.phone),
        genesys_id = EXCLUDED.genesys_id,
        conversation_id = COALESCE(EXCLUDED.conversation_id, m.conversation_id),
        contact_name = COALESCE(m.contact_name, EXCLUDED.contact_name),

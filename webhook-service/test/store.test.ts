@@ -43,17 +43,17 @@ describe('the webhook store queues what it stores', () => {
   const ts = 1_735_732_800; // 2025-01-01T12:00:00Z
   const updates = {
     messages: [
-      { waId: WA, wamid: 'wamid.M1', type: 'text', ts, payload: { id: 'wamid.M1' } },
-      { waId: WA, wamid: 'wamid.M2', type: 'text', ts: ts + 1, payload: { id: 'wamid.M2' } },
+      { customer: { phone: WA }, wamid: 'wamid.M1', type: 'text', ts, payload: { id: 'wamid.M1' } },
+      { customer: { phone: WA }, wamid: 'wamid.M2', type: 'text', ts: ts + 1, payload: { id: 'wamid.M2' } },
     ],
     statuses: [{ wamid: 'wamid.OUT1', status: 'delivered', ts: ts + 2, payload: { id: 'wamid.OUT1', status: 'delivered', timestamp: String(ts + 2) } }],
-    contacts: [{ waId: WA, name: 'Sheena', phoneNumberId: '106540352242922', ts }],
+    contacts: [{ phone: WA, name: 'Sheena', phoneNumberId: '106540352242922', ts }],
   };
 
-  it('stores a Meta webhook’s messages, statuses and contacts in one statement each, their deliveries queued on their lanes', async () => {
+  it('stores a Meta webhook’s messages, statuses and contacts in one statement each (and one for the customers’ locks), their deliveries queued on their lanes', async () => {
     const { result, statements } = await counted((q) => storeMetaUpdates(q, T, updates));
     expect(result).toEqual({ messages: 2, statuses: 1 });
-    expect(statements).toBe(3);
+    expect(statements).toBe(4);
 
     const [m1, m2] = await ownerQuery<{ id: string }>(tdb, 'SELECT id::text FROM message_tracking WHERE tenant_id = $1 ORDER BY id', [T]);
     const [event] = await ownerQuery<{ id: string }>(tdb, 'SELECT id::text FROM message_events WHERE tenant_id = $1', [T]);
@@ -118,9 +118,9 @@ describe('a customer who changes number', () => {
   const aliases = () =>
     ownerQuery<{ wa_id: string; moved_to: string }>(tdb, 'SELECT wa_id, moved_to FROM conversation_aliases WHERE tenant_id = $1 ORDER BY wa_id', [T]);
   const change = (wamid: string, from: string, to: string) => ({
-    messages: [{ waId: from, wamid, type: 'system', ts: 1_735_733_000, payload: { message: { id: wamid, from, type: 'system' } } }],
+    messages: [{ customer: { phone: from }, wamid, type: 'system', ts: 1_735_733_000, payload: { message: { id: wamid, from, type: 'system' } } }],
     statuses: [],
-    contacts: [{ waId: from, name: null, phoneNumberId: '106540352242922', ts: 1_735_733_000 }],
+    contacts: [{ phone: from, name: null, phoneNumberId: '106540352242922', ts: 1_735_733_000 }],
     numberChanges: [{ wamid, from, to }],
   });
 
@@ -193,4 +193,137 @@ describe('a number change keeps the customer-service window', () => {
     await db.withTenant(U, (q) => moveConversation(q, U, '16600000005', '16600000006'));
     expect(await lastInbound('16600000006')).toBe('2025-01-02T12:00:00.000Z');
   });
+});
+
+describe('customers by phone number or business-scoped user id: one mapping per person', () => {
+  const V = 'tenant-bsuid';
+  const PNID = '106540352242922';
+  let n = 0;
+  const mappings = () =>
+    ownerQuery<{ wa_id: string; phone: string | null; user_id: string | null; username: string | null; contact_name: string | null }>(
+      tdb,
+      'SELECT wa_id, phone, user_id, username, contact_name FROM conversation_mappings WHERE tenant_id = $1 ORDER BY wa_id',
+      [V],
+    );
+  const laneOf = async (wamid: string) =>
+    (
+      await ownerQuery<{ lane: string; wa_id: string }>(
+        tdb,
+        'SELECT o.lane, m.wa_id FROM outbox o JOIN message_tracking m ON m.tenant_id = o.tenant_id AND m.id = o.message_id WHERE o.tenant_id = $1 AND m.wamid = $2',
+        [V, wamid],
+      )
+    )[0];
+  /** One message from a customer named by `ids`, stored as the ingest stores it; returns its wamid. */
+  async function writes(ids: { phone?: string; userId?: string }, extra: { name?: string; username?: string } = {}, q?: Queryable): Promise<string> {
+    const wamid = `wamid.B${++n}`;
+    const ts = 1_735_740_000 + n;
+    const updates = {
+      messages: [{ customer: ids, wamid, type: 'text', ts, payload: { message: { id: wamid } } }],
+      statuses: [],
+      contacts: [{ ...ids, name: extra.name ?? null, username: extra.username ?? null, phoneNumberId: PNID, ts }],
+    };
+    if (q) await storeMetaUpdates(q, V, updates);
+    else await db.withTenant(V, (tx) => storeMetaUpdates(tx, V, updates));
+    return wamid;
+  }
+
+  beforeAll(async () => {
+    await ownerQuery(tdb, 'INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)', [V]);
+  });
+  beforeEach(async () => {
+    await ownerQuery(tdb, 'DELETE FROM conversation_mappings WHERE tenant_id = $1', [V]);
+  });
+
+  it('a customer first seen without a phone number is keyed by their BSUID; showing their number later, they stay in the same mapping and lane', async () => {
+    const B = 'US.13491208655302741918';
+    const first = await writes({ userId: B }, { username: 'ana.b' });
+    expect(await mappings()).toEqual([{ wa_id: B, phone: null, user_id: B, username: 'ana.b', contact_name: null }]);
+    expect(await laneOf(first)).toEqual({ lane: lanes.inbound(B), wa_id: B });
+
+    const withPhone = await writes({ phone: '16505550301', userId: B }, { name: 'Ana' });
+    const phoneOnly = await writes({ phone: '16505550301' });
+    expect(await mappings()).toEqual([{ wa_id: B, phone: '16505550301', user_id: B, username: 'ana.b', contact_name: 'Ana' }]);
+    expect(await laneOf(withPhone)).toEqual({ lane: lanes.inbound(B), wa_id: B });
+    expect(await laneOf(phoneOnly)).toEqual({ lane: lanes.inbound(B), wa_id: B });
+  });
+
+  it('a customer first seen with a phone number stays keyed by it when later webhooks carry only their BSUID', async () => {
+    const B = 'US.555000111222';
+    await writes({ phone: '16505550302', userId: B });
+    const hidden = await writes({ userId: B }, { username: 'ben' });
+    expect(await mappings()).toEqual([{ wa_id: '16505550302', phone: '16505550302', user_id: B, username: 'ben', contact_name: null }]);
+    expect(await laneOf(hidden)).toEqual({ lane: lanes.inbound('16505550302'), wa_id: '16505550302' });
+  });
+
+  it('keys a maximum-length BSUID and a parent BSUID as they came', async () => {
+    const max = `US.${'a1B2c3D4'.repeat(16)}`;
+    const parent = `US.ENT.${'7'.repeat(128)}`;
+    await writes({ userId: max });
+    await writes({ userId: parent });
+    expect((await mappings()).map((m) => [m.wa_id, m.user_id]).sort()).toEqual([
+      [max, max],
+      [parent, parent],
+    ].sort());
+  });
+
+  it('one webhook naming a customer twice (their number; their number and BSUID) makes one mapping', async () => {
+    const B = 'US.777000111';
+    const ts = 1_735_750_000;
+    await db.withTenant(V, (q) =>
+      storeMetaUpdates(q, V, {
+        messages: [],
+        statuses: [],
+        contacts: [
+          { userId: B, name: null, phoneNumberId: PNID, ts },
+          { phone: '16505550303', userId: B, name: 'Cy', phoneNumberId: PNID, ts: ts + 1 },
+          { phone: '16505550303', name: null, phoneNumberId: PNID, ts: ts + 2 },
+        ],
+      }),
+    );
+    expect(await mappings()).toEqual([{ wa_id: '16505550303', phone: '16505550303', user_id: B, username: null, contact_name: 'Cy' }]);
+  });
+
+  it('two webhooks at once about one new customer, one with their number and BSUID, one with only the BSUID: one mapping (the customers’ locks)', async () => {
+    const B = 'US.888000111';
+    // The first transaction stores and holds its locks until the second one has started waiting.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = db.withTenant(V, async (q) => {
+      await writes({ phone: '16505550304', userId: B }, {}, q);
+      await held;
+    });
+    const second = db.withTenant(V, (q) => writes({ userId: B }, { username: 'dee' }, q));
+    // The second waits for the first's locks: it cannot finish before the first commits.
+    let secondDone = false;
+    void second.then(() => (secondDone = true));
+    await waitForLockWaiter();
+    expect(secondDone).toBe(false);
+    release();
+    await Promise.all([first, second]);
+    expect(await mappings()).toEqual([{ wa_id: '16505550304', phone: '16505550304', user_id: B, username: 'dee', contact_name: null }]);
+  });
+
+  it('a phone number another customer’s mapping holds stays theirs', async () => {
+    await writes({ phone: '16505550305' });
+    await writes({ userId: 'US.999000111' });
+    // A webhook now names both for one person: the BSUID's mapping is theirs, the number stays with its own mapping.
+    await writes({ phone: '16505550305', userId: 'US.999000111' });
+    expect((await mappings()).map((m) => [m.wa_id, m.phone, m.user_id])).toEqual([
+      ['16505550305', '16505550305', null],
+      ['US.999000111', null, 'US.999000111'],
+    ]);
+  });
+
+  /** Until a session of the test database waits on an advisory lock. */
+  async function waitForLockWaiter(): Promise<void> {
+    for (let i = 0; i < 500; i++) {
+      const [row] = await ownerQuery<{ waiting: string }>(
+        tdb,
+        `SELECT count(*) AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      if (Number(row.waiting) > 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('no transaction waited for the customers’ locks');
+  }
 });

@@ -18,14 +18,20 @@
  *   `typed_number`), `replyId` (the WhatsApp id) and `replyPayload` (the Genesys payload the bot
  *   flow branches on) as custom attributes. The payload is the id itself unless `ctx.choices`
  *   says otherwise; for a generated id (`option-<n>`) without `ctx.choices` it is unknown and left out.
- * - `channel.from.id` is `message.from`, else `ctx.waId` (Phone); without either, the
- *   business-scoped user id (`from_user_id`, else `ctx.userId`) as Opaque; else UnmappableMessage.
+ * - `channel.from.id` is the customer's key (`ctx.waId`: their phone number, or the BSUID of a
+ *   customer first seen without one), so that Genesys keeps one conversation per customer
+ *   whichever ids a later message carries; without it, `message.from`, else the business-scoped
+ *   user id (`from_user_id`, else `ctx.userId`); else UnmappableMessage. `idType` is `Phone` for a
+ *   phone number, `Opaque` for a BSUID. The nickname is the username when there is one. The
+ *   BSUID is the `waUserId` attribute, the username `waUsername`, and the number they write from
+ *   `waId` when Genesys knows them by another id.
  *   A customer who changed number keeps the id Genesys knows them by (`ctx.genesysId`), so that
  *   their Genesys conversation continues; the number they write from is then the `waId`
  *   attribute, and the id Genesys knows the `previousWaId` attribute. A number change itself
  *   (`system` message, `user_changed_number`) carries both numbers the same way.
  */
 
+import { genesysIdType, isBsuid, isWhatsAppPhone } from '@bridge/shared';
 import { MAX_GENESYS_TEXT, UnmappableMessage, baseMime, cleanFilename, extensionFor, nonEmpty, splitText, unixToIso } from './common';
 import type { GenesysContent, GenesysInboundMessage, GenesysMediaType } from './genesys-types';
 import { describeMetaError, metaErrorText } from './meta-errors';
@@ -41,12 +47,18 @@ const MAX_ATTRIBUTE = 1000;
  */
 export interface InboundContext {
   tenantId: string;
-  /** The user's phone number (`contacts[].wa_id` or `messages[].from`). */
+  /**
+   * The customer's key (`message_tracking.wa_id`): the id the bridge first knew them by, their
+   * phone number or, for a customer first seen without one, their business-scoped user id. Unless
+   * they changed number (`genesysId`), Genesys knows them by it, whichever ids this message carries.
+   */
   waId: string | undefined;
-  /** The business-scoped user id (`contacts[].user_id`), used when no phone number is known. */
+  /** The business-scoped user id (`contacts[].user_id`), when the message carries no `from_user_id`. */
   userId?: string;
-  /** The sender's WhatsApp profile name; split into nickname/firstName/lastName. */
+  /** The sender's WhatsApp profile name; split into firstName/lastName, the nickname when they have no username. */
   profileName?: string;
+  /** The sender's WhatsApp username (`contacts[].profile.username`): the nickname when present. */
+  username?: string;
   /**
    * The id Genesys knows this customer by, when it is not the number they write from (they
    * changed number: their conversation is keyed by the old one).
@@ -84,12 +96,18 @@ const GENESYS_MEDIA_TYPE: Record<MediaKind, GenesysMediaType> = {
   sticker: 'Image',
 };
 
-function splitName(profileName: string | undefined): { nickname?: string; firstName?: string; lastName?: string } {
+/**
+ * The sender's names for Genesys: their WhatsApp username as the nickname when they have one
+ * (what the agent knows them by: a customer with a username may show no number), else their
+ * profile name; first and last name split from the profile name.
+ */
+function splitName(profileName: string | undefined, username?: string): { nickname?: string; firstName?: string; lastName?: string } {
   const name = profileName?.trim();
-  if (!name) return {};
+  const handle = username?.trim() || undefined;
+  if (!name) return handle ? { nickname: handle } : {};
   const space = name.search(/\s/);
-  if (space === -1) return { nickname: name, firstName: name };
-  return { nickname: name, firstName: name.slice(0, space), lastName: name.slice(space + 1).trim() || undefined };
+  if (space === -1) return { nickname: handle ?? name, firstName: name };
+  return { nickname: handle ?? name, firstName: name.slice(0, space), lastName: name.slice(space + 1).trim() || undefined };
 }
 
 /** Meta's errors on a customer's message, each in Meta's own words (describeMetaError). */
@@ -194,21 +212,33 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
   if (!message || !nonEmpty(message.id)) throw new UnmappableMessage('Message has no id');
   const time = nonEmpty(ctx.time) ? ctx.time : unixToIso(message.timestamp, `Message ${message.id}`);
 
-  const phone = nonEmpty(message.from) ? message.from : nonEmpty(ctx.waId) ? ctx.waId : undefined;
-  const userId = nonEmpty(message.from_user_id) ? message.from_user_id : nonEmpty(ctx.userId) ? ctx.userId : undefined;
+  const phone = nonEmpty(message.from) ? message.from : isWhatsAppPhone(ctx.waId) ? ctx.waId : undefined;
+  const userId = nonEmpty(message.from_user_id)
+    ? message.from_user_id
+    : nonEmpty(ctx.userId)
+      ? ctx.userId
+      : isBsuid(ctx.waId) && ctx.waId !== phone
+        ? ctx.waId
+        : undefined;
   if (!phone && !userId) throw new UnmappableMessage(`Message ${message.id} has neither a phone number nor a user id`);
   const sender = phone ?? userId!;
-  const knownAs = nonEmpty(ctx.genesysId) && ctx.genesysId !== sender ? ctx.genesysId : sender;
+  // Whoever they write as now, Genesys keeps knowing them by one id: the one it knows (they
+  // changed number), else their key (the id they were first known by), else who writes.
+  const changedNumber = nonEmpty(ctx.genesysId) && ctx.genesysId !== sender;
+  const knownAs = changedNumber ? ctx.genesysId! : nonEmpty(ctx.waId) ? ctx.waId : sender;
   const from: GenesysInboundMessage['channel']['from'] = {
     id: knownAs,
-    idType: knownAs === phone || /^\d+$/.test(knownAs) ? 'Phone' : 'Opaque',
-    ...splitName(ctx.profileName),
+    idType: genesysIdType(knownAs),
+    ...splitName(ctx.profileName, ctx.username),
   };
 
   const type = nonEmpty(message.type) ? message.type : 'unknown';
   const attributes: Record<string, string | undefined> = { tenantId: ctx.tenantId, waMessageType: type };
   if (userId) attributes.waUserId = userId;
-  if (knownAs !== sender) {
+  if (nonEmpty(ctx.username)) attributes.waUsername = ctx.username;
+  // The number they write from, when Genesys knows them by another id (an earlier number, or their BSUID).
+  if (phone && knownAs !== phone) attributes.waId = phone;
+  if (changedNumber) {
     attributes.waId = sender;
     attributes.previousWaId = knownAs;
   }

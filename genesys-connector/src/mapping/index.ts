@@ -18,7 +18,7 @@ export * from './meta-types';
 export * from './genesys-types';
 export { MAX_GENESYS_TEXT, MAX_META_CAPTION, MAX_META_TEXT, UnmappableMessage, baseMime, isHttpUrl, splitText, truncateText } from './common';
 export { inboundParts, metaMessageToGenesys, numberChangeOf, type InboundContext } from './inbound';
-export { genesysOutboundPlan, genesysOutboundToMetaSends, type OutboundPlan } from './outbound';
+export { addressedSend, genesysOutboundPlan, genesysOutboundToMetaSends, type MetaAddressedSend, type OutboundPlan } from './outbound';
 export { WHATSAPP_INTERACTIVE, type OfferedChoice } from './structured';
 export { agentTemplateCommand, hasAttachments, reopenTemplateOf, templateHowTo, templateParameterText, windowClosedReason, windowClosedSentence } from './templates';
 export {

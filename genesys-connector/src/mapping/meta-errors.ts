@@ -57,6 +57,14 @@ export const META_ERRORS: Readonly<Record<number, MetaErrorEntry>> = {
   131026: { reason: 'InvalidDestination', agentText: 'The message could not be delivered to this WhatsApp user', retry: false },
   131021: { reason: 'InvalidDestination', agentText: 'The recipient cannot be the sender', retry: false },
   131051: { reason: 'UnsupportedMessage', agentText: 'WhatsApp does not support this message type', retry: false },
+  // The customer is known only by their business-scoped user id (they hide their number behind a
+  // username), and this message cannot be sent to one (e.g. some authentication templates).
+  131062: {
+    reason: 'UnsupportedMessage',
+    agentText:
+      'WhatsApp cannot send this message to a customer known only by their username (business-scoped user id): it needs their phone number. Send it another way (e.g. as text, or another template)',
+    retry: false,
+  },
   // 131052 is Meta failing to fetch a user's media (inbound); 131053 is Meta failing to take our
   // media, in practice an unsupported type or size.
   131052: { reason: 'GeneralError', agentText: 'WhatsApp could not download the media', retry: false },

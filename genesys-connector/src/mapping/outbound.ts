@@ -6,7 +6,8 @@
  * A bot's quick replies, cards and carousels are rendered by structured.ts.
  */
 
-import { MAX_META_CAPTION, baseMime, cleanFilename, extensionFor, isHttpUrl, textSends } from './common';
+import { isBsuid, isWhatsAppPhone } from '@bridge/shared';
+import { MAX_META_CAPTION, UnmappableMessage, baseMime, cleanFilename, extensionFor, isHttpUrl, textSends } from './common';
 import type { GenesysOutboundAttachment, GenesysOutboundMessage } from './genesys-types';
 import type { MetaMediaRef, MetaSendBody } from './meta-types';
 import { renderStructured, structuredBlocks, type OfferedChoice } from './structured';
@@ -127,4 +128,23 @@ export function genesysOutboundPlan(msg: GenesysOutboundMessage, to: string): Ou
 /** The sends of genesysOutboundPlan, without the choices. */
 export function genesysOutboundToMetaSends(msg: GenesysOutboundMessage, to: string): MetaSendBody[] {
   return genesysOutboundPlan(msg, to).sends;
+}
+
+/** A send as it goes to Meta: the customer in `to` (a phone number) or in `recipient` (a BSUID). */
+export type MetaAddressedSend = Omit<MetaSendBody, 'to'> & ({ to: string; recipient?: never } | { recipient: string; to?: never });
+
+/**
+ * The send as Meta takes it. Every send body names its customer in `to` as the mappings build
+ * it; a phone number stays there, a business-scoped user id (BSUID, parent BSUIDs included) goes
+ * in `recipient` instead, since Meta refuses a BSUID in `to` (and with both, `to` wins). Source:
+ * shared/reference/whatsapp-cloud-api.md, "Usernames and business-scoped user ids". Throws
+ * UnmappableMessage when the customer id is neither (the one rule: shared/src/ids.ts).
+ */
+export function addressedSend(body: MetaSendBody): MetaAddressedSend {
+  if (isWhatsAppPhone(body.to)) return body as MetaAddressedSend;
+  if (isBsuid(body.to)) {
+    const { to, ...rest } = body;
+    return { ...rest, recipient: to } as MetaAddressedSend;
+  }
+  throw new UnmappableMessage('The customer id is neither a WhatsApp phone number nor a business-scoped user id');
 }

@@ -16,6 +16,7 @@
  * must not follow the final one.
  */
 
+import { genesysIdType } from '@bridge/shared';
 import { UnmappableMessage, nonEmpty, truncateText, unixToIso } from './common';
 import type { GenesysReason, GenesysReasonCode, GenesysReceipt } from './genesys-types';
 import { metaErrorText, metaErrorToReason, type MetaErrorText } from './meta-errors';
@@ -101,7 +102,7 @@ export function buildReceipt(target: ReceiptTarget, due: ReceiptDue, time: strin
   if (!nonEmpty(target.to)) throw new UnmappableMessage(`Agent message ${target.genesysMessageId} has no recipient`);
   const receipt: GenesysReceipt = {
     id: target.genesysMessageId,
-    channel: { to: { id: target.to, idType: /^\d+$/.test(target.to) ? 'Phone' : 'Opaque' }, time },
+    channel: { to: { id: target.to, idType: genesysIdType(target.to) }, time },
     status: due.status,
     direction: 'Outbound',
     isFinalReceipt: due.isFinalReceipt,

@@ -11,12 +11,12 @@ import { metaMessageToGenesys, type GenesysInboundMessage, type InboundContext, 
 // ------------------------------------------------------------------------------------------------
 // Fixtures: every message and status in the pywa payloads, with the contact that came with it.
 
-const FIXTURES = path.join(__dirname, '../../../test/fixtures/meta-pywa');
+const FIXTURES = path.join(__dirname, '../../../test/fixtures');
 
 export interface Contact {
   wa_id?: string;
   user_id?: string;
-  profile?: { name?: string };
+  profile?: { name?: string; username?: string };
 }
 interface Value {
   contacts?: Contact[];
@@ -40,7 +40,9 @@ export function messagesOf(payload: Payload | MetaWebhookPayload): Array<{ messa
   for (const entry of (payload as Payload).entry) {
     for (const change of entry.changes) {
       for (const message of change.value.messages ?? []) {
-        const contact = change.value.contacts?.find((c) => c.wa_id === message.from) ?? change.value.contacts?.[0];
+        const contact =
+          change.value.contacts?.find((c) => (c.wa_id && c.wa_id === message.from) || (c.user_id && c.user_id === message.from_user_id)) ??
+          change.value.contacts?.[0];
         out.push({ message, contact });
       }
     }
@@ -56,11 +58,24 @@ const messageFiles = ['message.json', 'callback_button.json', 'callback_selectio
 export const fixtureMessages: FixtureMessage[] = [];
 export const fixtureStatuses: Array<{ name: string; status: MetaStatus }> = [];
 for (const file of messageFiles) {
-  for (const [key, payload] of Object.entries(loadFixture(file))) {
+  for (const [key, payload] of Object.entries(loadFixture(`meta-pywa/${file}`))) {
     messagesOf(payload).forEach((m, i) => fixtureMessages.push({ name: `${file}:${key}#${i}`, ...m }));
     statusesOf(payload).forEach((status, i) => fixtureStatuses.push({ name: `${file}:${key}#${i}`, status }));
   }
 }
+
+/** Customers without a phone number (test/fixtures/meta-bsuid): messages with their contact, statuses. */
+export const bsuidMessages: FixtureMessage[] = Object.entries(loadFixture('meta-bsuid/message.json')).flatMap(([key, payload]) =>
+  messagesOf(payload).map((m, i) => ({ name: `${key}#${i}`, ...m })),
+);
+export const bsuidStatuses: Array<{ name: string; status: MetaStatus }> = Object.entries(loadFixture('meta-bsuid/message_status.json')).flatMap(
+  ([key, payload]) => statusesOf(payload).map((status, i) => ({ name: `${key}#${i}`, status })),
+);
+export const bsuidMessage = (key: string): FixtureMessage => {
+  const found = bsuidMessages.find((m) => m.name === `${key}#0`);
+  if (!found) throw new Error(`no BSUID fixture ${key}`);
+  return found;
+};
 
 export const messageByKey = (key: string): FixtureMessage => {
   const found = fixtureMessages.find((m) => m.name.split(':')[1] === `${key}#0`);
@@ -84,6 +99,7 @@ export function context(contact?: Contact, calls: MediaCall[] = []): InboundCont
     waId: contact?.wa_id,
     userId: contact?.user_id,
     profileName: contact?.profile?.name,
+    username: contact?.profile?.username,
     mediaUrl: (media) => {
       calls.push(media);
       return `${PUBLIC}/webhook/media/acme/${encodeURIComponent(media.mediaId)}?mime=${encodeURIComponent(media.mimeType)}&sig=x`;

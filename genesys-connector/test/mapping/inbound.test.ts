@@ -2,7 +2,7 @@ import { buildImageMessage, buildNumberChangeMessage, buildTextMessage, validate
 import { MAX_GENESYS_TEXT, UnmappableMessage } from '../../src/mapping/common';
 import { inboundParts, metaMessageToGenesys, numberChangeOf } from '../../src/mapping/inbound';
 import type { MetaMessage } from '../../src/mapping/meta-types';
-import { PUBLIC, attrs, context, firstMessage, fixtureMessages, fixtureStatuses, mapFixture, mapValid, messageByKey, type MediaCall } from './fixtures';
+import { PUBLIC, attrs, bsuidMessage, bsuidMessages, context, firstMessage, fixtureMessages, fixtureStatuses, mapFixture, mapValid, messageByKey, type MediaCall } from './fixtures';
 
 describe('metaMessageToGenesys over every pywa fixture', () => {
   it('found the fixtures', () => {
@@ -337,5 +337,47 @@ describe('senders without a phone number', () => {
   it('throws UnmappableMessage for a message without a usable timestamp', () => {
     const { message, contact } = messageByKey('text');
     expect(() => metaMessageToGenesys({ ...message, timestamp: 'yesterday' }, context(contact))).toThrow(UnmappableMessage);
+  });
+});
+
+describe('customers without a phone number (username and business-scoped user id)', () => {
+  it.each(bsuidMessages.map((m) => [m.name, m] as const))('%s maps to a body the Genesys simulator accepts', (_name, fixture) => {
+    const body = mapValid(fixture.message, context(fixture.contact));
+    expect(body.channel.messageId).toBe(fixture.message.id);
+  });
+
+  it('a username-only customer reaches Genesys as Opaque, by their BSUID, the username as nickname', () => {
+    const { message, contact } = bsuidMessage('username_only_text');
+    expect(message.from).toBeUndefined();
+    const body = mapValid(message, { ...context(contact), waId: 'GB.8391027465019283746' });
+    expect(body.channel.from).toEqual({ id: 'GB.8391027465019283746', idType: 'Opaque', nickname: 'sheena.nelson', firstName: 'Sheena', lastName: 'Nelson' });
+    expect(attrs(body)).toMatchObject({ waUserId: 'GB.8391027465019283746', waUsername: 'sheena.nelson' });
+    expect(attrs(body).waId).toBeUndefined();
+  });
+
+  it('a username without a profile name is the nickname alone', () => {
+    const { message, contact } = bsuidMessage('username_only_no_profile_name');
+    expect(mapValid(message, context(contact)).channel.from).toEqual({ id: 'BR.1502576394655843', idType: 'Opaque', nickname: 'kai_92' });
+  });
+
+  it('a BSUID of the maximum length is the id as it came', () => {
+    const { message, contact } = bsuidMessage('max_length_bsuid_text');
+    expect(message.from_user_id).toHaveLength(131);
+    expect(mapValid(message, context(contact)).channel.from).toMatchObject({ id: message.from_user_id, idType: 'Opaque' });
+  });
+
+  it('first known by BSUID, later writing with a phone number: Genesys keeps knowing them by the BSUID (the same conversation), the number as an attribute', () => {
+    const { message, contact } = bsuidMessage('phone_and_username_text');
+    const body = mapValid(message, { ...context(contact), waId: 'GB.8391027465019283746' });
+    expect(body.channel.from).toMatchObject({ id: 'GB.8391027465019283746', idType: 'Opaque', nickname: 'sheena.nelson' });
+    expect(attrs(body)).toMatchObject({ waId: '16505551234', waUserId: 'GB.8391027465019283746' });
+    expect(attrs(body).previousWaId).toBeUndefined();
+  });
+
+  it('first known by phone number, later writing without it: Genesys keeps knowing them by the number', () => {
+    const { message, contact } = bsuidMessage('username_only_text');
+    const body = mapValid(message, { ...context(contact), waId: '16505551234' });
+    expect(body.channel.from).toMatchObject({ id: '16505551234', idType: 'Phone' });
+    expect(attrs(body).waUserId).toBe('GB.8391027465019283746');
   });
 });

@@ -19,6 +19,7 @@ describe('META_ERRORS, the one table of Meta error codes', () => {
       [131026, 'InvalidDestination', false],
       [131021, 'InvalidDestination', false],
       [131051, 'UnsupportedMessage', false],
+      [131062, 'UnsupportedMessage', false],
       [131052, 'GeneralError', false],
       [131053, 'MediaTypeNotAllowed', false],
       [100, 'InvalidMessageStructure', false],

@@ -1,7 +1,8 @@
 import { buildAudioMessage, validateSendBody } from '@bridge/simulators';
 import type { GenesysOutboundMessage } from '../../src/mapping/genesys-types';
 import type { MetaSendBody } from '../../src/mapping/meta-types';
-import { genesysOutboundToMetaSends } from '../../src/mapping/outbound';
+import { UnmappableMessage } from '../../src/mapping/common';
+import { addressedSend, genesysOutboundToMetaSends } from '../../src/mapping/outbound';
 import { context, firstMessage, mapValid } from './fixtures';
 
 const TO = '16505551234';
@@ -131,5 +132,32 @@ describe('genesysOutboundToMetaSends', () => {
     const a = inbound.content![0].attachment;
     const sends = sendsFor(outbound({ text: undefined, content: [att(a.mediaType, a.url, a.mime, a.filename)] }));
     expect(sends).toEqual([expect.objectContaining({ type: 'audio' })]);
+  });
+});
+
+describe('addressing a send: a phone number in to, a business-scoped user id in recipient', () => {
+  const BSUID = `US.${'a1B2c3D4'.repeat(16)}`;
+  const PARENT = `US.ENT.${'7'.repeat(128)}`;
+
+  it('keeps a phone number in to', () => {
+    const [send] = genesysOutboundToMetaSends(outbound({ text: 'Hi' }), TO);
+    expect(addressedSend(send)).toEqual(send);
+  });
+
+  it.each([
+    ['a BSUID of the maximum length', BSUID],
+    ['a parent BSUID of the maximum length', PARENT],
+  ])('moves %s to recipient, with no to, in a body Meta (the simulator) accepts', (_name, id) => {
+    for (const send of genesysOutboundToMetaSends(outbound({ text: 'Hi', content: [att('Image', 'https://cdn.example.com/a.png', 'image/png')] }), id)) {
+      const wire = addressedSend(send);
+      expect(wire).not.toHaveProperty('to');
+      expect(wire.recipient).toBe(id);
+      expect(validateSendBody(wire as unknown as Record<string, unknown>)).toEqual([]);
+    }
+  });
+
+  it('refuses an id that is neither (UnmappableMessage)', () => {
+    const [send] = genesysOutboundToMetaSends(outbound({ text: 'Hi' }), TO);
+    expect(() => addressedSend({ ...send, to: 'us.123' })).toThrow(UnmappableMessage);
   });
 });

@@ -3,7 +3,7 @@ import { UnmappableMessage } from '../../src/mapping/common';
 import type { GenesysReceipt } from '../../src/mapping/genesys-types';
 import type { MetaStatus } from '../../src/mapping/meta-types';
 import { advanceStatus, agentFailedReceipt, overallStatus, receiptDue, statusReceipt, type PartRef, type ReceiptsPosted } from '../../src/mapping/receipts';
-import { fixtureStatuses, statusByKey, statusesOf } from './fixtures';
+import { bsuidStatuses, fixtureStatuses, statusByKey, statusesOf } from './fixtures';
 
 const target = { genesysMessageId: 'g-123', to: '972987654321' };
 const single: PartRef = { part: 1, partCount: 1, kind: 'text' };
@@ -186,5 +186,34 @@ describe('agentFailedReceipt: a send given up', () => {
     expect(agentFailedReceipt(target, { message: 'The tenant has no Meta credentials yet' }).reasons).toEqual([
       { code: 'GeneralError', message: 'The tenant has no Meta credentials yet.' },
     ]);
+  });
+});
+
+describe('statuses of replies to customers without a phone number', () => {
+  const BSUID = 'GB.8391027465019283746';
+  const target = { genesysMessageId: 'g-bsuid', to: BSUID };
+  const single: PartRef = { part: 1, partCount: 1, kind: 'text' };
+
+  it.each(bsuidStatuses.map((s) => [s.name, s.status] as const))('%s (recipient_user_id, maybe no recipient_id) → a receipt Genesys accepts, Opaque', (_name, status) => {
+    const outcome = statusReceipt(status, target, single, { parts: new Map(), posted: null });
+    if (!outcome.receipt) return expect(status.status).toBe('sent');
+    expect(validateInboundReceipt(outcome.receipt as unknown as Record<string, unknown>)).toEqual([]);
+    expect(outcome.receipt.channel.to).toEqual({ id: BSUID, idType: 'Opaque' });
+  });
+
+  it('131062 (a BSUID cannot receive this message) → Failed, UnsupportedMessage, saying why', () => {
+    const failed = bsuidStatuses.find((s) => s.name === 'failed_to_bsuid#0')!.status;
+    const receipt = statusReceipt(failed, target, single, { parts: new Map(), posted: null }).receipt!;
+    expect(receipt).toMatchObject({ status: 'Failed', isFinalReceipt: true });
+    expect(receipt.reasons![0].code).toBe('UnsupportedMessage');
+    expect(receipt.reasons![0].message).toContain('(Meta #131062)');
+  });
+
+  it('a send refused with 131062 → a Failed receipt whose reason explains it to the agent', () => {
+    const receipt = agentFailedReceipt(target, { metaCode: 131062, message: 'Business-scoped User ID recipients are not supported for this message' });
+    expect(receipt.reasons).toEqual([
+      { code: 'UnsupportedMessage', message: expect.stringMatching(/^Business-scoped User ID recipients are not supported for this message.*\(Meta #131062\)$/) },
+    ]);
+    expect(validateInboundReceipt(receipt as unknown as Record<string, unknown>)).toEqual([]);
   });
 });

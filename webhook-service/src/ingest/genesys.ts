@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createHash } from 'node:crypto';
-import { AppError, appError, enqueue, isTenantId, lanes, setContextTenant } from '@bridge/shared';
+import { AppError, CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, MAX_CUSTOMER_ID_LENGTH, appError, enqueue, genesysIdType, isTenantId, lanes, setContextTenant } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyGenesysSignature } from '../signatures';
 import { storeAgentMessage, storeGenesysEvent } from '../store';
@@ -15,7 +15,8 @@ const genesysBodySchema = z
     type: z.string().min(1).max(64),
     channel: z
       .object({
-        to: z.object({ id: z.string().min(1).max(128) }).passthrough().optional(),
+        // The customer, as we introduced them to Genesys: the one rule for customer ids (shared/src/ids.ts).
+        to: z.object({ id: z.string().regex(CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE) }).passthrough().optional(),
         time: z.string().max(64).optional(),
         messageId: z.string().max(256).optional(),
       })
@@ -128,7 +129,7 @@ async function reject(deps: IngestDeps, tenantId: string, raw: Buffer, reason: s
     if (!stored || !ref) return false;
     const receipt = {
       id: ref.id,
-      channel: { to: { id: ref.to, idType: 'Phone' }, time: new Date().toISOString() },
+      channel: { to: { id: ref.to, idType: genesysIdType(ref.to) }, time: new Date().toISOString() },
       status: 'Failed',
       direction: 'Outbound',
       isFinalReceipt: true,
@@ -157,6 +158,6 @@ function receiptTarget(body: unknown): { id: string; to: string } | undefined {
   const id = b?.id;
   const to = b?.channel?.to?.id;
   const bounded = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
-  if (!bounded(id, 256) || !bounded(to, 128) || b?.direction === 'Inbound' || b?.type === 'Receipt' || b?.type === 'Event') return undefined;
+  if (!bounded(id, 256) || !bounded(to, MAX_CUSTOMER_ID_LENGTH) || b?.direction === 'Inbound' || b?.type === 'Receipt' || b?.type === 'Event') return undefined;
   return { id, to };
 }

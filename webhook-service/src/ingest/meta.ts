@@ -1,5 +1,20 @@
 import { z } from 'zod';
-import { META_ID_PATTERN, appError, badInput, isMetaId, isTenantId, safeEqual, setContextTenant, type Queryable } from '@bridge/shared';
+import {
+  BSUID_PATTERN,
+  BSUID_RULE,
+  META_ID_PATTERN,
+  WHATSAPP_PHONE_PATTERN,
+  WHATSAPP_PHONE_RULE,
+  appError,
+  badInput,
+  isMetaId,
+  isBsuid,
+  isTenantId,
+  isWhatsAppPhone,
+  safeEqual,
+  setContextTenant,
+  type Queryable,
+} from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyMetaSignature } from '../signatures';
 import { appSecretDigest, holdChanges, storeAccountEvents, type AccountEvent, type HeldChange } from '../routing-store';
@@ -15,12 +30,60 @@ import { metaSeconds } from './time';
  * digits) and every string we keep for its length.
  */
 const metaId = z.string().regex(META_ID_PATTERN, 'must be a Meta id (digits)');
+// The customer's ids, by the one rule every path applies (shared/src/ids.ts): a phone number in
+// `from` / `wa_id`, a business-scoped user id (BSUID) in `from_user_id` / `user_id` /
+// `parent_user_id`. Either may be absent (a customer who hides their number has no phone here).
+const phone = z.string().regex(WHATSAPP_PHONE_PATTERN, WHATSAPP_PHONE_RULE).optional();
+const bsuid = z.string().regex(BSUID_PATTERN, BSUID_RULE).optional();
 const timestamp = z.string().max(32).optional();
-const messageSchema = z.object({ id: z.string().min(1).max(512), from: z.string().max(64).optional(), timestamp, type: z.string().max(64).optional() }).passthrough();
-const statusSchema = z.object({ id: z.string().min(1).max(512), status: z.string().min(1).max(32), timestamp }).passthrough();
-const contactSchema = z
-  .object({ wa_id: z.string().max(64).optional(), user_id: z.string().max(128).optional(), profile: z.object({ name: z.string().max(1024).optional() }).passthrough().optional() })
+const messageSchema = z
+  .object({ id: z.string().min(1).max(512), from: phone, from_user_id: bsuid, timestamp, type: z.string().max(64).optional() })
   .passthrough();
+const statusSchema = z.object({ id: z.string().min(1).max(512), status: z.string().min(1).max(32), timestamp }).passthrough();
+// Contacts are bounded only: a contact's ids are checked by the rule where they name a message's
+// sender (senderRule below); statuses' contacts (the recipients of our messages, matched by
+// wamid) are not the bridge's to refuse.
+const contactSchema = z
+  .object({
+    wa_id: z.string().max(256).optional(),
+    user_id: z.string().max(256).optional(),
+    parent_user_id: z.string().max(256).optional(),
+    profile: z.object({ name: z.string().max(1024).optional(), username: z.string().max(256).optional() }).passthrough().optional(),
+  })
+  .passthrough();
+type Contact = z.infer<typeof contactSchema>;
+type Message = z.infer<typeof messageSchema>;
+
+/** The contact a message comes with: the one naming its sender, else the only one. */
+function contactOf(message: Message, contacts: readonly Contact[]): { contact: Contact; index: number } | undefined {
+  let index = contacts.findIndex((c) => (c.wa_id && c.wa_id === message.from) || (c.user_id && c.user_id === message.from_user_id));
+  if (index === -1 && contacts.length === 1) index = 0;
+  return index === -1 ? undefined : { contact: contacts[index], index };
+}
+
+/**
+ * A message's sender: their phone number (`from`, else their contact's `wa_id`) and their BSUID
+ * (`from_user_id`, else their contact's `user_id`). Newer payloads may carry no `from`.
+ */
+function senderOf(message: Message, contacts: readonly Contact[]): { phone: string | null; userId: string | null; contact?: Contact } {
+  const contact = contactOf(message, contacts)?.contact;
+  return { phone: message.from ?? contact?.wa_id ?? null, userId: message.from_user_id ?? contact?.user_id ?? null, contact };
+}
+
+/** A contact id that names a message's sender follows the rule for customer ids, as `from` and `from_user_id` do. */
+function senderRule(value: { contacts?: Contact[]; messages?: Message[] }, ctx: z.RefinementCtx): void {
+  const contacts = value.contacts ?? [];
+  for (const message of value.messages ?? []) {
+    const found = contactOf(message, contacts);
+    if (!found) continue;
+    if (message.from === undefined && found.contact.wa_id !== undefined && !isWhatsAppPhone(found.contact.wa_id)) {
+      ctx.addIssue({ code: 'custom', path: ['contacts', found.index, 'wa_id'], message: WHATSAPP_PHONE_RULE });
+    }
+    if (message.from_user_id === undefined && found.contact.user_id !== undefined && !isBsuid(found.contact.user_id)) {
+      ctx.addIssue({ code: 'custom', path: ['contacts', found.index, 'user_id'], message: BSUID_RULE });
+    }
+  }
+}
 const changeSchema = z
   .object({
     field: z.string().max(64).optional(),
@@ -31,7 +94,8 @@ const changeSchema = z
         messages: z.array(messageSchema).optional(),
         statuses: z.array(statusSchema).optional(),
       })
-      .passthrough(),
+      .passthrough()
+      .superRefine(senderRule),
   })
   .passthrough();
 const envelopeSchema = z.object({
@@ -53,31 +117,34 @@ function newNumberOf(message: z.infer<typeof messageSchema>): string | undefined
   const system = message.system as { type?: unknown; wa_id?: unknown; new_wa_id?: unknown } | undefined;
   if (message.type !== 'system' || !message.from || !system) return undefined;
   if (system.type !== 'user_changed_number' && system.type !== 'customer_changed_number') return undefined;
-  const next = [system.wa_id, system.new_wa_id].find((n): n is string => typeof n === 'string' && /^\d{1,32}$/.test(n));
+  const next = [system.wa_id, system.new_wa_id].find(isWhatsAppPhone);
   return next && next !== message.from ? next : undefined;
 }
 
 type Updates = { messages: InboundMessage[]; statuses: InboundStatus[]; contacts: ContactSeen[]; numberChanges: NumberChange[] };
 
-/** What one change contributes to its tenant's transaction. */
+/**
+ * What one change contributes to its tenant's transaction. A message's sender is named by their
+ * phone number (`from`, else their contact's `wa_id`) and/or their BSUID (`from_user_id`, else
+ * their contact's `user_id`); the store finds their mapping by either (storeMetaUpdates).
+ */
 function collect(change: Change, into: Updates) {
   const value = change.value;
   const phoneNumberId = value.metadata!.phone_number_id;
   const contacts = value.contacts ?? [];
   for (const message of value.messages ?? []) {
-    const fromUserId = typeof message.from_user_id === 'string' ? message.from_user_id : undefined;
-    // Newer payloads may carry no `from`: fall back to the contact's ids; never crash on it.
-    const contact = contacts.find((c) => c.wa_id && c.wa_id === message.from) ?? (contacts.length === 1 ? contacts[0] : undefined);
-    const waId = message.from ?? contact?.wa_id ?? fromUserId ?? contact?.user_id ?? null;
+    // Newer payloads may carry no `from`: the contact's ids then name the sender; never crash on it.
+    const { contact, ...customer } = senderOf(message, contacts);
+    const known = customer.phone || customer.userId;
     const ts = metaSeconds(message.timestamp);
     into.messages.push({
-      waId,
+      customer: known ? customer : null,
       wamid: message.id,
       type: message.type ?? 'unknown',
       ts,
       payload: { message, contact: contact ?? null, phoneNumberId, displayPhoneNumber: value.metadata!.display_phone_number ?? null },
     });
-    if (waId) into.contacts.push({ waId, name: contact?.profile?.name ?? null, phoneNumberId, ts });
+    if (known) into.contacts.push({ ...customer, name: contact?.profile?.name ?? null, username: contact?.profile?.username ?? null, phoneNumberId, ts });
     const newNumber = newNumberOf(message);
     if (newNumber) into.numberChanges.push({ wamid: message.id, from: message.from!, to: newNumber });
   }

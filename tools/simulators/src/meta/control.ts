@@ -81,6 +81,11 @@ export function control(sim: MetaSimulator, req: SimRequest): Promise<SimRespons
       sim.setPairRateLimit(on === false ? null : { ...(intervalMs !== undefined ? { intervalMs: Number(intervalMs) } : {}), ...(burst !== undefined ? { burst: Number(burst) } : {}) });
       return { status: 200, body: { ok: true, pairRateLimit: sim.pairRateLimit } };
     },
+    // {supported: boolean}: sends to business-scoped user ids accepted, or refused with 131062
+    'POST /_sim/bsuid-recipients': (input) => {
+      sim.setBsuidRecipients(input.supported !== false);
+      return { status: 200, body: { ok: true } };
+    },
     'GET /_sim/sent': () => ({ status: 200, body: sim.sent }),
     'GET /_sim/reads': () => ({ status: 200, body: sim.reads }),
     'GET /_sim/calls': () => ({ status: 200, body: sim.calls }),

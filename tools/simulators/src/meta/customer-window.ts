@@ -55,7 +55,7 @@ export class CustomerWindows {
 
   /**
    * Records every customer message in a `messages` webhook payload (an object, or its JSON text
-   * or bytes): `from` wrote to `metadata.phone_number_id` at `timestamp` (unix seconds). Anything
+   * or bytes): `from` (and `from_user_id`) wrote to `metadata.phone_number_id` at `timestamp` (unix seconds). Anything
    * else in the payload is ignored, as is a payload that is not JSON.
    */
   recordPayload(payload: unknown): void {
@@ -69,9 +69,9 @@ export class CustomerWindows {
         if (!isObject(metadata) || typeof metadata.phone_number_id !== 'string' || !Array.isArray(messages)) continue;
         for (const m of messages) {
           const seconds = isObject(m) ? Number(m.timestamp) : NaN;
-          if (isObject(m) && typeof m.from === 'string' && Number.isFinite(seconds)) {
-            this.customerWrote(metadata.phone_number_id, m.from, seconds * 1000);
-          }
+          if (!isObject(m) || !Number.isFinite(seconds)) continue;
+          // A user may be named by phone number, by business-scoped user id, or both.
+          for (const id of [m.from, m.from_user_id]) if (typeof id === 'string') this.customerWrote(metadata.phone_number_id, id, seconds * 1000);
         }
       }
     }

@@ -17,7 +17,13 @@
  * - An outage is 503 with code 131016 ("Service unavailable").
  * - Only `Authorization: Bearer` authenticates (no `access_token` query parameter), and only
  *   `application/json` bodies are accepted.
- * - `type` may be omitted (Meta defaults it to text). `to` must be digits only (7-15).
+ * - `type` may be omitted (Meta defaults it to text). `to` must be digits only (7-15); a
+ *   business-scoped user id (BSUID, `CC.<up to 128 letters and digits>`, parent `CC.ENT.…`) goes
+ *   in `recipient` instead, and in `to` is refused (100). With both, `to` wins. The answer's
+ *   `contacts[]` carries `user_id` for a send to a BSUID (`users.ts`).
+ * - Sends to BSUIDs are refused with 131062 when switched off (`bsuidRecipients: false` or
+ *   `setBsuidRecipients(false)`), and always for AUTHENTICATION templates. A user's window and pair
+ *   rate limit are one whichever id names them, once a webhook showed both.
  * - `caption` is refused on audio and stickers; `link` and `id` are mutually exclusive.
  * - Interactive messages are checked against every limit Meta publishes (send-body.ts,
  *   META_INTERACTIVE_LIMITS), counted in UTF-16 units (Meta says "characters"); reply button ids
@@ -49,6 +55,7 @@ import { MetaMessages, type MetaSendRecord } from './messages';
 import { MetaNumbers, type MetaNumberOptions } from './numbers';
 import { MetaReadMarks, isReadMarkBody, type MetaReadRecord } from './read-marks';
 import { PairRates, type PairRateLimit, type PairRateLimitOptions } from './pair-rate';
+import { MetaUsers } from './users';
 import { buildTemplateStatusUpdate } from './template-status-payload';
 import { MetaTemplates, META_TEMPLATE_STATUSES, type MetaTemplate, type MetaTemplateOptions, type MetaTemplateStatus } from './templates';
 import { deliverMetaWebhook, verifyWebhook, type DeliverWebhookOptions, type DeliverWebhookResult } from './webhooks';
@@ -80,8 +87,10 @@ export interface MetaCall {
   method: string;
   path: string;
   phoneNumberId?: string;
-  /** Sends: the recipient the body names (`to`), when it names one. */
+  /** Sends: the phone number the body names (`to`), when it names one. */
   to?: string;
+  /** Sends: the business-scoped user id the body names (`recipient`), when it names one. */
+  recipient?: string;
   mediaId?: string;
   /** Template listings. */
   wabaId?: string;
@@ -117,6 +126,12 @@ export interface MetaSimulatorOptions {
    * 1 per 6 s with bursts of 45; or a test's, e.g. `{ intervalMs: 300, burst: 3 }`); default off.
    */
   pairRateLimit?: PairRateLimitOptions;
+  /**
+   * Accept sends to business-scoped user ids (`recipient`); default true. false: every such send
+   * is refused with 131062, as Meta does for messages a BSUID cannot receive (authentication
+   * templates always are).
+   */
+  bsuidRecipients?: boolean;
 }
 
 /** `deliverTemplateStatus`'s input: which template, what happened, where to POST it. */
@@ -164,6 +179,8 @@ export interface MetaSimulator {
   setPairRateLimit(limit: PairRateLimitOptions | null): void;
   /** The pair rate limit in force; null when off. */
   readonly pairRateLimit: PairRateLimit | null;
+  /** Switches sends to business-scoped user ids (`recipient`) on, or off (131062); reset() restores the start option. */
+  setBsuidRecipients(supported: boolean): void;
   failNext(n: number, fault: MetaFaultOptions): void;
   setOutage(on: boolean, scope?: { phoneNumberId?: string }): void;
   setLatency(ms: number, scope?: { phoneNumberId?: string }): void;
@@ -208,7 +225,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
   const templates = new MetaTemplates(numbers, faults);
   const windows = new CustomerWindows(options.enforceCustomerWindow ?? false);
   const pairRates = new PairRates(options.pairRateLimit);
-  const messages = new MetaMessages(numbers, faults, templates, windows, pairRates);
+  const users = new MetaUsers(options.bsuidRecipients ?? true);
+  const messages = new MetaMessages(numbers, faults, templates, windows, pairRates, users);
   const readMarks = new MetaReadMarks(numbers, faults);
   const media = new MetaMediaStore(numbers, faults, options.mediaUrlTtlMs ?? 5 * 60 * 1000);
   const calls: MetaCall[] = [];
@@ -251,13 +269,16 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       res = metaError(2500, { message: `Unknown path components: ${req.path}`, httpStatus: 400 });
     }
     const error = (res.body as { error?: { code?: number } } | undefined)?.error;
-    const sentTo = send ? (parseJson(req.body) as { to?: unknown } | undefined)?.to : undefined;
+    const sendBody = send ? (parseJson(req.body) as { to?: unknown; recipient?: unknown } | undefined) : undefined;
+    const sentTo = sendBody?.to;
+    const sentRecipient = sendBody?.recipient;
     calls.push({
       endpoint,
       method: req.method,
       path: req.path,
       phoneNumberId,
       ...(typeof sentTo === 'string' ? { to: sentTo } : {}),
+      ...(typeof sentRecipient === 'string' ? { recipient: sentRecipient } : {}),
       mediaId,
       wabaId,
       status: res.status,
@@ -294,6 +315,9 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     get pairRateLimit() {
       return pairRates.limit;
     },
+    setBsuidRecipients(supported) {
+      users.bsuidRecipients = supported;
+    },
     failNext: (n, fault) => faults.add(n, fault),
     setOutage: (on, scope) => conditions.setOutage(on, scope?.phoneNumberId),
     setLatency: (ms, scope) => conditions.setLatency(ms, scope?.phoneNumberId),
@@ -309,6 +333,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       windows.reset();
       readMarks.reset();
       pairRates.reset();
+      users.reset();
     },
     sent: sent.items,
     reads: readMarks.reads.items,
@@ -321,6 +346,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       // The user wrote when Meta sends the message, whatever our endpoint answers.
       windows.recordPayload(o.payload);
       readMarks.recordPayload(o.payload);
+      users.learn(o.payload);
       const result = await deliverMetaWebhook({
         ...o,
         retryDelayMs: o.retryDelayMs ?? options.retryDelayMs ?? 1000,

@@ -1,8 +1,10 @@
 /**
  * `POST /{version}/{phone-number-id}/messages`: a send, authorised by the number's own token
- * (any token problem is 401 with code 190), checked against the send body's rules, then against
- * the number's template catalogue (templates) or the 24-hour window (anything else, when
- * enforced), then against the pair rate limit (when on), recorded, and answered with a new wamid.
+ * (any token problem is 401 with code 190), checked against the send body's rules (a phone
+ * number in `to`, or a BSUID in `recipient`), then against the number's template catalogue
+ * (templates) or the 24-hour window (anything else, when enforced), then whether a BSUID may
+ * receive it (131062: users.ts), then against the pair rate limit (when on; one per user,
+ * whichever id names them), recorded, and answered with a new wamid.
  */
 import { randomBytes } from 'node:crypto';
 import { bearerToken, isObject, mediaType, parseJson, Recorder, redactHeaders, type SimRequest, type SimResponse } from '../common';
@@ -10,8 +12,9 @@ import { WINDOW_CLOSED_DETAILS, type CustomerWindows } from './customer-window';
 import { metaError, type MetaFaults } from './faults';
 import type { MetaNumbers } from './numbers';
 import { PAIR_RATE_LIMIT_DETAILS, type PairRates } from './pair-rate';
-import { validateSendBody, type MetaSendBody } from './send-body';
+import { sendAddress, validateSendBody, type MetaSendBody } from './send-body';
 import type { MetaTemplateRender, MetaTemplates } from './templates';
+import { BSUID_UNSUPPORTED_DETAILS, BSUID_UNSUPPORTED_TITLE, type MetaUsers } from './users';
 
 export interface MetaSendRecord {
   phoneNumberId: string;
@@ -40,6 +43,7 @@ export class MetaMessages {
     private readonly templates: MetaTemplates,
     private readonly windows: CustomerWindows,
     private readonly pairRates: PairRates,
+    private readonly users: MetaUsers,
   ) {}
 
   handleSend(req: SimRequest, versionSeg: string, phoneNumberId: string): SimResponse {
@@ -63,16 +67,25 @@ export class MetaMessages {
     if (errors.length > 0) return metaError(100, { message: errors[0], details: errors.join('; ') });
 
     const send = body as unknown as MetaSendBody;
+    const user = sendAddress(send);
     let template: MetaTemplateRender | undefined;
     if (send.type === 'template' && send.template) {
-      const checked = this.templates.checkSend(this.numbers.wabaOf(phoneNumberId), send.template);
+      const waba = this.numbers.wabaOf(phoneNumberId);
+      const checked = this.templates.checkSend(waba, send.template);
       if ('error' in checked) return checked.error;
       template = checked.render;
-    } else if (this.windows.enforce && !this.windows.isOpen(phoneNumberId, send.to)) {
+      if (user.by === 'recipient' && this.templates.find(waba, send.template.name, send.template.language.code)?.category === 'AUTHENTICATION') {
+        return metaError(131062, { message: BSUID_UNSUPPORTED_TITLE, details: BSUID_UNSUPPORTED_DETAILS });
+      }
+    } else if (this.windows.enforce && !this.windows.isOpen(phoneNumberId, user.id)) {
       return metaError(131047, { details: WINDOW_CLOSED_DETAILS });
     }
-    if (!this.pairRates.take(phoneNumberId, send.to)) return metaError(131056, { details: PAIR_RATE_LIMIT_DETAILS });
-    const wamid = newWamidFor(send.to);
+    if (user.by === 'recipient' && !this.users.bsuidRecipients) {
+      return metaError(131062, { message: BSUID_UNSUPPORTED_TITLE, details: BSUID_UNSUPPORTED_DETAILS });
+    }
+    // One user, one pair, whichever id the send names them by.
+    if (!this.pairRates.take(phoneNumberId, this.users.canonical(user.id))) return metaError(131056, { details: PAIR_RATE_LIMIT_DETAILS });
+    const wamid = newWamidFor(user.id);
     this.sent.push({
       phoneNumberId,
       version: versionSeg,
@@ -87,7 +100,8 @@ export class MetaMessages {
       status: 200,
       body: {
         messaging_product: 'whatsapp',
-        contacts: [{ input: send.to, wa_id: send.to }],
+        // A send to a BSUID is answered with the user's `user_id` instead of `wa_id`.
+        contacts: [user.by === 'to' ? { input: user.id, wa_id: user.id } : { input: user.id, user_id: user.id }],
         // Templates are answered with a message_status, as Meta does.
         messages: [send.type === 'template' ? { id: wamid, message_status: 'accepted' } : { id: wamid }],
       },

@@ -65,7 +65,8 @@ export class PairRates {
   }
 
   /**
-   * A send from `phoneNumberId` to `recipient` at `now` (epoch ms): true, and counted, when the
+   * A send from `phoneNumberId` to the user `recipient` (one key per user whether a send names
+   * them in `to` or, by BSUID, in `recipient`: MetaUsers.canonical) at `now` (epoch ms): true, and counted, when the
    * pair is within its limit (always while off); false, counting nothing, when it is not.
    */
   take(phoneNumberId: string, recipient: string, now = Date.now()): boolean {

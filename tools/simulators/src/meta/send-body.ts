@@ -4,6 +4,7 @@
  * choices where the reference is silent are listed in index.ts).
  */
 import { isHttpUrl, isNonEmptyString, isObject } from '../common';
+import { BSUID_PATTERN, PHONE_PATTERN } from './users';
 
 export const META_MESSAGE_TYPES = [
   'text',
@@ -44,7 +45,10 @@ export interface MetaMedia {
 export interface MetaSendBody {
   messaging_product: 'whatsapp';
   recipient_type?: 'individual';
-  to: string;
+  /** A phone number. */
+  to?: string;
+  /** A business-scoped user id (BSUID or parent BSUID), when `to` is absent. */
+  recipient?: string;
   type?: MetaMessageType;
   context?: { message_id: string };
   text?: { body: string; preview_url?: boolean };
@@ -320,6 +324,30 @@ function checkTemplate(obj: unknown, errors: string[]): void {
   });
 }
 
+/**
+ * The user a send is for: a phone number in `to`, or a business-scoped user id in `recipient`
+ * (with both, `to` wins; users.ts). A BSUID in `to` is refused, as Meta does: it goes in `recipient`.
+ */
+function checkAddress(body: Record<string, unknown>, errors: string[]): void {
+  if (body.to === undefined && body.recipient === undefined) {
+    errors.push('The parameter to (a phone number) or recipient (a business-scoped user ID) is required.');
+    return;
+  }
+  if (body.to !== undefined) {
+    if (typeof body.to === 'string' && BSUID_PATTERN.test(body.to)) {
+      errors.push('Param to must be a phone number; send to a business-scoped user ID with recipient');
+    } else if (typeof body.to !== 'string' || !PHONE_PATTERN.test(body.to)) errors.push('Param to must be a phone number (digits only)');
+  }
+  if (body.recipient !== undefined && (typeof body.recipient !== 'string' || !BSUID_PATTERN.test(body.recipient))) {
+    errors.push('Param recipient must be a business-scoped user ID (a country code, a period and up to 128 letters and digits)');
+  }
+}
+
+/** The user a valid send is for: `to` when present (it wins), else `recipient`. */
+export function sendAddress(body: MetaSendBody): { id: string; by: 'to' | 'recipient' } {
+  return body.to !== undefined ? { id: body.to, by: 'to' } : { id: body.recipient!, by: 'recipient' };
+}
+
 export function validateSendBody(body: Record<string, unknown>): string[] {
   const errors: string[] = [];
   if (body.messaging_product === undefined) errors.push('The parameter messaging_product is required.');
@@ -327,8 +355,7 @@ export function validateSendBody(body: Record<string, unknown>): string[] {
   if (body.recipient_type !== undefined && body.recipient_type !== 'individual') {
     errors.push("Param recipient_type must be 'individual'");
   }
-  if (body.to === undefined) errors.push('The parameter to is required.');
-  else if (typeof body.to !== 'string' || !/^\d{7,15}$/.test(body.to)) errors.push('Param to must be a phone number (digits only)');
+  checkAddress(body, errors);
   const type = (body.type ?? 'text') as MetaMessageType;
   if (!META_MESSAGE_TYPES.includes(type)) {
     errors.push(`Param type must be one of ${META_MESSAGE_TYPES.join(', ')}`);

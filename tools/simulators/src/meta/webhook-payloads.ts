@@ -25,6 +25,7 @@ export interface MetaWebhookChange {
 export interface MetaWebhookValue {
   messaging_product: 'whatsapp';
   metadata: { display_phone_number: string; phone_number_id: string };
+  /** Messages: the sender. Statuses (sent, delivered, read; never failed): the recipient. */
   contacts?: MetaWebhookContact[];
   messages?: MetaInboundMessage[];
   statuses?: MetaStatus[];
@@ -32,9 +33,14 @@ export interface MetaWebhookValue {
 }
 
 export interface MetaWebhookContact {
-  profile?: { name: string };
+  /** `username`: the user's WhatsApp username, when they adopted one (messages, delivered and read statuses). */
+  profile?: { name?: string; username?: string };
+  /** The phone number; absent for a user who hides it behind a username. */
   wa_id?: string;
+  /** The business-scoped user id (BSUID). */
   user_id?: string;
+  /** The parent BSUID (`CC.ENT.…`), when parent BSUIDs are enabled. */
+  parent_user_id?: string;
 }
 
 export interface MetaErrorObject {
@@ -60,7 +66,10 @@ export interface MetaStatus {
   id: string;
   status: MetaStatusValue;
   timestamp: string;
-  recipient_id: string;
+  /** The user's phone number; absent when the message went to a BSUID and no number is shown. */
+  recipient_id?: string;
+  /** The user's business-scoped user id. */
+  recipient_user_id?: string;
   errors?: MetaErrorObject[];
   conversation?: { id: string; expiration_timestamp?: string; origin: { type: string } };
   pricing?: { billable: boolean; pricing_model: string; category: string };
@@ -90,6 +99,10 @@ export interface InboundMessageOptions {
   profileName?: string | null;
   /** Business-scoped user id: sets `contacts[].user_id` and `messages[].from_user_id`. */
   userId?: string;
+  /** `contacts[].profile.username`: a user who adopted a username (pass `from: null` when they hide their number). */
+  username?: string;
+  /** `contacts[].parent_user_id`: the parent BSUID (`CC.ENT.…`). */
+  parentUserId?: string;
   /** No `contacts` array at all (it may be absent). */
   omitContacts?: boolean;
   /** Default: a new unique wamid. */
@@ -155,9 +168,15 @@ export function buildInboundMessage(
   const from = o.from === undefined ? DEFAULT_USER_WA_ID : o.from;
   const profileName = o.profileName === undefined ? 'Test User' : o.profileName;
   const contact: MetaWebhookContact = {};
-  if (profileName !== null) contact.profile = { name: profileName };
+  if (profileName !== null || o.username) {
+    contact.profile = {
+      ...(profileName !== null ? { name: profileName } : {}),
+      ...(o.username ? { username: o.username } : {}),
+    };
+  }
   if (from !== null) contact.wa_id = from;
   if (o.userId) contact.user_id = o.userId;
+  if (o.parentUserId) contact.parent_user_id = o.parentUserId;
   const message: MetaInboundMessage = {
     ...(o.context ? { context: o.context } : {}),
     ...(from !== null ? { from } : {}),
@@ -310,8 +329,16 @@ export interface StatusOptions {
   /** The wamid of our outbound message. */
   wamid: string;
   status: MetaStatusValue;
-  /** The user's wa_id; default "16505551234". */
-  recipientId?: string;
+  /** The user's wa_id; default "16505551234"; null: none (a message sent to a BSUID, whose number is not shown). */
+  recipientId?: string | null;
+  /**
+   * The user's business-scoped user id: `recipient_user_id`, and (on sent, delivered and read
+   * statuses, which carry the recipient as a contact; failed ones do not) `contacts[]` with
+   * `user_id`, the `wa_id` when there is one and `profile.username` when given.
+   */
+  recipientUserId?: string;
+  /** With recipientUserId: the user's username, on delivered and read statuses. */
+  username?: string;
   timestamp?: number | string | Date;
   /** For `failed`; default one 131047 (re-engagement) error. */
   errors?: MetaErrorObject[];
@@ -321,11 +348,13 @@ export interface StatusOptions {
 }
 
 export function buildStatus(o: StatusOptions): MetaWebhookPayload {
+  const recipientId = o.recipientId === undefined ? DEFAULT_USER_WA_ID : o.recipientId;
   const status: MetaStatus = {
     id: o.wamid,
     status: o.status,
     timestamp: unixSeconds(o.timestamp),
-    recipient_id: o.recipientId ?? DEFAULT_USER_WA_ID,
+    ...(recipientId !== null ? { recipient_id: recipientId } : {}),
+    ...(o.recipientUserId ? { recipient_user_id: o.recipientUserId } : {}),
   };
   if (o.bizOpaqueCallbackData !== undefined) status.biz_opaque_callback_data = o.bizOpaqueCallbackData;
   if (o.status === 'failed') {
@@ -347,7 +376,17 @@ export function buildStatus(o: StatusOptions): MetaWebhookPayload {
       status.pricing = { billable: true, pricing_model: 'CBP', category: 'service' };
     }
   }
-  return envelope(o, { statuses: [status] });
+  const contacts: MetaWebhookContact[] | undefined =
+    o.recipientUserId && o.status !== 'failed'
+      ? [
+          {
+            ...(o.username && (o.status === 'delivered' || o.status === 'read') ? { profile: { username: o.username } } : {}),
+            ...(recipientId !== null ? { wa_id: recipientId } : {}),
+            user_id: o.recipientUserId,
+          },
+        ]
+      : undefined;
+  return envelope(o, { ...(contacts ? { contacts } : {}), statuses: [status] });
 }
 
 /** A `failed` status with one error of `code` (default 131047). */
