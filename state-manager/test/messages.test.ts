@@ -364,3 +364,27 @@ describe('GET /messages/:id', () => {
     }
   });
 });
+
+/** What a hostile or careless client sends (issue #11, attack pass): always a 4xx naming the field, nothing stored. */
+describe('POST /messages: hostile bodies', () => {
+  it.each([
+    ['a text holding U+0000', '{"to":"15550000001","text":"a\\u0000b"}', 'text'],
+    ['a text holding half a surrogate pair', '{"to":"15550000001","text":"cut \\ud83d"}', 'text'],
+    ['a parameter holding U+0000', '{"to":"15550000001","template":{"name":"order_update","language":"en_US","parameters":["Ana\\u0000","#1"]}}', 'template.parameters.0'],
+    ['a parameter holding half a surrogate pair', '{"to":"15550000001","template":{"name":"order_update","language":"en_US","parameters":["Ana","\\udc00"]}}', 'template.parameters.1'],
+    ['a parameter holding a line break', { to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['Ana', '#1\n#2'] } }, 'template.parameters.1'],
+    ['a parameter holding a tab', { to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['A\tna', '#1'] } }, 'template.parameters.0'],
+    ['a parameter with five spaces in a row', { to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['Ana', '#1     #2'] } }, 'template.parameters.1'],
+  ])('%s → 400 naming the field, nothing stored', async (_name, body, field) => {
+    const before = await countMessages();
+    const res = await post(body);
+    expect({ status: res.status, code: res.body.error?.code, field: res.body.error?.message.split(': ')[0] }).toEqual({ status: 400, code: 'VALIDATION_ERROR', field });
+    expect(await countMessages()).toBe(before);
+  });
+
+  it('four spaces in a row and text outside the Basic Multilingual Plane are fine', async () => {
+    const res = await post({ to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['Ana 😀', '#1    #2'] } });
+    expect(res.status).toBe(202);
+    expect(res.body.rendered).toBe('Hi Ana 😀, your order #1    #2 has shipped.');
+  });
+});
