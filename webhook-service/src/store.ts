@@ -1,4 +1,4 @@
-import { agentlessTextHash, enqueueSql, laneSql, statement, type Database, type Queryable } from '@bridge/shared';
+import { agentlessTextHash, enqueueSql, jsonbParam, laneSql, statement, type Database, type Queryable } from '@bridge/shared';
 
 /**
  * Where webhooks are written: one transaction per tenant decides what is new and queues its
@@ -7,16 +7,8 @@ import { agentlessTextHash, enqueueSql, laneSql, statement, type Database, type 
  * OutboxNotifier in shared/src/outbox).
  */
 
-/**
- * JSON for a jsonb parameter. PostgreSQL's jsonb refuses U+0000 and lone surrogates (half an
- * emoji, e.g. where a sender cut a text), which JSON (and so a provider's payload) may carry: one
- * would fail the whole webhook on every redelivery. Each becomes U+FFFD. JSON.stringify writes
- * both as `\u` escapes and a backslash as `\\`; backslash pairs are matched first, so an escaped
- * backslash followed by `u0000` is left as it is.
- */
-export function jsonb(value: unknown): string {
-  return JSON.stringify(value).replace(/\\\\|\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, (m) => (m === '\\\\' ? m : '\\ufffd'));
-}
+/** JSON for a jsonb parameter, U+0000 and lone surrogates as U+FFFD (jsonbParam: PostgreSQL refuses both). */
+export const jsonb = jsonbParam;
 
 /** A text parameter, without U+0000, which PostgreSQL's text refuses too (lone surrogates are sent as U+FFFD anyway). */
 const textParam = (value: string): string => value.replaceAll('\u0000', '\ufffd');
