@@ -194,10 +194,15 @@ export async function moveConversation(q: Queryable, tenantId: string, from: str
  * by its Genesys id once the post's answer recorded it, or, before that, by recipient and text
  * hash while fewer copies came back than were posted within the hour. The echo lookup is one
  * index range (tenant, recipient) that finds nothing for customers who got no proactive message;
- * its rows are locked, so two copies cannot both take the last unmatched post.
+ * its rows are locked, so two copies cannot both take the last unmatched post. Matched by text,
+ * a copy goes to a message with a post whose id is still unknown before one whose posts' ids are
+ * all known (two proactive messages with the same words to one customer), then to the oldest.
+ * (A message whose posts' ids are all known still matches by text until its copies came back:
+ * whether Genesys delivers a copy under the id its answer gave is not documented.)
  */
 const STORE_AGENT_MESSAGE = `WITH echo AS (
-       SELECT e.message_id, e.posted_at, ($3::text = ANY (e.genesys_message_ids)) AS by_id
+       SELECT e.message_id, e.posted_at, ($3::text = ANY (e.genesys_message_ids)) AS by_id,
+              (cardinality(e.genesys_message_ids) < e.posts) AS id_unknown
          FROM agentless_echoes e
         WHERE e.tenant_id = $1 AND e.wa_id = $2
           AND ($3::text = ANY (e.genesys_message_ids)
@@ -216,7 +221,7 @@ const STORE_AGENT_MESSAGE = `WITH echo AS (
        RETURNING id
      )
      SELECT (SELECT count(*) FROM queued)::int AS queued,
-            (SELECT array_agg(message_id::text ORDER BY by_id DESC, posted_at) FROM echo) AS echo_of`;
+            (SELECT array_agg(message_id::text ORDER BY by_id DESC, id_unknown DESC, posted_at) FROM echo) AS echo_of`;
 
 /**
  * `queued`: stored, its send queued; `duplicate`: stored before (a redelivery); `echo`: the
