@@ -64,9 +64,11 @@ const STORE_STATUSES = statement(
 const TENANTS_BY_PHONE_NUMBER = statement('tenants-by-phone-number', 'SELECT phone_number_id, tenant_id FROM tenants_by_phone_number_ids($1::text[])');
 // Tenants sharing a platform-wide app may share its token: any of them proves the handshake.
 const TENANT_BY_VERIFY_TOKEN_HASH = statement('tenant-by-verify-token-hash', 'SELECT tenant_by_verify_token_hash($1) AS tenant_id');
-// Sorted by wa_id so concurrent webhooks lock mapping rows in one order (no deadlocks).
+// Sorted by wa_id so concurrent webhooks lock mapping rows in one order (no deadlocks). The
+// customer's window opens at their message's time, but never later than its receipt: a time
+// ahead of our clock (ingest/time.ts lets a day through) must not hold it open beyond 24 hours.
 const STORE_CONTACTS = statement('store-contacts', `INSERT INTO conversation_mappings AS m (tenant_id, wa_id, contact_name, phone_number_id, last_message_at, last_inbound_at)
-       SELECT $1, wa_id, max(name), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
+       SELECT $1, wa_id, max(name), max(pnid), to_timestamp(max(ts)), LEAST(to_timestamp(max(ts)), now())
          FROM jsonb_to_recordset($2::jsonb) AS x(wa_id text, name text, pnid text, ts double precision)
         GROUP BY wa_id ORDER BY wa_id
        ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
