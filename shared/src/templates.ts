@@ -16,6 +16,8 @@
  * parameterised by this bridge: a template with a media header cannot be sent through it.
  */
 
+import { excerpt } from './ids';
+
 export const TEMPLATE_STATUSES = ['APPROVED', 'PENDING', 'REJECTED', 'PAUSED', 'DISABLED', 'IN_APPEAL', 'PENDING_DELETION', 'DELETED', 'LIMIT_EXCEEDED'] as const;
 export const TEMPLATE_CATEGORIES = ['UTILITY', 'MARKETING', 'AUTHENTICATION'] as const;
 
@@ -274,8 +276,9 @@ export function parseTemplateCommand(text: string): TemplateRequest | { error: s
   const usage = `Write "${TEMPLATE_COMMAND} <name> <language>" on the first line, then one parameter per line, e.g. "${TEMPLATE_COMMAND} order_update en_US".`;
   if (words.length !== 2) return { error: `The template command needs a name and a language. ${usage}` };
   const [name, language] = words;
-  if (!TEMPLATE_NAME_PATTERN.test(name)) return { error: `"${name}" is not a template name (lower-case letters, digits and _). ${usage}` };
-  if (!TEMPLATE_LANGUAGE_PATTERN.test(language)) return { error: `"${language}" is not a language code like en or en_US. ${usage}` };
+  // What the agent typed is quoted short, so that the reason (cut at 1,000 characters in a receipt) keeps the form to use.
+  if (!TEMPLATE_NAME_PATTERN.test(name)) return { error: `"${excerpt(name, 64)}" is not a template name (lower-case letters, digits and _). ${usage}` };
+  if (!TEMPLATE_LANGUAGE_PATTERN.test(language)) return { error: `"${excerpt(language, 64)}" is not a language code like en or en_US. ${usage}` };
   const parameters = lines.slice(1).map((l) => l.trim());
   while (parameters.length > 0 && parameters[parameters.length - 1] === '') parameters.pop();
   return { name, language, parameters };

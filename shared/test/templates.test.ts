@@ -233,6 +233,14 @@ describe('odd templates and odd commands', () => {
     expect(templateFromMeta({ name: 'x', language: 'pt_BR', status: 'pending_deletion' })).toMatchObject({ status: 'PENDING_DELETION' });
   });
 
+  it('bounds what a refusal lists, however many templates the catalogue holds', () => {
+    const catalogue = Array.from({ length: 5000 }, (_, i) => template({ name: `t${i}_${'x'.repeat(500)}` }));
+    const result = checkTemplateRequest(catalogue, { name: 'none', language: 'en_US', parameters: [] });
+    const reason = result.ok ? '' : result.reason;
+    expect(reason.length).toBeLessThan(6000);
+    expect(reason).toMatch(/, and 4990 more\.$/);
+  });
+
   it('bounds what a refusal lists, however many languages a template has', () => {
     const many = Array.from({ length: 500 }, (_, i) => template({ name: 'polyglot', language: `${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}` }));
     const result = checkTemplateRequest(many, { name: 'polyglot', language: 'en_US', parameters: [] });
@@ -255,6 +263,13 @@ describe('odd templates and odd commands', () => {
       expect(parseTemplateCommand(text)).toEqual(command);
     }
     expect(parseTemplateCommand('/Template')).toMatchObject({ error: expect.stringMatching(/needs a name and a language/) });
+    // What the agent typed is quoted short: the receipt's reason (cut at 1,000 characters) keeps the form to use.
+    for (const text of [`/template ${'X'.repeat(5000)} en`, `/template order_update ${'y'.repeat(5000)}`]) {
+      const result = parseTemplateCommand(text);
+      const error = result && 'error' in result ? result.error : '';
+      expect(error.length).toBeLessThan(400);
+      expect(error).toContain('/template order_update en_US');
+    }
     for (const text of ['/templates order en', '/templated x', 'x /template a en']) expect(parseTemplateCommand(text)).toBeUndefined();
   });
 });

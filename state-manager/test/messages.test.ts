@@ -382,6 +382,27 @@ describe('POST /messages: hostile bodies', () => {
     expect(await countMessages()).toBe(before);
   });
 
+  it('the same Idempotency-Key after its message failed: that failed message again, nothing sent again', async () => {
+    const first = await post(orderUpdate(OPEN, ['Ana', '#9']), { key: 'after-failure' });
+    await owner(`UPDATE message_tracking SET status = 'failed', error_code = 'TEMPLATE_NOT_APPROVED', error_message = 'paused' WHERE id = $1`, [first.body.id]);
+    await owner(`DELETE FROM outbox WHERE message_id = $1`, [first.body.id]);
+    const before = await countMessages();
+    const again = await post(orderUpdate(OPEN, ['Ana', '#9']), { key: 'after-failure' });
+    expect({ status: again.status, replayed: again.headers['idempotent-replayed'] }).toEqual({ status: 202, replayed: 'true' });
+    expect(again.body).toMatchObject({ id: first.body.id, status: 'failed', reason: { code: 'TEMPLATE_NOT_APPROVED', message: 'paused' } });
+    expect(await countMessages()).toBe(before);
+    expect(await jobsFor(first.body.id)).toEqual([]);
+  });
+
+  it('an Idempotency-Key of 255 characters works, and one of 256 is refused before anything is stored', async () => {
+    const long = 'k'.repeat(255);
+    expect((await post(orderUpdate(OPEN), { key: long })).status).toBe(202);
+    expect((await post(orderUpdate(OPEN), { key: long })).headers['idempotent-replayed']).toBe('true');
+    const before = await countMessages();
+    expect((await post(orderUpdate(OPEN), { key: `${long}k` })).status).toBe(400);
+    expect(await countMessages()).toBe(before);
+  });
+
   it('four spaces in a row and text outside the Basic Multilingual Plane are fine', async () => {
     const res = await post({ to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['Ana 😀', '#1    #2'] } });
     expect(res.status).toBe(202);
