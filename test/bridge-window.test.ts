@@ -224,3 +224,16 @@ describe('the window, under the `template` policy', () => {
     expect(messageCalls(other)).toBe(calls);
   });
 });
+
+describe('the /template command as editors type it (issue #11, attack pass)', () => {
+  it('typed with capitals and no-break spaces inside the window: sent as the template, never as text showing the command', async () => {
+    const t = await onboardWithTemplates();
+    const waId = '16505552101';
+    await customerWrote(t, waId, HOUR);
+    await agentReply(t, waId, '\u200b/Template\u00a0order_update\u00a0es\r\nAna');
+    const sent = await eventually(() => bridge.meta.sends(t.phoneNumberId).find((s) => s.body.to === waId), 10_000, 'the send');
+    expect(sent.body).toMatchObject({ type: 'template', template: { name: 'order_update', language: { code: 'es' } } });
+    expect(sent.template?.body).toBe('Hola Ana, tu pedido ha salido.');
+    expect(bridge.meta.sends(t.phoneNumberId).filter((s) => s.body.to === waId)).toHaveLength(1);
+  });
+});

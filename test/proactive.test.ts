@@ -228,3 +228,68 @@ describe('refused through the gateway', () => {
     expect(sendsTo(a, '16505550706')).toEqual([]);
   });
 });
+
+/** A tenant and a client that try what the docs do not promise (issue #11, attack pass). */
+describe('as a hostile client, through the gateway', () => {
+  it('a template whose placeholders stand out of order: the text shown, its copy in Genesys and what WhatsApp shows are one text', async () => {
+    const t = await bridge.onboard();
+    const wabaId = uniqueNumericId();
+    bridge.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken, wabaId });
+    const added = [
+      bridge.meta.addTemplate({ wabaId, name: 'pickup', language: 'en_US', body: 'Order {{2}} is ready for {{1}}.' }),
+      bridge.meta.addTemplate({ wabaId, name: 'named_hello', language: 'en_US', body: 'Hi {{first_name}}, about {{topic}}.' }),
+    ];
+    await db.withTenant(t.tenantId, (q) => replaceCatalogue(q, t.tenantId, wabaId, added.map((x) => templateFromMeta(x) as Template)));
+    bridge.genesys.setOutboundWebhook({ integrationId: t.integrationId, webhookUrl: `${gateway}/webhook/genesys/${t.tenantId}`, secret: t.webhookSecret });
+
+    const to = '16505550801';
+    const accepted = await send(t, { to, template: { name: 'pickup', language: 'en_US', parameters: ['Ana', '#4411'] } });
+    expect(accepted.status).toBe(202);
+    const sent = await eventually(() => sendsTo(t, to)[0], 10_000, 'the template at Meta');
+    expect(sent.template?.body).toBe('Order #4411 is ready for Ana.');
+    expect(accepted.body.rendered).toBe(sent.template?.body);
+    expect((await deliveredCopy(t, to)).body.textBody).toBe(sent.template?.body);
+
+    // Named placeholders: each parameter names its placeholder, as Meta requires.
+    const other = '16505550802';
+    expect((await send(t, { to: other, template: { name: 'named_hello', language: 'en_US', parameters: ['Ana', 'billing'] } })).status).toBe(202);
+    const named = await eventually(() => sendsTo(t, other)[0], 10_000, 'the named template at Meta');
+    expect((named.body.template as { components: unknown[] }).components).toEqual([
+      { type: 'body', parameters: [{ type: 'text', parameter_name: 'first_name', text: 'Ana' }, { type: 'text', parameter_name: 'topic', text: 'billing' }] },
+    ]);
+    expect(named.template?.body).toBe('Hi Ana, about billing.');
+  });
+
+  it('POST /messages counts against the tenant’s rate limit: 429 with Retry-After in the contract’s shape', async () => {
+    const t = await bridge.onboard({ rateLimit: 2 });
+    const to = '16505550803';
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await send(t, { to, text: `hello ${i}` }));
+    // The first reaches state-manager (no window open: 422); the last is refused at the gateway.
+    expect(answers[0].status).toBe(422);
+    const limited = answers[3];
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toMatch(/^\d+$/);
+    expect(limited.body.error).toMatchObject({ code: 'RATE_LIMITED', message: expect.any(String), requestId: expect.any(String) });
+  });
+
+  it('with a JWT as with the key; answers and errors never carry the tenant’s Meta token or app secret', async () => {
+    const token = (await request(gateway).post('/auth/token').set('X-API-Key', a.apiKey)).body.token as string;
+    const to = '16505550804';
+    const answers = [
+      await request(gateway).post('/messages').set('Authorization', `Bearer ${token}`).send(orderUpdate(to)),
+      await request(gateway).post('/messages').set('Authorization', `Bearer ${token}`).send({ to, template: { name: 'nope', language: 'en_US' } }),
+      await request(gateway).post('/messages').set('Authorization', `Bearer ${token}`).send({ to, text: 'window?' }),
+      await request(gateway).get('/templates').set('Authorization', `Bearer ${token}`),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([202, 422, 422, 200]);
+    answers.push(await request(gateway).get(`/messages/${answers[0].body.id}`).set('Authorization', `Bearer ${token}`));
+    await eventually(async () => (await read(a, answers[0].body.id)).body.status === 'sent', 10_000, 'sent');
+    answers.push(await read(a, answers[0].body.id));
+    for (const r of answers) {
+      const text = JSON.stringify({ body: r.body, headers: r.headers });
+      expect(text).not.toContain(a.accessToken);
+      expect(text).not.toContain(a.appSecret);
+    }
+  });
+});

@@ -213,6 +213,17 @@ export class Database {
 }
 
 /**
+ * JSON for a jsonb parameter. PostgreSQL's jsonb refuses U+0000 and lone surrogates (half an
+ * emoji, e.g. where a sender cut a text), which JSON (and so a provider's payload) may carry: one
+ * would fail the whole statement, on every retry. Each becomes U+FFFD. JSON.stringify writes
+ * both as `\u` escapes and a backslash as `\\`; backslash pairs are matched first, so an escaped
+ * backslash followed by `u0000` is left as it is.
+ */
+export function jsonbParam(value: unknown): string {
+  return JSON.stringify(value).replace(/\\\\|\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, (m) => (m === '\\\\' ? m : '\\ufffd'));
+}
+
+/**
  * A named statement: PostgreSQL parses and plans it once per connection instead of on every call.
  * For the hot paths; use as `q.query({ ...STATEMENT, values })`.
  */

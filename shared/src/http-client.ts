@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type CreateAxiosDefaults } from 'axios';
 
-export interface HttpClientOptions extends Pick<CreateAxiosDefaults, 'baseURL' | 'headers' | 'maxRedirects' | 'maxBodyLength'> {
+export interface HttpClientOptions extends Pick<CreateAxiosDefaults, 'baseURL' | 'headers' | 'maxRedirects' | 'maxBodyLength' | 'maxContentLength'> {
   /** Per request, in ms (axios `timeout`). */
   timeoutMs: number;
   /** Open sockets per origin, for each of the http and https agents; default 64. */

@@ -1,4 +1,4 @@
-import type { Queryable } from './db';
+import { jsonbParam, type Queryable } from './db';
 import type { Template } from './templates';
 
 /**
@@ -20,7 +20,8 @@ export async function listTemplates(q: Queryable, tenantId: string): Promise<Tem
  * many templates the catalogue now holds.
  */
 export async function replaceCatalogue(q: Queryable, tenantId: string, wabaId: string | null, templates: Template[]): Promise<number> {
-  const rows = JSON.stringify(templates.map((t) => ({ ...t, components: t.components })));
+  // Meta's strings may hold what jsonb refuses (U+0000, half a surrogate pair): stored as U+FFFD, never a failed sync.
+  const rows = jsonbParam(templates.map((t) => ({ ...t, components: t.components })));
   await q.query(
     `WITH listed AS (
        SELECT * FROM jsonb_to_recordset($3::jsonb)

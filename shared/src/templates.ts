@@ -16,6 +16,8 @@
  * parameterised by this bridge: a template with a media header cannot be sent through it.
  */
 
+import { excerpt } from './ids';
+
 export const TEMPLATE_STATUSES = ['APPROVED', 'PENDING', 'REJECTED', 'PAUSED', 'DISABLED', 'IN_APPEAL', 'PENDING_DELETION', 'DELETED', 'LIMIT_EXCEEDED'] as const;
 export const TEMPLATE_CATEGORIES = ['UTILITY', 'MARKETING', 'AUTHENTICATION'] as const;
 
@@ -60,7 +62,20 @@ export interface TemplateParameters {
   total: number;
 }
 
-const placeholders = (text: string | undefined): string[] => [...new Set([...(text ?? '').matchAll(PLACEHOLDER)].map((m) => m[1]))];
+/**
+ * A text's placeholders, each once, in the order a send fills them: positional ones (`{{1}}`,
+ * `{{2}}`) by their number — Meta fills `{{n}}` with the component's n-th parameter wherever it
+ * stands in the text —, named ones (`{{first_name}}`) in reading order. A text that is not a
+ * string (a component stored before the listing was checked) has none.
+ */
+function placeholders(text: unknown): string[] {
+  if (typeof text !== 'string') return [];
+  const names = [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]))];
+  return names.every((n) => /^\d+$/.test(n)) ? names.sort((a, b) => Number(a) - Number(b)) : names;
+}
+
+/** Whether a placeholder is named (`{{first_name}}`): a send then names its parameter (`parameter_name`). */
+const isNamed = (placeholder: string): boolean => !/^\d+$/.test(placeholder);
 
 const component = (t: Pick<Template, 'components'>, type: string): TemplateComponent | undefined =>
   t.components.find((c) => typeof c?.type === 'string' && c.type.toUpperCase() === type);
@@ -72,7 +87,8 @@ export function templateParameters(t: Pick<Template, 'components'>): TemplatePar
   const headerCount = header && !mediaHeader ? placeholders(header.text).length : 0;
   const body = placeholders(component(t, 'BODY')?.text).length;
   const buttons: TemplateParameters['buttons'] = [];
-  (component(t, 'BUTTONS')?.buttons ?? []).forEach((b, index) => {
+  const listed = component(t, 'BUTTONS')?.buttons;
+  (Array.isArray(listed) ? listed : []).forEach((b, index) => {
     if (String(b?.type).toUpperCase() === 'URL' && placeholders(b.url).length > 0) buttons.push({ index, type: 'url', count: 1 });
   });
   return { header: headerCount, body, buttons, mediaHeader, total: headerCount + body + buttons.length };
@@ -80,12 +96,19 @@ export function templateParameters(t: Pick<Template, 'components'>): TemplatePar
 
 /** The body's text as defined (placeholders unfilled), '' when none. */
 export function templateBodyText(t: Pick<Template, 'components'>): string {
-  return component(t, 'BODY')?.text ?? '';
+  const text = component(t, 'BODY')?.text;
+  return typeof text === 'string' ? text : '';
 }
 
 function fill(text: string, values: string[]): string {
   const names = placeholders(text);
   return text.replace(PLACEHOLDER, (_m, name: string) => values[names.indexOf(name)] ?? '');
+}
+
+/** The text header's text, '' when the header is media or absent. */
+function headerText(t: Pick<Template, 'components'>): string {
+  const h = component(t, 'HEADER');
+  return h && (h.format ?? 'TEXT').toUpperCase() === 'TEXT' && typeof h.text === 'string' ? h.text : '';
 }
 
 /** Splits the flat parameter list into the header's, the body's and each URL button's. */
@@ -103,22 +126,25 @@ function split(t: Pick<Template, 'components'>, parameters: string[]) {
  */
 export function renderTemplate(t: Pick<Template, 'components'>, parameters: string[]): string {
   const { header, body } = split(t, parameters);
-  const h = component(t, 'HEADER');
-  const parts = [
-    h && (h.format ?? 'TEXT').toUpperCase() === 'TEXT' && h.text ? fill(h.text, header) : undefined,
-    fill(templateBodyText(t), body),
-    component(t, 'FOOTER')?.text,
-  ];
+  const footer = component(t, 'FOOTER')?.text;
+  const parts = [fill(headerText(t), header), fill(templateBodyText(t), body), typeof footer === 'string' ? footer : undefined];
   return parts.filter((s): s is string => !!s && s.trim().length > 0).join('\n\n');
 }
 
-/** The Cloud API send body of a template (`type: template`), to `to`. */
+/**
+ * The Cloud API send body of a template (`type: template`), to `to`. A parameter of a named
+ * placeholder carries its name (`parameter_name`), which Meta requires of templates with named
+ * parameters (Meta's template send reference; e.g. whatsapp-api-js `TemplateNamedParameter`:
+ * "parameter_name: … optional if using number variables").
+ */
 export function templateSendBody(to: string, t: Pick<Template, 'name' | 'language' | 'components'>, parameters: string[]) {
   const { header, body, buttons } = split(t, parameters);
   const text = (value: string) => ({ type: 'text' as const, text: value });
+  const named = (names: string[]) => (value: string, i: number) =>
+    names[i] !== undefined && isNamed(names[i]) ? { type: 'text' as const, parameter_name: names[i], text: value } : text(value);
   const components: Array<Record<string, unknown>> = [];
-  if (header.length > 0) components.push({ type: 'header', parameters: header.map(text) });
-  if (body.length > 0) components.push({ type: 'body', parameters: body.map(text) });
+  if (header.length > 0) components.push({ type: 'header', parameters: header.map(named(placeholders(headerText(t)))) });
+  if (body.length > 0) components.push({ type: 'body', parameters: body.map(named(placeholders(templateBodyText(t)))) });
   for (const b of buttons) components.push({ type: 'button', sub_type: 'url', index: String(b.index), parameters: [text(b.value)] });
   return {
     messaging_product: 'whatsapp' as const,
@@ -130,6 +156,18 @@ export function templateSendBody(to: string, t: Pick<Template, 'name' | 'languag
 }
 
 export type TemplateSendBody = ReturnType<typeof templateSendBody>;
+
+/**
+ * Why WhatsApp would refuse `value` as a text parameter of a template, or undefined. Meta refuses a
+ * parameter holding a line break or a tab, or more than four consecutive spaces ("Param text
+ * cannot have new-line/tab characters or more than 4 consecutive spaces", as reported in
+ * github.com/netflie/whatsapp-cloud-api/issues/201; README, "Reference notes").
+ */
+export function templateParameterProblem(value: string): string | undefined {
+  return /[\r\n\t\v\f\u2028\u2029]| {5,}/.test(value)
+    ? 'WhatsApp refuses a template parameter holding a line break, a tab or more than four spaces in a row'
+    : undefined;
+}
 
 /** What a template send asks for: which template, and its parameters in reading order. */
 export interface TemplateRequest {
@@ -178,8 +216,9 @@ export function checkTemplateRequest(catalogue: Template[], req: TemplateRequest
   }
   const template = named.find((t) => t.language === req.language);
   if (!template) {
-    const languages = named.map((t) => t.language).join(', ');
-    return { ok: false, problem: 'TEMPLATE_LANGUAGE_NOT_FOUND', reason: `Template "${req.name}" has no ${req.language} version; it exists in: ${languages}.` };
+    const more = named.length > LISTED ? `, and ${named.length - LISTED} more` : '';
+    const languages = named.slice(0, LISTED).map((t) => t.language).join(', ');
+    return { ok: false, problem: 'TEMPLATE_LANGUAGE_NOT_FOUND', reason: `Template "${req.name}" has no ${req.language} version; it exists in: ${languages}${more}.` };
   }
   if (template.status !== 'APPROVED') {
     return { ok: false, problem: 'TEMPLATE_NOT_APPROVED', reason: `Template ${describe(template)} is ${template.status}, not APPROVED, so WhatsApp will not send it.` };
@@ -211,6 +250,10 @@ export function checkTemplateRequest(catalogue: Template[], req: TemplateRequest
 
 /** The agent command's keyword: a message whose first line starts with it is a template send. */
 export const TEMPLATE_COMMAND = '/template';
+/** A first line that is a command: the keyword (any case) alone or followed by white space. */
+const COMMAND_LINE = /^\/template(\s|$)/i;
+/** Zero-width and direction marks, and the BOM. */
+const INVISIBLE = /[\u200b-\u200f\u2060\ufeff]/g;
 
 /**
  * An agent's template command, or undefined when `text` is not one. The form: a first line
@@ -224,14 +267,18 @@ export const TEMPLATE_COMMAND = '/template';
  */
 export function parseTemplateCommand(text: string): TemplateRequest | { error: string } | undefined {
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  const first = lines[0].trim();
-  if (first !== TEMPLATE_COMMAND && !first.startsWith(`${TEMPLATE_COMMAND} `)) return undefined;
+  // Invisible marks a rich-text editor may put first (zero-width space, BOM, direction marks) are not the agent's.
+  const first = lines[0].replace(INVISIBLE, '').trim();
+  // The keyword in any case, then any white space (a tab, a no-break space): such a line is meant as
+  // a command, and must never reach the customer as text.
+  if (!COMMAND_LINE.test(first)) return undefined;
   const words = first.split(/\s+/).slice(1);
   const usage = `Write "${TEMPLATE_COMMAND} <name> <language>" on the first line, then one parameter per line, e.g. "${TEMPLATE_COMMAND} order_update en_US".`;
   if (words.length !== 2) return { error: `The template command needs a name and a language. ${usage}` };
   const [name, language] = words;
-  if (!TEMPLATE_NAME_PATTERN.test(name)) return { error: `"${name}" is not a template name (lower-case letters, digits and _). ${usage}` };
-  if (!TEMPLATE_LANGUAGE_PATTERN.test(language)) return { error: `"${language}" is not a language code like en or en_US. ${usage}` };
+  // What the agent typed is quoted short, so that the reason (cut at 1,000 characters in a receipt) keeps the form to use.
+  if (!TEMPLATE_NAME_PATTERN.test(name)) return { error: `"${excerpt(name, 64)}" is not a template name (lower-case letters, digits and _). ${usage}` };
+  if (!TEMPLATE_LANGUAGE_PATTERN.test(language)) return { error: `"${excerpt(language, 64)}" is not a language code like en or en_US. ${usage}` };
   const parameters = lines.slice(1).map((l) => l.trim());
   while (parameters.length > 0 && parameters[parameters.length - 1] === '') parameters.pop();
   return { name, language, parameters };
@@ -246,13 +293,41 @@ export function templateFromMeta(item: unknown): Template | undefined {
   if (!item || typeof item !== 'object') return undefined;
   const t = item as Record<string, unknown>;
   if (typeof t.name !== 'string' || !TEMPLATE_NAME_PATTERN.test(t.name)) return undefined;
-  if (typeof t.language !== 'string' || t.language.length < 2 || t.language.length > 16) return undefined;
+  if (typeof t.language !== 'string' || !TEMPLATE_LANGUAGE_PATTERN.test(t.language)) return undefined;
   return {
     name: t.name,
     language: t.language,
     templateId: typeof t.id === 'string' && /^\d{1,30}$/.test(t.id) ? t.id : null,
-    category: typeof t.category === 'string' ? t.category.toUpperCase() : 'UTILITY',
-    status: typeof t.status === 'string' ? t.status.toUpperCase() : 'PENDING',
-    components: Array.isArray(t.components) ? (t.components.filter((c) => c && typeof c === 'object') as TemplateComponent[]) : [],
+    category: metaWord(t.category) ?? 'UTILITY',
+    status: metaWord(t.status) ?? 'PENDING',
+    components: Array.isArray(t.components) ? t.components.flatMap(componentFromMeta) : [],
   };
+}
+
+/** A status or category as Meta writes them (`APPROVED`, `PENDING_DELETION`), upper-cased; undefined when it is not one. */
+function metaWord(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[A-Za-z_]{1,40}$/.test(value) ? value.toUpperCase() : undefined;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * A component of Meta's listing as the rules read it: one with a string `type`; its `format`,
+ * `text` and `buttons` (objects with a string `type`; their `text` and `url` strings) kept only
+ * when of that shape, anything else it has kept as it is. [] for anything else.
+ */
+function componentFromMeta(c: unknown): TemplateComponent[] {
+  if (!isRecord(c) || typeof c.type !== 'string') return [];
+  const { format, text, buttons, ...rest } = c;
+  const kept: TemplateComponent = { ...rest, type: c.type };
+  if (typeof format === 'string') kept.format = format;
+  if (typeof text === 'string') kept.text = text;
+  if (Array.isArray(buttons)) {
+    kept.buttons = buttons.filter(isRecord).flatMap((b) => {
+      if (typeof b.type !== 'string') return [];
+      const { text: label, url, ...more } = b;
+      return [{ ...more, type: b.type, ...(typeof label === 'string' ? { text: label } : {}), ...(typeof url === 'string' ? { url } : {}) }];
+    });
+  }
+  return [kept];
 }

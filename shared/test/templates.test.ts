@@ -122,7 +122,7 @@ describe('parseTemplateCommand', () => {
   });
 
   it('is not a command unless the first line starts with /template as a word', () => {
-    for (const text of ['Hello', 'see /template x en', '/templates order en', '/Template order en', '']) expect(parseTemplateCommand(text)).toBeUndefined();
+    for (const text of ['Hello', 'see /template x en', '/templates order en', '/templated order en', '']) expect(parseTemplateCommand(text)).toBeUndefined();
   });
 
   it('explains the form when the first line is a malformed command', () => {
@@ -179,5 +179,97 @@ describe('templateView', () => {
     expect(templateListQuerySchema.safeParse({ status: 'PAUSED' }).success).toBe(true);
     expect(templateListQuerySchema.safeParse({}).success).toBe(true);
     for (const query of [{ status: 'paused' }, { status: ['APPROVED', 'PAUSED'] }, { other: '1' }]) expect(templateListQuerySchema.safeParse(query).success).toBe(false);
+  });
+});
+
+/**
+ * What a hostile or odd input does to the template rules (issue #11, attack pass): the catalogue
+ * Meta lists, the placeholders of a template, the agent's command as a rich-text editor types it.
+ */
+describe('odd templates and odd commands', () => {
+  it('fills positional placeholders by their number, wherever they stand: the text shown is what Meta sends', () => {
+    const swapped = template({ name: 'swapped', components: [{ type: 'HEADER', format: 'TEXT', text: 'For {{1}}' }, { type: 'BODY', text: 'Order {{2}} for {{1}}, {{2}} again.' }] });
+    expect(templateParameters(swapped)).toMatchObject({ header: 1, body: 2, total: 3 });
+    // Meta fills {{1}} with the first body parameter, {{2}} with the second (the simulator does too).
+    expect(renderTemplate(swapped, ['Ana', 'Ana', '#4411'])).toBe('For Ana\n\nOrder #4411 for Ana, #4411 again.');
+    const tooLong = checkTemplateRequest([swapped], { name: 'swapped', language: 'en_US', parameters: ['A', 'A', 'x'.repeat(600)] });
+    expect(tooLong).toMatchObject({ ok: false, problem: 'TEMPLATE_TOO_LONG' });
+  });
+
+  it('names each parameter of a template with named placeholders (parameter_name), as Meta requires of them', () => {
+    const named = template({ name: 'named', components: [{ type: 'HEADER', format: 'TEXT', text: 'About {{topic}}' }, { type: 'BODY', text: 'Hi {{first_name}}, your {{topic}} is ready.' }] });
+    expect(templateSendBody('1', named, ['billing', 'Ana', 'invoice']).template.components).toEqual([
+      { type: 'header', parameters: [{ type: 'text', parameter_name: 'topic', text: 'billing' }] },
+      { type: 'body', parameters: [{ type: 'text', parameter_name: 'first_name', text: 'Ana' }, { type: 'text', parameter_name: 'topic', text: 'invoice' }] },
+    ]);
+  });
+
+  it('keeps from Meta’s listing only components it can read: an odd component never breaks the catalogue it joins', () => {
+    const odd = templateFromMeta({
+      name: 'odd',
+      language: 'en_US',
+      status: 'APPROVED',
+      components: [null, { type: 5 }, { type: 'BODY', text: 7 }, { type: 'HEADER', format: ['TEXT'], text: { a: 1 } }, { type: 'BUTTONS', buttons: 'no' }, { type: 'FOOTER', text: 'ok' }],
+    })!;
+    expect(odd.components).toEqual([{ type: 'BODY' }, { type: 'HEADER' }, { type: 'BUTTONS' }, { type: 'FOOTER', text: 'ok' }]);
+    const buttons = templateFromMeta({ name: 'b', language: 'en', components: [{ type: 'BUTTONS', buttons: [null, 'x', { type: 1, url: 'a' }, { type: 'URL', url: 5 }, { type: 'URL', url: 'https://x/{{1}}' }] }] })!;
+    expect(buttons.components).toEqual([{ type: 'BUTTONS', buttons: [{ type: 'URL' }, { type: 'URL', url: 'https://x/{{1}}' }] }]);
+    // Every rule runs over such a template without throwing.
+    const catalogue = [odd, buttons];
+    expect(templateParameters(odd)).toMatchObject({ total: 0 });
+    expect(checkTemplateRequest(catalogue, { name: 'none', language: 'en', parameters: [] })).toMatchObject({ ok: false, problem: 'TEMPLATE_NOT_FOUND' });
+    expect(renderTemplate(odd, [])).toBe('ok');
+    expect(templateView({ ...odd, updatedAt: new Date() }).body).toBe('');
+    // What was stored before (a component whose text is not a string) does not break them either.
+    const stored = template({ name: 'stored', components: [{ type: 'BODY', text: 7 as never }, { type: 'BUTTONS', buttons: [null as never, { type: 'URL', url: 3 as never }] }] });
+    expect(templateParameters(stored)).toMatchObject({ total: 0 });
+    expect(checkTemplateRequest([stored], { name: 'none', language: 'en', parameters: [] })).toMatchObject({ ok: false });
+  });
+
+  it('takes from Meta’s listing only languages, statuses and categories of Meta’s form', () => {
+    expect(templateFromMeta({ name: 'x', language: '<b>en</b>' })).toBeUndefined();
+    expect(templateFromMeta({ name: 'x', language: 'en_US\n' })).toBeUndefined();
+    expect(templateFromMeta({ name: 'x', language: 'en', status: 'A'.repeat(100_000), category: 'x y' })).toMatchObject({ status: 'PENDING', category: 'UTILITY' });
+    expect(templateFromMeta({ name: 'x', language: 'pt_BR', status: 'pending_deletion' })).toMatchObject({ status: 'PENDING_DELETION' });
+  });
+
+  it('bounds what a refusal lists, however many templates the catalogue holds', () => {
+    const catalogue = Array.from({ length: 5000 }, (_, i) => template({ name: `t${i}_${'x'.repeat(500)}` }));
+    const result = checkTemplateRequest(catalogue, { name: 'none', language: 'en_US', parameters: [] });
+    const reason = result.ok ? '' : result.reason;
+    expect(reason.length).toBeLessThan(6000);
+    expect(reason).toMatch(/, and 4990 more\.$/);
+  });
+
+  it('bounds what a refusal lists, however many languages a template has', () => {
+    const many = Array.from({ length: 500 }, (_, i) => template({ name: 'polyglot', language: `${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}` }));
+    const result = checkTemplateRequest(many, { name: 'polyglot', language: 'en_US', parameters: [] });
+    expect(result).toMatchObject({ ok: false, problem: 'TEMPLATE_LANGUAGE_NOT_FOUND' });
+    const reason = result.ok ? '' : result.reason;
+    expect(reason.length).toBeLessThan(300);
+    expect(reason).toMatch(/it exists in: aa, ba, .*, and 490 more\.$/);
+  });
+
+  it('reads a command typed with a tab, a no-break space, upper case or an invisible mark first, instead of sending it as text', () => {
+    const command = { name: 'order_update', language: 'en_US', parameters: ['Ana'] };
+    for (const text of [
+      '/template\torder_update\ten_US\nAna',
+      '/template\u00a0order_update\u00a0en_US\nAna',
+      '/TEMPLATE order_update en_US\nAna',
+      '/Template order_update en_US\nAna',
+      '\u200b/template order_update en_US\nAna',
+      '\ufeff/template order_update en_US\nAna',
+    ]) {
+      expect(parseTemplateCommand(text)).toEqual(command);
+    }
+    expect(parseTemplateCommand('/Template')).toMatchObject({ error: expect.stringMatching(/needs a name and a language/) });
+    // What the agent typed is quoted short: the receipt's reason (cut at 1,000 characters) keeps the form to use.
+    for (const text of [`/template ${'X'.repeat(5000)} en`, `/template order_update ${'y'.repeat(5000)}`]) {
+      const result = parseTemplateCommand(text);
+      const error = result && 'error' in result ? result.error : '';
+      expect(error.length).toBeLessThan(400);
+      expect(error).toContain('/template order_update en_US');
+    }
+    for (const text of ['/templates order en', '/templated x', 'x /template a en']) expect(parseTemplateCommand(text)).toBeUndefined();
   });
 });

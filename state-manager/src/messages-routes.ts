@@ -13,6 +13,7 @@ import {
   listTemplates,
   parseInput,
   renderTemplate,
+  templateParameterProblem,
   type Database,
   type OutboxNotifier,
   type Queryable,
@@ -21,6 +22,16 @@ import * as repo from './proactive';
 
 /** Meta's limit on a text message's body, in characters. */
 const TEXT_MAX = 4096;
+
+/** U+0000, or half a surrogate pair: JSON may carry them, but PostgreSQL stores neither and no customer can read them. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const storable = (s: z.ZodString) => s.refine((v) => !UNSTORABLE.test(v), 'must not hold U+0000 or half a surrogate pair');
+
+/** A template's text parameter: storable, and as WhatsApp takes it (templateParameterProblem). */
+const parameter = storable(z.string().max(1024, 'must be at most 1024 characters')).superRefine((v, ctx) => {
+  const problem = templateParameterProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const sendBody = z
   .object({
@@ -34,13 +45,11 @@ const sendBody = z
       .object({
         name: z.string().regex(TEMPLATE_NAME_PATTERN, 'must be a template name: lower-case letters, digits and _'),
         language: z.string().regex(TEMPLATE_LANGUAGE_PATTERN, 'must be a language code such as en or en_US'),
-        parameters: z.array(z.string().max(1024, 'must be at most 1024 characters')).max(100).default([]),
+        parameters: z.array(parameter).max(100).default([]),
       })
       .strict()
       .optional(),
-    text: z
-      .string()
-      .max(TEXT_MAX, `must be at most ${TEXT_MAX} characters`)
+    text: storable(z.string().max(TEXT_MAX, `must be at most ${TEXT_MAX} characters`))
       .refine((t) => t.trim().length > 0, 'must not be empty')
       .optional(),
   })

@@ -364,3 +364,48 @@ describe('GET /messages/:id', () => {
     }
   });
 });
+
+/** What a hostile or careless client sends (issue #11, attack pass): always a 4xx naming the field, nothing stored. */
+describe('POST /messages: hostile bodies', () => {
+  it.each([
+    ['a text holding U+0000', '{"to":"15550000001","text":"a\\u0000b"}', 'text'],
+    ['a text holding half a surrogate pair', '{"to":"15550000001","text":"cut \\ud83d"}', 'text'],
+    ['a parameter holding U+0000', '{"to":"15550000001","template":{"name":"order_update","language":"en_US","parameters":["Ana\\u0000","#1"]}}', 'template.parameters.0'],
+    ['a parameter holding half a surrogate pair', '{"to":"15550000001","template":{"name":"order_update","language":"en_US","parameters":["Ana","\\udc00"]}}', 'template.parameters.1'],
+    ['a parameter holding a line break', { to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['Ana', '#1\n#2'] } }, 'template.parameters.1'],
+    ['a parameter holding a tab', { to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['A\tna', '#1'] } }, 'template.parameters.0'],
+    ['a parameter with five spaces in a row', { to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['Ana', '#1     #2'] } }, 'template.parameters.1'],
+  ])('%s → 400 naming the field, nothing stored', async (_name, body, field) => {
+    const before = await countMessages();
+    const res = await post(body);
+    expect({ status: res.status, code: res.body.error?.code, field: res.body.error?.message.split(': ')[0] }).toEqual({ status: 400, code: 'VALIDATION_ERROR', field });
+    expect(await countMessages()).toBe(before);
+  });
+
+  it('the same Idempotency-Key after its message failed: that failed message again, nothing sent again', async () => {
+    const first = await post(orderUpdate(OPEN, ['Ana', '#9']), { key: 'after-failure' });
+    await owner(`UPDATE message_tracking SET status = 'failed', error_code = 'TEMPLATE_NOT_APPROVED', error_message = 'paused' WHERE id = $1`, [first.body.id]);
+    await owner(`DELETE FROM outbox WHERE message_id = $1`, [first.body.id]);
+    const before = await countMessages();
+    const again = await post(orderUpdate(OPEN, ['Ana', '#9']), { key: 'after-failure' });
+    expect({ status: again.status, replayed: again.headers['idempotent-replayed'] }).toEqual({ status: 202, replayed: 'true' });
+    expect(again.body).toMatchObject({ id: first.body.id, status: 'failed', reason: { code: 'TEMPLATE_NOT_APPROVED', message: 'paused' } });
+    expect(await countMessages()).toBe(before);
+    expect(await jobsFor(first.body.id)).toEqual([]);
+  });
+
+  it('an Idempotency-Key of 255 characters works, and one of 256 is refused before anything is stored', async () => {
+    const long = 'k'.repeat(255);
+    expect((await post(orderUpdate(OPEN), { key: long })).status).toBe(202);
+    expect((await post(orderUpdate(OPEN), { key: long })).headers['idempotent-replayed']).toBe('true');
+    const before = await countMessages();
+    expect((await post(orderUpdate(OPEN), { key: `${long}k` })).status).toBe(400);
+    expect(await countMessages()).toBe(before);
+  });
+
+  it('four spaces in a row and text outside the Basic Multilingual Plane are fine', async () => {
+    const res = await post({ to: OPEN, template: { name: 'order_update', language: 'en_US', parameters: ['Ana 😀', '#1    #2'] } });
+    expect(res.status).toBe(202);
+    expect(res.body.rendered).toBe('Hi Ana 😀, your order #1    #2 has shipped.');
+  });
+});

@@ -12,9 +12,10 @@ import { appError, createHttpClient, templateFromMeta, type HttpClient, type Tem
  *   as "there is more", never followed (it is a URL Meta's answer names, and the request carries
  *   the token: it must not go wherever an answer says).
  * - No redirects are followed, for the same reason.
- * - A listing longer than `maxPages` pages, a cursor that repeats, or an answer of the wrong
- *   shape fails the whole sync: a catalogue is replaced only by a complete listing, so a partial
- *   one never deletes templates.
+ * - A listing longer than `maxPages` pages or than `maxPages` full pages' templates (however
+ *   its pages are cut), a page over MAX_TEMPLATE_PAGE_BYTES, a cursor that repeats, or an answer
+ *   of the wrong shape fails the whole sync: a catalogue is replaced only by a complete listing,
+ *   so a partial one never deletes templates.
  * - What Meta's error says is kept for the admin (TEMPLATE_SYNC_FAILED); the token never is.
  */
 
@@ -24,6 +25,12 @@ export const TEMPLATE_PAGE_SIZE = 100;
 export const DEFAULT_MAX_TEMPLATE_PAGES = 100;
 /** Default timeout of each request to Meta, in ms. */
 export const DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS = 10_000;
+/**
+ * The largest page read, in bytes: a page of 100 templates is far smaller (a body holds at most
+ * 1,024 characters, a header and a footer 60), so a larger answer is not a listing, and it is
+ * refused as it streams in rather than held whole.
+ */
+export const MAX_TEMPLATE_PAGE_BYTES = 4 * 1024 * 1024;
 
 const FIELDS = 'id,name,language,status,category,components';
 /** The longest excerpt of Meta's error text kept in a TEMPLATE_SYNC_FAILED message. */
@@ -59,7 +66,7 @@ export class MetaTemplatesClient {
   constructor(options: MetaTemplatesOptions) {
     this.base = options.graphUrl.replace(/\/+$/, '');
     this.maxPages = options.maxPages ?? DEFAULT_MAX_TEMPLATE_PAGES;
-    this.http = createHttpClient({ timeoutMs: options.timeoutMs ?? DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS, maxRedirects: 0, maxSockets: 8 });
+    this.http = createHttpClient({ timeoutMs: options.timeoutMs ?? DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS, maxRedirects: 0, maxSockets: 8, maxContentLength: MAX_TEMPLATE_PAGE_BYTES });
   }
 
   /**
@@ -84,11 +91,16 @@ export class MetaTemplatesClient {
           signal,
         });
       } catch (err) {
+        if (/maxContentLength/.test((err as Error).message)) throw failed(`a page is larger than ${MAX_TEMPLATE_PAGE_BYTES} bytes`);
         throw failed(`Meta could not be reached (${(err as Error).message})`);
       }
       if (res.status !== 200) throw failed(`Meta answered ${res.status}: ${metaErrorText(res.data)}`);
       const page = res.data;
       if (!page || typeof page !== 'object' || !Array.isArray(page.data)) throw failed('the answer is not a template listing');
+      // However its pages are cut, a listing holds at most what maxPages full pages would.
+      if (templates.length + skipped + page.data.length > this.maxPages * TEMPLATE_PAGE_SIZE) {
+        throw failed(`the listing has more than ${this.maxPages * TEMPLATE_PAGE_SIZE} templates`);
+      }
       for (const item of page.data) {
         const t = templateFromMeta(item);
         if (t) templates.push(t);

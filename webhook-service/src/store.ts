@@ -1,4 +1,4 @@
-import { agentlessTextHash, enqueueSql, laneSql, lockCustomers, statement, type Database, type Queryable } from '@bridge/shared';
+import { agentlessTextHash, enqueueSql, jsonbParam, laneSql, lockCustomers, statement, type Database, type Queryable } from '@bridge/shared';
 
 /**
  * Where webhooks are written: one transaction per tenant decides what is new and queues its
@@ -7,16 +7,8 @@ import { agentlessTextHash, enqueueSql, laneSql, lockCustomers, statement, type 
  * OutboxNotifier in shared/src/outbox).
  */
 
-/**
- * JSON for a jsonb parameter. PostgreSQL's jsonb refuses U+0000 and lone surrogates (half an
- * emoji, e.g. where a sender cut a text), which JSON (and so a provider's payload) may carry: one
- * would fail the whole webhook on every redelivery. Each becomes U+FFFD. JSON.stringify writes
- * both as `\u` escapes and a backslash as `\\`; backslash pairs are matched first, so an escaped
- * backslash followed by `u0000` is left as it is.
- */
-export function jsonb(value: unknown): string {
-  return JSON.stringify(value).replace(/\\\\|\\u(?:0000|d[89a-f][0-9a-f]{2})/gi, (m) => (m === '\\\\' ? m : '\\ufffd'));
-}
+/** JSON for a jsonb parameter, U+0000 and lone surrogates as U+FFFD (jsonbParam: PostgreSQL refuses both). */
+export const jsonb = jsonbParam;
 
 /** A text parameter, without U+0000, which PostgreSQL's text refuses too (lone surrogates are sent as U+FFFD anyway). */
 const textParam = (value: string): string => value.replaceAll('\u0000', '\ufffd');
@@ -79,7 +71,9 @@ const TENANT_BY_VERIFY_TOKEN_HASH = statement('tenant-by-verify-token-hash', 'SE
  * is the id the bridge first knew them by: found by BSUID, else by phone number, else their phone
  * number, else their BSUID. The mapping learns the ids it lacked, except a phone number that is
  * already another mapping's (which stays theirs). Upserted rows are sorted by key so concurrent
- * webhooks lock mapping rows in one order.
+ * webhooks lock mapping rows in one order. The customer's window opens at their message's time,
+ * but never later than its receipt: a time ahead of our clock (ingest/time.ts lets a day through)
+ * must not hold it open beyond 24 hours.
  */
 const STORE_CUSTOMERS = statement(
   'store-customers',
@@ -99,7 +93,7 @@ const STORE_CUSTOMERS = statement(
            FROM found
        ), upserted AS (
          INSERT INTO conversation_mappings AS m (tenant_id, wa_id, phone, user_id, contact_name, username, phone_number_id, last_message_at, last_inbound_at)
-         SELECT $1, key, max(phone), max(user_id), max(name), max(username), max(pnid), to_timestamp(max(ts)), to_timestamp(max(ts))
+         SELECT $1, key, max(phone), max(user_id), max(name), max(username), max(pnid), to_timestamp(max(ts)), LEAST(to_timestamp(max(ts)), now())
            FROM keyed GROUP BY key ORDER BY key
          ON CONFLICT (tenant_id, wa_id) DO UPDATE SET
            phone = COALESCE(EXCLUDED.phone, m.phone),
@@ -332,10 +326,15 @@ export async function moveConversation(q: Queryable, tenantId: string, from: str
  * by its Genesys id once the post's answer recorded it, or, before that, by recipient and text
  * hash while fewer copies came back than were posted within the hour. The echo lookup is one
  * index range (tenant, recipient) that finds nothing for customers who got no proactive message;
- * its rows are locked, so two copies cannot both take the last unmatched post.
+ * its rows are locked, so two copies cannot both take the last unmatched post. Matched by text,
+ * a copy goes to a message with a post whose id is still unknown before one whose posts' ids are
+ * all known (two proactive messages with the same words to one customer), then to the oldest.
+ * (A message whose posts' ids are all known still matches by text until its copies came back:
+ * whether Genesys delivers a copy under the id its answer gave is not documented.)
  */
 const STORE_AGENT_MESSAGE = `WITH echo AS (
-       SELECT e.message_id, e.posted_at, ($3::text = ANY (e.genesys_message_ids)) AS by_id
+       SELECT e.message_id, e.posted_at, ($3::text = ANY (e.genesys_message_ids)) AS by_id,
+              (cardinality(e.genesys_message_ids) < e.posts) AS id_unknown
          FROM agentless_echoes e
         WHERE e.tenant_id = $1 AND e.wa_id = $2
           AND ($3::text = ANY (e.genesys_message_ids)
@@ -354,7 +353,7 @@ const STORE_AGENT_MESSAGE = `WITH echo AS (
        RETURNING id
      )
      SELECT (SELECT count(*) FROM queued)::int AS queued,
-            (SELECT array_agg(message_id::text ORDER BY by_id DESC, posted_at) FROM echo) AS echo_of`;
+            (SELECT array_agg(message_id::text ORDER BY by_id DESC, id_unknown DESC, posted_at) FROM echo) AS echo_of`;
 
 /**
  * `queued`: stored, its send queued; `duplicate`: stored before (a redelivery); `echo`: the

@@ -108,6 +108,35 @@ describe('the copy of a proactive message, back through our webhook', () => {
   });
 });
 
+describe('copies and agent messages with the same words (issue #11, attack pass)', () => {
+  it('two proactive messages with the same words to one customer: each copy is its own message’s, and nothing else is taken for one', async () => {
+    const wa = '16505558800';
+    const insert = async (genesysId: string | null, ids: string[], ago: string) => {
+      const [m] = await owner<{ id: string }>(
+        `INSERT INTO message_tracking (tenant_id, direction, origin, wa_id, genesys_message_id, message_type, status, payload)
+         VALUES ($1, 'outbound', 'api', $2, $3, 'text', 'sent', '{}') RETURNING id::text`,
+        [T, wa, genesysId],
+      );
+      await owner(
+        `INSERT INTO agentless_echoes (tenant_id, message_id, wa_id, text_hash, posts, genesys_message_ids, posted_at) VALUES ($1, $2, $3, $4, 1, $5, now() - $6::interval)`,
+        [T, m.id, wa, agentlessTextHash(TEXT), ids, ago],
+      );
+      return m.id;
+    };
+    // The first one's post was answered (its id known); the second one's answer is not recorded yet.
+    const first = await insert('gtwin-a', ['gtwin-a'], '10 seconds');
+    const second = await insert(null, [], '1 second');
+    // The second one's copy comes first: it can only be the second one's.
+    expect((await store(agentMessage('gtwin-b', wa))).result).toBe('echo');
+    expect((await store(agentMessage('gtwin-a', wa))).result).toBe('echo');
+    expect(await state(first, wa)).toMatchObject({ message: { genesys_message_id: 'gtwin-a' }, echo: { echoes: 1, genesys_message_ids: ['gtwin-a'] } });
+    expect(await state(second, wa)).toMatchObject({ message: { genesys_message_id: 'gtwin-b' }, echo: { echoes: 1, genesys_message_ids: ['gtwin-b'] } });
+    // Every copy came back: an agent writing the same words is sent.
+    expect((await store(agentMessage('gtwin-agent', wa))).result).toBe('queued');
+    expect(await state(second, wa)).toMatchObject({ sends: '1', others: '1' });
+  });
+});
+
 describe('agent messages that are not copies', () => {
   it('cost the same two statements and are queued', async () => {
     const wa = '16505559990';

@@ -327,3 +327,26 @@ describe('customers by phone number or business-scoped user id: one mapping per 
     throw new Error('no transaction waited for the customers’ locks');
   }
 });
+
+describe('a customer message stamped ahead of our clock (issue #11, attack pass)', () => {
+  const U = 'tenant-future';
+  beforeAll(async () => {
+    await ownerQuery(tdb, 'INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)', [U]);
+  });
+
+  it('opens the window from the time of receipt: never longer than 24 hours from now', async () => {
+    // Meta's timestamp 20 hours ahead (still "plausible" for ordering, ingest/time.ts).
+    const ahead = Math.floor(Date.now() / 1000) + 20 * 3600;
+    const before = Date.now();
+    await db.withTenant(U, (q) =>
+      storeMetaUpdates(q, U, {
+        messages: [{ customer: { phone: '16700000001' }, wamid: 'wamid.FUTURE', type: 'text', ts: ahead, payload: { id: 'wamid.FUTURE' } }],
+        statuses: [],
+        contacts: [{ phone: '16700000001', name: 'Fay', phoneNumberId: '106540352242922', ts: ahead }],
+      }),
+    );
+    const [row] = await ownerQuery<{ last_inbound_at: Date }>(tdb, 'SELECT last_inbound_at FROM conversation_mappings WHERE tenant_id = $1 AND wa_id = $2', [U, '16700000001']);
+    expect(row.last_inbound_at.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(row.last_inbound_at.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+});
