@@ -232,14 +232,13 @@ describe('refused through the gateway', () => {
 /** A tenant and a client that try what the docs do not promise (issue #11, attack pass). */
 describe('as a hostile client, through the gateway', () => {
   it('a template whose placeholders stand out of order: the text shown, its copy in Genesys and what WhatsApp shows are one text', async () => {
-    const t = await bridge.onboard();
-    const wabaId = uniqueNumericId();
-    bridge.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken, wabaId });
-    const added = [
-      bridge.meta.addTemplate({ wabaId, name: 'pickup', language: 'en_US', body: 'Order {{2}} is ready for {{1}}.' }),
-      bridge.meta.addTemplate({ wabaId, name: 'named_hello', language: 'en_US', body: 'Hi {{first_name}}, about {{topic}}.' }),
-    ];
-    await db.withTenant(t.tenantId, (q) => replaceCatalogue(q, t.tenantId, wabaId, added.map((x) => templateFromMeta(x) as Template)));
+    // Onboarded with its templates: Meta's catalogue, synced by tenant-service.
+    const t = await bridge.onboard({
+      templates: [
+        { name: 'pickup', language: 'en_US', body: 'Order {{2}} is ready for {{1}}.' },
+        { name: 'named_hello', language: 'en_US', body: 'Hi {{first_name}}, about {{topic}}.' },
+      ],
+    });
     bridge.genesys.setOutboundWebhook({ integrationId: t.integrationId, webhookUrl: `${gateway}/webhook/genesys/${t.tenantId}`, secret: t.webhookSecret });
 
     const to = '16505550801';
