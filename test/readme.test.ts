@@ -48,5 +48,7 @@ describe('README', () => {
     expect(out).toContain('"totalMappings":1');
     expect(out).toContain('"contactName":"Sheena Nelson"');
     expect(out).toMatch(/"conversations":\[\{"waId":"16505551234"/);
+    expect(out).toMatch(/"events":\[\{"id":"\d+","actor":"key:[^"]+","action":"mapping.written"/);
+    expect(out).toMatch(/\{"ok":true,"events":\d+\}/);
   });
 });

@@ -24,6 +24,7 @@ const TENANT_TABLES = [
   'message_templates',
   'api_idempotency_keys',
   'agentless_echoes',
+  'audit_events',
 ];
 
 let tdb: TestDatabase;
@@ -56,6 +57,7 @@ beforeAll(async () => {
     await ownerQuery(tdb, `INSERT INTO message_templates (tenant_id, name, language, category, status) VALUES ($1, 'order_update', 'en_US', 'UTILITY', 'APPROVED')`, [t]);
     await ownerQuery(tdb, `INSERT INTO api_idempotency_keys (tenant_id, key, request_hash, message_id) VALUES ($1, 'k1', repeat('a', 64), 1)`, [t]);
     await ownerQuery(tdb, `INSERT INTO agentless_echoes (tenant_id, message_id, wa_id, text_hash) VALUES ($1, 1, '15550000000', repeat('b', 64))`, [t]);
+    await ownerQuery(tdb, `INSERT INTO audit_events (tenant_id, actor, action, at, prev_hash, hash) VALUES ($1, 'admin', 'tenant.created', now(), repeat('0', 64), repeat('c', 64))`, [t]);
   }
   // Each tenant's WABA; a change held for each tenant's number and WABA, and one nobody owns.
   await ownerQuery(tdb, `UPDATE tenant_credentials SET waba_id = 'waba-' || phone_number_id`);
@@ -226,6 +228,10 @@ describe('the platform functions: the only way across tenants', () => {
     'hold_unclaimed_changes',
     'unclaimed_changes_page',
     'tenant_deletion_claim',
+    'audit_append',
+    'audit_page',
+    'audit_verify',
+    'audit_purge',
   ];
 
   it('are SECURITY DEFINER, owned by bridge_platform (NOLOGIN, not BYPASSRLS, no one’s role), with a pinned search_path, executable by bridge_app only', async () => {

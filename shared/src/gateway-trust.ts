@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
-import { setContextTenant } from './context';
+import { forwardedClientIp } from './audit';
+import { setContextCaller, setContextTenant } from './context';
 import { appError } from './errors';
 import { internalCaller } from './http';
 
@@ -38,6 +39,9 @@ export function requireGatewayTenant(gatewayTokens: readonly string[]): RequestH
     }
     req.tenantId = tenantId;
     setContextTenant(tenantId);
+    // For the audit trail: the key that acts (none: a subdomain-only caller) and the client's address.
+    const keyId = req.headers[TENANT_KEY_HEADER];
+    setContextCaller({ actor: typeof keyId === 'string' && keyId ? `key:${keyId}` : 'tenant', clientIp: forwardedClientIp(req) });
     next();
   };
 }

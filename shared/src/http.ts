@@ -19,7 +19,7 @@ export const requestContext: RequestHandler = (req, res, next) => {
   const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
   req.headers['x-request-id'] = requestId;
   res.setHeader('X-Request-Id', requestId);
-  runWithContext({ requestId }, next);
+  runWithContext({ requestId, clientIp: req.ip }, next);
 };
 
 /**

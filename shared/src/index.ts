@@ -28,3 +28,4 @@ export * from './template-catalogue';
 export * from './template-view';
 export * from './agentless';
 export * from './whatsapp-signals';
+export * from './audit';

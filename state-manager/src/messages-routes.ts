@@ -17,6 +17,7 @@ import {
   type Database,
   type OutboxNotifier,
   type Queryable,
+  appendAudit,
 } from '@bridge/shared';
 import * as repo from './proactive';
 
@@ -142,6 +143,8 @@ export function messageRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touc
         }
         const message = await repo.insertProactiveMessage(q, tenantId, body, rendered);
         if (key && !(await repo.bindIdempotencyKey(q, tenantId, key, requestHash, message.id))) throw new KeyTaken();
+        // What was sent and to whom; not the text (the message itself is in GET /messages/:id).
+        await appendAudit(q, { tenantId, action: 'message.sent', target: `message:${message.id}`, after: { to: body.to, type: message.type, template: body.template ? { name: body.template.name, language: body.template.language } : null } });
         return { message, replayed: false };
       });
 

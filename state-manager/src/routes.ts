@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, appError, badInput, parseInput, type Database } from '@bridge/shared';
+import { CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, appError, appendAudit, auditQuerySchema, badInput, parseInput, tenantAuditPage, type AuditRow, type Database } from '@bridge/shared';
 import * as repo from './repository';
 
 /**
@@ -84,7 +84,11 @@ export function stateRoutes(db: Database): Router {
   r.post('/mapping', async (req, res) => {
     const tenantId = req.tenantId!;
     const body = parseInput(mappingBody, req.body);
-    const { mapping, created } = await db.withTenant(tenantId, (q) => repo.upsertMapping(q, tenantId, body));
+    const { mapping, created } = await db.withTenant(tenantId, async (q) => {
+      const written = await repo.upsertMapping(q, tenantId, body);
+      await appendAudit(q, { tenantId, action: 'mapping.written', target: `mapping:${body.waId}`, after: { ...body, created: written.created } });
+      return written;
+    });
     res.status(created ? 201 : 200).json(mapping);
   });
 
@@ -97,5 +101,32 @@ export function stateRoutes(db: Database): Router {
     res.json(mapping);
   });
 
+  // The tenant's own audit trail, newest first (issue #13): what its keys and the platform's admins changed.
+  r.get('/audit', async (req, res) => {
+    const tenantId = req.tenantId!;
+    const query = parseInput(auditQuerySchema, req.query);
+    const rows = await db.withTenant(tenantId, (q) => tenantAuditPage(q, tenantId, query));
+    res.json({ events: rows.map(tenantAuditEvent), nextBefore: rows.length === query.limit ? rows[rows.length - 1].id : null });
+  });
+
   return r;
+}
+
+/**
+ * An event as its tenant sees it, without the platform's internals: an admin's action is
+ * `platform-admin`, with no address; the tenant's own keys' actions keep theirs.
+ */
+export function tenantAuditEvent(r: AuditRow) {
+  const platform = r.actor === 'admin' || r.actor.startsWith('admin:');
+  return {
+    id: r.id,
+    actor: platform ? 'platform-admin' : r.actor,
+    action: r.action,
+    target: r.target,
+    before: r.before,
+    after: r.after,
+    requestId: r.request_id,
+    clientIp: platform ? null : r.client_ip,
+    at: r.at.toISOString(),
+  };
 }

@@ -129,6 +129,10 @@ describe('POST /messages: a template', () => {
       timed: true,
     });
     expect(await jobsFor(res.body.id)).toEqual([{ kind: 'to_whatsapp_message', lane: lanes.outbound(NEVER) }]);
+    // One audit event in the same transaction: what was sent and to whom, not the text.
+    expect(await owner('SELECT actor, action, after FROM audit_events WHERE tenant_id = $1 AND target = $2', [A, `message:${res.body.id}`])).toEqual([
+      { actor: 'tenant', action: 'message.sent', after: { to: NEVER, type: 'template', template: { name: 'order_update', language: 'en_US' } } },
+    ]);
   });
 
   it('renders header, body and footer as the text shown; a template without parameters needs none; a leading + is dropped', async () => {
@@ -246,6 +250,8 @@ describe('Idempotency-Key', () => {
     expect(await countMessages()).toBe(messages);
     expect(await jobsFor(first.body.id)).toHaveLength(1);
     expect(touches).toBe(before);
+    // The replay changed nothing: one audit event, the first send's.
+    expect(await owner('SELECT count(*)::int AS n FROM audit_events WHERE target = $1', [`message:${first.body.id}`])).toEqual([{ n: 1 }]);
   });
 
   it('the same key with another body → 409 IDEMPOTENCY_KEY_REUSED', async () => {

@@ -1,6 +1,8 @@
 import type { Express } from 'express';
-import { createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, standardReadiness } from '@bridge/shared';
+import { createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
+import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
+import { auditRoutes } from './audit-routes';
 import { MetaTemplatesClient } from './meta-templates';
 import { TenantPurger, type PurgeOptions } from './purge';
 import { adminRoutes, internalRoutes } from './routes';
@@ -16,6 +18,8 @@ export interface TenantServiceDeps {
   adminApiKey: string;
   /** The services that may call the internal routes, with their tokens (which credentials each may read: CREDENTIAL_READERS). */
   internalCallers: CallerTokens;
+  /** The audit trail's retention (defaults: DEFAULT_AUDIT_RETENTION; AUDIT_RETENTION_DAYS). */
+  auditRetention?: Partial<AuditRetentionOptions>;
   /** The background purge of deleted tenants (defaults: DEFAULT_PURGE). */
   purge?: Partial<PurgeOptions>;
   /**
@@ -30,12 +34,13 @@ export interface TenantServiceDeps {
  * credentials route under /internal of `internalApp` (INTERNAL_PORT, never published). Two jobs
  * run in the background from the start: the fill of the verify-token hashes that Meta credentials
  * stored before them lack (see fillVerifyTokenHashes), and the purge of deleted tenants (every
- * replica runs one, see purge.ts). Template catalogue syncs run in the background after Meta
+ * replica runs one, see purge.ts), and the audit trail's retention (audit-retention.ts). Template catalogue syncs run in the background after Meta
  * credentials are stored (templates.ts). `close` stops all of them and waits for them. The db and
  * cache are the caller's.
  */
 export function createTenantService(deps: TenantServiceDeps): { app: Express; internalApp: Express; close(): Promise<void> } {
   const purger = new TenantPurger(deps, deps.purge);
+  const retention = new AuditRetention(deps, deps.auditRetention);
   const templates = createTemplateCatalogue({ ...deps, meta: new MetaTemplatesClient(deps.meta) });
   const tenants = createTenantUseCases({ ...deps, purger, templates });
   const app = createServiceApp({
@@ -45,8 +50,14 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     routes: (app) => {
       // Authenticate before reading a body: an anonymous caller's payload is never parsed.
       app.use(requireBearer(deps.adminApiKey, 'INVALID_ADMIN_KEY'));
+      // The audit trail's actor from here on: the admin key (there is one).
+      app.use((_req, _res, next) => {
+        setContextCaller({ actor: 'admin' });
+        next();
+      });
       app.use(jsonBody('64kb'));
       app.use(adminRoutes(tenants, templates));
+      app.use(auditRoutes(deps.db));
     },
   });
   const internalApp = createInternalApp({
@@ -64,12 +75,13 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     (err: unknown) => deps.logger.error({ err }, 'verify-token hashes not filled; the next start tries again'),
   );
   purger.start();
+  retention.start();
   return {
     app,
     internalApp,
     close: async () => {
       closing = true;
-      await Promise.all([backfill, purger.close(), templates.close()]);
+      await Promise.all([backfill, purger.close(), templates.close(), retention.close()]);
     },
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { internalPortSchema, secrets, serviceConfigSchema } from '@bridge/shared';
 import { DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS } from './meta-templates';
 import { DEFAULT_PURGE } from './purge';
+import { DEFAULT_AUDIT_RETENTION } from './audit-retention';
 
 export const configSchema = serviceConfigSchema(3007, {
   INTERNAL_PORT: internalPortSchema(4007),
@@ -22,5 +23,12 @@ export const configSchema = serviceConfigSchema(3007, {
     .max(120_000)
     .default(DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS)
     .describe("Timeout of each request to Meta's Graph API (META_GRAPH_URL) when a tenant's template catalogue is synced, ms"),
+  AUDIT_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(36_500)
+    .default(DEFAULT_AUDIT_RETENTION.retentionDays)
+    .describe("Days the audit trail keeps its events; older ones are purged hourly, oldest first, whole prefixes of each tenant's chain (0: kept forever)"),
   TENANT_PURGE_PAUSE_MS: z.coerce.number().int().min(0).max(60_000).default(DEFAULT_PURGE.pauseMs).describe('Pause between two batches of the purge, ms'),
 });

@@ -16,6 +16,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           cipher: new CredentialCipher(requireCredentialKeys(config)),
           adminApiKey: requireSecret(config, 'ADMIN_API_KEY'),
           internalCallers: callerTokens(config, ['webhook-service', 'auth-service', 'genesys-connector']),
+          auditRetention: { retentionDays: config.AUDIT_RETENTION_DAYS },
           purge: { batchSize: config.TENANT_PURGE_BATCH_SIZE, pauseMs: config.TENANT_PURGE_PAUSE_MS },
           meta: { graphUrl: config.META_GRAPH_URL, timeoutMs: config.TEMPLATE_SYNC_TIMEOUT_MS },
         }),

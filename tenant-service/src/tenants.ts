@@ -1,6 +1,7 @@
 import {
   AppError,
   appError,
+  appendAudit,
   badInput,
   checkTemplateRequest,
   listTemplates,
@@ -84,6 +85,15 @@ async function checkWindowSettings(
   throw appError(check.problem, `reopenTemplate: ${check.reason}`);
 }
 
+/** The audit action of a tenant update: suspending and reactivating are named as such. */
+function tenantChange(before: repo.TenantRow, after: repo.TenantRow) {
+  if (before.status !== after.status) return after.status === 'suspended' ? ('tenant.suspended' as const) : ('tenant.reactivated' as const);
+  return 'tenant.updated' as const;
+}
+
+/** An API key as the audit trail records it (never the key or its hash). */
+const keyAudit = (k: repo.ApiKeyRow) => ({ id: k.id, prefix: k.prefix, name: k.name, isActive: k.is_active, rateLimit: k.rate_limit });
+
 /** Failed tenant-change broadcasts kept for retrying at most. */
 const MAX_UNANNOUNCED = 10_000;
 
@@ -166,7 +176,14 @@ export function createTenantUseCases(deps: TenantDeps) {
       const { tenant, key } = await db
         .withTenant(input.tenantId, async (q) => {
           await checkWindowSettings(q, input.tenantId, input);
-          return { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, 'default') };
+          const created = { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, 'default') };
+          await appendAudit(q, {
+            tenantId: input.tenantId,
+            action: 'tenant.created',
+            target: `tenant:${input.tenantId}`,
+            after: { ...repo.toTenant(created.tenant), apiKeyId: created.key.row.id },
+          });
+          return created;
         })
         .catch((err: unknown) => creationConflict(input.tenantId, err));
       // Overwrites anything remembered about this id, subdomain or key while they did not exist.
@@ -199,7 +216,9 @@ export function createTenantUseCases(deps: TenantDeps) {
           const before = await repo.findTenant(q, tenantId, { forUpdate: true });
           if (!before) return undefined;
           await checkWindowSettings(q, tenantId, patch, before);
-          return { before, after: (await repo.updateTenant(q, tenantId, patch))! };
+          const after = (await repo.updateTenant(q, tenantId, patch))!;
+          await appendAudit(q, { tenantId, action: tenantChange(before, after), target: `tenant:${tenantId}`, before: repo.toTenant(before), after: repo.toTenant(after) });
+          return { before, after };
         })
         .catch(asConflict);
       if (!result) throw tenantNotFound();
@@ -215,7 +234,13 @@ export function createTenantUseCases(deps: TenantDeps) {
      * progress `getDeletion` reports. 404 for a tenant that does not exist or is being deleted.
      */
     async deleteTenant(tenantId: string) {
-      const gone = await db.withTenant(tenantId, (q) => repo.markDeleting(q, tenantId));
+      const gone = await db.withTenant(tenantId, async (q) => {
+        const marked = await repo.markDeleting(q, tenantId);
+        if (marked) {
+          await appendAudit(q, { tenantId, action: 'tenant.deleted', target: `tenant:${tenantId}`, before: { subdomain: marked.subdomain }, after: { status: 'deleting', removed: marked.deleted } });
+        }
+        return marked;
+      });
       if (!gone) throw tenantNotFound();
       await announce({ tenantId, kind: 'tenant-deleted' }, async () => {
         await directory.tenantChanged(tenantId, undefined, gone.subdomain);
@@ -249,7 +274,16 @@ export function createTenantUseCases(deps: TenantDeps) {
         .withTenant(tenantId, async (q) => {
           if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
           const encrypted = cipher.encrypt(tenantId, input.type, input.credentials);
-          return repo.upsertCredentials(q, { tenantId, type: input.type, encrypted, ...lookup });
+          const [previous] = await repo.listCredentials(q, tenantId, input.type);
+          const stored = await repo.upsertCredentials(q, { tenantId, type: input.type, encrypted, ...lookup });
+          await appendAudit(q, {
+            tenantId,
+            action: 'credentials.stored',
+            target: `credentials:${input.type}`,
+            before: previous ? { type: previous.type, updatedAt: previous.updated_at } : null,
+            after: maskedView(stored.type, input.credentials, stored),
+          });
+          return stored;
         })
         .catch(asConflict);
       await announce({ tenantId, kind: 'credentials-changed' });
@@ -364,7 +398,9 @@ export function createTenantUseCases(deps: TenantDeps) {
     async createApiKey(tenantId: string, input: { name: string; rateLimit?: number }) {
       const key = await db.withTenant(tenantId, async (q) => {
         if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
-        return issueKey(q, tenantId, input.name, input.rateLimit);
+        const issued = await issueKey(q, tenantId, input.name, input.rateLimit);
+        await appendAudit(q, { tenantId, action: 'api_key.created', target: `api_key:${issued.row.id}`, after: keyAudit(issued.row) });
+        return issued;
       });
       await announce({ tenantId, kind: 'tenant-updated' }, () => directory.apiKeyChanged(keyRef(key.row), keyEntry(key.row)));
       return { ...key.response, rateLimit: key.row.rate_limit };
@@ -388,7 +424,13 @@ export function createTenantUseCases(deps: TenantDeps) {
 
     async revokeApiKey(tenantId: string, id: string) {
       const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-      const key = UUID.test(id) ? await db.withTenant(tenantId, (q) => repo.revokeApiKey(q, tenantId, id)) : undefined;
+      const key = UUID.test(id)
+        ? await db.withTenant(tenantId, async (q) => {
+            const revoked = await repo.revokeApiKey(q, tenantId, id);
+            if (revoked) await appendAudit(q, { tenantId, action: 'api_key.revoked', target: `api_key:${id}`, after: keyAudit(revoked) });
+            return revoked;
+          })
+        : undefined;
       if (!key) throw appError('API_KEY_NOT_FOUND');
       await announce({ tenantId, kind: 'api-key-revoked' }, () => directory.apiKeyChanged(keyRef(key), keyEntry(key)));
     },
