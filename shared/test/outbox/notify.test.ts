@@ -23,20 +23,31 @@ beforeEach(() => {
   heard = 0;
 });
 
+/** Until `heard` reaches `n` (a loaded machine may deliver a NOTIFY late); throws after `ms`. */
+async function untilHeard(n: number, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (heard < n) {
+    if (Date.now() > end) throw new Error(`heard ${heard} NOTIFY, expected ${n}`);
+    await sleep(5);
+  }
+}
+
 describe('the outbox notifier', () => {
   it('wakes the listeners at once on the first touch of a quiet spell', async () => {
-    const notifier = new OutboxNotifier(queue.db, 50);
+    // A window far longer than the wait: what arrives is the leading NOTIFY, not a trailing one.
+    const notifier = new OutboxNotifier(queue.db, 10_000);
     notifier.touch();
-    await sleep(40); // within the window: the leading NOTIFY, not a trailing one
+    await untilHeard(1);
     expect(heard).toBe(1);
     notifier.close();
   });
 
   it('sends one NOTIFY per window for a burst, the last touch included', async () => {
-    const notifier = new OutboxNotifier(queue.db, 100);
+    const notifier = new OutboxNotifier(queue.db, 300);
     for (let i = 0; i < 50; i++) notifier.touch();
-    await sleep(250);
-    expect(heard).toBe(2); // leading and trailing
+    await untilHeard(2); // leading and trailing
+    await sleep(600); // two more windows: nothing else comes
+    expect(heard).toBe(2);
     notifier.close();
   });
 
@@ -45,7 +56,8 @@ describe('the outbox notifier', () => {
     notifier.touch();
     notifier.touch();
     notifier.close();
-    await sleep(200);
+    await untilHeard(1);
+    await sleep(300);
     expect(heard).toBe(1);
   });
 });
