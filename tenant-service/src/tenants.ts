@@ -21,9 +21,11 @@ import {
   type Queryable,
   type TenantEntry,
   type TenantEvent,
+  DEFAULT_API_KEY_SCOPES,
+  keyEntryOf,
 } from '@bridge/shared';
 import * as repo from './repository';
-import type { CreateTenantInput, CredentialsInput, UpdateTenantInput } from './schemas';
+import type { CreateApiKeyInput, CreateTenantInput, CredentialsInput, UpdateTenantInput } from './schemas';
 
 export interface TenantDeps {
   db: Database;
@@ -88,7 +90,9 @@ async function checkWindowSettings(
 const MAX_UNANNOUNCED = 10_000;
 
 const tenantEntry = (r: repo.VisibleTenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
-const keyEntry = (k: repo.ApiKeyRow) => ({ tenantId: k.tenant_id, keyId: k.id, active: k.is_active, rateLimit: k.rate_limit });
+const keyEntry = (k: repo.ApiKeyRow) => keyEntryOf(k);
+/** What a key may do, until when, from which browsers (issue #13): shown on creation and in the list, never the key or its hash. */
+const keyTerms = (k: repo.ApiKeyRow) => ({ scopes: k.scopes, expiresAt: k.expires_at?.toISOString() ?? null, allowedOrigins: k.allowed_origins });
 const keyRef = (k: Pick<repo.ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>) => ({ keyHash: k.key_hash, tenantId: k.tenant_id, keyId: k.id });
 
 export function createTenantUseCases(deps: TenantDeps) {
@@ -151,10 +155,19 @@ export function createTenantUseCases(deps: TenantDeps) {
     return asConflict(err);
   }
 
-  async function issueKey(q: Parameters<typeof repo.insertApiKey>[0], tenantId: string, name: string, rateLimit?: number) {
+  async function issueKey(q: Parameters<typeof repo.insertApiKey>[0], tenantId: string, input: Partial<CreateApiKeyInput> & { name: string }) {
     const apiKey = generateApiKey();
-    const row = await repo.insertApiKey(q, { tenantId, keyHash: hashApiKey(apiKey), prefix: apiKeyPrefix(apiKey), name, rateLimit });
-    return { row, response: { id: row.id, apiKey, prefix: row.prefix, name: row.name } };
+    const row = await repo.insertApiKey(q, {
+      tenantId,
+      keyHash: hashApiKey(apiKey),
+      prefix: apiKeyPrefix(apiKey),
+      name: input.name,
+      rateLimit: input.rateLimit,
+      scopes: input.scopes ?? DEFAULT_API_KEY_SCOPES,
+      expiresAt: input.expiresAt,
+      allowedOrigins: input.allowedOrigins,
+    });
+    return { row, response: { id: row.id, apiKey, prefix: row.prefix, name: row.name, ...keyTerms(row) } };
   }
 
   return {
@@ -166,7 +179,7 @@ export function createTenantUseCases(deps: TenantDeps) {
       const { tenant, key } = await db
         .withTenant(input.tenantId, async (q) => {
           await checkWindowSettings(q, input.tenantId, input);
-          return { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, 'default') };
+          return { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, { name: 'default', scopes: input.apiKeyScopes }) };
         })
         .catch((err: unknown) => creationConflict(input.tenantId, err));
       // Overwrites anything remembered about this id, subdomain or key while they did not exist.
@@ -178,6 +191,7 @@ export function createTenantUseCases(deps: TenantDeps) {
         tenant: repo.toTenant(tenant),
         apiKey: key.response.apiKey,
         apiKeyId: key.response.id,
+        apiKeyScopes: key.row.scopes,
         message: 'Store this API key now: it is not shown again',
       };
     },
@@ -361,10 +375,10 @@ export function createTenantUseCases(deps: TenantDeps) {
       };
     },
 
-    async createApiKey(tenantId: string, input: { name: string; rateLimit?: number }) {
+    async createApiKey(tenantId: string, input: CreateApiKeyInput) {
       const key = await db.withTenant(tenantId, async (q) => {
         if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
-        return issueKey(q, tenantId, input.name, input.rateLimit);
+        return issueKey(q, tenantId, input);
       });
       await announce({ tenantId, kind: 'tenant-updated' }, () => directory.apiKeyChanged(keyRef(key.row), keyEntry(key.row)));
       return { ...key.response, rateLimit: key.row.rate_limit };
@@ -381,8 +395,10 @@ export function createTenantUseCases(deps: TenantDeps) {
         name: k.name,
         isActive: k.is_active,
         rateLimit: k.rate_limit,
+        ...keyTerms(k),
         createdAt: k.created_at.toISOString(),
         lastUsedAt: k.last_used_at?.toISOString() ?? null,
+        lastUsedIp: k.last_used_ip,
       }));
     },
 
