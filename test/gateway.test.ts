@@ -21,7 +21,7 @@ beforeAll(async () => {
   // Many tests here fail authentication on purpose, all from 127.0.0.1: a budget that does not get in their way.
   sys = await startTestSystem({ env: { BASE_DOMAIN, LAST_USED_FLUSH_MS: '200', AUTH_FAILURE_IP_BURST: '10000' } });
   gw = () => request.agent(sys.urls.gateway);
-  a = await sys.createTenant({ subdomain: `a${Date.now()}` });
+  a = await sys.createTenant({ subdomain: `a${Date.now()}`, apiKeyScopes: ['stats:read', 'mappings:read', 'mappings:write', 'conversations:read'] });
   b = await sys.createTenant();
 });
 

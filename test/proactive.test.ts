@@ -209,7 +209,7 @@ describe('refused through the gateway', () => {
   });
 
   it('a tenant without Meta credentials → 409 META_NOT_CONFIGURED', async () => {
-    const bare = await bridge.sys.createTenant();
+    const bare = await bridge.sys.createTenant({ apiKeyScopes: ['messages:send'] });
     const res = await send(bare, orderUpdate('16505550705'));
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('META_NOT_CONFIGURED');

@@ -33,7 +33,7 @@ interface WabaTenant {
 
 /** A tenant with Meta credentials naming its own WABA, whose templates the simulator lists; synced. */
 async function onboard(templates: Array<{ name: string; language: string; body: string }>): Promise<WabaTenant> {
-  const { tenantId, apiKey } = await bridge.sys.createTenant({ tenantId: uniqueTenantId('cat') });
+  const { tenantId, apiKey } = await bridge.sys.createTenant({ tenantId: uniqueTenantId('cat'), apiKeyScopes: ['templates:read', 'messages:send', 'messages:read'] });
   const t = { tenantId, apiKey, wabaId: uniqueNumericId(), appSecret: `app-secret-${uniqueNumericId()}` };
   const phoneNumberId = uniqueNumericId();
   const accessToken = `EAAG-${uniqueNumericId()}`;

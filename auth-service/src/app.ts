@@ -2,6 +2,8 @@ import type { Express } from 'express';
 import {
   TENANT_AUTH_HEADER,
   TENANT_KEY_HEADER,
+  TENANT_SCOPES_HEADER,
+  isApiKeyScope,
   appError,
   createInternalApp,
   createServiceApp,
@@ -54,7 +56,10 @@ export function createAuthService(deps: AuthServiceDeps): { app: Express; intern
           throw appError('API_KEY_REQUIRED');
         }
         // The token names its key: the gateway ends it with the key and counts it against the key's limit.
-        const { token, expiresIn } = deps.jwtKeyring.sign({ tenantId: req.tenantId!, keyId }, deps.jwtTtlSeconds);
+        // It carries the key's scopes (the gateway's X-Tenant-Scopes), never more: the gateway also narrows it to the key's current ones.
+        const scopeHeader = req.headers[TENANT_SCOPES_HEADER];
+        const scopes = typeof scopeHeader === 'string' ? scopeHeader.split(' ').filter(isApiKeyScope) : [];
+        const { token, expiresIn } = deps.jwtKeyring.sign({ tenantId: req.tenantId!, keyId, scopes }, deps.jwtTtlSeconds);
         res.set('Cache-Control', 'no-store');
         res.json({ token, expiresIn, tokenType: 'Bearer' });
       });

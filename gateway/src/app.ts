@@ -5,6 +5,7 @@ import {
   TENANT_AUTH_HEADER,
   TENANT_HEADER,
   TENANT_KEY_HEADER,
+  TENANT_SCOPES_HEADER,
   createServiceApp,
   standardReadiness,
   type Cache,
@@ -14,9 +15,11 @@ import {
   type TenantTokenKeyring,
 } from '@bridge/shared';
 import { authFailureBudget, perClientBudget } from './client-budgets';
+import { answerPreflight, checkOrigin } from './cors';
 import type { LastUsedRecorder } from './last-used';
 import { proxyTo } from './proxy';
 import { createRateLimits } from './rate-limits';
+import { requireScope } from './scopes';
 import { createTenantResolver } from './tenant-resolver';
 import type { TokenBuckets } from './token-bucket';
 
@@ -51,7 +54,7 @@ export interface GatewayDeps {
 const TENANT_ROUTES = ['/state', '/auth', '/templates', '/messages'];
 
 /** Headers only the gateway may set: whatever a client sent under these names is dropped. */
-const TRUSTED_HEADERS = [TENANT_HEADER, INTERNAL_TOKEN_HEADER, TENANT_AUTH_HEADER, TENANT_KEY_HEADER];
+const TRUSTED_HEADERS = [TENANT_HEADER, INTERNAL_TOKEN_HEADER, TENANT_AUTH_HEADER, TENANT_KEY_HEADER, TENANT_SCOPES_HEADER];
 
 const dropClientTrustHeaders: RequestHandler = (req, _res, next) => {
   for (const h of TRUSTED_HEADERS) delete req.headers[h];
@@ -70,12 +73,13 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
     jwtKeyring: deps.jwtKeyring,
     baseDomain: deps.baseDomain,
     allowSubdomainOnly: deps.allowSubdomainOnly,
-    onApiKeyUsed: (keyId) => lastUsed.record(keyId),
+    onApiKeyUsed: (keyId, ip) => lastUsed.record(keyId, ip),
   });
   const forwardTenant: RequestHandler = (req, _res, next) => {
     req.headers[TENANT_HEADER] = req.tenant!.tenantId;
     req.headers[TENANT_AUTH_HEADER] = req.tenant!.auth;
     if (req.tenant!.keyId) req.headers[TENANT_KEY_HEADER] = req.tenant!.keyId;
+    if (req.tenant!.scopes) req.headers[TENANT_SCOPES_HEADER] = req.tenant!.scopes.join(' ');
     req.headers[INTERNAL_TOKEN_HEADER] = deps.internalToken;
     next();
   };
@@ -93,8 +97,18 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
       a.use(dropClientTrustHeaders);
       if (webhookBudget) a.use('/webhook', webhookBudget);
       a.use(proxyTo('/webhook', deps.targets.webhook, proxyOptions));
+      // CORS preflights carry no key: answered before any check (cors.ts).
+      a.use(TENANT_ROUTES, answerPreflight);
       // A client out of failed authentications is refused before any lookup; each failure costs it one.
-      a.use(TENANT_ROUTES, ...(failures ? [failures.check, resolver, failures.charge] : [resolver]), ...createRateLimits(deps.cache, deps.logger), forwardTenant);
+      // Then the key's browser origins and the route's scope (issue #13), before it spends any of the rate limit.
+      a.use(
+        TENANT_ROUTES,
+        ...(failures ? [failures.check, resolver, failures.charge] : [resolver]),
+        checkOrigin,
+        requireScope,
+        ...createRateLimits(deps.cache, deps.logger),
+        forwardTenant,
+      );
       // The tenant API's data: /state/*, the template catalogue and proactive messages (issue #11).
       for (const prefix of ['/state', '/templates', '/messages']) a.use(proxyTo(prefix, deps.targets.state, proxyOptions));
       a.use(proxyTo('/auth', deps.targets.auth, proxyOptions));

@@ -79,7 +79,7 @@ export function perClientBudget(buckets: TokenBuckets, options: { ipv6Prefix: nu
  * revoked, badly signed) and names of tenants or subdomains that do not exist. Not an expired
  * token: only we can have signed it, and clients renew on that answer as a matter of course.
  */
-const COSTLY_FAILURES = new Set<ErrorCode>(['MISSING_CREDENTIALS', 'INVALID_API_KEY', 'API_KEY_REVOKED', 'INVALID_TOKEN', 'TOKEN_REVOKED', 'TENANT_NOT_FOUND']);
+const COSTLY_FAILURES = new Set<ErrorCode>(['MISSING_CREDENTIALS', 'INVALID_API_KEY', 'API_KEY_REVOKED', 'API_KEY_EXPIRED', 'INVALID_TOKEN', 'TOKEN_REVOKED', 'TENANT_NOT_FOUND']);
 
 /**
  * The budget of failed authentications per client: `check` (before the tenant resolver) answers

@@ -1,12 +1,18 @@
 import type { Database, Logger } from '@bridge/shared';
 
+/** A key's latest use: when, and from which client address (req.ip: TRUST_PROXY_HOPS decides which). */
+interface Use {
+  at: Date;
+  ip: string | null;
+}
+
 /**
- * Records when API keys were last used without a database write per request: uses are noted in
- * memory and written in one statement every interval (and on close). Several gateways writing
- * the same key keep the latest time.
+ * Records when API keys were last used, and from which address, without a database write per
+ * request: uses are noted in memory and written in one statement every interval (and on close).
+ * Several gateways writing the same key keep the latest time, and that use's address.
  */
 export class LastUsedRecorder {
-  private pending = new Map<string, Date>();
+  private pending = new Map<string, Use>();
   private readonly timer: NodeJS.Timeout;
   /** The write in progress: writes run one at a time, so a later one carries what an earlier one put back. */
   private writing: Promise<void> = Promise.resolve();
@@ -20,8 +26,9 @@ export class LastUsedRecorder {
     this.timer.unref();
   }
 
-  record(keyId: string): void {
-    this.pending.set(keyId, new Date());
+  record(keyId: string, ip?: string): void {
+    // An IPv4 client of a dual-stack socket is written as IPv4 (::ffff:192.0.2.1 → 192.0.2.1).
+    this.pending.set(keyId, { at: new Date(), ip: ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') ?? null });
   }
 
   /** Writes the pending uses; on failure keeps them for the next flush. Never rejects. */
@@ -44,8 +51,9 @@ export class LastUsedRecorder {
       const batch = this.pending;
       this.pending = new Map();
       try {
-        // Keys of every tenant at once: record_api_key_use (migration 1732060800020).
-        await this.db.unscoped('SELECT record_api_key_use($1::uuid[], $2::timestamptz[])', [[...batch.keys()], [...batch.values()]]);
+        // Keys of every tenant at once: record_api_key_use (migrations 1732060800020, 1732060800100).
+        const uses = [...batch.values()];
+        await this.db.unscoped('SELECT record_api_key_use($1::uuid[], $2::timestamptz[], $3::text[])', [[...batch.keys()], uses.map((u) => u.at), uses.map((u) => u.ip)]);
       } catch (err) {
         // Put the uses back (keeping newer ones) so the next write retries them.
         for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);

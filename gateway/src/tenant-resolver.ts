@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { appError, hashApiKey, setContextTenant, type TenantDirectory, type TenantTokenKeyring } from '@bridge/shared';
+import { appError, hashApiKey, keyScopes, narrowScopes, setContextTenant, type ApiKeyEntry, type TenantDirectory, type TenantTokenKeyring } from '@bridge/shared';
 
 export type TenantAuth = 'api-key' | 'jwt' | 'subdomain';
 
@@ -11,6 +11,10 @@ export interface ResolvedTenant {
   /** The API key used, or the one the JWT used was issued with. */
   keyId?: string;
   keyRateLimit?: number | null;
+  /** What the caller may do (gateway/src/scopes.ts): the key's, narrowed by a token's; undefined for subdomain-only callers. */
+  scopes?: string[];
+  /** The browser origins the key may be used from (gateway/src/cors.ts); null or undefined: none. */
+  allowedOrigins?: string[] | null;
 }
 
 declare global {
@@ -33,8 +37,10 @@ export interface TenantResolverOptions {
    * authenticated the caller. Off by default: a subdomain identifies, it does not authenticate.
    */
   allowSubdomainOnly?: boolean;
-  /** Told of every request authenticated by an API key or a token of one (to record last use without a DB write each time). */
-  onApiKeyUsed?: (keyId: string) => void;
+  /** Told of every request authenticated by an API key or a token of one, with the client's address (to record last use without a DB write each time). */
+  onApiKeyUsed?: (keyId: string, ip: string | undefined) => void;
+  /** The clock expiry is checked against (tests). */
+  now?: () => number;
 }
 
 interface Credential {
@@ -42,6 +48,8 @@ interface Credential {
   auth: TenantAuth;
   keyId?: string;
   keyRateLimit?: number | null;
+  scopes?: string[];
+  allowedOrigins?: string[] | null;
 }
 
 const API_KEY_SHAPE = /^sk_[A-Za-z0-9_-]{20,200}$/;
@@ -57,7 +65,7 @@ function subdomainOf(req: Request, baseDomain: string): string | undefined {
 /**
  * Resolves the tenant of a request, in order: `X-API-Key`, `Authorization: Bearer <JWT>`, the
  * `Host` subdomain. Sets `req.tenant` and the log context. Errors: no credentials, unknown or
- * revoked key, bad token, token whose key is revoked or gone → 401; credentials of another tenant
+ * revoked or expired key, bad token, token whose key is revoked, expired or gone → 401; credentials of another tenant
  * than the subdomain → 403; no such tenant (subdomain, or credentials of a deleted tenant) → 404;
  * suspended tenant → 423. A token stands only while the key it was issued with does: its state
  * is read from the directory on every request, as a key's is, so revoking the key or deleting
@@ -65,12 +73,22 @@ function subdomainOf(req: Request, baseDomain: string): string | undefined {
  */
 export function createTenantResolver(options: TenantResolverOptions): RequestHandler {
   const { directory } = options;
+  const now = options.now ?? Date.now;
+  const expired = (entry: ApiKeyEntry) => !!entry.expiresAt && Date.parse(entry.expiresAt) <= now();
 
   async function fromApiKey(apiKey: string): Promise<Credential> {
     const entry = API_KEY_SHAPE.test(apiKey) ? await directory.apiKey(hashApiKey(apiKey)) : undefined;
     if (!entry) throw appError('INVALID_API_KEY');
     if (!entry.active) throw appError('API_KEY_REVOKED');
-    return { tenantId: entry.tenantId, auth: 'api-key', keyId: entry.keyId, keyRateLimit: entry.rateLimit };
+    if (expired(entry)) throw appError('API_KEY_EXPIRED');
+    return {
+      tenantId: entry.tenantId,
+      auth: 'api-key',
+      keyId: entry.keyId,
+      keyRateLimit: entry.rateLimit,
+      scopes: [...keyScopes(entry)],
+      allowedOrigins: entry.allowedOrigins ?? null,
+    };
   }
 
   async function resolve(req: Request): Promise<ResolvedTenant> {
@@ -95,16 +113,22 @@ export function createTenantResolver(options: TenantResolverOptions): RequestHan
     if (credential?.auth === 'jwt') {
       // Gone: revoked, deleted with its tenant, or of an earlier tenant under the same id.
       if (!tokenKey?.active) throw appError('TOKEN_REVOKED');
+      if (expired(tokenKey)) throw appError('API_KEY_EXPIRED', 'The API key this token was issued with has expired');
       credential.keyRateLimit = tokenKey.rateLimit;
+      // The narrower of what the token carries and what its key holds now (a token from before scopes: the key's).
+      credential.scopes = narrowScopes(keyScopes(tokenKey), credential.scopes ?? keyScopes(tokenKey));
+      credential.allowedOrigins = tokenKey.allowedOrigins ?? null;
     }
     if (tenant.status !== 'active') throw appError('TENANT_SUSPENDED');
-    if (credential?.keyId) options.onApiKeyUsed?.(credential.keyId);
+    if (credential?.keyId) options.onApiKeyUsed?.(credential.keyId, req.ip);
     return {
       tenantId: tenant.tenantId,
       rateLimit: tenant.rateLimit,
       auth: credential?.auth ?? 'subdomain',
       keyId: credential?.keyId,
       keyRateLimit: credential?.keyRateLimit,
+      scopes: credential?.scopes,
+      allowedOrigins: credential?.allowedOrigins,
     };
   }
 

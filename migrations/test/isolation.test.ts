@@ -259,7 +259,18 @@ describe('the platform functions: the only way across tenants', () => {
 
   it('api_key_by_hash: the tenant and the key’s state for one hash, nothing for any other', async () => {
     const rows = await db.query('SELECT * FROM api_key_by_hash($1)', [await keyHashOf('tenant-a')]);
-    expect(rows).toEqual([{ id: expect.any(String), tenant_id: 'tenant-a', is_active: true, rate_limit: null }]);
+    // A key inserted without scopes gets the read scopes (migration 1732060800100).
+    expect(rows).toEqual([
+      {
+        id: expect.any(String),
+        tenant_id: 'tenant-a',
+        is_active: true,
+        rate_limit: null,
+        scopes: ['stats:read', 'conversations:read', 'messages:read', 'mappings:read', 'templates:read', 'usage:read', 'audit:read'],
+        expires_at: null,
+        allowed_origins: null,
+      },
+    ]);
     for (const other of ['0'.repeat(64), '%', '', null]) expect(await db.query('SELECT * FROM api_key_by_hash($1)', [other])).toEqual([]);
   });
 
@@ -318,11 +329,20 @@ describe('the platform functions: the only way across tenants', () => {
     }
   });
 
-  it('record_api_key_use: moves last_used_at forward, never past now', async () => {
+  it('record_api_key_use: moves last_used_at forward, never past now, with the address of the latest use', async () => {
     const [{ id }] = await db.query<{ id: string }>('SELECT id FROM api_key_by_hash($1)', [await keyHashOf('tenant-b')]);
-    await db.query('SELECT record_api_key_use($1::uuid[], $2::timestamptz[])', [[id], ['2999-01-01T00:00:00Z']]);
-    const [row] = await ownerQuery<{ last_used_at: Date }>(tdb, 'SELECT last_used_at FROM tenant_api_keys WHERE id = $1', [id]);
+    await db.query('SELECT record_api_key_use($1::uuid[], $2::timestamptz[], $3::text[])', [[id], ['2999-01-01T00:00:00Z'], ['192.0.2.7']]);
+    const lastUse = async () =>
+      (await ownerQuery<{ last_used_at: Date; last_used_ip: string | null }>(tdb, 'SELECT last_used_at, last_used_ip FROM tenant_api_keys WHERE id = $1', [id]))[0];
+    const row = await lastUse();
     expect(row.last_used_at.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(row.last_used_ip).toBe('192.0.2.7');
+    // An older use (another gateway's late batch) changes neither the time nor the address.
+    await db.query('SELECT record_api_key_use($1::uuid[], $2::timestamptz[], $3::text[])', [[id], ['2000-01-01T00:00:00Z'], ['198.51.100.9']]);
+    expect(await lastUse()).toEqual(row);
+    // Without addresses (the two-argument form): the time moves, the address stays.
+    await db.query('SELECT record_api_key_use($1::uuid[], $2::timestamptz[])', [[id], [new Date()]]);
+    expect((await lastUse()).last_used_ip).toBe('192.0.2.7');
   });
 });
 

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { GenesysSimulator, MetaSimulator, MetaTemplateOptions } from '@bridge/simulators';
+import { API_KEY_SCOPES } from '@bridge/shared';
 
 /** A tenant with everything the bridge needs: its Meta number, WABA and app, its Genesys org and integration. */
 export interface BridgeTenant {
@@ -71,7 +72,8 @@ export async function onboardBridgeTenant(o: {
   o.meta.addNumber({ phoneNumberId: t.phoneNumberId, accessToken: t.accessToken, wabaId: t.wabaId });
   for (const template of o.templates ?? []) o.meta.addTemplate({ ...template, wabaId: t.wabaId });
   o.genesys.addOrg({ clientId: t.clientId, clientSecret: t.clientSecret, integrationId: t.integrationId });
-  const created = await adminPost(o.adminUrl, o.adminKey, '/tenants', { tenantId: t.tenantId, name: t.tenantId, ...o.tenantFields });
+  // The tenant's key may do everything the tenant API offers (a key created without scopes could only read).
+  const created = await adminPost(o.adminUrl, o.adminKey, '/tenants', { tenantId: t.tenantId, name: t.tenantId, apiKeyScopes: [...API_KEY_SCOPES], ...o.tenantFields });
   await adminPost(o.adminUrl, o.adminKey, `/tenants/${t.tenantId}/credentials`, {
     type: 'meta',
     credentials: { appSecret: t.appSecret, verifyToken: t.verifyToken, accessToken: t.accessToken, phoneNumberId: t.phoneNumberId, wabaId: t.wabaId },

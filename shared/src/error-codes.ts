@@ -40,6 +40,12 @@ export const ERROR_CODES = {
   MISSING_CREDENTIALS: { status: 401, message: 'An X-API-Key or a bearer token is required' },
   INVALID_API_KEY: { status: 401, message: 'Unknown API key' },
   API_KEY_REVOKED: { status: 401, message: 'This API key has been revoked' },
+  /** The key's expiresAt has passed (issue #13); its tokens stop with it. */
+  API_KEY_EXPIRED: { status: 401, message: 'This API key has expired' },
+  /** The route needs a scope the key (or the token, or both) does not hold; the message names it. */
+  INSUFFICIENT_SCOPE: { status: 403, message: 'This API key does not hold the scope this route needs' },
+  /** A browser request (Origin header) with a key that does not list that origin in its allowedOrigins. */
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'This API key may not be used from this origin' },
   TOKEN_EXPIRED: { status: 401, message: 'The token has expired' },
   INVALID_TOKEN: { status: 401, message: 'The token is not valid' },
   TOKEN_REVOKED: { status: 401, message: 'The API key this token was issued with has been revoked or no longer exists' },

@@ -10,6 +10,8 @@ export const TENANT_HEADER = 'x-tenant-id';
 export const TENANT_AUTH_HEADER = 'x-tenant-auth';
 /** The id of the API key (or of the key a JWT was issued with) that authenticated the caller. */
 export const TENANT_KEY_HEADER = 'x-tenant-key-id';
+/** The scopes the caller holds (space-separated, shared/src/api-key-scopes.ts): what /auth/token puts in a token. */
+export const TENANT_SCOPES_HEADER = 'x-tenant-scopes';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

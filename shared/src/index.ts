@@ -15,6 +15,7 @@ export * from './tenant-events';
 export * from './credentials';
 export * from './bootstrap';
 export * from './tenant-directory';
+export * from './api-key-scopes';
 export * from './jwt';
 export * from './gateway-trust';
 export * from './http-client';

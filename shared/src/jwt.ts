@@ -9,6 +9,8 @@ import { appError } from './errors';
  *
  * Claims: `tenant_id`; `key_id`, the id of the API key the token was bought with (the gateway
  * ends the token when that key is revoked or gone, and counts it against the key's own limit);
+ * `scope`, the key's scopes when the token was issued, space-separated (RFC 9068 §2.2.3): the
+ * gateway grants a token the narrower of these and its key's current scopes (issue #13);
  * `iss` TOKEN_ISSUER and `aud` TOKEN_AUDIENCE, checked; `jti`, `iat`, `exp` (required).
  */
 const ALGORITHM = 'HS256' as const;
@@ -34,6 +36,8 @@ export interface TenantTokenClaims {
   tenantId: string;
   /** The API key (its id, a UUID) the token was issued with. */
   keyId: string;
+  /** The scopes the token carries (its key's when issued); absent from tokens issued before keys had scopes. */
+  scopes?: string[];
 }
 
 export class TenantTokenKeyring {
@@ -55,7 +59,8 @@ export class TenantTokenKeyring {
   sign(claims: TenantTokenClaims, ttlSeconds: number): { token: string; expiresIn: number; jti: string } {
     const jti = randomUUID();
     const { id, secret } = this.ring[0];
-    const token = jwt.sign({ tenant_id: claims.tenantId, key_id: claims.keyId }, secret, {
+    const payload = { tenant_id: claims.tenantId, key_id: claims.keyId, ...(claims.scopes ? { scope: claims.scopes.join(' ') } : {}) };
+    const token = jwt.sign(payload, secret, {
       algorithm: ALGORITHM,
       keyid: id,
       expiresIn: ttlSeconds,
@@ -85,9 +90,10 @@ export class TenantTokenKeyring {
       throw appError('INVALID_TOKEN');
     }
     if (typeof payload === 'string' || typeof payload.exp !== 'number') throw appError('INVALID_TOKEN', 'The token has no expiry');
-    const { tenant_id: tenantId, key_id: keyId } = payload;
+    const { tenant_id: tenantId, key_id: keyId, scope } = payload;
     if (typeof tenantId !== 'string' || !tenantId) throw appError('INVALID_TOKEN', 'The token names no tenant');
     if (typeof keyId !== 'string' || !UUID.test(keyId)) throw appError('INVALID_TOKEN', 'The token names no API key');
-    return { tenantId, keyId: keyId.toLowerCase() };
+    if (scope !== undefined && typeof scope !== 'string') throw appError('INVALID_TOKEN', 'The token’s scope is not a string');
+    return { tenantId, keyId: keyId.toLowerCase(), ...(scope === undefined ? {} : { scopes: scope.split(' ').filter(Boolean) }) };
   }
 }

@@ -2,6 +2,7 @@ import { platformKey, tenantKey, type Cache } from './cache';
 import type { QueryResultRow } from 'pg';
 import { statement, type Database } from './db';
 import { appError } from './errors';
+import { API_KEY_SCOPES } from './api-key-scopes';
 
 /**
  * Who a request belongs to, cached. Readers (the gateway) fill the cache from PostgreSQL with
@@ -17,16 +18,43 @@ export interface ApiKeyEntry {
   active: boolean;
   /** The key's own requests-per-minute limit, if it has one. */
   rateLimit: number | null;
+  /**
+   * What the key may do (shared/src/api-key-scopes.ts). Absent from entries cached before keys had
+   * scopes: those keys could do everything, and migration 1732060800100 gave them every scope.
+   */
+  scopes?: string[];
+  /** When the key stops working (ISO 8601), or null: never. */
+  expiresAt?: string | null;
+  /** The browser origins the key may be used from; null or absent: none. */
+  allowedOrigins?: string[] | null;
 }
 
-interface ApiKeyRow {
+/** A key's scopes, for entries cached before keys had them (see ApiKeyEntry.scopes). */
+export const keyScopes = (entry: ApiKeyEntry): readonly string[] => entry.scopes ?? API_KEY_SCOPES;
+
+/** The columns of tenant_api_keys the directory reads (tenant-service's rows have them too). */
+export interface DirectoryKeyRow {
   id: string;
   tenant_id: string;
   is_active: boolean;
   rate_limit: number | null;
+  scopes: string[];
+  expires_at: Date | null;
+  allowed_origins: string[] | null;
 }
 
-const toKeyEntry = (r: ApiKeyRow | undefined): ApiKeyEntry | undefined => r && { tenantId: r.tenant_id, keyId: r.id, active: r.is_active, rateLimit: r.rate_limit };
+/** The directory's entry for a key's row (tenant-service announces its changes with it too). */
+export const keyEntryOf = (r: DirectoryKeyRow): ApiKeyEntry => ({
+  tenantId: r.tenant_id,
+  keyId: r.id,
+  active: r.is_active,
+  rateLimit: r.rate_limit,
+  scopes: r.scopes,
+  expiresAt: r.expires_at?.toISOString() ?? null,
+  allowedOrigins: r.allowed_origins,
+});
+
+const toKeyEntry = (r: DirectoryKeyRow | undefined): ApiKeyEntry | undefined => r && keyEntryOf(r);
 
 export interface TenantEntry {
   tenantId: string;
@@ -46,8 +74,9 @@ const keys = {
 };
 
 // By names from outside, across tenants: SECURITY DEFINER functions (migration 1732060800020).
-const API_KEY_BY_HASH = statement('directory-api-key', 'SELECT id, tenant_id, is_active, rate_limit FROM api_key_by_hash($1)');
-const API_KEY_BY_ID = statement('directory-api-key-id', 'SELECT id, tenant_id, is_active, rate_limit FROM tenant_api_keys WHERE id = $1 AND tenant_id = $2');
+const KEY_ENTRY_COLUMNS = 'id, tenant_id, is_active, rate_limit, scopes, expires_at, allowed_origins';
+const API_KEY_BY_HASH = statement('directory-api-key', `SELECT ${KEY_ENTRY_COLUMNS} FROM api_key_by_hash($1)`);
+const API_KEY_BY_ID = statement('directory-api-key-id', `SELECT ${KEY_ENTRY_COLUMNS} FROM tenant_api_keys WHERE id = $1 AND tenant_id = $2`);
 // A tenant being deleted (its rows purged in the background) is no tenant at all to readers.
 const TENANT_BY_ID = statement('directory-tenant', "SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1 AND status <> 'deleting'");
 const TENANT_BY_SUBDOMAIN = statement('directory-subdomain', 'SELECT tenant_by_subdomain($1) AS tenant_id');
@@ -137,14 +166,14 @@ export class TenantDirectory {
   /** The API key with this hash (see hashApiKey), whichever tenant's. */
   apiKey(keyHash: string): Promise<ApiKeyEntry | undefined> {
     return this.cached(keys.apiKey(keyHash), () =>
-      this.strangerLookup<ApiKeyRow>(API_KEY_BY_HASH, keyHash).then(toKeyEntry),
+      this.strangerLookup<DirectoryKeyRow>(API_KEY_BY_HASH, keyHash).then(toKeyEntry),
     );
   }
 
   /** The tenant's API key with this id (a UUID), e.g. the one a token was issued with. */
   apiKeyById(tenantId: string, keyId: string): Promise<ApiKeyEntry | undefined> {
     return this.cached(keys.apiKeyById(tenantId, keyId), () =>
-      this.db.withTenant(tenantId, async (q) => toKeyEntry((await q.query<ApiKeyRow>({ ...API_KEY_BY_ID, values: [keyId, tenantId] })).rows[0])),
+      this.db.withTenant(tenantId, async (q) => toKeyEntry((await q.query<DirectoryKeyRow>({ ...API_KEY_BY_ID, values: [keyId, tenantId] })).rows[0])),
     );
   }
 

@@ -320,17 +320,33 @@ export interface ApiKeyRow {
   rate_limit: number | null;
   created_at: Date;
   last_used_at: Date | null;
+  /** The client address of the last use (migration 1732060800100). */
+  last_used_ip: string | null;
+  scopes: string[];
+  expires_at: Date | null;
+  allowed_origins: string[] | null;
 }
 
-const KEY_COLUMNS = 'id, tenant_id, key_hash, prefix, name, is_active, rate_limit, created_at, last_used_at';
+const KEY_COLUMNS =
+  'id, tenant_id, key_hash, prefix, name, is_active, rate_limit, created_at, last_used_at, last_used_ip, scopes, expires_at, allowed_origins';
 
 export async function insertApiKey(
   db: Queryable,
-  k: { tenantId: string; keyHash: string; prefix: string; name: string; rateLimit?: number },
+  k: {
+    tenantId: string;
+    keyHash: string;
+    prefix: string;
+    name: string;
+    rateLimit?: number;
+    scopes: readonly string[];
+    expiresAt?: Date;
+    allowedOrigins?: readonly string[];
+  },
 ): Promise<ApiKeyRow> {
   const { rows } = await db.query<ApiKeyRow>(
-    `INSERT INTO tenant_api_keys (tenant_id, key_hash, prefix, name, rate_limit) VALUES ($1, $2, $3, $4, $5) RETURNING ${KEY_COLUMNS}`,
-    [k.tenantId, k.keyHash, k.prefix, k.name, k.rateLimit ?? null],
+    `INSERT INTO tenant_api_keys (tenant_id, key_hash, prefix, name, rate_limit, scopes, expires_at, allowed_origins)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
+    [k.tenantId, k.keyHash, k.prefix, k.name, k.rateLimit ?? null, k.scopes, k.expiresAt ?? null, k.allowedOrigins ?? null],
   );
   return rows[0];
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MARK_READ_SETTINGS, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
+import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, MARK_READ_SETTINGS, isApiKeyScope, originProblem, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
 
 /** Subdomains that name the platform itself, never a tenant. */
 const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
@@ -28,6 +28,39 @@ const metadata = z
   .record(z.string().max(100), z.unknown())
   .refine((m) => JSON.stringify(m).length <= 16_384, 'must serialise to at most 16 KB');
 
+/** What a key may do (shared/src/api-key-scopes.ts); an unknown name is refused naming it. Duplicates are dropped. */
+const apiKeyScopes = z
+  .array(z.string().max(100))
+  .min(1, 'must name at least one scope')
+  .max(50)
+  .superRefine((list, ctx) => {
+    for (const [i, s] of list.entries()) {
+      if (!isApiKeyScope(s)) ctx.addIssue({ code: 'custom', path: [i], message: `unknown scope ${s} (the scopes: ${API_KEY_SCOPES.join(', ')})` });
+    }
+  })
+  .transform((list) => [...new Set(list)]);
+
+/** When a key stops working: an ISO 8601 time with its offset (Z or ±hh:mm), in the future. */
+const apiKeyExpiresAt = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 time with an offset, like 2030-01-31T00:00:00Z' })
+  .refine((t) => Date.parse(t) > Date.now(), 'must be in the future')
+  .transform((t) => new Date(t));
+
+/** The browser origins a key may be used from: exact origins (scheme, host, port), at most 20. */
+const apiKeyAllowedOrigins = z
+  .array(
+    z
+      .string()
+      .max(300)
+      .superRefine((o, ctx) => {
+        const problem = originProblem(o);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+  )
+  .min(1, 'must list at least one origin (leave it out for a key no browser may use)')
+  .max(20)
+  .transform((list) => [...new Set(list)]);
+
 export const createTenantSchema = z
   .object({
     tenantId: tenantIdSchema,
@@ -39,6 +72,8 @@ export const createTenantSchema = z
     windowPolicy: windowPolicy.optional(),
     reopenTemplate: reopenTemplate.nullable().optional(),
     markRead: markRead.optional(),
+    /** The scopes of the tenant's first key (default: the read scopes, DEFAULT_API_KEY_SCOPES). */
+    apiKeyScopes: apiKeyScopes.optional(),
   })
   .strict();
 
@@ -57,7 +92,18 @@ export const updateTenantSchema = z
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');
 
-export const createApiKeySchema = z.object({ name: z.string().trim().min(1).max(100), rateLimit: rateLimit.optional() }).strict();
+/** `POST /tenants/:id/api-keys` (issue #13: scopes, expiry, browser origins). */
+export const createApiKeySchema = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    rateLimit: rateLimit.optional(),
+    scopes: apiKeyScopes.default([...DEFAULT_API_KEY_SCOPES]),
+    expiresAt: apiKeyExpiresAt.optional(),
+    allowedOrigins: apiKeyAllowedOrigins.optional(),
+  })
+  .strict();
+
+export type CreateApiKeyInput = z.infer<typeof createApiKeySchema>;
 
 /** `GET /unclaimed-changes`: a page of held Meta changes, oldest first, after the id `after`, optionally for one number. */
 export const unclaimedQuerySchema = z

@@ -22,9 +22,11 @@ import {
   type Queryable,
   type TenantEntry,
   type TenantEvent,
+  DEFAULT_API_KEY_SCOPES,
+  keyEntryOf,
 } from '@bridge/shared';
 import * as repo from './repository';
-import type { CreateTenantInput, CredentialsInput, UpdateTenantInput } from './schemas';
+import type { CreateApiKeyInput, CreateTenantInput, CredentialsInput, UpdateTenantInput } from './schemas';
 
 export interface TenantDeps {
   db: Database;
@@ -92,13 +94,15 @@ function tenantChange(before: repo.TenantRow, after: repo.TenantRow) {
 }
 
 /** An API key as the audit trail records it (never the key or its hash). */
-const keyAudit = (k: repo.ApiKeyRow) => ({ id: k.id, prefix: k.prefix, name: k.name, isActive: k.is_active, rateLimit: k.rate_limit });
+const keyAudit = (k: repo.ApiKeyRow) => ({ id: k.id, prefix: k.prefix, name: k.name, isActive: k.is_active, rateLimit: k.rate_limit, ...keyTerms(k) });
 
 /** Failed tenant-change broadcasts kept for retrying at most. */
 const MAX_UNANNOUNCED = 10_000;
 
 const tenantEntry = (r: repo.VisibleTenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
-const keyEntry = (k: repo.ApiKeyRow) => ({ tenantId: k.tenant_id, keyId: k.id, active: k.is_active, rateLimit: k.rate_limit });
+const keyEntry = (k: repo.ApiKeyRow) => keyEntryOf(k);
+/** What a key may do, until when, from which browsers (issue #13): shown on creation and in the list, never the key or its hash. */
+const keyTerms = (k: repo.ApiKeyRow) => ({ scopes: k.scopes, expiresAt: k.expires_at?.toISOString() ?? null, allowedOrigins: k.allowed_origins });
 const keyRef = (k: Pick<repo.ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>) => ({ keyHash: k.key_hash, tenantId: k.tenant_id, keyId: k.id });
 
 export function createTenantUseCases(deps: TenantDeps) {
@@ -161,10 +165,19 @@ export function createTenantUseCases(deps: TenantDeps) {
     return asConflict(err);
   }
 
-  async function issueKey(q: Parameters<typeof repo.insertApiKey>[0], tenantId: string, name: string, rateLimit?: number) {
+  async function issueKey(q: Parameters<typeof repo.insertApiKey>[0], tenantId: string, input: Partial<CreateApiKeyInput> & { name: string }) {
     const apiKey = generateApiKey();
-    const row = await repo.insertApiKey(q, { tenantId, keyHash: hashApiKey(apiKey), prefix: apiKeyPrefix(apiKey), name, rateLimit });
-    return { row, response: { id: row.id, apiKey, prefix: row.prefix, name: row.name } };
+    const row = await repo.insertApiKey(q, {
+      tenantId,
+      keyHash: hashApiKey(apiKey),
+      prefix: apiKeyPrefix(apiKey),
+      name: input.name,
+      rateLimit: input.rateLimit,
+      scopes: input.scopes ?? DEFAULT_API_KEY_SCOPES,
+      expiresAt: input.expiresAt,
+      allowedOrigins: input.allowedOrigins,
+    });
+    return { row, response: { id: row.id, apiKey, prefix: row.prefix, name: row.name, ...keyTerms(row) } };
   }
 
   return {
@@ -176,7 +189,7 @@ export function createTenantUseCases(deps: TenantDeps) {
       const { tenant, key } = await db
         .withTenant(input.tenantId, async (q) => {
           await checkWindowSettings(q, input.tenantId, input);
-          const created = { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, 'default') };
+          const created = { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, { name: 'default', scopes: input.apiKeyScopes }) };
           await appendAudit(q, {
             tenantId: input.tenantId,
             action: 'tenant.created',
@@ -195,6 +208,7 @@ export function createTenantUseCases(deps: TenantDeps) {
         tenant: repo.toTenant(tenant),
         apiKey: key.response.apiKey,
         apiKeyId: key.response.id,
+        apiKeyScopes: key.row.scopes,
         message: 'Store this API key now: it is not shown again',
       };
     },
@@ -395,10 +409,10 @@ export function createTenantUseCases(deps: TenantDeps) {
       };
     },
 
-    async createApiKey(tenantId: string, input: { name: string; rateLimit?: number }) {
+    async createApiKey(tenantId: string, input: CreateApiKeyInput) {
       const key = await db.withTenant(tenantId, async (q) => {
         if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
-        const issued = await issueKey(q, tenantId, input.name, input.rateLimit);
+        const issued = await issueKey(q, tenantId, input);
         await appendAudit(q, { tenantId, action: 'api_key.created', target: `api_key:${issued.row.id}`, after: keyAudit(issued.row) });
         return issued;
       });
@@ -417,8 +431,10 @@ export function createTenantUseCases(deps: TenantDeps) {
         name: k.name,
         isActive: k.is_active,
         rateLimit: k.rate_limit,
+        ...keyTerms(k),
         createdAt: k.created_at.toISOString(),
         lastUsedAt: k.last_used_at?.toISOString() ?? null,
+        lastUsedIp: k.last_used_ip,
       }));
     },
 

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { Express } from 'express';
-import { CredentialCipher, Database, MemoryCache, TenantDirectory, createLogger, hashApiKey, hashVerifyToken, onTenantEvent, type TenantEvent } from '@bridge/shared';
+import { CredentialCipher, DEFAULT_API_KEY_SCOPES, Database, MemoryCache, TenantDirectory, createLogger, hashApiKey, hashVerifyToken, onTenantEvent, type TenantEvent } from '@bridge/shared';
 import { createTenantService } from '../src/app';
 import { createTenantUseCases } from '../src/tenants';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
@@ -542,13 +542,23 @@ describe('API keys', () => {
     const { tenantId, apiKey: firstKey } = await createTenant();
     const created = await admin().post(`/tenants/${tenantId}/api-keys`).send({ name: 'reporting' });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: expect.any(String), apiKey: expect.stringMatching(/^sk_/), prefix: expect.any(String), name: 'reporting', rateLimit: null });
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      apiKey: expect.stringMatching(/^sk_/),
+      prefix: expect.any(String),
+      name: 'reporting',
+      rateLimit: null,
+      // Issue #13: created without scopes → the read scopes; no expiry; no browser.
+      scopes: [...DEFAULT_API_KEY_SCOPES],
+      expiresAt: null,
+      allowedOrigins: null,
+    });
     expect(created.body.apiKey).not.toBe(firstKey);
 
     const list = await admin().get(`/tenants/${tenantId}/api-keys`);
     expect(list.status).toBe(200);
     expect(list.body).toHaveLength(2);
-    expect(Object.keys(list.body[1]).sort()).toEqual(['createdAt', 'id', 'isActive', 'lastUsedAt', 'name', 'prefix', 'rateLimit']);
+    expect(Object.keys(list.body[1]).sort()).toEqual(['allowedOrigins', 'createdAt', 'expiresAt', 'id', 'isActive', 'lastUsedAt', 'lastUsedIp', 'name', 'prefix', 'rateLimit', 'scopes']);
     expect(JSON.stringify(list.body)).not.toContain(created.body.apiKey);
     expect(JSON.stringify(list.body)).not.toContain(hashApiKey(created.body.apiKey));
 
