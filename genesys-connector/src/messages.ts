@@ -27,6 +27,12 @@ export interface TrackedMessage {
    * a BSUID in its `recipient` (MetaClient.send).
    */
   recipient: string | null;
+  /**
+   * The id this customer's mapping, messages and lanes are keyed by (`conversation_mappings.wa_id`):
+   * `waId`, or the number it moved to. Not always `recipient`: a customer first known by their
+   * BSUID stays keyed by it once their number is known, and their sends then go to the number.
+   */
+  customerKey: string;
   /** The id Genesys knows this customer by, when it is not `waId` (they changed number). */
   genesysId: string | null;
   /** `provider_timestamp`: the provider's time as stored (made plausible by the webhook). */
@@ -45,6 +51,7 @@ export async function findMessage(q: Queryable, tenantId: string, id: string): P
 const MESSAGE_COLUMNS = `m.id::text, m.wa_id AS "waId", m.wamid, m.genesys_message_id AS "genesysMessageId", m.status, m.origin, m.payload,
             CASE WHEN a.moved_to IS NULL THEN COALESCE(c.phone, c.user_id, m.wa_id)
                  ELSE COALESCE(moved.phone, moved.user_id, a.moved_to) END AS recipient,
+            COALESCE(a.moved_to, m.wa_id) AS "customerKey",
             COALESCE(c.genesys_id, moved.genesys_id) AS "genesysId",
             m.provider_timestamp AS "providerTime"`;
 const MESSAGE_FROM = `FROM message_tracking m
