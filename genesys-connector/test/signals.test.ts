@@ -184,6 +184,26 @@ describe('a failing signal', () => {
   });
 });
 
+describe('a signal Meta asks to wait', () => {
+  it('longer than its budget (Retry-After: an hour) is dropped at once, so it holds no later signal of the customer behind it', async () => {
+    const c = await customer();
+    failures = [metaSendError(429, { code: 130429, message: 'Rate limit hit' }, '3600')];
+    await deliver()(await claimedSignal(c.waId));
+    expect(await queued()).toEqual([]);
+    expect(logged.map((l) => l.msg)).toEqual(['read mark or typing indicator dropped']);
+    // Its lane is free: the agent's next activity (after the typing interval) is sent at once.
+    await owner('UPDATE conversation_mappings SET typing_until = NULL WHERE tenant_id = $1 AND wa_id = $2', [T, c.waId]);
+    await deliver()(await claimedSignal(c.waId));
+    expect(calls).toEqual([{ wamid: c.wamid, typing: true }]);
+  });
+
+  it('within its budget (Retry-After: 5 s) is retried as usual', async () => {
+    const c = await customer();
+    failures = [metaSendError(429, { code: 130429, message: 'Rate limit hit' }, '5')];
+    await expect(deliver()(await claimedSignal(c.waId))).rejects.toMatchObject({ kind: 'transient', retryAfterMs: 5000 });
+  });
+});
+
 describe('the deliveries', () => {
   it('hand signal jobs to the signal delivery, and without one drop them unsent', async () => {
     const c = await customer();
