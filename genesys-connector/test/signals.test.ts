@@ -76,7 +76,7 @@ const owner = <R = Record<string, unknown>>(sql: string, params: unknown[] = [])
 async function customer(): Promise<{ waId: string; wamid: string }> {
   const waId = `1650555${String(2000 + ++n)}`;
   const wamid = `wamid.${waId}`;
-  await owner(`INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type) VALUES ($1, 'inbound', $2, $3, 'text')`, [T, waId, wamid]);
+  await owner(`INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, status) VALUES ($1, 'inbound', $2, $3, 'text', 'delivered')`, [T, waId, wamid]);
   await owner('INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at) VALUES ($1, $2, now())', [T, waId]);
   return { waId, wamid };
 }
