@@ -67,8 +67,9 @@ export interface CustomerMessage extends TrackedMessage {
   /**
    * The choices the customer may be answering (for InboundContext.choices): those offered by the
    * part of an agent message this one replies to (`context.id`), when that part offered choices
-   * to this customer; else, for a text, the conversation's numbered choices when they were offered
-   * less than 24 hours before the message. Null: none.
+   * to this customer (none, `[]`, when that part offered its choices to another customer); else,
+   * for a text, the conversation's numbered choices when they were offered less than 24 hours
+   * before the message. Null: none known (the message answered is not one of the bridge's).
    */
   choices: OfferedChoice[] | null;
 }
@@ -82,12 +83,13 @@ export interface CustomerMessage extends TrackedMessage {
 export async function findCustomerMessage(q: Queryable, tenantId: string, id: string): Promise<CustomerMessage | undefined> {
   const { rows } = await q.query<CustomerMessage>(
     `SELECT ${MESSAGE_COLUMNS},
-            CASE WHEN p.offered IS NOT NULL THEN p.offered->'choices'
+            CASE WHEN p.offered->>'to' = m.wa_id THEN p.offered->'choices'
+                 WHEN p.offered IS NOT NULL THEN '[]'::jsonb
                  WHEN m.payload #>> '{message,type}' = 'text'
                       AND c.numbered_choices_at > COALESCE(m.provider_timestamp, m.created_at) - $3 * interval '1 hour'
                  THEN c.numbered_choices END AS choices
        ${MESSAGE_FROM}
-       LEFT JOIN message_parts p ON p.tenant_id = m.tenant_id AND p.wamid = m.payload #>> '{message,context,id}' AND p.offered->>'to' = m.wa_id
+       LEFT JOIN message_parts p ON p.tenant_id = m.tenant_id AND p.wamid = m.payload #>> '{message,context,id}'
       WHERE m.tenant_id = $1 AND m.id = $2`,
     [tenantId, id, NUMBERED_CHOICES_HOURS],
   );

@@ -641,6 +641,14 @@ describe('a bot’s choices and the customer’s answer', () => {
     expect((await typed(bob, '3', { context: { id: menu } })).text).toBe('3');
     const tap = await answer(bob, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'option-2', title: 'Delivery' } }, context: { id: list } });
     expect(tap.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+    // Nor a row whose id is its payload: the bridge knows that list went to Alice, not to Bob.
+    const payloadTap = await answer(bob, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'topic.warranty', title: 'Warranty' } }, context: { id: list } });
+    expect(payloadTap.channel.metadata.customAttributes).toMatchObject({ replyType: 'list_reply', replyId: 'topic.warranty' });
+    expect(payloadTap.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+    // Nor, from Alice, an id her list never offered.
+    const forged = await answer(alice, { type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'refund.approve', title: 'Approve' } }, context: { id: list } });
+    expect(forged.channel.metadata.customAttributes).toMatchObject({ replyType: 'button_reply', replyId: 'refund.approve' });
+    expect(forged.channel.metadata.customAttributes.replyPayload).toBeUndefined();
 
     // The same number at another tenant: neither its conversation nor its quotes reach tenant-a's choices.
     const there = await typed(alice, '3', { context: { id: menu } }, OTHER);

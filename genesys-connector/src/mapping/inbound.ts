@@ -75,7 +75,9 @@ export interface InboundContext {
   /**
    * The choices the bridge offered this customer (OutboundPlan.choices): those of the message the
    * answer replies to (`context.id`), or else the latest ones offered as a numbered text. With
-   * them a reply id maps back to its payload, and a typed number to its choice.
+   * them a reply id maps back to its payload, and a typed number to its choice; an id not among
+   * them (`[]`: the message answered offered this customer nothing) gets no payload. Undefined:
+   * the message answered is not known, and an id that is not `option-<n>` is its own payload.
    */
   choices?: readonly OfferedChoice[];
 }
@@ -280,8 +282,10 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
     attributes.replyType = replyType;
     if (!nonEmpty(id)) return;
     attributes.replyId = id;
+    // With the choices of the message answered known, only an id among them has a payload; without
+    // them (a message the bridge did not record), an id that is not made up is its own payload.
     const offered = ctx.choices?.find((c) => c.id === id);
-    const payload = offered ? offered.payload : GENERATED_CHOICE_ID.test(id) ? undefined : id;
+    const payload = offered ? offered.payload : ctx.choices || GENERATED_CHOICE_ID.test(id) ? undefined : id;
     if (payload !== undefined) attributes.replyPayload = payload;
   };
 
