@@ -176,7 +176,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     if (!credentials) throw transient('META_NOT_CONFIGURED', 'The tenant has no Meta credentials yet');
     const kinds = sends.map((s) => s.type);
     const part = (i: number, wamid: string) => {
-      const offered = offeredBy(choices, i + 1, msg.recipient!);
+      const offered = offeredBy(choices, i + 1, msg.customerKey);
       return { messageId: msg.id, part: i + 1, partCount: sends.length, kind: kinds[i], wamid, status: 'sent' as const, offered };
     };
     const wamids = await sendInParts(
@@ -190,7 +190,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     await record(job, async (q) => {
       for (const [i, wamid] of wamids.entries()) await messages.recordPart(q, job.tenantId, part(i, wamid));
       await messages.recordSentToWhatsApp(q, job.tenantId, msg.id, wamids);
-      await messages.recordNumberedChoices(q, job.tenantId, msg.recipient!, choices);
+      await messages.recordNumberedChoices(q, job.tenantId, msg.customerKey, choices);
       if (msg.origin === 'api') copyQueued = await queueAgentlessCopy(q, outbox, job.tenantId, msg);
     });
     if (copyQueued) deps.notifier.touch();
@@ -341,7 +341,7 @@ export function createDeliveries(deps: DeliveryDeps) {
 export type Deliveries = ReturnType<typeof createDeliveries>;
 
 /**
- * What part `part` (1-based) of a message offers the customer `to`: every choice of the message
+ * What part `part` (1-based) of a message offers the customer `to` (their mapping's key): every choice of the message
  * (their WhatsApp ids are unique in it, and numbers run across it), so that an answer to any of its
  * parts maps back; undefined for a part that offers none (a media send, a link button, a lead text).
  */

@@ -27,6 +27,12 @@ export interface TrackedMessage {
    * a BSUID in its `recipient` (MetaClient.send).
    */
   recipient: string | null;
+  /**
+   * The id this customer's mapping, messages and lanes are keyed by (`conversation_mappings.wa_id`):
+   * `waId`, or the number it moved to. Not always `recipient`: a customer first known by their
+   * BSUID stays keyed by it once their number is known, and their sends then go to the number.
+   */
+  customerKey: string;
   /** The id Genesys knows this customer by, when it is not `waId` (they changed number). */
   genesysId: string | null;
   /** `provider_timestamp`: the provider's time as stored (made plausible by the webhook). */
@@ -45,6 +51,7 @@ export async function findMessage(q: Queryable, tenantId: string, id: string): P
 const MESSAGE_COLUMNS = `m.id::text, m.wa_id AS "waId", m.wamid, m.genesys_message_id AS "genesysMessageId", m.status, m.origin, m.payload,
             CASE WHEN a.moved_to IS NULL THEN COALESCE(c.phone, c.user_id, m.wa_id)
                  ELSE COALESCE(moved.phone, moved.user_id, a.moved_to) END AS recipient,
+            COALESCE(a.moved_to, m.wa_id) AS "customerKey",
             COALESCE(c.genesys_id, moved.genesys_id) AS "genesysId",
             m.provider_timestamp AS "providerTime"`;
 const MESSAGE_FROM = `FROM message_tracking m
@@ -60,8 +67,9 @@ export interface CustomerMessage extends TrackedMessage {
   /**
    * The choices the customer may be answering (for InboundContext.choices): those offered by the
    * part of an agent message this one replies to (`context.id`), when that part offered choices
-   * to this customer; else, for a text, the conversation's numbered choices when they were offered
-   * less than 24 hours before the message. Null: none.
+   * to this customer (none, `[]`, when that part offered its choices to another customer); else,
+   * for a text, the conversation's numbered choices when they were offered less than 24 hours
+   * before the message. Null: none known (the message answered is not one of the bridge's).
    */
   choices: OfferedChoice[] | null;
 }
@@ -75,12 +83,13 @@ export interface CustomerMessage extends TrackedMessage {
 export async function findCustomerMessage(q: Queryable, tenantId: string, id: string): Promise<CustomerMessage | undefined> {
   const { rows } = await q.query<CustomerMessage>(
     `SELECT ${MESSAGE_COLUMNS},
-            CASE WHEN p.offered IS NOT NULL THEN p.offered->'choices'
+            CASE WHEN p.offered->>'to' = m.wa_id THEN p.offered->'choices'
+                 WHEN p.offered IS NOT NULL THEN '[]'::jsonb
                  WHEN m.payload #>> '{message,type}' = 'text'
                       AND c.numbered_choices_at > COALESCE(m.provider_timestamp, m.created_at) - $3 * interval '1 hour'
                  THEN c.numbered_choices END AS choices
        ${MESSAGE_FROM}
-       LEFT JOIN message_parts p ON p.tenant_id = m.tenant_id AND p.wamid = m.payload #>> '{message,context,id}' AND p.offered->>'to' = m.wa_id
+       LEFT JOIN message_parts p ON p.tenant_id = m.tenant_id AND p.wamid = m.payload #>> '{message,context,id}'
       WHERE m.tenant_id = $1 AND m.id = $2`,
     [tenantId, id, NUMBERED_CHOICES_HOURS],
   );

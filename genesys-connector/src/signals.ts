@@ -37,7 +37,8 @@ interface SignalState {
  * a typing indicator (which marks read too), on one customer message, through MetaClient.markRead.
  * Best effort, so never a dead letter: the job is completed (removed) whether the call worked,
  * was not worth making any more, or failed for good; only a transient failure with tries and
- * time left is thrown, for the worker's usual retry (SIGNAL_RETRIES: 3 tries within a minute).
+ * time left is thrown, for the worker's usual retry (SIGNAL_RETRIES: 3 tries within a minute; none
+ * when Meta's Retry-After would put it past the time it is worth sending).
  *
  * Not sent, and dropped, checked again at delivery: a tenant now on `never`, a customer mapping
  * that is gone, a typing indicator once the customer's 24-hour window closed (customerWindow) or
@@ -92,7 +93,11 @@ export function createSignalDelivery(deps: SignalDeliveryDeps): (job: Job) => Pr
       await deps.meta.markRead(credentials!, { wamid: signal.wamid, typing: signal.signal === 'typing' });
     } catch (err) {
       const e = err instanceof DeliveryError ? err : undefined;
-      const retry = e?.kind === 'transient' && job.attempts < retries.maxAttempts && ageMs < retries.budgetMs;
+      // A retry is worth it only if it can come while the signal is still worth sending: a
+      // provider's Retry-After past that (a 429 asking for an hour) drops it now, instead of
+      // holding the customer's later signals behind it in their lane for as long.
+      const worthMs = signal.signal === 'typing' ? Math.min(retries.budgetMs, retries.typingFreshMs) : retries.budgetMs;
+      const retry = e?.kind === 'transient' && job.attempts < retries.maxAttempts && ageMs + (e.retryAfterMs ?? 0) < worthMs;
       if (retry) throw e;
       deps.logger.info({ ...log, code: e?.code, metaCode: e?.metaCode, reason: (err as Error).message }, 'read mark or typing indicator dropped');
       return complete(job);

@@ -611,6 +611,20 @@ describe('a bot’s choices and the customer’s answer', () => {
     expect((await typed(wa, '3')).channel.metadata.customAttributes.replyPayload).toBe('new.topic.3');
   });
 
+  it('a customer first known by their BSUID whose number became known: the reply goes to the number, and their tap and typed number still come back with the payloads', async () => {
+    const bsuid = 'US.ENT.4815162342';
+    const phone = '16505550309';
+    await owner(`INSERT INTO conversation_mappings (tenant_id, wa_id, phone, user_id, last_inbound_at) VALUES ($1, $2, $3, $2, now())`, [T, bsuid, phone]);
+    await reply(bsuid, botPayload(`gmsg-bot-${run}-bsuid-n`, twelve));
+    expect(metaSends[0]).toMatchObject({ type: 'text', to: phone });
+    expect((await numberedOn(bsuid)).numbered).toHaveLength(12);
+    expect((await typed(bsuid, '3')).channel.metadata.customAttributes).toMatchObject({ replyType: 'typed_number', replyPayload: 'topic.3' });
+
+    await reply(bsuid, botPayload(`gmsg-bot-${run}-bsuid-l`, [['Billing', 'same'], ['Delivery', 'same'], ['Returns', 'topic.returns'], ['Warranty', 'topic.warranty']]));
+    const tap = await answer(bsuid, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'option-2', title: 'Delivery' } }, context: { id: sentWamid(2) } });
+    expect(tap.channel.metadata.customAttributes).toMatchObject({ replyId: 'option-2', replyPayload: 'same' });
+  });
+
   it('one customer’s choices never answer for another customer, nor for another tenant’s customer with the same number', async () => {
     const alice = '16505550304';
     const bob = '16505550305';
@@ -627,6 +641,14 @@ describe('a bot’s choices and the customer’s answer', () => {
     expect((await typed(bob, '3', { context: { id: menu } })).text).toBe('3');
     const tap = await answer(bob, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'option-2', title: 'Delivery' } }, context: { id: list } });
     expect(tap.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+    // Nor a row whose id is its payload: the bridge knows that list went to Alice, not to Bob.
+    const payloadTap = await answer(bob, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'topic.warranty', title: 'Warranty' } }, context: { id: list } });
+    expect(payloadTap.channel.metadata.customAttributes).toMatchObject({ replyType: 'list_reply', replyId: 'topic.warranty' });
+    expect(payloadTap.channel.metadata.customAttributes.replyPayload).toBeUndefined();
+    // Nor, from Alice, an id her list never offered.
+    const forged = await answer(alice, { type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'refund.approve', title: 'Approve' } }, context: { id: list } });
+    expect(forged.channel.metadata.customAttributes).toMatchObject({ replyType: 'button_reply', replyId: 'refund.approve' });
+    expect(forged.channel.metadata.customAttributes.replyPayload).toBeUndefined();
 
     // The same number at another tenant: neither its conversation nor its quotes reach tenant-a's choices.
     const there = await typed(alice, '3', { context: { id: menu } }, OTHER);

@@ -76,7 +76,7 @@ const owner = <R = Record<string, unknown>>(sql: string, params: unknown[] = [])
 async function customer(): Promise<{ waId: string; wamid: string }> {
   const waId = `1650555${String(2000 + ++n)}`;
   const wamid = `wamid.${waId}`;
-  await owner(`INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type) VALUES ($1, 'inbound', $2, $3, 'text')`, [T, waId, wamid]);
+  await owner(`INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, status) VALUES ($1, 'inbound', $2, $3, 'text', 'delivered')`, [T, waId, wamid]);
   await owner('INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at) VALUES ($1, $2, now())', [T, waId]);
   return { waId, wamid };
 }
@@ -181,6 +181,26 @@ describe('a failing signal', () => {
     expect(calls).toEqual([]);
     expect(await queued()).toEqual([]);
     expect(logged.map((l) => l.reason)).toEqual([expect.stringContaining('Parameter value is not valid'), 'queued 61 s ago']);
+  });
+});
+
+describe('a signal Meta asks to wait', () => {
+  it('longer than its budget (Retry-After: an hour) is dropped at once, so it holds no later signal of the customer behind it', async () => {
+    const c = await customer();
+    failures = [metaSendError(429, { code: 130429, message: 'Rate limit hit' }, '3600')];
+    await deliver()(await claimedSignal(c.waId));
+    expect(await queued()).toEqual([]);
+    expect(logged.map((l) => l.msg)).toEqual(['read mark or typing indicator dropped']);
+    // Its lane is free: the agent's next activity (after the typing interval) is sent at once.
+    await owner('UPDATE conversation_mappings SET typing_until = NULL WHERE tenant_id = $1 AND wa_id = $2', [T, c.waId]);
+    await deliver()(await claimedSignal(c.waId));
+    expect(calls).toEqual([{ wamid: c.wamid, typing: true }]);
+  });
+
+  it('within its budget (Retry-After: 5 s) is retried as usual', async () => {
+    const c = await customer();
+    failures = [metaSendError(429, { code: 130429, message: 'Rate limit hit' }, '5')];
+    await expect(deliver()(await claimedSignal(c.waId))).rejects.toMatchObject({ kind: 'transient', retryAfterMs: 5000 });
   });
 });
 

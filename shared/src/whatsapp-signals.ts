@@ -96,8 +96,11 @@ function signalSql(name: string, target: string): { name: string; text: string }
   );
 }
 
-/** On the customer's newest stored message. */
-const ON_NEWEST = signalSql('queue-signal-newest', 'm.wa_id = (SELECT wa_id FROM who)');
+/**
+ * On the customer's newest message Genesys has accepted (`delivered`): one still queued for
+ * Genesys (it may be failing), or given up, the agent cannot have seen, so it is not marked read.
+ */
+const ON_NEWEST = signalSql('queue-signal-newest', "m.wa_id = (SELECT wa_id FROM who) AND m.status = 'delivered'");
 /** On one message ($6), whoever's mapping it now belongs to. */
 const ON_MESSAGE = signalSql('queue-signal-message', 'm.id = $6::bigint');
 
@@ -113,7 +116,8 @@ async function queue(
 /**
  * An agent (or bot) of the tenant typed (`typing`: a Genesys `Typing` event) or replied
  * (`reply`) to `customer` (the id Genesys addresses them by; a number they moved from counts as
- * the one they moved to). Queues, on the customer's newest message:
+ * the one they moved to). Queues, on the customer's newest message Genesys has accepted (the
+ * agent cannot have seen a later one):
  * - for typing: a typing indicator (which marks it read), unless the tenant's `markRead` is
  *   `never`, the customer's 24-hour window is closed (customer-window.ts: last message more than
  *   24 h ago), or one was queued less than `typingIntervalMs` ago;

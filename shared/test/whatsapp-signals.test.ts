@@ -30,13 +30,13 @@ beforeEach(() => setMarkRead('on-agent-activity'));
 const setMarkRead = (markRead: MarkReadSetting) => ownerQuery(tdb, 'UPDATE tenants SET mark_read = $2 WHERE tenant_id = $1', [T, markRead]);
 
 /** The customer `waId` wrote `ago` ms ago: a stored message and their mapping; returns the message's id and wamid. */
-async function customerWrote(waId: string, ago = 0, tenantId = T): Promise<{ id: string; wamid: string }> {
+async function customerWrote(waId: string, ago = 0, tenantId = T, status = 'delivered'): Promise<{ id: string; wamid: string }> {
   const wamid = `wamid.${waId}.${++n}`;
   const [row] = await ownerQuery<{ id: string }>(
     tdb,
-    `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, provider_timestamp)
-     VALUES ($1, 'inbound', $2, $3, 'text', now() - $4 * interval '1 millisecond') RETURNING id::text`,
-    [tenantId, waId, wamid, ago],
+    `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, provider_timestamp, status)
+     VALUES ($1, 'inbound', $2, $3, 'text', now() - $4 * interval '1 millisecond', $5) RETURNING id::text`,
+    [tenantId, waId, wamid, ago, status],
   );
   await ownerQuery(
     tdb,
@@ -129,6 +129,23 @@ describe('an agent typing', () => {
     await ownerQuery(tdb, 'INSERT INTO conversation_mappings (tenant_id, wa_id, last_inbound_at) VALUES ($1, $2, now())', [T, stranger]);
     expect(await typed(stranger)).toBeUndefined();
     expect(await jobs(stranger)).toEqual([]);
+  });
+
+  it('never marks read (nor types on) a customer message Genesys does not have yet: the agent cannot have seen it', async () => {
+    const waId = customer();
+    const seen = await customerWrote(waId);
+    // Still queued for Genesys (e.g. Genesys failing), or given up: the agent never saw them.
+    await customerWrote(waId, 0, T, 'pending');
+    await customerWrote(waId, 0, T, 'dead');
+    expect(await typed(waId)).toBe('typing');
+    expect(await replied(waId)).toBeUndefined();
+    expect(await signals(waId)).toEqual([['typing', seen.wamid]]);
+
+    const unseen = customer();
+    await customerWrote(unseen, 0, T, 'pending');
+    expect(await typed(unseen)).toBeUndefined();
+    expect(await replied(unseen)).toBeUndefined();
+    expect(await jobs(unseen)).toEqual([]);
   });
 
   it('just inside the window, still types', async () => {

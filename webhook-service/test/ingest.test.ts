@@ -198,6 +198,22 @@ describe('ingestMetaWebhook', () => {
     expect(bodies.map((r) => r.body)).toEqual(['a\ufffdb', 'cut \ufffd', 'fine']);
   });
 
+  it('gives a sender no name, username or ids from a lone contact that names someone else', async () => {
+    const a = await onboard();
+    const message = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550396', userId: 'US.396', body: 'who am I' });
+    const value = message.entry[0].changes[0].value;
+    value.contacts = [{ wa_id: '16505550397', user_id: 'US.397', profile: { name: 'Mallory', username: 'mallory' } }];
+    expect(await ingestMetaWebhook(deps, { ...signedMeta(message, a.appSecret), pathTenant: a.tenantId })).toMatchObject({ newMessages: 1 });
+    const mappings = await ownerQuery<{ wa_id: string; phone: string | null; user_id: string | null; contact_name: string | null; username: string | null }>(
+      sys.tdb,
+      'SELECT wa_id, phone, user_id, contact_name, username FROM conversation_mappings WHERE tenant_id = $1',
+      [a.tenantId],
+    );
+    expect(mappings).toEqual([{ wa_id: '16505550396', phone: '16505550396', user_id: 'US.396', contact_name: null, username: null }]);
+    const [row] = await ownerQuery<{ contact: unknown }>(sys.tdb, `SELECT payload->'contact' AS contact FROM message_tracking WHERE tenant_id = $1`, [a.tenantId]);
+    expect(row.contact).toBeNull();
+  });
+
   it('stores a repeated delivery once: the repeat adds no row, queues nothing and wakes no worker', async () => {
     const a = await onboard();
     const message = buildTextMessage({ phoneNumberId: a.phoneNumberId, from: '16505550341', body: 'twice' });

@@ -75,15 +75,40 @@ export interface InboundContext {
   /**
    * The choices the bridge offered this customer (OutboundPlan.choices): those of the message the
    * answer replies to (`context.id`), or else the latest ones offered as a numbered text. With
-   * them a reply id maps back to its payload, and a typed number to its choice.
+   * them a reply id maps back to its payload, and a typed number to its choice; an id not among
+   * them (`[]`: the message answered offered this customer nothing) gets no payload. Undefined:
+   * the message answered is not known, and an id that is not `option-<n>` is its own payload.
    */
   choices?: readonly OfferedChoice[];
 }
 
 /** Ids structured.ts makes up when a payload cannot be the id: only `ctx.choices` knows their payload. */
 const GENERATED_CHOICE_ID = /^option-\d+$/;
-/** A text that is only a number ("2", " 2. ", "#2", "2)"): an answer to a numbered text. */
-const TYPED_NUMBER = /^\s*#?(\d{1,3})\s*[.)]?\s*$/;
+/**
+ * A text that is only a number ("2", " 2. ", "#2", "2)", "02"): an answer to a numbered text.
+ * Its digits may be any script's decimal digits (`\p{Nd}`: a phone set to Arabic types "٢").
+ */
+const TYPED_NUMBER = /^\s*#?(\p{Nd}{1,3})\s*[.)]?\s*$/u;
+
+/**
+ * The first code point (the zero) of each run of ten decimal digits phones' keyboards type,
+ * besides ASCII: Arabic-Indic, Extended Arabic-Indic (Persian, Urdu), N'Ko, Devanagari, Bengali,
+ * Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam, Thai, Lao, Tibetan, Myanmar,
+ * Khmer, Mongolian, full-width. A digit of another run is not read as a number.
+ */
+const DIGIT_ZEROS = [0x0660, 0x06f0, 0x07c0, 0x0966, 0x09e6, 0x0a66, 0x0ae6, 0x0b66, 0x0be6, 0x0c66, 0x0ce6, 0x0d66, 0x0e50, 0x0ed0, 0x0f20, 0x1040, 0x17e0, 0x1810, 0xff10];
+
+/** The value of a typed number's digits (TYPED_NUMBER's group), or NaN when a digit is of no known run. */
+function typedNumberValue(digits: string): number {
+  let value = 0;
+  for (const ch of digits) {
+    const code = ch.codePointAt(0)!;
+    const zero = code >= 0x30 && code <= 0x39 ? 0x30 : DIGIT_ZEROS.find((z) => code >= z && code <= z + 9);
+    if (zero === undefined) return Number.NaN;
+    value = value * 10 + (code - zero);
+  }
+  return value;
+}
 
 const MEDIA_KINDS = ['image', 'video', 'audio', 'document', 'sticker'] as const;
 type MediaKind = (typeof MEDIA_KINDS)[number];
@@ -257,8 +282,10 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
     attributes.replyType = replyType;
     if (!nonEmpty(id)) return;
     attributes.replyId = id;
+    // With the choices of the message answered known, only an id among them has a payload; without
+    // them (a message the bridge did not record), an id that is not made up is its own payload.
     const offered = ctx.choices?.find((c) => c.id === id);
-    const payload = offered ? offered.payload : GENERATED_CHOICE_ID.test(id) ? undefined : id;
+    const payload = offered ? offered.payload : ctx.choices || GENERATED_CHOICE_ID.test(id) ? undefined : id;
     if (payload !== undefined) attributes.replyPayload = payload;
   };
 
@@ -288,7 +315,7 @@ export function metaMessageToGenesys(message: MetaMessage, ctx: InboundContext):
     case 'text': {
       const body = message.text?.body;
       const typed = typeof body === 'string' ? TYPED_NUMBER.exec(body) : null;
-      const choice = typed ? ctx.choices?.find((c) => c.number === Number(typed[1])) : undefined;
+      const choice = typed ? ctx.choices?.find((c) => c.number === typedNumberValue(typed[1])) : undefined;
       if (choice) {
         texts.push(choice.title);
         chose('typed_number', choice.id);

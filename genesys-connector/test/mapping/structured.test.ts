@@ -413,6 +413,14 @@ describe('the customer’s answer comes back with its payload', () => {
     expect(inbound(buildTextMessage({ ...base, body: '13' }), result.choices).text).toBe('13');
     expect(inbound(buildTextMessage({ ...base, body: '7 please' }), result.choices).text).toBe('7 please');
     expect(attrs(inbound(buildTextMessage({ ...base, body: '7' }))).replyType).toBeUndefined();
+    // Digits as phones type them in other scripts (Arabic-Indic, Persian, Devanagari, full-width),
+    // leading zeros and any Unicode space: the same choice, typedText as written.
+    for (const typed of ['\u0667', '\u06f7', '\u096d', '\uff17', '07', '\u00a07\u3000', '#\u0660\u0667.']) {
+      const body = inbound(buildTextMessage({ ...base, body: typed }), result.choices);
+      expect([typed, body.text]).toEqual([typed, 'Store 7']);
+      expect(attrs(body)).toMatchObject({ replyType: 'typed_number', replyPayload: 'store-7', typedText: typed });
+    }
+    expect(inbound(buildTextMessage({ ...base, body: '\u0661\u0663' }), result.choices).text).toBe('\u0661\u0663');
     // Buttons offer no numbers: a typed "1" after them is just "1".
     const buttons = plan(botMessage([qr('Yes'), qr('No')], 'Proceed?'));
     expect(inbound(buildTextMessage({ ...base, body: '1' }), buttons.choices).text).toBe('1');

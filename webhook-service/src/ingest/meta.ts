@@ -54,10 +54,16 @@ const contactSchema = z
 type Contact = z.infer<typeof contactSchema>;
 type Message = z.infer<typeof messageSchema>;
 
-/** The contact a message comes with: the one naming its sender, else the only one. */
+/**
+ * The contact a message comes with: the one naming its sender, else the only one unless it names
+ * someone else (a `wa_id` other than `from`, a `user_id` other than `from_user_id`): a sender is
+ * never given another person's name, username or ids.
+ */
 function contactOf(message: Message, contacts: readonly Contact[]): { contact: Contact; index: number } | undefined {
   let index = contacts.findIndex((c) => (c.wa_id && c.wa_id === message.from) || (c.user_id && c.user_id === message.from_user_id));
-  if (index === -1 && contacts.length === 1) index = 0;
+  const only = contacts.length === 1 ? contacts[0] : undefined;
+  const contradicts = (mine: string | undefined, theirs: string | undefined) => mine !== undefined && theirs !== undefined && mine !== theirs;
+  if (index === -1 && only && !contradicts(message.from, only.wa_id) && !contradicts(message.from_user_id, only.user_id)) index = 0;
   return index === -1 ? undefined : { contact: contacts[index], index };
 }
 
