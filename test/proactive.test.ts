@@ -1,9 +1,7 @@
 import request from 'supertest';
 import { Client } from 'pg';
 import { buildStatus, type GenesysAgentlessRecord } from '@bridge/simulators';
-import { Database, replaceCatalogue, templateFromMeta, type Template } from '@bridge/shared';
 import { ownerQuery } from './support/db';
-import { uniqueNumericId } from './support/ids';
 import { eventually, startBridge, type Bridge, type BridgeTenant } from './support/bridge';
 
 /**
@@ -16,17 +14,14 @@ let bridge: Bridge;
 let gateway: string;
 let a: BridgeTenant;
 let b: BridgeTenant;
-let db: Database;
 const BODY = 'Hi {{1}}, your order {{2}} has shipped.';
 
 beforeAll(async () => {
   bridge = await startBridge({ env: { DELIVERY_RETRY_BUDGET_MS: '5000' } });
   gateway = bridge.sys.urls.gateway;
-  db = new Database({ connectionString: bridge.sys.tdb.appUrl });
   [a, b] = [await onboard(), await onboard()];
 });
 afterAll(async () => {
-  await db.close();
   await bridge.stop();
 });
 
