@@ -329,10 +329,11 @@ describe('media', () => {
     const fetchLink = () => request(gateway).get(`${link.pathname}${link.search}`);
     expect((await fetchLink()).status).toBe(200);
 
-    await bridge.sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended' }).expect(200);
+    await bridge.sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended', reason: 'Unpaid invoice' }).expect(200);
     const suspended = await fetchLink();
     expect(suspended.status).toBe(423);
     expect(suspended.body.error.code).toBe('TENANT_SUSPENDED');
+    expect(suspended.body.error.message).toBe('This tenant is suspended: Unpaid invoice');
     expect(suspended.headers['content-security-policy']).toContain('sandbox');
 
     await bridge.sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'active' }).expect(200);

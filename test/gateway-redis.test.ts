@@ -57,7 +57,7 @@ describeWithRedis('two gateways, one Redis', () => {
     const t = await sys.createTenant();
     expect((await stats(0, t.apiKey)).status).toBe(200);
     expect((await stats(1, t.apiKey)).status).toBe(200);
-    await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended' }).expect(200);
+    await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended', reason: 'Unpaid invoice' }).expect(200);
     expect((await stats(0, t.apiKey)).status).toBe(423);
     expect((await stats(1, t.apiKey)).status).toBe(423);
     await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'active' }).expect(200);
@@ -83,7 +83,7 @@ describeWithRedis('two gateways, one Redis', () => {
       const t = await sys.createTenant();
       const token = await mint(1, t.apiKey);
       for (let i = 0; i < 2; i++) expect((await withToken(i, token)).status).toBe(200);
-      await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended' }).expect(200);
+      await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended', reason: 'Unpaid invoice' }).expect(200);
       for (let i = 0; i < 2; i++) expect((await withToken(i, token)).status).toBe(423);
       await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'active' }).expect(200);
       for (let i = 0; i < 2; i++) expect((await withToken(i, token)).status).toBe(200);

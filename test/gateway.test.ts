@@ -528,7 +528,15 @@ describe('suspension', () => {
     const t = await sys.createTenant();
     await stats({ 'X-API-Key': t.apiKey }).expect(200);
     const { body: tokenBody } = await gw().post('/auth/token').set('X-API-Key', t.apiKey).expect(200);
-    await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended' }).expect(200);
+    const noReason = await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended' });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.error.message).toMatch(/^reason: /);
+    expect((await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended', reason: 'x'.repeat(501) })).status).toBe(400);
+    await stats({ 'X-API-Key': t.apiKey }).expect(200);
+    const reason = 'Unpaid invoice 2026-11, call billing';
+    const suspended = await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'suspended', reason }).expect(200);
+    expect(suspended.body).toMatchObject({ status: 'suspended', suspendedReason: reason, suspendedAt: expect.any(String) });
+    expect((await sys.admin('get', `/tenants/${t.tenantId}`).expect(200)).body).toMatchObject({ suspendedReason: reason, suspendedAt: suspended.body.suspendedAt });
     for (const req of [
       () => stats({ 'X-API-Key': t.apiKey }),
       () => stats({ Authorization: `Bearer ${tokenBody.token}` }),
@@ -540,8 +548,15 @@ describe('suspension', () => {
       const res = await req();
       expect(res.status).toBe(423);
       expect(res.body.error.code).toBe('TENANT_SUSPENDED');
+      expect(res.body.error.message).toBe(`This tenant is suspended: ${reason}`);
+      // Nothing secret: not the caller's key, nor the token.
+      expect(JSON.stringify(res.body)).not.toContain(t.apiKey);
+      expect(JSON.stringify(res.body)).not.toContain(tokenBody.token);
     }
-    await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'active' }).expect(200);
+    const active = await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'active' }).expect(200);
+    expect(active.body).toMatchObject({ status: 'active', suspendedReason: null, suspendedAt: null });
+    expect((await sys.admin('get', `/tenants/${t.tenantId}`).expect(200)).body).toMatchObject({ suspendedReason: null, suspendedAt: null });
+    expect((await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status: 'active', reason })).status).toBe(400);
     expect((await stats({ 'X-API-Key': t.apiKey })).status).toBe(200);
   });
 

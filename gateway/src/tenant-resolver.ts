@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { appError, hashApiKey, keyScopes, narrowScopes, setContextTenant, type ApiKeyEntry, type TenantDirectory, type TenantTokenKeyring } from '@bridge/shared';
+import { appError, hashApiKey, keyScopes, narrowScopes, setContextTenant, tenantSuspended, type ApiKeyEntry, type TenantDirectory, type TenantTokenKeyring } from '@bridge/shared';
 
 export type TenantAuth = 'api-key' | 'jwt' | 'subdomain';
 
@@ -119,7 +119,7 @@ export function createTenantResolver(options: TenantResolverOptions): RequestHan
       credential.scopes = narrowScopes(keyScopes(tokenKey), credential.scopes ?? keyScopes(tokenKey));
       credential.allowedOrigins = tokenKey.allowedOrigins ?? null;
     }
-    if (tenant.status !== 'active') throw appError('TENANT_SUSPENDED');
+    if (tenant.status !== 'active') throw tenantSuspended(tenant.suspendedReason);
     if (credential?.keyId) options.onApiKeyUsed?.(credential.keyId, req.ip);
     return {
       tenantId: tenant.tenantId,

@@ -1,7 +1,7 @@
 import { platformKey, tenantKey, type Cache } from './cache';
 import type { QueryResultRow } from 'pg';
 import { statement, type Database } from './db';
-import { appError } from './errors';
+import { appError, type AppError } from './errors';
 import { API_KEY_SCOPES } from './api-key-scopes';
 
 /**
@@ -61,6 +61,20 @@ export interface TenantEntry {
   status: 'active' | 'suspended';
   rateLimit: number;
   subdomain: string | null;
+  /**
+   * Why the tenant is suspended (1–500 characters, bounded by the column's CHECK, so entries stay
+   * small), null while active. Absent from entries cached before reasons existed.
+   */
+  suspendedReason?: string | null;
+}
+
+/**
+ * The 423 TENANT_SUSPENDED every service answers for a suspended tenant: "This tenant is
+ * suspended: <reason>", the reason the admin gave (PATCH /tenants/:id), which holds nothing secret
+ * by contract; without a reason, the table's message.
+ */
+export function tenantSuspended(reason?: string | null): AppError {
+  return appError('TENANT_SUSPENDED', reason ? `This tenant is suspended: ${reason}` : undefined);
 }
 
 /** What the cache holds: an entry, or a remembered "there is none". */
@@ -78,7 +92,7 @@ const KEY_ENTRY_COLUMNS = 'id, tenant_id, is_active, rate_limit, scopes, expires
 const API_KEY_BY_HASH = statement('directory-api-key', `SELECT ${KEY_ENTRY_COLUMNS} FROM api_key_by_hash($1)`);
 const API_KEY_BY_ID = statement('directory-api-key-id', `SELECT ${KEY_ENTRY_COLUMNS} FROM tenant_api_keys WHERE id = $1 AND tenant_id = $2`);
 // A tenant being deleted (its rows purged in the background) is no tenant at all to readers.
-const TENANT_BY_ID = statement('directory-tenant', "SELECT status, rate_limit, subdomain FROM tenants WHERE tenant_id = $1 AND status <> 'deleting'");
+const TENANT_BY_ID = statement('directory-tenant', "SELECT status, rate_limit, subdomain, suspended_reason FROM tenants WHERE tenant_id = $1 AND status <> 'deleting'");
 const TENANT_BY_SUBDOMAIN = statement('directory-subdomain', 'SELECT tenant_by_subdomain($1) AS tenant_id');
 
 export interface DirectoryOptions {
@@ -180,9 +194,12 @@ export class TenantDirectory {
   tenant(tenantId: string): Promise<TenantEntry | undefined> {
     return this.cached(keys.tenant(tenantId), () =>
       this.db.withTenant(tenantId, async (q) => {
-        const { rows } = await q.query<{ status: 'active' | 'suspended'; rate_limit: number; subdomain: string | null }>({ ...TENANT_BY_ID, values: [tenantId] });
+        const { rows } = await q.query<{ status: 'active' | 'suspended'; rate_limit: number; subdomain: string | null; suspended_reason: string | null }>({
+          ...TENANT_BY_ID,
+          values: [tenantId],
+        });
         const r = rows[0];
-        return r && { tenantId, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain };
+        return r && { tenantId, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain, suspendedReason: r.suspended_reason };
       }),
     );
   }

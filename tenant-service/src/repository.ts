@@ -20,6 +20,9 @@ export interface TenantRow {
   reopen_template: ReopenTemplate | null;
   /** When the customer's messages are marked read (migration 1732060800061). */
   mark_read: MarkReadSetting;
+  /** Why the tenant is suspended (1–500 chars) and since when; NULL while active (migration 1732060800120). */
+  suspended_reason: string | null;
+  suspended_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -44,6 +47,10 @@ export interface Tenant {
   windowPolicy: WindowPolicy;
   reopenTemplate: ReopenTemplate | null;
   markRead: MarkReadSetting;
+  /** Why the tenant is suspended, as the admin gave it; null while active. */
+  suspendedReason: string | null;
+  /** When it was suspended (ISO 8601); null while active. */
+  suspendedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -59,11 +66,13 @@ export const toTenant = (r: TenantRow & { status: Tenant['status'] }): Tenant =>
   windowPolicy: r.window_policy,
   reopenTemplate: r.reopen_template,
   markRead: r.mark_read,
+  suspendedReason: r.suspended_reason,
+  suspendedAt: r.suspended_at?.toISOString() ?? null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
 
-const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, window_policy, reopen_template, mark_read, created_at, updated_at';
+const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, window_policy, reopen_template, mark_read, suspended_reason, suspended_at, created_at, updated_at';
 
 /** A tenant being deleted is not found by any of the functions below but `tenantStatus`. */
 const VISIBLE = "status <> 'deleting'";
@@ -137,6 +146,8 @@ export async function updateTenant(
     plan?: string;
     rateLimit?: number;
     status?: 'active' | 'suspended';
+    /** With `status: 'suspended'`: why (required by the schema). */
+    reason?: string;
     metadata?: Record<string, unknown>;
     windowPolicy?: WindowPolicy;
     reopenTemplate?: ReopenTemplate | null;
@@ -154,6 +165,11 @@ export async function updateTenant(
         window_policy   = COALESCE($9, window_policy),
         reopen_template = CASE WHEN $10 THEN $11::jsonb ELSE reopen_template END,
         mark_read       = COALESCE($12, mark_read),
+        -- Suspending records the reason (a new one replaces the old) and, if it was active, the
+        -- time; reactivating clears both.
+        suspended_reason = CASE $7 WHEN 'suspended' THEN COALESCE($13, suspended_reason) WHEN 'active' THEN NULL ELSE suspended_reason END,
+        suspended_at     = CASE $7 WHEN 'suspended' THEN CASE WHEN status = 'suspended' THEN suspended_at ELSE now() END
+                                   WHEN 'active' THEN NULL ELSE suspended_at END,
         updated_at = now()
       WHERE tenant_id = $1 AND ${VISIBLE}
       RETURNING ${TENANT_COLUMNS}`,
@@ -170,6 +186,7 @@ export async function updateTenant(
       patch.reopenTemplate !== undefined,
       patch.reopenTemplate ? JSON.stringify(patch.reopenTemplate) : null,
       patch.markRead ?? null,
+      patch.reason ?? null,
     ],
   );
   return rows[0];

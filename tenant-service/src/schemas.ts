@@ -84,13 +84,26 @@ export const updateTenantSchema = z
     plan: plan.optional(),
     rateLimit: rateLimit.optional(),
     status: z.enum(['active', 'suspended']).optional(),
+    /**
+     * Why the tenant is suspended: required with `status: "suspended"`, allowed only with it. Shown
+     * to the tenant's API clients in every 423 TENANT_SUSPENDED answer, so it must hold no secret.
+     */
+    reason: z.string().trim().min(1).max(500).optional(),
     metadata: metadata.optional(),
     windowPolicy: windowPolicy.optional(),
     reopenTemplate: reopenTemplate.nullable().optional(),
     markRead: markRead.optional(),
   })
   .strict()
-  .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');
+  .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change')
+  .superRefine((b, ctx) => {
+    if (b.status === 'suspended' && b.reason === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['reason'], message: 'is required when suspending (1-500 characters, shown to the tenant, no secrets)' });
+    }
+    if (b.reason !== undefined && b.status !== 'suspended') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['reason'], message: 'is given only with status "suspended"' });
+    }
+  });
 
 /** `POST /tenants/:id/api-keys` (issue #13: scopes, expiry, browser origins). */
 export const createApiKeySchema = z

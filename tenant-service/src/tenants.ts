@@ -99,7 +99,7 @@ const keyAudit = (k: repo.ApiKeyRow) => ({ id: k.id, prefix: k.prefix, name: k.n
 /** Failed tenant-change broadcasts kept for retrying at most. */
 const MAX_UNANNOUNCED = 10_000;
 
-const tenantEntry = (r: repo.VisibleTenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain });
+const tenantEntry = (r: repo.VisibleTenantRow): TenantEntry => ({ tenantId: r.tenant_id, status: r.status, rateLimit: r.rate_limit, subdomain: r.subdomain, suspendedReason: r.suspended_reason });
 const keyEntry = (k: repo.ApiKeyRow) => keyEntryOf(k);
 /** What a key may do, until when, from which browsers (issue #13): shown on creation and in the list, never the key or its hash. */
 const keyTerms = (k: repo.ApiKeyRow) => ({ scopes: k.scopes, expiresAt: k.expires_at?.toISOString() ?? null, allowedOrigins: k.allowed_origins });

@@ -224,13 +224,36 @@ describe('GET /tenants and /tenants/:id', () => {
 });
 
 describe('PATCH /tenants/:id', () => {
+  it('suspends only with a reason (1-500 characters), keeps it with the time, and clears both on reactivation', async () => {
+    const { tenantId } = await createTenant();
+    for (const body of [{ status: 'suspended' }, { status: 'suspended', reason: '  ' }, { status: 'suspended', reason: 'x'.repeat(501) }, { reason: 'why' }]) {
+      const res = await admin().patch(`/tenants/${tenantId}`).send(body);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/^reason: /) });
+    }
+    expect((await admin().get(`/tenants/${tenantId}`).expect(200)).body).toMatchObject({ status: 'active', suspendedReason: null, suspendedAt: null });
+
+    const first = (await admin().patch(`/tenants/${tenantId}`).send({ status: 'suspended', reason: ' Unpaid invoice ' }).expect(200)).body;
+    expect(first).toMatchObject({ status: 'suspended', suspendedReason: 'Unpaid invoice', suspendedAt: expect.any(String) });
+    expect(await directory.tenant(tenantId)).toMatchObject({ status: 'suspended', suspendedReason: 'Unpaid invoice' });
+    // A new reason replaces the old; the tenant stays suspended since the first time.
+    const again = (await admin().patch(`/tenants/${tenantId}`).send({ status: 'suspended', reason: 'x'.repeat(500) }).expect(200)).body;
+    expect(again).toMatchObject({ suspendedReason: 'x'.repeat(500), suspendedAt: first.suspendedAt });
+    const listed = (await admin().get('/tenants?limit=1000').expect(200)).body as Array<{ tenantId: string }>;
+    expect(listed.find((t) => t.tenantId === tenantId)).toMatchObject({ suspendedReason: 'x'.repeat(500), suspendedAt: first.suspendedAt });
+
+    const back = (await admin().patch(`/tenants/${tenantId}`).send({ status: 'active' }).expect(200)).body;
+    expect(back).toMatchObject({ status: 'active', suspendedReason: null, suspendedAt: null });
+    expect(await directory.tenant(tenantId)).toMatchObject({ status: 'active', suspendedReason: null });
+  });
+
   it('updates fields, suspends and reactivates, announcing each change', async () => {
     const { tenantId } = await createTenant();
     const events: TenantEvent[] = [];
     const unsubscribe = await onTenantEvent(cache, (e) => events.push(e));
     expect(await directory.tenant(tenantId)).toMatchObject({ status: 'active' }); // warm the cache
 
-    const res = await admin().patch(`/tenants/${tenantId}`).send({ status: 'suspended', name: 'Renamed', rateLimit: 30 });
+    const res = await admin().patch(`/tenants/${tenantId}`).send({ status: 'suspended', reason: 'Unpaid invoice', name: 'Renamed', rateLimit: 30 });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ tenantId, status: 'suspended', name: 'Renamed', rateLimit: 30 });
     expect(await directory.tenant(tenantId)).toMatchObject({ status: 'suspended', rateLimit: 30 });

@@ -71,7 +71,7 @@ describe('the admin API writes one audit event per change', () => {
     const tenantId = uniqueTenantId('audit');
     const created = await admin().post('/tenants').send({ tenantId, name: 'Before' }).set('X-Request-Id', 'req-create-1').expect(201);
     await admin().patch(`/tenants/${tenantId}`).send({ name: 'After' }).expect(200);
-    await admin().patch(`/tenants/${tenantId}`).send({ status: 'suspended' }).expect(200);
+    await admin().patch(`/tenants/${tenantId}`).send({ status: 'suspended', reason: 'Unpaid invoice 42' }).expect(200);
     await admin()
       .post(`/tenants/${tenantId}/credentials`)
       .send({ type: 'meta', credentials: { appSecret: SECRETS.appSecret, verifyToken: SECRETS.verifyToken, accessToken: SECRETS.accessToken, phoneNumberId: uniqueNumericId(), wabaId: '1029384756' } })
@@ -106,7 +106,7 @@ describe('the admin API writes one audit event per change', () => {
     const [deleted, revoked, keyCreated, genesys, meta, suspended, updated, createdEvent] = events;
     expect(createdEvent).toMatchObject({ target: `tenant:${tenantId}`, requestId: 'req-create-1', before: null, after: { name: 'Before', apiKeyId: created.body.apiKeyId } });
     expect(updated).toMatchObject({ before: { name: 'Before' }, after: { name: 'After' } });
-    expect(suspended).toMatchObject({ before: { status: 'active' }, after: { status: 'suspended' } });
+    expect(suspended).toMatchObject({ actor: 'admin', before: { status: 'active', suspendedReason: null }, after: { status: 'suspended', suspendedReason: 'Unpaid invoice 42', suspendedAt: expect.any(String) } });
     expect(meta).toMatchObject({ target: 'credentials:meta', before: null, after: { credentials: { appSecret: '[masked]', wabaId: '1029384756' } } });
     expect(genesys).toMatchObject({ target: 'credentials:genesys', after: { credentials: { clientSecret: '[masked]', region: 'mypurecloud.ie' } } });
     expect(keyCreated).toMatchObject({ target: `api_key:${key.id}`, after: { id: key.id, name: 'ci', isActive: true } });

@@ -40,7 +40,7 @@ export function createWebhookService(deps: WebhookServiceDeps): { app: Express; 
     secret: deps.mediaSigningSecret,
     graphUrl: deps.graphUrl,
     getMetaCredentials: (tenantId) => deps.credentials.meta(tenantId),
-    tenantStatus: (tenantId) => deps.tenants.status(tenantId),
+    tenantStatus: (tenantId) => deps.tenants.standing(tenantId),
     downloadHosts: deps.mediaDownloadHosts,
   });
   const replayer = new HeldChangesReplayer({ ingest: deps, cache: deps.cache, logger: deps.logger, sweepMs: deps.heldSweepMs });

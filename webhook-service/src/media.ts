@@ -37,7 +37,7 @@
 import { Transform, type TransformCallback, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type Request, type Response, type Router } from 'express';
-import { DEFAULT_MEDIA_DOWNLOAD_HOSTS, appError, checkMediaSigningSecret, createHttpClient, isUrlAllowed, parseHostAllowlist, verifyMediaRequest } from '@bridge/shared';
+import { DEFAULT_MEDIA_DOWNLOAD_HOSTS, appError, checkMediaSigningSecret, createHttpClient, isUrlAllowed, parseHostAllowlist, tenantSuspended, verifyMediaRequest } from '@bridge/shared';
 
 export { signMediaUrl, verifyMediaRequest, DEFAULT_MEDIA_LINK_TTL_SECONDS } from '@bridge/shared';
 
@@ -51,8 +51,8 @@ export interface MediaRouterOptions {
   /** Graph API base with version, e.g. `https://graph.facebook.com/v23.0` (META_GRAPH_URL). */
   graphUrl: string;
   getMetaCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId?: string } | undefined>;
-  /** The tenant's status, undefined when there is no such tenant; asked on every request. */
-  tenantStatus: (tenantId: string) => Promise<'active' | 'suspended' | undefined>;
+  /** The tenant's status (and, suspended, why), undefined when there is no such tenant; asked on every request. */
+  tenantStatus: (tenantId: string) => Promise<{ status: 'active' | 'suspended'; suspendedReason: string | null } | undefined>;
   /** Where download URLs may point (MEDIA_DOWNLOAD_HOSTS, parsed; see isUrlAllowed). Default: Meta's media host. */
   downloadHosts?: readonly string[];
   /** Default DEFAULT_MEDIA_MAX_BYTES. */
@@ -185,9 +185,9 @@ export function createMediaRouter(opts: MediaRouterOptions): { router: Router; c
   }
 
   async function requireLiveTenant(tenantId: string): Promise<void> {
-    const status = await opts.tenantStatus(tenantId);
-    if (status === undefined) throw appError('TENANT_NOT_FOUND', 'No such tenant');
-    if (status !== 'active') throw appError('TENANT_SUSPENDED');
+    const standing = await opts.tenantStatus(tenantId);
+    if (standing === undefined) throw appError('TENANT_NOT_FOUND', 'No such tenant');
+    if (standing.status !== 'active') throw tenantSuspended(standing.suspendedReason);
   }
 
   async function serve(req: Request, res: Response): Promise<void> {

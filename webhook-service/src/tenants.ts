@@ -12,6 +12,12 @@ import {
 import { tenantsForWabas } from './routing-store';
 import { tenantByVerifyTokenHash, tenantsForPhoneNumbers } from './store';
 
+/** Whether a tenant is active and, if suspended, why (shown in the 423 TENANT_SUSPENDED answer). */
+export interface TenantStanding {
+  status: 'active' | 'suspended';
+  suspendedReason: string | null;
+}
+
 /**
  * What webhook-service needs to know about tenants, cached in process: credentials (decrypted,
  * from tenant-service), which tenant owns a business number, whether a tenant is active. Tenant
@@ -76,6 +82,12 @@ export class WebhookTenants {
   /** The tenant's status from the directory (a change is seen on the next call); undefined: no such tenant. */
   async status(tenantId: string): Promise<'active' | 'suspended' | undefined> {
     return (await this.deps.directory.tenant(tenantId))?.status;
+  }
+
+  /** The tenant's status and, while suspended, why (the directory's entry); undefined: no such tenant. */
+  async standing(tenantId: string): Promise<TenantStanding | undefined> {
+    const entry = await this.deps.directory.tenant(tenantId);
+    return entry && { status: entry.status, suspendedReason: entry.suspendedReason ?? null };
   }
 
   /**

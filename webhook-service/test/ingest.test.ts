@@ -153,7 +153,11 @@ describe('ingestMetaWebhook', () => {
     const s = await onboard({}, 'suspended');
     const message = buildTextMessage({ phoneNumberId: s.phoneNumberId, from: '16505550331', body: 'hello?' });
 
-    await expect(ingestMetaWebhook(deps, { ...signedMeta(message, s.appSecret), pathTenant: s.tenantId })).rejects.toMatchObject({ code: 'TENANT_SUSPENDED', status: 423 });
+    await expect(ingestMetaWebhook(deps, { ...signedMeta(message, s.appSecret), pathTenant: s.tenantId })).rejects.toMatchObject({
+      code: 'TENANT_SUSPENDED',
+      status: 423,
+      message: 'This tenant is suspended: Unpaid invoice 2026-11',
+    });
     expect(await stored([wamidOf(message)])).toEqual(nothing);
   });
 

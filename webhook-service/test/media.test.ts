@@ -71,7 +71,8 @@ function app(options: Partial<MediaRouterOptions> = {}) {
     getMetaCredentials: async (tenantId) => credentials[tenantId],
     tenantStatus: async (tenantId) => {
       statusLookups.push(tenantId);
-      return statuses[tenantId];
+      const status = statuses[tenantId];
+      return status && { status, suspendedReason: status === 'suspended' ? 'Unpaid invoice 2026-11' : null };
     },
     // The simulator's download URLs are http://127.0.0.1:<port>/media-download/...
     downloadHosts: ['127.0.0.1'],
@@ -530,6 +531,7 @@ describe("a tenant's status", () => {
     const res = await get(link());
     expect(res.status).toBe(423);
     expect(json(res).error.code).toBe('TENANT_SUSPENDED');
+    expect(json(res).error.message).toBe('This tenant is suspended: Unpaid invoice 2026-11');
     expectLockedDown(res);
     expect(metaCalls()).toEqual([]);
   });

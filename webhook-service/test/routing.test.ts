@@ -183,6 +183,7 @@ describe('Genesys: a signed request is answered 2xx', () => {
     const body = { id: randomUUID(), type: 'Text', text: 'hi', direction: 'Outbound', channel: { to: { id: '16505550703' } } };
     expect(await post(t, body)).toBe('rejected');
     expect(await failedReceipts(t.tenantId)).toEqual([{ id: body.id, to: '16505550703', status: 'Failed' }]);
+    expect(await rejected(t.tenantId)).toEqual([{ reason: 'TENANT_SUSPENDED: the tenant is suspended (Unpaid invoice 2026-11); nothing is sent to WhatsApp' }]);
     expect(await sql(`SELECT id FROM message_tracking WHERE genesys_message_id = $1`, [body.id])).toEqual([]);
   });
 });

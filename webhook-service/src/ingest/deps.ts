@@ -5,7 +5,7 @@ import type { WebhookTenants } from '../tenants';
 /** What the ingest use cases need: where to store, who the tenants are, whom to wake. */
 export interface IngestDeps {
   db: Database;
-  tenants: Pick<WebhookTenants, 'metaCredentials' | 'genesysCredentials' | 'isActive' | 'tenantsForPhoneNumbers' | 'tenantsForWabas' | 'tenantByVerifyToken'>;
+  tenants: Pick<WebhookTenants, 'metaCredentials' | 'genesysCredentials' | 'isActive' | 'standing' | 'tenantsForPhoneNumbers' | 'tenantsForWabas' | 'tenantByVerifyToken'>;
   /** Told after new deliveries were committed. */
   notifier: Pick<OutboxNotifier, 'touch'>;
   /**

@@ -84,7 +84,11 @@ export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebho
     if (!(err instanceof AppError)) throw err;
     return reject(deps, tenantId, raw, `${err.code}: ${err.message}`);
   }
-  if (!(await deps.tenants.isActive(tenantId))) return reject(deps, tenantId, raw, 'TENANT_SUSPENDED: the tenant is suspended; nothing is sent to WhatsApp', body);
+  const standing = await deps.tenants.standing(tenantId);
+  if (standing?.status !== 'active') {
+    const why = standing?.suspendedReason ? ` (${standing.suspendedReason})` : '';
+    return reject(deps, tenantId, raw, `TENANT_SUSPENDED: the tenant is suspended${why}; nothing is sent to WhatsApp`, body);
+  }
 
   if (AGENT_MESSAGE_TYPES.has(body.type) && body.direction !== 'Inbound') {
     const waId = body.channel.to?.id;

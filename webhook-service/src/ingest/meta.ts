@@ -6,6 +6,7 @@ import {
   WHATSAPP_PHONE_PATTERN,
   WHATSAPP_PHONE_RULE,
   appError,
+  tenantSuspended,
   badInput,
   isMetaId,
   isBsuid,
@@ -344,10 +345,18 @@ async function routeChanges(
   return { byTenant, held };
 }
 
+/**
+ * 423 TENANT_SUSPENDED when any tenant of the payload is not active (suspended, or gone since it
+ * was routed). One suspended tenant: its reason; several: how many, without their reasons.
+ */
 async function refuseSuspended(deps: IngestDeps, tenants: string[]): Promise<void> {
-  const suspended = [];
-  for (const tenantId of tenants) if (!(await deps.tenants.isActive(tenantId))) suspended.push(tenantId);
-  if (suspended.length) throw appError('TENANT_SUSPENDED');
+  const refused: Array<string | null> = [];
+  for (const tenantId of tenants) {
+    const standing = await deps.tenants.standing(tenantId);
+    if (standing?.status !== 'active') refused.push(standing?.suspendedReason ?? null);
+  }
+  if (refused.length === 1) throw tenantSuspended(refused[0]);
+  if (refused.length > 1) throw appError('TENANT_SUSPENDED', `${refused.length} tenants of this payload are suspended`);
 }
 
 /**

@@ -44,7 +44,7 @@ export async function startWebhookTestBed(): Promise<WebhookTestBed> {
         credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
       });
       expect([meta.status, genesys.status]).toEqual([201, 201]);
-      if (status) expect((await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status })).status).toBe(200);
+      if (status) expect((await sys.admin('patch', `/tenants/${t.tenantId}`).send({ status, reason: 'Unpaid invoice 2026-11' })).status).toBe(200);
       return t;
     },
     async stop() {
