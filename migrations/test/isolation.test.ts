@@ -289,7 +289,7 @@ describe('the platform functions: the only way across tenants', () => {
   it('tenants_page: the tenants’ own columns, a page at a time (no credentials, no keys)', async () => {
     const rows = await db.query('SELECT * FROM tenants_page(NULL, 1)');
     expect(rows.map((r) => r.tenant_id)).toEqual(['tenant-a']);
-    expect(Object.keys(rows[0]).sort()).toEqual(['created_at', 'mark_read', 'metadata', 'name', 'plan', 'rate_limit', 'reopen_template', 'status', 'subdomain', 'tenant_id', 'updated_at', 'window_policy']);
+    expect(Object.keys(rows[0]).sort()).toEqual(['created_at', 'mark_read', 'metadata', 'name', 'plan', 'rate_limit', 'reopen_template', 'status', 'subdomain', 'suspended_at', 'suspended_reason', 'tenant_id', 'updated_at', 'window_policy']);
     expect((await db.query('SELECT * FROM tenants_page($1, 10)', ['tenant-a'])).map((r) => r.tenant_id)).toEqual(['tenant-b']);
   });
 
