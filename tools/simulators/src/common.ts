@@ -333,6 +333,20 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Every change of a Meta webhook payload (an object, or its JSON text or bytes): each
+ * `entry[].changes[]` item's `field` and `value`, where the value is an object. Anything else in
+ * the payload, and a payload that is not JSON, yields nothing.
+ */
+export function* webhookChanges(payload: unknown): Generator<{ field: unknown; value: Record<string, unknown> }> {
+  const parsed = Buffer.isBuffer(payload) ? parseJson(payload) : typeof payload === 'string' ? parseJson(Buffer.from(payload)) : payload;
+  for (const entry of isObject(parsed) && Array.isArray(parsed.entry) ? parsed.entry : []) {
+    for (const change of isObject(entry) && Array.isArray(entry.changes) ? entry.changes : []) {
+      if (isObject(change) && isObject(change.value)) yield { field: change.field, value: change.value };
+    }
+  }
+}
+
 export function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.trim().length > 0;
 }

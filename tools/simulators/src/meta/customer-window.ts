@@ -8,7 +8,7 @@
  * from a test setting it directly. The rule is enforced only when switched on: many tests reply
  * to users who never wrote through the simulator.
  */
-import { isObject, parseJson } from '../common';
+import { isObject, webhookChanges } from '../common';
 
 /** 24 hours, in ms. */
 export const CUSTOMER_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -59,20 +59,14 @@ export class CustomerWindows {
    * else in the payload is ignored, as is a payload that is not JSON.
    */
   recordPayload(payload: unknown): void {
-    const value = Buffer.isBuffer(payload) ? parseJson(payload) : typeof payload === 'string' ? parseJson(Buffer.from(payload)) : payload;
-    const entries = isObject(value) && Array.isArray(value.entry) ? value.entry : [];
-    for (const entry of entries) {
-      const changes = isObject(entry) && Array.isArray(entry.changes) ? entry.changes : [];
-      for (const change of changes) {
-        if (!isObject(change) || change.field !== 'messages' || !isObject(change.value)) continue;
-        const { metadata, messages } = change.value;
-        if (!isObject(metadata) || typeof metadata.phone_number_id !== 'string' || !Array.isArray(messages)) continue;
-        for (const m of messages) {
-          const seconds = isObject(m) ? Number(m.timestamp) : NaN;
-          if (!isObject(m) || !Number.isFinite(seconds)) continue;
-          // A user may be named by phone number, by business-scoped user id, or both.
-          for (const id of [m.from, m.from_user_id]) if (typeof id === 'string') this.customerWrote(metadata.phone_number_id, id, seconds * 1000);
-        }
+    for (const { field, value } of webhookChanges(payload)) {
+      const { metadata, messages } = value;
+      if (field !== 'messages' || !isObject(metadata) || typeof metadata.phone_number_id !== 'string' || !Array.isArray(messages)) continue;
+      for (const m of messages) {
+        const seconds = isObject(m) ? Number(m.timestamp) : NaN;
+        if (!isObject(m) || !Number.isFinite(seconds)) continue;
+        // A user may be named by phone number, by business-scoped user id, or both.
+        for (const id of [m.from, m.from_user_id]) if (typeof id === 'string') this.customerWrote(metadata.phone_number_id, id, seconds * 1000);
       }
     }
   }

@@ -15,7 +15,7 @@
  * `status: "read"` (another status is 100), `typing_indicator.type` must be `text`, and the window
  * is not checked (Meta documents marking messages read up to 30 days after receipt).
  */
-import { bearerToken, isNonEmptyString, isObject, mediaType, parseJson, Recorder, type SimRequest, type SimResponse } from '../common';
+import { bearerToken, isNonEmptyString, isObject, mediaType, parseJson, Recorder, webhookChanges, type SimRequest, type SimResponse } from '../common';
 import { metaError, type MetaFaults } from './faults';
 import type { MetaNumbers } from './numbers';
 
@@ -57,19 +57,13 @@ export class MetaReadMarks {
    * bytes): its `id`, sent to `metadata.phone_number_id` by `from` (or `from_user_id`).
    */
   recordPayload(payload: unknown): void {
-    const value = Buffer.isBuffer(payload) ? parseJson(payload) : typeof payload === 'string' ? parseJson(Buffer.from(payload)) : payload;
-    const entries = isObject(value) && Array.isArray(value.entry) ? value.entry : [];
-    for (const entry of entries) {
-      const changes = isObject(entry) && Array.isArray(entry.changes) ? entry.changes : [];
-      for (const change of changes) {
-        if (!isObject(change) || change.field !== 'messages' || !isObject(change.value)) continue;
-        const { metadata, messages } = change.value;
-        if (!isObject(metadata) || typeof metadata.phone_number_id !== 'string' || !Array.isArray(messages)) continue;
-        for (const m of messages) {
-          if (!isObject(m) || !isNonEmptyString(m.id)) continue;
-          const from = isNonEmptyString(m.from) ? m.from : isNonEmptyString(m.from_user_id) ? m.from_user_id : undefined;
-          if (from) this.received.set(`${metadata.phone_number_id}\u0000${m.id}`, from);
-        }
+    for (const { field, value } of webhookChanges(payload)) {
+      const { metadata, messages } = value;
+      if (field !== 'messages' || !isObject(metadata) || typeof metadata.phone_number_id !== 'string' || !Array.isArray(messages)) continue;
+      for (const m of messages) {
+        if (!isObject(m) || !isNonEmptyString(m.id)) continue;
+        const from = isNonEmptyString(m.from) ? m.from : isNonEmptyString(m.from_user_id) ? m.from_user_id : undefined;
+        if (from) this.received.set(`${metadata.phone_number_id}\u0000${m.id}`, from);
       }
     }
   }

@@ -11,7 +11,7 @@
  * recipients are switched off (`bsuidRecipients: false`), and always for authentication templates
  * (Meta: one-tap, zero-tap and copy-code authentication templates still need a phone number).
  */
-import { isObject, parseJson } from '../common';
+import { isObject, webhookChanges } from '../common';
 
 /** A phone number as a send's `to` takes it: digits only, 7 to 15. */
 export const PHONE_PATTERN = /^\d{7,15}$/;
@@ -51,18 +51,12 @@ export class MetaUsers {
    * `from_user_id`. Anything else is ignored.
    */
   learn(payload: unknown): void {
-    const value = Buffer.isBuffer(payload) ? parseJson(payload) : typeof payload === 'string' ? parseJson(Buffer.from(payload)) : payload;
-    const entries = isObject(value) && Array.isArray(value.entry) ? value.entry : [];
-    for (const entry of entries) {
-      for (const change of isObject(entry) && Array.isArray(entry.changes) ? entry.changes : []) {
-        const v = isObject(change) && isObject(change.value) ? change.value : undefined;
-        if (!v) continue;
-        for (const c of Array.isArray(v.contacts) ? v.contacts : []) {
-          if (isObject(c) && typeof c.user_id === 'string' && typeof c.wa_id === 'string') this.link(c.user_id, c.wa_id);
-        }
-        for (const m of Array.isArray(v.messages) ? v.messages : []) {
-          if (isObject(m) && typeof m.from_user_id === 'string' && typeof m.from === 'string') this.link(m.from_user_id, m.from);
-        }
+    for (const { value: v } of webhookChanges(payload)) {
+      for (const c of Array.isArray(v.contacts) ? v.contacts : []) {
+        if (isObject(c) && typeof c.user_id === 'string' && typeof c.wa_id === 'string') this.link(c.user_id, c.wa_id);
+      }
+      for (const m of Array.isArray(v.messages) ? v.messages : []) {
+        if (isObject(m) && typeof m.from_user_id === 'string' && typeof m.from === 'string') this.link(m.from_user_id, m.from);
       }
     }
   }
