@@ -28,9 +28,10 @@ describe("the bench's settings", () => {
       e2eSeconds: 10,
       e2eDrainSeconds: 30,
       drainSeconds: 10,
+      replicaQueue: 3000,
       replyDriver: 'autocannon',
       cpuProf: false,
-      phases: ['1', '4', '2', '3'],
+      phases: ['1', '4', '2', '3', '6'],
     });
   });
 
@@ -42,7 +43,7 @@ describe("the bench's settings", () => {
   });
 
   it('treat an empty variable as unset', () => {
-    expect(bench({ BENCH_SECONDS: '', BENCH_PHASES: '' })).toMatchObject({ seconds: 5, phases: ['1', '4', '2', '3'] });
+    expect(bench({ BENCH_SECONDS: '', BENCH_PHASES: '' })).toMatchObject({ seconds: 5, phases: ['1', '4', '2', '3', '6'] });
   });
 
   it.each([
