@@ -473,13 +473,17 @@ async function main(config: SoakConfig): Promise<number> {
     }
 
     // ---- checks across gateways ----
+    /** Why the last statsStatus call got no answer, by gateway process. */
+    const noAnswer = new Map<InstanceName, string>();
     /** GET /state/stats with `key` from one gateway process: its status, or undefined when it did not answer (down, restarting). */
     async function statsStatus(name: InstanceName, key: string): Promise<number | undefined> {
       try {
         const res = await fetch(`${cluster!.url(name)}/state/stats`, { headers: { 'X-API-Key': key }, signal: AbortSignal.timeout(10_000) });
         await res.arrayBuffer();
         return res.status;
-      } catch {
+      } catch (err) {
+        const e = err as Error & { cause?: { code?: string } };
+        noAnswer.set(name, e.cause?.code ?? e.name);
         return undefined;
       }
     }
@@ -592,7 +596,7 @@ async function main(config: SoakConfig): Promise<number> {
           else if (status === 429) tally.limited++;
           else {
             tally.other++;
-            rateCheck.otherStatuses.push(`${g} ${status ?? 'no answer'}`);
+            rateCheck.otherStatuses.push(`${g} ${status ?? `no answer (${noAnswer.get(g)})`}`);
           }
         }
         rateCheck.accepted = Object.values(rateCheck.byGateway).reduce((sum, t) => sum + t.ok, 0);
@@ -617,6 +621,7 @@ async function main(config: SoakConfig): Promise<number> {
       await rateLimitCheck();
     }
 
+    const trafficStart = Date.now();
     const workers: Array<Promise<void>> = [];
     for (const t of tenants) {
       for (let c = 0; c < CONVERSATIONS; c++) {
@@ -635,7 +640,7 @@ async function main(config: SoakConfig): Promise<number> {
     const sampler = setInterval(() => cluster!.sample(), 1_000);
     // SOAK_SECONDS, and longer on a machine too loaded to fit one round of every chaos event and the checks in.
     await Promise.all([sleep(seconds * 1000), Promise.race([firstCycle, chaosDone]), checksDone]);
-    const trafficSeconds = (Date.now() - t0) / 1000;
+    const trafficSeconds = (Date.now() - trafficStart) / 1000;
     trafficOn = false;
     log('traffic stopped; waiting for the last acknowledgements');
     await chaosDone;
