@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { startFront, type Front } from './front';
-import { freePort } from './postgres';
 import { serviceEntries, type ServiceName } from './system';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -25,6 +25,33 @@ interface Member {
   /** Highest peak RSS (kB) seen over this service's lives. */
   peakKb: number;
   restarts: number;
+}
+
+/** Ports this process has handed out to cluster members and fronts: never twice. */
+const reserved = new Set<number>();
+
+/** Whether something may listen on `port` of every address (as the services do) right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port below Linux's ephemeral range (32768–60999), for a process that is killed and
+ * restarted on the same port: while it is down, an ephemeral port could become the local port of
+ * some outgoing connection (or another program's port 0) and the restart would find it taken.
+ */
+export async function servicePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (reserved.has(port) || !(await canListen(port))) continue;
+    reserved.add(port);
+    return port;
+  }
+  throw new Error('no free port found in 20000–31999');
 }
 
 /** Peak resident set size of a live process, from the kernel (Linux), in kB. */
@@ -80,6 +107,13 @@ export interface Stopped {
 export class Cluster {
   private readonly members = new Map<InstanceName, Member>();
   private readonly fronts = new Map<ServiceName, { front: Front; internal?: Front }>();
+  /**
+   * Processes that exited without being told to (a crash), with the end of their stderr. The
+   * cluster does not restart them: whoever runs it decides (the soak reports them).
+   */
+  readonly crashes: Array<{ name: InstanceName; at: Date; code: number | null; signal: NodeJS.Signals | null; stderr: string }> = [];
+  /** The processes being stopped on purpose (kill, stop). */
+  private readonly stopping = new Set<ChildProcess>();
 
   private constructor(private readonly env: NodeJS.ProcessEnv) {}
 
@@ -101,7 +135,7 @@ export class Cluster {
     for (const s of serviceEntries.filter((e) => !only || only.includes(e.name))) {
       for (let n = 1; n <= (replicas[s.name] ?? 1); n++) {
         const name: InstanceName = n === 1 ? s.name : `${s.name}-${n}`;
-        cluster.members.set(name, { name, service: s.name, env: instanceEnv(name), port: await freePort(), internalPort: s.internal ? await freePort() : undefined, peakKb: 0, restarts: 0 });
+        cluster.members.set(name, { name, service: s.name, env: instanceEnv(name), port: await servicePort(), internalPort: s.internal ? await servicePort() : undefined, peakKb: 0, restarts: 0 });
       }
     }
     try {
@@ -109,8 +143,8 @@ export class Cluster {
         const ms = [...cluster.members.values()].filter((m) => m.service === s.name);
         if (ms.length > 1) {
           cluster.fronts.set(s.name, {
-            front: await startFront(ms.map((m) => m.port)),
-            internal: ms[0].internalPort ? await startFront(ms.map((m) => m.internalPort!)) : undefined,
+            front: await startFront(ms.map((m) => m.port), await servicePort()),
+            internal: ms[0].internalPort ? await startFront(ms.map((m) => m.internalPort!), await servicePort()) : undefined,
           });
         }
         const m = ms[0];
@@ -166,9 +200,14 @@ export class Cluster {
       stderr = (stderr + d).slice(-4_000);
     });
     m.child = child;
+    child.once('exit', (code, signal) => {
+      if (this.stopping.delete(child)) return;
+      this.crashes.push({ name, at: new Date(), code, signal, stderr: stderr.slice(-1_000) });
+    });
     try {
       await waitHealthy(this.url(name), child);
     } catch (err) {
+      this.stopping.add(child);
       child.kill('SIGKILL');
       throw new Error(`${name} did not start: ${(err as Error).message}\n${stderr}`);
     }
@@ -190,6 +229,7 @@ export class Cluster {
     this.sample();
     const t0 = Date.now();
     const exited = new Promise((r) => child.once('exit', r));
+    this.stopping.add(child);
     child.kill(signal);
     let forced = false;
     const timer = signal === 'SIGKILL' ? undefined : setTimeout(() => {

@@ -28,9 +28,9 @@ import { Client } from 'pg';
 import { parseEnv } from '@bridge/shared';
 import { buildStatus, buildTextMessage, startGenesysSimulator, startMetaSimulator, wamidOf } from '@bridge/simulators';
 import { newBridgeTenant, onboardBridgeTenant, type BridgeTenant } from './bridge-tenant';
-import { Cluster, GRACE_MS, type InstanceName } from './cluster';
+import { Cluster, GRACE_MS, servicePort, type InstanceName } from './cluster';
 import { soakArgs, soakConfigSchema, type SoakConfig } from './config';
-import { freePort, withDatabase } from './postgres';
+import { withDatabase } from './postgres';
 import { prepareDatabase, SERVICES, type ServiceName } from './system';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -104,26 +104,36 @@ async function until(what: string, condition: () => Promise<boolean> | boolean, 
 }
 
 /**
- * A plain HTTP proxy to the Genesys simulator's API, one per connector process (its
- * GENESYS_API_URL), counting the requests each one makes: how the soak knows that both
- * connectors delivered from the one queue.
+ * A plain HTTP proxy to a simulator's API, one per connector process (its GENESYS_API_URL and
+ * META_GRAPH_URL), counting the POSTs each one makes and handing their bodies to `onPost`: how
+ * the soak knows that both connectors delivered from the one queue, and which delivered what.
  */
-async function countingProxy(target: string): Promise<{ url: string; requests: number; close(): Promise<void> }> {
+async function countingProxy(target: string, onPost: (body: Buffer) => void): Promise<{ url: string; requests: number; close(): Promise<void> }> {
   const to = new URL(target);
   const agent = new http.Agent({ keepAlive: true });
   const counter = { requests: 0 };
   const server = http.createServer((req, res) => {
-    if (req.method === 'POST') counter.requests++;
+    const post = req.method === 'POST';
+    if (post) counter.requests++;
     const up = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
     up.on('error', () => res.destroy());
-    req.pipe(up);
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => {
+      if (post) chunks.push(d);
+      up.write(d);
+    });
+    req.on('end', () => {
+      up.end();
+      if (post) onPost(Buffer.concat(chunks));
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    // The target's path too (the Graph API's version).
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}${to.pathname.replace(/\/$/, '')}`,
     get requests() {
       return counter.requests;
     },
@@ -139,7 +149,8 @@ async function countingProxy(target: string): Promise<{ url: string; requests: n
 /** A private Redis the soak may restart, when the machine has redis-server. */
 async function startPrivateRedis(): Promise<{ url: string; restart(): Promise<void>; outage(ms: number): Promise<void>; readonly down: boolean; stop(): void } | undefined> {
   if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
-  const port = await freePort();
+  // Restarted on the same port: one outside the ephemeral range (see servicePort).
+  const port = await servicePort();
   let child: ChildProcess | undefined;
   const launch = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -201,7 +212,16 @@ async function main(config: SoakConfig): Promise<number> {
   const genesys = await startGenesysSimulator({ retryDelayMs: 1_000 });
   let cluster: Cluster | undefined;
   let stopPostgres = async () => undefined as void;
-  const taps = new Map<InstanceName, Awaited<ReturnType<typeof countingProxy>>>();
+  const taps = new Map<InstanceName, { genesys: Awaited<ReturnType<typeof countingProxy>>; meta: Awaited<ReturnType<typeof countingProxy>> }>();
+  /** What each connector posted: wamids to Genesys, agent reply texts to Meta (resolved to conversations in the ledger). */
+  const postedBy: Array<{ connector: InstanceName; wamid?: string; text?: string }> = [];
+  const parse = (body: Buffer): Record<string, unknown> => {
+    try {
+      return JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return {};
+    }
+  };
   try {
     const prepared = await prepareDatabase(
       // The services' environment.
@@ -227,15 +247,25 @@ async function main(config: SoakConfig): Promise<number> {
     );
     stopPostgres = prepared.stopPostgres;
     // Every service REPLICAS times (the connector at least CONNECTORS times); each connector
-    // reaches the Genesys API through a counting proxy of its own.
+    // reaches the Genesys and Meta APIs through counting proxies of its own.
     const replicas: Partial<Record<ServiceName, number>> = Object.fromEntries(SERVICES.map((s) => [s.name, REPLICAS]));
     replicas['genesys-connector'] = Math.max(CONNECTORS, REPLICAS);
     for (let n = 1; n <= replicas['genesys-connector']; n++) {
-      taps.set(n === 1 ? 'genesys-connector' : `genesys-connector-${n}`, await countingProxy(genesys.url));
+      const connector: InstanceName = n === 1 ? 'genesys-connector' : `genesys-connector-${n}`;
+      taps.set(connector, {
+        genesys: await countingProxy(genesys.url, (body) => {
+          const wamid = (parse(body).channel as { messageId?: string } | undefined)?.messageId;
+          if (wamid) postedBy.push({ connector, wamid });
+        }),
+        meta: await countingProxy(meta.graphUrl, (body) => {
+          const text = (parse(body).text as { body?: string } | undefined)?.body;
+          if (text) postedBy.push({ connector, text });
+        }),
+      });
     }
     cluster = await Cluster.start(prepared.serviceEnv, undefined, replicas, (name) => {
       const tap = taps.get(name);
-      return tap ? { GENESYS_API_URL: tap.url } : {};
+      return tap ? { GENESYS_API_URL: tap.genesys.url, META_GRAPH_URL: tap.meta.url } : {};
     });
     const connectors = cluster.instances('genesys-connector');
     const gateways = cluster.instances('gateway');
@@ -557,7 +587,7 @@ async function main(config: SoakConfig): Promise<number> {
       log(`check: API key revoked ${during ? 'during the Redis outage' : 'with Redis up'}: refused by ${refusedAfter.join(', ') || 'no gateway'} after the 204`);
     }
 
-    const rateCheck = { ran: false, accepted: 0, byGateway: {} as Record<string, { ok: number; limited: number; other: number }>, otherStatuses: [] as string[] };
+    const rateCheck = { ran: false, accepted: 0, byGateway: {} as Record<string, { ok: number; limited: number; other: number }>, otherStatuses: [] as string[], spanMs: 0 };
     /**
      * A tenant limited to CHECK_RATE_LIMIT requests a minute asked CHECK_REQUESTS times, from every
      * gateway process in turn, with Redis up and every gateway counting in it (each one's /ready
@@ -571,6 +601,7 @@ async function main(config: SoakConfig): Promise<number> {
       }
       redisHolds++;
       try {
+        log('check: rate limit across gateways: waiting for Redis and for every gateway to count in it');
         await until('Redis to be up', async () => !redis?.down, 120_000, 200);
         for (const g of gateways) {
           await until(
@@ -588,20 +619,27 @@ async function main(config: SoakConfig): Promise<number> {
           );
         }
         for (const g of gateways) rateCheck.byGateway[g] = { ok: 0, limited: 0, other: 0 };
-        for (let i = 0; i < CHECK_REQUESTS; i++) {
-          const g = gateways[i % gateways.length];
-          const status = await statsStatus(g, limitedKey);
-          const tally = rateCheck.byGateway[g];
-          if (status === 200) tally.ok++;
-          else if (status === 429) tally.limited++;
-          else {
-            tally.other++;
-            rateCheck.otherStatuses.push(`${g} ${status ?? `no answer (${noAnswer.get(g)})`}`);
-          }
+        // Six at a time (three per gateway with two), well inside the limit's one-minute window.
+        const began = Date.now();
+        for (let i = 0; i < CHECK_REQUESTS; i += 6) {
+          await Promise.all(
+            Array.from({ length: Math.min(6, CHECK_REQUESTS - i) }, async (_, k) => {
+              const g = gateways[(i + k) % gateways.length];
+              const status = await statsStatus(g, limitedKey);
+              const tally = rateCheck.byGateway[g];
+              if (status === 200) tally.ok++;
+              else if (status === 429) tally.limited++;
+              else {
+                tally.other++;
+                rateCheck.otherStatuses.push(`${g} ${status ?? `no answer (${noAnswer.get(g)})`}`);
+              }
+            }),
+          );
         }
+        rateCheck.spanMs = Date.now() - began;
         rateCheck.accepted = Object.values(rateCheck.byGateway).reduce((sum, t) => sum + t.ok, 0);
         rateCheck.ran = true;
-        log(`check: rate limit ${CHECK_RATE_LIMIT}/min across ${gateways.join(', ')}: ${rateCheck.accepted} of ${CHECK_REQUESTS} accepted (${Object.entries(rateCheck.byGateway).map(([g, t]) => `${g} ${t.ok} ok, ${t.limited} refused${t.other ? `, ${t.other} other` : ''}`).join('; ')})${rateCheck.otherStatuses.length ? `; other answers: ${[...new Set(rateCheck.otherStatuses)].join(', ')}` : ''}`);
+        log(`check: rate limit ${CHECK_RATE_LIMIT}/min across ${gateways.join(', ')}: ${rateCheck.accepted} of ${CHECK_REQUESTS} accepted in ${(rateCheck.spanMs / 1000).toFixed(1)} s (${Object.entries(rateCheck.byGateway).map(([g, t]) => `${g} ${t.ok} ok, ${t.limited} refused${t.other ? `, ${t.other} other` : ''}`).join('; ')})${rateCheck.otherStatuses.length ? `; other answers: ${[...new Set(rateCheck.otherStatuses)].join(', ')}` : ''}`);
       } finally {
         redisHolds--;
       }
@@ -637,7 +675,16 @@ async function main(config: SoakConfig): Promise<number> {
     // Neither may end the run early: a failure is reported once the traffic has stopped.
     chaosDone.catch(() => undefined);
     checksDone.catch(() => undefined);
-    const sampler = setInterval(() => cluster!.sample(), 1_000);
+    // A process that exits on its own (a crash) is reported and restarted, as Kubernetes restarts a pod's container.
+    let crashesSeen = 0;
+    const sampler = setInterval(() => {
+      cluster!.sample();
+      for (const crash of cluster!.crashes.slice(crashesSeen)) {
+        crashesSeen++;
+        log(`       ${crash.name} EXITED ON ITS OWN (${crash.signal ?? `code ${crash.code}`}): ${crash.stderr.trim().split('\n').slice(-3).join(' | ') || 'no stderr'}; restarting it`);
+        void restart(crash.name).catch((err: Error) => log(`       ${crash.name} could not be restarted: ${err.message.split('\n')[0]}`));
+      }
+    }, 1_000);
     // SOAK_SECONDS, and longer on a machine too loaded to fit one round of every chaos event and the checks in.
     await Promise.all([sleep(seconds * 1000), Promise.race([firstCycle, chaosDone]), checksDone]);
     const trafficSeconds = (Date.now() - trafficStart) / 1000;
@@ -778,8 +825,21 @@ async function main(config: SoakConfig): Promise<number> {
     out(`  agent replies acknowledged      ${outbound.size}   (never acknowledged: ${unacknowledged.outbound})`);
     out(`  statuses sent (shuffled)        ${stats.statusesSent};  receipts at Genesys: ${receipts}`);
     out(`  peak RSS (MB)                   ${Object.entries(cluster.peakRss()).map(([n, v]) => `${n} ${v.peakMb}${v.restarts ? ` (${v.restarts} restarts)` : ''}`).join(', ')}`);
-    // Both connectors worked the one queue: the Genesys API requests each one made.
-    out(`  Genesys API requests by connector  ${[...taps].map(([n, t]) => `${n} ${t.requests}`).join(', ')}`);
+    // Both connectors worked the one queue: the requests each one made, and the conversations
+    // both delivered into (where "reordered" compares deliveries of competing workers).
+    out(`  API requests by connector       ${[...taps].map(([n, t]) => `${n} ${t.genesys.requests} to Genesys, ${t.meta.requests} to Meta`).join('; ')}`);
+    const deliverers = new Map<string, Set<InstanceName>>();
+    for (const p of postedBy) {
+      const sent = p.wamid ? inbound.get(p.wamid) : p.text ? outbound.get(p.text) : undefined;
+      if (!sent) continue;
+      const conversation = `${p.wamid ? 'in' : 'out'} ${sent.tenant}/${sent.waId}`;
+      const set = deliverers.get(conversation) ?? new Set<InstanceName>();
+      set.add(p.connector);
+      deliverers.set(conversation, set);
+    }
+    const shared = [...deliverers.values()].filter((set) => set.size > 1).length;
+    out(`  conversations (each direction) delivered into by more than one connector  ${shared} of ${deliverers.size}`);
+    out(`  processes that exited on their own  ${cluster.crashes.length}${cluster.crashes.length ? ` (${cluster.crashes.map((c) => `${c.name}: ${c.signal ?? `code ${c.code}`}`).join(', ')})` : ''}`);
     if (REPLICAS > 1) {
       const counts = (f: { piped: number[]; refused: number }) => `${f.piped.join('/')}${f.refused ? ` (${f.refused} refused: no replica up)` : ''}`;
       const fronts = SERVICES.flatMap((x) => {
@@ -824,7 +884,7 @@ async function main(config: SoakConfig): Promise<number> {
     return failed ? 1 : 0;
   } finally {
     await cluster?.stop().catch(() => undefined);
-    await Promise.allSettled([...taps.values()].map((t) => t.close()));
+    await Promise.allSettled([...taps.values()].flatMap((t) => [t.genesys.close(), t.meta.close()]));
     await stopPostgres();
     await Promise.allSettled([meta.close(), genesys.close()]);
     redis?.stop();
