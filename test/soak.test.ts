@@ -46,7 +46,7 @@ it('loses, duplicates, reorders and misroutes nothing through kills of any repli
   // A webhook-service replica SIGKILLed and a gateway replica SIGTERMed while the other served.
   expect(output).toMatch(/webhook-service(-2)? killed \(pid \d+\); still running: webhook-service(-2)?\n/);
   expect(output).toMatch(/gateway(-2)? sent SIGTERM \(pid \d+\); still running: gateway(-2)?\n/);
-  expect(output).toMatch(/gateway(-2)? (exited \d+ ms after SIGTERM|had not exited 10 s after SIGTERM: SIGKILLed)/);
+  expect(output).toMatch(/gateway(-2)? (exited \d+ ms after SIGTERM|had not exited \d+ s after SIGTERM: SIGKILLed)/);
   expect(output).toMatch(/connections per replica \(fronts\)\s+.*gateway [1-9]\d*\/[1-9]\d*/);
   // A key revoked mid-run was refused by both gateways, within the bound.
   expect(output).toMatch(/revocation across gateways\s+[1-9]\d* checks .*unverified: 0/);

@@ -71,8 +71,11 @@ function peakRssKb(pid: number | undefined): number {
  */
 const START_TIMEOUT_MS = 60_000;
 
-/** How long a SIGTERMed process may take to exit before it is SIGKILLed (a pod's grace period). */
-export const GRACE_MS = 10_000;
+/**
+ * How long a SIGTERMed process may take to exit before it is SIGKILLed (a pod's grace period):
+ * past the services' own shutdown grace (SHUTDOWN_GRACE_MS, 10 s by default) and their closing.
+ */
+export const GRACE_MS = 25_000;
 
 async function waitHealthy(url: string, child: ChildProcess, ms = START_TIMEOUT_MS): Promise<void> {
   const end = Date.now() + ms;
