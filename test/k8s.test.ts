@@ -522,3 +522,37 @@ describe.each(['production', 'dev'] as const)('overlay %s: NetworkPolicies', (en
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The README's commands
+
+describe('README "Running on Kubernetes"', () => {
+  it('creates every Secret the production manifests read, with each key they need and none they do not read', () => {
+    const match = /<!-- k8s-secrets -->\s*```bash\n([\s\S]*?)```/.exec(read('README.md'));
+    expect(match).not.toBeNull();
+    const created = new Map<string, string[]>();
+    for (const command of match![1].split(/\n(?=kubectl )/)) {
+      const name = /create secret generic ([\w-]+)/.exec(command)?.[1];
+      if (!name) continue;
+      expect({ name, twice: created.has(name) }).toEqual({ name, twice: false });
+      created.set(name, [...command.matchAll(/--from-literal=([A-Z_]+)=/g)].map((m) => m[1]).sort());
+    }
+    // What the manifests read: key → optional, by Secret.
+    const reads = new Map<string, Map<string, boolean>>();
+    const containers = [...of('production', 'Deployment'), ...of('production/migrate', 'Job')].map((o) => o.spec.template.spec.containers[0]);
+    for (const c of containers) {
+      for (const source of environment('production', c).values()) {
+        if (!source.secret) continue;
+        const keys = reads.get(source.secret.name) ?? new Map<string, boolean>();
+        keys.set(source.secret.key, (keys.get(source.secret.key) ?? true) && source.secret.optional);
+        reads.set(source.secret.name, keys);
+      }
+    }
+    expect([...created.keys()].sort()).toEqual([...reads.keys()].sort());
+    for (const [name, keys] of reads) {
+      const needed = [...keys].filter(([, optional]) => !optional).map(([key]) => key);
+      expect({ name, missing: needed.filter((key) => !created.get(name)!.includes(key)) }).toEqual({ name, missing: [] });
+      expect({ name, unread: created.get(name)!.filter((key) => !keys.has(key)) }).toEqual({ name, unread: [] });
+    }
+  });
+});
