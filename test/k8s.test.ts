@@ -27,8 +27,7 @@ import { CONTRACT_PORTS, compose, imageFor, INTERNAL_PORTS, INTERNAL_URL_VARS, p
 // ---------------------------------------------------------------------------------------------
 // Rendering and validation
 
-/** A rendered Kubernetes object, as far as these tests read it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/** A rendered Kubernetes object, read loosely: the schema validation (below) is what holds its shape. */
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string> };
 
 /** The kustomizations an operator applies, in that order within an environment. */
@@ -117,7 +116,7 @@ describe('deploy/k8s renders and validates', () => {
     expect(schemaErrors({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } })).toEqual(['v1 Pod is not a kind these manifests use']);
   });
 
-  it('the production kustomizations hold no Secret (they are created apart) and no value an operator must not ship', () => {
+  it('the production kustomizations hold no Secret: they are created apart (README), never committed', () => {
     for (const k of ['production', 'production/migrate'] as const) expect(of(k, 'Secret')).toEqual([]);
   });
 });
@@ -141,7 +140,6 @@ interface EnvSource {
 }
 
 /** Where each variable of a container comes from: its `env`, then what `envFrom` brings (env wins, as in Kubernetes). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function environment(k: Kustomization, container: any): Map<string, EnvSource> {
   const env = new Map<string, EnvSource>();
   for (const from of container.envFrom ?? []) {
