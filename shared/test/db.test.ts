@@ -1,5 +1,6 @@
 import { Client } from 'pg';
-import { AppError, Database, dbTimeouts, loadConfig, serviceConfigSchema, statement } from '@bridge/shared';
+import express from 'express';
+import { AppError, Database, dbTimeouts, loadConfig, serviceConfigSchema, startService, statement } from '@bridge/shared';
 import { createTestDatabase, serverQuery, type TestDatabase } from '../../test/support/db';
 import { uniqueTenantId } from '../../test/support/ids';
 
@@ -225,6 +226,28 @@ describe('named statements, and a pooler in transaction mode (DB_NAMED_STATEMENT
     } finally {
       await db.close();
     }
+  });
+
+  it.each([
+    ['true', ['db_test_count_tenant']],
+    ['false', []],
+  ])('a service started with DB_NAMED_STATEMENTS=%s gets a pool that does so', async (setting, expected) => {
+    let seen: string[] | undefined;
+    const service = await startService(
+      {
+        name: 'named-statements-test',
+        configSchema: serviceConfigSchema(0, {}),
+        createApp: async ({ db }) => {
+          // One query after the other: the pool hands back the connection it just had.
+          await db.unscoped({ ...COUNT }, [tenantId]);
+          seen = await prepared(db);
+          return { app: express(), close: async () => undefined };
+        },
+      },
+      { DATABASE_URL: tdb.appUrl, LOG_LEVEL: 'silent', PORT: '0', DB_NAMED_STATEMENTS: setting },
+    );
+    await service.close();
+    expect(seen).toEqual(expected);
   });
 
   it('is read from DB_NAMED_STATEMENTS (default true)', () => {
