@@ -53,7 +53,7 @@ it('loses, duplicates, reorders and misroutes nothing through kills of any repli
   const redisServer = spawnSync('redis-server', ['--version']).status === 0;
   if (redisServer || process.env.TEST_REDIS_URL) {
     // Counted in the shared Redis: the tenant's limit over both gateways, not twice it.
-    expect(output).toMatch(/rate limit across gateways\s+([1-9]|1\d|20) of 60 requests accepted at 20\/min over 2 gateways/);
+    expect(output).toMatch(/rate limit across gateways\s+([1-9]|1\d|20) of (6\d|[7-9]\d|\d{3}) requests accepted at 20\/min over 2 gateways/);
   }
   // Redis down for longer than Genesys's webhook retries, once (the soak runs a Redis of its own
   // when it can), with a revocation made during it.
