@@ -210,14 +210,21 @@ export interface RunningService {
   port: number;
   /** The internal listener's port, for a service with internal routes (see startService). */
   internalPort?: number;
+  /** How long `close` lets work in flight finish (SHUTDOWN_GRACE_MS), ms; runMain's exit deadline follows it. */
+  shutdownGraceMs?: number;
   close(): Promise<void>;
 }
 
+/** How long `listen`'s close lets requests in flight finish by default, ms. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
 /**
- * Listens, and closes cleanly: stops accepting, lets in-flight requests finish, then releases
- * the service's resources (`onClose`). Port 0 picks a free port (tests).
+ * Listens, and closes cleanly: stops accepting, lets in-flight requests finish for up to
+ * `graceMs` (default DEFAULT_SHUTDOWN_GRACE_MS; idle kept-alive connections are closed at once,
+ * connections still busy at the deadline are cut), then releases the service's
+ * resources (`onClose`). Port 0 picks a free port (tests).
  */
-export function listen(app: Express, options: { port: number; host?: string; onClose?: () => Promise<void> }): Promise<RunningService> {
+export function listen(app: Express, options: { port: number; host?: string; graceMs?: number; onClose?: () => Promise<void> }): Promise<RunningService> {
   return new Promise((resolve, reject) => {
     const server = app.listen(options.port, options.host ?? '0.0.0.0');
     // Requests Node's parser refuses (oversized headers, garbage) still get the contract's JSON.
@@ -245,8 +252,8 @@ export function listen(app: Express, options: { port: number; host?: string; onC
           (closing ??= new Promise<void>((done) => {
             server.close(() => done());
             server.closeIdleConnections();
-            // Connections still busy after a grace period are cut rather than hold shutdown forever.
-            setTimeout(() => server.closeAllConnections(), 5_000).unref();
+            // Connections still busy after the grace period are cut rather than hold shutdown forever.
+            setTimeout(() => server.closeAllConnections(), options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS).unref();
           }).then(() => options.onClose?.())),
       });
     });
@@ -255,13 +262,15 @@ export function listen(app: Express, options: { port: number; host?: string; onC
 
 /**
  * Entry point of a service run with plain `node <service>/dist/server.js`: starts it, exits 1
- * with the reason when it cannot start (e.g. a bad variable), closes cleanly on SIGTERM/SIGINT.
+ * with the reason when it cannot start (e.g. a bad variable), closes cleanly on SIGTERM/SIGINT
+ * (see startService: within SHUTDOWN_GRACE_MS, then closing takes a few seconds more at most;
+ * a close that hangs past both is cut by exiting 1).
  */
 export function runMain(start: () => Promise<RunningService>): void {
   start()
     .then((service) => {
       const stop = () => {
-        setTimeout(() => process.exit(1), 10_000).unref();
+        setTimeout(() => process.exit(1), (service.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) + 10_000).unref();
         service.close().then(
           () => process.exit(0),
           () => process.exit(1),
