@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Cache } from './cache';
@@ -220,8 +220,9 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Listens, and closes cleanly: stops accepting, lets in-flight requests finish for up to
- * `graceMs` (default DEFAULT_SHUTDOWN_GRACE_MS; idle kept-alive connections are closed at once,
- * connections still busy at the deadline are cut), then releases the service's
+ * `graceMs` (default DEFAULT_SHUTDOWN_GRACE_MS): idle kept-alive connections are closed at once, a busy
+ * one when its response is done (answered with `Connection: close` when its headers were not
+ * sent yet), and those still busy at the deadline are cut, then releases the service's
  * resources (`onClose`). Port 0 picks a free port (tests).
  */
 export function listen(app: Express, options: { port: number; host?: string; graceMs?: number; onClose?: () => Promise<void> }): Promise<RunningService> {
@@ -240,6 +241,21 @@ export function listen(app: Express, options: { port: number; host?: string; gra
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 30_000;
+    // Responses under way, so that closing can tell their clients not to keep the connection.
+    const open = new Set<ServerResponse>();
+    let draining = false;
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+      if (draining) {
+        // A request on a kept-alive connection after closing began: answered, then the connection goes.
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
+      open.add(res);
+      res.once('close', () => {
+        open.delete(res);
+        // A connection whose response went out before closing began becomes idle here: close it.
+        if (draining) setImmediate(() => server.closeIdleConnections());
+      });
+    });
     server.once('error', reject);
     server.once('listening', () => {
       const address = server.address();
@@ -250,8 +266,10 @@ export function listen(app: Express, options: { port: number; host?: string; gra
         port,
         close: () =>
           (closing ??= new Promise<void>((done) => {
+            draining = true;
             server.close(() => done());
             server.closeIdleConnections();
+            for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
             // Connections still busy after the grace period are cut rather than hold shutdown forever.
             setTimeout(() => server.closeAllConnections(), options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS).unref();
           }).then(() => options.onClose?.())),
