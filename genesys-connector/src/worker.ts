@@ -55,6 +55,8 @@ export class DeliveryWorker {
   }
 
   private async listen(): Promise<void> {
+    // A reconnection scheduled before stop() is not made.
+    if (this.stopped) return;
     const client = new Client({ connectionString: this.o.listenUrl, application_name: 'genesys-connector-listen' });
     client.on('notification', () => this.wake());
     client.on('error', () => {
@@ -65,6 +67,10 @@ export class DeliveryWorker {
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      if (this.stopped) {
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.listener = client;
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, 'LISTEN failed; relying on polling');
