@@ -98,9 +98,11 @@ it('SIGTERM on the replica delivering: it hands its lease back and the other rep
 
   // Once a couple have gone through, the replica holding the conversation's lease, mid-delivery, is stopped.
   await eventually(() => arrived().length >= 2, 30_000, 'two deliveries');
-  const holder = await eventually(() => replicas.find((r) => r.inFlight.size > 0), 10_000, 'a replica delivering');
+  // Just after a claim, so that its request is well inside Genesys's latency (it cannot finish within the grace).
+  const justClaimed = (r: Replica) => [...r.inFlight].find((id) => Date.now() - (r.claims.get(id) ?? 0) < GENESYS_LATENCY_MS / 3);
+  const holder = await eventually(() => replicas.find((r) => justClaimed(r) !== undefined), 20_000, 'a replica starting a delivery');
   const other = holder === a ? b : a;
-  const [jobId] = holder.inFlight;
+  const jobId = justClaimed(holder)!;
   const before = arrived().length;
   const sigterm = Date.now();
   holder.child.kill('SIGTERM');
