@@ -87,6 +87,13 @@ export const baseConfigSchema = z.object({
     .describe(
       'On SIGTERM: how long requests in flight may finish (new ones are refused) and the connector’s deliveries in flight may end before their leases are handed to another replica; keep it below the orchestrator’s kill deadline (Kubernetes: terminationGracePeriodSeconds, 30 s)',
     ),
+  DB_NAMED_STATEMENTS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1')
+    .describe(
+      'Name the hot statements (PostgreSQL plans each once per connection); false behind a pooler in transaction mode that does not carry named statements across its server connections (PgBouncer before 1.21, or max_prepared_statements = 0)',
+    ),
   REDIS_URL: z.string().min(1).optional().describe('Redis connection string; unset means in-process caches (one node only)'),
   INTERNAL_SERVICE_TOKEN: secret(
     'Outside production (npm start, where one process holds everything): the shared secret each unset internal token and the media signing key are derived from. Production ignores it',
