@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { currentContext } from './context';
 import type { Database, Queryable } from './db';
+import type { SecurityAction } from './security-events';
 
 /**
  * The audit trail (issue #13; table audit_events, migration 1732060800110): an append-only hash
@@ -12,6 +13,8 @@ import type { Database, Queryable } from './db';
 /** What an event records. Names are `<object>.<verb>`; security events start with `security.`. */
 export type AuditAction =
   | 'tenant.created'
+  | 'tenant.provisioned'
+  | 'tenant.activated'
   | 'tenant.updated'
   | 'tenant.suspended'
   | 'tenant.reactivated'
@@ -22,7 +25,7 @@ export type AuditAction =
   | 'templates.synced'
   | 'mapping.written'
   | 'message.sent'
-  | 'security.bad_signature';
+  | SecurityAction;
 
 export interface AuditEvent {
   /** The tenant whose chain records it; null: the platform's chain. */
