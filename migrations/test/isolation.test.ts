@@ -232,6 +232,8 @@ describe('the platform functions: the only way across tenants', () => {
     'audit_page',
     'audit_verify',
     'audit_purge',
+    'audit_append_security',
+    'message_of_another_tenant',
   ];
 
   it('are SECURITY DEFINER, owned by bridge_platform (NOLOGIN, not BYPASSRLS, no one’s role), with a pinned search_path, executable by bridge_app only', async () => {

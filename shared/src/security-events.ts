@@ -125,6 +125,8 @@ export class SecurityEventRecorder implements SecurityEvents {
   private readonly now: () => number;
   private writing: Promise<void> = Promise.resolve();
   private dropped = 0;
+  /** Occurrences recorded since start (counted or dropped). */
+  recorded = 0;
 
   constructor(private readonly options: SecurityEventRecorderOptions) {
     this.windowMs = (options.windowSeconds ?? 60) * 1000;
@@ -134,6 +136,7 @@ export class SecurityEventRecorder implements SecurityEvents {
   }
 
   record(occurrence: SecurityOccurrence): void {
+    this.recorded++;
     const ctx = currentContext();
     const start = Math.floor(this.now() / this.windowMs) * this.windowMs;
     const id = `${occurrence.action}|${occurrence.tenantId ?? ''}|${occurrence.subject}|${start}`;
