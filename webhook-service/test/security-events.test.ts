@@ -201,3 +201,10 @@ describe('without Redis', () => {
     expect(rows.reduce((n, r) => n + r.after.count, 0)).toBe(3);
   });
 });
+
+describe('the application role', () => {
+  it('may append security events only through audit_append_security, and nothing else through it', async () => {
+    await expect(bed.db.unscoped(`SELECT audit_append_security('[{"tenantId": "t-any", "action": "tenant.updated"}]'::jsonb)`)).rejects.toThrow(/security\.\* events only/);
+    await expect(bed.db.unscoped(`SELECT audit_chain_append('t-any', 'admin', 'tenant.updated', NULL, NULL, NULL, NULL, NULL)`)).rejects.toThrow(/permission denied/);
+  });
+});
