@@ -259,15 +259,15 @@ export async function ingestMetaWebhook(deps: IngestDeps, input: MetaWebhookInpu
     reportBadSignature(deps, 'meta', pathTenant !== undefined ? [pathTenant] : [], 'missing', route);
     throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
   }
-  const badSignature = (named: string[]) => (err: unknown) => {
-    if (err instanceof AppError && err.code === 'INVALID_SIGNATURE') reportBadSignature(deps, 'meta', named, 'mismatch', route);
+  const badSignature = (named: string[], owners = false) => (err: unknown) => {
+    if (err instanceof AppError && err.code === 'INVALID_SIGNATURE') reportBadSignature(deps, 'meta', named, 'mismatch', route, { owners });
     throw err;
   };
   let signedBy = pathTenant !== undefined ? await verifySignedBy(deps, pathTenant, raw, signature).catch(badSignature([pathTenant])) : undefined;
   const envelope = parseWebhookBody(raw, envelopeSchema);
   const { byTenant, held, unowned } = await routeChanges(deps, envelope, pathTenant);
   const tenants = [...byTenant.keys()];
-  if (pathTenant === undefined) signedBy = await verifyPlatformRoute(deps, tenants, held.length > 0, raw, signature).catch(badSignature(tenants));
+  if (pathTenant === undefined) signedBy = await verifyPlatformRoute(deps, tenants, held.length > 0, raw, signature).catch(badSignature(tenants, true));
   // A pending tenant's changes are held until it is activated (replayHeldChanges), like those of a number nobody owns.
   for (const tenantId of await refuseSuspended(deps, tenants)) {
     held.push(...byTenant.get(tenantId)!.asHeld!);
