@@ -113,6 +113,7 @@ END $$;
 -- and a key used from an address not among its known_ips gets it added (the latest 20 kept) and a
 -- security.key_new_ip event in its tenant's chain (its first use too: firstUse true). The keys'
 -- rows are locked in id order, so concurrent flushes of two gateways record an address once.
+-- Returns how many such events it wrote.
 DROP FUNCTION record_api_key_use(uuid[], timestamptz[], text[]);
 CREATE FUNCTION record_api_key_use(key_ids uuid[], used_at timestamptz[], used_ip text[] DEFAULT NULL) RETURNS integer
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
@@ -121,13 +122,15 @@ DECLARE
   k record;
   news integer := 0;
 BEGIN
+  -- Every key's row first, in id order, before any chain's lock: a transaction that holds a key's
+  -- row and then appends to its tenant's chain (a revocation) never waits for us in a cycle.
+  PERFORM 1 FROM tenant_api_keys a WHERE a.id = ANY (record_api_key_use.key_ids) ORDER BY a.id FOR UPDATE;
   FOR k IN SELECT a.id, a.tenant_id, a.last_used_at, a.last_used_ip, a.known_ips, v.used_at, v.used_ip
              FROM tenant_api_keys a
              JOIN unnest(record_api_key_use.key_ids, record_api_key_use.used_at,
                          COALESCE(record_api_key_use.used_ip, array_fill(NULL::text, ARRAY[cardinality(record_api_key_use.key_ids)])))
                   AS v(id, used_at, used_ip) ON v.id = a.id
-            ORDER BY a.id
-              FOR UPDATE OF a LOOP
+            ORDER BY a.id LOOP
     UPDATE tenant_api_keys a
        SET last_used_ip = CASE WHEN k.last_used_at IS NULL OR LEAST(k.used_at, now()) >= k.last_used_at
                                THEN COALESCE(k.used_ip, k.last_used_ip) ELSE k.last_used_ip END,
