@@ -84,6 +84,12 @@ describe('a message for a number nobody owns', () => {
     const trail = await bridge.sys.admin('get', `/audit?tenant=${tenantId}&type=tenant`).expect(200);
     expect(trail.body.events.map((e: { action: string }) => e.action)).toEqual(['tenant.activated', 'tenant.provisioned']);
     expect(await tenantsFor(pnid)).toEqual([{ tenant_id: tenantId, status: 'active' }]);
+    // The tenant sees its creation as the platform's doing, without an address.
+    const own = await request(gateway).get('/state/audit?type=tenant').set('X-API-Key', key.body.apiKey).expect(200);
+    expect(own.body.events.map((e: { action: string; actor: string; clientIp: string | null }) => [e.action, e.actor, e.clientIp])).toEqual([
+      ['tenant.activated', 'platform-admin', null],
+      ['tenant.provisioned', 'platform', null],
+    ]);
   });
 
   it('creates nothing for a payload without the platform’s signature', async () => {
