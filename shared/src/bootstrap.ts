@@ -49,7 +49,7 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
 ): Promise<RunningService> {
   const config = loadConfig(definition.configSchema, env);
   const logger = createLogger({ name: definition.name, level: config.LOG_LEVEL });
-  const db = new Database({ connectionString: config.DATABASE_URL, applicationName: definition.name, timeouts: dbTimeouts(config) });
+  const db = new Database({ connectionString: config.DATABASE_URL, applicationName: definition.name, timeouts: dbTimeouts(config), namedStatements: config.DB_NAMED_STATEMENTS });
   try {
     await db.assertUnprivilegedRole();
   } catch (err) {
