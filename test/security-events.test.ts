@@ -119,8 +119,8 @@ describe('a request for another tenant’s message', () => {
     expect(foreign.body.error.message).toBe(unknown.body.error.message);
 
     const [row] = await counted(b.tenantId, 'security.foreign_object', `message:${id}`, 1);
-    // The address state-manager sees: the last X-Forwarded-For entry, the gateway's peer (see the README's security events).
-    expect(row).toMatchObject({ actor: expect.stringMatching(/^key:/), clientIp: expect.any(String), after: { first: { route: 'GET /messages/:id' }, internal: { ownerTenant: a.tenantId } } });
+    // The client's address, as the gateway resolved it behind its trusted proxy (not the proxy's).
+    expect(row).toMatchObject({ actor: expect.stringMatching(/^key:/), clientIp: CLIENT, after: { first: { route: 'GET /messages/:id' }, internal: { ownerTenant: a.tenantId } } });
     const shown = (await stateAudit(b.apiKey)).filter((e) => e.action === 'security.foreign_object');
     expect(shown).toEqual([expect.objectContaining({ target: `message:${id}`, after: { count: 1, window: expect.any(Object), first: { route: 'GET /messages/:id' } } })]);
     expect((await stateAudit(a.apiKey)).filter((e) => e.action === 'security.foreign_object')).toEqual([]);

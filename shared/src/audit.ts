@@ -167,7 +167,8 @@ export async function purgeAuditEvents(db: Database, cutoff: Date, maxRows: numb
 
 /**
  * The address a request came from when it came through the gateway: the last X-Forwarded-For
- * entry, the one the gateway appended (its proxy sets xfwd); only meaningful once the gateway's
+ * entry (the gateway's proxy sends exactly one, the client's address as it resolved it, behind
+ * TRUST_PROXY_HOPS proxies too: gateway/src/proxy.ts); only meaningful once the gateway's
  * internal token was checked.
  */
 export function forwardedClientIp(req: Request): string | undefined {
