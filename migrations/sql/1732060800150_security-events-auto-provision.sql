@@ -17,9 +17,9 @@
 --
 -- Automatic provisioning: a tenant may be `pending` (created by webhook-service for a business
 -- number nobody owned, AUTO_PROVISION=true), and remembers that number
--- (provisioned_phone_number_id, unique). While pending its Meta changes are held
--- (unclaimed_webhook_changes); once active it owns the number like Meta credentials naming it
--- would (routing, the held changes' claim), unless some tenant's Meta credentials name it.
+-- (provisioned_phone_number_id, unique). It owns the number (provisioned_number_tenants, asked
+-- with the routing lookup; the held changes' claim) unless some tenant's Meta credentials name
+-- it; while pending its Meta changes are held (unclaimed_webhook_changes) and replayed once active.
 
 ALTER TABLE tenants DROP CONSTRAINT tenants_status_check;
 ALTER TABLE tenants ADD CONSTRAINT tenants_status_check CHECK (status IN ('active', 'suspended', 'deleting', 'pending'));
@@ -161,18 +161,15 @@ CREATE INDEX message_tracking_id_idx ON message_tracking (id);
 
 -- ---- automatic provisioning ----
 
--- Webhook-service: the owner of each business number: the tenant whose Meta credentials name it,
--- else the tenant provisioned for it (pending ones too: their changes are held, not refused; not
--- one being deleted). A number nobody owns is absent.
-CREATE OR REPLACE FUNCTION tenants_by_phone_number_ids(phone_number_ids text[])
+-- Webhook-service: the tenant provisioned for each of these business numbers (pending ones too:
+-- their changes are held, not refused; not one being deleted); a number none was provisioned for
+-- is absent. Routing asks it with tenants_by_phone_number_ids, in one statement, and the tenant
+-- whose Meta credentials name a number comes first (webhook-service/src/store.ts).
+CREATE FUNCTION provisioned_number_tenants(phone_number_ids text[])
   RETURNS TABLE (phone_number_id text, tenant_id text)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
-AS $$ SELECT c.phone_number_id, c.tenant_id FROM tenant_credentials c
-       WHERE c.type = 'meta' AND c.phone_number_id = ANY (tenants_by_phone_number_ids.phone_number_ids)
-      UNION ALL
-      SELECT t.provisioned_phone_number_id, t.tenant_id FROM tenants t
-       WHERE t.provisioned_phone_number_id = ANY (tenants_by_phone_number_ids.phone_number_ids) AND t.status <> 'deleting'
-         AND NOT EXISTS (SELECT 1 FROM tenant_credentials c WHERE c.type = 'meta' AND c.phone_number_id = t.provisioned_phone_number_id) $$;
+AS $$ SELECT t.provisioned_phone_number_id, t.tenant_id FROM tenants t
+       WHERE t.provisioned_phone_number_id = ANY (provisioned_number_tenants.phone_number_ids) AND t.status <> 'deleting' $$;
 
 -- A tenant claims (sees, locks, deletes for its replay) the held changes for a number its Meta
 -- credentials name, its WABA, or the number it was provisioned for.
@@ -201,7 +198,7 @@ AS $$ SELECT tenant_id FROM (
 SELECT adopt_platform_functions(ARRAY[
   'audit_append(text, text, text, text, jsonb, jsonb, text, text)', 'audit_append_security(jsonb)',
   'record_api_key_use(uuid[], timestamptz[], text[])', 'message_of_another_tenant(text, bigint)',
-  'tenants_by_phone_number_ids(text[])', 'unclaimed_change_claimants()'
+  'provisioned_number_tenants(text[])', 'unclaimed_change_claimants()'
 ]);
 
 -- Down Migration
@@ -218,11 +215,7 @@ AS $$ UPDATE tenant_api_keys k
                     COALESCE(record_api_key_use.used_ip, array_fill(NULL::text, ARRAY[cardinality(record_api_key_use.key_ids)])))
              AS v(id, used_at, used_ip)
        WHERE k.id = v.id $$;
-CREATE OR REPLACE FUNCTION tenants_by_phone_number_ids(phone_number_ids text[])
-  RETURNS TABLE (phone_number_id text, tenant_id text)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
-AS $$ SELECT c.phone_number_id, c.tenant_id FROM tenant_credentials c
-       WHERE c.type = 'meta' AND c.phone_number_id = ANY (tenants_by_phone_number_ids.phone_number_ids) $$;
+DROP FUNCTION provisioned_number_tenants(text[]);
 CREATE OR REPLACE FUNCTION unclaimed_change_claimants() RETURNS SETOF text
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$ SELECT DISTINCT c.tenant_id FROM unclaimed_webhook_changes u
@@ -272,7 +265,7 @@ END $$;
 DROP FUNCTION audit_chain_append(text, text, text, text, jsonb, jsonb, text, text);
 SELECT adopt_platform_functions(ARRAY[
   'audit_append(text, text, text, text, jsonb, jsonb, text, text)', 'record_api_key_use(uuid[], timestamptz[], text[])',
-  'tenants_by_phone_number_ids(text[])', 'unclaimed_change_claimants()'
+  'unclaimed_change_claimants()'
 ]);
 REVOKE SELECT (known_ips), UPDATE (known_ips) ON tenant_api_keys FROM bridge_platform;
 ALTER TABLE tenant_api_keys DROP COLUMN known_ips;
