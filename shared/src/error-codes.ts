@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   TENANT_SUSPENDED: { status: 423, message: 'This tenant is suspended' },
   /** A plan limit (issue #13: messages per day or month, new conversations per month) is used up; Retry-After: seconds to the period's end. */
   QUOTA_EXCEEDED: { status: 429, message: 'A plan limit of this tenant is used up until its period ends' },
+  TENANT_PENDING: { status: 423, message: 'This tenant is pending: an admin activates it once its credentials are stored' },
   RATE_LIMITED: { status: 429, message: 'Too many requests: the rate limit for this tenant or key was reached' },
   CLIENT_RATE_LIMITED: { status: 429, message: 'Too many requests from this address; try again later' },
   TOO_MANY_AUTH_FAILURES: { status: 429, message: 'Too many failed authentications from this address; try again later' },
@@ -72,6 +73,7 @@ export const ERROR_CODES = {
   CREDENTIALS_NOT_FOUND: { status: 404, message: 'No credentials of this type for this tenant' },
   API_KEY_NOT_FOUND: { status: 404, message: 'API key not found' },
   TENANT_EXISTS: { status: 409, message: 'A tenant with this tenantId already exists' },
+  TENANT_NOT_READY: { status: 409, message: 'This pending tenant has no Genesys credentials yet: store them before activating it' },
   TENANT_BEING_DELETED: { status: 409, message: 'A deleted tenant with this tenantId is still being purged; create it again once GET /tenants/:tenantId/deletion says done' },
   DELETION_NOT_FOUND: { status: 404, message: 'No deletion of this tenant was requested' },
   /** Plans (issue #13): GET/PATCH /plans/:name of a plan that does not exist; POST /plans of a name taken. */
