@@ -33,6 +33,8 @@ export interface GenesysConnectorDeps {
   genesys: GenesysClient;
   meta: MetaClient;
   notifier: OutboxNotifier;
+  /** Other collaborators to close with the service (the notification webhooks' HTTP clients). */
+  closers?: Array<{ close(): void }>;
 }
 
 /**
@@ -68,6 +70,7 @@ export function createGenesysConnector(deps: GenesysConnectorDeps): { app: Expre
       deps.tokens.close();
       deps.meta.close();
       await deps.credentials.close();
+      for (const c of deps.closers ?? []) c.close();
     },
   };
 }

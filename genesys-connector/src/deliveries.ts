@@ -51,6 +51,8 @@ export interface DeliveryDeps {
   mediaUrl: (tenantId: string, media: { mediaId: string; mimeType: string; filename?: string }) => string;
   /** Read marks and typing indicators (`to_whatsapp_signal`, signals.ts); without it they are dropped unsent. */
   signals?: (job: Job) => Promise<void>;
+  /** Tenant notifications (`to_tenant_notification`, notifications.ts); without it they are completed unsent. */
+  notifications?: (job: Job) => Promise<void>;
 }
 
 /**
@@ -334,6 +336,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     to_genesys_receipt: toGenesysReceipt,
     to_genesys_agentless: agentlessCopies.deliver,
     to_whatsapp_signal: deps.signals ?? ((job: Job) => record(job)),
+    to_tenant_notification: deps.notifications ?? ((job: Job) => record(job)),
   };
   return { deliver: (job: Job) => handlers[job.kind](job), giveUp };
 }

@@ -25,6 +25,7 @@ const TENANT_TABLES = [
   'api_idempotency_keys',
   'agentless_echoes',
   'audit_events',
+  'tenant_notifications',
 ];
 
 let tdb: TestDatabase;
@@ -259,14 +260,14 @@ describe('the platform functions: the only way across tenants', () => {
 
   it('api_key_by_hash: the tenant and the key’s state for one hash, nothing for any other', async () => {
     const rows = await db.query('SELECT * FROM api_key_by_hash($1)', [await keyHashOf('tenant-a')]);
-    // A key inserted without scopes gets the read scopes (migration 1732060800100).
+    // A key inserted without scopes gets the read scopes (migration 1732060800100, notifications:read from 1732060800130).
     expect(rows).toEqual([
       {
         id: expect.any(String),
         tenant_id: 'tenant-a',
         is_active: true,
         rate_limit: null,
-        scopes: ['stats:read', 'conversations:read', 'messages:read', 'mappings:read', 'templates:read', 'usage:read', 'audit:read'],
+        scopes: ['stats:read', 'conversations:read', 'messages:read', 'mappings:read', 'templates:read', 'usage:read', 'audit:read', 'notifications:read'],
         expires_at: null,
         allowed_origins: null,
       },

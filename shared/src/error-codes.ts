@@ -72,6 +72,8 @@ export const ERROR_CODES = {
   TENANT_EXISTS: { status: 409, message: 'A tenant with this tenantId already exists' },
   TENANT_BEING_DELETED: { status: 409, message: 'A deleted tenant with this tenantId is still being purged; create it again once GET /tenants/:tenantId/deletion says done' },
   DELETION_NOT_FOUND: { status: 404, message: 'No deletion of this tenant was requested' },
+  /** Internal route: the tenant has no notification webhook (shared/src/notifications.ts). */
+  NOTIFICATION_WEBHOOK_NOT_SET: { status: 404, message: 'This tenant has no notification webhook' },
   SUBDOMAIN_TAKEN: { status: 409, message: 'This subdomain belongs to another tenant' },
   PHONE_NUMBER_TAKEN: { status: 409, message: 'This phoneNumberId belongs to another tenant' },
 

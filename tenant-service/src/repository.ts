@@ -25,6 +25,8 @@ export interface TenantRow {
   suspended_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  /** The notification webhook's URL (migration 1732060800130); read by the single-tenant queries (ONE_TENANT_COLUMNS), not by the list. */
+  notification_url?: string | null;
 }
 
 /** What an agent's free text after the customer's 24-hour window becomes (migration 1732060800050). */
@@ -51,6 +53,8 @@ export interface Tenant {
   suspendedReason: string | null;
   /** When it was suspended (ISO 8601); null while active. */
   suspendedAt: string | null;
+  /** Where the tenant's notifications are POSTed (the secret is never shown); null: nowhere. Shown by GET /tenants/:id, not the list. */
+  notificationWebhook?: { url: string } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -68,11 +72,14 @@ export const toTenant = (r: TenantRow & { status: Tenant['status'] }): Tenant =>
   markRead: r.mark_read,
   suspendedReason: r.suspended_reason,
   suspendedAt: r.suspended_at?.toISOString() ?? null,
+  ...(r.notification_url !== undefined ? { notificationWebhook: r.notification_url ? { url: r.notification_url } : null } : {}),
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
 
 const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, window_policy, reopen_template, mark_read, suspended_reason, suspended_at, created_at, updated_at';
+/** One tenant's columns: the list's (tenants_page) and those only GET /tenants/:id shows. */
+const ONE_TENANT_COLUMNS = `${TENANT_COLUMNS}, notification_url`;
 
 /** A tenant being deleted is not found by any of the functions below but `tenantStatus`. */
 const VISIBLE = "status <> 'deleting'";
@@ -98,7 +105,7 @@ export async function insertTenant(
     `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata, window_policy, reopen_template, mark_read)
      VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb), COALESCE($7, 'reject'), $8::jsonb,
              COALESCE($9, 'on-agent-activity'))
-     RETURNING ${TENANT_COLUMNS}`,
+     RETURNING ${ONE_TENANT_COLUMNS}`,
     [
       t.tenantId,
       t.name,
@@ -116,7 +123,7 @@ export async function insertTenant(
 
 export async function findTenant(db: Queryable, tenantId: string, options: { forUpdate?: boolean } = {}): Promise<VisibleTenantRow | undefined> {
   const { rows } = await db.query<VisibleTenantRow>(
-    `SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1 AND ${VISIBLE}${options.forUpdate ? ' FOR UPDATE' : ''}`,
+    `SELECT ${ONE_TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1 AND ${VISIBLE}${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [tenantId],
   );
   return rows[0];
@@ -172,7 +179,7 @@ export async function updateTenant(
                                    WHEN 'active' THEN NULL ELSE suspended_at END,
         updated_at = now()
       WHERE tenant_id = $1 AND ${VISIBLE}
-      RETURNING ${TENANT_COLUMNS}`,
+      RETURNING ${ONE_TENANT_COLUMNS}`,
     [
       tenantId,
       patch.name ?? null,
@@ -190,6 +197,27 @@ export async function updateTenant(
     ],
   );
   return rows[0];
+}
+
+/**
+ * Sets (or with null removes) the tenant's notification webhook: its URL and its secret, encrypted
+ * by the caller. Returns the row's new URL; undefined when there is no such visible tenant.
+ */
+export async function setNotificationWebhook(db: Queryable, tenantId: string, webhook: { url: string; encryptedSecret: Buffer } | null): Promise<string | null | undefined> {
+  const { rows } = await db.query<{ notification_url: string | null }>(
+    `UPDATE tenants SET notification_url = $2, notification_secret = $3, updated_at = now() WHERE tenant_id = $1 AND ${VISIBLE} RETURNING notification_url`,
+    [tenantId, webhook?.url ?? null, webhook?.encryptedSecret ?? null],
+  );
+  return rows[0]?.notification_url;
+}
+
+/** The tenant's notification webhook (its secret still encrypted); undefined: none set, or no such tenant. */
+export async function findNotificationWebhook(db: Queryable, tenantId: string): Promise<{ url: string; encryptedSecret: Buffer } | undefined> {
+  const { rows } = await db.query<{ notification_url: string; notification_secret: Buffer }>(
+    `SELECT notification_url, notification_secret FROM tenants WHERE tenant_id = $1 AND ${VISIBLE} AND notification_url IS NOT NULL`,
+    [tenantId],
+  );
+  return rows[0] && { url: rows[0].notification_url, encryptedSecret: rows[0].notification_secret };
 }
 
 /**

@@ -108,5 +108,13 @@ export function internalRoutes(tenants: TenantUseCases): Router {
     res.set('Cache-Control', 'no-store');
     res.json(await tenants.readCredentials(tenantParam(req.params.tenantId), type));
   });
+  // Where, and with which secret, genesys-connector POSTs the tenant's notifications (404 NOTIFICATION_WEBHOOK_NOT_SET: none).
+  r.get('/tenants/:tenantId/notification-webhook', async (req, res) => {
+    if (res.locals.internalCaller !== 'genesys-connector') throw appError('INVALID_INTERNAL_TOKEN');
+    res.set('Cache-Control', 'no-store');
+    const webhook = await tenants.readNotificationWebhook(tenantParam(req.params.tenantId));
+    if (!webhook) throw appError('NOTIFICATION_WEBHOOK_NOT_SET');
+    res.json(webhook);
+  });
   return r;
 }

@@ -24,6 +24,31 @@ const reopenTemplate = z
   .strict();
 /** When the customer's messages get blue ticks (shared/src/whatsapp-signals.ts): on the agent's activity, on delivery to Genesys, or never. */
 const markRead = z.enum(MARK_READ_SETTINGS, { message: `must be one of ${MARK_READ_SETTINGS.join(', ')}` });
+/**
+ * Where the tenant's notifications are POSTed (shared/src/notifications.ts) and the secret that
+ * signs them (X-Bridge-Signature-256). The URL: https, or http to a loopback host (local tests);
+ * no credentials in it. The secret is never shown again; null removes the webhook.
+ */
+const notificationWebhook = z
+  .object({
+    url: z
+      .string()
+      .max(2000)
+      .superRefine((u, ctx) => {
+        let url: URL;
+        try {
+          url = new URL(u);
+        } catch {
+          return ctx.addIssue({ code: 'custom', message: 'must be a URL like https://example.com/hooks/bridge' });
+        }
+        const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) ctx.addIssue({ code: 'custom', message: 'must use https (http only to a loopback host)' });
+        if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry a user or password' });
+      }),
+    secret: z.string().min(16, 'must be at least 16 characters').max(256),
+  })
+  .strict();
+
 const metadata = z
   .record(z.string().max(100), z.unknown())
   .refine((m) => JSON.stringify(m).length <= 16_384, 'must serialise to at most 16 KB');
@@ -72,6 +97,7 @@ export const createTenantSchema = z
     windowPolicy: windowPolicy.optional(),
     reopenTemplate: reopenTemplate.nullable().optional(),
     markRead: markRead.optional(),
+    notificationWebhook: notificationWebhook.nullable().optional(),
     /** The scopes of the tenant's first key (default: the read scopes, DEFAULT_API_KEY_SCOPES). */
     apiKeyScopes: apiKeyScopes.optional(),
   })
@@ -93,6 +119,7 @@ export const updateTenantSchema = z
     windowPolicy: windowPolicy.optional(),
     reopenTemplate: reopenTemplate.nullable().optional(),
     markRead: markRead.optional(),
+    notificationWebhook: notificationWebhook.nullable().optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change')

@@ -104,6 +104,12 @@ function tenantChange(before: repo.TenantRow, after: repo.TenantRow) {
 /** An API key as the audit trail records it (never the key or its hash). */
 const keyAudit = (k: repo.ApiKeyRow) => ({ id: k.id, prefix: k.prefix, name: k.name, isActive: k.is_active, rateLimit: k.rate_limit, ...keyTerms(k) });
 
+/** The cipher's type label (AAD) of a notification webhook's secret. */
+const NOTIFICATION_WEBHOOK = 'notification-webhook';
+
+/** What the audit trail records of a notification webhook change: its URL, and that a secret was set (masked by appendAudit). */
+const webhookAudit = (w: { url: string; secret: string } | null | undefined) => (w === undefined ? {} : { notificationWebhook: w && { url: w.url, secret: w.secret } });
+
 /** Failed tenant-change broadcasts kept for retrying at most. */
 const MAX_UNANNOUNCED = 10_000;
 
@@ -188,7 +194,26 @@ export function createTenantUseCases(deps: TenantDeps) {
     return { row, response: { id: row.id, apiKey, prefix: row.prefix, name: row.name, ...keyTerms(row) } };
   }
 
+  /**
+   * Stores (given an object) or removes (given null) the tenant's notification webhook, its secret
+   * encrypted under the keyring (AAD: the tenant and 'notification-webhook'), and shows it on `row`.
+   */
+  async function storeNotificationWebhook(q: Queryable, tenantId: string, row: repo.TenantRow, webhook: { url: string; secret: string } | null | undefined) {
+    if (webhook === undefined) return;
+    const stored = webhook ? { url: webhook.url, encryptedSecret: cipher.encrypt(tenantId, NOTIFICATION_WEBHOOK, { secret: webhook.secret }) } : null;
+    row.notification_url = await repo.setNotificationWebhook(q, tenantId, stored);
+  }
+
   return {
+    /**
+     * The tenant's notification webhook with its secret decrypted, for genesys-connector's
+     * deliveries of notifications (internal route); undefined: the tenant has none.
+     */
+    async readNotificationWebhook(tenantId: string): Promise<{ url: string; secret: string } | undefined> {
+      const row = await db.withTenant(tenantId, (q) => repo.findNotificationWebhook(q, tenantId));
+      return row && { url: row.url, secret: cipher.decrypt<{ secret: string }>(tenantId, NOTIFICATION_WEBHOOK, row.encryptedSecret).secret };
+    },
+
     /**
      * Creates the tenant and its first API key in one transaction; the key is returned once.
      * 409 TENANT_EXISTS, or TENANT_BEING_DELETED while a deleted tenant of this id is purged.
@@ -198,11 +223,12 @@ export function createTenantUseCases(deps: TenantDeps) {
         .withTenant(input.tenantId, async (q) => {
           await checkWindowSettings(q, input.tenantId, input);
           const created = { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, { name: 'default', scopes: input.apiKeyScopes }) };
+          await storeNotificationWebhook(q, input.tenantId, created.tenant, input.notificationWebhook);
           await appendAudit(q, {
             tenantId: input.tenantId,
             action: 'tenant.created',
             target: `tenant:${input.tenantId}`,
-            after: { ...repo.toTenant(created.tenant), apiKeyId: created.key.row.id },
+            after: { ...repo.toTenant(created.tenant), ...webhookAudit(input.notificationWebhook), apiKeyId: created.key.row.id },
           });
           return created;
         })
@@ -239,7 +265,14 @@ export function createTenantUseCases(deps: TenantDeps) {
           if (!before) return undefined;
           await checkWindowSettings(q, tenantId, patch, before);
           const after = (await repo.updateTenant(q, tenantId, patch))!;
-          await appendAudit(q, { tenantId, action: tenantChange(before, after), target: `tenant:${tenantId}`, before: repo.toTenant(before), after: repo.toTenant(after) });
+          await storeNotificationWebhook(q, tenantId, after, patch.notificationWebhook);
+          await appendAudit(q, {
+            tenantId,
+            action: tenantChange(before, after),
+            target: `tenant:${tenantId}`,
+            before: repo.toTenant(before),
+            after: { ...repo.toTenant(after), ...webhookAudit(patch.notificationWebhook) },
+          });
           return { before, after };
         })
         .catch(asConflict);

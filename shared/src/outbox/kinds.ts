@@ -5,7 +5,7 @@
  */
 
 /** The kinds of delivery (the `outbox.kind` column's CHECK constraint lists the same). */
-export const JOB_KINDS = ['to_genesys_message', 'to_whatsapp_message', 'to_genesys_receipt', 'to_genesys_agentless', 'to_whatsapp_signal'] as const;
+export const JOB_KINDS = ['to_genesys_message', 'to_whatsapp_message', 'to_genesys_receipt', 'to_genesys_agentless', 'to_whatsapp_signal', 'to_tenant_notification'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /**
@@ -30,7 +30,8 @@ export const JOB_CREDENTIAL: Readonly<Partial<Record<JobKind, 'meta' | 'genesys'
  * reached Meta); `agentless(messageId)`: the agentless copy in Genesys of one proactive message
  * (its own lane, so that a slow Genesys holds up no send to WhatsApp); `signals(waId)`: read marks
  * and typing indicators to that customer (best effort, never ahead of or behind a message: see
- * shared/src/whatsapp-signals.ts).
+ * shared/src/whatsapp-signals.ts); `notifications()`: the tenant's notifications to its notification
+ * webhook (shared/src/notifications.ts), one lane per tenant, in the order they were raised.
  */
 export const lanes = {
   inbound: (waId: string | null): string => `in:${waId ?? '-'}`,
@@ -38,6 +39,7 @@ export const lanes = {
   receipts: (key: string): string => `rcpt:${key}`,
   agentless: (messageId: string): string => `echo:${messageId}`,
   signals: (waId: string): string => `sig:${waId}`,
+  notifications: (): string => 'note:',
 };
 
 /**
@@ -51,4 +53,5 @@ export const laneSql = {
   receipts: (key: string): string => `'rcpt:' || ${key}`,
   agentless: (messageId: string): string => `'echo:' || ${messageId}`,
   signals: (waId: string): string => `'sig:' || ${waId}`,
+  notifications: (): string => `'note:'`,
 };
