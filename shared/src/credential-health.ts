@@ -120,13 +120,14 @@ export function credentialStored(q: Queryable, tenantId: string, credential: Cre
 /**
  * A live verify found the credential stored at `storedAt` (its updated_at) good: records when,
  * and, if it was invalid, makes it `valid` and releases the tenant's jobs held for it. Nothing
- * when it has been stored again since. Returns whether it was invalid.
+ * when it has been stored again since (`storedAt` as read into a Date: to the millisecond).
+ * Returns whether it was invalid.
  */
 export async function credentialVerified(q: Queryable, tenantId: string, credential: CredentialType, storedAt: Date): Promise<{ cleared: boolean; released: number }> {
   const { rows } = await q.query<{ was: string }>(
     `UPDATE tenant_credentials c SET status = 'valid', invalid_reason = NULL, invalid_at = NULL, verified_at = now()
        FROM (SELECT status AS was FROM tenant_credentials WHERE tenant_id = $1 AND type = $2 FOR UPDATE) old
-      WHERE c.tenant_id = $1 AND c.type = $2 AND c.updated_at = $3
+      WHERE c.tenant_id = $1 AND c.type = $2 AND abs(extract(epoch FROM c.updated_at - $3::timestamptz)) < 0.001
       RETURNING old.was`,
     [tenantId, credential, storedAt],
   );
