@@ -14,6 +14,12 @@ export interface WorkerOptions {
   leaseMs: number;
   pollMs: number;
   retry: RetryPolicy;
+  /**
+   * A provider refused the tenant's credential of `type`: drop any copy of it kept in this
+   * process, so that the next attempt after a replacement reads the new one (usually
+   * CredentialsClient.invalidate).
+   */
+  onCredentialRefused?: (tenantId: string, type: 'meta' | 'genesys') => void;
 }
 
 /**
@@ -164,6 +170,7 @@ export class DeliveryWorker {
           // The provider refused the tenant's credential itself (Meta's 190, Genesys refusing the
           // OAuth client): not this delivery's failure. The credential is marked invalid and the
           // tenant's deliveries that need it wait, in order, until it is replaced.
+          this.o.onCredentialRefused?.(job.tenantId, e.credential);
           const held = await this.o.outbox.holdForCredential(job, e.credential, `${e.code}: ${e.message}`, startedAt);
           if (held.outcome === 'held') {
             log.warn({ code: e.code, reason: e.message, credential: e.credential, newlyInvalid: held.newlyInvalid, heldJobs: held.heldJobs }, 'credential refused: the tenant\'s deliveries that need it are held until it is replaced');

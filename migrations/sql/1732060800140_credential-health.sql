@@ -6,12 +6,14 @@
 --
 -- tenant_credentials: `status` ('valid' until a provider refuses it), the provider's reason and
 -- the time. Storing a credential (insert or replace) makes it 'valid' again. `verified_at`: the
--- last live check that found it good (POST /tenants/:id/credentials/:type/verify).
+-- last live check that found it good (POST /tenants/:id/credentials/:type/verify);
+-- `restored_at`: the last such check that made an invalid one valid again.
 ALTER TABLE tenant_credentials
   ADD COLUMN status text NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'invalid')),
   ADD COLUMN invalid_reason text CHECK (char_length(invalid_reason) <= 1000),
   ADD COLUMN invalid_at timestamptz,
   ADD COLUMN verified_at timestamptz,
+  ADD COLUMN restored_at timestamptz,
   ADD CONSTRAINT tenant_credentials_invalid_has_reason CHECK ((status = 'invalid') = (invalid_at IS NOT NULL));
 -- The claim asks once per call whether any credential is invalid at all: this index answers it.
 CREATE INDEX tenant_credentials_invalid_idx ON tenant_credentials (tenant_id, type) WHERE status = 'invalid';
@@ -153,4 +155,4 @@ ALTER TABLE outbox DROP COLUMN held_ms, DROP COLUMN held_at;
 DROP FUNCTION outbox_kind_credential(text);
 DROP INDEX tenant_credentials_invalid_idx;
 ALTER TABLE tenant_credentials DROP CONSTRAINT tenant_credentials_invalid_has_reason,
-  DROP COLUMN verified_at, DROP COLUMN invalid_at, DROP COLUMN invalid_reason, DROP COLUMN status;
+  DROP COLUMN restored_at, DROP COLUMN verified_at, DROP COLUMN invalid_at, DROP COLUMN invalid_reason, DROP COLUMN status;

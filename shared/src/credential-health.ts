@@ -51,14 +51,27 @@ const PROVIDER: Record<CredentialType, { name: string; direction: string }> = {
   genesys: { name: 'Genesys Cloud OAuth client', direction: 'Customer messages, receipts and copies to Genesys' },
 };
 
+/**
+ * How long after a live verify found an invalid credential good again (and released its
+ * deliveries) a refusal of it is not trusted, ms: some
+ * process may still hold what the provider said before (auth-service remembers a refused OAuth
+ * client for a few seconds, GENESYS_AUTH_FAILED; copies drop when the verify's broadcast reaches
+ * them). Such a refusal retries the job in REPLACED_RETRY_MS instead of marking the credential.
+ */
+export const VERIFIED_GRACE_MS = 10_000;
+
+/** How soon a job refused with credentials stored again since its attempt began is tried again, ms. */
+export const REPLACED_RETRY_MS = 1_000;
+
 /** The longest provider reason kept (the column's bound). */
 const MAX_REASON = 1000;
 
 /**
  * A provider refused `credential` on `job`'s attempt, which began at `attemptStartedAt`: in one
  * transaction of the tenant's, the credential is marked invalid with `reason` (unless it was
- * stored again since the attempt began: then the refusal was of the old one, and the job goes
- * back to be tried at once, `replaced`), the job and the tenant's other jobs that call with it are
+ * stored again since the attempt began, or restored by a verify within VERIFIED_GRACE_MS: then the
+ * refusal is not trusted as this credential's, and the job goes back to be tried again in
+ * REPLACED_RETRY_MS, `replaced`), the job and the tenant's other jobs that call with it are
  * held (`held`), and the first refusal of this stored credential raises a notification
  * (`credentials.invalid`, key `<type>:<its updated_at>`: a credential stored again and refused
  * again notifies again). Throws LeaseLost (writing nothing) when another claim has taken the job.
@@ -75,18 +88,22 @@ export async function credentialRefused(
     const marked = await q.query<{ updated_at: Date }>(
       `UPDATE tenant_credentials SET status = 'invalid', invalid_reason = $3, invalid_at = now()
         WHERE tenant_id = $1 AND type = $2 AND status = 'valid' AND updated_at <= $4
+          AND (restored_at IS NULL OR restored_at < now() - $5 * interval '1 millisecond')
         RETURNING updated_at`,
-      [job.tenantId, credential, why, attemptStartedAt],
+      [job.tenantId, credential, why, attemptStartedAt, VERIFIED_GRACE_MS],
     );
     const newly = marked.rows[0];
     if (!newly) {
       const { rows } = await q.query<{ status: string }>('SELECT status FROM tenant_credentials WHERE tenant_id = $1 AND type = $2', [job.tenantId, credential]);
       if (rows[0]?.status !== 'invalid') {
-        // Stored again (or removed) since this attempt began: try again at once, not a failure.
+        // Stored again (or removed) since this attempt began, or restored by a verify moments ago: not a
+        // failure, and not trusted as the credential's (see VERIFIED_GRACE_MS); tried again shortly
+        // (not at once: a copy of the old credential some process still holds, its change not
+        // heard of yet, must not make a hot loop of refusals).
         const { rowCount } = await q.query(
-          `UPDATE outbox SET next_attempt_at = now(), locked_until = NULL, last_error = $4, paced = paced + 1, updated_at = now()
+          `UPDATE outbox SET next_attempt_at = now() + $5 * interval '1 millisecond', locked_until = NULL, last_error = $4, paced = paced + 1, updated_at = now()
             WHERE tenant_id = $1 AND id = $2 AND attempts = $3`,
-          [job.tenantId, job.id, job.attempts, why],
+          [job.tenantId, job.id, job.attempts, why, REPLACED_RETRY_MS],
         );
         assertHeld(rowCount, job, 'retry');
         return { outcome: 'replaced' as const, newlyInvalid: false, heldJobs: 0 };
@@ -125,7 +142,8 @@ export function credentialStored(q: Queryable, tenantId: string, credential: Cre
  */
 export async function credentialVerified(q: Queryable, tenantId: string, credential: CredentialType, storedAt: Date): Promise<{ cleared: boolean; released: number }> {
   const { rows } = await q.query<{ was: string }>(
-    `UPDATE tenant_credentials c SET status = 'valid', invalid_reason = NULL, invalid_at = NULL, verified_at = now()
+    `UPDATE tenant_credentials c SET status = 'valid', invalid_reason = NULL, invalid_at = NULL, verified_at = now(),
+            restored_at = CASE WHEN old.was = 'invalid' THEN now() ELSE c.restored_at END
        FROM (SELECT status AS was FROM tenant_credentials WHERE tenant_id = $1 AND type = $2 FOR UPDATE) old
       WHERE c.tenant_id = $1 AND c.type = $2 AND abs(extract(epoch FROM c.updated_at - $3::timestamptz)) < 0.001
       RETURNING old.was`,

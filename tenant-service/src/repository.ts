@@ -297,7 +297,7 @@ export async function upsertCredentials(
        encrypted = EXCLUDED.encrypted, phone_number_id = EXCLUDED.phone_number_id, waba_id = EXCLUDED.waba_id,
        region = EXCLUDED.region, integration_id = EXCLUDED.integration_id, client_id = EXCLUDED.client_id,
        verify_token_hash = EXCLUDED.verify_token_hash, updated_at = now(),
-       status = 'valid', invalid_reason = NULL, invalid_at = NULL, verified_at = NULL
+       status = 'valid', invalid_reason = NULL, invalid_at = NULL, verified_at = NULL, restored_at = NULL
      RETURNING tenant_id, type, encrypted, created_at, updated_at, ${CREDENTIAL_HEALTH_COLUMNS}`,
     [c.tenantId, c.type, c.encrypted, c.phoneNumberId ?? null, c.wabaId ?? null, c.region ?? null, c.integrationId ?? null, c.clientId ?? null, c.verifyTokenHash ?? null],
   );

@@ -390,7 +390,12 @@ export function createTenantUseCases(deps: TenantDeps) {
         });
         return { change, health: now ? credentialHealth(now) : null };
       });
-      if (outcome.change.cleared) deps.logger.info({ tenantId, type, released: outcome.change.released }, 'credentials verified good again: held deliveries released');
+      if (outcome.change.cleared) {
+        deps.logger.info({ tenantId, type, released: outcome.change.released }, 'credentials verified good again: held deliveries released');
+        // What every process remembers of the refusal goes (auth-service's remembered login
+        // failure, tokens, copies of the credentials): the same secrets, read afresh.
+        await announce({ tenantId, kind: 'credentials-changed' });
+      }
       return { type, checkedAt, ...finding, ...outcome.change, health: outcome.health };
     },
 

@@ -1,4 +1,4 @@
-import { JOB_CREDENTIAL, JOB_KINDS, LeaseLost, afterFailure, credentialStored, credentialVerified, lanes, type RetryPolicy } from '@bridge/shared';
+import { JOB_CREDENTIAL, JOB_KINDS, LeaseLost, REPLACED_RETRY_MS, afterFailure, credentialStored, credentialVerified, lanes, type RetryPolicy } from '@bridge/shared';
 import { at, claimedTwice, LEASE, useQueue } from './queue';
 
 /**
@@ -147,7 +147,7 @@ describe('holdForCredential', () => {
     expect(next).toHaveProperty('retryInMs');
   });
 
-  it("a refusal of credentials stored again since the attempt began marks nothing and tries the job again at once", async () => {
+  it("a refusal of credentials stored again since the attempt began marks nothing and tries the job again shortly", async () => {
     const id = await queue.add({ kind: 'to_genesys_message', lane: lanes.inbound('15550000001'), ordering: at(1) });
     const [job] = await queue.outbox.claim(1, LEASE, []);
     const attemptStartedAt = new Date(Date.now() - 120_000); // before the credential's updated_at
@@ -155,6 +155,11 @@ describe('holdForCredential', () => {
     expect(await credential('tenant-a', 'genesys')).toMatchObject({ status: 'valid' });
     expect(await queue.row(id)).toMatchObject({ held_at: null, locked_until: null, paced: 1 });
     expect(await notifications('tenant-a')).toEqual([]);
+    // Tried again shortly (a stale copy of the old credential somewhere must not loop hot).
+    const [{ delay }] = await queue.owner<{ delay: number }>('SELECT extract(epoch FROM next_attempt_at - now()) * 1000 AS delay FROM outbox WHERE id = $1', [id]);
+    expect(Number(delay)).toBeGreaterThan(0);
+    expect(Number(delay)).toBeLessThanOrEqual(REPLACED_RETRY_MS);
+    await queue.owner(`UPDATE outbox SET next_attempt_at = now() WHERE id = $1`, [id]);
     expect((await queue.outbox.claim(1, LEASE, [])).map((j) => j.id)).toEqual([id]);
   });
 
