@@ -1,6 +1,7 @@
 import {
   checkTemplateRequest,
   customerWindow,
+  quotaBlockReason,
   lanes,
   listTemplates,
   queueDeliveredReadMark,
@@ -214,6 +215,12 @@ export function createDeliveries(deps: DeliveryDeps) {
   async function replySends(job: Job, reply: messages.AgentReply): Promise<OutboundPlan> {
     const payload = reply.payload as GenesysOutboundMessage;
     const to = reply.recipient!;
+    const started = ((job.payload.wamids as unknown[] | undefined) ?? []).length > 0;
+    // The plan's hardLimit block-all, a quota used up: no reply goes (one already under way finishes).
+    if (reply.quotaBlock && !started) {
+      const block = { ...reply.quotaBlock, resetsAt: new Date(reply.quotaBlock.resetsAt) };
+      throw refused('QUOTA_EXCEEDED', `${quotaBlockReason(block)}, and its plan stops agent replies until then. An administrator can change the plan or its limits.`);
+    }
     const catalogue = () => db.withTenant(job.tenantId, (q) => listTemplates(q, job.tenantId));
     const command = mapOrFail('UNMAPPABLE_MESSAGE', () => agentTemplateCommand(payload));
     if (command && 'error' in command) throw refused('TEMPLATE_COMMAND_INVALID', command.error);
@@ -226,7 +233,6 @@ export function createDeliveries(deps: DeliveryDeps) {
     const sends = plan.sends;
     if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The agent message has nothing WhatsApp can show');
     const window = customerWindow(reply.lastInboundAt);
-    const started = ((job.payload.wamids as unknown[] | undefined) ?? []).length > 0;
     if (window.windowOpen || started) return plan;
 
     const texts = sends.flatMap((s) => (s.type === 'text' ? [s.text.body] : []));

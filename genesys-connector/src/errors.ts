@@ -76,6 +76,8 @@ export const REFUSALS = {
   REOPEN_TEMPLATE_INVALID: 'MessageExpired',
   /** The customer's id is neither a phone number nor a business-scoped user id (the one rule, shared/src/ids.ts): nowhere to send. */
   INVALID_RECIPIENT: 'InvalidDestination',
+  /** The tenant's plan says `hardLimit: block-all` and one of its limits is used up (shared/src/quotas.ts). */
+  QUOTA_EXCEEDED: 'MessageNotAllowed',
 } as const satisfies Record<string, GenesysReasonCode>;
 
 export type RefusalCode = keyof typeof REFUSALS;

@@ -26,6 +26,7 @@ const TENANT_TABLES = [
   'agentless_echoes',
   'audit_events',
   'tenant_notifications',
+  'tenant_usage_monthly',
 ];
 
 let tdb: TestDatabase;
@@ -59,6 +60,7 @@ beforeAll(async () => {
     await ownerQuery(tdb, `INSERT INTO api_idempotency_keys (tenant_id, key, request_hash, message_id) VALUES ($1, 'k1', repeat('a', 64), 1)`, [t]);
     await ownerQuery(tdb, `INSERT INTO agentless_echoes (tenant_id, message_id, wa_id, text_hash) VALUES ($1, 1, '15550000000', repeat('b', 64))`, [t]);
     await ownerQuery(tdb, `INSERT INTO audit_events (tenant_id, actor, action, at, prev_hash, hash) VALUES ($1, 'admin', 'tenant.created', now(), repeat('0', 64), repeat('c', 64))`, [t]);
+    await ownerQuery(tdb, `INSERT INTO tenant_notifications (tenant_id, kind, key, severity, message) VALUES ($1, 'quota.warning', 'k', 'warning', 'm')`, [t]);
   }
   // Each tenant's WABA; a change held for each tenant's number and WABA, and one nobody owns.
   await ownerQuery(tdb, `UPDATE tenant_credentials SET waba_id = 'waba-' || phone_number_id`);
@@ -233,6 +235,7 @@ describe('the platform functions: the only way across tenants', () => {
     'audit_page',
     'audit_verify',
     'audit_purge',
+    'plan_apply_rate_limit',
   ];
 
   it('are SECURITY DEFINER, owned by bridge_platform (NOLOGIN, not BYPASSRLS, no one’s role), with a pinned search_path, executable by bridge_app only', async () => {

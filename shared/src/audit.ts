@@ -23,7 +23,9 @@ export type AuditAction =
   | 'templates.synced'
   | 'mapping.written'
   | 'message.sent'
-  | 'security.bad_signature';
+  | 'security.bad_signature'
+  | 'plan.created'
+  | 'plan.updated';
 
 export interface AuditEvent {
   /** The tenant whose chain records it; null: the platform's chain. */

@@ -100,6 +100,14 @@ export class Database {
     this.pool.on('connect', (client) => this.generationOf.set(client, this.generation));
   }
 
+  /**
+   * Runs `fn` in a transaction of no tenant: every tenant table shows it no rows. For the
+   * platform's own data (plans) and its audit chain (appendAudit with tenantId null).
+   */
+  withoutTenant<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN', fn);
+  }
+
   /** Runs `fn` in a transaction that sees only `tenantId`'s rows. */
   withTenant<T>(tenantId: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
     if (!tenantId) throw new Error('withTenant requires a tenant id');

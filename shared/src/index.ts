@@ -32,3 +32,4 @@ export * from './whatsapp-signals';
 export * from './audit';
 export * from './credential-health';
 export * from './notifications';
+export * from './quotas';

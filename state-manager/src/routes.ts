@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, appError, appendAudit, auditQuerySchema, badInput, listNotifications, parseInput, tenantAuditPage, type AuditRow, type Database } from '@bridge/shared';
+import { CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, appError, appendAudit, auditQuerySchema, badInput, listNotifications, parseInput, usageReport, tenantAuditPage, type AuditRow, type Database } from '@bridge/shared';
 import * as repo from './repository';
 
 /**
@@ -116,6 +116,15 @@ export function stateRoutes(db: Database): Router {
     const query = parseInput(auditQuerySchema, req.query);
     const rows = await db.withTenant(tenantId, (q) => tenantAuditPage(q, tenantId, query));
     res.json({ events: rows.map(tenantAuditEvent), nextBefore: rows.length === query.limit ? rows[rows.length - 1].id : null });
+  });
+
+  // This period's usage against each plan limit, with a daily breakdown (issue #13).
+  r.get('/usage', async (req, res) => {
+    const tenantId = req.tenantId!;
+    parseInput(z.object({}).strict(), req.query);
+    const report = await db.withTenant(tenantId, (q) => usageReport(q, tenantId));
+    if (!report) throw appError('TENANT_NOT_FOUND');
+    res.json(report);
   });
 
   // What the platform told the tenant (issue #13: quota warnings, credential problems), newest first.

@@ -27,6 +27,8 @@ export interface TenantRow {
   updated_at: Date;
   /** The notification webhook's URL (migration 1732060800130); read by the single-tenant queries (ONE_TENANT_COLUMNS), not by the list. */
   notification_url?: string | null;
+  /** Overrides of the plan's limits (migration 1732060800131); read by the single-tenant queries too. */
+  quota_overrides?: Record<string, unknown>;
 }
 
 /** What an agent's free text after the customer's 24-hour window becomes (migration 1732060800050). */
@@ -55,6 +57,8 @@ export interface Tenant {
   suspendedAt: string | null;
   /** Where the tenant's notifications are POSTed (the secret is never shown); null: nowhere. Shown by GET /tenants/:id, not the list. */
   notificationWebhook?: { url: string } | null;
+  /** Overrides of the plan's limits for this tenant (shared/src/quotas.ts); shown by GET /tenants/:id, not the list. */
+  quotaOverrides?: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
 }
@@ -73,13 +77,14 @@ export const toTenant = (r: TenantRow & { status: Tenant['status'] }): Tenant =>
   suspendedReason: r.suspended_reason,
   suspendedAt: r.suspended_at?.toISOString() ?? null,
   ...(r.notification_url !== undefined ? { notificationWebhook: r.notification_url ? { url: r.notification_url } : null } : {}),
+  ...(r.quota_overrides !== undefined ? { quotaOverrides: r.quota_overrides } : {}),
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
 
 const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, window_policy, reopen_template, mark_read, suspended_reason, suspended_at, created_at, updated_at';
 /** One tenant's columns: the list's (tenants_page) and those only GET /tenants/:id shows. */
-const ONE_TENANT_COLUMNS = `${TENANT_COLUMNS}, notification_url`;
+const ONE_TENANT_COLUMNS = `${TENANT_COLUMNS}, notification_url, quota_overrides`;
 
 /** A tenant being deleted is not found by any of the functions below but `tenantStatus`. */
 const VISIBLE = "status <> 'deleting'";
@@ -99,12 +104,14 @@ export async function insertTenant(
     windowPolicy?: WindowPolicy;
     reopenTemplate?: ReopenTemplate | null;
     markRead?: MarkReadSetting;
+    /** Overrides of the plan's limits (the rate limit follows the plan, or apiRequestsPerMinute here). */
+    quotaOverrides?: Record<string, unknown>;
   },
 ): Promise<VisibleTenantRow> {
   const { rows } = await db.query<VisibleTenantRow>(
-    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata, window_policy, reopen_template, mark_read)
+    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata, window_policy, reopen_template, mark_read, quota_overrides)
      VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb), COALESCE($7, 'reject'), $8::jsonb,
-             COALESCE($9, 'on-agent-activity'))
+             COALESCE($9, 'on-agent-activity'), COALESCE($10::jsonb, '{}'::jsonb))
      RETURNING ${ONE_TENANT_COLUMNS}`,
     [
       t.tenantId,
@@ -116,6 +123,7 @@ export async function insertTenant(
       t.windowPolicy ?? null,
       t.reopenTemplate ? JSON.stringify(t.reopenTemplate) : null,
       t.markRead ?? null,
+      t.quotaOverrides ? JSON.stringify(t.quotaOverrides) : null,
     ],
   );
   return rows[0];
@@ -159,6 +167,8 @@ export async function updateTenant(
     windowPolicy?: WindowPolicy;
     reopenTemplate?: ReopenTemplate | null;
     markRead?: MarkReadSetting;
+    /** Replaces the overrides of the plan's limits. */
+    quotaOverrides?: Record<string, unknown>;
   },
 ): Promise<VisibleTenantRow | undefined> {
   const { rows } = await db.query<VisibleTenantRow>(
@@ -172,6 +182,7 @@ export async function updateTenant(
         window_policy   = COALESCE($9, window_policy),
         reopen_template = CASE WHEN $10 THEN $11::jsonb ELSE reopen_template END,
         mark_read       = COALESCE($12, mark_read),
+        quota_overrides = COALESCE($14::jsonb, quota_overrides),
         -- Suspending records the reason (a new one replaces the old) and, if it was active, the
         -- time; reactivating clears both.
         suspended_reason = CASE $7 WHEN 'suspended' THEN COALESCE($13, suspended_reason) WHEN 'active' THEN NULL ELSE suspended_reason END,
@@ -194,6 +205,7 @@ export async function updateTenant(
       patch.reopenTemplate ? JSON.stringify(patch.reopenTemplate) : null,
       patch.markRead ?? null,
       patch.reason ?? null,
+      patch.quotaOverrides ? JSON.stringify(patch.quotaOverrides) : null,
     ],
   );
   return rows[0];

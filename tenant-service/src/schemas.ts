@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, MARK_READ_SETTINGS, isApiKeyScope, originProblem, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
+import { PLAN_NAME_PATTERN, quotaLimitsShape, quotaOverridesSchema, API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, MARK_READ_SETTINGS, isApiKeyScope, originProblem, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
 
 /** Subdomains that name the platform itself, never a tenant. */
 const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
@@ -11,7 +11,7 @@ const subdomain = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits, hyphens')
   .refine((s) => !RESERVED_SUBDOMAINS.has(s), 'is reserved');
-const plan = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be 1-32 lowercase letters, digits, _ or -');
+const plan = z.string().regex(PLAN_NAME_PATTERN, 'must be 1-32 lowercase letters, digits, _ or -');
 const rateLimit = z.number().int().min(1).max(1_000_000).describe('requests per minute');
 /** What an agent's free text after the customer's 24-hour window becomes: a Failed receipt, or the re-open template. */
 const windowPolicy = z.enum(['reject', 'template'], { message: 'must be reject or template' });
@@ -98,6 +98,8 @@ export const createTenantSchema = z
     reopenTemplate: reopenTemplate.nullable().optional(),
     markRead: markRead.optional(),
     notificationWebhook: notificationWebhook.nullable().optional(),
+    /** Overrides of the plan's limits for this tenant (shared/src/quotas.ts). */
+    quotaOverrides: quotaOverridesSchema.optional(),
     /** The scopes of the tenant's first key (default: the read scopes, DEFAULT_API_KEY_SCOPES). */
     apiKeyScopes: apiKeyScopes.optional(),
   })
@@ -120,6 +122,8 @@ export const updateTenantSchema = z
     reopenTemplate: reopenTemplate.nullable().optional(),
     markRead: markRead.optional(),
     notificationWebhook: notificationWebhook.nullable().optional(),
+    /** Replaces the tenant's overrides of its plan's limits ({} removes them all). */
+    quotaOverrides: quotaOverridesSchema.optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change')
@@ -161,6 +165,35 @@ export const listQuerySchema = z
   })
   .strict();
 
+/** `POST /plans`: a name, the API rate limit; limits left out are unlimited; hardLimit default block-api. */
+export const createPlanSchema = z
+  .object({
+    name: plan,
+    description: z.string().trim().min(1).max(500).optional(),
+    messagesPerDay: quotaLimitsShape.messagesPerDay.optional(),
+    messagesPerMonth: quotaLimitsShape.messagesPerMonth.optional(),
+    conversationsPerMonth: quotaLimitsShape.conversationsPerMonth.optional(),
+    apiRequestsPerMinute: quotaLimitsShape.apiRequestsPerMinute,
+    hardLimit: quotaLimitsShape.hardLimit.default('block-api'),
+  })
+  .strict();
+
+/** `PATCH /plans/:name`: the fields to change (a limit set to null: unlimited). */
+export const updatePlanSchema = z
+  .object({
+    description: z.string().trim().min(1).max(500).nullable().optional(),
+    messagesPerDay: quotaLimitsShape.messagesPerDay.optional(),
+    messagesPerMonth: quotaLimitsShape.messagesPerMonth.optional(),
+    conversationsPerMonth: quotaLimitsShape.conversationsPerMonth.optional(),
+    apiRequestsPerMinute: quotaLimitsShape.apiRequestsPerMinute.optional(),
+    hardLimit: quotaLimitsShape.hardLimit.optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');
+
+export const planNameSchema = plan;
+export type CreatePlanInput = z.infer<typeof createPlanSchema>;
+export type UpdatePlanInput = z.infer<typeof updatePlanSchema>;
 export type CreateTenantInput = z.infer<typeof createTenantSchema>;
 export type UpdateTenantInput = z.infer<typeof updateTenantSchema>;
 export type CredentialsInput = z.infer<typeof credentialsBodySchema>;

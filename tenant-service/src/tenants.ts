@@ -29,9 +29,11 @@ import {
   type TenantEvent,
   DEFAULT_API_KEY_SCOPES,
   keyEntryOf,
+  usageReport,
 } from '@bridge/shared';
 import type { CredentialVerifier } from './credential-verify';
 import * as repo from './repository';
+import { createPlanUseCases, findPlan, planNames, type RateLimitChange } from './plans';
 import type { CreateApiKeyInput, CreateTenantInput, CredentialsInput, UpdateTenantInput } from './schemas';
 
 export interface TenantDeps {
@@ -93,6 +95,24 @@ async function checkWindowSettings(
     throw appError(check.problem, `reopenTemplate: template ${reopen.name} (${reopen.language}) takes ${takes} parameter(s); a re-open template must take exactly 1, the agent's text`);
   }
   throw appError(check.problem, `reopenTemplate: ${check.reason}`);
+}
+
+/** A plan a tenant is to be on must exist: else 400 naming the plans there are. */
+async function checkPlan(q: Queryable, plan: string | undefined): Promise<void> {
+  if (plan === undefined || (await findPlan(q, plan))) return;
+  throw badInput('plan', `no plan named ${plan} (the plans: ${(await planNames(q)).join(', ')}; an admin creates one with POST /plans)`);
+}
+
+/**
+ * The overrides a tenant will have: `given` replaces `stored` wholesale when given; a `rateLimit`
+ * (the tenant's own API rate limit, as before plans) is its apiRequestsPerMinute override.
+ * Undefined: unchanged.
+ */
+function overridesOf(given: Record<string, unknown> | undefined, rateLimit: number | undefined, stored?: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (given === undefined && rateLimit === undefined) return undefined;
+  const base = { ...(given ?? stored ?? {}) };
+  if (rateLimit !== undefined) base.apiRequestsPerMinute = rateLimit;
+  return base;
 }
 
 /** The audit action of a tenant update: suspending and reactivating are named as such. */
@@ -204,7 +224,25 @@ export function createTenantUseCases(deps: TenantDeps) {
     row.notification_url = await repo.setNotificationWebhook(q, tenantId, stored);
   }
 
+  /** After a plan's rate limit moved its tenants': the directory's entries of each, announced. */
+  async function rateLimitsChanged(changes: RateLimitChange[]) {
+    for (const c of changes) {
+      const entry: TenantEntry = { tenantId: c.tenant_id, status: c.status, rateLimit: c.rate_limit, subdomain: c.subdomain, suspendedReason: c.suspended_reason };
+      await announce({ tenantId: c.tenant_id, kind: 'tenant-updated' }, () => directory.tenantChanged(c.tenant_id, entry));
+    }
+  }
+
   return {
+    /** Plans: list, create, change (plans.ts). */
+    plans: createPlanUseCases({ db, rateLimitsChanged }),
+
+    /** This period's usage of the tenant against its plan's limits (shared/src/quotas.ts); 404 TENANT_NOT_FOUND. */
+    async getUsage(tenantId: string) {
+      const report = await db.withTenant(tenantId, async (q) => ((await repo.findTenant(q, tenantId)) ? usageReport(q, tenantId) : undefined));
+      if (!report) throw tenantNotFound();
+      return report;
+    },
+
     /**
      * The tenant's notification webhook with its secret decrypted, for genesys-connector's
      * deliveries of notifications (internal route); undefined: the tenant has none.
@@ -222,7 +260,9 @@ export function createTenantUseCases(deps: TenantDeps) {
       const { tenant, key } = await db
         .withTenant(input.tenantId, async (q) => {
           await checkWindowSettings(q, input.tenantId, input);
-          const created = { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, { name: 'default', scopes: input.apiKeyScopes }) };
+          await checkPlan(q, input.plan);
+          const tenantRow = await repo.insertTenant(q, { ...input, quotaOverrides: overridesOf(input.quotaOverrides, input.rateLimit) });
+          const created = { tenant: tenantRow, key: await issueKey(q, input.tenantId, { name: 'default', scopes: input.apiKeyScopes }) };
           await storeNotificationWebhook(q, input.tenantId, created.tenant, input.notificationWebhook);
           await appendAudit(q, {
             tenantId: input.tenantId,
@@ -264,7 +304,8 @@ export function createTenantUseCases(deps: TenantDeps) {
           const before = await repo.findTenant(q, tenantId, { forUpdate: true });
           if (!before) return undefined;
           await checkWindowSettings(q, tenantId, patch, before);
-          const after = (await repo.updateTenant(q, tenantId, patch))!;
+          await checkPlan(q, patch.plan);
+          const after = (await repo.updateTenant(q, tenantId, { ...patch, quotaOverrides: overridesOf(patch.quotaOverrides, patch.rateLimit, before.quota_overrides) }))!;
           await storeNotificationWebhook(q, tenantId, after, patch.notificationWebhook);
           await appendAudit(q, {
             tenantId,
