@@ -90,7 +90,7 @@ export class CredentialVerifier {
       return { ok: true, details: { clientId: credentials.clientId, region: credentials.region, tokenExpiresIn: typeof body.expires_in === 'number' ? body.expires_in : null } };
     }
     const reason = typeof body.error === 'string' ? body.error : typeof body.code === 'string' ? body.code : undefined;
-    const description = typeof body.error_description === 'string' ? body.error_description : typeof body.message === 'string' ? body.message : undefined;
+    const description = [body.error_description, body.description, body.message].find((d): d is string => typeof d === 'string');
     const said = redact([reason, description].filter(Boolean).join(': ') || `HTTP ${res.status}`, credentials.clientSecret).slice(0, MAX_TEXT);
     if (res.status === 400 || res.status === 401 || res.status === 403) {
       return {
