@@ -48,26 +48,29 @@ CREATE INDEX outbox_due_unheld_idx ON outbox (next_attempt_at, id) WHERE state =
 DROP INDEX outbox_due_idx;
 CREATE INDEX outbox_held_idx ON outbox (tenant_id, kind) WHERE held_at IS NOT NULL;
 
--- A job queued while its credential is invalid is held from the start (one index probe of the
--- tenant's two credential rows, under the inserting transaction's tenant scope).
+-- A job queued while its credential is invalid is held from the start: once per inserting
+-- statement (not per row), by the inserting role under its tenant scope. While no credential of
+-- the tenant is invalid (almost always), that is one probe of an empty partial index.
 CREATE FUNCTION outbox_hold_if_credential_invalid() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
-  IF NEW.held_at IS NULL AND EXISTS (
-       SELECT 1 FROM tenant_credentials c
-        WHERE c.tenant_id = NEW.tenant_id AND c.type = outbox_kind_credential(NEW.kind) AND c.status = 'invalid') THEN
-    NEW.held_at := now();
+  IF EXISTS (SELECT 1 FROM tenant_credentials c WHERE c.status = 'invalid') THEN
+    UPDATE outbox o SET held_at = now()
+      FROM queued q JOIN tenant_credentials c
+        ON c.tenant_id = q.tenant_id AND c.type = outbox_kind_credential(q.kind) AND c.status = 'invalid'
+     WHERE o.tenant_id = q.tenant_id AND o.id = q.id AND o.held_at IS NULL AND o.state = 'pending';
   END IF;
-  RETURN NEW;
+  RETURN NULL;
 END $$;
-CREATE TRIGGER outbox_hold_if_credential_invalid BEFORE INSERT ON outbox
-  FOR EACH ROW EXECUTE FUNCTION outbox_hold_if_credential_invalid();
+CREATE TRIGGER outbox_hold_if_credential_invalid AFTER INSERT ON outbox
+  REFERENCING NEW TABLE AS queued FOR EACH STATEMENT EXECUTE FUNCTION outbox_hold_if_credential_invalid();
 
--- outbox_claim (as migration 0060 left it): skips held jobs (by the index above), and, while any
--- credential anywhere is invalid (one probe of a partial index per call), any job whose tenant's
--- credential for its kind is invalid but that is not held yet (queued by a transaction that raced
--- the one marking it). Returns `held_ms` for the budget.
+-- outbox_claim (as migration 0060 left it): skips held jobs (by the index above), and any job
+-- whose tenant's credential for its kind is invalid but that is not held (queued by a transaction
+-- that raced the one marking it): the invalid credentials are read once per call (a partial
+-- index, empty but while a tenant's credential is refused), each candidate compared in memory.
+-- Returns `held_ms` for the budget.
 DROP FUNCTION outbox_claim(integer, integer, text[]);
 CREATE FUNCTION outbox_claim(max_jobs integer, lease_ms integer, skip_tenants text[])
   RETURNS TABLE (tenant_id text, id text, kind text, lane text, message_id text, event_id text,
@@ -76,7 +79,8 @@ CREATE FUNCTION outbox_claim(max_jobs integer, lease_ms integer, skip_tenants te
 AS $$
 #variable_conflict use_column
 DECLARE
-  any_invalid boolean := EXISTS (SELECT 1 FROM tenant_credentials c WHERE c.status = 'invalid');
+  -- '<tenant>/<type>' of every invalid credential: almost always none (one probe of a partial index).
+  invalid text[] := ARRAY(SELECT c.tenant_id || '/' || c.type FROM tenant_credentials c WHERE c.status = 'invalid');
 BEGIN
   RETURN QUERY
   WITH due AS (
@@ -84,9 +88,7 @@ BEGIN
           WHERE o.state = 'pending' AND o.held_at IS NULL AND o.next_attempt_at <= now()
             AND (o.locked_until IS NULL OR o.locked_until < now())
             AND o.tenant_id <> ALL(outbox_claim.skip_tenants)
-            AND (NOT any_invalid OR NOT EXISTS (
-              SELECT 1 FROM tenant_credentials c
-               WHERE c.tenant_id = o.tenant_id AND c.type = outbox_kind_credential(o.kind) AND c.status = 'invalid'))
+            AND (cardinality(invalid) = 0 OR (o.tenant_id || '/' || coalesce(outbox_kind_credential(o.kind), '-')) <> ALL(invalid))
             -- the head of its lane: nothing earlier pending, held or not (an index range probe) ...
             AND NOT EXISTS (
               SELECT 1 FROM outbox p
