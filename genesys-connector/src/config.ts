@@ -5,6 +5,13 @@ const int = (min: number, def: number) => z.coerce.number().int().min(min).defau
 
 export const configSchema = serviceConfigSchema(3004, {
   INTERNAL_PORT: internalPortSchema(4004),
+  DATABASE_DIRECT_URL: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'PostgreSQL itself, for the LISTEN connection that wakes the delivery worker, when DATABASE_URL goes through a pooler in transaction mode (PgBouncer), where LISTEN is lost; same role as DATABASE_URL. Unset: DATABASE_URL',
+    ),
   // Its own token (credentials, Genesys tokens, its queue view); the key it signs media links with.
   ...secrets('GENESYS_CONNECTOR_INTERNAL_TOKEN', 'MEDIA_SIGNING_SECRET'),
   DELIVERY_CONCURRENCY: int(1, 64).describe('Deliveries in flight at once, all tenants'),

@@ -75,7 +75,8 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     outbox,
     deliveries,
     logger,
-    listenUrl: config.DATABASE_URL,
+    // LISTEN holds its session: through a transaction-mode pooler it must bypass the pooler.
+    listenUrl: config.DATABASE_DIRECT_URL ?? config.DATABASE_URL,
     concurrency: config.DELIVERY_CONCURRENCY,
     tenantConcurrency: config.DELIVERY_TENANT_CONCURRENCY,
     leaseMs: config.DELIVERY_LEASE_MS,

@@ -52,7 +52,7 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
   const logger = createLogger({ name: definition.name, level: config.LOG_LEVEL });
   // Notifications raised in this process are logged with it (several services in one process: the last one's).
   setNotificationLogger(logger);
-  const db = new Database({ connectionString: config.DATABASE_URL, applicationName: definition.name, timeouts: dbTimeouts(config) });
+  const db = new Database({ connectionString: config.DATABASE_URL, applicationName: definition.name, timeouts: dbTimeouts(config), namedStatements: config.DB_NAMED_STATEMENTS });
   try {
     await db.assertUnprivilegedRole();
   } catch (err) {

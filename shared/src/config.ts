@@ -78,6 +78,13 @@ export const baseConfigSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.statementMs, 'Longest a statement of the services may run before the server cancels it (503 DATABASE_BUSY); 0: no limit'),
   DB_LOCK_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.lockMs, 'Longest a statement of the services may wait for a lock (503 DATABASE_BUSY); 0: no limit'),
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.idleInTransactionMs, 'Longest a transaction of the services may sit idle before the server ends its session; 0: no limit'),
+  DB_NAMED_STATEMENTS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1')
+    .describe(
+      'Name the hot statements (PostgreSQL plans each once per connection); false behind a pooler in transaction mode that does not carry named statements across its server connections (PgBouncer before 1.21, or max_prepared_statements = 0)',
+    ),
   REDIS_URL: z.string().min(1).optional().describe('Redis connection string; unset means in-process caches (one node only)'),
   INTERNAL_SERVICE_TOKEN: secret(
     'Outside production (npm start, where one process holds everything): the shared secret each unset internal token and the media signing key are derived from. Production ignores it',

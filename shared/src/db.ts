@@ -31,6 +31,15 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Any not given: DEFAULT_DB_TIMEOUTS. */
   timeouts?: Partial<DatabaseTimeouts>;
+  /**
+   * Whether statements made with `statement(name, text)` are sent as named prepared statements
+   * (default true). false sends every one unnamed (parsed on each call), for a pooler in
+   * transaction mode that hands each transaction a different server connection and does not carry
+   * named statements between them (PgBouncer before 1.21, or with max_prepared_statements = 0):
+   * there a name prepared on one server connection is unknown on the next ("prepared statement
+   * ... does not exist"). DB_NAMED_STATEMENTS.
+   */
+  namedStatements?: boolean;
 }
 
 /**
@@ -97,7 +106,10 @@ export class Database {
     this.pool = new Pool(config);
     // An idle client losing its connection must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined);
-    this.pool.on('connect', (client) => this.generationOf.set(client, this.generation));
+    this.pool.on('connect', (client) => {
+      this.generationOf.set(client, this.generation);
+      if (options.namedStatements === false) sendUnnamed(client);
+    });
   }
 
   /**
@@ -218,6 +230,18 @@ export class Database {
   close(): Promise<void> {
     return this.pool.end();
   }
+}
+
+/**
+ * Makes a connection send every query config `{ name, text, values }` without its name, so that
+ * PostgreSQL parses it as the unnamed statement of that one call (see DatabaseOptions.namedStatements).
+ * Every query of the pool goes through the client's `query`, so this covers them all.
+ */
+function sendUnnamed(client: PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const unnamed = (config: unknown, ...rest: unknown[]) =>
+    query(config !== null && typeof config === 'object' && Object.getPrototypeOf(config) === Object.prototype && 'name' in config ? { ...config, name: undefined } : config, ...rest);
+  (client as unknown as { query: typeof unnamed }).query = unnamed;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
-import { AppError, Database, dbTimeouts, loadConfig, serviceConfigSchema } from '@bridge/shared';
+import express from 'express';
+import { AppError, Database, dbTimeouts, loadConfig, serviceConfigSchema, startService, statement } from '@bridge/shared';
 import { createTestDatabase, serverQuery, type TestDatabase } from '../../test/support/db';
 import { uniqueTenantId } from '../../test/support/ids';
 
@@ -190,5 +191,71 @@ describe('a server shutting connections down', () => {
     } finally {
       await db.close();
     }
+  });
+});
+
+describe('named statements, and a pooler in transaction mode (DB_NAMED_STATEMENTS)', () => {
+  const COUNT = statement('db_test_count_tenant', 'SELECT count(*)::int AS n FROM tenants WHERE tenant_id = $1');
+  /** The named statements the session holds (the pool has one connection, so it is the one that ran the query). */
+  const prepared = (db: Database) => db.unscoped<{ name: string }>('SELECT name FROM pg_prepared_statements ORDER BY name').then((rows) => rows.map((r) => r.name));
+
+  it('by default, a statement(name, text) is prepared once per connection under its name', async () => {
+    const db = new Database({ connectionString: tdb.appUrl, max: 1 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const rows = await db.withTenant(tenantId, async (q) => (await q.query<{ n: number }>({ ...COUNT, values: [tenantId] })).rows);
+        expect(rows).toEqual([{ n: 1 }]);
+      }
+      expect(await db.unscoped({ ...COUNT }, [tenantId])).toEqual([{ n: 0 }]);
+      expect(await prepared(db)).toEqual(['db_test_count_tenant']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('with namedStatements false, the same statements run unnamed: nothing is left prepared on the server connection for the next transaction to miss', async () => {
+    const db = new Database({ connectionString: tdb.appUrl, max: 1, namedStatements: false });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const rows = await db.withTenant(tenantId, async (q) => (await q.query<{ n: number }>({ ...COUNT, values: [tenantId] })).rows);
+        expect(rows).toEqual([{ n: 1 }]);
+      }
+      expect(await db.unscoped({ ...COUNT }, [tenantId])).toEqual([{ n: 0 }]);
+      expect(await db.query<{ n: number }>('SELECT $1::int AS n', [7])).toEqual([{ n: 7 }]);
+      expect(await prepared(db)).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it.each([
+    ['true', ['db_test_count_tenant']],
+    ['false', []],
+  ])('a service started with DB_NAMED_STATEMENTS=%s gets a pool that does so', async (setting, expected) => {
+    let seen: string[] | undefined;
+    const service = await startService(
+      {
+        name: 'named-statements-test',
+        configSchema: serviceConfigSchema(0, {}),
+        createApp: async ({ db }) => {
+          // One query after the other: the pool hands back the connection it just had.
+          await db.unscoped({ ...COUNT }, [tenantId]);
+          seen = await prepared(db);
+          return { app: express(), close: async () => undefined };
+        },
+      },
+      { DATABASE_URL: tdb.appUrl, LOG_LEVEL: 'silent', PORT: '0', DB_NAMED_STATEMENTS: setting },
+    );
+    await service.close();
+    expect(seen).toEqual(expected);
+  });
+
+  it('is read from DB_NAMED_STATEMENTS (default true)', () => {
+    const schema = serviceConfigSchema(1, {});
+    const env = { DATABASE_URL: 'postgres://x@y/z' };
+    expect(loadConfig(schema, env).DB_NAMED_STATEMENTS).toBe(true);
+    expect(loadConfig(schema, { ...env, DB_NAMED_STATEMENTS: 'false' }).DB_NAMED_STATEMENTS).toBe(false);
+    expect(loadConfig(schema, { ...env, DB_NAMED_STATEMENTS: '0' }).DB_NAMED_STATEMENTS).toBe(false);
+    expect(() => loadConfig(schema, { ...env, DB_NAMED_STATEMENTS: 'no' })).toThrow(/DB_NAMED_STATEMENTS/);
   });
 });

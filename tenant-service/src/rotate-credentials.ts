@@ -52,7 +52,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   const logger = createLogger({ name: 'rotate-credentials', level: config.LOG_LEVEL });
   const cipher = new CredentialCipher(requireCredentialKeys(config));
   // One connection: the work is sequential, and the services keep the rest of the pool.
-  const db = new Database({ connectionString: config.DATABASE_URL, max: 1, applicationName: 'rotate-credentials', timeouts: dbTimeouts(config) });
+  const db = new Database({ connectionString: config.DATABASE_URL, max: 1, applicationName: 'rotate-credentials', timeouts: dbTimeouts(config), namedStatements: config.DB_NAMED_STATEMENTS });
   const cache = new MemoryCache();
   try {
     logger.info({ keyId: cipher.keyId, keyring: cipher.keyIds }, 're-encrypting tenant credentials under the newest key');
