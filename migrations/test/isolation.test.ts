@@ -236,6 +236,8 @@ describe('the platform functions: the only way across tenants', () => {
     'audit_verify',
     'audit_purge',
     'plan_apply_rate_limit',
+    // A trigger's (migration 1732060800160): keeps the numbers' directory as tenant_credentials changes.
+    'phone_number_owners_sync',
   ];
 
   it('are SECURITY DEFINER, owned by bridge_platform (NOLOGIN, not BYPASSRLS, no one’s role), with a pinned search_path, executable by bridge_app only', async () => {

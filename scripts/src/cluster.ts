@@ -152,7 +152,7 @@ export class Cluster {
     return Object.fromEntries([...this.members.values()].map((m) => [m.name, { peakMb: Math.round(m.peakKb / 102.4) / 10, restarts: m.restarts }]));
   }
 
-  /** Graceful stop (SIGTERM), in reverse start order. */
+  /** Graceful stop (SIGTERM), in reverse start order; a process still there after SHUTDOWN_GRACE_MS and its closing (25 s) is killed. */
   async stop(): Promise<void> {
     this.sample();
     for (const m of [...this.members.values()].reverse()) {
@@ -160,7 +160,7 @@ export class Cluster {
       if (!child || child.exitCode !== null) continue;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
       await exited;
       clearTimeout(timer);
     }

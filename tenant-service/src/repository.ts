@@ -463,8 +463,10 @@ export interface OwnedTable {
 /**
  * The tables whose rows belong to a tenant: every table with a foreign key whose first column is
  * its `tenant_id`, to `tenants` or to another tenant-owned table (message_parts → message_tracking),
- * so a table a later migration adds is purged too, and counted; with their key columns. Read from
- * the system catalogs, in no tenant's scope (`db.unscoped`).
+ * so a table a later migration adds is purged too, and counted; with their key columns. Not the
+ * platform-wide tables the application role may not write (the numbers' directory,
+ * `phone_number_owners`: its rows go with the tenant's credentials, by trigger). Read from the
+ * system catalogs, in no tenant's scope (`db.unscoped`).
  */
 export function tenantOwnedTables(db: Database): Promise<OwnedTable[]> {
   return db.unscoped<OwnedTable>(
@@ -479,6 +481,7 @@ export function tenantOwnedTables(db: Database): Promise<OwnedTable[]> {
        FROM pg_class t
        JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
       WHERE EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = t.oid AND c.contype = 'f' AND c.conkey[1] = a.attnum)
+        AND has_table_privilege(t.oid, 'DELETE')
       ORDER BY 1`,
   );
 }

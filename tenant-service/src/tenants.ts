@@ -53,7 +53,8 @@ export interface TenantDeps {
 const CONFLICTS: Record<string, ErrorCode> = {
   tenants_pkey: 'TENANT_EXISTS',
   tenants_subdomain_key: 'SUBDOMAIN_TAKEN',
-  tenant_credentials_phone_number_id_key: 'PHONE_NUMBER_TAKEN',
+  // A number belongs to one tenant, platform-wide (migration 1732060800160: the numbers' directory).
+  phone_number_owners_pkey: 'PHONE_NUMBER_TAKEN',
 };
 
 function asConflict(err: unknown): never {

@@ -417,6 +417,24 @@ describe('credentials', () => {
     expect((await admin().get(`/tenants/${b.tenantId}/credentials`)).body).toEqual([]);
   });
 
+  it('frees a number its tenant moves off (or deletes), for another tenant to take', async () => {
+    const a = await createTenant();
+    const b = await createTenant();
+    const first = metaCredentials();
+    await admin().post(`/tenants/${a.tenantId}/credentials`).send(first).expect(201);
+    const moved = metaCredentials();
+    moved.credentials.phoneNumberId = `${first.credentials.phoneNumberId}9`;
+    await admin().post(`/tenants/${a.tenantId}/credentials`).send(moved).expect(201);
+    await admin().post(`/tenants/${b.tenantId}/credentials`).send(first).expect(201);
+    expect((await admin().post(`/tenants/${b.tenantId}/credentials`).send(moved)).body.error.code).toBe('PHONE_NUMBER_TAKEN');
+    // The tenant's purge deletes its credentials.
+    await ownerQuery(tdb, 'DELETE FROM tenant_credentials WHERE tenant_id = $1', [a.tenantId]);
+    await admin().post(`/tenants/${b.tenantId}/credentials`).send(moved).expect(201);
+    expect(await ownerQuery(tdb, 'SELECT phone_number_id, tenant_id FROM phone_number_owners WHERE tenant_id IN ($1, $2)', [a.tenantId, b.tenantId])).toEqual([
+      { phone_number_id: moved.credentials.phoneNumberId, tenant_id: b.tenantId },
+    ]);
+  });
+
   it.each([
     [{ type: 'meta', credentials: { ...metaCredentials().credentials, phoneNumberId: 'abc' } }, 'phoneNumberId'],
     [{ type: 'meta', credentials: { verifyToken: 'verify-token-5678', accessToken: 'tok-12345678', phoneNumberId: '1234567' } }, 'appSecret'],

@@ -1,8 +1,8 @@
 /**
  * The delivery queue (the `outbox` table), one file per operation: kinds and lanes (kinds.ts),
  * the one way in (enqueue.ts), waking the workers (notify.ts), and the workers' side: claim,
- * renew leases, complete, retry, pace, hold (for a refused credential), finish, save progress,
- * and the operators' view.
+ * renew leases, release (at shutdown), complete, retry, pace, hold (for a refused credential),
+ * finish, save progress, and the operators' view.
  *
  * webhook-service enqueues (composing `enqueueSql` into its store statements); genesys-connector
  * drains the queue through an `Outbox` (`createOutbox(db)`), and enqueues the receipts of sends
@@ -17,6 +17,7 @@ import type { ClaimedJob, Job } from './job';
 import { pace } from './pace';
 import { credentialRefused } from '../credential-health';
 import type { CredentialType } from '../credentials';
+import { release } from './release';
 import { renewLeases } from './renew-leases';
 import { retry } from './retry';
 import { saveProgress } from './save-progress';
@@ -40,6 +41,7 @@ export interface Outbox {
   enqueue(q: Queryable, job: NewJob): Promise<string>;
   claim(limit: number, leaseMs: number, skipTenants: string[]): Promise<Job[]>;
   renewLeases(jobs: Job[], leaseMs: number): Promise<Job[]>;
+  release(jobs: Job[], reason: string): Promise<Job[]>;
   complete(q: Queryable, job: ClaimedJob): Promise<void>;
   retry(job: Job, delayMs: number, error: string, uncertain?: boolean): Promise<void>;
   pace(job: Job, delayMs: number, error: string): Promise<void>;
@@ -60,6 +62,7 @@ export function createOutbox(db: Database): Outbox {
     enqueue,
     claim: (limit, leaseMs, skipTenants) => claim(db, limit, leaseMs, skipTenants),
     renewLeases: (jobs, leaseMs) => renewLeases(db, jobs, leaseMs),
+    release: (jobs, reason) => release(db, jobs, reason),
     complete,
     retry: (job, delayMs, error, uncertain) => retry(db, job, delayMs, error, uncertain),
     pace: (job, delayMs, error) => pace(db, job, delayMs, error),
