@@ -224,12 +224,17 @@ export async function setNotificationWebhook(db: Queryable, tenantId: string, we
 }
 
 /** The tenant's notification webhook (its secret still encrypted); undefined: none set, or no such tenant. */
-export async function findNotificationWebhook(db: Queryable, tenantId: string): Promise<{ url: string; encryptedSecret: Buffer } | undefined> {
+export async function findNotificationWebhook(db: Queryable, tenantId: string, options: { forUpdate?: boolean } = {}): Promise<{ url: string; encryptedSecret: Buffer } | undefined> {
   const { rows } = await db.query<{ notification_url: string; notification_secret: Buffer }>(
-    `SELECT notification_url, notification_secret FROM tenants WHERE tenant_id = $1 AND ${VISIBLE} AND notification_url IS NOT NULL`,
+    `SELECT notification_url, notification_secret FROM tenants WHERE tenant_id = $1 AND ${VISIBLE} AND notification_url IS NOT NULL${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [tenantId],
   );
   return rows[0] && { url: rows[0].notification_url, encryptedSecret: rows[0].notification_secret };
+}
+
+/** The notification webhook's secret re-encrypted (key rotation); the URL and the secret itself do not change. */
+export async function replaceNotificationSecret(db: Queryable, tenantId: string, encryptedSecret: Buffer): Promise<void> {
+  await db.query('UPDATE tenants SET notification_secret = $2 WHERE tenant_id = $1 AND notification_url IS NOT NULL', [tenantId, encryptedSecret]);
 }
 
 /**

@@ -126,7 +126,7 @@ function tenantChange(before: repo.TenantRow, after: repo.TenantRow) {
 const keyAudit = (k: repo.ApiKeyRow) => ({ id: k.id, prefix: k.prefix, name: k.name, isActive: k.is_active, rateLimit: k.rate_limit, ...keyTerms(k) });
 
 /** The cipher's type label (AAD) of a notification webhook's secret. */
-const NOTIFICATION_WEBHOOK = 'notification-webhook';
+const NOTIFICATION_WEBHOOK = 'notification-webhook' as const;
 
 /** What the audit trail records of a notification webhook change: its URL, and that a secret was set (masked by appendAudit). */
 const webhookAudit = (w: { url: string; secret: string } | null | undefined) => (w === undefined ? {} : { notificationWebhook: w && { url: w.url, secret: w.secret } });
@@ -478,6 +478,25 @@ export function createTenantUseCases(deps: TenantDeps) {
           outcomes.push({ type, outcome: 'unreadable', reason: err.message });
         }
       }
+      // The notification webhook's secret, under the same keyring.
+      const webhook = await db.withTenant(tenantId, (q) => repo.findNotificationWebhook(q, tenantId));
+      if (webhook && cipher.isCurrent(webhook.encryptedSecret)) outcomes.push({ type: NOTIFICATION_WEBHOOK, outcome: 'current' });
+      else if (webhook) {
+        try {
+          const outcome = await db.withTenant(tenantId, async (q) => {
+            const row = await repo.findNotificationWebhook(q, tenantId, { forUpdate: true });
+            if (!row) return 'gone' as const;
+            if (cipher.isCurrent(row.encryptedSecret)) return 'current' as const;
+            const value = cipher.decrypt(tenantId, NOTIFICATION_WEBHOOK, row.encryptedSecret);
+            await repo.replaceNotificationSecret(q, tenantId, cipher.encrypt(tenantId, NOTIFICATION_WEBHOOK, value));
+            return 'reencrypted' as const;
+          });
+          outcomes.push({ type: NOTIFICATION_WEBHOOK, outcome });
+        } catch (err) {
+          if (!(err instanceof AppError && err.code === 'CREDENTIALS_UNREADABLE')) throw err;
+          outcomes.push({ type: NOTIFICATION_WEBHOOK, outcome: 'unreadable', reason: err.message });
+        }
+      }
       return outcomes;
     },
 
@@ -583,7 +602,8 @@ export function createTenantUseCases(deps: TenantDeps) {
 export type TenantUseCases = ReturnType<typeof createTenantUseCases>;
 
 export interface ReencryptOutcome {
-  type: CredentialType;
+  /** A credentials row's type, or `notification-webhook`: the secret of the tenant's notification webhook. */
+  type: CredentialType | typeof NOTIFICATION_WEBHOOK;
   /** `current`: already under the newest key; `gone`: deleted meanwhile; `unreadable`: no key of the ring opens it. */
   outcome: 'reencrypted' | 'current' | 'gone' | 'unreadable';
   reason?: string;

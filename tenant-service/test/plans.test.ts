@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type { Express } from 'express';
 import { CredentialCipher, Database, MemoryCache, TenantDirectory, createLogger } from '@bridge/shared';
 import { createTenantService } from '../src/app';
+import { createTenantUseCases } from '../src/tenants';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
 import { testSecrets } from '../../test/support/env';
 import { uniqueTenantId } from '../../test/support/ids';
@@ -172,6 +174,17 @@ describe('the notification webhook', () => {
     expect((await admin().patch(`/tenants/${tenantId}`).send({ notificationWebhook: null }).expect(200)).body.notificationWebhook).toBeNull();
     const gone = await request(internalApp).get(`/internal/tenants/${tenantId}/notification-webhook`).set('X-Internal-Token', testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN).expect(404);
     expect(gone.body.error.code).toBe('NOTIFICATION_WEBHOOK_NOT_SET');
+  });
+
+  it('has its secret re-encrypted by a key rotation (rotate-credentials), and read under the new key alone', async () => {
+    const { tenantId } = await createTenant({ notificationWebhook: webhook });
+    const newKey = randomBytes(32).toString('base64');
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    const both = createTenantUseCases({ db, cache, logger, cipher: new CredentialCipher([newKey, testSecrets.CREDENTIALS_ENCRYPTION_KEY]) });
+    expect(await both.reencryptCredentials(tenantId)).toEqual([{ type: 'notification-webhook', outcome: 'reencrypted' }]);
+    expect(await both.reencryptCredentials(tenantId)).toEqual([{ type: 'notification-webhook', outcome: 'current' }]);
+    const newOnly = createTenantUseCases({ db, cache, logger, cipher: new CredentialCipher(newKey) });
+    expect(await newOnly.readNotificationWebhook(tenantId)).toEqual(webhook);
   });
 
   it('refuses a URL that is not https (but for a loopback host), carries a user, or a short secret', async () => {

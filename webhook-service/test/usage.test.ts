@@ -69,6 +69,17 @@ describe('usage counting and quota warnings', () => {
     expect(await notifications()).toEqual([]);
   });
 
+  it('counts a proactive message as outbound and as proactive (state-manager stores it with origin api)', async () => {
+    const P = 'tenant-proactive';
+    await ownerQuery(tdb, `INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)`, [P]);
+    await db.withTenant(P, (q) =>
+      q.query(`INSERT INTO message_tracking (tenant_id, direction, wa_id, message_type, origin, payload) VALUES ($1, 'outbound', '16505550009', 'template', 'api', '{}')`, [P]),
+    );
+    expect(await ownerQuery(tdb, `SELECT sum(outbound)::int AS outbound, sum(proactive)::int AS proactive FROM tenant_usage_monthly WHERE tenant_id = $1`, [P])).toEqual([
+      { outbound: 1, proactive: 1 },
+    ]);
+  });
+
   it('counts nothing for a store that rolls back', async () => {
     await expect(
       db.withTenant(T, async (q) => {
