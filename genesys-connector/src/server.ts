@@ -81,6 +81,8 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     tenantConcurrency: config.DELIVERY_TENANT_CONCURRENCY,
     leaseMs: config.DELIVERY_LEASE_MS,
     pollMs: config.DELIVERY_POLL_MS,
+    // A refused credential's copy goes, so that the first attempt after its replacement reads the new one.
+    onCredentialRefused: (tenantId) => credentials.invalidate(tenantId),
     retry: { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS, budgetMs: config.DELIVERY_RETRY_BUDGET_MS },
   });
   return {

@@ -20,6 +20,7 @@ export type AuditAction =
   | 'tenant.reactivated'
   | 'tenant.deleted'
   | 'credentials.stored'
+  | 'credentials.verified'
   | 'api_key.created'
   | 'api_key.revoked'
   | 'templates.synced'

@@ -1,4 +1,4 @@
-import type { Database, MarkReadSetting, Queryable } from '@bridge/shared';
+import { CREDENTIAL_HEALTH_COLUMNS, type CredentialHealthRow, type Database, type MarkReadSetting, type Queryable } from '@bridge/shared';
 
 /**
  * SQL for tenants, their credentials and API keys. Every function runs inside a unit of work
@@ -287,7 +287,7 @@ export async function findDeletion(db: Queryable, tenantId: string): Promise<Del
   return rows[0];
 }
 
-export interface CredentialRow {
+export interface CredentialRow extends CredentialHealthRow {
   tenant_id: string;
   type: 'meta' | 'genesys';
   encrypted: Buffer;
@@ -316,8 +316,9 @@ export async function upsertCredentials(
      ON CONFLICT (tenant_id, type) DO UPDATE SET
        encrypted = EXCLUDED.encrypted, phone_number_id = EXCLUDED.phone_number_id, waba_id = EXCLUDED.waba_id,
        region = EXCLUDED.region, integration_id = EXCLUDED.integration_id, client_id = EXCLUDED.client_id,
-       verify_token_hash = EXCLUDED.verify_token_hash, updated_at = now()
-     RETURNING tenant_id, type, encrypted, created_at, updated_at`,
+       verify_token_hash = EXCLUDED.verify_token_hash, updated_at = now(),
+       status = 'valid', invalid_reason = NULL, invalid_at = NULL, verified_at = NULL, restored_at = NULL
+     RETURNING tenant_id, type, encrypted, created_at, updated_at, ${CREDENTIAL_HEALTH_COLUMNS}`,
     [c.tenantId, c.type, c.encrypted, c.phoneNumberId ?? null, c.wabaId ?? null, c.region ?? null, c.integrationId ?? null, c.clientId ?? null, c.verifyTokenHash ?? null],
   );
   return rows[0];
@@ -348,7 +349,7 @@ export async function setVerifyTokenHash(db: Queryable, tenantId: string, verify
 
 export async function listCredentials(db: Queryable, tenantId: string, type?: string, options: { forUpdate?: boolean } = {}): Promise<CredentialRow[]> {
   const { rows } = await db.query<CredentialRow>(
-    `SELECT tenant_id, type, encrypted, created_at, updated_at FROM tenant_credentials
+    `SELECT tenant_id, type, encrypted, created_at, updated_at, ${CREDENTIAL_HEALTH_COLUMNS} FROM tenant_credentials
       WHERE tenant_id = $1 AND ($2::text IS NULL OR type = $2) ORDER BY type${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [tenantId, type ?? null],
   );

@@ -81,6 +81,12 @@ export function adminRoutes(tenants: TenantUseCases, templates: TemplateCatalogu
     res.json(await tenants.listCredentials(tenantParam(req.params.tenantId)));
   });
 
+  // A live check with the provider; 200 with what it found (ok, or the problem), no secrets.
+  r.post('/tenants/:tenantId/credentials/:type/verify', async (req, res) => {
+    const tenantId = tenantParam(req.params.tenantId);
+    res.json(await tenants.verifyCredentials(tenantId, parseInput(credentialTypeSchema, req.params.type)));
+  });
+
   // Synchronous: answers once Meta's whole listing is stored (or with why it could not be).
   r.post('/tenants/:tenantId/templates/sync', async (req, res) => {
     res.json(await templates.syncTemplates(tenantParam(req.params.tenantId)));

@@ -3,6 +3,9 @@ import {
   appError,
   appendAudit,
   badInput,
+  credentialHealth,
+  credentialStored,
+  credentialVerified,
   checkTemplateRequest,
   listTemplates,
   templateParameters,
@@ -18,6 +21,8 @@ import {
   type CredentialType,
   type Database,
   type ErrorCode,
+  type GenesysCredentials,
+  type MetaCredentials,
   type Logger,
   type Queryable,
   type TenantEntry,
@@ -26,6 +31,7 @@ import {
   keyEntryOf,
   usageReport,
 } from '@bridge/shared';
+import type { CredentialVerifier } from './credential-verify';
 import * as repo from './repository';
 import { createPlanUseCases, findPlan, planNames, type RateLimitChange } from './plans';
 import type { CreateApiKeyInput, CreateTenantInput, CredentialsInput, UpdateTenantInput } from './schemas';
@@ -39,6 +45,8 @@ export interface TenantDeps {
   purger?: { wake(): void };
   /** The template catalogue, synced in the background once Meta credentials are stored (without it: only on demand). */
   templates?: { syncInBackground(tenantId: string): void };
+  /** The live checks of `verifyCredentials` (without it, verifying answers 503 CREDENTIALS_UNAVAILABLE). */
+  verifier?: Pick<CredentialVerifier, 'meta' | 'genesys'>;
 }
 
 /** Unique constraints → the contract's 409s. */
@@ -372,13 +380,17 @@ export function createTenantUseCases(deps: TenantDeps) {
           const encrypted = cipher.encrypt(tenantId, input.type, input.credentials);
           const [previous] = await repo.listCredentials(q, tenantId, input.type);
           const stored = await repo.upsertCredentials(q, { tenantId, type: input.type, encrypted, ...lookup });
+          // Stored again: valid (the upsert says so), and the deliveries held while the old one
+          // was refused go on, in order, from this commit (shared/src/credential-health.ts).
+          const released = await credentialStored(q, tenantId, input.type);
           await appendAudit(q, {
             tenantId,
             action: 'credentials.stored',
             target: `credentials:${input.type}`,
-            before: previous ? { type: previous.type, updatedAt: previous.updated_at } : null,
-            after: maskedView(stored.type, input.credentials, stored),
+            before: previous ? { type: previous.type, updatedAt: previous.updated_at, health: credentialHealth(previous) } : null,
+            after: { ...maskedView(stored.type, input.credentials, stored), releasedDeliveries: released },
           });
+          if (released) deps.logger.info({ tenantId, type: input.type, released }, 'credentials replaced: held deliveries released');
           return stored;
         })
         .catch(asConflict);
@@ -394,6 +406,46 @@ export function createTenantUseCases(deps: TenantDeps) {
         return repo.listCredentials(q, tenantId);
       });
       return rows.map((row) => maskedView(row.type, cipher.decrypt<Record<string, string>>(tenantId, row.type, row.encrypted), row));
+    },
+
+    /**
+     * Checks the stored credentials of `type` live with the provider (credential-verify.ts) and
+     * reports what it found, no secret in it. A check that finds them good records when
+     * (`verifiedAt`), and, if they were marked invalid, makes them valid again and releases the
+     * deliveries held for them (`cleared`): the provider accepts them, whatever refused them before.
+     * One that finds them bad changes nothing: deliveries find out for themselves, and this
+     * answer says why. Audited either way (`credentials.verified`). 404 TENANT_NOT_FOUND or
+     * CREDENTIALS_NOT_FOUND.
+     */
+    async verifyCredentials(tenantId: string, type: CredentialType) {
+      const [row] = await db.withTenant(tenantId, async (q) => {
+        if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
+        return repo.listCredentials(q, tenantId, type);
+      });
+      if (!row) throw appError('CREDENTIALS_NOT_FOUND', `No ${type} credentials for this tenant`);
+      if (!deps.verifier) throw appError('CREDENTIALS_UNAVAILABLE', 'Credentials cannot be verified by this deployment');
+      const credentials = cipher.decrypt<Record<string, unknown>>(tenantId, type, row.encrypted);
+      const finding = type === 'meta' ? await deps.verifier.meta(credentials as unknown as MetaCredentials) : await deps.verifier.genesys(credentials as unknown as GenesysCredentials);
+      const checkedAt = new Date().toISOString();
+      const outcome = await db.withTenant(tenantId, async (q) => {
+        const change = finding.ok ? await credentialVerified(q, tenantId, type, row.updated_at) : { cleared: false, released: 0 };
+        const [now] = await repo.listCredentials(q, tenantId, type);
+        await appendAudit(q, {
+          tenantId,
+          action: 'credentials.verified',
+          target: `credentials:${type}`,
+          before: { health: credentialHealth(row) },
+          after: { ok: finding.ok, ...(finding.ok ? {} : { problem: finding.problem, message: finding.message }), ...change },
+        });
+        return { change, health: now ? credentialHealth(now) : null };
+      });
+      if (outcome.change.cleared) {
+        deps.logger.info({ tenantId, type, released: outcome.change.released }, 'credentials verified good again: held deliveries released');
+        // What every process remembers of the refusal goes (auth-service's remembered login
+        // failure, tokens, copies of the credentials): the same secrets, read afresh.
+        await announce({ tenantId, kind: 'credentials-changed' });
+      }
+      return { type, checkedAt, ...finding, ...outcome.change, health: outcome.health };
     },
 
     /** Decrypted credentials, for internal services only. */
@@ -570,10 +622,11 @@ const SECRET_FIELDS: Record<CredentialType, string[]> = {
   genesys: ['clientSecret', 'webhookSecret'],
 };
 
-function maskedView(type: CredentialType, credentials: Record<string, unknown>, row: { created_at: Date; updated_at: Date }) {
+function maskedView(type: CredentialType, credentials: Record<string, unknown>, row: repo.CredentialRow) {
   const shown: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(credentials)) {
     shown[field] = SECRET_FIELDS[type].includes(field) && typeof value === 'string' ? maskSecret(value) : value;
   }
-  return { type, credentials: shown, createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() };
+  // health: valid or invalid (a provider refused them: why and since when), and the last good verify.
+  return { type, credentials: shown, createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString(), health: credentialHealth(row) };
 }

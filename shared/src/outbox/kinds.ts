@@ -9,6 +9,21 @@ export const JOB_KINDS = ['to_genesys_message', 'to_whatsapp_message', 'to_genes
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /**
+ * Which of the tenant's credentials each kind of delivery calls with: Meta's for what goes to
+ * WhatsApp, Genesys's for what goes to Genesys. While that credential is `invalid` the tenant's
+ * jobs of the kind are held (hold.ts). The SQL twin is `outbox_kind_credential` (migration
+ * 1732060800140), which must answer the same for every kind. A kind not listed calls no provider
+ * with a tenant credential and is never held.
+ */
+export const JOB_CREDENTIAL: Readonly<Partial<Record<JobKind, 'meta' | 'genesys'>>> = {
+  to_whatsapp_message: 'meta',
+  to_whatsapp_signal: 'meta',
+  to_genesys_message: 'genesys',
+  to_genesys_receipt: 'genesys',
+  to_genesys_agentless: 'genesys',
+};
+
+/**
  * Lane names, in TypeScript. `inbound(waId)`: a customer's messages to Genesys; `outbound(waId)`:
  * agents' replies to that customer; `receipts(key)`: the receipts of one agent message (`key` is
  * its wamid for Meta's statuses, or its Genesys id for the Failed receipt of a send that never
