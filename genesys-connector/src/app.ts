@@ -33,15 +33,24 @@ export interface GenesysConnectorDeps {
   genesys: GenesysClient;
   meta: MetaClient;
   notifier: OutboxNotifier;
+  /** Other collaborators to close with the service (the notification webhooks' HTTP clients). */
+  closers?: Array<{ close(): void }>;
 }
 
 /**
  * genesys-connector: the delivery worker (WhatsApp → Genesys messages, Genesys → WhatsApp
  * replies, statuses → Genesys receipts), plus /health and /ready (`app`) and an internal queue
  * view (`internalApp`, INTERNAL_PORT, never published).
- * `close` stops the worker (waiting for deliveries in flight), then closes what it used.
+ * `drain` (on SIGTERM) stops the worker's claims and lets its deliveries in flight end within the
+ * grace period, handing the rest back to the queue (see DeliveryWorker.stop); `close` stops the
+ * worker (if `drain` did not, waiting for deliveries in flight), then closes what it used.
  */
-export function createGenesysConnector(deps: GenesysConnectorDeps): { app: Express; internalApp: Express; close: () => Promise<void> } {
+export function createGenesysConnector(deps: GenesysConnectorDeps): {
+  app: Express;
+  internalApp: Express;
+  drain: (graceMs: number) => Promise<void>;
+  close: () => Promise<void>;
+} {
   const app = createServiceApp({
     name: 'genesys-connector',
     logger: deps.logger,
@@ -61,6 +70,7 @@ export function createGenesysConnector(deps: GenesysConnectorDeps): { app: Expre
   return {
     app,
     internalApp,
+    drain: (graceMs) => deps.worker.stop(graceMs),
     async close() {
       await deps.worker.stop();
       deps.notifier.close();
@@ -68,6 +78,7 @@ export function createGenesysConnector(deps: GenesysConnectorDeps): { app: Expre
       deps.tokens.close();
       deps.meta.close();
       await deps.credentials.close();
+      for (const c of deps.closers ?? []) c.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import type { Deliveries } from './deliveries';
 import { DeliveryError } from './errors';
 
 export interface WorkerOptions {
-  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'retry' | 'pace'>;
+  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'release' | 'retry' | 'pace' | 'holdForCredential'>;
   deliveries: Deliveries;
   logger: Logger;
   /** A connection string for LISTEN (new work wakes the worker at once). */
@@ -14,6 +14,12 @@ export interface WorkerOptions {
   leaseMs: number;
   pollMs: number;
   retry: RetryPolicy;
+  /**
+   * A provider refused the tenant's credential of `type`: drop any copy of it kept in this
+   * process, so that the next attempt after a replacement reads the new one (usually
+   * CredentialsClient.invalidate).
+   */
+  onCredentialRefused?: (tenantId: string, type: 'meta' | 'genesys') => void;
 }
 
 /**
@@ -33,6 +39,9 @@ export class DeliveryWorker {
   /** Jobs in flight in this process, by `tenant/id`. */
   private readonly running = new Map<string, Job>();
   private heartbeat?: NodeJS.Timeout;
+  /** The claim loop's run in progress, if any (a claim it makes must be run before stopping). */
+  private pumped: Promise<void> = Promise.resolve();
+  private stopping?: Promise<void>;
 
   constructor(private readonly o: WorkerOptions) {}
 
@@ -52,6 +61,8 @@ export class DeliveryWorker {
   }
 
   private async listen(): Promise<void> {
+    // A reconnection scheduled before stop() is not made.
+    if (this.stopped) return;
     const client = new Client({ connectionString: this.o.listenUrl, application_name: 'genesys-connector-listen' });
     client.on('notification', () => this.wake());
     client.on('error', () => {
@@ -62,6 +73,10 @@ export class DeliveryWorker {
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      if (this.stopped) {
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.listener = client;
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, 'LISTEN failed; relying on polling');
@@ -95,7 +110,7 @@ export class DeliveryWorker {
       return;
     }
     this.pumping = true;
-    this.pump()
+    this.pumped = this.pump()
       .catch((err) => this.o.logger.warn({ err: (err as Error).message }, 'claiming deliveries failed'))
       .finally(() => {
         this.pumping = false;
@@ -146,10 +161,12 @@ export class DeliveryWorker {
 
   private async execute(job: Job): Promise<void> {
     const log = this.o.logger.child({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, attempt: job.attempts });
+    log.debug('claimed');
     if (job.uncertain) log.warn('retrying a delivery whose last attempt has no recorded outcome: it may reach the recipient twice');
     // This attempt stalled past its lease and another worker claimed the job: its outcome is that
     // worker's to record, and this one's writes were rolled back.
     const leaseLost = (err: LeaseLost) => log.warn({ operation: err.operation }, 'lease lost: another worker claimed this delivery again (or it was removed); nothing recorded');
+    const startedAt = new Date();
     try {
       await this.o.deliveries.deliver(job);
       log.debug('delivered');
@@ -159,6 +176,17 @@ export class DeliveryWorker {
       // accepted) leaves the outcome unknown.
       const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message, undefined, undefined, true);
       try {
+        if (e.kind === 'credential' && e.credential) {
+          // The provider refused the tenant's credential itself (Meta's 190, Genesys refusing the
+          // OAuth client): not this delivery's failure. The credential is marked invalid and the
+          // tenant's deliveries that need it wait, in order, until it is replaced.
+          this.o.onCredentialRefused?.(job.tenantId, e.credential);
+          const held = await this.o.outbox.holdForCredential(job, e.credential, `${e.code}: ${e.message}`, startedAt);
+          if (held.outcome === 'held') {
+            log.warn({ code: e.code, reason: e.message, credential: e.credential, newlyInvalid: held.newlyInvalid, heldJobs: held.heldJobs }, 'credential refused: the tenant\'s deliveries that need it are held until it is replaced');
+          } else log.info({ code: e.code, credential: e.credential }, 'credential refused, but it was replaced since the attempt began: tried again');
+          return;
+        }
         const next = afterFailure(job, { permanent: e.kind === 'permanent', retryAfterMs: e.retryAfterMs, paced: e.kind === 'paced' }, this.o.retry);
         if ('paceInMs' in next) {
           // The recipient is written to too fast (Meta's pair rate limit): its lane waits, in
@@ -181,13 +209,45 @@ export class DeliveryWorker {
     }
   }
 
-  /** Stops claiming and waits for deliveries in flight. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming and lets the deliveries in flight end, for up to `graceMs` (default: for as
+   * long as they take), their leases still renewed meanwhile. Those still running at the deadline
+   * are handed back to the queue (`outbox.release`): another replica claims them at once, in their
+   * place in their lane, instead of waiting for their leases to run out. Their attempts are
+   * abandoned (the process is about to exit; a late outcome write is fenced out once the job is
+   * claimed again) and counted uncertain on their messages, as they may have reached the provider.
+   * Idempotent: a second call waits for the first.
+   */
+  stop(graceMs = Infinity): Promise<void> {
+    return (this.stopping ??= this.drain(graceMs));
+  }
+
+  private async drain(graceMs: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.soon);
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
+    // A claim already under way still starts its jobs: wait for it, so they are waited for too.
+    await this.pumped;
+    const ended = Promise.allSettled([...this.settled]).then(() => true);
+    let deadline: NodeJS.Timeout | undefined;
+    const inTime =
+      graceMs === Infinity ? await ended : await Promise.race([ended, new Promise<boolean>((r) => (deadline = setTimeout(() => r(false), graceMs)))]);
+    clearTimeout(deadline);
     clearInterval(this.heartbeat);
-    await Promise.allSettled([...this.settled]);
-    await this.listener?.end().catch(() => undefined);
+    if (inTime) return;
+    const unfinished = [...this.running.values()];
+    try {
+      const released = await this.o.outbox.release(unfinished, `SHUTDOWN: released unfinished after ${graceMs} ms`);
+      this.o.logger.warn(
+        { released: released.map((j) => ({ tenantId: j.tenantId, jobId: j.id, attempt: j.attempts })), unfinished: unfinished.length },
+        'shutting down: deliveries still in flight handed back to the queue for another replica',
+      );
+    } catch (err) {
+      // Their leases run out instead: another replica takes them then.
+      this.o.logger.error({ err: (err as Error).message, unfinished: unfinished.length }, 'could not hand back the deliveries in flight');
+    }
   }
 }

@@ -256,7 +256,7 @@ export class Cluster {
     return Object.fromEntries([...this.members.values()].map((m) => [m.name, { peakMb: Math.round(m.peakKb / 102.4) / 10, restarts: m.restarts }]));
   }
 
-  /** Graceful stop (SIGTERM, SIGKILL after GRACE_MS), in reverse start order; then the fronts. */
+  /** Graceful stop (SIGTERM; a process still there after GRACE_MS, past SHUTDOWN_GRACE_MS and its closing, is killed), in reverse start order; then the fronts. */
   async stop(): Promise<void> {
     this.sample();
     for (const m of [...this.members.values()].reverse()) await this.kill(m.name, 'SIGTERM');

@@ -14,6 +14,7 @@ export const API_KEY_SCOPES = [
   'templates:read',
   'usage:read',
   'audit:read',
+  'notifications:read',
 ] as const;
 
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];

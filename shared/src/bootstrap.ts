@@ -5,6 +5,7 @@ import { dbTimeouts, loadConfig, type BaseConfig } from './config';
 import { Database } from './db';
 import { listen, type RunningService } from './http';
 import { createLogger, type Logger } from './logger';
+import { setNotificationLogger } from './notifications';
 
 /** How long start-up waits for Redis before serving without it, in ms. */
 const REDIS_STARTUP_WAIT_MS = 2000;
@@ -34,6 +35,12 @@ export interface ServiceDefinition<S extends z.ZodType<BaseConfig & { PORT: numb
 export interface Built {
   app: Express;
   internalApp?: Express;
+  /**
+   * Stops taking new work of the service's own (claims, subscriptions) and ends or hands back
+   * what is in flight within `graceMs` (SHUTDOWN_GRACE_MS). Runs on shutdown at the same time as
+   * the listeners stop accepting and finish their requests in flight, before `close`.
+   */
+  drain?: (graceMs: number) => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -41,7 +48,13 @@ export interface Built {
  * Starts a service the same way everywhere (plain `node`, `npm start`, Docker, tests): parse
  * the environment, connect to PostgreSQL as the unprivileged application role (refusing a
  * privileged one), open the cache, build the app, listen on PORT, and the internal app, if any,
- * on INTERNAL_PORT; `close` stops both listeners, then releases it all.
+ * on INTERNAL_PORT.
+ *
+ * `close` (runMain calls it on SIGTERM) is the graceful shutdown of a replica: both listeners stop
+ * accepting and let requests in flight finish, while the service's `drain` stops its own work
+ * (the connector: no new claims; deliveries in flight finish, or their leases are handed back to
+ * another replica), both within SHUTDOWN_GRACE_MS; then `close` releases what the service opened,
+ * and the PostgreSQL pool and the cache are closed last.
  */
 export async function startService<S extends z.ZodType<BaseConfig & { PORT: number; INTERNAL_PORT?: number }>>(
   definition: ServiceDefinition<S>,
@@ -49,6 +62,8 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
 ): Promise<RunningService> {
   const config = loadConfig(definition.configSchema, env);
   const logger = createLogger({ name: definition.name, level: config.LOG_LEVEL });
+  // Notifications raised in this process are logged with it (several services in one process: the last one's).
+  setNotificationLogger(logger);
   const db = new Database({ connectionString: config.DATABASE_URL, applicationName: definition.name, timeouts: dbTimeouts(config), namedStatements: config.DB_NAMED_STATEMENTS });
   try {
     await db.assertUnprivilegedRole();
@@ -71,19 +86,24 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
     await release();
     throw err;
   }
-  const { app, internalApp, close } = built;
+  const { app, internalApp, drain, close } = built;
+  const graceMs = config.SHUTDOWN_GRACE_MS;
   const listeners: RunningService[] = [];
   const shutdown = async () => {
-    await Promise.all(listeners.map((l) => l.close()));
+    logger.info({ graceMs }, `${definition.name} shutting down`);
+    await Promise.all([
+      ...listeners.map((l) => l.close()),
+      drain?.(graceMs).catch((err: unknown) => logger.error({ err }, 'error while draining')),
+    ]);
     await close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
     await release();
   };
   try {
     if (internalApp) {
       if (config.INTERNAL_PORT === undefined) throw new Error(`${definition.name} has internal routes but its config has no INTERNAL_PORT`);
-      listeners.push(await listen(internalApp, { port: config.INTERNAL_PORT, host: config.HOST }));
+      listeners.push(await listen(internalApp, { port: config.INTERNAL_PORT, host: config.HOST, graceMs }));
     }
-    listeners.unshift(await listen(app, { port: config.PORT, host: config.HOST }));
+    listeners.unshift(await listen(app, { port: config.PORT, host: config.HOST, graceMs }));
   } catch (err) {
     await shutdown();
     throw err;
@@ -91,5 +111,5 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
   const [main, internal] = listeners;
   let closing: Promise<void> | undefined;
   logger.info({ port: main.port, internalPort: internal?.port }, `${definition.name} listening`);
-  return { server: main.server, port: main.port, internalPort: internal?.port, close: () => (closing ??= shutdown()) };
+  return { server: main.server, port: main.port, internalPort: internal?.port, shutdownGraceMs: graceMs, close: () => (closing ??= shutdown()) };
 }

@@ -78,6 +78,15 @@ export const baseConfigSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.statementMs, 'Longest a statement of the services may run before the server cancels it (503 DATABASE_BUSY); 0: no limit'),
   DB_LOCK_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.lockMs, 'Longest a statement of the services may wait for a lock (503 DATABASE_BUSY); 0: no limit'),
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: dbTimeout(DEFAULT_DB_TIMEOUTS.idleInTransactionMs, 'Longest a transaction of the services may sit idle before the server ends its session; 0: no limit'),
+  SHUTDOWN_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(10_000)
+    .describe(
+      'On SIGTERM: how long requests in flight may finish (new ones are refused) and the connector’s deliveries in flight may end before their leases are handed to another replica; keep it below the orchestrator’s kill deadline (Kubernetes: terminationGracePeriodSeconds, 30 s)',
+    ),
   DB_NAMED_STATEMENTS: z
     .enum(['true', 'false', '1', '0'])
     .default('true')
@@ -102,6 +111,15 @@ export const baseConfigSchema = z.object({
   GENESYS_CONNECTOR_URL: z.string().url().default('http://127.0.0.1:3004').describe('Where internal services reach genesys-connector'),
   HOST: z.string().default('0.0.0.0').describe('Interface to listen on'),
   PUBLIC_BASE_URL: z.string().url().default('http://127.0.0.1:3000').describe('Public base URL of the gateway: media links handed to Genesys point here'),
+  SECURITY_EVENT_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(60)
+    .describe(
+      'gateway, webhook-service, state-manager: security events of one kind, tenant and key (bad webhook signatures, revoked or expired keys used, ...) are counted over this window and written as one audit event with the count (seconds)',
+    ),
   MEDIA_DOWNLOAD_HOSTS: z
     .string()
     .default(DEFAULT_MEDIA_DOWNLOAD_HOSTS)

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Cache } from './cache';
@@ -210,14 +210,22 @@ export interface RunningService {
   port: number;
   /** The internal listener's port, for a service with internal routes (see startService). */
   internalPort?: number;
+  /** How long `close` lets work in flight finish (SHUTDOWN_GRACE_MS), ms; runMain's exit deadline follows it. */
+  shutdownGraceMs?: number;
   close(): Promise<void>;
 }
 
+/** How long `listen`'s close lets requests in flight finish by default, ms. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
 /**
- * Listens, and closes cleanly: stops accepting, lets in-flight requests finish, then releases
- * the service's resources (`onClose`). Port 0 picks a free port (tests).
+ * Listens, and closes cleanly: stops accepting, lets in-flight requests finish for up to
+ * `graceMs` (default DEFAULT_SHUTDOWN_GRACE_MS): idle kept-alive connections are closed at once, a busy
+ * one when its response is done (answered with `Connection: close` when its headers were not
+ * sent yet), and those still busy at the deadline are cut, then releases the service's
+ * resources (`onClose`). Port 0 picks a free port (tests).
  */
-export function listen(app: Express, options: { port: number; host?: string; onClose?: () => Promise<void> }): Promise<RunningService> {
+export function listen(app: Express, options: { port: number; host?: string; graceMs?: number; onClose?: () => Promise<void> }): Promise<RunningService> {
   return new Promise((resolve, reject) => {
     const server = app.listen(options.port, options.host ?? '0.0.0.0');
     // Requests Node's parser refuses (oversized headers, garbage) still get the contract's JSON.
@@ -233,6 +241,21 @@ export function listen(app: Express, options: { port: number; host?: string; onC
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 30_000;
+    // Responses under way, so that closing can tell their clients not to keep the connection.
+    const open = new Set<ServerResponse>();
+    let draining = false;
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+      if (draining) {
+        // A request on a kept-alive connection after closing began: answered, then the connection goes.
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
+      open.add(res);
+      res.once('close', () => {
+        open.delete(res);
+        // A connection whose response went out before closing began becomes idle here: close it.
+        if (draining) setImmediate(() => server.closeIdleConnections());
+      });
+    });
     server.once('error', reject);
     server.once('listening', () => {
       const address = server.address();
@@ -243,10 +266,12 @@ export function listen(app: Express, options: { port: number; host?: string; onC
         port,
         close: () =>
           (closing ??= new Promise<void>((done) => {
+            draining = true;
             server.close(() => done());
             server.closeIdleConnections();
-            // Connections still busy after a grace period are cut rather than hold shutdown forever.
-            setTimeout(() => server.closeAllConnections(), 5_000).unref();
+            for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
+            // Connections still busy after the grace period are cut rather than hold shutdown forever.
+            setTimeout(() => server.closeAllConnections(), options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS).unref();
           }).then(() => options.onClose?.())),
       });
     });
@@ -255,13 +280,15 @@ export function listen(app: Express, options: { port: number; host?: string; onC
 
 /**
  * Entry point of a service run with plain `node <service>/dist/server.js`: starts it, exits 1
- * with the reason when it cannot start (e.g. a bad variable), closes cleanly on SIGTERM/SIGINT.
+ * with the reason when it cannot start (e.g. a bad variable), closes cleanly on SIGTERM/SIGINT
+ * (see startService: within SHUTDOWN_GRACE_MS, then closing takes a few seconds more at most;
+ * a close that hangs past both is cut by exiting 1).
  */
 export function runMain(start: () => Promise<RunningService>): void {
   start()
     .then((service) => {
       const stop = () => {
-        setTimeout(() => process.exit(1), 10_000).unref();
+        setTimeout(() => process.exit(1), (service.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) + 10_000).unref();
         service.close().then(
           () => process.exit(0),
           () => process.exit(1),

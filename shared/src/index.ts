@@ -30,3 +30,7 @@ export * from './template-view';
 export * from './agentless';
 export * from './whatsapp-signals';
 export * from './audit';
+export * from './credential-health';
+export * from './notifications';
+export * from './quotas';
+export * from './security-events';

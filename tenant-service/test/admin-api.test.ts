@@ -121,8 +121,8 @@ describe('admin authentication', () => {
 
 describe('POST /tenants', () => {
   it('creates a tenant and returns its first API key once, storing only the hash', async () => {
-    const { tenantId, apiKey, body } = await createTenant({ subdomain: `s${Date.now()}`, plan: 'pro', rateLimit: 120, metadata: { region: 'emea' } });
-    expect(body.tenant).toMatchObject({ tenantId, status: 'active', plan: 'pro', rateLimit: 120, metadata: { region: 'emea' } });
+    const { tenantId, apiKey, body } = await createTenant({ subdomain: `s${Date.now()}`, plan: 'professional', rateLimit: 120, metadata: { region: 'emea' } });
+    expect(body.tenant).toMatchObject({ tenantId, status: 'active', plan: 'professional', rateLimit: 120, metadata: { region: 'emea' } });
     expect(body.message).toEqual(expect.any(String));
     expect(apiKey).toMatch(/^sk_[A-Za-z0-9_-]{43}$/);
     const rows = await ownerQuery<{ key_hash: string; prefix: string }>(tdb, 'SELECT key_hash, prefix FROM tenant_api_keys WHERE tenant_id = $1', [tenantId]);
@@ -415,6 +415,24 @@ describe('credentials', () => {
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('PHONE_NUMBER_TAKEN');
     expect((await admin().get(`/tenants/${b.tenantId}/credentials`)).body).toEqual([]);
+  });
+
+  it('frees a number its tenant moves off (or deletes), for another tenant to take', async () => {
+    const a = await createTenant();
+    const b = await createTenant();
+    const first = metaCredentials();
+    await admin().post(`/tenants/${a.tenantId}/credentials`).send(first).expect(201);
+    const moved = metaCredentials();
+    moved.credentials.phoneNumberId = `${first.credentials.phoneNumberId}9`;
+    await admin().post(`/tenants/${a.tenantId}/credentials`).send(moved).expect(201);
+    await admin().post(`/tenants/${b.tenantId}/credentials`).send(first).expect(201);
+    expect((await admin().post(`/tenants/${b.tenantId}/credentials`).send(moved)).body.error.code).toBe('PHONE_NUMBER_TAKEN');
+    // The tenant's purge deletes its credentials.
+    await ownerQuery(tdb, 'DELETE FROM tenant_credentials WHERE tenant_id = $1', [a.tenantId]);
+    await admin().post(`/tenants/${b.tenantId}/credentials`).send(moved).expect(201);
+    expect(await ownerQuery(tdb, 'SELECT phone_number_id, tenant_id FROM phone_number_owners WHERE tenant_id IN ($1, $2)', [a.tenantId, b.tenantId])).toEqual([
+      { phone_number_id: moved.credentials.phoneNumberId, tenant_id: b.tenantId },
+    ]);
   });
 
   it.each([

@@ -1,0 +1,60 @@
+import http from 'node:http';
+import express from 'express';
+import { listen } from '@bridge/shared';
+
+/**
+ * A listener's graceful close (what SIGTERM does to every service): no new connections, requests
+ * in flight answered (and their kept-alive connections closed after them, so closing does not
+ * wait for the clients), and what is still busy at the grace deadline cut.
+ */
+function slowApp(ms: number) {
+  const app = express();
+  app.get('/slow', (_req, res) => {
+    const timer = setTimeout(() => res.json({ ok: true }), ms);
+    res.on('close', () => clearTimeout(timer));
+  });
+  return app;
+}
+
+function get(port: number, agent: http.Agent): Promise<{ status: number; connection?: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ port, host: '127.0.0.1', path: '/slow', agent }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+describe('closing a listener', () => {
+  it('answers the request in flight with Connection: close and closes without waiting for the client', async () => {
+    const service = await listen(slowApp(300), { port: 0, host: '127.0.0.1', graceMs: 10_000 });
+    const agent = new http.Agent({ keepAlive: true });
+    const inFlight = get(service.port, agent);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    const closed = service.close();
+    const res = await inFlight;
+    expect(res).toMatchObject({ status: 200, connection: 'close', body: '{"ok":true}' });
+    await closed;
+    // Well before the 10 s grace: the kept-alive connection did not hold it.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(get(service.port, new http.Agent())).rejects.toThrow(/ECONNREFUSED/);
+    agent.destroy();
+  });
+
+  it('cuts a request still running at the grace deadline', async () => {
+    const service = await listen(slowApp(30_000), { port: 0, host: '127.0.0.1', graceMs: 200 });
+    const agent = new http.Agent({ keepAlive: true });
+    const inFlight = get(service.port, agent).catch((err: Error) => err);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await service.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(String(((await inFlight) as Error).message)).toMatch(/socket hang up|ECONNRESET/);
+    agent.destroy();
+  });
+});
