@@ -239,6 +239,8 @@ async function main(config: SoakConfig): Promise<number> {
         DELIVERY_RETRY_BASE_MS: '50',
         DELIVERY_RETRY_MAX_MS: '1000',
         DELIVERY_LEASE_MS: String(LEASE_MS),
+        // A SIGTERMed replica's grace for what it has in flight, short like the lease: chaos waits for it.
+        SHUTDOWN_GRACE_MS: '3000',
         DELIVERY_POLL_MS: '100',
         BREAKER_RESET_MS: '1000',
         HTTP_TIMEOUT_MS: '10000',
