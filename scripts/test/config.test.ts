@@ -28,7 +28,7 @@ describe("the bench's settings", () => {
       e2eSeconds: 10,
       e2eDrainSeconds: 30,
       drainSeconds: 10,
-      replicaQueue: 3000,
+      replicaQueue: 5000,
       replyDriver: 'autocannon',
       cpuProf: false,
       phases: ['1', '4', '2', '3', '6'],

@@ -33,7 +33,7 @@ export const benchConfigSchema = scriptsConfigSchema
     BENCH_E2E_SECONDS: count(1, 10).describe('Phase 3: length of each direction’s run, seconds'),
     BENCH_E2E_DRAIN_SECONDS: count(1, 30).describe('Phase 3: longest wait for the last deliveries, seconds'),
     BENCH_DRAIN_SECONDS: count(0, 10).describe('Phase 3a: how long the connector works on phase 2’s backlog, seconds; 0 skips 3a'),
-    BENCH_REPLICA_QUEUE: count(1, 3000).describe('Phase 6: deliveries queued before each connector run (one, then two processes)'),
+    BENCH_REPLICA_QUEUE: count(1, 5000).describe('Phase 6: deliveries queued before each connector run (one, then two processes)'),
     BENCH_REPLY_DRIVER: z
       .enum(['autocannon', 'simulator'])
       .default('autocannon')
