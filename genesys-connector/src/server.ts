@@ -7,6 +7,7 @@ import {
   runMain,
   signMediaUrl,
   startService,
+  watchQueue,
   type ServiceContext,
 } from '@bridge/shared';
 import { createGenesysConnector, type GenesysConnectorDeps } from './app';
@@ -16,6 +17,7 @@ import { GenesysClient } from './genesys-client';
 import { GenesysTokenClient } from './genesys-token-client';
 import { MetaClient } from './meta-client';
 import { createSignalDelivery } from './signals';
+import { DeliveryMetrics, watchBreakers } from './metrics';
 import { DeliveryWorker } from './worker';
 
 /** Builds genesys-connector from the environment, starts its delivery worker and listens (3004; its queue view on INTERNAL_PORT, 4004). */
@@ -42,7 +44,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
 }
 
 /** The composition root: every collaborator, built once from the config. */
-function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig>): GenesysConnectorDeps {
+function buildDeps({ config, logger, db, cache, metrics }: ServiceContext<ConnectorConfig>): GenesysConnectorDeps {
   const ownTokens = internalTokens(config, 'genesys-connector');
   const mediaKey = mediaSigningSecret(config);
   const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken: ownTokens[0], cache });
@@ -67,7 +69,12 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     mediaUrl: (tenantId, media) => signMediaUrl({ publicBaseUrl: config.PUBLIC_BASE_URL, secret: mediaKey, tenantId, ...media }),
     signals: createSignalDelivery({ db, outbox, meta, credentials, logger }),
   });
+  metrics.watchCache('credentials', () => credentials.cacheCounts);
+  metrics.watchCache('genesys-token', () => tokens.cacheCounts);
+  watchBreakers(metrics.registry, genesys);
+  watchQueue(metrics, db, { refreshMs: config.METRICS_QUEUE_REFRESH_MS, topTenants: config.METRICS_TOP_TENANTS });
   const worker = new DeliveryWorker({
+    metrics: new DeliveryMetrics(metrics.registry, { topTenants: config.METRICS_TOP_TENANTS }),
     outbox,
     deliveries,
     logger,
@@ -79,7 +86,7 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     pollMs: config.DELIVERY_POLL_MS,
     retry: { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS, budgetMs: config.DELIVERY_RETRY_BUDGET_MS },
   });
-  return { db, cache, logger, internalCallers: { 'genesys-connector': ownTokens }, outbox, worker, credentials, tokens, genesys, meta, notifier };
+  return { db, cache, logger, metrics, internalCallers: { 'genesys-connector': ownTokens }, outbox, worker, credentials, tokens, genesys, meta, notifier };
 }
 
 if (require.main === module) runMain(() => start());

@@ -8,8 +8,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'state-manager',
       configSchema,
-      createApp: ({ config, logger, db, cache }) =>
-        createStateManager({ db, cache, logger, gatewayTokens: internalTokens(config, 'gateway'), notifier: new OutboxNotifier(db) }),
+      createApp: ({ config, logger, db, cache, metrics }) =>
+        createStateManager({ db, cache, logger, metrics, gatewayTokens: internalTokens(config, 'gateway'), notifier: new OutboxNotifier(db) }),
     },
     env,
   );
