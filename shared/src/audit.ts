@@ -22,13 +22,15 @@ export type AuditAction =
   | 'templates.synced'
   | 'mapping.written'
   | 'message.sent'
+  | 'message.retried'
+  | 'messages.retried'
   | 'security.bad_signature';
 
 export interface AuditEvent {
   /** The tenant whose chain records it; null: the platform's chain. */
   tenantId: string | null;
   action: AuditAction;
-  /** What was acted on: 'tenant:<id>', 'api_key:<id>', 'credentials:meta', 'mapping:<waId>', 'message:<id>'. */
+  /** What was acted on: 'tenant:<id>', 'api_key:<id>', 'credentials:meta', 'mapping:<waId>', 'message:<id>', 'messages:<status>' (a bulk retry). */
   target?: string;
   /** State before and after; secrets are masked here (maskSecrets) whatever the caller passes. */
   before?: unknown;

@@ -30,3 +30,4 @@ export * from './template-view';
 export * from './agentless';
 export * from './whatsapp-signals';
 export * from './audit';
+export * from './dead-letters';

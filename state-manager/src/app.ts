@@ -11,7 +11,7 @@ export interface StateManagerDeps {
   logger: Logger;
   /** GATEWAY_INTERNAL_TOKEN's tokens: /state trusts the tenant the gateway names only with one of them. */
   gatewayTokens: readonly string[];
-  /** Wakes the delivery workers after POST /messages commits; default one of its own on `db` (closed with the app). */
+  /** Wakes the delivery workers after POST /messages (or a retry) commits; default one of its own on `db` (closed with the app). */
   notifier?: Pick<OutboxNotifier, 'touch' | 'close'>;
 }
 
@@ -27,7 +27,7 @@ export function createStateManager(deps: StateManagerDeps): { app: Express; clos
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
-      app.use('/state', requireGatewayTenant(deps.gatewayTokens), jsonBody('16kb'), stateRoutes(deps.db));
+      app.use('/state', requireGatewayTenant(deps.gatewayTokens), jsonBody('16kb'), stateRoutes(deps.db, notifier));
       app.use('/templates', requireGatewayTenant(deps.gatewayTokens), templateRoutes(deps.db));
       // A text of 4,096 characters may take 16 kB and more in UTF-8.
       app.use('/messages', requireGatewayTenant(deps.gatewayTokens), jsonBody('64kb'), messageRoutes(deps.db, notifier));

@@ -1,6 +1,21 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, appError, appendAudit, auditQuerySchema, badInput, parseInput, tenantAuditPage, type AuditRow, type Database } from '@bridge/shared';
+import {
+  CUSTOMER_ID_PATTERN,
+  CUSTOMER_ID_RULE,
+  appError,
+  appendAudit,
+  auditQuerySchema,
+  badInput,
+  parseInput,
+  isMessageId,
+  retryAnswer,
+  retryMessage,
+  tenantAuditPage,
+  type AuditRow,
+  type Database,
+  type OutboxNotifier,
+} from '@bridge/shared';
 import * as repo from './repository';
 
 /**
@@ -56,8 +71,11 @@ function decodeCursor(raw: string): repo.Cursor {
 
 const mappingNotFound = () => appError('MAPPING_NOT_FOUND');
 
-/** The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant. */
-export function stateRoutes(db: Database): Router {
+/**
+ * The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant; `notifier` wakes
+ * the delivery workers after a retry commits.
+ */
+export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>): Router {
   const r = Router();
 
   r.get('/stats', async (req, res) => {
@@ -79,6 +97,17 @@ export function stateRoutes(db: Database): Router {
     const query = parseInput(messagesQuery, req.query);
     const page = await db.withTenant(tenantId, (q) => repo.messages(q, tenantId, query, query.limit, query.cursor));
     res.json({ messages: page.messages, nextCursor: page.next ?? null });
+  });
+
+  // Dead letters (issue #16): a failed or dead message sent again, at the end of its lane.
+  r.post('/messages/:id/retry', async (req, res) => {
+    const tenantId = req.tenantId!;
+    // An id that cannot exist is as unknown as another tenant's.
+    if (!isMessageId(req.params.id)) throw appError('MESSAGE_NOT_FOUND');
+    const outcome = await db.withTenant(tenantId, (q) => retryMessage(q, tenantId, req.params.id));
+    const answer = retryAnswer(outcome);
+    if (outcome.outcome === 'requeued') notifier.touch();
+    res.status(answer.status).json(answer.body);
   });
 
   r.post('/mapping', async (req, res) => {

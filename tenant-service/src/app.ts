@@ -1,8 +1,9 @@
 import type { Express } from 'express';
-import { createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness } from '@bridge/shared';
+import { OutboxNotifier, createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
 import { auditRoutes } from './audit-routes';
+import { deadLetterRoutes } from './dead-letters-routes';
 import { MetaTemplatesClient } from './meta-templates';
 import { TenantPurger, type PurgeOptions } from './purge';
 import { adminRoutes, internalRoutes } from './routes';
@@ -43,6 +44,8 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
   const retention = new AuditRetention(deps, deps.auditRetention);
   const templates = createTemplateCatalogue({ ...deps, meta: new MetaTemplatesClient(deps.meta) });
   const tenants = createTenantUseCases({ ...deps, purger, templates });
+  // Wakes the delivery workers after a dead letter is queued again.
+  const notifier = new OutboxNotifier(deps.db);
   const app = createServiceApp({
     name: 'tenant-service',
     logger: deps.logger,
@@ -58,6 +61,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
       app.use(jsonBody('64kb'));
       app.use(adminRoutes(tenants, templates));
       app.use(auditRoutes(deps.db));
+      app.use(deadLetterRoutes(deps.db, notifier));
     },
   });
   const internalApp = createInternalApp({
@@ -81,6 +85,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     internalApp,
     close: async () => {
       closing = true;
+      notifier.close();
       await Promise.all([backfill, purger.close(), templates.close(), retention.close()]);
     },
   };
