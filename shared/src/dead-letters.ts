@@ -68,8 +68,11 @@ export const RETRYABLE_STATUSES = ['failed', 'dead'] as const;
  *
  * What the message becomes: `pending`, its error cleared (the reason stays on the given-up job,
  * and in the retry's audit event). An agent reply also forgets the receipts posted for it
- * (`receipt_posted`): the Failed receipt Genesys may have had is followed by the Delivered one
- * of the new send (Genesys shows the latest receipt of a message). Parts WhatsApp had accepted
+ * (`receipt_posted`), so that the new send's receipts are posted: the agent who saw Failed then
+ * sees Delivered. (How Genesys treats a receipt after one marked `isFinalReceipt` is not
+ * documented, /work/shared/reference/genesys-open-messaging.md; the simulator takes it. Saying
+ * nothing would leave the agent with Failed for a message that arrived.) A Failed receipt of the
+ * given-up send still queued is dropped unsent (`givenUpReceipt`). Parts WhatsApp had accepted
  * before a later part failed (message_parts, in order from part 1, not failed) are not sent again:
  * the new job resumes after them, as a retried attempt does (`wamids` in its payload); the parts
  * after them are forgotten, so their new sends are recorded with their new wamids. A customer's

@@ -151,4 +151,5 @@ export const bulkRetrySchema = z
     limit: z.number().int().min(1).max(BULK_RETRY_MAX).default(100),
   })
   .strict()
-  .refine((b) => b.since.getTime() < b.until.getTime(), { path: ['until'], message: 'must be after since' });
+  // zod runs a refinement even when a field failed: only two valid times are compared.
+  .refine((b) => !(b.since instanceof Date && b.until instanceof Date) || b.since.getTime() < b.until.getTime(), { path: ['until'], message: 'must be after since' });
