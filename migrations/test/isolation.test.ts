@@ -232,6 +232,9 @@ describe('the platform functions: the only way across tenants', () => {
     'audit_page',
     'audit_verify',
     'audit_purge',
+    'audit_append_security',
+    'message_of_another_tenant',
+    'provisioned_number_tenants',
     // A trigger's (migration 1732060800160): keeps the numbers' directory as tenant_credentials changes.
     'phone_number_owners_sync',
   ];

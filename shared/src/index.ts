@@ -31,3 +31,4 @@ export * from './agentless';
 export * from './whatsapp-signals';
 export * from './audit';
 export * from './dead-letters';
+export * from './security-events';

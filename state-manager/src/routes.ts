@@ -141,19 +141,29 @@ export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'
   return r;
 }
 
+/** A recorded state without what only the platform sees (a security event's `internal`, e.g. another tenant's id). */
+function withoutInternals(state: unknown): unknown {
+  if (!state || typeof state !== 'object' || Array.isArray(state) || !('internal' in state)) return state;
+  const { internal: _internal, ...shown } = state as Record<string, unknown>;
+  return shown;
+}
+
 /**
  * An event as its tenant sees it, without the platform's internals: an admin's action is
- * `platform-admin`, with no address; the tenant's own keys' actions keep theirs.
+ * `platform-admin` and the platform's own (`platform:...`, e.g. automatic provisioning)
+ * `platform`, both with no address; a security event's `internal` part (shared/src/security-events.ts)
+ * is left out; the tenant's own keys' actions keep their address.
  */
 export function tenantAuditEvent(r: AuditRow) {
-  const platform = r.actor === 'admin' || r.actor.startsWith('admin:');
+  const admin = r.actor === 'admin' || r.actor.startsWith('admin:');
+  const platform = admin || r.actor === 'platform' || r.actor.startsWith('platform:');
   return {
     id: r.id,
-    actor: platform ? 'platform-admin' : r.actor,
+    actor: admin ? 'platform-admin' : platform ? 'platform' : r.actor,
     action: r.action,
     target: r.target,
-    before: r.before,
-    after: r.after,
+    before: withoutInternals(r.before),
+    after: withoutInternals(r.after),
     requestId: r.request_id,
     clientIp: platform ? null : r.client_ip,
     at: r.at.toISOString(),

@@ -5,8 +5,11 @@ import type { Database, MarkReadSetting, Queryable } from '@bridge/shared';
  * (`db.withTenant`), but those across tenants, which call the platform functions (`db.unscoped`).
  */
 
-/** `deleting`: DELETE /tenants/:id was answered and the purge is removing its rows; to everyone else the tenant is gone. */
-export type TenantStatus = 'active' | 'suspended' | 'deleting';
+/**
+ * `deleting`: DELETE /tenants/:id was answered and the purge is removing its rows; to everyone else the tenant is gone.
+ * `pending`: created by automatic provisioning (webhook-service, AUTO_PROVISION) for a new business number, until an admin activates it.
+ */
+export type TenantStatus = 'active' | 'suspended' | 'deleting' | 'pending';
 
 export interface TenantRow {
   tenant_id: string;
@@ -40,7 +43,7 @@ export interface Tenant {
   tenantId: string;
   name: string;
   subdomain: string | null;
-  status: 'active' | 'suspended';
+  status: 'active' | 'suspended' | 'pending';
   plan: string;
   rateLimit: number;
   metadata: Record<string, unknown>;
@@ -78,7 +81,7 @@ const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, me
 const VISIBLE = "status <> 'deleting'";
 
 /** A tenant row the admin API may show (not being deleted). */
-export type VisibleTenantRow = TenantRow & { status: 'active' | 'suspended' };
+export type VisibleTenantRow = TenantRow & { status: 'active' | 'suspended' | 'pending' };
 
 export async function insertTenant(
   db: Queryable,

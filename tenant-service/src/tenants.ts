@@ -90,7 +90,10 @@ async function checkWindowSettings(
 
 /** The audit action of a tenant update: suspending and reactivating are named as such. */
 function tenantChange(before: repo.TenantRow, after: repo.TenantRow) {
-  if (before.status !== after.status) return after.status === 'suspended' ? ('tenant.suspended' as const) : ('tenant.reactivated' as const);
+  if (before.status !== after.status) {
+    if (after.status === 'suspended') return 'tenant.suspended' as const;
+    return before.status === 'pending' ? ('tenant.activated' as const) : ('tenant.reactivated' as const);
+  }
   return 'tenant.updated' as const;
 }
 
@@ -230,6 +233,10 @@ export function createTenantUseCases(deps: TenantDeps) {
         .withTenant(tenantId, async (q) => {
           const before = await repo.findTenant(q, tenantId, { forUpdate: true });
           if (!before) return undefined;
+          // A provisioned tenant (AUTO_PROVISION) goes live only able to deliver: its held messages go to Genesys as soon as it is active.
+          if (before.status === 'pending' && patch.status === 'active' && !(await repo.listCredentials(q, tenantId, 'genesys')).length) {
+            throw appError('TENANT_NOT_READY');
+          }
           await checkWindowSettings(q, tenantId, patch, before);
           const after = (await repo.updateTenant(q, tenantId, patch))!;
           await appendAudit(q, { tenantId, action: tenantChange(before, after), target: `tenant:${tenantId}`, before: repo.toTenant(before), after: repo.toTenant(after) });

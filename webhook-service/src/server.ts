@@ -1,4 +1,4 @@
-import { CredentialsClient, OutboxNotifier, TenantDirectory, internalTokens, mediaSigningSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, OutboxNotifier, SecurityEventRecorder, TenantDirectory, internalTokens, mediaSigningSecret, runMain, startService } from '@bridge/shared';
 import { createWebhookService } from './app';
 import { configSchema } from './config';
 import { WebhookTenants } from './tenants';
@@ -12,7 +12,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       createApp: async ({ config, logger, db, cache }) => {
         const [internalToken] = internalTokens(config, 'webhook-service');
         const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken, cache });
-        const tenants = new WebhookTenants({ db, cache, credentials, directory: new TenantDirectory(db, cache) });
+        const directory = new TenantDirectory(db, cache);
+        const tenants = new WebhookTenants({ db, cache, credentials, directory });
         await Promise.all([credentials.start(), tenants.start()]);
         return createWebhookService({
           db,
@@ -26,6 +27,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           mediaDownloadHosts: config.MEDIA_DOWNLOAD_HOSTS,
           platformAppSecret: config.META_PLATFORM_APP_SECRET,
           typingIntervalMs: config.TYPING_INDICATOR_INTERVAL_MS,
+          securityEvents: new SecurityEventRecorder({ db, cache, logger, windowSeconds: config.SECURITY_EVENT_WINDOW_SECONDS }),
+          autoProvision: config.AUTO_PROVISION ? { directory } : undefined,
         });
       },
     },
