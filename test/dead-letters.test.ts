@@ -13,7 +13,7 @@ let gateway: string;
 
 beforeAll(async () => {
   // Deliveries that cannot succeed within 2 s are dead-lettered (production: 7 days).
-  bridge = await startBridge({ env: { DELIVERY_RETRY_BUDGET_MS: '2000' } });
+  bridge = await startBridge({ env: { DELIVERY_RETRY_BUDGET_MS: '2000', SECURITY_EVENT_WINDOW_SECONDS: '1' } });
   gateway = bridge.sys.urls.gateway;
 }, 30_000);
 
@@ -171,6 +171,12 @@ describe('POST /state/messages/:id/retry', () => {
       expect(res.body.error.code).toBe('MESSAGE_NOT_FOUND');
     }
     expect((await byWamid(t, dead.wamid!))?.status).toBe('dead');
+    // Asking for another tenant's message is on the asker's trail, as for GET /messages/:id.
+    const foreign = await eventually(async () => {
+      const res = await request(gateway).get('/state/audit?type=security').set('X-API-Key', other.apiKey);
+      return res.body.events?.find((e: { action: string; target: string }) => e.action === 'security.foreign_object' && e.target === `message:${dead.id}`);
+    }, 10_000, 'security.foreign_object');
+    expect(foreign.after.first).toEqual({ route: 'POST /state/messages/:id/retry' });
     const { body } = await bridge.sys.admin('post', `/tenants/${t.tenantId}/api-keys`).send({ name: 'reader', scopes: ['messages:read'] });
     const refused = await request(gateway).post(`/state/messages/${dead.id}/retry`).set('X-API-Key', body.apiKey);
     expect(refused.status).toBe(403);

@@ -29,7 +29,7 @@ export function createStateManager(deps: StateManagerDeps): { app: Express; clos
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
-      app.use('/state', requireGatewayTenant(deps.gatewayTokens), jsonBody('16kb'), stateRoutes(deps.db, notifier));
+      app.use('/state', requireGatewayTenant(deps.gatewayTokens), jsonBody('16kb'), stateRoutes(deps.db, notifier, deps.securityEvents));
       app.use('/templates', requireGatewayTenant(deps.gatewayTokens), templateRoutes(deps.db));
       // A text of 4,096 characters may take 16 kB and more in UTF-8.
       app.use('/messages', requireGatewayTenant(deps.gatewayTokens), jsonBody('64kb'), messageRoutes(deps.db, notifier, deps.securityEvents));

@@ -15,7 +15,9 @@ import {
   type AuditRow,
   type Database,
   type OutboxNotifier,
+  type SecurityEvents,
 } from '@bridge/shared';
+import { foreignObjectCheck } from './messages-routes';
 import * as repo from './repository';
 
 /**
@@ -73,10 +75,12 @@ const mappingNotFound = () => appError('MAPPING_NOT_FOUND');
 
 /**
  * The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant; `notifier` wakes
- * the delivery workers after a retry commits.
+ * the delivery workers after a retry commits; `securityEvents` records a retry of another
+ * tenant's message id (security.foreign_object, as GET /messages/:id does).
  */
-export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>): Router {
+export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>, securityEvents?: SecurityEvents): Router {
   const r = Router();
+  const checkForeign = securityEvents && foreignObjectCheck(db, securityEvents);
 
   r.get('/stats', async (req, res) => {
     const tenantId = req.tenantId!;
@@ -105,6 +109,7 @@ export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'
     // An id that cannot exist is as unknown as another tenant's.
     if (!isMessageId(req.params.id)) throw appError('MESSAGE_NOT_FOUND');
     const outcome = await db.withTenant(tenantId, (q) => retryMessage(q, tenantId, req.params.id));
+    if (outcome.outcome === 'not_found') checkForeign?.(tenantId, req.params.id, 'POST /state/messages/:id/retry');
     const answer = retryAnswer(outcome);
     if (outcome.outcome === 'requeued') notifier.touch();
     res.status(answer.status).json(answer.body);
