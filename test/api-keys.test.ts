@@ -41,6 +41,7 @@ const ROUTES: Array<{ scope: ApiKeyScope; call: (headers: Record<string, string>
   { scope: 'templates:read', call: (h) => gw().get('/templates').set(h) },
   { scope: 'usage:read', call: (h) => gw().get('/state/usage').set(h) },
   { scope: 'audit:read', call: (h) => gw().get('/state/audit').set(h) },
+  { scope: 'notifications:read', call: (h) => gw().get('/state/notifications').set(h) },
 ];
 
 describe('scopes', () => {

@@ -21,6 +21,7 @@ export const ROUTE_SCOPES: ReadonlyArray<{ method: string; path: RegExp; scope: 
   { method: 'GET', path: /^\/templates\/?$/i, scope: 'templates:read' },
   { method: 'GET', path: /^\/state\/usage\/?$/i, scope: 'usage:read' },
   { method: 'GET', path: /^\/state\/audit\/?$/i, scope: 'audit:read' },
+  { method: 'GET', path: /^\/state\/notifications\/?$/i, scope: 'notifications:read' },
   { method: 'POST', path: /^\/auth\/token\/?$/i, scope: null },
 ];
 

@@ -33,6 +33,8 @@ export interface GenesysConnectorDeps {
   genesys: GenesysClient;
   meta: MetaClient;
   notifier: OutboxNotifier;
+  /** Other collaborators to close with the service (the notification webhooks' HTTP clients). */
+  closers?: Array<{ close(): void }>;
 }
 
 /**
@@ -76,6 +78,7 @@ export function createGenesysConnector(deps: GenesysConnectorDeps): {
       deps.tokens.close();
       deps.meta.close();
       await deps.credentials.close();
+      for (const c of deps.closers ?? []) c.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from '@bridge/shared';
+import type { Queryable, Quota } from '@bridge/shared';
 import { advanceStatus, overallStatus, type OfferedChoice, type PartRef, type ReceiptsPosted } from './mapping';
 
 /**
@@ -107,14 +107,22 @@ export interface AgentReply extends TrackedMessage {
   windowPolicy: 'reject' | 'template';
   /** `tenants.reopen_template` (`{name, language}` when the policy is `template`), as stored. */
   reopenTemplate: unknown;
+  /**
+   * The used-up quota that stops agent replies (the tenant's plan says `hardLimit: block-all` and
+   * its use is over the limit: tenant_quota_use, migration 1732060800131); null: none.
+   */
+  quotaBlock: { quota: Quota; used: number; limit: number; resetsAt: string } | null;
 }
 
-/** findMessage, with the recipient's window and the tenant's policy, in the same one query. */
+/** findMessage, with the recipient's window, the tenant's policy and a used-up quota, in the same one query. */
 export async function findAgentReply(q: Queryable, tenantId: string, id: string): Promise<AgentReply | undefined> {
   const { rows } = await q.query<AgentReply>(
     `SELECT ${MESSAGE_COLUMNS},
             CASE WHEN a.moved_to IS NULL THEN c.last_inbound_at ELSE moved.last_inbound_at END AS "lastInboundAt",
-            t.window_policy AS "windowPolicy", t.reopen_template AS "reopenTemplate"
+            t.window_policy AS "windowPolicy", t.reopen_template AS "reopenTemplate",
+            (SELECT jsonb_build_object('quota', u.quota, 'used', u.used, 'limit', u.lim, 'resetsAt', u.resets_at)
+               FROM tenant_quota_use(m.tenant_id) u WHERE u.hard_limit = 'block-all' AND u.used > u.lim
+              ORDER BY u.resets_at DESC LIMIT 1) AS "quotaBlock"
        ${MESSAGE_FROM}
        JOIN tenants t ON t.tenant_id = m.tenant_id
       WHERE m.tenant_id = $1 AND m.id = $2`,

@@ -4,7 +4,7 @@ import type { Deliveries } from './deliveries';
 import { DeliveryError } from './errors';
 
 export interface WorkerOptions {
-  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'release' | 'retry' | 'pace'>;
+  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'release' | 'retry' | 'pace' | 'holdForCredential'>;
   deliveries: Deliveries;
   logger: Logger;
   /** A connection string for LISTEN (new work wakes the worker at once). */
@@ -14,6 +14,12 @@ export interface WorkerOptions {
   leaseMs: number;
   pollMs: number;
   retry: RetryPolicy;
+  /**
+   * A provider refused the tenant's credential of `type`: drop any copy of it kept in this
+   * process, so that the next attempt after a replacement reads the new one (usually
+   * CredentialsClient.invalidate).
+   */
+  onCredentialRefused?: (tenantId: string, type: 'meta' | 'genesys') => void;
 }
 
 /**
@@ -160,6 +166,7 @@ export class DeliveryWorker {
     // This attempt stalled past its lease and another worker claimed the job: its outcome is that
     // worker's to record, and this one's writes were rolled back.
     const leaseLost = (err: LeaseLost) => log.warn({ operation: err.operation }, 'lease lost: another worker claimed this delivery again (or it was removed); nothing recorded');
+    const startedAt = new Date();
     try {
       await this.o.deliveries.deliver(job);
       log.debug('delivered');
@@ -169,6 +176,17 @@ export class DeliveryWorker {
       // accepted) leaves the outcome unknown.
       const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message, undefined, undefined, true);
       try {
+        if (e.kind === 'credential' && e.credential) {
+          // The provider refused the tenant's credential itself (Meta's 190, Genesys refusing the
+          // OAuth client): not this delivery's failure. The credential is marked invalid and the
+          // tenant's deliveries that need it wait, in order, until it is replaced.
+          this.o.onCredentialRefused?.(job.tenantId, e.credential);
+          const held = await this.o.outbox.holdForCredential(job, e.credential, `${e.code}: ${e.message}`, startedAt);
+          if (held.outcome === 'held') {
+            log.warn({ code: e.code, reason: e.message, credential: e.credential, newlyInvalid: held.newlyInvalid, heldJobs: held.heldJobs }, 'credential refused: the tenant\'s deliveries that need it are held until it is replaced');
+          } else log.info({ code: e.code, credential: e.credential }, 'credential refused, but it was replaced since the attempt began: tried again');
+          return;
+        }
         const next = afterFailure(job, { permanent: e.kind === 'permanent', retryAfterMs: e.retryAfterMs, paced: e.kind === 'paced' }, this.o.retry);
         if ('paceInMs' in next) {
           // The recipient is written to too fast (Meta's pair rate limit): its lane waits, in

@@ -15,6 +15,7 @@ export const API_KEY_SCOPES = [
   'templates:read',
   'usage:read',
   'audit:read',
+  'notifications:read',
 ] as const;
 
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];

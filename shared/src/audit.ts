@@ -20,6 +20,7 @@ export type AuditAction =
   | 'tenant.reactivated'
   | 'tenant.deleted'
   | 'credentials.stored'
+  | 'credentials.verified'
   | 'api_key.created'
   | 'api_key.revoked'
   | 'templates.synced'
@@ -27,6 +28,8 @@ export type AuditAction =
   | 'message.sent'
   | 'message.retried'
   | 'messages.retried'
+  | 'plan.created'
+  | 'plan.updated'
   | SecurityAction;
 
 export interface AuditEvent {

@@ -31,4 +31,7 @@ export * from './agentless';
 export * from './whatsapp-signals';
 export * from './audit';
 export * from './dead-letters';
+export * from './credential-health';
+export * from './notifications';
+export * from './quotas';
 export * from './security-events';

@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { OutboxNotifier, createServiceApp, jsonBody, requireGatewayTenant, standardReadiness, type Cache, type Database, type Logger, type SecurityEvents } from '@bridge/shared';
 import { messageRoutes } from './messages-routes';
+import { quotaGuard } from './quota-guard';
 import { stateRoutes } from './routes';
 import { templateRoutes } from './templates-routes';
 
@@ -29,10 +30,12 @@ export function createStateManager(deps: StateManagerDeps): { app: Express; clos
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
-      app.use('/state', requireGatewayTenant(deps.gatewayTokens), jsonBody('16kb'), stateRoutes(deps.db, notifier, deps.securityEvents));
-      app.use('/templates', requireGatewayTenant(deps.gatewayTokens), templateRoutes(deps.db));
+      // Every tenant route: a used-up plan limit answers 429 QUOTA_EXCEEDED (quota-guard.ts).
+      const guard = quotaGuard(deps.db);
+      app.use('/state', requireGatewayTenant(deps.gatewayTokens), guard, jsonBody('16kb'), stateRoutes(deps.db, notifier, deps.securityEvents));
+      app.use('/templates', requireGatewayTenant(deps.gatewayTokens), guard, templateRoutes(deps.db));
       // A text of 4,096 characters may take 16 kB and more in UTF-8.
-      app.use('/messages', requireGatewayTenant(deps.gatewayTokens), jsonBody('64kb'), messageRoutes(deps.db, notifier, deps.securityEvents));
+      app.use('/messages', requireGatewayTenant(deps.gatewayTokens), guard, jsonBody('64kb'), messageRoutes(deps.db, notifier, deps.securityEvents));
     },
   });
   return {

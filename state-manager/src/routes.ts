@@ -9,6 +9,8 @@ import {
   badInput,
   parseInput,
   isMessageId,
+  listNotifications,
+  usageReport,
   retryAnswer,
   retryMessage,
   tenantAuditPage,
@@ -59,6 +61,15 @@ const messagesQuery = z
       .string()
       .refine((v) => /^\d{1,19}$/.test(v) && BigInt(v) <= MAX_BIGINT, 'is not a cursor this API returned')
       .optional(),
+  })
+  .strict();
+
+/** `GET /state/notifications`: limit (1-200, default 50), before (a notification id: the cursor), kind (e.g. quota.warning, or quota). */
+const notificationsQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    before: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a notification id').optional(),
+    kind: z.string().regex(/^[a-z][a-z0-9_.-]{0,99}$/, 'must be a notification kind like quota.warning, or its first part like quota').optional(),
   })
   .strict();
 
@@ -141,6 +152,23 @@ export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'
     const query = parseInput(auditQuerySchema, req.query);
     const rows = await db.withTenant(tenantId, (q) => tenantAuditPage(q, tenantId, query));
     res.json({ events: rows.map(tenantAuditEvent), nextBefore: rows.length === query.limit ? rows[rows.length - 1].id : null });
+  });
+
+  // This period's usage against each plan limit, with a daily breakdown (issue #13).
+  r.get('/usage', async (req, res) => {
+    const tenantId = req.tenantId!;
+    parseInput(z.object({}).strict(), req.query);
+    const report = await db.withTenant(tenantId, (q) => usageReport(q, tenantId));
+    if (!report) throw appError('TENANT_NOT_FOUND');
+    res.json(report);
+  });
+
+  // What the platform told the tenant (issue #13: quota warnings, credential problems), newest first.
+  r.get('/notifications', async (req, res) => {
+    const tenantId = req.tenantId!;
+    const query = parseInput(notificationsQuery, req.query);
+    const notifications = await db.withTenant(tenantId, (q) => listNotifications(q, tenantId, query));
+    res.json({ notifications, nextBefore: notifications.length === query.limit ? notifications[notifications.length - 1].id : null });
   });
 
   return r;

@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { OutboxNotifier, createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
+import { CredentialVerifier } from './credential-verify';
 import { auditRoutes } from './audit-routes';
 import { deadLetterRoutes } from './dead-letters-routes';
 import { MetaTemplatesClient } from './meta-templates';
@@ -28,6 +29,11 @@ export interface TenantServiceDeps {
    * and the timeout of each request (ms; default DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS).
    */
   meta: { graphUrl: string; timeoutMs?: number };
+  /**
+   * Where Genesys OAuth clients are checked by a verify (GENESYS_LOGIN_URL, `{region}` replaced);
+   * default `https://login.{region}`.
+   */
+  genesys?: { loginUrlTemplate: string };
 }
 
 /**
@@ -43,7 +49,8 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
   const purger = new TenantPurger(deps, deps.purge);
   const retention = new AuditRetention(deps, deps.auditRetention);
   const templates = createTemplateCatalogue({ ...deps, meta: new MetaTemplatesClient(deps.meta) });
-  const tenants = createTenantUseCases({ ...deps, purger, templates });
+  const verifier = new CredentialVerifier({ graphUrl: deps.meta.graphUrl, loginUrlTemplate: deps.genesys?.loginUrlTemplate ?? 'https://login.{region}' });
+  const tenants = createTenantUseCases({ ...deps, purger, templates, verifier });
   // Wakes the delivery workers after a dead letter is queued again.
   const notifier = new OutboxNotifier(deps.db);
   const app = createServiceApp({
@@ -87,6 +94,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
       closing = true;
       notifier.close();
       await Promise.all([backfill, purger.close(), templates.close(), retention.close()]);
+      verifier.close();
     },
   };
 }
