@@ -4,6 +4,8 @@ import request from 'supertest';
 import { parse as parseYaml } from 'yaml';
 import { buildTextMessage } from '@bridge/simulators';
 import { SERVICES } from '../scripts/src/system';
+import { ROUTE_SCOPES } from '../gateway/src/scopes';
+import { gatewayRouteLabel } from '../gateway/src/route-labels';
 import { ownerQuery } from './support/db';
 import { eventually, startBridge, type Bridge, type BridgeTenant } from './support/bridge';
 
@@ -136,6 +138,18 @@ describe('HTTP metrics: by route template, bounded', () => {
     // And times them: the histogram's count moves with the counter.
     expect(await value('gateway', 'http_request_duration_seconds_count', { route: '/state/mapping/:param' })).toBeGreaterThanOrEqual(20);
   }, 60_000);
+});
+
+describe("the gateway's route templates", () => {
+  it('every tenant route of the scope table has a template without raw path parts or regular-expression syntax', () => {
+    const sample = (source: string) => source.replace(/^\^/, '').replace(/\\\/\?\$$/, '').replace(/\[\^\/\]\+/g, 'x1').replace(/\\\//g, '/');
+    for (const r of ROUTE_SCOPES) {
+      const label = gatewayRouteLabel({ method: r.method, originalUrl: `${sample(r.path.source)}?q=1` } as never);
+      expect({ route: r.path.source, label }).toEqual({ route: r.path.source, label: expect.stringMatching(/^(\/[a-z]+|\/:param)+$/) });
+    }
+    expect(gatewayRouteLabel({ method: 'POST', originalUrl: '/webhook/genesys/acme' } as never)).toBe('/webhook/genesys/:tenantId');
+    expect(gatewayRouteLabel({ method: 'GET', originalUrl: '/wp-admin/setup.php' } as never)).toBeUndefined();
+  });
 });
 
 describe('domain metrics move when their event happens', () => {

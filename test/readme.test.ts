@@ -25,7 +25,7 @@ afterAll(() => sys.stop());
 
 describe('README', () => {
   it('runs the admin walk-through and the tenant API examples as written', async () => {
-    const script = [block('admin'), block('tenant')]
+    const script = [block('admin'), block('tenant'), block('quotas')]
       .join('\n')
       .replaceAll('http://localhost:3007', sys.urls['tenant-service'])
       .replaceAll('http://localhost:3000', sys.urls.gateway);
@@ -50,5 +50,9 @@ describe('README', () => {
     expect(out).toMatch(/"conversations":\[\{"waId":"16505551234"/);
     expect(out).toMatch(/"events":\[\{"id":"\d+","actor":"key:[^"]+","action":"mapping.written"/);
     expect(out).toMatch(/\{"ok":true,"events":\d+\}/);
+    expect(out).toMatch(/"name":"team","description":null,"messagesPerDay":null,"messagesPerMonth":5000/);
+    expect(out).toContain('"notificationWebhook":{"url":"https://hooks.acme.example/bridge"}');
+    expect(out).not.toContain('whsec-acme-0123456789');
+    expect(out).toMatch(/"quota":"messagesPerMonth","period":"month","used":\d+,"limit":5000/);
   });
 });

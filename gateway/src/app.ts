@@ -11,6 +11,7 @@ import {
   type Cache,
   type Database,
   type Logger,
+  type SecurityEvents,
   type TenantDirectory,
   type TenantTokenKeyring,
   type ServiceMetrics,
@@ -25,7 +26,7 @@ import { requireScope } from './scopes';
 import { createTenantResolver } from './tenant-resolver';
 import type { TokenBuckets } from './token-bucket';
 
-/** What the gateway is built from (server.ts builds them). Its `close` closes `lastUsed` and `agent`. */
+/** What the gateway is built from (server.ts builds them). Its `close` closes `lastUsed`, `securityEvents` and `agent`. */
 export interface GatewayDeps {
   /** The service's metrics registry (startService's): its HTTP requests are counted and timed by route. */
   metrics?: ServiceMetrics;
@@ -35,6 +36,8 @@ export interface GatewayDeps {
   directory: TenantDirectory;
   /** Flushed and stopped on close. */
   lastUsed: LastUsedRecorder;
+  /** Security events (revoked or expired keys used, subdomain/key mismatches), counted per key per window; closed on close. */
+  securityEvents?: SecurityEvents;
   /** Keep-alive agent to the services (see proxy.ts); destroyed on close. */
   agent: http.Agent;
   /** Verifies tenant JWTs: JWT_SECRET and JWT_PREVIOUS_SECRETS. */
@@ -78,6 +81,7 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
     baseDomain: deps.baseDomain,
     allowSubdomainOnly: deps.allowSubdomainOnly,
     onApiKeyUsed: (keyId, ip) => lastUsed.record(keyId, ip),
+    securityEvents: deps.securityEvents,
   });
   const forwardTenant: RequestHandler = (req, _res, next) => {
     req.headers[TENANT_HEADER] = req.tenant!.tenantId;
@@ -123,7 +127,7 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
   return {
     app,
     close: async () => {
-      await lastUsed.close();
+      await Promise.all([lastUsed.close(), deps.securityEvents?.close?.()]);
       agent.destroy();
     },
   };

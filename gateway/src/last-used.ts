@@ -9,7 +9,8 @@ interface Use {
 /**
  * Records when API keys were last used, and from which address, without a database write per
  * request: uses are noted in memory and written in one statement every interval (and on close).
- * Several gateways writing the same key keep the latest time, and that use's address.
+ * Several gateways writing the same key keep the latest time, and that use's address. An address
+ * a key had not been used from (among its last 20) is recorded as a security event by that write.
  */
 export class LastUsedRecorder {
   private pending = new Map<string, Use>();
@@ -53,7 +54,13 @@ export class LastUsedRecorder {
       try {
         // Keys of every tenant at once: record_api_key_use (migrations 1732060800020, 1732060800100).
         const uses = [...batch.values()];
-        await this.db.unscoped('SELECT record_api_key_use($1::uuid[], $2::timestamptz[], $3::text[])', [[...batch.keys()], uses.map((u) => u.at), uses.map((u) => u.ip)]);
+        // A key seen from an address it had not been used from is a security.key_new_ip event, written by the same statement (migration 1732060800150).
+        const [row] = await this.db.unscoped<{ news: number }>('SELECT record_api_key_use($1::uuid[], $2::timestamptz[], $3::text[]) AS news', [
+          [...batch.keys()],
+          uses.map((u) => u.at),
+          uses.map((u) => u.ip),
+        ]);
+        if (row?.news) this.logger.info({ keys: row.news }, 'API keys used from a new address (security.key_new_ip in their audit trails)');
       } catch (err) {
         // Put the uses back (keeping newer ones) so the next write retries them.
         for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { ERROR_CODES, errorBody, type Logger } from '@bridge/shared';
 
@@ -9,8 +9,18 @@ export function createAgent(): http.Agent {
 }
 
 /**
+ * The client's address as the gateway resolved it (`req.ip`: the connection's, or the
+ * X-Forwarded-For entry TRUST_PROXY_HOPS says to believe), an IPv4 client of a dual-stack socket
+ * as IPv4.
+ */
+const clientAddress = (req: Request): string | undefined => (req.ip ?? req.socket.remoteAddress)?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+
+/**
  * Forwards requests whose path starts with `prefix` to `target`, path unchanged, body unread
  * (streamed as it arrives). A service that is down or too slow → 503 in the contract's shape.
+ * The service gets `X-Forwarded-For: <client address>`, one entry, whatever the client or the
+ * proxies in front sent: the address the audit trail records (forwardedClientIp), the client's
+ * even behind an ingress (TRUST_PROXY_HOPS), not the ingress's.
  */
 export function proxyTo(prefix: string, target: string, options: { timeoutMs: number; logger: Logger; agent: http.Agent }): RequestHandler {
   return createProxyMiddleware({
@@ -20,8 +30,13 @@ export function proxyTo(prefix: string, target: string, options: { timeoutMs: nu
     agent: options.agent,
     proxyTimeout: options.timeoutMs,
     timeout: options.timeoutMs,
-    xfwd: true,
+    xfwd: false,
     on: {
+      proxyReq: (proxyReq, req) => {
+        const address = clientAddress(req as Request);
+        if (address) proxyReq.setHeader('x-forwarded-for', address);
+        else proxyReq.removeHeader('x-forwarded-for');
+      },
       error: (err, req, res) => {
         const code = (err as NodeJS.ErrnoException).code;
         options.logger.warn({ err: { code, message: err.message }, target: prefix }, 'service unavailable');

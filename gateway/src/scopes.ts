@@ -13,6 +13,7 @@ export const ROUTE_SCOPES: ReadonlyArray<{ method: string; path: RegExp; scope: 
   { method: 'GET', path: /^\/state\/stats\/?$/i, scope: 'stats:read' },
   { method: 'GET', path: /^\/state\/conversations\/?$/i, scope: 'conversations:read' },
   { method: 'GET', path: /^\/state\/messages\/?$/i, scope: 'messages:read' },
+  { method: 'POST', path: /^\/state\/messages\/[^/]+\/retry\/?$/i, scope: 'messages:retry' },
   { method: 'GET', path: /^\/messages\/[^/]+\/?$/i, scope: 'messages:read' },
   { method: 'GET', path: /^\/state\/mapping\/[^/]+\/?$/i, scope: 'mappings:read' },
   { method: 'POST', path: /^\/state\/mapping\/?$/i, scope: 'mappings:write' },
@@ -20,6 +21,7 @@ export const ROUTE_SCOPES: ReadonlyArray<{ method: string; path: RegExp; scope: 
   { method: 'GET', path: /^\/templates\/?$/i, scope: 'templates:read' },
   { method: 'GET', path: /^\/state\/usage\/?$/i, scope: 'usage:read' },
   { method: 'GET', path: /^\/state\/audit\/?$/i, scope: 'audit:read' },
+  { method: 'GET', path: /^\/state\/notifications\/?$/i, scope: 'notifications:read' },
   { method: 'POST', path: /^\/auth\/token\/?$/i, scope: null },
 ];
 

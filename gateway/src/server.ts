@@ -1,4 +1,4 @@
-import { ConfigError, TenantDirectory, TenantTokenKeyring, internalTokens, jwtSecrets, runMain, startService } from '@bridge/shared';
+import { ConfigError, SecurityEventRecorder, TenantDirectory, TenantTokenKeyring, internalTokens, jwtSecrets, runMain, startService } from '@bridge/shared';
 import { createGateway } from './app';
 import { configSchema } from './config';
 import { LastUsedRecorder } from './last-used';
@@ -24,6 +24,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           metrics,
           directory,
           lastUsed: new LastUsedRecorder(db, logger, config.LAST_USED_FLUSH_MS),
+          securityEvents: new SecurityEventRecorder({ db, cache, logger, windowSeconds: config.SECURITY_EVENT_WINDOW_SECONDS }),
           agent: createAgent(),
           jwtKeyring: new TenantTokenKeyring(secrets),
           internalToken,

@@ -1,5 +1,17 @@
 import type { Request, RequestHandler } from 'express';
-import { appError, hashApiKey, keyScopes, narrowScopes, setContextTenant, tenantSuspended, type ApiKeyEntry, type TenantDirectory, type TenantTokenKeyring } from '@bridge/shared';
+import {
+  appError,
+  hashApiKey,
+  keyScopes,
+  narrowScopes,
+  setContextTenant,
+  tenantSuspended,
+  type ApiKeyEntry,
+  type SecurityEvents,
+  type SecurityOccurrence,
+  type TenantDirectory,
+  type TenantTokenKeyring,
+} from '@bridge/shared';
 
 export type TenantAuth = 'api-key' | 'jwt' | 'subdomain';
 
@@ -39,6 +51,12 @@ export interface TenantResolverOptions {
   allowSubdomainOnly?: boolean;
   /** Told of every request authenticated by an API key or a token of one, with the client's address (to record last use without a DB write each time). */
   onApiKeyUsed?: (keyId: string, ip: string | undefined) => void;
+  /**
+   * Told of a revoked or expired key (or a token of one) used, and of credentials used on another
+   * tenant's subdomain (security events in the key's tenant's audit trail, counted per key per
+   * window: shared/src/security-events.ts). Never waits.
+   */
+  securityEvents?: SecurityEvents;
   /** The clock expiry is checked against (tests). */
   now?: () => number;
 }
@@ -76,11 +94,30 @@ export function createTenantResolver(options: TenantResolverOptions): RequestHan
   const now = options.now ?? Date.now;
   const expired = (entry: ApiKeyEntry) => !!entry.expiresAt && Date.parse(entry.expiresAt) <= now();
 
-  async function fromApiKey(apiKey: string): Promise<Credential> {
+  /** A security event about key `keyId` of `tenantId`, in that tenant's trail; the client's address and the route with it. */
+  function securityEvent(req: Request, action: SecurityOccurrence['action'], tenantId: string, keyId: string, details: Record<string, unknown>): void {
+    options.securityEvents?.record({
+      tenantId,
+      action,
+      subject: keyId,
+      actor: `key:${keyId}`,
+      target: `api_key:${keyId}`,
+      clientIp: req.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
+      details: { method: req.method, path: req.originalUrl.split('?')[0].slice(0, 200), ...details },
+    });
+  }
+
+  async function fromApiKey(req: Request, apiKey: string): Promise<Credential> {
     const entry = API_KEY_SHAPE.test(apiKey) ? await directory.apiKey(hashApiKey(apiKey)) : undefined;
     if (!entry) throw appError('INVALID_API_KEY');
-    if (!entry.active) throw appError('API_KEY_REVOKED');
-    if (expired(entry)) throw appError('API_KEY_EXPIRED');
+    if (!entry.active) {
+      securityEvent(req, 'security.revoked_key_used', entry.tenantId, entry.keyId, { via: 'api-key' });
+      throw appError('API_KEY_REVOKED');
+    }
+    if (expired(entry)) {
+      securityEvent(req, 'security.expired_key_used', entry.tenantId, entry.keyId, { via: 'api-key', expiresAt: entry.expiresAt });
+      throw appError('API_KEY_EXPIRED');
+    }
     return {
       tenantId: entry.tenantId,
       auth: 'api-key',
@@ -100,7 +137,7 @@ export function createTenantResolver(options: TenantResolverOptions): RequestHan
     if (!hasKey && !bearer && !(subdomain && options.allowSubdomainOnly)) throw appError('MISSING_CREDENTIALS');
 
     let credential: Credential | undefined;
-    if (hasKey) credential = await fromApiKey(apiKey.trim());
+    if (hasKey) credential = await fromApiKey(req, apiKey.trim());
     else if (bearer) credential = { ...options.jwtKeyring.verify(bearer), auth: 'jwt' };
 
     // A token's key is looked up alongside its tenant (both usually cached: one round trip).
@@ -109,16 +146,29 @@ export function createTenantResolver(options: TenantResolverOptions): RequestHan
       credential?.auth === 'jwt' ? directory.apiKeyById(credential.tenantId, credential.keyId!) : undefined,
     ]);
     if (!tenant) throw appError('TENANT_NOT_FOUND', subdomain ? 'No tenant for this subdomain' : 'No tenant for these credentials');
-    if (credential && credential.tenantId !== tenant.tenantId) throw appError('TENANT_MISMATCH');
+    if (credential && credential.tenantId !== tenant.tenantId) {
+      // In the credentials' tenant's trail: its key was presented at another tenant's subdomain (whose id only admins see).
+      if (credential.keyId) {
+        securityEvent(req, 'security.tenant_mismatch', credential.tenantId, credential.keyId, { via: credential.auth, subdomain, internal: { subdomainTenant: tenant.tenantId } });
+      }
+      throw appError('TENANT_MISMATCH');
+    }
     if (credential?.auth === 'jwt') {
       // Gone: revoked, deleted with its tenant, or of an earlier tenant under the same id.
-      if (!tokenKey?.active) throw appError('TOKEN_REVOKED');
-      if (expired(tokenKey)) throw appError('API_KEY_EXPIRED', 'The API key this token was issued with has expired');
+      if (!tokenKey?.active) {
+        if (tokenKey) securityEvent(req, 'security.revoked_key_used', credential.tenantId, credential.keyId!, { via: 'token' });
+        throw appError('TOKEN_REVOKED');
+      }
+      if (expired(tokenKey)) {
+        securityEvent(req, 'security.expired_key_used', credential.tenantId, credential.keyId!, { via: 'token', expiresAt: tokenKey.expiresAt });
+        throw appError('API_KEY_EXPIRED', 'The API key this token was issued with has expired');
+      }
       credential.keyRateLimit = tokenKey.rateLimit;
       // The narrower of what the token carries and what its key holds now (a token from before scopes: the key's).
       credential.scopes = narrowScopes(keyScopes(tokenKey), credential.scopes ?? keyScopes(tokenKey));
       credential.allowedOrigins = tokenKey.allowedOrigins ?? null;
     }
+    if (tenant.status === 'pending') throw appError('TENANT_PENDING');
     if (tenant.status !== 'active') throw tenantSuspended(tenant.suspendedReason);
     if (credential?.keyId) options.onApiKeyUsed?.(credential.keyId, req.ip);
     return {

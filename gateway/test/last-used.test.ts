@@ -132,3 +132,28 @@ it('on close, waits for a write in progress and writes again what that write cou
     await locker.end();
   }
 });
+
+it('two gateways flushing one key’s use from a new address at the same moment record it once (security.key_new_ip)', async () => {
+  const key = await newApiKey();
+  const db = new Database({ connectionString: tdb.appUrl });
+  const logger = createLogger({ name: 'test', level: 'silent' });
+  try {
+    const recorders = [new LastUsedRecorder(db, logger, 600_000), new LastUsedRecorder(db, logger, 600_000)];
+    for (const r of recorders) r.record(key.id, '::ffff:192.0.2.44');
+    await Promise.all(recorders.map((r) => r.close()));
+    const events = () =>
+      ownerQuery<{ ip: string; first_use: boolean; actor: string }>(
+        tdb,
+        `SELECT after->>'ip' AS ip, (after->>'firstUse')::boolean AS first_use, actor FROM audit_events WHERE action = 'security.key_new_ip' AND target = $1`,
+        [`api_key:${key.id}`],
+      );
+    expect(await events()).toEqual([{ ip: '192.0.2.44', first_use: true, actor: `key:${key.id}` }]);
+    // The same address again: no event.
+    const again = new LastUsedRecorder(db, logger, 600_000);
+    again.record(key.id, '192.0.2.44');
+    await again.close();
+    expect(await events()).toHaveLength(1);
+  } finally {
+    await db.close();
+  }
+});

@@ -36,6 +36,8 @@ export interface GenesysConnectorDeps {
   genesys: GenesysClient;
   meta: MetaClient;
   notifier: OutboxNotifier;
+  /** Other collaborators to close with the service (the notification webhooks' HTTP clients). */
+  closers?: Array<{ close(): void }>;
 }
 
 /**
@@ -81,6 +83,7 @@ export function createGenesysConnector(deps: GenesysConnectorDeps): {
       deps.tokens.close();
       deps.meta.close();
       await deps.credentials.close();
+      for (const c of deps.closers ?? []) c.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import {
   checkTemplateRequest,
   customerWindow,
+  quotaBlockReason,
   lanes,
   listTemplates,
   queueDeliveredReadMark,
@@ -51,6 +52,8 @@ export interface DeliveryDeps {
   mediaUrl: (tenantId: string, media: { mediaId: string; mimeType: string; filename?: string }) => string;
   /** Read marks and typing indicators (`to_whatsapp_signal`, signals.ts); without it they are dropped unsent. */
   signals?: (job: Job) => Promise<void>;
+  /** Tenant notifications (`to_tenant_notification`, notifications.ts); without it they are completed unsent. */
+  notifications?: (job: Job) => Promise<void>;
 }
 
 /**
@@ -212,6 +215,12 @@ export function createDeliveries(deps: DeliveryDeps) {
   async function replySends(job: Job, reply: messages.AgentReply): Promise<OutboundPlan> {
     const payload = reply.payload as GenesysOutboundMessage;
     const to = reply.recipient!;
+    const started = ((job.payload.wamids as unknown[] | undefined) ?? []).length > 0;
+    // The plan's hardLimit block-all, a quota used up: no reply goes (one already under way finishes).
+    if (reply.quotaBlock && !started) {
+      const block = { ...reply.quotaBlock, resetsAt: new Date(reply.quotaBlock.resetsAt) };
+      throw refused('QUOTA_EXCEEDED', `${quotaBlockReason(block)}, and its plan stops agent replies until then. An administrator can change the plan or its limits.`);
+    }
     const catalogue = () => db.withTenant(job.tenantId, (q) => listTemplates(q, job.tenantId));
     const command = mapOrFail('UNMAPPABLE_MESSAGE', () => agentTemplateCommand(payload));
     if (command && 'error' in command) throw refused('TEMPLATE_COMMAND_INVALID', command.error);
@@ -224,7 +233,6 @@ export function createDeliveries(deps: DeliveryDeps) {
     const sends = plan.sends;
     if (sends.length === 0) throw permanent('EMPTY_MESSAGE', 'The agent message has nothing WhatsApp can show');
     const window = customerWindow(reply.lastInboundAt);
-    const started = ((job.payload.wamids as unknown[] | undefined) ?? []).length > 0;
     if (window.windowOpen || started) return plan;
 
     const texts = sends.flatMap((s) => (s.type === 'text' ? [s.text.body] : []));
@@ -294,13 +302,16 @@ export function createDeliveries(deps: DeliveryDeps) {
     });
   }
 
-  /** The Failed receipt of a send given up (see giveUp), built when it was queued; not after a final one. */
+  /**
+   * The Failed receipt of a send given up (see giveUp), built when it was queued; not after a
+   * final one, nor once the message was retried (dead letters, shared/src/dead-letters.ts).
+   */
   async function givenUpReceipt(job: Job): Promise<void> {
     const receipt = job.payload.receipt as GenesysReceipt | undefined;
     const messageId = job.payload.messageId as string | undefined;
-    const superseded = messageId ? await db.withTenant(job.tenantId, (q) => messages.finalReceiptPosted(q, job.tenantId, messageId)) : false;
+    const superseded = messageId ? !(await db.withTenant(job.tenantId, (q) => messages.failedReceiptDue(q, job.tenantId, messageId))) : false;
     if (receipt && !superseded) await deps.genesys.send(job.tenantId, 'receipt', receipt);
-    return record(job, messageId && !superseded ? (q) => messages.recordReceiptPosted(q, job.tenantId, messageId, 'final') : undefined);
+    return record(job, messageId && !superseded ? (q) => messages.recordFailedReceiptPosted(q, job.tenantId, messageId) : undefined);
   }
 
   /**
@@ -334,6 +345,7 @@ export function createDeliveries(deps: DeliveryDeps) {
     to_genesys_receipt: toGenesysReceipt,
     to_genesys_agentless: agentlessCopies.deliver,
     to_whatsapp_signal: deps.signals ?? ((job: Job) => record(job)),
+    to_tenant_notification: deps.notifications ?? ((job: Job) => record(job)),
   };
   return { deliver: (job: Job) => handlers[job.kind](job), giveUp };
 }

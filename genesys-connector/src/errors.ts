@@ -1,3 +1,4 @@
+import type { CredentialType } from '@bridge/shared';
 import type { GenesysReasonCode, MetaErrorText, PartRef } from './mapping';
 
 /**
@@ -5,7 +6,10 @@ import type { GenesysReasonCode, MetaErrorText, PartRef } from './mapping';
  * provider's Retry-After); permanent ones are final and recorded with their reason; paced ones
  * are not failures: the provider refused only because the recipient is being written to too fast
  * (Meta's pair rate limit), and the job's lane waits `retryAfterMs` (the pair interval) before
- * trying again, without backoff (see `afterFailure`).
+ * trying again, without backoff (see `afterFailure`); `credential` ones are not failures either:
+ * the provider refused the tenant's credential itself (Meta's 190, Genesys refusing the OAuth
+ * client), and the tenant's deliveries that need it are held until it is replaced
+ * (shared/src/credential-health.ts).
  */
 export class DeliveryError extends Error {
   /** Meta's own words for the error (title, details), when Meta gave them (see describeMetaError). */
@@ -14,9 +18,11 @@ export class DeliveryError extends Error {
   part?: PartRef;
   /** The Genesys failure reason of a refusal of the bridge's own (see `refused`); Meta's errors have theirs in META_ERRORS. */
   reason?: GenesysReasonCode;
+  /** For a `credential` error: which of the tenant's credentials the provider refused. */
+  credential?: CredentialType;
 
   constructor(
-    readonly kind: 'transient' | 'permanent' | 'paced',
+    readonly kind: 'transient' | 'permanent' | 'paced' | 'credential',
     readonly code: string,
     message: string,
     readonly retryAfterMs?: number,
@@ -35,6 +41,17 @@ export const transient = (code: string, message: string, retryAfterMs?: number, 
 export const permanent = (code: string, message: string, metaCode?: number) => new DeliveryError('permanent', code, message, undefined, metaCode);
 /** The recipient is being written to too fast: try again in `waitMs`, not counted as a failure. */
 export const paced = (code: string, message: string, waitMs: number, metaCode?: number) => new DeliveryError('paced', code, message, waitMs, metaCode);
+
+/**
+ * The provider refused the tenant's `credential` itself (Meta's 190: the access token expired or
+ * was revoked; Genesys refusing the OAuth client credentials): the worker marks it invalid and
+ * holds the tenant's deliveries that need it, instead of failing or retrying them.
+ */
+export function credentialRefused(credential: CredentialType, code: string, message: string, metaCode?: number): DeliveryError {
+  const err = new DeliveryError('credential', code, message, undefined, metaCode);
+  err.credential = credential;
+  return err;
+}
 
 /**
  * Agent replies the bridge refuses itself, before any call to Meta (the agent's template command,
@@ -59,6 +76,8 @@ export const REFUSALS = {
   REOPEN_TEMPLATE_INVALID: 'MessageExpired',
   /** The customer's id is neither a phone number nor a business-scoped user id (the one rule, shared/src/ids.ts): nowhere to send. */
   INVALID_RECIPIENT: 'InvalidDestination',
+  /** The tenant's plan says `hardLimit: block-all` and one of its limits is used up (shared/src/quotas.ts). */
+  QUOTA_EXCEEDED: 'MessageNotAllowed',
 } as const satisfies Record<string, GenesysReasonCode>;
 
 export type RefusalCode = keyof typeof REFUSALS;

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import CircuitBreaker from 'opossum';
-import { createHttpClient, regionUrl, type CredentialsClient, type HttpClient } from '@bridge/shared';
-import { DeliveryError, fromNetworkError, permanent, retryAfterMs, transient } from './errors';
+import { AppError, createHttpClient, regionUrl, type CredentialsClient, type HttpClient } from '@bridge/shared';
+import { DeliveryError, credentialRefused, fromNetworkError, permanent, retryAfterMs, transient } from './errors';
 import type { GenesysTokenClient } from './genesys-token-client';
 
 export interface GenesysClientOptions {
@@ -52,8 +52,9 @@ export class GenesysClient {
         errorThresholdPercentage: 50,
         volumeThreshold: 5,
         rollingCountTimeout: 10_000,
-        // Our own mistakes (400s) say nothing about the org's health.
-        errorFilter: (err: unknown) => err instanceof DeliveryError && err.kind === 'permanent',
+        // Our own mistakes (400s) say nothing about the org's health, nor does a refused OAuth
+        // client (the tenant's deliveries to Genesys are held until it is replaced).
+        errorFilter: (err: unknown) => err instanceof DeliveryError && (err.kind === 'permanent' || err.kind === 'credential'),
       });
       breaker.on('open', () => this.opens++);
       this.breakers.set(tenantId, breaker);
@@ -148,6 +149,10 @@ export class GenesysClient {
     try {
       return await this.options.tokens.token(tenantId, rejected);
     } catch (err) {
+      // Genesys refused the tenant's OAuth client (its token endpoint's 400/401/403, e.g.
+      // invalid_client): the credential is marked invalid and the tenant's deliveries to Genesys
+      // held until it is replaced (shared/src/credential-health.ts).
+      if (err instanceof AppError && err.code === 'GENESYS_AUTH_FAILED') throw credentialRefused('genesys', 'GENESYS_CREDENTIALS_REFUSED', err.message);
       throw transient('GENESYS_TOKEN_UNAVAILABLE', `No Genesys token: ${(err as Error).message}`);
     }
   }

@@ -1,4 +1,4 @@
-import type { Queryable } from '@bridge/shared';
+import type { Queryable, Quota } from '@bridge/shared';
 import { advanceStatus, overallStatus, type OfferedChoice, type PartRef, type ReceiptsPosted } from './mapping';
 
 /**
@@ -107,14 +107,22 @@ export interface AgentReply extends TrackedMessage {
   windowPolicy: 'reject' | 'template';
   /** `tenants.reopen_template` (`{name, language}` when the policy is `template`), as stored. */
   reopenTemplate: unknown;
+  /**
+   * The used-up quota that stops agent replies (the tenant's plan says `hardLimit: block-all` and
+   * its use is over the limit: tenant_quota_use, migration 1732060800131); null: none.
+   */
+  quotaBlock: { quota: Quota; used: number; limit: number; resetsAt: string } | null;
 }
 
-/** findMessage, with the recipient's window and the tenant's policy, in the same one query. */
+/** findMessage, with the recipient's window, the tenant's policy and a used-up quota, in the same one query. */
 export async function findAgentReply(q: Queryable, tenantId: string, id: string): Promise<AgentReply | undefined> {
   const { rows } = await q.query<AgentReply>(
     `SELECT ${MESSAGE_COLUMNS},
             CASE WHEN a.moved_to IS NULL THEN c.last_inbound_at ELSE moved.last_inbound_at END AS "lastInboundAt",
-            t.window_policy AS "windowPolicy", t.reopen_template AS "reopenTemplate"
+            t.window_policy AS "windowPolicy", t.reopen_template AS "reopenTemplate",
+            (SELECT jsonb_build_object('quota', u.quota, 'used', u.used, 'limit', u.lim, 'resetsAt', u.resets_at)
+               FROM tenant_quota_use(m.tenant_id) u WHERE u.hard_limit = 'block-all' AND u.used > u.lim
+              ORDER BY u.resets_at DESC LIMIT 1) AS "quotaBlock"
        ${MESSAGE_FROM}
        JOIN tenants t ON t.tenant_id = m.tenant_id
       WHERE m.tenant_id = $1 AND m.id = $2`,
@@ -324,13 +332,25 @@ export async function recordReceiptPosted(q: Queryable, tenantId: string, messag
   );
 }
 
-/** Whether the final receipt of an agent message was posted (after it, nothing more may be). */
-export async function finalReceiptPosted(q: Queryable, tenantId: string, messageId: string): Promise<boolean> {
-  const { rows } = await q.query<{ posted: string | null }>('SELECT receipt_posted AS posted FROM message_tracking WHERE tenant_id = $1 AND id = $2', [
-    tenantId,
-    messageId,
-  ]);
-  return rows[0]?.posted === 'final';
+/**
+ * Whether the Failed receipt of a given-up agent message is still due: no final receipt posted,
+ * and the message still failed or dead (a retry, shared/src/dead-letters.ts, set it pending again:
+ * its new send's receipts follow instead).
+ */
+export async function failedReceiptDue(q: Queryable, tenantId: string, messageId: string): Promise<boolean> {
+  const { rows } = await q.query<{ posted: string | null; status: string }>(
+    'SELECT receipt_posted AS posted, status FROM message_tracking WHERE tenant_id = $1 AND id = $2',
+    [tenantId, messageId],
+  );
+  return !!rows[0] && rows[0].posted !== 'final' && (rows[0].status === 'failed' || rows[0].status === 'dead');
+}
+
+/**
+ * The Failed receipt of a given-up agent message was posted: final, unless the message was retried
+ * meanwhile (no longer failed or dead; the row lock orders this after the retry's update).
+ */
+export async function recordFailedReceiptPosted(q: Queryable, tenantId: string, messageId: string): Promise<void> {
+  await q.query(`UPDATE message_tracking SET receipt_posted = 'final' WHERE tenant_id = $1 AND id = $2 AND status IN ('failed', 'dead')`, [tenantId, messageId]);
 }
 
 /**

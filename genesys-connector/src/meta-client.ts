@@ -1,5 +1,5 @@
 import { createHttpClient, type HttpClient, type MetaCredentials } from '@bridge/shared';
-import { fromNetworkError, paced, permanent, refused, retryAfterMs, transient, type DeliveryError } from './errors';
+import { credentialRefused, fromNetworkError, paced, permanent, refused, retryAfterMs, transient, type DeliveryError } from './errors';
 import { META_PAIR_INTERVAL_MS, addressedSend, classifyMetaError, describeMetaError, metaErrorText, type MetaSendBody } from './mapping';
 
 /** Sends messages through the WhatsApp Cloud API with a tenant's token and number. */
@@ -73,7 +73,8 @@ export class MetaClient {
  * Message failed to send because more than 24 hours have passed since the customer last replied
  * to this number. (Meta #131047)". Without a Meta error object: "Meta answered HTTP <status>".
  * The pair rate limit (131056) is `paced`: the customer's lane waits `pairIntervalMs` (or a
- * longer Retry-After), not counted as a failure.
+ * longer Retry-After), not counted as a failure. A refused access token (190) is `credential`
+ * (META_TOKEN_INVALID): the tenant's Meta credential is marked invalid and its sends are held.
  */
 export function metaSendError(
   httpStatus: number,
@@ -91,7 +92,9 @@ export function metaSendError(
         : `Meta answered HTTP ${httpStatus}`;
   const kind = classifyMetaError(code, httpStatus);
   const err =
-    kind === 'paced'
+    kind === 'credential'
+      ? credentialRefused('meta', 'META_TOKEN_INVALID', text, code)
+      : kind === 'paced'
       ? paced('META_PAIR_RATE_LIMITED', text, Math.max(pairIntervalMs, retryAfterMs(retryAfter) ?? 0), code)
       : kind === 'transient'
         ? transient('META_UNAVAILABLE', text, retryAfterMs(retryAfter), code)

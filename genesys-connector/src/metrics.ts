@@ -8,9 +8,10 @@ import type { GenesysClient } from './genesys-client';
  * lane waits for Meta's pair rate limit, not a failure); `failed` (permanent: given up at once);
  * `dead` (out of retries: dead-lettered); `lease_lost` (another worker claimed it again; this
  * attempt records nothing); `unrecorded` (the outcome could not be written; the lease runs out and
- * the job is claimed again).
+ * the job is claimed again); `held` (the provider refused the tenant's credential: its deliveries
+ * wait until it is replaced).
  */
-export type DeliveryOutcome = 'delivered' | 'retried' | 'paced' | 'failed' | 'dead' | 'lease_lost' | 'unrecorded';
+export type DeliveryOutcome = 'delivered' | 'retried' | 'paced' | 'held' | 'failed' | 'dead' | 'lease_lost' | 'unrecorded';
 
 /** Tenants whose delivery counts are kept in this process at most (least recently active dropped first). */
 const TENANTS_KEPT = 10_000;
@@ -35,7 +36,7 @@ export class DeliveryMetrics {
     const registers = [registry];
     this.deliveries = new Counter({
       name: 'bridge_deliveries_total',
-      help: 'Delivery attempts by job kind and outcome (delivered, retried, paced, failed, dead, lease_lost, unrecorded)',
+      help: 'Delivery attempts by job kind and outcome (delivered, retried, paced, held, failed, dead, lease_lost, unrecorded)',
       labelNames: ['kind', 'outcome'],
       registers,
     });

@@ -18,6 +18,7 @@ import { GenesysTokenClient } from './genesys-token-client';
 import { MetaClient } from './meta-client';
 import { createSignalDelivery } from './signals';
 import { DeliveryMetrics, watchBreakers } from './metrics';
+import { NotificationWebhookClient, createNotificationDelivery } from './notifications';
 import { DeliveryWorker } from './worker';
 
 /** Builds genesys-connector from the environment, starts its delivery worker and listens (3004; its queue view on INTERNAL_PORT, 4004). */
@@ -59,6 +60,8 @@ function buildDeps({ config, logger, db, cache, metrics }: ServiceContext<Connec
   const meta = new MetaClient({ graphUrl: config.META_GRAPH_URL, timeoutMs: config.HTTP_TIMEOUT_MS, pairIntervalMs: config.META_PAIR_INTERVAL_MS });
   const outbox = createOutbox(db);
   const notifier = new OutboxNotifier(db);
+  const notificationWebhooks = new NotificationWebhookClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken: ownTokens[0] });
+  const notifications = createNotificationDelivery({ db, outbox, webhooks: notificationWebhooks, logger, timeoutMs: config.HTTP_TIMEOUT_MS });
   const deliveries = createDeliveries({
     db,
     outbox,
@@ -68,6 +71,7 @@ function buildDeps({ config, logger, db, cache, metrics }: ServiceContext<Connec
     credentials,
     mediaUrl: (tenantId, media) => signMediaUrl({ publicBaseUrl: config.PUBLIC_BASE_URL, secret: mediaKey, tenantId, ...media }),
     signals: createSignalDelivery({ db, outbox, meta, credentials, logger }),
+    notifications: notifications.deliver,
   });
   metrics.watchCache('credentials', () => credentials.cacheCounts);
   metrics.watchCache('genesys-token', () => tokens.cacheCounts);
@@ -84,9 +88,25 @@ function buildDeps({ config, logger, db, cache, metrics }: ServiceContext<Connec
     tenantConcurrency: config.DELIVERY_TENANT_CONCURRENCY,
     leaseMs: config.DELIVERY_LEASE_MS,
     pollMs: config.DELIVERY_POLL_MS,
+    // A refused credential's copy goes, so that the first attempt after its replacement reads the new one.
+    onCredentialRefused: (tenantId) => credentials.invalidate(tenantId),
     retry: { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS, budgetMs: config.DELIVERY_RETRY_BUDGET_MS },
   });
-  return { db, cache, logger, metrics, internalCallers: { 'genesys-connector': ownTokens }, outbox, worker, credentials, tokens, genesys, meta, notifier };
+  return {
+    db,
+    cache,
+    logger,
+    metrics,
+    internalCallers: { 'genesys-connector': ownTokens },
+    outbox,
+    worker,
+    credentials,
+    tokens,
+    genesys,
+    meta,
+    notifier,
+    closers: [notifications, notificationWebhooks],
+  };
 }
 
 if (require.main === module) runMain(() => start());

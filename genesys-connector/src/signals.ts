@@ -98,7 +98,10 @@ export function createSignalDelivery(deps: SignalDeliveryDeps): (job: Job) => Pr
       // holding the customer's later signals behind it in their lane for as long.
       const worthMs = signal.signal === 'typing' ? Math.min(retries.budgetMs, retries.typingFreshMs) : retries.budgetMs;
       const retry = e?.kind === 'transient' && job.attempts < retries.maxAttempts && ageMs + (e.retryAfterMs ?? 0) < worthMs;
-      if (retry) throw e;
+      // A refused access token (190) is the tenant's, not the signal's: the worker holds the
+      // tenant's Meta deliveries, this one with them (stale by the time it is released, it is
+      // dropped then).
+      if (retry || e?.kind === 'credential') throw e;
       deps.logger.info({ ...log, code: e?.code, metaCode: e?.metaCode, reason: (err as Error).message }, 'read mark or typing indicator dropped');
       return complete(job);
     }

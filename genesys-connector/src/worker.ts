@@ -5,7 +5,7 @@ import { DeliveryError } from './errors';
 import type { DeliveryMetrics, DeliveryOutcome } from './metrics';
 
 export interface WorkerOptions {
-  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'release' | 'retry' | 'pace'>;
+  outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'release' | 'retry' | 'pace' | 'holdForCredential'>;
   deliveries: Deliveries;
   logger: Logger;
   /** A connection string for LISTEN (new work wakes the worker at once). */
@@ -15,6 +15,12 @@ export interface WorkerOptions {
   leaseMs: number;
   pollMs: number;
   retry: RetryPolicy;
+  /**
+   * A provider refused the tenant's credential of `type`: drop any copy of it kept in this
+   * process, so that the next attempt after a replacement reads the new one (usually
+   * CredentialsClient.invalidate).
+   */
+  onCredentialRefused?: (tenantId: string, type: 'meta' | 'genesys') => void;
   /** Counts each attempt's outcome (bridge_deliveries_total, ...). */
   metrics?: DeliveryMetrics;
 }
@@ -168,6 +174,7 @@ export class DeliveryWorker {
       outcome('lease_lost');
       log.warn({ operation: err.operation }, 'lease lost: another worker claimed this delivery again (or it was removed); nothing recorded');
     };
+    const startedAt = new Date();
     try {
       await this.o.deliveries.deliver(job);
       outcome('delivered');
@@ -178,6 +185,18 @@ export class DeliveryWorker {
       // accepted) leaves the outcome unknown.
       const e = err instanceof DeliveryError ? err : new DeliveryError('transient', 'INTERNAL_ERROR', (err as Error).message, undefined, undefined, true);
       try {
+        if (e.kind === 'credential' && e.credential) {
+          // The provider refused the tenant's credential itself (Meta's 190, Genesys refusing the
+          // OAuth client): not this delivery's failure. The credential is marked invalid and the
+          // tenant's deliveries that need it wait, in order, until it is replaced.
+          this.o.onCredentialRefused?.(job.tenantId, e.credential);
+          const held = await this.o.outbox.holdForCredential(job, e.credential, `${e.code}: ${e.message}`, startedAt);
+          outcome(held.outcome === 'held' ? 'held' : 'retried');
+          if (held.outcome === 'held') {
+            log.warn({ code: e.code, reason: e.message, credential: e.credential, newlyInvalid: held.newlyInvalid, heldJobs: held.heldJobs }, 'credential refused: the tenant\'s deliveries that need it are held until it is replaced');
+          } else log.info({ code: e.code, credential: e.credential }, 'credential refused, but it was replaced since the attempt began: tried again');
+          return;
+        }
         const next = afterFailure(job, { permanent: e.kind === 'permanent', retryAfterMs: e.retryAfterMs, paced: e.kind === 'paced' }, this.o.retry);
         if ('paceInMs' in next) {
           // The recipient is written to too fast (Meta's pair rate limit): its lane waits, in

@@ -1,5 +1,7 @@
+import { appError } from '@bridge/shared';
 import { metaError } from '@bridge/simulators';
-import { genesysErrorText } from '../src/genesys-client';
+import { DeliveryError } from '../src/errors';
+import { GenesysClient, genesysErrorText } from '../src/genesys-client';
 import { metaSendError } from '../src/meta-client';
 
 /**
@@ -57,5 +59,60 @@ describe('an answer Genesys refused', () => {
   it('no body: the HTTP status', () => {
     expect(genesysErrorText(503, undefined)).toBe('Genesys answered HTTP 503');
     expect(genesysErrorText(503, '<html>')).toBe('Genesys answered HTTP 503');
+  });
+});
+
+describe('a refused credential (credential health)', () => {
+  it("Meta's 190: a `credential` error of the tenant's Meta credential, not the message's failure", () => {
+    const res = metaError(190);
+    const err = metaSendError(res.status, (res.body as { error: Parameters<typeof metaSendError>[1] }).error);
+    expect(err).toMatchObject({ kind: 'credential', credential: 'meta', code: 'META_TOKEN_INVALID', metaCode: 190 });
+    expect(err.message).toContain('(Meta #190)');
+  });
+
+  it("Genesys refusing the OAuth client at its token endpoint: a `credential` error of the tenant's Genesys credential, without a call to the API", async () => {
+    const client = new GenesysClient({
+      credentials: { genesys: async () => ({ clientId: 'c', clientSecret: 'secret-secret', region: 'mypurecloud.ie', integrationId: 'i-1', webhookSecret: 'w'.repeat(16) }) },
+      tokens: {
+        token: async () => {
+          throw appError('GENESYS_AUTH_FAILED', "Genesys refused this tenant's OAuth client credentials (invalid_client)");
+        },
+      },
+      apiUrlTemplate: 'http://127.0.0.1:9',
+      timeoutMs: 1000,
+      breakerResetMs: 1000,
+    });
+    try {
+      const err = await client.send('tenant-a', 'message', {}).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(DeliveryError);
+      expect(err).toMatchObject({ kind: 'credential', credential: 'genesys', code: 'GENESYS_CREDENTIALS_REFUSED', message: expect.stringContaining('invalid_client') });
+      // Refusals do not open the tenant's circuit: after many, the next is still a refusal, not CIRCUIT_OPEN.
+      for (let i = 0; i < 10; i++) await client.send('tenant-a', 'message', {}).catch(() => undefined);
+      expect(client.isOpen('tenant-a')).toBe(false);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('anything else from the token broker stays transient', async () => {
+    const client = new GenesysClient({
+      credentials: { genesys: async () => ({ clientId: 'c', clientSecret: 'secret-secret', region: 'mypurecloud.ie', integrationId: 'i-1', webhookSecret: 'w'.repeat(16) }) },
+      tokens: {
+        token: async () => {
+          throw appError('GENESYS_UNAVAILABLE');
+        },
+      },
+      apiUrlTemplate: 'http://127.0.0.1:9',
+      timeoutMs: 1000,
+      breakerResetMs: 1000,
+    });
+    try {
+      await expect(client.send('tenant-a', 'message', {})).rejects.toMatchObject({ kind: 'transient', code: 'GENESYS_TOKEN_UNAVAILABLE' });
+    } finally {
+      client.close();
+    }
   });
 });

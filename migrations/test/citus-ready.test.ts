@@ -32,6 +32,7 @@ const WITHOUT_TENANT: Record<string, string> = {
   pgmigrations: 'the migrations applied (node-pg-migrate’s bookkeeping)',
   audit_anchors: 'where each audit chain starts after the retention purge, the platform’s chain included',
   unclaimed_webhook_changes: 'Meta changes for numbers no tenant owns yet: held until one claims the number, so owned by none',
+  plans: 'the plans tenants are on (their limits, migration 1732060800131): platform data every tenant’s plan names (under Citus, a reference table beside tenants)',
 };
 
 const q = <T>(sql: string) => ownerQuery<T>(tdb, sql);

@@ -25,6 +25,8 @@ const TENANT_TABLES = [
   'api_idempotency_keys',
   'agentless_echoes',
   'audit_events',
+  'tenant_notifications',
+  'tenant_usage_monthly',
 ];
 
 let tdb: TestDatabase;
@@ -58,6 +60,7 @@ beforeAll(async () => {
     await ownerQuery(tdb, `INSERT INTO api_idempotency_keys (tenant_id, key, request_hash, message_id) VALUES ($1, 'k1', repeat('a', 64), 1)`, [t]);
     await ownerQuery(tdb, `INSERT INTO agentless_echoes (tenant_id, message_id, wa_id, text_hash) VALUES ($1, 1, '15550000000', repeat('b', 64))`, [t]);
     await ownerQuery(tdb, `INSERT INTO audit_events (tenant_id, actor, action, at, prev_hash, hash) VALUES ($1, 'admin', 'tenant.created', now(), repeat('0', 64), repeat('c', 64))`, [t]);
+    await ownerQuery(tdb, `INSERT INTO tenant_notifications (tenant_id, kind, key, severity, message) VALUES ($1, 'quota.warning', 'k', 'warning', 'm')`, [t]);
   }
   // Each tenant's WABA; a change held for each tenant's number and WABA, and one nobody owns.
   await ownerQuery(tdb, `UPDATE tenant_credentials SET waba_id = 'waba-' || phone_number_id`);
@@ -232,6 +235,10 @@ describe('the platform functions: the only way across tenants', () => {
     'audit_page',
     'audit_verify',
     'audit_purge',
+    'plan_apply_rate_limit',
+    'audit_append_security',
+    'message_of_another_tenant',
+    'provisioned_number_tenants',
     // A trigger's (migration 1732060800160): keeps the numbers' directory as tenant_credentials changes.
     'phone_number_owners_sync',
   ];
@@ -261,14 +268,14 @@ describe('the platform functions: the only way across tenants', () => {
 
   it('api_key_by_hash: the tenant and the key’s state for one hash, nothing for any other', async () => {
     const rows = await db.query('SELECT * FROM api_key_by_hash($1)', [await keyHashOf('tenant-a')]);
-    // A key inserted without scopes gets the read scopes (migration 1732060800100).
+    // A key inserted without scopes gets the read scopes (migration 1732060800100, notifications:read from 1732060800130).
     expect(rows).toEqual([
       {
         id: expect.any(String),
         tenant_id: 'tenant-a',
         is_active: true,
         rate_limit: null,
-        scopes: ['stats:read', 'conversations:read', 'messages:read', 'mappings:read', 'templates:read', 'usage:read', 'audit:read'],
+        scopes: ['stats:read', 'conversations:read', 'messages:read', 'mappings:read', 'templates:read', 'usage:read', 'audit:read', 'notifications:read'],
         expires_at: null,
         allowed_origins: null,
       },

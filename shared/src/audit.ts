@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { currentContext } from './context';
 import type { Database, Queryable } from './db';
+import type { SecurityAction } from './security-events';
 
 /**
  * The audit trail (issue #13; table audit_events, migration 1732060800110): an append-only hash
@@ -12,23 +13,30 @@ import type { Database, Queryable } from './db';
 /** What an event records. Names are `<object>.<verb>`; security events start with `security.`. */
 export type AuditAction =
   | 'tenant.created'
+  | 'tenant.provisioned'
+  | 'tenant.activated'
   | 'tenant.updated'
   | 'tenant.suspended'
   | 'tenant.reactivated'
   | 'tenant.deleted'
   | 'credentials.stored'
+  | 'credentials.verified'
   | 'api_key.created'
   | 'api_key.revoked'
   | 'templates.synced'
   | 'mapping.written'
   | 'message.sent'
-  | 'security.bad_signature';
+  | 'message.retried'
+  | 'messages.retried'
+  | 'plan.created'
+  | 'plan.updated'
+  | SecurityAction;
 
 export interface AuditEvent {
   /** The tenant whose chain records it; null: the platform's chain. */
   tenantId: string | null;
   action: AuditAction;
-  /** What was acted on: 'tenant:<id>', 'api_key:<id>', 'credentials:meta', 'mapping:<waId>', 'message:<id>'. */
+  /** What was acted on: 'tenant:<id>', 'api_key:<id>', 'credentials:meta', 'mapping:<waId>', 'message:<id>', 'messages:<status>' (a bulk retry). */
   target?: string;
   /** State before and after; secrets are masked here (maskSecrets) whatever the caller passes. */
   before?: unknown;
@@ -164,7 +172,8 @@ export async function purgeAuditEvents(db: Database, cutoff: Date, maxRows: numb
 
 /**
  * The address a request came from when it came through the gateway: the last X-Forwarded-For
- * entry, the one the gateway appended (its proxy sets xfwd); only meaningful once the gateway's
+ * entry (the gateway's proxy sends exactly one, the client's address as it resolved it, behind
+ * TRUST_PROXY_HOPS proxies too: gateway/src/proxy.ts); only meaningful once the gateway's
  * internal token was checked.
  */
 export function forwardedClientIp(req: Request): string | undefined {

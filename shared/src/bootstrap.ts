@@ -6,6 +6,7 @@ import { Database } from './db';
 import { listen, type RunningService } from './http';
 import { createLogger, type Logger } from './logger';
 import { ServiceMetrics, metricsApp, metricsPort } from './metrics';
+import { setNotificationLogger } from './notifications';
 
 /** How long start-up waits for Redis before serving without it, in ms. */
 const REDIS_STARTUP_WAIT_MS = 2000;
@@ -64,6 +65,8 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
 ): Promise<RunningService> {
   const config = loadConfig(definition.configSchema, env);
   const logger = createLogger({ name: definition.name, level: config.LOG_LEVEL });
+  // Notifications raised in this process are logged with it (several services in one process: the last one's).
+  setNotificationLogger(logger);
   const db = new Database({ connectionString: config.DATABASE_URL, applicationName: definition.name, timeouts: dbTimeouts(config), namedStatements: config.DB_NAMED_STATEMENTS });
   try {
     await db.assertUnprivilegedRole();

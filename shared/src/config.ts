@@ -111,6 +111,15 @@ export const baseConfigSchema = z.object({
   GENESYS_CONNECTOR_URL: z.string().url().default('http://127.0.0.1:3004').describe('Where internal services reach genesys-connector'),
   HOST: z.string().default('0.0.0.0').describe('Interface to listen on'),
   PUBLIC_BASE_URL: z.string().url().default('http://127.0.0.1:3000').describe('Public base URL of the gateway: media links handed to Genesys point here'),
+  SECURITY_EVENT_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(60)
+    .describe(
+      'gateway, webhook-service, state-manager: security events of one kind, tenant and key (bad webhook signatures, revoked or expired keys used, ...) are counted over this window and written as one audit event with the count (seconds)',
+    ),
   MEDIA_DOWNLOAD_HOSTS: z
     .string()
     .default(DEFAULT_MEDIA_DOWNLOAD_HOSTS)

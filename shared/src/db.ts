@@ -112,6 +112,14 @@ export class Database {
     });
   }
 
+  /**
+   * Runs `fn` in a transaction of no tenant: every tenant table shows it no rows. For the
+   * platform's own data (plans) and its audit chain (appendAudit with tenantId null).
+   */
+  withoutTenant<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN', fn);
+  }
+
   /** Runs `fn` in a transaction that sees only `tenantId`'s rows. */
   withTenant<T>(tenantId: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
     if (!tenantId) throw new Error('withTenant requires a tenant id');

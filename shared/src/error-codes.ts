@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   TENANT_MISMATCH: { status: 403, message: 'These credentials belong to another tenant than this subdomain' },
   TENANT_NOT_FOUND: { status: 404, message: 'Tenant not found' },
   TENANT_SUSPENDED: { status: 423, message: 'This tenant is suspended' },
+  /** A plan limit (issue #13: messages per day or month, new conversations per month) is used up; Retry-After: seconds to the period's end. */
+  QUOTA_EXCEEDED: { status: 429, message: 'A plan limit of this tenant is used up until its period ends' },
+  TENANT_PENDING: { status: 423, message: 'This tenant is pending: an admin activates it once its credentials are stored' },
   RATE_LIMITED: { status: 429, message: 'Too many requests: the rate limit for this tenant or key was reached' },
   CLIENT_RATE_LIMITED: { status: 429, message: 'Too many requests from this address; try again later' },
   TOO_MANY_AUTH_FAILURES: { status: 429, message: 'Too many failed authentications from this address; try again later' },
@@ -70,8 +73,14 @@ export const ERROR_CODES = {
   CREDENTIALS_NOT_FOUND: { status: 404, message: 'No credentials of this type for this tenant' },
   API_KEY_NOT_FOUND: { status: 404, message: 'API key not found' },
   TENANT_EXISTS: { status: 409, message: 'A tenant with this tenantId already exists' },
+  TENANT_NOT_READY: { status: 409, message: 'This pending tenant has no Genesys credentials yet: store them before activating it' },
   TENANT_BEING_DELETED: { status: 409, message: 'A deleted tenant with this tenantId is still being purged; create it again once GET /tenants/:tenantId/deletion says done' },
   DELETION_NOT_FOUND: { status: 404, message: 'No deletion of this tenant was requested' },
+  /** Plans (issue #13): GET/PATCH /plans/:name of a plan that does not exist; POST /plans of a name taken. */
+  PLAN_NOT_FOUND: { status: 404, message: 'No plan of this name' },
+  PLAN_EXISTS: { status: 409, message: 'A plan of this name already exists' },
+  /** Internal route: the tenant has no notification webhook (shared/src/notifications.ts). */
+  NOTIFICATION_WEBHOOK_NOT_SET: { status: 404, message: 'This tenant has no notification webhook' },
   SUBDOMAIN_TAKEN: { status: 409, message: 'This subdomain belongs to another tenant' },
   PHONE_NUMBER_TAKEN: { status: 409, message: 'This phoneNumberId belongs to another tenant' },
 
@@ -92,6 +101,8 @@ export const ERROR_CODES = {
   WINDOW_CLOSED: { status: 422, message: "The customer's 24-hour window is closed: only a template can be sent" },
   IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'This Idempotency-Key was used with another request body' },
   MESSAGE_NOT_FOUND: { status: 404, message: 'No such message' },
+  /** Dead letters (issue #16): only a failed or dead message is sent again; the message names its status. */
+  MESSAGE_NOT_RETRYABLE: { status: 409, message: 'Only a failed or dead message can be retried' },
 
   // webhook-service: webhooks.
   INVALID_SIGNATURE: { status: 401, message: 'X-Hub-Signature-256 does not match' },

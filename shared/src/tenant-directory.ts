@@ -59,7 +59,8 @@ const toKeyEntry = (r: DirectoryKeyRow | undefined): ApiKeyEntry | undefined => 
 
 export interface TenantEntry {
   tenantId: string;
-  status: 'active' | 'suspended';
+  /** `pending`: created by automatic provisioning, not yet activated by an admin (423 TENANT_PENDING). */
+  status: 'active' | 'suspended' | 'pending';
   rateLimit: number;
   subdomain: string | null;
   /**
@@ -199,7 +200,7 @@ export class TenantDirectory {
   tenant(tenantId: string): Promise<TenantEntry | undefined> {
     return this.cached(keys.tenant(tenantId), () =>
       this.db.withTenant(tenantId, async (q) => {
-        const { rows } = await q.query<{ status: 'active' | 'suspended'; rate_limit: number; subdomain: string | null; suspended_reason: string | null }>({
+        const { rows } = await q.query<{ status: TenantEntry['status']; rate_limit: number; subdomain: string | null; suspended_reason: string | null }>({
           ...TENANT_BY_ID,
           values: [tenantId],
         });

@@ -17,7 +17,9 @@ import {
   type Database,
   type OutboxNotifier,
   type Queryable,
+  type SecurityEvents,
   appendAudit,
+  currentContext,
 } from '@bridge/shared';
 import * as repo from './proactive';
 
@@ -86,6 +88,41 @@ function canonicalJson(value: unknown): string {
 const messageNotFound = () => appError('MESSAGE_NOT_FOUND');
 const MAX_BIGINT = 2n ** 63n - 1n;
 
+/** Checks for another tenant's object running at once at most; beyond, a 404 is not checked (a flood costs no more queries). */
+const MAX_FOREIGN_CHECKS = 8;
+
+/**
+ * After a 404 for message `id`: whether it is another tenant's (message_of_another_tenant,
+ * migration 1732060800150), and if so a security.foreign_object event in the asking tenant's
+ * trail (the owner's id only for admins, under `internal`), counted per key per window. Runs
+ * after the answer, never awaited: the 404 takes the same time whoever owns the id. At most
+ * MAX_FOREIGN_CHECKS at once.
+ */
+export function foreignObjectCheck(db: Database, events: SecurityEvents) {
+  let running = 0;
+  /** `route`: the route asked, as the event names it (e.g. `GET /messages/:id`). */
+  return (tenantId: string, id: string, route = 'GET /messages/:id'): void => {
+    if (running >= MAX_FOREIGN_CHECKS) return;
+    running++;
+    const ctx = currentContext();
+    const occurrence = { requestId: ctx?.requestId, clientIp: ctx?.clientIp, actor: ctx?.actor ?? 'unknown' };
+    db.unscoped<{ owner: string | null }>('SELECT message_of_another_tenant($1, $2::bigint) AS owner', [tenantId, id])
+      .then(([row]) => {
+        if (!row?.owner) return;
+        events.record({
+          tenantId,
+          action: 'security.foreign_object',
+          subject: occurrence.actor,
+          target: `message:${id}`,
+          details: { route, internal: { ownerTenant: row.owner } },
+          ...occurrence,
+        });
+      })
+      .catch(() => undefined)
+      .finally(() => running--);
+  };
+}
+
 /** Thrown inside the transaction when another request bound the Idempotency-Key first: rolls it back. */
 class KeyTaken extends Error {}
 
@@ -96,9 +133,11 @@ class KeyTaken extends Error {}
  * requireGatewayTenant; `notifier` wakes the delivery workers after a commit.
  *
  * Errors: 400 VALIDATION_ERROR naming the field (or `Idempotency-Key`); 409 META_NOT_CONFIGURED,
- * IDEMPOTENCY_KEY_REUSED; 422 TEMPLATE_* (with the catalogue's reason), WINDOW_CLOSED; 404 MESSAGE_NOT_FOUND.
+ * IDEMPOTENCY_KEY_REUSED; 422 TEMPLATE_* (with the catalogue's reason), WINDOW_CLOSED; 404 MESSAGE_NOT_FOUND
+ * (also for another tenant's message id, which `securityEvents` then records: foreignObjectCheck).
  */
-export function messageRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>): Router {
+export function messageRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>, securityEvents?: SecurityEvents): Router {
+  const checkForeign = securityEvents && foreignObjectCheck(db, securityEvents);
   const r = Router();
 
   /** The answer for a key already bound: its message again (same body), or 409 (another body). */
@@ -169,7 +208,10 @@ export function messageRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touc
     // An id that cannot exist is as unknown as another tenant's.
     if (!/^\d{1,19}$/.test(id) || BigInt(id) > MAX_BIGINT) throw messageNotFound();
     const message = await db.withTenant(tenantId, (q) => repo.findProactiveMessage(q, tenantId, id));
-    if (!message) throw messageNotFound();
+    if (!message) {
+      checkForeign?.(tenantId, id);
+      throw messageNotFound();
+    }
     res.json(message);
   });
 

@@ -1,6 +1,25 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, appError, appendAudit, auditQuerySchema, badInput, parseInput, tenantAuditPage, type AuditRow, type Database } from '@bridge/shared';
+import {
+  CUSTOMER_ID_PATTERN,
+  CUSTOMER_ID_RULE,
+  appError,
+  appendAudit,
+  auditQuerySchema,
+  badInput,
+  parseInput,
+  isMessageId,
+  listNotifications,
+  usageReport,
+  retryAnswer,
+  retryMessage,
+  tenantAuditPage,
+  type AuditRow,
+  type Database,
+  type OutboxNotifier,
+  type SecurityEvents,
+} from '@bridge/shared';
+import { foreignObjectCheck } from './messages-routes';
 import * as repo from './repository';
 
 /**
@@ -45,6 +64,15 @@ const messagesQuery = z
   })
   .strict();
 
+/** `GET /state/notifications`: limit (1-200, default 50), before (a notification id: the cursor), kind (e.g. quota.warning, or quota). */
+const notificationsQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    before: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a notification id').optional(),
+    kind: z.string().regex(/^[a-z][a-z0-9_.-]{0,99}$/, 'must be a notification kind like quota.warning, or its first part like quota').optional(),
+  })
+  .strict();
+
 const encodeCursor = (c: repo.Cursor) => Buffer.from(`${c.us}.${c.waId}`, 'utf8').toString('base64url');
 
 function decodeCursor(raw: string): repo.Cursor {
@@ -56,9 +84,14 @@ function decodeCursor(raw: string): repo.Cursor {
 
 const mappingNotFound = () => appError('MAPPING_NOT_FOUND');
 
-/** The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant. */
-export function stateRoutes(db: Database): Router {
+/**
+ * The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant; `notifier` wakes
+ * the delivery workers after a retry commits; `securityEvents` records a retry of another
+ * tenant's message id (security.foreign_object, as GET /messages/:id does).
+ */
+export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>, securityEvents?: SecurityEvents): Router {
   const r = Router();
+  const checkForeign = securityEvents && foreignObjectCheck(db, securityEvents);
 
   r.get('/stats', async (req, res) => {
     const tenantId = req.tenantId!;
@@ -79,6 +112,18 @@ export function stateRoutes(db: Database): Router {
     const query = parseInput(messagesQuery, req.query);
     const page = await db.withTenant(tenantId, (q) => repo.messages(q, tenantId, query, query.limit, query.cursor));
     res.json({ messages: page.messages, nextCursor: page.next ?? null });
+  });
+
+  // Dead letters (issue #16): a failed or dead message sent again, at the end of its lane.
+  r.post('/messages/:id/retry', async (req, res) => {
+    const tenantId = req.tenantId!;
+    // An id that cannot exist is as unknown as another tenant's.
+    if (!isMessageId(req.params.id)) throw appError('MESSAGE_NOT_FOUND');
+    const outcome = await db.withTenant(tenantId, (q) => retryMessage(q, tenantId, req.params.id));
+    if (outcome.outcome === 'not_found') checkForeign?.(tenantId, req.params.id, 'POST /state/messages/:id/retry');
+    const answer = retryAnswer(outcome);
+    if (outcome.outcome === 'requeued') notifier.touch();
+    res.status(answer.status).json(answer.body);
   });
 
   r.post('/mapping', async (req, res) => {
@@ -109,22 +154,49 @@ export function stateRoutes(db: Database): Router {
     res.json({ events: rows.map(tenantAuditEvent), nextBefore: rows.length === query.limit ? rows[rows.length - 1].id : null });
   });
 
+  // This period's usage against each plan limit, with a daily breakdown (issue #13).
+  r.get('/usage', async (req, res) => {
+    const tenantId = req.tenantId!;
+    parseInput(z.object({}).strict(), req.query);
+    const report = await db.withTenant(tenantId, (q) => usageReport(q, tenantId));
+    if (!report) throw appError('TENANT_NOT_FOUND');
+    res.json(report);
+  });
+
+  // What the platform told the tenant (issue #13: quota warnings, credential problems), newest first.
+  r.get('/notifications', async (req, res) => {
+    const tenantId = req.tenantId!;
+    const query = parseInput(notificationsQuery, req.query);
+    const notifications = await db.withTenant(tenantId, (q) => listNotifications(q, tenantId, query));
+    res.json({ notifications, nextBefore: notifications.length === query.limit ? notifications[notifications.length - 1].id : null });
+  });
+
   return r;
+}
+
+/** A recorded state without what only the platform sees (a security event's `internal`, e.g. another tenant's id). */
+function withoutInternals(state: unknown): unknown {
+  if (!state || typeof state !== 'object' || Array.isArray(state) || !('internal' in state)) return state;
+  const { internal: _internal, ...shown } = state as Record<string, unknown>;
+  return shown;
 }
 
 /**
  * An event as its tenant sees it, without the platform's internals: an admin's action is
- * `platform-admin`, with no address; the tenant's own keys' actions keep theirs.
+ * `platform-admin` and the platform's own (`platform:...`, e.g. automatic provisioning)
+ * `platform`, both with no address; a security event's `internal` part (shared/src/security-events.ts)
+ * is left out; the tenant's own keys' actions keep their address.
  */
 export function tenantAuditEvent(r: AuditRow) {
-  const platform = r.actor === 'admin' || r.actor.startsWith('admin:');
+  const admin = r.actor === 'admin' || r.actor.startsWith('admin:');
+  const platform = admin || r.actor === 'platform' || r.actor.startsWith('platform:');
   return {
     id: r.id,
-    actor: platform ? 'platform-admin' : r.actor,
+    actor: admin ? 'platform-admin' : platform ? 'platform' : r.actor,
     action: r.action,
     target: r.target,
-    before: r.before,
-    after: r.after,
+    before: withoutInternals(r.before),
+    after: withoutInternals(r.after),
     requestId: r.request_id,
     clientIp: platform ? null : r.client_ip,
     at: r.at.toISOString(),

@@ -1,4 +1,4 @@
-import { OutboxNotifier, internalTokens, runMain, startService } from '@bridge/shared';
+import { OutboxNotifier, SecurityEventRecorder, internalTokens, runMain, startService } from '@bridge/shared';
 import { createStateManager } from './app';
 import { configSchema } from './config';
 
@@ -9,7 +9,15 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
       name: 'state-manager',
       configSchema,
       createApp: ({ config, logger, db, cache, metrics }) =>
-        createStateManager({ db, cache, logger, metrics, gatewayTokens: internalTokens(config, 'gateway'), notifier: new OutboxNotifier(db) }),
+        createStateManager({
+          db,
+          cache,
+          logger,
+          metrics,
+          gatewayTokens: internalTokens(config, 'gateway'),
+          notifier: new OutboxNotifier(db),
+          securityEvents: new SecurityEventRecorder({ db, cache, logger, windowSeconds: config.SECURITY_EVENT_WINDOW_SECONDS }),
+        }),
     },
     env,
   );

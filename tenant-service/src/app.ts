@@ -1,8 +1,10 @@
 import type { Express } from 'express';
-import { createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness, type ServiceMetrics } from '@bridge/shared';
+import { OutboxNotifier, createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness, type ServiceMetrics } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
+import { CredentialVerifier } from './credential-verify';
 import { auditRoutes } from './audit-routes';
+import { deadLetterRoutes } from './dead-letters-routes';
 import { MetaTemplatesClient } from './meta-templates';
 import { TenantPurger, type PurgeOptions } from './purge';
 import { adminRoutes, internalRoutes } from './routes';
@@ -29,6 +31,11 @@ export interface TenantServiceDeps {
    * and the timeout of each request (ms; default DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS).
    */
   meta: { graphUrl: string; timeoutMs?: number };
+  /**
+   * Where Genesys OAuth clients are checked by a verify (GENESYS_LOGIN_URL, `{region}` replaced);
+   * default `https://login.{region}`.
+   */
+  genesys?: { loginUrlTemplate: string };
 }
 
 /**
@@ -44,7 +51,10 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
   const purger = new TenantPurger(deps, deps.purge);
   const retention = new AuditRetention(deps, deps.auditRetention);
   const templates = createTemplateCatalogue({ ...deps, meta: new MetaTemplatesClient(deps.meta) });
-  const tenants = createTenantUseCases({ ...deps, purger, templates });
+  const verifier = new CredentialVerifier({ graphUrl: deps.meta.graphUrl, loginUrlTemplate: deps.genesys?.loginUrlTemplate ?? 'https://login.{region}' });
+  const tenants = createTenantUseCases({ ...deps, purger, templates, verifier });
+  // Wakes the delivery workers after a dead letter is queued again.
+  const notifier = new OutboxNotifier(deps.db);
   const app = createServiceApp({
     name: 'tenant-service',
     metrics: deps.metrics,
@@ -61,6 +71,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
       app.use(jsonBody('64kb'));
       app.use(adminRoutes(tenants, templates));
       app.use(auditRoutes(deps.db));
+      app.use(deadLetterRoutes(deps.db, notifier));
     },
   });
   const internalApp = createInternalApp({
@@ -85,7 +96,9 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     internalApp,
     close: async () => {
       closing = true;
+      notifier.close();
       await Promise.all([backfill, purger.close(), templates.close(), retention.close()]);
+      verifier.close();
     },
   };
 }

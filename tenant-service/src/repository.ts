@@ -1,12 +1,15 @@
-import type { Database, MarkReadSetting, Queryable } from '@bridge/shared';
+import { CREDENTIAL_HEALTH_COLUMNS, type CredentialHealthRow, type Database, type MarkReadSetting, type Queryable } from '@bridge/shared';
 
 /**
  * SQL for tenants, their credentials and API keys. Every function runs inside a unit of work
  * (`db.withTenant`), but those across tenants, which call the platform functions (`db.unscoped`).
  */
 
-/** `deleting`: DELETE /tenants/:id was answered and the purge is removing its rows; to everyone else the tenant is gone. */
-export type TenantStatus = 'active' | 'suspended' | 'deleting';
+/**
+ * `deleting`: DELETE /tenants/:id was answered and the purge is removing its rows; to everyone else the tenant is gone.
+ * `pending`: created by automatic provisioning (webhook-service, AUTO_PROVISION) for a new business number, until an admin activates it.
+ */
+export type TenantStatus = 'active' | 'suspended' | 'deleting' | 'pending';
 
 export interface TenantRow {
   tenant_id: string;
@@ -25,6 +28,10 @@ export interface TenantRow {
   suspended_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  /** The notification webhook's URL (migration 1732060800130); read by the single-tenant queries (ONE_TENANT_COLUMNS), not by the list. */
+  notification_url?: string | null;
+  /** Overrides of the plan's limits (migration 1732060800131); read by the single-tenant queries too. */
+  quota_overrides?: Record<string, unknown>;
 }
 
 /** What an agent's free text after the customer's 24-hour window becomes (migration 1732060800050). */
@@ -40,7 +47,7 @@ export interface Tenant {
   tenantId: string;
   name: string;
   subdomain: string | null;
-  status: 'active' | 'suspended';
+  status: 'active' | 'suspended' | 'pending';
   plan: string;
   rateLimit: number;
   metadata: Record<string, unknown>;
@@ -51,6 +58,10 @@ export interface Tenant {
   suspendedReason: string | null;
   /** When it was suspended (ISO 8601); null while active. */
   suspendedAt: string | null;
+  /** Where the tenant's notifications are POSTed (the secret is never shown); null: nowhere. Shown by GET /tenants/:id, not the list. */
+  notificationWebhook?: { url: string } | null;
+  /** Overrides of the plan's limits for this tenant (shared/src/quotas.ts); shown by GET /tenants/:id, not the list. */
+  quotaOverrides?: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
 }
@@ -68,17 +79,21 @@ export const toTenant = (r: TenantRow & { status: Tenant['status'] }): Tenant =>
   markRead: r.mark_read,
   suspendedReason: r.suspended_reason,
   suspendedAt: r.suspended_at?.toISOString() ?? null,
+  ...(r.notification_url !== undefined ? { notificationWebhook: r.notification_url ? { url: r.notification_url } : null } : {}),
+  ...(r.quota_overrides !== undefined ? { quotaOverrides: r.quota_overrides } : {}),
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
 
 const TENANT_COLUMNS = 'tenant_id, name, subdomain, status, plan, rate_limit, metadata, window_policy, reopen_template, mark_read, suspended_reason, suspended_at, created_at, updated_at';
+/** One tenant's columns: the list's (tenants_page) and those only GET /tenants/:id shows. */
+const ONE_TENANT_COLUMNS = `${TENANT_COLUMNS}, notification_url, quota_overrides`;
 
 /** A tenant being deleted is not found by any of the functions below but `tenantStatus`. */
 const VISIBLE = "status <> 'deleting'";
 
 /** A tenant row the admin API may show (not being deleted). */
-export type VisibleTenantRow = TenantRow & { status: 'active' | 'suspended' };
+export type VisibleTenantRow = TenantRow & { status: 'active' | 'suspended' | 'pending' };
 
 export async function insertTenant(
   db: Queryable,
@@ -92,13 +107,15 @@ export async function insertTenant(
     windowPolicy?: WindowPolicy;
     reopenTemplate?: ReopenTemplate | null;
     markRead?: MarkReadSetting;
+    /** Overrides of the plan's limits (the rate limit follows the plan, or apiRequestsPerMinute here). */
+    quotaOverrides?: Record<string, unknown>;
   },
 ): Promise<VisibleTenantRow> {
   const { rows } = await db.query<VisibleTenantRow>(
-    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata, window_policy, reopen_template, mark_read)
+    `INSERT INTO tenants (tenant_id, name, subdomain, plan, rate_limit, metadata, window_policy, reopen_template, mark_read, quota_overrides)
      VALUES ($1, $2, $3, COALESCE($4, 'standard'), COALESCE($5, 600), COALESCE($6, '{}'::jsonb), COALESCE($7, 'reject'), $8::jsonb,
-             COALESCE($9, 'on-agent-activity'))
-     RETURNING ${TENANT_COLUMNS}`,
+             COALESCE($9, 'on-agent-activity'), COALESCE($10::jsonb, '{}'::jsonb))
+     RETURNING ${ONE_TENANT_COLUMNS}`,
     [
       t.tenantId,
       t.name,
@@ -109,6 +126,7 @@ export async function insertTenant(
       t.windowPolicy ?? null,
       t.reopenTemplate ? JSON.stringify(t.reopenTemplate) : null,
       t.markRead ?? null,
+      t.quotaOverrides ? JSON.stringify(t.quotaOverrides) : null,
     ],
   );
   return rows[0];
@@ -116,7 +134,7 @@ export async function insertTenant(
 
 export async function findTenant(db: Queryable, tenantId: string, options: { forUpdate?: boolean } = {}): Promise<VisibleTenantRow | undefined> {
   const { rows } = await db.query<VisibleTenantRow>(
-    `SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1 AND ${VISIBLE}${options.forUpdate ? ' FOR UPDATE' : ''}`,
+    `SELECT ${ONE_TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1 AND ${VISIBLE}${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [tenantId],
   );
   return rows[0];
@@ -152,6 +170,8 @@ export async function updateTenant(
     windowPolicy?: WindowPolicy;
     reopenTemplate?: ReopenTemplate | null;
     markRead?: MarkReadSetting;
+    /** Replaces the overrides of the plan's limits. */
+    quotaOverrides?: Record<string, unknown>;
   },
 ): Promise<VisibleTenantRow | undefined> {
   const { rows } = await db.query<VisibleTenantRow>(
@@ -165,6 +185,7 @@ export async function updateTenant(
         window_policy   = COALESCE($9, window_policy),
         reopen_template = CASE WHEN $10 THEN $11::jsonb ELSE reopen_template END,
         mark_read       = COALESCE($12, mark_read),
+        quota_overrides = COALESCE($14::jsonb, quota_overrides),
         -- Suspending records the reason (a new one replaces the old) and, if it was active, the
         -- time; reactivating clears both.
         suspended_reason = CASE $7 WHEN 'suspended' THEN COALESCE($13, suspended_reason) WHEN 'active' THEN NULL ELSE suspended_reason END,
@@ -172,7 +193,7 @@ export async function updateTenant(
                                    WHEN 'active' THEN NULL ELSE suspended_at END,
         updated_at = now()
       WHERE tenant_id = $1 AND ${VISIBLE}
-      RETURNING ${TENANT_COLUMNS}`,
+      RETURNING ${ONE_TENANT_COLUMNS}`,
     [
       tenantId,
       patch.name ?? null,
@@ -187,9 +208,36 @@ export async function updateTenant(
       patch.reopenTemplate ? JSON.stringify(patch.reopenTemplate) : null,
       patch.markRead ?? null,
       patch.reason ?? null,
+      patch.quotaOverrides ? JSON.stringify(patch.quotaOverrides) : null,
     ],
   );
   return rows[0];
+}
+
+/**
+ * Sets (or with null removes) the tenant's notification webhook: its URL and its secret, encrypted
+ * by the caller. Returns the row's new URL; undefined when there is no such visible tenant.
+ */
+export async function setNotificationWebhook(db: Queryable, tenantId: string, webhook: { url: string; encryptedSecret: Buffer } | null): Promise<string | null | undefined> {
+  const { rows } = await db.query<{ notification_url: string | null }>(
+    `UPDATE tenants SET notification_url = $2, notification_secret = $3, updated_at = now() WHERE tenant_id = $1 AND ${VISIBLE} RETURNING notification_url`,
+    [tenantId, webhook?.url ?? null, webhook?.encryptedSecret ?? null],
+  );
+  return rows[0]?.notification_url;
+}
+
+/** The tenant's notification webhook (its secret still encrypted); undefined: none set, or no such tenant. */
+export async function findNotificationWebhook(db: Queryable, tenantId: string, options: { forUpdate?: boolean } = {}): Promise<{ url: string; encryptedSecret: Buffer } | undefined> {
+  const { rows } = await db.query<{ notification_url: string; notification_secret: Buffer }>(
+    `SELECT notification_url, notification_secret FROM tenants WHERE tenant_id = $1 AND ${VISIBLE} AND notification_url IS NOT NULL${options.forUpdate ? ' FOR UPDATE' : ''}`,
+    [tenantId],
+  );
+  return rows[0] && { url: rows[0].notification_url, encryptedSecret: rows[0].notification_secret };
+}
+
+/** The notification webhook's secret re-encrypted (key rotation); the URL and the secret itself do not change. */
+export async function replaceNotificationSecret(db: Queryable, tenantId: string, encryptedSecret: Buffer): Promise<void> {
+  await db.query('UPDATE tenants SET notification_secret = $2 WHERE tenant_id = $1 AND notification_url IS NOT NULL', [tenantId, encryptedSecret]);
 }
 
 /**
@@ -239,7 +287,7 @@ export async function findDeletion(db: Queryable, tenantId: string): Promise<Del
   return rows[0];
 }
 
-export interface CredentialRow {
+export interface CredentialRow extends CredentialHealthRow {
   tenant_id: string;
   type: 'meta' | 'genesys';
   encrypted: Buffer;
@@ -268,8 +316,9 @@ export async function upsertCredentials(
      ON CONFLICT (tenant_id, type) DO UPDATE SET
        encrypted = EXCLUDED.encrypted, phone_number_id = EXCLUDED.phone_number_id, waba_id = EXCLUDED.waba_id,
        region = EXCLUDED.region, integration_id = EXCLUDED.integration_id, client_id = EXCLUDED.client_id,
-       verify_token_hash = EXCLUDED.verify_token_hash, updated_at = now()
-     RETURNING tenant_id, type, encrypted, created_at, updated_at`,
+       verify_token_hash = EXCLUDED.verify_token_hash, updated_at = now(),
+       status = 'valid', invalid_reason = NULL, invalid_at = NULL, verified_at = NULL, restored_at = NULL
+     RETURNING tenant_id, type, encrypted, created_at, updated_at, ${CREDENTIAL_HEALTH_COLUMNS}`,
     [c.tenantId, c.type, c.encrypted, c.phoneNumberId ?? null, c.wabaId ?? null, c.region ?? null, c.integrationId ?? null, c.clientId ?? null, c.verifyTokenHash ?? null],
   );
   return rows[0];
@@ -300,7 +349,7 @@ export async function setVerifyTokenHash(db: Queryable, tenantId: string, verify
 
 export async function listCredentials(db: Queryable, tenantId: string, type?: string, options: { forUpdate?: boolean } = {}): Promise<CredentialRow[]> {
   const { rows } = await db.query<CredentialRow>(
-    `SELECT tenant_id, type, encrypted, created_at, updated_at FROM tenant_credentials
+    `SELECT tenant_id, type, encrypted, created_at, updated_at, ${CREDENTIAL_HEALTH_COLUMNS} FROM tenant_credentials
       WHERE tenant_id = $1 AND ($2::text IS NULL OR type = $2) ORDER BY type${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [tenantId, type ?? null],
   );

@@ -1,12 +1,18 @@
 import { Router } from 'express';
 import { appError, parseInput, credentialTypeSchema, credentialsBodySchema, templateListQuerySchema, type CredentialType, type InternalCaller } from '@bridge/shared';
-import { createApiKeySchema, createTenantSchema, listQuerySchema, tenantIdSchema, unclaimedQuerySchema, updateTenantSchema } from './schemas';
+import { createApiKeySchema, createPlanSchema, createTenantSchema, listQuerySchema, planNameSchema, tenantIdSchema, unclaimedQuerySchema, updatePlanSchema, updateTenantSchema } from './schemas';
 import type { TemplateCatalogue } from './templates';
 import type { TenantUseCases } from './tenants';
 
 /** A path tenant id that cannot exist is simply not found. */
 function tenantParam(value: string): string {
   if (!tenantIdSchema.safeParse(value).success) throw appError('TENANT_NOT_FOUND');
+  return value;
+}
+
+/** A path plan name that cannot exist is simply not found. */
+function planParam(value: string): string {
+  if (!planNameSchema.safeParse(value).success) throw appError('PLAN_NOT_FOUND');
   return value;
 }
 
@@ -41,6 +47,28 @@ export function adminRoutes(tenants: TenantUseCases, templates: TemplateCatalogu
     res.json(await tenants.getDeletion(tenantParam(req.params.tenantId)));
   });
 
+  // This period's usage against each plan limit, with a daily breakdown (issue #13).
+  r.get('/tenants/:tenantId/usage', async (req, res) => {
+    res.json(await tenants.getUsage(tenantParam(req.params.tenantId)));
+  });
+
+  // Plans (issue #13): the limits tenants are held to.
+  r.get('/plans', async (_req, res) => {
+    res.json(await tenants.plans.listPlans());
+  });
+
+  r.post('/plans', async (req, res) => {
+    res.status(201).json(await tenants.plans.createPlan(parseInput(createPlanSchema, req.body)));
+  });
+
+  r.get('/plans/:name', async (req, res) => {
+    res.json(await tenants.plans.getPlan(planParam(req.params.name)));
+  });
+
+  r.patch('/plans/:name', async (req, res) => {
+    res.json(await tenants.plans.updatePlan(planParam(req.params.name), parseInput(updatePlanSchema, req.body)));
+  });
+
   r.get('/unclaimed-changes', async (req, res) => {
     res.json(await tenants.listUnclaimedChanges(parseInput(unclaimedQuerySchema, req.query)));
   });
@@ -51,6 +79,12 @@ export function adminRoutes(tenants: TenantUseCases, templates: TemplateCatalogu
 
   r.get('/tenants/:tenantId/credentials', async (req, res) => {
     res.json(await tenants.listCredentials(tenantParam(req.params.tenantId)));
+  });
+
+  // A live check with the provider; 200 with what it found (ok, or the problem), no secrets.
+  r.post('/tenants/:tenantId/credentials/:type/verify', async (req, res) => {
+    const tenantId = tenantParam(req.params.tenantId);
+    res.json(await tenants.verifyCredentials(tenantId, parseInput(credentialTypeSchema, req.params.type)));
   });
 
   // Synchronous: answers once Meta's whole listing is stored (or with why it could not be).
@@ -101,6 +135,14 @@ export function internalRoutes(tenants: TenantUseCases): Router {
     if (!CREDENTIAL_READERS[type].includes(res.locals.internalCaller)) throw appError('INVALID_INTERNAL_TOKEN');
     res.set('Cache-Control', 'no-store');
     res.json(await tenants.readCredentials(tenantParam(req.params.tenantId), type));
+  });
+  // Where, and with which secret, genesys-connector POSTs the tenant's notifications (404 NOTIFICATION_WEBHOOK_NOT_SET: none).
+  r.get('/tenants/:tenantId/notification-webhook', async (req, res) => {
+    if (res.locals.internalCaller !== 'genesys-connector') throw appError('INVALID_INTERNAL_TOKEN');
+    res.set('Cache-Control', 'no-store');
+    const webhook = await tenants.readNotificationWebhook(tenantParam(req.params.tenantId));
+    if (!webhook) throw appError('NOTIFICATION_WEBHOOK_NOT_SET');
+    res.json(webhook);
   });
   return r;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, MARK_READ_SETTINGS, isApiKeyScope, originProblem, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
+import { PLAN_NAME_PATTERN, quotaLimitsShape, quotaOverridesSchema, API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, MARK_READ_SETTINGS, isApiKeyScope, originProblem, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema, BULK_RETRY_MAX, RETRYABLE_STATUSES } from '@bridge/shared';
 
 /** Subdomains that name the platform itself, never a tenant. */
 const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
@@ -11,7 +11,7 @@ const subdomain = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits, hyphens')
   .refine((s) => !RESERVED_SUBDOMAINS.has(s), 'is reserved');
-const plan = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be 1-32 lowercase letters, digits, _ or -');
+const plan = z.string().regex(PLAN_NAME_PATTERN, 'must be 1-32 lowercase letters, digits, _ or -');
 const rateLimit = z.number().int().min(1).max(1_000_000).describe('requests per minute');
 /** What an agent's free text after the customer's 24-hour window becomes: a Failed receipt, or the re-open template. */
 const windowPolicy = z.enum(['reject', 'template'], { message: 'must be reject or template' });
@@ -24,6 +24,31 @@ const reopenTemplate = z
   .strict();
 /** When the customer's messages get blue ticks (shared/src/whatsapp-signals.ts): on the agent's activity, on delivery to Genesys, or never. */
 const markRead = z.enum(MARK_READ_SETTINGS, { message: `must be one of ${MARK_READ_SETTINGS.join(', ')}` });
+/**
+ * Where the tenant's notifications are POSTed (shared/src/notifications.ts) and the secret that
+ * signs them (X-Bridge-Signature-256). The URL: https, or http to a loopback host (local tests);
+ * no credentials in it. The secret is never shown again; null removes the webhook.
+ */
+const notificationWebhook = z
+  .object({
+    url: z
+      .string()
+      .max(2000)
+      .superRefine((u, ctx) => {
+        let url: URL;
+        try {
+          url = new URL(u);
+        } catch {
+          return ctx.addIssue({ code: 'custom', message: 'must be a URL like https://example.com/hooks/bridge' });
+        }
+        const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) ctx.addIssue({ code: 'custom', message: 'must use https (http only to a loopback host)' });
+        if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry a user or password' });
+      }),
+    secret: z.string().min(16, 'must be at least 16 characters').max(256),
+  })
+  .strict();
+
 const metadata = z
   .record(z.string().max(100), z.unknown())
   .refine((m) => JSON.stringify(m).length <= 16_384, 'must serialise to at most 16 KB');
@@ -72,6 +97,9 @@ export const createTenantSchema = z
     windowPolicy: windowPolicy.optional(),
     reopenTemplate: reopenTemplate.nullable().optional(),
     markRead: markRead.optional(),
+    notificationWebhook: notificationWebhook.nullable().optional(),
+    /** Overrides of the plan's limits for this tenant (shared/src/quotas.ts). */
+    quotaOverrides: quotaOverridesSchema.optional(),
     /** The scopes of the tenant's first key (default: the read scopes, DEFAULT_API_KEY_SCOPES). */
     apiKeyScopes: apiKeyScopes.optional(),
   })
@@ -93,6 +121,9 @@ export const updateTenantSchema = z
     windowPolicy: windowPolicy.optional(),
     reopenTemplate: reopenTemplate.nullable().optional(),
     markRead: markRead.optional(),
+    notificationWebhook: notificationWebhook.nullable().optional(),
+    /** Replaces the tenant's overrides of its plan's limits ({} removes them all). */
+    quotaOverrides: quotaOverridesSchema.optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change')
@@ -134,6 +165,51 @@ export const listQuerySchema = z
   })
   .strict();
 
+/** `POST /plans`: a name, the API rate limit; limits left out are unlimited; hardLimit default block-api. */
+export const createPlanSchema = z
+  .object({
+    name: plan,
+    description: z.string().trim().min(1).max(500).optional(),
+    messagesPerDay: quotaLimitsShape.messagesPerDay.optional(),
+    messagesPerMonth: quotaLimitsShape.messagesPerMonth.optional(),
+    conversationsPerMonth: quotaLimitsShape.conversationsPerMonth.optional(),
+    apiRequestsPerMinute: quotaLimitsShape.apiRequestsPerMinute,
+    hardLimit: quotaLimitsShape.hardLimit.default('block-api'),
+  })
+  .strict();
+
+/** `PATCH /plans/:name`: the fields to change (a limit set to null: unlimited). */
+export const updatePlanSchema = z
+  .object({
+    description: z.string().trim().min(1).max(500).nullable().optional(),
+    messagesPerDay: quotaLimitsShape.messagesPerDay.optional(),
+    messagesPerMonth: quotaLimitsShape.messagesPerMonth.optional(),
+    conversationsPerMonth: quotaLimitsShape.conversationsPerMonth.optional(),
+    apiRequestsPerMinute: quotaLimitsShape.apiRequestsPerMinute.optional(),
+    hardLimit: quotaLimitsShape.hardLimit.optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'must name at least one field to change');
+
+export const planNameSchema = plan;
+export type CreatePlanInput = z.infer<typeof createPlanSchema>;
+export type UpdatePlanInput = z.infer<typeof updatePlanSchema>;
 export type CreateTenantInput = z.infer<typeof createTenantSchema>;
 export type UpdateTenantInput = z.infer<typeof updateTenantSchema>;
 export type CredentialsInput = z.infer<typeof credentialsBodySchema>;
+
+/**
+ * The bulk retry of dead letters (issue #16, POST /tenants/:id/messages/retry): the tenant's
+ * messages in `status` given up in [since, until) (ISO 8601 times with an offset), oldest
+ * first, at most `limit` (1 to BULK_RETRY_MAX = 1000; default 100) per call.
+ */
+export const bulkRetrySchema = z
+  .object({
+    status: z.enum(RETRYABLE_STATUSES, { message: 'must be failed or dead' }),
+    since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time, e.g. 2026-11-30T08:00:00Z' }).transform((v) => new Date(v)),
+    until: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time, e.g. 2026-11-30T18:00:00Z' }).transform((v) => new Date(v)),
+    limit: z.number().int().min(1).max(BULK_RETRY_MAX).default(100),
+  })
+  .strict()
+  // zod runs a refinement even when a field failed: only two valid times are compared.
+  .refine((b) => !(b.since instanceof Date && b.until instanceof Date) || b.since.getTime() < b.until.getTime(), { path: ['until'], message: 'must be after since' });

@@ -3,6 +3,9 @@ import {
   appError,
   appendAudit,
   badInput,
+  credentialHealth,
+  credentialStored,
+  credentialVerified,
   checkTemplateRequest,
   listTemplates,
   templateParameters,
@@ -18,14 +21,19 @@ import {
   type CredentialType,
   type Database,
   type ErrorCode,
+  type GenesysCredentials,
+  type MetaCredentials,
   type Logger,
   type Queryable,
   type TenantEntry,
   type TenantEvent,
   DEFAULT_API_KEY_SCOPES,
   keyEntryOf,
+  usageReport,
 } from '@bridge/shared';
+import type { CredentialVerifier } from './credential-verify';
 import * as repo from './repository';
+import { createPlanUseCases, findPlan, planNames, type RateLimitChange } from './plans';
 import type { CreateApiKeyInput, CreateTenantInput, CredentialsInput, UpdateTenantInput } from './schemas';
 
 export interface TenantDeps {
@@ -37,6 +45,8 @@ export interface TenantDeps {
   purger?: { wake(): void };
   /** The template catalogue, synced in the background once Meta credentials are stored (without it: only on demand). */
   templates?: { syncInBackground(tenantId: string): void };
+  /** The live checks of `verifyCredentials` (without it, verifying answers 503 CREDENTIALS_UNAVAILABLE). */
+  verifier?: Pick<CredentialVerifier, 'meta' | 'genesys'>;
 }
 
 /** Unique constraints → the contract's 409s. */
@@ -88,14 +98,41 @@ async function checkWindowSettings(
   throw appError(check.problem, `reopenTemplate: ${check.reason}`);
 }
 
+/** A plan a tenant is to be on must exist: else 400 naming the plans there are. */
+async function checkPlan(q: Queryable, plan: string | undefined): Promise<void> {
+  if (plan === undefined || (await findPlan(q, plan))) return;
+  throw badInput('plan', `no plan named ${plan} (the plans: ${(await planNames(q)).join(', ')}; an admin creates one with POST /plans)`);
+}
+
+/**
+ * The overrides a tenant will have: `given` replaces `stored` wholesale when given; a `rateLimit`
+ * (the tenant's own API rate limit, as before plans) is its apiRequestsPerMinute override.
+ * Undefined: unchanged.
+ */
+function overridesOf(given: Record<string, unknown> | undefined, rateLimit: number | undefined, stored?: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (given === undefined && rateLimit === undefined) return undefined;
+  const base = { ...(given ?? stored ?? {}) };
+  if (rateLimit !== undefined) base.apiRequestsPerMinute = rateLimit;
+  return base;
+}
+
 /** The audit action of a tenant update: suspending and reactivating are named as such. */
 function tenantChange(before: repo.TenantRow, after: repo.TenantRow) {
-  if (before.status !== after.status) return after.status === 'suspended' ? ('tenant.suspended' as const) : ('tenant.reactivated' as const);
+  if (before.status !== after.status) {
+    if (after.status === 'suspended') return 'tenant.suspended' as const;
+    return before.status === 'pending' ? ('tenant.activated' as const) : ('tenant.reactivated' as const);
+  }
   return 'tenant.updated' as const;
 }
 
 /** An API key as the audit trail records it (never the key or its hash). */
 const keyAudit = (k: repo.ApiKeyRow) => ({ id: k.id, prefix: k.prefix, name: k.name, isActive: k.is_active, rateLimit: k.rate_limit, ...keyTerms(k) });
+
+/** The cipher's type label (AAD) of a notification webhook's secret. */
+const NOTIFICATION_WEBHOOK = 'notification-webhook' as const;
+
+/** What the audit trail records of a notification webhook change: its URL, and that a secret was set (masked by appendAudit). */
+const webhookAudit = (w: { url: string; secret: string } | null | undefined) => (w === undefined ? {} : { notificationWebhook: w && { url: w.url, secret: w.secret } });
 
 /** Failed tenant-change broadcasts kept for retrying at most. */
 const MAX_UNANNOUNCED = 10_000;
@@ -181,7 +218,44 @@ export function createTenantUseCases(deps: TenantDeps) {
     return { row, response: { id: row.id, apiKey, prefix: row.prefix, name: row.name, ...keyTerms(row) } };
   }
 
+  /**
+   * Stores (given an object) or removes (given null) the tenant's notification webhook, its secret
+   * encrypted under the keyring (AAD: the tenant and 'notification-webhook'), and shows it on `row`.
+   */
+  async function storeNotificationWebhook(q: Queryable, tenantId: string, row: repo.TenantRow, webhook: { url: string; secret: string } | null | undefined) {
+    if (webhook === undefined) return;
+    const stored = webhook ? { url: webhook.url, encryptedSecret: cipher.encrypt(tenantId, NOTIFICATION_WEBHOOK, { secret: webhook.secret }) } : null;
+    row.notification_url = await repo.setNotificationWebhook(q, tenantId, stored);
+  }
+
+  /** After a plan's rate limit moved its tenants': the directory's entries of each, announced. */
+  async function rateLimitsChanged(changes: RateLimitChange[]) {
+    for (const c of changes) {
+      const entry: TenantEntry = { tenantId: c.tenant_id, status: c.status, rateLimit: c.rate_limit, subdomain: c.subdomain, suspendedReason: c.suspended_reason };
+      await announce({ tenantId: c.tenant_id, kind: 'tenant-updated' }, () => directory.tenantChanged(c.tenant_id, entry));
+    }
+  }
+
   return {
+    /** Plans: list, create, change (plans.ts). */
+    plans: createPlanUseCases({ db, rateLimitsChanged }),
+
+    /** This period's usage of the tenant against its plan's limits (shared/src/quotas.ts); 404 TENANT_NOT_FOUND. */
+    async getUsage(tenantId: string) {
+      const report = await db.withTenant(tenantId, async (q) => ((await repo.findTenant(q, tenantId)) ? usageReport(q, tenantId) : undefined));
+      if (!report) throw tenantNotFound();
+      return report;
+    },
+
+    /**
+     * The tenant's notification webhook with its secret decrypted, for genesys-connector's
+     * deliveries of notifications (internal route); undefined: the tenant has none.
+     */
+    async readNotificationWebhook(tenantId: string): Promise<{ url: string; secret: string } | undefined> {
+      const row = await db.withTenant(tenantId, (q) => repo.findNotificationWebhook(q, tenantId));
+      return row && { url: row.url, secret: cipher.decrypt<{ secret: string }>(tenantId, NOTIFICATION_WEBHOOK, row.encryptedSecret).secret };
+    },
+
     /**
      * Creates the tenant and its first API key in one transaction; the key is returned once.
      * 409 TENANT_EXISTS, or TENANT_BEING_DELETED while a deleted tenant of this id is purged.
@@ -190,12 +264,15 @@ export function createTenantUseCases(deps: TenantDeps) {
       const { tenant, key } = await db
         .withTenant(input.tenantId, async (q) => {
           await checkWindowSettings(q, input.tenantId, input);
-          const created = { tenant: await repo.insertTenant(q, input), key: await issueKey(q, input.tenantId, { name: 'default', scopes: input.apiKeyScopes }) };
+          await checkPlan(q, input.plan);
+          const tenantRow = await repo.insertTenant(q, { ...input, quotaOverrides: overridesOf(input.quotaOverrides, input.rateLimit) });
+          const created = { tenant: tenantRow, key: await issueKey(q, input.tenantId, { name: 'default', scopes: input.apiKeyScopes }) };
+          await storeNotificationWebhook(q, input.tenantId, created.tenant, input.notificationWebhook);
           await appendAudit(q, {
             tenantId: input.tenantId,
             action: 'tenant.created',
             target: `tenant:${input.tenantId}`,
-            after: { ...repo.toTenant(created.tenant), apiKeyId: created.key.row.id },
+            after: { ...repo.toTenant(created.tenant), ...webhookAudit(input.notificationWebhook), apiKeyId: created.key.row.id },
           });
           return created;
         })
@@ -230,9 +307,21 @@ export function createTenantUseCases(deps: TenantDeps) {
         .withTenant(tenantId, async (q) => {
           const before = await repo.findTenant(q, tenantId, { forUpdate: true });
           if (!before) return undefined;
+          // A provisioned tenant (AUTO_PROVISION) goes live only able to deliver: its held messages go to Genesys as soon as it is active.
+          if (before.status === 'pending' && patch.status === 'active' && !(await repo.listCredentials(q, tenantId, 'genesys')).length) {
+            throw appError('TENANT_NOT_READY');
+          }
           await checkWindowSettings(q, tenantId, patch, before);
-          const after = (await repo.updateTenant(q, tenantId, patch))!;
-          await appendAudit(q, { tenantId, action: tenantChange(before, after), target: `tenant:${tenantId}`, before: repo.toTenant(before), after: repo.toTenant(after) });
+          await checkPlan(q, patch.plan);
+          const after = (await repo.updateTenant(q, tenantId, { ...patch, quotaOverrides: overridesOf(patch.quotaOverrides, patch.rateLimit, before.quota_overrides) }))!;
+          await storeNotificationWebhook(q, tenantId, after, patch.notificationWebhook);
+          await appendAudit(q, {
+            tenantId,
+            action: tenantChange(before, after),
+            target: `tenant:${tenantId}`,
+            before: repo.toTenant(before),
+            after: { ...repo.toTenant(after), ...webhookAudit(patch.notificationWebhook) },
+          });
           return { before, after };
         })
         .catch(asConflict);
@@ -291,13 +380,17 @@ export function createTenantUseCases(deps: TenantDeps) {
           const encrypted = cipher.encrypt(tenantId, input.type, input.credentials);
           const [previous] = await repo.listCredentials(q, tenantId, input.type);
           const stored = await repo.upsertCredentials(q, { tenantId, type: input.type, encrypted, ...lookup });
+          // Stored again: valid (the upsert says so), and the deliveries held while the old one
+          // was refused go on, in order, from this commit (shared/src/credential-health.ts).
+          const released = await credentialStored(q, tenantId, input.type);
           await appendAudit(q, {
             tenantId,
             action: 'credentials.stored',
             target: `credentials:${input.type}`,
-            before: previous ? { type: previous.type, updatedAt: previous.updated_at } : null,
-            after: maskedView(stored.type, input.credentials, stored),
+            before: previous ? { type: previous.type, updatedAt: previous.updated_at, health: credentialHealth(previous) } : null,
+            after: { ...maskedView(stored.type, input.credentials, stored), releasedDeliveries: released },
           });
+          if (released) deps.logger.info({ tenantId, type: input.type, released }, 'credentials replaced: held deliveries released');
           return stored;
         })
         .catch(asConflict);
@@ -313,6 +406,46 @@ export function createTenantUseCases(deps: TenantDeps) {
         return repo.listCredentials(q, tenantId);
       });
       return rows.map((row) => maskedView(row.type, cipher.decrypt<Record<string, string>>(tenantId, row.type, row.encrypted), row));
+    },
+
+    /**
+     * Checks the stored credentials of `type` live with the provider (credential-verify.ts) and
+     * reports what it found, no secret in it. A check that finds them good records when
+     * (`verifiedAt`), and, if they were marked invalid, makes them valid again and releases the
+     * deliveries held for them (`cleared`): the provider accepts them, whatever refused them before.
+     * One that finds them bad changes nothing: deliveries find out for themselves, and this
+     * answer says why. Audited either way (`credentials.verified`). 404 TENANT_NOT_FOUND or
+     * CREDENTIALS_NOT_FOUND.
+     */
+    async verifyCredentials(tenantId: string, type: CredentialType) {
+      const [row] = await db.withTenant(tenantId, async (q) => {
+        if (!(await repo.findTenant(q, tenantId))) throw tenantNotFound();
+        return repo.listCredentials(q, tenantId, type);
+      });
+      if (!row) throw appError('CREDENTIALS_NOT_FOUND', `No ${type} credentials for this tenant`);
+      if (!deps.verifier) throw appError('CREDENTIALS_UNAVAILABLE', 'Credentials cannot be verified by this deployment');
+      const credentials = cipher.decrypt<Record<string, unknown>>(tenantId, type, row.encrypted);
+      const finding = type === 'meta' ? await deps.verifier.meta(credentials as unknown as MetaCredentials) : await deps.verifier.genesys(credentials as unknown as GenesysCredentials);
+      const checkedAt = new Date().toISOString();
+      const outcome = await db.withTenant(tenantId, async (q) => {
+        const change = finding.ok ? await credentialVerified(q, tenantId, type, row.updated_at) : { cleared: false, released: 0 };
+        const [now] = await repo.listCredentials(q, tenantId, type);
+        await appendAudit(q, {
+          tenantId,
+          action: 'credentials.verified',
+          target: `credentials:${type}`,
+          before: { health: credentialHealth(row) },
+          after: { ok: finding.ok, ...(finding.ok ? {} : { problem: finding.problem, message: finding.message }), ...change },
+        });
+        return { change, health: now ? credentialHealth(now) : null };
+      });
+      if (outcome.change.cleared) {
+        deps.logger.info({ tenantId, type, released: outcome.change.released }, 'credentials verified good again: held deliveries released');
+        // What every process remembers of the refusal goes (auth-service's remembered login
+        // failure, tokens, copies of the credentials): the same secrets, read afresh.
+        await announce({ tenantId, kind: 'credentials-changed' });
+      }
+      return { type, checkedAt, ...finding, ...outcome.change, health: outcome.health };
     },
 
     /** Decrypted credentials, for internal services only. */
@@ -350,6 +483,25 @@ export function createTenantUseCases(deps: TenantDeps) {
         } catch (err) {
           if (!(err instanceof AppError && err.code === 'CREDENTIALS_UNREADABLE')) throw err;
           outcomes.push({ type, outcome: 'unreadable', reason: err.message });
+        }
+      }
+      // The notification webhook's secret, under the same keyring.
+      const webhook = await db.withTenant(tenantId, (q) => repo.findNotificationWebhook(q, tenantId));
+      if (webhook && cipher.isCurrent(webhook.encryptedSecret)) outcomes.push({ type: NOTIFICATION_WEBHOOK, outcome: 'current' });
+      else if (webhook) {
+        try {
+          const outcome = await db.withTenant(tenantId, async (q) => {
+            const row = await repo.findNotificationWebhook(q, tenantId, { forUpdate: true });
+            if (!row) return 'gone' as const;
+            if (cipher.isCurrent(row.encryptedSecret)) return 'current' as const;
+            const value = cipher.decrypt(tenantId, NOTIFICATION_WEBHOOK, row.encryptedSecret);
+            await repo.replaceNotificationSecret(q, tenantId, cipher.encrypt(tenantId, NOTIFICATION_WEBHOOK, value));
+            return 'reencrypted' as const;
+          });
+          outcomes.push({ type: NOTIFICATION_WEBHOOK, outcome });
+        } catch (err) {
+          if (!(err instanceof AppError && err.code === 'CREDENTIALS_UNREADABLE')) throw err;
+          outcomes.push({ type: NOTIFICATION_WEBHOOK, outcome: 'unreadable', reason: err.message });
         }
       }
       return outcomes;
@@ -457,7 +609,8 @@ export function createTenantUseCases(deps: TenantDeps) {
 export type TenantUseCases = ReturnType<typeof createTenantUseCases>;
 
 export interface ReencryptOutcome {
-  type: CredentialType;
+  /** A credentials row's type, or `notification-webhook`: the secret of the tenant's notification webhook. */
+  type: CredentialType | typeof NOTIFICATION_WEBHOOK;
   /** `current`: already under the newest key; `gone`: deleted meanwhile; `unreadable`: no key of the ring opens it. */
   outcome: 'reencrypted' | 'current' | 'gone' | 'unreadable';
   reason?: string;
@@ -469,10 +622,11 @@ const SECRET_FIELDS: Record<CredentialType, string[]> = {
   genesys: ['clientSecret', 'webhookSecret'],
 };
 
-function maskedView(type: CredentialType, credentials: Record<string, unknown>, row: { created_at: Date; updated_at: Date }) {
+function maskedView(type: CredentialType, credentials: Record<string, unknown>, row: repo.CredentialRow) {
   const shown: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(credentials)) {
     shown[field] = SECRET_FIELDS[type].includes(field) && typeof value === 'string' ? maskSecret(value) : value;
   }
-  return { type, credentials: shown, createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() };
+  // health: valid or invalid (a provider refused them: why and since when), and the last good verify.
+  return { type, credentials: shown, createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString(), health: credentialHealth(row) };
 }

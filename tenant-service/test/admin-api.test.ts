@@ -121,8 +121,8 @@ describe('admin authentication', () => {
 
 describe('POST /tenants', () => {
   it('creates a tenant and returns its first API key once, storing only the hash', async () => {
-    const { tenantId, apiKey, body } = await createTenant({ subdomain: `s${Date.now()}`, plan: 'pro', rateLimit: 120, metadata: { region: 'emea' } });
-    expect(body.tenant).toMatchObject({ tenantId, status: 'active', plan: 'pro', rateLimit: 120, metadata: { region: 'emea' } });
+    const { tenantId, apiKey, body } = await createTenant({ subdomain: `s${Date.now()}`, plan: 'professional', rateLimit: 120, metadata: { region: 'emea' } });
+    expect(body.tenant).toMatchObject({ tenantId, status: 'active', plan: 'professional', rateLimit: 120, metadata: { region: 'emea' } });
     expect(body.message).toEqual(expect.any(String));
     expect(apiKey).toMatch(/^sk_[A-Za-z0-9_-]{43}$/);
     const rows = await ownerQuery<{ key_hash: string; prefix: string }>(tdb, 'SELECT key_hash, prefix FROM tenant_api_keys WHERE tenant_id = $1', [tenantId]);

@@ -102,6 +102,8 @@ const TABLES = [
   'message_events',
   'outbox',
   'tenant_usage_daily',
+  'tenant_usage_monthly',
+  'tenant_notifications',
   'message_parts',
   'conversation_aliases',
   'account_events',

@@ -1,5 +1,17 @@
 import type { Express } from 'express';
-import { createServiceApp, standardReadiness, type Cache, type CredentialsClient, type Database, type Logger, type OutboxNotifier, type ServiceMetrics } from '@bridge/shared';
+import {
+  createServiceApp,
+  standardReadiness,
+  type Cache,
+  type CredentialsClient,
+  type Database,
+  type Logger,
+  type OutboxNotifier,
+  type SecurityEvents,
+  type TenantDirectory,
+  type ServiceMetrics,
+} from '@bridge/shared';
+import { createProvisioner } from './ingest/provision';
 import { HeldChangesReplayer } from './ingest/held';
 import { createMediaRouter } from './media';
 import { WebhookMetrics } from './metrics';
@@ -30,6 +42,10 @@ export interface WebhookServiceDeps {
   typingIntervalMs?: number;
   /** How often held Meta changes are checked for a claimant (HeldChangesReplayer); default 30,000 ms. */
   heldSweepMs?: number;
+  /** Bad signatures are recorded here (security events, counted per tenant per window); closed with the app. */
+  securityEvents?: SecurityEvents;
+  /** AUTO_PROVISION: with the directory to tell of the tenants it creates (ingest/provision.ts); unset: off. */
+  autoProvision?: { directory: TenantDirectory };
 }
 
 /**
@@ -46,7 +62,11 @@ export function createWebhookService(deps: WebhookServiceDeps): { app: Express; 
     tenantStatus: (tenantId) => deps.tenants.standing(tenantId),
     downloadHosts: deps.mediaDownloadHosts,
   });
-  const replayer = new HeldChangesReplayer({ ingest: deps, cache: deps.cache, logger: deps.logger, sweepMs: deps.heldSweepMs });
+  const ingest = {
+    ...deps,
+    provision: deps.autoProvision && createProvisioner({ db: deps.db, cache: deps.cache, logger: deps.logger, directory: deps.autoProvision.directory }),
+  };
+  const replayer = new HeldChangesReplayer({ ingest, cache: deps.cache, logger: deps.logger, sweepMs: deps.heldSweepMs });
   const started = replayer.start().catch((err: unknown) => deps.logger.error({ err }, 'held-change replays not started; sweeps only at the next start'));
   const app = createServiceApp({
     name: 'webhook-service',
@@ -54,7 +74,7 @@ export function createWebhookService(deps: WebhookServiceDeps): { app: Express; 
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (a) => {
-      a.use(webhookRoutes(deps, deps.metrics && new WebhookMetrics(deps.metrics.registry)));
+      a.use(webhookRoutes(ingest, deps.metrics && new WebhookMetrics(deps.metrics.registry)));
       a.use(media.router);
     },
   });
@@ -65,7 +85,7 @@ export function createWebhookService(deps: WebhookServiceDeps): { app: Express; 
       media.close();
       await started;
       await replayer.close();
-      await Promise.allSettled([deps.tenants.close(), deps.credentials.close()]);
+      await Promise.allSettled([deps.tenants.close(), deps.credentials.close(), deps.securityEvents?.close?.()]);
     },
   };
 }

@@ -52,7 +52,7 @@ export interface MediaRouterOptions {
   graphUrl: string;
   getMetaCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId?: string } | undefined>;
   /** The tenant's status (and, suspended, why), undefined when there is no such tenant; asked on every request. */
-  tenantStatus: (tenantId: string) => Promise<{ status: 'active' | 'suspended'; suspendedReason: string | null } | undefined>;
+  tenantStatus: (tenantId: string) => Promise<{ status: 'active' | 'suspended' | 'pending'; suspendedReason: string | null } | undefined>;
   /** Where download URLs may point (MEDIA_DOWNLOAD_HOSTS, parsed; see isUrlAllowed). Default: Meta's media host. */
   downloadHosts?: readonly string[];
   /** Default DEFAULT_MEDIA_MAX_BYTES. */
@@ -187,6 +187,7 @@ export function createMediaRouter(opts: MediaRouterOptions): { router: Router; c
   async function requireLiveTenant(tenantId: string): Promise<void> {
     const standing = await opts.tenantStatus(tenantId);
     if (standing === undefined) throw appError('TENANT_NOT_FOUND', 'No such tenant');
+    if (standing.status === 'pending') throw appError('TENANT_PENDING');
     if (standing.status !== 'active') throw tenantSuspended(standing.suspendedReason);
   }
 

@@ -1,4 +1,5 @@
 import express, { Router, type Request } from 'express';
+import { forwardedClientIp, setContextCaller } from '@bridge/shared';
 import type { IngestDeps } from './ingest/deps';
 import { ingestGenesysWebhook } from './ingest/genesys';
 import { ingestMetaWebhook, verifyMetaSubscription } from './ingest/meta';
@@ -38,6 +39,12 @@ export function webhookRoutes(deps: IngestDeps, metrics?: WebhookMetrics): Route
   };
   r.get('/webhook/meta', verification);
   r.get('/webhook/meta/:tenantId', verification);
+
+  // The sender's address, for the security events of bad signatures: as the gateway forwarded it, else the peer's.
+  r.use('/webhook', (req, _res, next) => {
+    setContextCaller({ clientIp: forwardedClientIp(req) ?? req.ip });
+    next();
+  });
 
   const meta: express.RequestHandler = async (req, res) => {
     let result;

@@ -82,9 +82,9 @@ export interface HeldRow {
 /**
  * In the claiming tenant's transaction: up to `limit` held changes for its numbers or WABA
  * (row-level security shows it only those) that it may receive, oldest first, locked (another
- * replica replaying skips them). Delete them (deleteHeld) in the same transaction as their store.
+ * replica replaying skips them); `signedBy` null: only what the platform signed. Delete them (deleteHeld) in the same transaction as their store.
  */
-export async function claimHeld(q: Queryable, signedBy: string, limit: number): Promise<HeldRow[]> {
+export async function claimHeld(q: Queryable, signedBy: string | null, limit: number): Promise<HeldRow[]> {
   const { rows } = await q.query<HeldRow>(
     `SELECT id::text, phone_number_id, waba_id, payload FROM unclaimed_webhook_changes
       WHERE signed_by IN ('platform', $1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,

@@ -1,4 +1,4 @@
-import { CredentialsClient, OutboxNotifier, TenantDirectory, internalTokens, mediaSigningSecret, runMain, startService } from '@bridge/shared';
+import { CredentialsClient, OutboxNotifier, SecurityEventRecorder, TenantDirectory, internalTokens, mediaSigningSecret, runMain, startService } from '@bridge/shared';
 import { createWebhookService } from './app';
 import { configSchema } from './config';
 import { WebhookTenants } from './tenants';
@@ -30,6 +30,8 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           mediaDownloadHosts: config.MEDIA_DOWNLOAD_HOSTS,
           platformAppSecret: config.META_PLATFORM_APP_SECRET,
           typingIntervalMs: config.TYPING_INDICATOR_INTERVAL_MS,
+          securityEvents: new SecurityEventRecorder({ db, cache, logger, windowSeconds: config.SECURITY_EVENT_WINDOW_SECONDS }),
+          autoProvision: config.AUTO_PROVISION ? { directory } : undefined,
         });
       },
     },

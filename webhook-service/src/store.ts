@@ -61,7 +61,12 @@ const STORE_STATUSES = statement(
        )}`,
 );
 // Across tenants, by a name from outside: SECURITY DEFINER functions (migration 1732060800020).
-const TENANTS_BY_PHONE_NUMBER = statement('tenants-by-phone-number', 'SELECT phone_number_id, tenant_id FROM tenants_by_phone_number_ids($1::text[])');
+// The owner by Meta credentials first, then a tenant provisioned for the number (AUTO_PROVISION, migration 1732060800150).
+const TENANTS_BY_PHONE_NUMBER = statement(
+  'tenants-by-phone-number',
+  `SELECT phone_number_id, tenant_id, 0 AS rank FROM tenants_by_phone_number_ids($1::text[])
+   UNION ALL SELECT phone_number_id, tenant_id, 1 FROM provisioned_number_tenants($1::text[]) ORDER BY rank`,
+);
 // Tenants sharing a platform-wide app may share its token: any of them proves the handshake.
 const TENANT_BY_VERIFY_TOKEN_HASH = statement('tenant-by-verify-token-hash', 'SELECT tenant_by_verify_token_hash($1) AS tenant_id');
 /**
@@ -436,10 +441,16 @@ export async function storeGenesysEvent(
   return (rowCount ?? 0) > 0;
 }
 
-/** The tenants whose Meta credentials name these business numbers, in one indexed query; a number no tenant owns is absent. */
+/**
+ * The tenant owning each of these business numbers, in one statement: the one whose Meta
+ * credentials name it, else the one provisioned for it (automatic provisioning, pending or
+ * active); a number no tenant owns is absent.
+ */
 export async function tenantsForPhoneNumbers(db: Database, phoneNumberIds: readonly string[]): Promise<Map<string, string>> {
   const rows = await db.unscoped<{ phone_number_id: string; tenant_id: string }>(TENANTS_BY_PHONE_NUMBER, [phoneNumberIds]);
-  return new Map(rows.map((r) => [r.phone_number_id, r.tenant_id]));
+  const owners = new Map<string, string>();
+  for (const r of rows) if (!owners.has(r.phone_number_id)) owners.set(r.phone_number_id, r.tenant_id);
+  return owners;
 }
 
 /** A tenant whose Meta verify token hashes to `verifyTokenHash` (hashVerifyToken), by its index; undefined if none. */

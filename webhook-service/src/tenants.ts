@@ -14,7 +14,7 @@ import { tenantByVerifyTokenHash, tenantsForPhoneNumbers } from './store';
 
 /** Whether a tenant is active and, if suspended, why (shown in the 423 TENANT_SUSPENDED answer). */
 export interface TenantStanding {
-  status: 'active' | 'suspended';
+  status: 'active' | 'suspended' | 'pending';
   suspendedReason: string | null;
 }
 
@@ -80,7 +80,7 @@ export class WebhookTenants {
   }
 
   /** The tenant's status from the directory (a change is seen on the next call); undefined: no such tenant. */
-  async status(tenantId: string): Promise<'active' | 'suspended' | undefined> {
+  async status(tenantId: string): Promise<TenantStanding['status'] | undefined> {
     return (await this.deps.directory.tenant(tenantId))?.status;
   }
 

@@ -25,6 +25,12 @@ export interface MetaErrorEntry {
    * failure (no backoff; see classifyMetaError and META_PAIR_INTERVAL_MS). Only with `retry`.
    */
   paced?: true;
+  /**
+   * The tenant's access token itself is refused (expired or revoked): not the message's failure.
+   * The tenant's Meta credential is marked invalid and its sends to WhatsApp are held until it is
+   * replaced (shared/src/credential-health.ts). Only without `retry`.
+   */
+  credential?: true;
 }
 
 /**
@@ -79,8 +85,11 @@ export const META_ERRORS: Readonly<Record<number, MetaErrorEntry>> = {
   // Blocked for hours to days: not a matter for backoff.
   368: { reason: 'MessageNotAllowed', agentText: 'The business account is temporarily blocked for policy violations', retry: false },
   131031: { reason: 'MessageNotAllowed', agentText: 'The business account has been locked', retry: false },
-  // The tenant's credentials need fixing; retrying cannot.
-  190: { reason: 'GeneralError', agentText: "The tenant's WhatsApp access token is invalid or expired", retry: false },
+  // The tenant's credentials need fixing; retrying cannot, so the tenant's sends are held until
+  // they are replaced. OAuthException 190: "access token has expired", "session has been
+  // invalidated", "user has not authorized application" (developers.facebook.com/docs/graph-api/
+  // guides/error-handling, "Access token errors"; shared/reference/whatsapp-cloud-api.md).
+  190: { reason: 'GeneralError', agentText: "The tenant's WhatsApp access token is invalid or expired", retry: false, credential: true },
   // Meta's own trouble: retried with backoff.
   131000: { reason: 'ServerError', agentText: 'WhatsApp had an internal error', retry: true },
   131016: { reason: 'ServerError', agentText: 'WhatsApp is temporarily unavailable', retry: true },
@@ -143,19 +152,20 @@ export function metaErrorToReason(code: number | undefined, text?: MetaErrorText
   return { code: reason, message: describeMetaError(code, text) };
 }
 
-export type MetaErrorClass = 'transient' | 'permanent' | 'paced';
+export type MetaErrorClass = 'transient' | 'permanent' | 'paced' | 'credential';
 
 /**
  * Whether a failed Meta call is worth retrying. Meta answers most errors with HTTP 400, so a code
  * in META_ERRORS decides first, by its `retry` (a permanent code stays permanent even on a 5xx),
- * and `paced` for the pair rate limit (tried again after the pair interval, not a failure).
+ * and `paced` for the pair rate limit (tried again after the pair interval, not a failure), and
+ * `credential` for a refused access token (190: the tenant's sends are held until it is replaced).
  * Otherwise by HTTP status: 5xx, 429, 408 and no answer at all (0, e.g. a network error or
  * timeout) → transient; other 4xx → permanent. Unknown codes on a 2xx/3xx (should not happen) →
  * permanent.
  */
 export function classifyMetaError(code: number | undefined, httpStatus: number): MetaErrorClass {
   const known = lookupMetaError(code);
-  if (known) return known.paced ? 'paced' : known.retry ? 'transient' : 'permanent';
+  if (known) return known.credential ? 'credential' : known.paced ? 'paced' : known.retry ? 'transient' : 'permanent';
   if (!(httpStatus > 0) || httpStatus >= 500 || httpStatus === 429 || httpStatus === 408) return 'transient';
   return 'permanent';
 }

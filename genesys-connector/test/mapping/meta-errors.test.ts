@@ -68,7 +68,7 @@ describe('META_ERRORS, the one table of Meta error codes', () => {
     expect(reason).toEqual({ code: entry.reason, message: `Meta says no: Because. (Meta #${code})` });
     // Without Meta's details, the table explains.
     expect(metaErrorToReason(code, { title: 'Meta says no' }).message).toBe(`Meta says no: ${entry.agentText}. (Meta #${code})`);
-    const expected = entry.paced ? 'paced' : entry.retry ? 'transient' : 'permanent';
+    const expected = entry.credential ? 'credential' : entry.paced ? 'paced' : entry.retry ? 'transient' : 'permanent';
     expect(classifyMetaError(code, 400)).toBe(expected);
     expect(classifyMetaError(code, 503)).toBe(expected);
   });
@@ -155,7 +155,7 @@ describe('metaErrorToReason', () => {
 });
 
 describe('classifyMetaError', () => {
-  const table: Array<[number | undefined, number, 'transient' | 'permanent' | 'paced']> = [
+  const table: Array<[number | undefined, number, 'transient' | 'permanent' | 'paced' | 'credential']> = [
     [130429, 400, 'transient'],
     // The pair rate limit: the customer's lane waits, not a failure.
     [131056, 400, 'paced'],
@@ -169,7 +169,9 @@ describe('classifyMetaError', () => {
     [2, 400, 'transient'],
     [131047, 400, 'permanent'],
     [100, 400, 'permanent'],
-    [190, 401, 'permanent'],
+    // A refused access token is the tenant's credential, not the message: its sends are held.
+    [190, 401, 'credential'],
+    [190, 400, 'credential'],
     [131026, 400, 'permanent'],
     [131051, 400, 'permanent'],
     [131050, 400, 'permanent'],

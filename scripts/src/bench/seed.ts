@@ -73,8 +73,9 @@ export async function seedTenants(ownerUrl: string, encryptionKey: string, tenan
   await withOwner(ownerUrl, async (c) => {
     await c.query('BEGIN');
     await c.query(
-      `INSERT INTO tenants (tenant_id, name, rate_limit, metadata)
-       SELECT id, 'Bench tenant ' || id, $2, '{"bench": true}'::jsonb FROM unnest($1::text[]) AS x(id)`,
+      // The rate limit follows the plan unless overridden (migration 1732060800131): an override.
+      `INSERT INTO tenants (tenant_id, name, rate_limit, quota_overrides, metadata)
+       SELECT id, 'Bench tenant ' || id, $2, jsonb_build_object('apiRequestsPerMinute', $2::integer), '{"bench": true}'::jsonb FROM unnest($1::text[]) AS x(id)`,
       [ids, BENCH_RATE_LIMIT],
     );
     await c.query(

@@ -20,6 +20,11 @@ export interface Job {
    * written to too fast, which is not a failure. `attempts - paced` attempts failed (or are this one).
    */
   paced: number;
+  /**
+   * How long the job has been held in all, waiting for its tenant's credential to be replaced
+   * (hold.ts), ms: its retry budget counts from `createdAt` plus this.
+   */
+  heldMs: number;
   createdAt: Date;
   /** The previous attempt's outcome is unknown (its lease ran out with nothing recorded). */
   uncertain: boolean;
@@ -69,6 +74,8 @@ export interface JobRow {
   payload: Record<string, unknown>;
   attempts: number;
   paced: number;
+  /** bigint, as a string. */
+  held_ms: string | number;
   created_at: Date;
   uncertain: boolean;
 }
@@ -83,6 +90,7 @@ export const toJob = (r: JobRow): Job => ({
   payload: r.payload,
   attempts: r.attempts,
   paced: r.paced,
+  heldMs: Number(r.held_ms),
   createdAt: r.created_at,
   uncertain: r.uncertain,
 });

@@ -5,8 +5,23 @@
  */
 
 /** The kinds of delivery (the `outbox.kind` column's CHECK constraint lists the same). */
-export const JOB_KINDS = ['to_genesys_message', 'to_whatsapp_message', 'to_genesys_receipt', 'to_genesys_agentless', 'to_whatsapp_signal'] as const;
+export const JOB_KINDS = ['to_genesys_message', 'to_whatsapp_message', 'to_genesys_receipt', 'to_genesys_agentless', 'to_whatsapp_signal', 'to_tenant_notification'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
+
+/**
+ * Which of the tenant's credentials each kind of delivery calls with: Meta's for what goes to
+ * WhatsApp, Genesys's for what goes to Genesys. While that credential is `invalid` the tenant's
+ * jobs of the kind are held (hold.ts). The SQL twin is `outbox_kind_credential` (migration
+ * 1732060800140), which must answer the same for every kind. A kind not listed calls no provider
+ * with a tenant credential and is never held.
+ */
+export const JOB_CREDENTIAL: Readonly<Partial<Record<JobKind, 'meta' | 'genesys'>>> = {
+  to_whatsapp_message: 'meta',
+  to_whatsapp_signal: 'meta',
+  to_genesys_message: 'genesys',
+  to_genesys_receipt: 'genesys',
+  to_genesys_agentless: 'genesys',
+};
 
 /**
  * Lane names, in TypeScript. `inbound(waId)`: a customer's messages to Genesys; `outbound(waId)`:
@@ -15,7 +30,8 @@ export type JobKind = (typeof JOB_KINDS)[number];
  * reached Meta); `agentless(messageId)`: the agentless copy in Genesys of one proactive message
  * (its own lane, so that a slow Genesys holds up no send to WhatsApp); `signals(waId)`: read marks
  * and typing indicators to that customer (best effort, never ahead of or behind a message: see
- * shared/src/whatsapp-signals.ts).
+ * shared/src/whatsapp-signals.ts); `notifications()`: the tenant's notifications to its notification
+ * webhook (shared/src/notifications.ts), one lane per tenant, in the order they were raised.
  */
 export const lanes = {
   inbound: (waId: string | null): string => `in:${waId ?? '-'}`,
@@ -23,6 +39,7 @@ export const lanes = {
   receipts: (key: string): string => `rcpt:${key}`,
   agentless: (messageId: string): string => `echo:${messageId}`,
   signals: (waId: string): string => `sig:${waId}`,
+  notifications: (): string => 'note:',
 };
 
 /**
@@ -36,4 +53,5 @@ export const laneSql = {
   receipts: (key: string): string => `'rcpt:' || ${key}`,
   agentless: (messageId: string): string => `'echo:' || ${messageId}`,
   signals: (waId: string): string => `'sig:' || ${waId}`,
+  notifications: (): string => `'note:'`,
 };

@@ -44,17 +44,19 @@ export type AfterFailure = { finish: FinalState } | { retryInMs: number } | { pa
  * (the pacing interval), without backoff, and backoff counts failed attempts only (`attempts -
  * paced`), however many waits came before. The budget is the job's age, not a count of attempts,
  * so waits never dead-letter a job by their number; a job older than the budget is dead all the
- * same, so that a recipient refused for ever cannot hold its lane for ever.
+ * same, so that a recipient refused for ever cannot hold its lane for ever. Time the job spent
+ * held for its tenant's credential (`heldMs`, see hold.ts) does not count towards its age.
  * `now`: epoch ms.
  */
 export function afterFailure(
-  job: Pick<Job, 'attempts' | 'createdAt'> & Partial<Pick<Job, 'paced'>>,
+  job: Pick<Job, 'attempts' | 'createdAt'> & Partial<Pick<Job, 'paced' | 'heldMs'>>,
   failure: { permanent: boolean; retryAfterMs?: number; paced?: boolean },
   policy: RetryPolicy,
   now = Date.now(),
 ): AfterFailure {
   if (failure.permanent) return { finish: 'failed' };
-  const budgetLeftMs = job.createdAt.getTime() + policy.budgetMs - now;
+  // Time held for a credential (hold.ts) is not the job's: its budget starts that much later.
+  const budgetLeftMs = job.createdAt.getTime() + (job.heldMs ?? 0) + policy.budgetMs - now;
   if (budgetLeftMs < 0) return { finish: 'dead' };
   if (failure.paced) return { paceInMs: Math.min(budgetLeftMs, Math.max(0, failure.retryAfterMs ?? 0)) };
   const failed = job.attempts - (job.paced ?? 0);

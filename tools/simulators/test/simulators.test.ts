@@ -658,6 +658,37 @@ describe('Meta simulator', () => {
     });
   });
 
+  describe('phone numbers (credential checks)', () => {
+    it('GET /{phone-number-id} reads the number with its own token; another number’s token is 100/33, an unknown one 190', async () => {
+      const auth = { Authorization: `Bearer ${NUM_A.accessToken}` };
+      const own = await fetch(`${sim.graphUrl}/${NUM_A.phoneNumberId}?fields=id,display_phone_number,verified_name,quality_rating`, { headers: auth });
+      expect(own.status).toBe(200);
+      expect(await own.json()).toMatchObject({ id: NUM_A.phoneNumberId, display_phone_number: NUM_A.displayPhoneNumber, verified_name: expect.any(String), quality_rating: 'GREEN' });
+      const foreign = await fetch(`${sim.graphUrl}/${NUM_A.phoneNumberId}`, { headers: { Authorization: `Bearer ${NUM_B.accessToken}` } });
+      expect(foreign.status).toBe(400);
+      expect(((await foreign.json()) as any).error).toMatchObject({ code: 100, error_subcode: 33 });
+      const unknown = await fetch(`${sim.graphUrl}/${NUM_A.phoneNumberId}`, { headers: { Authorization: 'Bearer EAAG-nobody' } });
+      expect(unknown.status).toBe(401);
+      expect(((await unknown.json()) as any).error.code).toBe(190);
+      expect(sim.calls.filter((c) => c.endpoint === 'number').map((c) => c.status)).toEqual([200, 400, 401]);
+    });
+
+    it('registering a number again with another token revokes the old one: 190 on sends and reads', async () => {
+      const own = await startMetaSimulator();
+      try {
+        own.addNumber({ phoneNumberId: '106540352249999', accessToken: 'EAAG-old' });
+        own.addNumber({ phoneNumberId: '106540352249999', accessToken: 'EAAG-new' });
+        const sent = await post(`${own.graphUrl}/106540352249999/messages`, text(), { Authorization: 'Bearer EAAG-old' });
+        expect(sent.status).toBe(401);
+        expect(sent.json.error.code).toBe(190);
+        expect((await fetch(`${own.graphUrl}/106540352249999`, { headers: { Authorization: 'Bearer EAAG-old' } })).status).toBe(401);
+        expect((await fetch(`${own.graphUrl}/106540352249999`, { headers: { Authorization: 'Bearer EAAG-new' } })).status).toBe(200);
+      } finally {
+        await own.close();
+      }
+    });
+  });
+
   describe('media', () => {
     const bytes = Buffer.from('\x89PNG fake image bytes');
 

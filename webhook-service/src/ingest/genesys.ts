@@ -5,6 +5,7 @@ import { parseWebhookBody } from '../parse';
 import { verifyGenesysSignature } from '../signatures';
 import { storeAgentMessage, storeGenesysEvent } from '../store';
 import type { IngestDeps } from './deps';
+import { reportBadSignature } from './security';
 import { isAgentTyping, queueAgentSignal } from './signals';
 import { genesysIsoTime } from './time';
 
@@ -70,9 +71,13 @@ const EVENT_TYPES: Record<string, string> = { Receipt: 'receipt', Event: 'event'
 export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebhookInput): Promise<GenesysIngestOutcome> {
   const { tenantId, signature } = input;
   const raw = input.raw ?? Buffer.alloc(0);
-  if (!signature) throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
+  if (!signature) {
+    reportBadSignature(deps, 'genesys', [tenantId], 'missing', 'POST /webhook/genesys/:tenantId');
+    throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
+  }
   const genesys = isTenantId(tenantId) ? await deps.tenants.genesysCredentials(tenantId) : undefined;
   if (!verifyGenesysSignature(raw, signature, genesys?.webhookSecret)) {
+    reportBadSignature(deps, 'genesys', [tenantId], 'mismatch', 'POST /webhook/genesys/:tenantId');
     throw appError('INVALID_SIGNATURE');
   }
   setContextTenant(tenantId);
@@ -85,6 +90,9 @@ export async function ingestGenesysWebhook(deps: IngestDeps, input: GenesysWebho
     return reject(deps, tenantId, raw, `${err.code}: ${err.message}`);
   }
   const standing = await deps.tenants.standing(tenantId);
+  if (standing?.status === 'pending') {
+    return reject(deps, tenantId, raw, 'TENANT_PENDING: the tenant is pending activation; nothing is sent to WhatsApp', body);
+  }
   if (standing?.status !== 'active') {
     const why = standing?.suspendedReason ? ` (${standing.suspendedReason})` : '';
     return reject(deps, tenantId, raw, `TENANT_SUSPENDED: the tenant is suspended${why}; nothing is sent to WhatsApp`, body);

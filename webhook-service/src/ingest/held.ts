@@ -8,7 +8,7 @@ const REPLAY_BATCH = 200;
 
 /**
  * Replays into `tenantId` the held Meta changes (unclaimed_webhook_changes) for the numbers and
- * WABA its Meta credentials now name, oldest first, through the same store as a webhook's
+ * WABA its Meta credentials now name (or the number it was provisioned for, AUTO_PROVISION), oldest first, through the same store as a webhook's
  * (storeShare): messages and statuses are stored and their deliveries queued, account-level
  * changes recorded. Each batch is stored and removed from the holding table in one transaction
  * (rows locked, SKIP LOCKED: replicas replaying at once store each change once; the stores skip
@@ -17,9 +17,10 @@ const REPLAY_BATCH = 200;
  * Returns how many held changes were replayed.
  */
 export async function replayHeldChanges(deps: IngestDeps, tenantId: string): Promise<number> {
+  if (!(await deps.tenants.isActive(tenantId))) return 0;
+  // Without Meta credentials (a tenant provisioned for its number): only what the platform's secret signed.
   const meta = await deps.tenants.metaCredentials(tenantId);
-  if (!meta || !(await deps.tenants.isActive(tenantId))) return 0;
-  const signedBy = appSecretDigest(meta.appSecret);
+  const signedBy = meta ? appSecretDigest(meta.appSecret) : null;
   let replayed = 0;
   for (;;) {
     const { rows, deliveries } = await deps.db.withTenant(tenantId, async (q) => {

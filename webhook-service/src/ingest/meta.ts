@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  AppError,
   BSUID_PATTERN,
   BSUID_RULE,
   META_ID_PATTERN,
@@ -21,6 +22,8 @@ import { verifyMetaSignature } from '../signatures';
 import { appSecretDigest, holdChanges, storeAccountEvents, type AccountEvent, type HeldChange } from '../routing-store';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus, type NumberChange } from '../store';
 import type { IngestDeps } from './deps';
+import type { ProvisionCandidate } from './provision';
+import { reportBadSignature } from './security';
 import { applyTemplateStatuses } from './template-status';
 import { metaSeconds } from './time';
 
@@ -237,22 +240,42 @@ export interface MetaIngestResult {
  *   secrets (or the platform's) then decide; a payload naming only what nobody owns can be
  *   verified by the platform secret alone, so without it it is 401.
  * Only a correctly signed payload can learn that a number is not the path tenant's (404), and
- * such a payload is refused whole, before anything is stored.
+ * such a payload is refused whole, before anything is stored. A signature that does not verify
+ * is reported as a security event (ingest/security.ts: counted per tenant per minute).
+ *
+ * A pending tenant's changes (automatic provisioning) are held, not refused, until an admin
+ * activates it. With `deps.provision` (AUTO_PROVISION), a payload the platform app secret signed
+ * that carries customers' messages for numbers nobody owns first creates a pending tenant for
+ * each such number (ingest/provision.ts); their changes are held as before, for it to claim.
  *
  * Errors (AppError): 400 INVALID_PAYLOAD / MALFORMED_JSON / NOT_ROUTABLE, 401 INVALID_SIGNATURE,
  * 404 PHONE_NUMBER_NOT_FOUND, 423 TENANT_SUSPENDED.
  */
 export async function ingestMetaWebhook(deps: IngestDeps, input: MetaWebhookInput): Promise<MetaIngestResult> {
   const { raw, signature, pathTenant } = input;
+  const route = pathTenant !== undefined ? 'POST /webhook/meta/:tenantId' : 'POST /webhook/meta';
   if (!raw || raw.length === 0) throw badInput('body', 'empty', 'INVALID_PAYLOAD');
-  if (!signature) throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
-  let signedBy = pathTenant !== undefined ? await verifySignedBy(deps, pathTenant, raw, signature) : undefined;
+  if (!signature) {
+    reportBadSignature(deps, 'meta', pathTenant !== undefined ? [pathTenant] : [], 'missing', route);
+    throw appError('INVALID_SIGNATURE', 'Missing X-Hub-Signature-256');
+  }
+  const badSignature = (named: string[], owners = false) => (err: unknown) => {
+    if (err instanceof AppError && err.code === 'INVALID_SIGNATURE') reportBadSignature(deps, 'meta', named, 'mismatch', route, { owners });
+    throw err;
+  };
+  let signedBy = pathTenant !== undefined ? await verifySignedBy(deps, pathTenant, raw, signature).catch(badSignature([pathTenant])) : undefined;
   const envelope = parseWebhookBody(raw, envelopeSchema);
-  const { byTenant, held } = await routeChanges(deps, envelope, pathTenant);
+  const { byTenant, held, unowned } = await routeChanges(deps, envelope, pathTenant);
   const tenants = [...byTenant.keys()];
-  if (pathTenant === undefined) signedBy = await verifyPlatformRoute(deps, tenants, held.length > 0, raw, signature);
-  await refuseSuspended(deps, tenants);
+  if (pathTenant === undefined) signedBy = await verifyPlatformRoute(deps, tenants, held.length > 0, raw, signature).catch(badSignature(tenants, true));
+  // A pending tenant's changes are held until it is activated (replayHeldChanges), like those of a number nobody owns.
+  for (const tenantId of await refuseSuspended(deps, tenants)) {
+    held.push(...byTenant.get(tenantId)!.asHeld!);
+    byTenant.delete(tenantId);
+  }
   const stored = await storePerTenant(deps, byTenant);
+  // Only what the platform app secret signed may create a tenant (a tenant's own secret vouches for its own numbers only).
+  if (deps.provision && signedBy === 'platform' && unowned.length) await deps.provision(unowned);
   const heldNow = held.length ? await holdChanges(deps.db, signedBy!, held) : 0;
   if (stored.newMessages || stored.newStatuses) deps.notifier.touch();
   return { tenants: tenants.length, ...stored, held: heldNow };
@@ -293,9 +316,11 @@ type Entry = z.infer<typeof envelopeSchema>['entry'][number];
 export interface TenantShare {
   changes: Change[];
   account: AccountEvent[];
+  /** The same changes as they would be held (a pending tenant's are: ingestMetaWebhook). */
+  asHeld?: HeldChange[];
 }
 
-const emptyShare = (): TenantShare => ({ changes: [], account: [] });
+const emptyShare = (): TenantShare => ({ changes: [], account: [], asHeld: [] });
 
 /** What is kept of an account-level (or held) change: the entry's WABA id and time with it. */
 const keptChange = (entry: Entry, change: Change) => ({ entry: { id: entry.id, time: entry.time }, change });
@@ -314,7 +339,7 @@ async function routeChanges(
   deps: IngestDeps,
   envelope: z.infer<typeof envelopeSchema>,
   pathTenant: string | undefined,
-): Promise<{ byTenant: Map<string, TenantShare>; held: HeldChange[] }> {
+): Promise<{ byTenant: Map<string, TenantShare>; held: HeldChange[]; unowned: ProvisionCandidate[] }> {
   const pairs = envelope.entry.flatMap((entry) => entry.changes.map((change) => ({ entry, change })));
   const numbers = pairs.flatMap(({ change }) => change.value.metadata?.phone_number_id ?? []);
   const wabas = pathTenant === undefined ? pairs.flatMap(({ entry, change }) => (!change.value.metadata && entry.id && isMetaId(entry.id) ? [entry.id] : [])) : [];
@@ -323,14 +348,19 @@ async function routeChanges(
   const byTenant = new Map<string, TenantShare>();
   const share = (tenantId: string) => byTenant.get(tenantId) ?? byTenant.set(tenantId, emptyShare()).get(tenantId)!;
   const held: HeldChange[] = [];
+  const unowned = new Map<string, ProvisionCandidate>();
   for (const { entry, change } of pairs) {
     const phoneNumberId = change.value.metadata?.phone_number_id;
     const wabaId = entry.id && isMetaId(entry.id) ? entry.id : null;
     if (!phoneNumberId) {
       const event = { field: fieldOf(change), wabaId, payload: keptChange(entry, change) };
       const tenantIds = pathTenant !== undefined ? [pathTenant] : (wabaId && wabaOwners.get(wabaId)) || [];
-      for (const tenantId of tenantIds) share(tenantId).account.push(event);
-      if (!tenantIds.length) held.push({ phoneNumberId: null, wabaId, field: event.field, payload: event.payload });
+      const asHeld = { phoneNumberId: null, wabaId, field: event.field, payload: event.payload };
+      for (const tenantId of tenantIds) {
+        share(tenantId).account.push(event);
+        share(tenantId).asHeld!.push(asHeld);
+      }
+      if (!tenantIds.length) held.push(asHeld);
       continue;
     }
     const tenantId = owners.get(phoneNumberId);
@@ -338,25 +368,38 @@ async function routeChanges(
       // Digits only, at most 30 (the schema checked): safe to name.
       throw appError('PHONE_NUMBER_NOT_FOUND', `No tenant at this path owns phone_number_id ${phoneNumberId}`);
     }
-    if (tenantId) share(tenantId).changes.push(change);
-    else held.push({ phoneNumberId, wabaId, field: change.field ?? null, payload: keptChange(entry, change) });
+    const asHeld = { phoneNumberId, wabaId, field: change.field ?? null, payload: keptChange(entry, change) };
+    if (tenantId) {
+      share(tenantId).changes.push(change);
+      share(tenantId).asHeld!.push(asHeld);
+    } else {
+      held.push(asHeld);
+      // A customer's message for a number nobody owns: what automatic provisioning would create a tenant for.
+      if (change.value.messages?.length && !unowned.has(phoneNumberId)) {
+        unowned.set(phoneNumberId, { phoneNumberId, wabaId, displayPhoneNumber: change.value.metadata?.display_phone_number ?? null });
+      }
+    }
   }
   if (pathTenant !== undefined && byTenant.size === 0) byTenant.set(pathTenant, emptyShare());
-  return { byTenant, held };
+  return { byTenant, held, unowned: [...unowned.values()] };
 }
 
 /**
- * 423 TENANT_SUSPENDED when any tenant of the payload is not active (suspended, or gone since it
- * was routed). One suspended tenant: its reason; several: how many, without their reasons.
+ * 423 TENANT_SUSPENDED when any tenant of the payload is suspended (or gone since it was
+ * routed). One suspended tenant: its reason; several: how many, without their reasons. Returns
+ * the pending tenants (automatic provisioning), whose changes are held.
  */
-async function refuseSuspended(deps: IngestDeps, tenants: string[]): Promise<void> {
+async function refuseSuspended(deps: IngestDeps, tenants: string[]): Promise<string[]> {
   const refused: Array<string | null> = [];
+  const pending: string[] = [];
   for (const tenantId of tenants) {
     const standing = await deps.tenants.standing(tenantId);
-    if (standing?.status !== 'active') refused.push(standing?.suspendedReason ?? null);
+    if (standing?.status === 'pending') pending.push(tenantId);
+    else if (standing?.status !== 'active') refused.push(standing?.suspendedReason ?? null);
   }
   if (refused.length === 1) throw tenantSuspended(refused[0]);
   if (refused.length > 1) throw appError('TENANT_SUSPENDED', `${refused.length} tenants of this payload are suspended`);
+  return pending;
 }
 
 /**

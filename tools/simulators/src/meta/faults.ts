@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { FaultQueue, type SimResponse } from '../common';
 
 /** Which kind of Graph request a call was: `read` is a read mark or typing indicator (a POST to /messages with `status`). */
-export type MetaEndpoint = 'messages' | 'read' | 'media' | 'download' | 'templates' | 'other';
+export type MetaEndpoint = 'messages' | 'read' | 'media' | 'download' | 'templates' | 'number' | 'other';
 
 export interface MetaFaultOptions {
   /** Meta error code, e.g. 131047, 130429, 190, 131000. */
@@ -23,8 +23,8 @@ export interface MetaFaultOptions {
   details?: string;
   /** Only sends from this number. */
   phoneNumberId?: string;
-  /** Which requests it applies to; default "messages" (sends; read marks and typing indicators are "read"). */
-  endpoint?: 'messages' | 'read' | 'media' | 'download' | 'templates' | 'any';
+  /** Which requests it applies to; default "messages" (sends; read marks and typing indicators are "read"; "number": a read of a number's node). */
+  endpoint?: 'messages' | 'read' | 'media' | 'download' | 'templates' | 'number' | 'any';
 }
 
 const DEFAULT_MESSAGES: Record<number, string> = {

@@ -9,7 +9,9 @@
  *
  * Choices where the reference is silent:
  * - Any token problem on a send (missing, unknown, or valid for another number) is 401 with code
- *   190. (Real Graph answers 400/100 subcode 33 when a valid token lacks access to the number.)
+ *   190. Registering a number again with another token revokes the old one (190 from then on).
+ * - `GET /{phone-number-id}` (numbers.ts) reads a registered number with its own token; a node id
+ *   that is not a registered number is looked up as a media id. (Real Graph answers 400/100 subcode 33 when a valid token lacks access to the number.)
  * - Default HTTP status of injected errors: 190 → 401, 131000 → 500, 131016 → 503, everything
  *   else (131047, 130429, 131056, 4, 80007, 100, 131026, 131057 ...) → 400. Meta's Graph API
  *   answers most errors with 400; the bridge must classify on `error.code`, not on the status.
@@ -243,16 +245,19 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     const node = versioned && !send ? NODE_PATH.exec(rest) : null;
     const download = DOWNLOAD_PATH.exec(req.path);
     const phoneNumberId = send ? decodeURIComponent(send[1]) : undefined;
-    const mediaId = node ? decodeURIComponent(node[1]) : undefined;
+    const nodeId = node ? decodeURIComponent(node[1]) : undefined;
+    // A node that is a registered number is the number (GET /{phone-number-id}); any other, a media id.
+    const numberId = nodeId !== undefined && numbers.has(nodeId) ? nodeId : undefined;
+    const mediaId = numberId === undefined ? nodeId : undefined;
     const wabaId = listing ? decodeURIComponent(listing[1]) : undefined;
     const readMark = !!send && req.method === 'POST' && isReadMarkBody(req.body);
-    const endpoint: MetaEndpoint = readMark ? 'read' : send ? 'messages' : listing ? 'templates' : node ? 'media' : download ? 'download' : 'other';
+    const endpoint: MetaEndpoint = readMark ? 'read' : send ? 'messages' : listing ? 'templates' : numberId ? 'number' : node ? 'media' : download ? 'download' : 'other';
 
-    const latency = conditions.latency(phoneNumberId);
+    const latency = conditions.latency(phoneNumberId ?? numberId);
     if (latency > 0) await sleep(latency);
     let res: SimResponse;
     let injected = false;
-    if (conditions.isDown(phoneNumberId)) {
+    if (conditions.isDown(phoneNumberId ?? numberId)) {
       res = metaError(131016, { httpStatus: 503, message: 'Service temporarily unavailable' });
       injected = true;
     } else if (readMark) {
@@ -261,6 +266,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       res = messages.handleSend(req, versioned[1], phoneNumberId as string);
     } else if (wabaId !== undefined) {
       res = templates.handleList(req, wabaId);
+    } else if (numberId !== undefined) {
+      res = numbers.handleRead(req, numberId, faults);
     } else if (node && mediaId !== undefined) {
       res = media.handleLookup(req, mediaId);
     } else if (download) {
@@ -276,7 +283,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       endpoint,
       method: req.method,
       path: req.path,
-      phoneNumberId,
+      phoneNumberId: phoneNumberId ?? numberId,
       ...(typeof sentTo === 'string' ? { to: sentTo } : {}),
       ...(typeof sentRecipient === 'string' ? { recipient: sentRecipient } : {}),
       mediaId,
