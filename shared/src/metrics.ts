@@ -50,7 +50,7 @@ export class ServiceMetrics {
 
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
-    collectDefaultMetrics({ register: this.registry });
+    for (const metric of processMetrics()) this.registry.registerMetric(metric);
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'http_requests_total',
@@ -126,6 +126,24 @@ export class ServiceMetrics {
       next();
     };
   }
+}
+
+let processRegistry: Registry | undefined;
+
+/**
+ * prom-client's default metrics (CPU, memory, event loop lag, GC, handles), collected once per
+ * process and shared by every service's registry (each adds its own `service` label when it is
+ * scraped): what they measure is the process, and each collection starts monitors (the event
+ * loop's, a GC observer) that are never stopped, so a process that starts services again and
+ * again (npm start, the tests) must not start them again and again.
+ */
+function processMetrics() {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  const registry = processRegistry;
+  return registry.getMetricsAsArray().map((m) => registry.getSingleMetric(m.name)!);
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
