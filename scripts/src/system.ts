@@ -51,9 +51,13 @@ export function internalPortVariable(name: ServiceName): string {
 function serviceFailed(name: ServiceName, port: number, internalPort: number | undefined, err: unknown): Error {
   const errno = err as NodeJS.ErrnoException & { port?: number };
   const internal = internalPort !== undefined && errno?.port === internalPort && errno.port !== port;
+  // Its metrics listener: PORT + 6400 (metricsPort), so moving the service moves it too.
+  const metrics = errno?.port !== undefined && errno.port !== port && !internal;
   const reason =
     errno?.code === 'EADDRINUSE'
-      ? `port ${internal ? internalPort : port} is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${internal ? internalPortVariable(name) : portVariable(name)} (0: any free port)`
+      ? metrics
+        ? `port ${errno.port} (its metrics: its port + 6400) is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${portVariable(name)} (its metrics follow; 0: any free port)`
+        : `port ${internal ? internalPort : port} is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${internal ? internalPortVariable(name) : portVariable(name)} (0: any free port)`
       : err instanceof Error
         ? err.message
         : String(err);

@@ -178,7 +178,7 @@ export function serviceConfigSchema<T extends z.ZodRawShape>(defaultPort: number
       .min(0)
       .max(65535)
       .optional()
-      .describe('Port of GET /metrics (Prometheus), a listener of its own, never published; unset: PORT + 6400 (9400 … 9407), or any free port when PORT is 0'),
+      .describe('Port of GET /metrics (Prometheus), a listener of its own, never published; unset: PORT + 6400 (9400 … 9407), or any free port when PORT is 0 or above 59135'),
     ...extra,
   });
 }

@@ -1,6 +1,5 @@
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigError } from './config';
 import { errorHandler, notFoundHandler } from './errors';
 
 /**
@@ -188,15 +187,13 @@ export function metricsApp(metrics: ServiceMetrics): Express {
 
 /**
  * The port the metrics listener takes: METRICS_PORT, or by default the service's PORT + 6400
- * (3000 → 9400, ..., 3007 → 9407), or any free port (0) when PORT is 0 (tests). A ConfigError
- * when PORT + 6400 is no port (set METRICS_PORT then).
+ * (3000 → 9400, ..., 3007 → 9407); any free port (0) when PORT is 0 (tests), or when PORT + 6400
+ * is no port (above 65535; `npm start` prints where it went).
  */
 export function metricsPort(config: { PORT: number; METRICS_PORT?: number }): number {
   if (config.METRICS_PORT !== undefined) return config.METRICS_PORT;
-  if (config.PORT === 0) return 0;
   const port = config.PORT + METRICS_PORT_OFFSET;
-  if (port > 65_535) throw new ConfigError(`Invalid environment: METRICS_PORT is required when PORT (${config.PORT}) + ${METRICS_PORT_OFFSET} is above 65535`);
-  return port;
+  return config.PORT === 0 || port > 65_535 ? 0 : port;
 }
 
 /** METRICS_PORT's default is PORT + this. */
