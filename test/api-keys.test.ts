@@ -33,6 +33,7 @@ const ROUTES: Array<{ scope: ApiKeyScope; call: (headers: Record<string, string>
   { scope: 'stats:read', call: (h) => gw().get('/state/stats').set(h) },
   { scope: 'conversations:read', call: (h) => gw().get('/state/conversations').set(h) },
   { scope: 'messages:read', call: (h) => gw().get('/state/messages').set(h) },
+  { scope: 'messages:retry', call: (h) => gw().post('/state/messages/1/retry').set(h) },
   { scope: 'messages:read', call: (h) => gw().get(`/messages/${randomUUID()}`).set(h) },
   { scope: 'mappings:read', call: (h) => gw().get('/state/mapping/15550001234').set(h) },
   { scope: 'mappings:write', call: (h) => gw().post('/state/mapping').set(h).send({ waId: '15550001234', conversationId: 'conv-1' }) },

@@ -13,6 +13,7 @@ export const ROUTE_SCOPES: ReadonlyArray<{ method: string; path: RegExp; scope: 
   { method: 'GET', path: /^\/state\/stats\/?$/i, scope: 'stats:read' },
   { method: 'GET', path: /^\/state\/conversations\/?$/i, scope: 'conversations:read' },
   { method: 'GET', path: /^\/state\/messages\/?$/i, scope: 'messages:read' },
+  { method: 'POST', path: /^\/state\/messages\/[^/]+\/retry\/?$/i, scope: 'messages:retry' },
   { method: 'GET', path: /^\/messages\/[^/]+\/?$/i, scope: 'messages:read' },
   { method: 'GET', path: /^\/state\/mapping\/[^/]+\/?$/i, scope: 'mappings:read' },
   { method: 'POST', path: /^\/state\/mapping\/?$/i, scope: 'mappings:write' },

@@ -302,13 +302,16 @@ export function createDeliveries(deps: DeliveryDeps) {
     });
   }
 
-  /** The Failed receipt of a send given up (see giveUp), built when it was queued; not after a final one. */
+  /**
+   * The Failed receipt of a send given up (see giveUp), built when it was queued; not after a
+   * final one, nor once the message was retried (dead letters, shared/src/dead-letters.ts).
+   */
   async function givenUpReceipt(job: Job): Promise<void> {
     const receipt = job.payload.receipt as GenesysReceipt | undefined;
     const messageId = job.payload.messageId as string | undefined;
-    const superseded = messageId ? await db.withTenant(job.tenantId, (q) => messages.finalReceiptPosted(q, job.tenantId, messageId)) : false;
+    const superseded = messageId ? !(await db.withTenant(job.tenantId, (q) => messages.failedReceiptDue(q, job.tenantId, messageId))) : false;
     if (receipt && !superseded) await deps.genesys.send(job.tenantId, 'receipt', receipt);
-    return record(job, messageId && !superseded ? (q) => messages.recordReceiptPosted(q, job.tenantId, messageId, 'final') : undefined);
+    return record(job, messageId && !superseded ? (q) => messages.recordFailedReceiptPosted(q, job.tenantId, messageId) : undefined);
   }
 
   /**

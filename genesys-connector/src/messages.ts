@@ -332,13 +332,25 @@ export async function recordReceiptPosted(q: Queryable, tenantId: string, messag
   );
 }
 
-/** Whether the final receipt of an agent message was posted (after it, nothing more may be). */
-export async function finalReceiptPosted(q: Queryable, tenantId: string, messageId: string): Promise<boolean> {
-  const { rows } = await q.query<{ posted: string | null }>('SELECT receipt_posted AS posted FROM message_tracking WHERE tenant_id = $1 AND id = $2', [
-    tenantId,
-    messageId,
-  ]);
-  return rows[0]?.posted === 'final';
+/**
+ * Whether the Failed receipt of a given-up agent message is still due: no final receipt posted,
+ * and the message still failed or dead (a retry, shared/src/dead-letters.ts, set it pending again:
+ * its new send's receipts follow instead).
+ */
+export async function failedReceiptDue(q: Queryable, tenantId: string, messageId: string): Promise<boolean> {
+  const { rows } = await q.query<{ posted: string | null; status: string }>(
+    'SELECT receipt_posted AS posted, status FROM message_tracking WHERE tenant_id = $1 AND id = $2',
+    [tenantId, messageId],
+  );
+  return !!rows[0] && rows[0].posted !== 'final' && (rows[0].status === 'failed' || rows[0].status === 'dead');
+}
+
+/**
+ * The Failed receipt of a given-up agent message was posted: final, unless the message was retried
+ * meanwhile (no longer failed or dead; the row lock orders this after the retry's update).
+ */
+export async function recordFailedReceiptPosted(q: Queryable, tenantId: string, messageId: string): Promise<void> {
+  await q.query(`UPDATE message_tracking SET receipt_posted = 'final' WHERE tenant_id = $1 AND id = $2 AND status IN ('failed', 'dead')`, [tenantId, messageId]);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Database, createOutbox, lanes, replaceCatalogue, type Job, type MetaCredentials, type Outbox, type Template } from '@bridge/shared';
+import { Database, createOutbox, lanes, replaceCatalogue, requeueMessage, type Job, type MetaCredentials, type Outbox, type Template } from '@bridge/shared';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
 import { createDeliveries, type Deliveries } from '../src/deliveries';
 import { permanent, transient, type DeliveryError } from '../src/errors';
@@ -820,5 +820,90 @@ describe('giving up', () => {
     expect(await message(id)).toMatchObject({ status: 'dead', error_code: 'GENESYS_UNAVAILABLE' });
     expect((await outboxRows()).map((r) => r.state)).toEqual(['dead']);
     expect(touches).toBe(0);
+  });
+});
+
+describe('a dead letter sent again (shared/src/dead-letters.ts)', () => {
+  it('an agent reply given up at part 2: resumes after the part WhatsApp accepted; the stale Failed receipt is dropped unsent', async () => {
+    const id = await insertMessage('outbound', {
+      genesysMessageId: `gmsg-out-r-${run}`,
+      payload: { id: `gmsg-out-r-${run}`, type: 'Text', text: 'listen', content: [{ contentType: 'Attachment', attachment: { mediaType: 'Audio', url: 'https://cdn.example.com/a.ogg', mime: 'audio/ogg' } }] },
+    });
+    const job = await claimed({ kind: 'to_whatsapp_message', lane: lanes.outbound(WA), messageId: id });
+    metaFailsAt = 1;
+    metaFailure = () => metaSendError(400, { code: 131053, message: '(#131053) Media upload error' });
+    const err = await deliveries.deliver(job).then(() => undefined, (e: DeliveryError) => e);
+    await deliveries.giveUp(job, err!, 'failed');
+    expect(await message(id)).toMatchObject({ status: 'failed' });
+    expect(metaSends).toHaveLength(1);
+
+    const outcome = await db.withTenant(T, (q) => requeueMessage(q, T, id));
+    expect(outcome).toMatchObject({ outcome: 'requeued', job: { kind: 'to_whatsapp_message', lane: lanes.outbound(WA) }, previous: { status: 'failed', errorCode: '131053' } });
+    expect(await message(id)).toMatchObject({ status: 'pending', error_code: null, error_message: null });
+    const rows = await outboxRows();
+    expect(rows.map((r) => [r.kind, r.state])).toEqual([
+      ['to_whatsapp_message', 'failed'],
+      ['to_genesys_receipt', 'pending'],
+      ['to_whatsapp_message', 'pending'],
+    ]);
+    expect(rows[2].payload).toEqual({ wamids: [sentWamid(1)] });
+
+    // A second retry while the first is queued: the same job, nothing more.
+    const again = await db.withTenant(T, (q) => requeueMessage(q, T, id));
+    expect(again).toEqual({ outcome: 'already_queued', messageId: id, job: (outcome as { job: unknown }).job });
+    expect(await outboxRows()).toHaveLength(3);
+
+    const jobs = await outbox.claim(5, 60_000, []);
+    for (const kind of ['to_genesys_receipt', 'to_whatsapp_message']) await deliveries.deliver(jobs.find((j) => j.kind === kind)!);
+    expect(genesysCalls).toEqual([]);
+    expect(metaSends.map((s) => s.type)).toEqual(['text', 'audio']);
+    expect(await message(id)).toMatchObject({ status: 'sent', wamid: sentWamid(1), payload: expect.objectContaining({ wamids: [sentWamid(1), sentWamid(2)] }) });
+    const [row] = await owner<{ receipt_posted: string | null }>('SELECT receipt_posted FROM message_tracking WHERE id = $1', [id]);
+    expect(row.receipt_posted).toBeNull();
+    const parts = await owner<{ part: number; wamid: string }>('SELECT part, wamid FROM message_parts WHERE message_id = $1 ORDER BY part', [id]);
+    expect(parts).toEqual([{ part: 1, wamid: sentWamid(1) }, { part: 2, wamid: sentWamid(2) }]);
+  });
+
+  it('an agent reply Meta reported failed after sending: sent again whole, its failed part forgotten, the next Delivered posted', async () => {
+    const id = await sentReply(`gmsg-out-f-${run}`, [{ kind: 'text', wamid: `wamid.old.${run}`, status: 'failed' }], 'final');
+    await owner(`UPDATE message_tracking SET status = 'failed', error_code = '131026', payload = $2 WHERE id = $1`, [id, JSON.stringify({ id: `gmsg-out-f-${run}`, type: 'Text', text: 'again' })]);
+    const outcome = await db.withTenant(T, (q) => requeueMessage(q, T, id));
+    expect(outcome.outcome).toBe('requeued');
+    expect(await owner('SELECT part FROM message_parts WHERE message_id = $1', [id])).toEqual([]);
+    const [job] = await outbox.claim(1, 60_000, []);
+    expect(job.payload).toEqual({});
+    await deliveries.deliver(job);
+    expect(metaSends).toEqual([expect.objectContaining({ type: 'text', text: expect.objectContaining({ body: 'again' }) })]);
+    expect(await message(id)).toMatchObject({ status: 'sent', wamid: sentWamid(1) });
+    const [row] = await owner<{ receipt_posted: string | null }>('SELECT receipt_posted FROM message_tracking WHERE id = $1', [id]);
+    expect(row.receipt_posted).toBeNull();
+  });
+
+  it('a customer message given up after Genesys took part 1 of 2: resumes at part 2, in its lane, behind what came since', async () => {
+    const id = await insertMessage('inbound', { wamid: `wamid.long.${run}`, payload: {} });
+    await db.withTenant(T, (q) =>
+      outbox.enqueue(q, { tenantId: T, kind: 'to_genesys_message', lane: lanes.inbound(WA), messageId: id, payload: { genesysParts: [{ id: 'g1' }] } }),
+    );
+    const [job] = await outbox.claim(1, 60_000, []);
+    await deliveries.giveUp(job, transient('GENESYS_UNAVAILABLE', 'Genesys 503'), 'dead');
+    const later = await insertMessage('inbound', { wamid: `wamid.later.${run}`, payload: {} });
+    await db.withTenant(T, (q) => outbox.enqueue(q, { tenantId: T, kind: 'to_genesys_message', lane: lanes.inbound(WA), messageId: later, ordering: new Date(Date.now() - 60_000) }));
+
+    const outcome = await db.withTenant(T, (q) => requeueMessage(q, T, id));
+    expect(outcome).toMatchObject({ outcome: 'requeued', job: { lane: lanes.inbound(WA) } });
+    const pending = await owner<{ message_id: string; payload: unknown }>(`SELECT message_id::text, payload FROM outbox WHERE state = 'pending' ORDER BY ordering, id`);
+    expect(pending).toEqual([
+      { message_id: later, payload: {} },
+      { message_id: id, payload: { genesysParts: [{ id: 'g1' }] } },
+    ]);
+  });
+
+  it('neither failed nor dead nor queued: not retryable; unknown: not found', async () => {
+    const id = await insertMessage('inbound', { wamid: `wamid.ok.${run}`, payload: {}, status: 'delivered' });
+    expect(await db.withTenant(T, (q) => requeueMessage(q, T, id))).toEqual({ outcome: 'not_retryable', messageId: id, status: 'delivered' });
+    const stuck = await insertMessage('inbound', { wamid: `wamid.stuck.${run}`, payload: {} });
+    expect(await db.withTenant(T, (q) => requeueMessage(q, T, stuck))).toEqual({ outcome: 'not_retryable', messageId: stuck, status: 'pending' });
+    expect(await db.withTenant(T, (q) => requeueMessage(q, T, '999999999'))).toEqual({ outcome: 'not_found', messageId: '999999999' });
+    expect(await outboxRows()).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
  * What a tenant API key may do (issue #13): each tenant route needs one scope (the table is
  * gateway/src/scopes.ts), a key holds a set, and a token from `POST /auth/token` holds at most its
  * key's (its `scope` claim, space-separated as OAuth's, RFC 9068 §2.2.3). Names are
- * `<resource>:<read|write|send>`, public and never renamed.
+ * `<resource>:<read|write|send|retry>`, public and never renamed.
  */
 export const API_KEY_SCOPES = [
   'stats:read',
@@ -11,6 +11,7 @@ export const API_KEY_SCOPES = [
   'mappings:read',
   'mappings:write',
   'messages:send',
+  'messages:retry',
   'templates:read',
   'usage:read',
   'audit:read',

@@ -26,6 +26,8 @@ export type AuditAction =
   | 'templates.synced'
   | 'mapping.written'
   | 'message.sent'
+  | 'message.retried'
+  | 'messages.retried'
   | 'plan.created'
   | 'plan.updated'
   | SecurityAction;
@@ -34,7 +36,7 @@ export interface AuditEvent {
   /** The tenant whose chain records it; null: the platform's chain. */
   tenantId: string | null;
   action: AuditAction;
-  /** What was acted on: 'tenant:<id>', 'api_key:<id>', 'credentials:meta', 'mapping:<waId>', 'message:<id>'. */
+  /** What was acted on: 'tenant:<id>', 'api_key:<id>', 'credentials:meta', 'mapping:<waId>', 'message:<id>', 'messages:<status>' (a bulk retry). */
   target?: string;
   /** State before and after; secrets are masked here (maskSecrets) whatever the caller passes. */
   before?: unknown;

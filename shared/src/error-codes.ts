@@ -101,6 +101,8 @@ export const ERROR_CODES = {
   WINDOW_CLOSED: { status: 422, message: "The customer's 24-hour window is closed: only a template can be sent" },
   IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'This Idempotency-Key was used with another request body' },
   MESSAGE_NOT_FOUND: { status: 404, message: 'No such message' },
+  /** Dead letters (issue #16): only a failed or dead message is sent again; the message names its status. */
+  MESSAGE_NOT_RETRYABLE: { status: 409, message: 'Only a failed or dead message can be retried' },
 
   // webhook-service: webhooks.
   INVALID_SIGNATURE: { status: 401, message: 'X-Hub-Signature-256 does not match' },

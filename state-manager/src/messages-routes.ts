@@ -98,9 +98,10 @@ const MAX_FOREIGN_CHECKS = 8;
  * after the answer, never awaited: the 404 takes the same time whoever owns the id. At most
  * MAX_FOREIGN_CHECKS at once.
  */
-function foreignObjectCheck(db: Database, events: SecurityEvents) {
+export function foreignObjectCheck(db: Database, events: SecurityEvents) {
   let running = 0;
-  return (tenantId: string, id: string): void => {
+  /** `route`: the route asked, as the event names it (e.g. `GET /messages/:id`). */
+  return (tenantId: string, id: string, route = 'GET /messages/:id'): void => {
     if (running >= MAX_FOREIGN_CHECKS) return;
     running++;
     const ctx = currentContext();
@@ -113,7 +114,7 @@ function foreignObjectCheck(db: Database, events: SecurityEvents) {
           action: 'security.foreign_object',
           subject: occurrence.actor,
           target: `message:${id}`,
-          details: { route: 'GET /messages/:id', internal: { ownerTenant: row.owner } },
+          details: { route, internal: { ownerTenant: row.owner } },
           ...occurrence,
         });
       })

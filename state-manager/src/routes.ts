@@ -1,6 +1,25 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE, appError, appendAudit, auditQuerySchema, badInput, listNotifications, parseInput, usageReport, tenantAuditPage, type AuditRow, type Database } from '@bridge/shared';
+import {
+  CUSTOMER_ID_PATTERN,
+  CUSTOMER_ID_RULE,
+  appError,
+  appendAudit,
+  auditQuerySchema,
+  badInput,
+  parseInput,
+  isMessageId,
+  listNotifications,
+  usageReport,
+  retryAnswer,
+  retryMessage,
+  tenantAuditPage,
+  type AuditRow,
+  type Database,
+  type OutboxNotifier,
+  type SecurityEvents,
+} from '@bridge/shared';
+import { foreignObjectCheck } from './messages-routes';
 import * as repo from './repository';
 
 /**
@@ -65,9 +84,14 @@ function decodeCursor(raw: string): repo.Cursor {
 
 const mappingNotFound = () => appError('MAPPING_NOT_FOUND');
 
-/** The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant. */
-export function stateRoutes(db: Database): Router {
+/**
+ * The tenant API's data routes. `req.tenantId` is set by requireGatewayTenant; `notifier` wakes
+ * the delivery workers after a retry commits; `securityEvents` records a retry of another
+ * tenant's message id (security.foreign_object, as GET /messages/:id does).
+ */
+export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>, securityEvents?: SecurityEvents): Router {
   const r = Router();
+  const checkForeign = securityEvents && foreignObjectCheck(db, securityEvents);
 
   r.get('/stats', async (req, res) => {
     const tenantId = req.tenantId!;
@@ -88,6 +112,18 @@ export function stateRoutes(db: Database): Router {
     const query = parseInput(messagesQuery, req.query);
     const page = await db.withTenant(tenantId, (q) => repo.messages(q, tenantId, query, query.limit, query.cursor));
     res.json({ messages: page.messages, nextCursor: page.next ?? null });
+  });
+
+  // Dead letters (issue #16): a failed or dead message sent again, at the end of its lane.
+  r.post('/messages/:id/retry', async (req, res) => {
+    const tenantId = req.tenantId!;
+    // An id that cannot exist is as unknown as another tenant's.
+    if (!isMessageId(req.params.id)) throw appError('MESSAGE_NOT_FOUND');
+    const outcome = await db.withTenant(tenantId, (q) => retryMessage(q, tenantId, req.params.id));
+    if (outcome.outcome === 'not_found') checkForeign?.(tenantId, req.params.id, 'POST /state/messages/:id/retry');
+    const answer = retryAnswer(outcome);
+    if (outcome.outcome === 'requeued') notifier.touch();
+    res.status(answer.status).json(answer.body);
   });
 
   r.post('/mapping', async (req, res) => {

@@ -1,9 +1,10 @@
 import type { Express } from 'express';
-import { createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness } from '@bridge/shared';
+import { OutboxNotifier, createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness, type ServiceMetrics } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
 import { CredentialVerifier } from './credential-verify';
 import { auditRoutes } from './audit-routes';
+import { deadLetterRoutes } from './dead-letters-routes';
 import { MetaTemplatesClient } from './meta-templates';
 import { TenantPurger, type PurgeOptions } from './purge';
 import { adminRoutes, internalRoutes } from './routes';
@@ -12,6 +13,8 @@ import { createTenantUseCases } from './tenants';
 
 /** What tenant-service is built from (server.ts builds them); none holds resources of its own. */
 export interface TenantServiceDeps {
+  /** The service's metrics registry (startService's): its HTTP requests are counted and timed by route. */
+  metrics?: ServiceMetrics;
   db: Database;
   cache: Cache;
   cipher: CredentialCipher;
@@ -50,8 +53,11 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
   const templates = createTemplateCatalogue({ ...deps, meta: new MetaTemplatesClient(deps.meta) });
   const verifier = new CredentialVerifier({ graphUrl: deps.meta.graphUrl, loginUrlTemplate: deps.genesys?.loginUrlTemplate ?? 'https://login.{region}' });
   const tenants = createTenantUseCases({ ...deps, purger, templates, verifier });
+  // Wakes the delivery workers after a dead letter is queued again.
+  const notifier = new OutboxNotifier(deps.db);
   const app = createServiceApp({
     name: 'tenant-service',
+    metrics: deps.metrics,
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
@@ -65,10 +71,12 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
       app.use(jsonBody('64kb'));
       app.use(adminRoutes(tenants, templates));
       app.use(auditRoutes(deps.db));
+      app.use(deadLetterRoutes(deps.db, notifier));
     },
   });
   const internalApp = createInternalApp({
     logger: deps.logger,
+    metrics: deps.metrics,
     routes: (app) => {
       app.use('/internal', requireInternalCaller(deps.internalCallers), internalRoutes(tenants));
     },
@@ -88,6 +96,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     internalApp,
     close: async () => {
       closing = true;
+      notifier.close();
       await Promise.all([backfill, purger.close(), templates.close(), retention.close()]);
       verifier.close();
     },

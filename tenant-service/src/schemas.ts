@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PLAN_NAME_PATTERN, quotaLimitsShape, quotaOverridesSchema, API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, MARK_READ_SETTINGS, isApiKeyScope, originProblem, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema } from '@bridge/shared';
+import { PLAN_NAME_PATTERN, quotaLimitsShape, quotaOverridesSchema, API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES, MARK_READ_SETTINGS, isApiKeyScope, originProblem, META_ID_PATTERN, TEMPLATE_LANGUAGE_PATTERN, TEMPLATE_NAME_PATTERN, TENANT_ID_PATTERN, credentialsBodySchema, BULK_RETRY_MAX, RETRYABLE_STATUSES } from '@bridge/shared';
 
 /** Subdomains that name the platform itself, never a tenant. */
 const RESERVED_SUBDOMAINS = new Set(['www', 'api', 'admin', 'app', 'webhook', 'webhooks', 'auth', 'status', 'mail']);
@@ -197,3 +197,19 @@ export type UpdatePlanInput = z.infer<typeof updatePlanSchema>;
 export type CreateTenantInput = z.infer<typeof createTenantSchema>;
 export type UpdateTenantInput = z.infer<typeof updateTenantSchema>;
 export type CredentialsInput = z.infer<typeof credentialsBodySchema>;
+
+/**
+ * The bulk retry of dead letters (issue #16, POST /tenants/:id/messages/retry): the tenant's
+ * messages in `status` given up in [since, until) (ISO 8601 times with an offset), oldest
+ * first, at most `limit` (1 to BULK_RETRY_MAX = 1000; default 100) per call.
+ */
+export const bulkRetrySchema = z
+  .object({
+    status: z.enum(RETRYABLE_STATUSES, { message: 'must be failed or dead' }),
+    since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time, e.g. 2026-11-30T08:00:00Z' }).transform((v) => new Date(v)),
+    until: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time, e.g. 2026-11-30T18:00:00Z' }).transform((v) => new Date(v)),
+    limit: z.number().int().min(1).max(BULK_RETRY_MAX).default(100),
+  })
+  .strict()
+  // zod runs a refinement even when a field failed: only two valid times are compared.
+  .refine((b) => !(b.since instanceof Date && b.until instanceof Date) || b.since.getTime() < b.until.getTime(), { path: ['until'], message: 'must be after since' });

@@ -1,0 +1,46 @@
+import { Router } from 'express';
+import { appError, isMessageId, parseInput, retryAnswer, retryMessage, retryMessages, type Database, type OutboxNotifier } from '@bridge/shared';
+import * as repo from './repository';
+import { bulkRetrySchema, tenantIdSchema } from './schemas';
+
+/**
+ * The admin API's dead letters (issue #16), any tenant's, through the one mechanism of the tenant
+ * API's retry (shared/src/dead-letters.ts):
+ * - `POST /tenants/:id/messages/:messageId/retry`: one message, as `POST /state/messages/:id/retry`
+ *   (202 queued again; 200 already queued, nothing queued; 404 TENANT_NOT_FOUND, MESSAGE_NOT_FOUND;
+ *   409 MESSAGE_NOT_RETRYABLE). Audited `message.retried`, actor `admin`.
+ * - `POST /tenants/:id/messages/retry` `{status, since, until, limit?}` (bulkRetrySchema): every
+ *   message in `status` given up in [since, until), oldest first, at most `limit` (≤ 1000) in one
+ *   transaction; 200 `{requeued, messages: [{id, job}], skipped: [{id, reason, …}], more}` (`more`:
+ *   call again for the next ones). One audit event for the call, `messages.retried`, with the ids.
+ * `notifier` wakes the delivery workers after a commit that queued something.
+ */
+export function deadLetterRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'>): Router {
+  const r = Router();
+
+  /** The tenant (visible: not being deleted), or 404 TENANT_NOT_FOUND. */
+  async function tenantOf(raw: string): Promise<string> {
+    if (!tenantIdSchema.safeParse(raw).success) throw appError('TENANT_NOT_FOUND');
+    if (!(await db.withTenant(raw, (q) => repo.findTenant(q, raw)))) throw appError('TENANT_NOT_FOUND');
+    return raw;
+  }
+
+  r.post('/tenants/:tenantId/messages/retry', async (req, res) => {
+    const tenantId = await tenantOf(req.params.tenantId);
+    const filter = parseInput(bulkRetrySchema, req.body ?? {});
+    const result = await db.withTenant(tenantId, (q) => retryMessages(q, tenantId, filter));
+    if (result.requeued > 0) notifier.touch();
+    res.json(result);
+  });
+
+  r.post('/tenants/:tenantId/messages/:messageId/retry', async (req, res) => {
+    const tenantId = await tenantOf(req.params.tenantId);
+    if (!isMessageId(req.params.messageId)) throw appError('MESSAGE_NOT_FOUND');
+    const outcome = await db.withTenant(tenantId, (q) => retryMessage(q, tenantId, req.params.messageId));
+    const answer = retryAnswer(outcome);
+    if (outcome.outcome === 'requeued') notifier.touch();
+    res.status(answer.status).json(answer.body);
+  });
+
+  return r;
+}
