@@ -15,11 +15,12 @@ import {
   isWhatsAppPhone,
   safeEqual,
   setContextTenant,
+  statement,
   type Queryable,
 } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyMetaSignature } from '../signatures';
-import { appSecretDigest, holdChanges, storeAccountEvents, type AccountEvent, type HeldChange } from '../routing-store';
+import { appSecretDigest, claimHeld, deleteHeld, holdChanges, storeAccountEvents, type AccountEvent, type HeldChange } from '../routing-store';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus, type NumberChange } from '../store';
 import type { IngestDeps } from './deps';
 import type { ProvisionCandidate } from './provision';
@@ -410,7 +411,14 @@ async function storePerTenant(deps: IngestDeps, byTenant: Map<string, TenantShar
   const total = { newMessages: 0, newStatuses: 0, accountEvents: 0 };
   for (const [tenantId, tenantShare] of byTenant) {
     if (byTenant.size === 1) setContextTenant(tenantId);
-    const stored = await deps.db.withTenant(tenantId, (q) => storeShare(q, tenantId, tenantShare));
+    const signedBy = await heldSignedBy(deps, tenantId);
+    const stored = await deps.db.withTenant(tenantId, async (q) => {
+      // Held changes it now claims (a tenant just activated or given its number) go first, in
+      // this transaction: a customer's new message is never queued ahead of their held ones.
+      const earlier = await replayHeldFirst(q, tenantId, signedBy);
+      const now = await storeShare(q, tenantId, tenantShare);
+      return { newMessages: earlier.newMessages + now.newMessages, newStatuses: earlier.newStatuses + now.newStatuses, accountEvents: earlier.accountEvents + now.accountEvents };
+    });
     total.newMessages += stored.newMessages;
     total.newStatuses += stored.newStatuses;
     total.accountEvents += stored.accountEvents;
@@ -435,4 +443,56 @@ export async function storeShare(q: Queryable, tenantId: string, tenantShare: Te
 /** A held change's `change` read back for replay, checked as on arrival (it was then). */
 export function parseHeldChange(change: unknown): Change {
   return changeSchema.parse(change);
+}
+
+/** Held changes stored per statement of a replay. */
+export const REPLAY_BATCH = 200;
+
+/** What held changes a tenant may receive are signed by: its Meta app secret's digest, or null (only the platform's). */
+export async function heldSignedBy(deps: Pick<IngestDeps, 'tenants'>, tenantId: string): Promise<string | null> {
+  const meta = await deps.tenants.metaCredentials(tenantId);
+  return meta ? appSecretDigest(meta.appSecret) : null;
+}
+
+/**
+ * In the tenant's transaction: takes the tenant's replay lock (every replay of its held changes,
+ * the sweep's and a webhook's, runs under it, so one replica's replay never commits around
+ * another's), then stores up to `limit` of the held changes it claims (oldest first) and removes
+ * them from the holding table. Returns how many rows were claimed and what was stored.
+ */
+export async function replayHeldBatch(q: Queryable, tenantId: string, signedBy: string | null, limit: number) {
+  await q.query({ ...LOCK_HELD_REPLAY, values: [tenantId] });
+  const held = await claimHeld(q, signedBy, limit);
+  const share: TenantShare = { changes: [], account: [] };
+  for (const row of held) {
+    const change = parseHeldChange(row.payload.change);
+    if (row.phone_number_id) share.changes.push(change);
+    else share.account.push({ field: change.field || 'unknown', wabaId: row.waba_id, payload: row.payload });
+  }
+  const stored = held.length ? await storeShare(q, tenantId, share) : { newMessages: 0, newStatuses: 0, accountEvents: 0 };
+  if (held.length) await deleteHeld(q, held.map((r) => r.id));
+  return { rows: held.length, ...stored };
+}
+
+const LOCK_HELD_REPLAY = statement('lock-held-replay', `SELECT pg_advisory_xact_lock(hashtextextended('held-replay:' || $1, 0))`);
+const ANY_HELD = statement('any-held', `SELECT EXISTS (SELECT 1 FROM unclaimed_webhook_changes WHERE signed_by IN ('platform', $1)) AS any`);
+
+/**
+ * A webhook's store, before the tenant's new changes: every held change the tenant claims (row
+ * security shows it only those) is replayed first, in the same transaction, so that its lane
+ * order is arrival order even before the replay sweep (ingest/held.ts) has run. One indexed
+ * EXISTS when nothing is held; the replay lock only when something is (or is being replayed:
+ * a row another transaction is deleting is still seen, and the lock then waits for it).
+ */
+async function replayHeldFirst(q: Queryable, tenantId: string, signedBy: string | null) {
+  const total = { newMessages: 0, newStatuses: 0, accountEvents: 0 };
+  const { rows } = await q.query<{ any: boolean }>({ ...ANY_HELD, values: [signedBy] });
+  if (!rows[0]?.any) return total;
+  for (;;) {
+    const batch = await replayHeldBatch(q, tenantId, signedBy, REPLAY_BATCH);
+    total.newMessages += batch.newMessages;
+    total.newStatuses += batch.newStatuses;
+    total.accountEvents += batch.accountEvents;
+    if (batch.rows < REPLAY_BATCH) return total;
+  }
 }
