@@ -5,6 +5,7 @@ import { uniqueNumericId } from '../../test/support/ids';
 import type { IngestDeps } from '../src/ingest/deps';
 import { ingestMetaWebhook } from '../src/ingest/meta';
 import { createProvisioner } from '../src/ingest/provision';
+import { replayHeldChanges } from '../src/ingest/held';
 import { newBridgeTenant } from '../../scripts/src/bridge-tenant';
 import { WebhookTenants } from '../src/tenants';
 import { startWebhookTestBed, type WebhookTestBed } from './support/test-bed';
@@ -88,6 +89,48 @@ it('on activation, a new message from a customer whose older ones are held is qu
       [tenantId],
     );
     expect(jobs.map((j) => j.body)).toEqual(['older, held while pending', 'newer, after activation']);
+    expect(await sql('SELECT id FROM unclaimed_webhook_changes WHERE phone_number_id = $1', [pnid])).toEqual([]);
+  } finally {
+    await tenants.close();
+  }
+});
+
+it('on activation, concurrent new messages and a replay sweep store every held change once, all ahead of the new ones', async () => {
+  const pnid = uniqueNumericId();
+  const tenantId = `wa-${pnid}`;
+  const from = '16505550992';
+  const t0 = Math.floor(Date.now() / 1000) - 60;
+  for (let i = 0; i < 3; i++) {
+    await ingestMetaWebhook(on, signed(buildTextMessage({ phoneNumberId: pnid, from, body: `held ${i}`, timestamp: t0 + i }), PLATFORM_SECRET));
+  }
+  const t = newBridgeTenant(tenantId, pnid);
+  expect(
+    (
+      await bed.sys.admin('post', `/tenants/${tenantId}/credentials`).send({
+        type: 'genesys',
+        credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
+      })
+    ).status,
+  ).toBe(201);
+  expect((await bed.sys.admin('patch', `/tenants/${tenantId}`).send({ status: 'active' })).status).toBe(200);
+  const cache = new MemoryCache();
+  const tenants = new WebhookTenants({ db: bed.db, cache, credentials: bed.credentials, directory: new TenantDirectory(bed.db, cache) });
+  await tenants.start();
+  try {
+    const deps = { ...on, tenants };
+    await Promise.all([
+      ...Array.from({ length: 5 }, (_, i) => ingestMetaWebhook(deps, signed(buildTextMessage({ phoneNumberId: pnid, from, body: `new ${i}`, timestamp: t0 + 10 + i }), PLATFORM_SECRET))),
+      replayHeldChanges(deps, tenantId),
+      replayHeldChanges(deps, tenantId),
+    ]);
+    const jobs = await sql<{ body: string }>(
+      `SELECT m.payload->'message'->'text'->>'body' AS body FROM outbox o JOIN message_tracking m ON m.tenant_id = o.tenant_id AND m.id = o.message_id
+        WHERE o.tenant_id = $1 AND o.kind = 'to_genesys_message' ORDER BY o.id`,
+      [tenantId],
+    );
+    const bodies = jobs.map((j) => j.body);
+    expect(bodies.slice(0, 3)).toEqual(['held 0', 'held 1', 'held 2']);
+    expect(bodies.slice(3).sort()).toEqual(['new 0', 'new 1', 'new 2', 'new 3', 'new 4']);
     expect(await sql('SELECT id FROM unclaimed_webhook_changes WHERE phone_number_id = $1', [pnid])).toEqual([]);
   } finally {
     await tenants.close();
