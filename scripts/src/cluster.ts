@@ -109,7 +109,8 @@ export class Cluster {
   private async launch(name: InstanceName): Promise<void> {
     const m = this.members.get(name)!;
     const child = spawn(process.execPath, [path.join(ROOT, m.service, 'dist', 'server.js')], {
-      env: { ...this.env, PORT: String(m.port), ...(m.internalPort ? { INTERNAL_PORT: String(m.internalPort) } : {}) },
+      // Several processes of a service on one host: each its metrics on a free port.
+      env: { ...this.env, PORT: String(m.port), METRICS_PORT: '0', ...(m.internalPort ? { INTERNAL_PORT: String(m.internalPort) } : {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
