@@ -411,11 +411,10 @@ async function storePerTenant(deps: IngestDeps, byTenant: Map<string, TenantShar
   const total = { newMessages: 0, newStatuses: 0, accountEvents: 0 };
   for (const [tenantId, tenantShare] of byTenant) {
     if (byTenant.size === 1) setContextTenant(tenantId);
-    const signedBy = await heldSignedBy(deps, tenantId);
     const stored = await deps.db.withTenant(tenantId, async (q) => {
       // Held changes it now claims (a tenant just activated or given its number) go first, in
       // this transaction: a customer's new message is never queued ahead of their held ones.
-      const earlier = await replayHeldFirst(q, tenantId, signedBy);
+      const earlier = await replayHeldFirst(q, tenantId, tenantShare, () => heldSignedBy(deps, tenantId));
       const now = await storeShare(q, tenantId, tenantShare);
       return { newMessages: earlier.newMessages + now.newMessages, newStatuses: earlier.newStatuses + now.newStatuses, accountEvents: earlier.accountEvents + now.accountEvents };
     });
@@ -475,19 +474,30 @@ export async function replayHeldBatch(q: Queryable, tenantId: string, signedBy: 
 }
 
 const LOCK_HELD_REPLAY = statement('lock-held-replay', `SELECT pg_advisory_xact_lock(hashtextextended('held-replay:' || $1, 0))`);
-const ANY_HELD = statement('any-held', `SELECT EXISTS (SELECT 1 FROM unclaimed_webhook_changes WHERE signed_by IN ('platform', $1)) AS any`);
+const HELD_SIGNERS = statement('held-signers', 'SELECT DISTINCT signed_by FROM unclaimed_webhook_changes WHERE phone_number_id = ANY ($1::text[])');
 
 /**
- * A webhook's store, before the tenant's new changes: every held change the tenant claims (row
- * security shows it only those) is replayed first, in the same transaction, so that its lane
- * order is arrival order even before the replay sweep (ingest/held.ts) has run. One indexed
- * EXISTS when nothing is held; the replay lock only when something is (or is being replayed:
- * a row another transaction is deleting is still seen, and the lock then waits for it).
+ * A webhook's store, before the tenant's new changes: when a change is held for one of the
+ * numbers the new changes are for, every held change the tenant may receive (row security shows
+ * it only those for its numbers; signed by the platform or its app secret) is replayed first, in
+ * the same transaction, so that its lanes keep arrival order even before the replay sweep
+ * (ingest/held.ts) has run. One read of the index on the numbers when nothing is held; the tenant's
+ * credentials and the replay lock only when something is (or is being replayed: a row another
+ * transaction is deleting is still seen, and the lock then waits for it).
  */
-async function replayHeldFirst(q: Queryable, tenantId: string, signedBy: string | null) {
+async function replayHeldFirst(q: Queryable, tenantId: string, share: TenantShare, signer: () => Promise<string | null>) {
   const total = { newMessages: 0, newStatuses: 0, accountEvents: 0 };
-  const { rows } = await q.query<{ any: boolean }>({ ...ANY_HELD, values: [signedBy] });
-  if (!rows[0]?.any) return total;
+  const numbers = [...new Set(share.changes.flatMap((c) => c.value.metadata?.phone_number_id ?? []))];
+  if (numbers.length === 0) return total;
+  const { rows } = await q.query<{ signed_by: string }>({ ...HELD_SIGNERS, values: [numbers] });
+  if (rows.length === 0) return total;
+  // The tenant's credentials are asked for only when something is held (the hot path needs no tenant-service).
+  const signedBy = await signer();
+  if (!rows.some((r) => r.signed_by === 'platform' || r.signed_by === signedBy)) return total;
+  return replayAll(q, tenantId, signedBy, total);
+}
+
+async function replayAll(q: Queryable, tenantId: string, signedBy: string | null, total: { newMessages: number; newStatuses: number; accountEvents: number }) {
   for (;;) {
     const batch = await replayHeldBatch(q, tenantId, signedBy, REPLAY_BATCH);
     total.newMessages += batch.newMessages;
