@@ -4,6 +4,8 @@ import {
   createHttpClient,
   findNotification,
   logNotification,
+  notificationUrlProblem,
+  publicOnlyLookup,
   signNotification,
   type Database,
   type HttpClient,
@@ -11,7 +13,7 @@ import {
   type Logger,
   type Outbox,
 } from '@bridge/shared';
-import { fromNetworkError, retryAfterMs, transient } from './errors';
+import { fromNetworkError, permanent, retryAfterMs, transient } from './errors';
 
 /** A tenant's notification webhook, its secret in clear (tenant-service decrypts it). */
 export interface NotificationWebhook {
@@ -63,6 +65,8 @@ export interface NotificationDeliveryDeps {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Per POST, in ms; default 10 s. */
   timeoutMs?: number;
+  /** NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK: POST to a loopback address too (local tests, the demo); default false. */
+  allowLoopback?: boolean;
 }
 
 /**
@@ -72,10 +76,14 @@ export interface NotificationDeliveryDeps {
  * raisedAt, sentAt }`, signed in `X-Bridge-Signature-256` (signNotification), with
  * `X-Bridge-Notification-Id` (the same on every retry: de-duplicate on it). A 2xx completes it;
  * anything else (or no answer) is transient, retried with the outbox's backoff (honouring a
- * Retry-After) until the retry budget ends in a dead letter. No redirect is followed.
+ * Retry-After) until the retry budget ends in a dead letter. No redirect is followed. A URL (or a
+ * host name's address) that is not public is a permanent NOTIFICATION_WEBHOOK_BLOCKED failure
+ * (shared/src/public-addresses.ts; loopback only with `allowLoopback`).
  */
 export function createNotificationDelivery(deps: NotificationDeliveryDeps): { deliver(job: Job): Promise<void>; close(): void } {
-  const http = createHttpClient({ timeoutMs: deps.timeoutMs ?? 10_000, maxSockets: 16, maxRedirects: 0 });
+  const allowLoopback = deps.allowLoopback ?? false;
+  // Only public addresses (shared/src/public-addresses.ts): the URL is the tenant's choice, the POST comes from inside our network.
+  const http = createHttpClient({ timeoutMs: deps.timeoutMs ?? 10_000, maxSockets: 16, maxRedirects: 0, lookup: publicOnlyLookup(allowLoopback) as never });
   const complete = (job: Job) => deps.db.withTenant(job.tenantId, (q) => deps.outbox.complete(q, job));
 
   async function deliver(job: Job): Promise<void> {
@@ -85,6 +93,9 @@ export function createNotificationDelivery(deps: NotificationDeliveryDeps): { de
     if (job.attempts === 1) logNotification(deps.logger, job.tenantId, n, 'tenant notification');
     const webhook = await deps.webhooks.read(job.tenantId);
     if (!webhook) return complete(job);
+    // Checked again here (a URL stored before the rule, an address literal that no lookup sees); a name is checked on the addresses it resolves to.
+    const problem = notificationUrlProblem(webhook.url, allowLoopback);
+    if (problem) throw permanent('NOTIFICATION_WEBHOOK_BLOCKED', `The notification webhook URL ${problem}`);
     const body = JSON.stringify({ ...n, tenantId: job.tenantId, sentAt: new Date().toISOString() });
     let res;
     try {
@@ -99,6 +110,7 @@ export function createNotificationDelivery(deps: NotificationDeliveryDeps): { de
         maxContentLength: 64 * 1024,
       });
     } catch (err) {
+      if ((err as { code?: string }).code === 'EADDRBLOCKED') throw permanent('NOTIFICATION_WEBHOOK_BLOCKED', 'The notification webhook\u2019s host resolves to a private, loopback, link-local or metadata address');
       throw fromNetworkError(err, 'notification webhook');
     }
     if (res.status >= 200 && res.status < 300) {

@@ -61,7 +61,7 @@ function buildDeps({ config, logger, db, cache, metrics }: ServiceContext<Connec
   const outbox = createOutbox(db);
   const notifier = new OutboxNotifier(db);
   const notificationWebhooks = new NotificationWebhookClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken: ownTokens[0] });
-  const notifications = createNotificationDelivery({ db, outbox, webhooks: notificationWebhooks, logger, timeoutMs: config.HTTP_TIMEOUT_MS });
+  const notifications = createNotificationDelivery({ db, outbox, webhooks: notificationWebhooks, logger, timeoutMs: config.HTTP_TIMEOUT_MS, allowLoopback: config.NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK });
   const deliveries = createDeliveries({
     db,
     outbox,

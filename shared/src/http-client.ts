@@ -7,6 +7,8 @@ export interface HttpClientOptions extends Pick<CreateAxiosDefaults, 'baseURL' |
   timeoutMs: number;
   /** Open sockets per origin, for each of the http and https agents; default 64. */
   maxSockets?: number;
+  /** The agents' DNS lookup (default dns.lookup), e.g. publicOnlyLookup for URLs a tenant chose. */
+  lookup?: http.AgentOptions['lookup'];
 }
 
 /** An axios instance over its own keep-alive agents; `close()` destroys them (idle sockets included). */
@@ -20,9 +22,9 @@ export type HttpClient = AxiosInstance & { close(): void };
  * client closes it.
  */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
-  const { timeoutMs, maxSockets = 64, ...rest } = options;
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
+  const { timeoutMs, maxSockets = 64, lookup, ...rest } = options;
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets, ...(lookup ? { lookup } : {}) });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ...(lookup ? { lookup } : {}) });
   const instance = axios.create({ ...rest, timeout: timeoutMs, httpAgent, httpsAgent, validateStatus: () => true });
   return Object.assign(instance, {
     close() {

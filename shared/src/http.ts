@@ -5,7 +5,7 @@ import { pinoHttp } from 'pino-http';
 import type { Cache } from './cache';
 import { runWithContext } from './context';
 import { ERROR_CODES, type ErrorCode } from './error-codes';
-import { appError, errorBody, errorHandler, notFoundHandler } from './errors';
+import { appError, badInput, errorBody, errorHandler, notFoundHandler } from './errors';
 import { excerpt } from './ids';
 import { boundSerializedError, type Logger } from './logger';
 import type { CallerTokens, InternalCaller } from './config';
@@ -161,9 +161,33 @@ export function standardReadiness(deps: { db: { ping(): Promise<boolean> }; cach
   return checks;
 }
 
-/** JSON bodies with a bounded size; too large → 413, malformed → 400 (via the error handler). */
+/** The path (`a.b.0`) of the first string, value or key, in `value` that holds a NUL character; undefined: none. */
+function nulPath(value: unknown, path: string[] = [], depth = 0): string[] | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (value === null || typeof value !== 'object' || depth > 64) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes('\u0000')) return [...path, key.replaceAll('\u0000', '\\u0000')];
+    const found = nulPath(item, [...path, key], depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * JSON bodies with a bounded size; too large → 413, malformed → 400 (via the error handler). A
+ * NUL character (U+0000) in any string or key is refused too (400 VALIDATION_ERROR naming the
+ * field): PostgreSQL's text and jsonb cannot hold one, so it would otherwise fail as a 500 where
+ * it is stored, after checks that passed.
+ */
 export function jsonBody(limit: string | number = '100kb'): RequestHandler {
-  return express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
+  const parse = express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
+  return (req, res, next) => {
+    parse(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const path = nulPath(req.body);
+      next(path ? badInput(path.length ? path.join('.') : 'body', 'must not contain a NUL character (U+0000)') : undefined);
+    });
+  };
 }
 
 /** Requires `Authorization: Bearer <expected>`, compared in constant time; otherwise 401 `code`. */

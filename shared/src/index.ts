@@ -23,6 +23,7 @@ export * from './single-flight';
 export * from './credentials-client';
 export * from './media-links';
 export * from './url-allowlist';
+export * from './public-addresses';
 export * from './customer-window';
 export * from './templates';
 export * from './template-catalogue';

@@ -36,6 +36,8 @@ export interface TenantServiceDeps {
    * default `https://login.{region}`.
    */
   genesys?: { loginUrlTemplate: string };
+  /** Tenants' notification webhook URLs: on a loopback address too (NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK; default false). */
+  notificationWebhooks?: { allowLoopback: boolean };
 }
 
 /**

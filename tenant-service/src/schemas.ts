@@ -26,8 +26,8 @@ const reopenTemplate = z
 const markRead = z.enum(MARK_READ_SETTINGS, { message: `must be one of ${MARK_READ_SETTINGS.join(', ')}` });
 /**
  * Where the tenant's notifications are POSTed (shared/src/notifications.ts) and the secret that
- * signs them (X-Bridge-Signature-256). The URL: https, or http to a loopback host (local tests);
- * no credentials in it. The secret is never shown again; null removes the webhook.
+ * signs them (X-Bridge-Signature-256). The URL: https to a public address (or http to a loopback
+ * host where NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK allows it, local tests); no credentials in it. The secret is never shown again; null removes the webhook.
  */
 const notificationWebhook = z
   .object({
@@ -41,9 +41,10 @@ const notificationWebhook = z
         } catch {
           return ctx.addIssue({ code: 'custom', message: 'must be a URL like https://example.com/hooks/bridge' });
         }
-        const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) ctx.addIssue({ code: 'custom', message: 'must use https (http only to a loopback host)' });
+        if (url.protocol !== 'https:' && url.protocol !== 'http:') ctx.addIssue({ code: 'custom', message: 'must use https' });
         if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry a user or password' });
+        // Where it may point (public addresses only; loopback when the deployment allows it) is
+        // checked by tenants.ts with the deployment's setting (notificationUrlProblem).
       }),
     secret: z.string().min(16, 'must be at least 16 characters').max(256),
   })

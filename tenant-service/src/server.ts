@@ -21,6 +21,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
           purge: { batchSize: config.TENANT_PURGE_BATCH_SIZE, pauseMs: config.TENANT_PURGE_PAUSE_MS },
           meta: { graphUrl: config.META_GRAPH_URL, timeoutMs: config.TEMPLATE_SYNC_TIMEOUT_MS },
           genesys: { loginUrlTemplate: config.GENESYS_LOGIN_URL },
+          notificationWebhooks: { allowLoopback: config.NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK },
         }),
     },
     env,

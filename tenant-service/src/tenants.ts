@@ -1,4 +1,5 @@
 import {
+  notificationUrlProblem,
   AppError,
   appError,
   appendAudit,
@@ -47,6 +48,8 @@ export interface TenantDeps {
   templates?: { syncInBackground(tenantId: string): void };
   /** The live checks of `verifyCredentials` (without it, verifying answers 503 CREDENTIALS_UNAVAILABLE). */
   verifier?: Pick<CredentialVerifier, 'meta' | 'genesys'>;
+  /** Tenants' notification webhook URLs: on a loopback address too (NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK; default false). */
+  notificationWebhooks?: { allowLoopback: boolean };
 }
 
 /** Unique constraints → the contract's 409s. */
@@ -146,6 +149,12 @@ const keyRef = (k: Pick<repo.ApiKeyRow, 'id' | 'tenant_id' | 'key_hash'>) => ({ 
 export function createTenantUseCases(deps: TenantDeps) {
   const { db, cipher } = deps;
   const directory = new TenantDirectory(db, deps.cache);
+
+  /** 400 when a notification webhook URL points where the platform must not POST (shared/src/public-addresses.ts). */
+  const checkNotificationUrl = (webhook: { url: string } | null | undefined) => {
+    const problem = webhook && notificationUrlProblem(webhook.url, deps.notificationWebhooks?.allowLoopback ?? false);
+    if (problem) throw badInput('notificationWebhook.url', problem);
+  };
 
   /**
    * Announcements that failed (Redis away), retried in order every second until Redis takes
@@ -261,6 +270,7 @@ export function createTenantUseCases(deps: TenantDeps) {
      * 409 TENANT_EXISTS, or TENANT_BEING_DELETED while a deleted tenant of this id is purged.
      */
     async createTenant(input: CreateTenantInput) {
+      checkNotificationUrl(input.notificationWebhook);
       const { tenant, key } = await db
         .withTenant(input.tenantId, async (q) => {
           await checkWindowSettings(q, input.tenantId, input);
@@ -303,6 +313,7 @@ export function createTenantUseCases(deps: TenantDeps) {
     },
 
     async updateTenant(tenantId: string, patch: UpdateTenantInput) {
+      checkNotificationUrl(patch.notificationWebhook);
       const result = await db
         .withTenant(tenantId, async (q) => {
           const before = await repo.findTenant(q, tenantId, { forUpdate: true });

@@ -168,7 +168,7 @@ describe('the notification webhook', () => {
     expect(internal.body).toEqual(webhook);
     await request(internalApp).get(`/internal/tenants/${tenantId}/notification-webhook`).set('X-Internal-Token', testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN).expect(401);
 
-    const rotated = { url: 'http://127.0.0.1:8999/hook', secret: 'another-secret-of-16+' };
+    const rotated = { url: 'https://hooks.example.net:8443/hook?x=1', secret: 'another-secret-of-16+' };
     expect((await admin().patch(`/tenants/${tenantId}`).send({ notificationWebhook: rotated }).expect(200)).body.notificationWebhook).toEqual({ url: rotated.url });
     expect((await request(internalApp).get(`/internal/tenants/${tenantId}/notification-webhook`).set('X-Internal-Token', testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN)).body).toEqual(rotated);
     expect((await admin().patch(`/tenants/${tenantId}`).send({ notificationWebhook: null }).expect(200)).body.notificationWebhook).toBeNull();
@@ -200,5 +200,44 @@ describe('the notification webhook', () => {
       expect(res.body.error.message).toMatch(/^notificationWebhook/);
     }
     expect((await admin().get(`/tenants/${tenantId}`).expect(200)).body.notificationWebhook).toBeNull();
+  });
+
+  it('refuses a URL pointing at a private, loopback, link-local or metadata address (SSRF), on create and on PATCH, changing nothing', async () => {
+    const { tenantId } = await createTenant({ notificationWebhook: webhook });
+    const ssrf = [
+      'https://169.254.169.254/latest/meta-data/',
+      'http://169.254.169.254/latest/meta-data/',
+      'https://10.0.0.5/hook',
+      'https://172.16.3.4/hook',
+      'https://192.168.1.1/hook',
+      'https://100.64.0.1/hook',
+      'https://0.0.0.0/hook',
+      'https://[fd00:ec2::254]/hook',
+      'https://[fe80::1]/hook',
+      'https://[::ffff:169.254.169.254]/hook',
+      'https://[::ffff:a9fe:a9fe]/hook',
+      'https://0xa9.0xfe.0xa9.0xfe/hook',
+      'https://2852039166/hook',
+      // Loopback: this service is built without NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK (the production default).
+      'http://127.0.0.1:3007/internal/x',
+      'https://127.0.0.1/hook',
+      'http://localhost:4007/hook',
+      'https://api.localhost/hook',
+      'https://[::1]/hook',
+      'https://0x7f.1/hook',
+    ];
+    for (const url of ssrf) {
+      const res = await admin().patch(`/tenants/${tenantId}`).send({ notificationWebhook: { url, secret: webhook.secret } });
+      expect([url, res.status, res.body.error?.code]).toEqual([url, 400, 'VALIDATION_ERROR']);
+      expect(res.body.error.message).toMatch(/^notificationWebhook\.url/);
+    }
+    const created = await admin().post('/tenants').send({ tenantId: uniqueTenantId('ssrf'), name: 'SSRF', notificationWebhook: { url: ssrf[0], secret: webhook.secret } });
+    expect(created.status).toBe(400);
+    expect((await admin().get(`/tenants/${tenantId}`).expect(200)).body.notificationWebhook).toEqual({ url: webhook.url });
+
+    // A deployment that allows loopback (local tests, the demo) takes http://127.0.0.1, never the metadata address.
+    const local = createTenantUseCases({ db, cache, logger: createLogger({ name: 'test', level: 'silent' }), cipher: new CredentialCipher(testSecrets.CREDENTIALS_ENCRYPTION_KEY), notificationWebhooks: { allowLoopback: true } });
+    await local.updateTenant(tenantId, { notificationWebhook: { url: 'http://127.0.0.1:8999/hook', secret: webhook.secret } });
+    await expect(local.updateTenant(tenantId, { notificationWebhook: { url: 'https://169.254.169.254/x', secret: webhook.secret } })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 });

@@ -30,6 +30,8 @@ export async function startTestSystem(options: { redis?: boolean; env?: Record<s
       DB_APP_PASSWORD: process.env.DB_APP_PASSWORD,
       ...testSecrets,
       ...(options.redis ? { REDIS_URL: TEST_REDIS_URL } : {}),
+      // Tests' notification receivers listen on 127.0.0.1.
+      NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK: 'true',
       ...options.env,
     },
     dataDir,

@@ -1,10 +1,13 @@
-import { TenantDirectory, createLogger } from '@bridge/shared';
+import { MemoryCache, TenantDirectory, createLogger } from '@bridge/shared';
 import { batch, buildStatus, buildTextMessage, metaSerialize, signMeta } from '@bridge/simulators';
 import { ownerQuery } from '../../test/support/db';
 import { uniqueNumericId } from '../../test/support/ids';
 import type { IngestDeps } from '../src/ingest/deps';
 import { ingestMetaWebhook } from '../src/ingest/meta';
 import { createProvisioner } from '../src/ingest/provision';
+import { replayHeldChanges } from '../src/ingest/held';
+import { newBridgeTenant } from '../../scripts/src/bridge-tenant';
+import { WebhookTenants } from '../src/tenants';
 import { startWebhookTestBed, type WebhookTestBed } from './support/test-bed';
 
 /** AUTO_PROVISION at the ingest: when it creates a tenant, and when it does not (off, or not the platform's signature). */
@@ -56,4 +59,80 @@ it('on: nothing is created for a payload a tenant’s own secret signed, nor for
   const other = uniqueNumericId();
   await ingestMetaWebhook(on, signed(buildStatus({ phoneNumberId: other, wamid: 'wamid.x', status: 'delivered', recipientId: '16505550000' }), PLATFORM_SECRET));
   expect(await provisioned(other)).toEqual([]);
+});
+
+it('on activation, a new message from a customer whose older ones are held is queued after them (the held ones are replayed first)', async () => {
+  const pnid = uniqueNumericId();
+  const tenantId = `wa-${pnid}`;
+  const from = '16505550991';
+  const t0 = Math.floor(Date.now() / 1000) - 60;
+  const older = buildTextMessage({ phoneNumberId: pnid, from, body: 'older, held while pending', timestamp: t0 });
+  expect(await ingestMetaWebhook(on, signed(older, PLATFORM_SECRET))).toMatchObject({ held: 1 });
+  expect(await provisioned(pnid)).toEqual([{ tenant_id: tenantId, status: 'pending' }]);
+  const t = newBridgeTenant(tenantId, pnid);
+  const genesys = await bed.sys.admin('post', `/tenants/${tenantId}/credentials`).send({
+    type: 'genesys',
+    credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
+  });
+  expect(genesys.status).toBe(201);
+  expect((await bed.sys.admin('patch', `/tenants/${tenantId}`).send({ status: 'active' })).status).toBe(200);
+  // This replica sees the activation at once; its replay sweep has not run yet (no tenant event reached it).
+  const cache = new MemoryCache();
+  const tenants = new WebhookTenants({ db: bed.db, cache, credentials: bed.credentials, directory: new TenantDirectory(bed.db, cache) });
+  await tenants.start();
+  try {
+    const newer = buildTextMessage({ phoneNumberId: pnid, from, body: 'newer, after activation', timestamp: t0 + 1 });
+    expect(await ingestMetaWebhook({ ...on, tenants }, signed(newer, PLATFORM_SECRET))).toMatchObject({ tenants: 1, held: 0 });
+    const jobs = await sql<{ body: string }>(
+      `SELECT m.payload->'message'->'text'->>'body' AS body FROM outbox o JOIN message_tracking m ON m.tenant_id = o.tenant_id AND m.id = o.message_id
+        WHERE o.tenant_id = $1 AND o.kind = 'to_genesys_message' ORDER BY o.id`,
+      [tenantId],
+    );
+    expect(jobs.map((j) => j.body)).toEqual(['older, held while pending', 'newer, after activation']);
+    expect(await sql('SELECT id FROM unclaimed_webhook_changes WHERE phone_number_id = $1', [pnid])).toEqual([]);
+  } finally {
+    await tenants.close();
+  }
+});
+
+it('on activation, concurrent new messages and a replay sweep store every held change once, all ahead of the new ones', async () => {
+  const pnid = uniqueNumericId();
+  const tenantId = `wa-${pnid}`;
+  const from = '16505550992';
+  const t0 = Math.floor(Date.now() / 1000) - 60;
+  for (let i = 0; i < 3; i++) {
+    await ingestMetaWebhook(on, signed(buildTextMessage({ phoneNumberId: pnid, from, body: `held ${i}`, timestamp: t0 + i }), PLATFORM_SECRET));
+  }
+  const t = newBridgeTenant(tenantId, pnid);
+  expect(
+    (
+      await bed.sys.admin('post', `/tenants/${tenantId}/credentials`).send({
+        type: 'genesys',
+        credentials: { clientId: t.clientId, clientSecret: t.clientSecret, region: 'mypurecloud.ie', integrationId: t.integrationId, webhookSecret: t.webhookSecret },
+      })
+    ).status,
+  ).toBe(201);
+  expect((await bed.sys.admin('patch', `/tenants/${tenantId}`).send({ status: 'active' })).status).toBe(200);
+  const cache = new MemoryCache();
+  const tenants = new WebhookTenants({ db: bed.db, cache, credentials: bed.credentials, directory: new TenantDirectory(bed.db, cache) });
+  await tenants.start();
+  try {
+    const deps = { ...on, tenants };
+    await Promise.all([
+      ...Array.from({ length: 5 }, (_, i) => ingestMetaWebhook(deps, signed(buildTextMessage({ phoneNumberId: pnid, from, body: `new ${i}`, timestamp: t0 + 10 + i }), PLATFORM_SECRET))),
+      replayHeldChanges(deps, tenantId),
+      replayHeldChanges(deps, tenantId),
+    ]);
+    const jobs = await sql<{ body: string }>(
+      `SELECT m.payload->'message'->'text'->>'body' AS body FROM outbox o JOIN message_tracking m ON m.tenant_id = o.tenant_id AND m.id = o.message_id
+        WHERE o.tenant_id = $1 AND o.kind = 'to_genesys_message' ORDER BY o.id`,
+      [tenantId],
+    );
+    const bodies = jobs.map((j) => j.body);
+    expect(bodies.slice(0, 3)).toEqual(['held 0', 'held 1', 'held 2']);
+    expect(bodies.slice(3).sort()).toEqual(['new 0', 'new 1', 'new 2', 'new 3', 'new 4']);
+    expect(await sql('SELECT id FROM unclaimed_webhook_changes WHERE phone_number_id = $1', [pnid])).toEqual([]);
+  } finally {
+    await tenants.close();
+  }
 });

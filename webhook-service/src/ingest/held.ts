@@ -1,17 +1,15 @@
 import { onTenantEvent, type Cache, type Logger } from '@bridge/shared';
-import { appSecretDigest, claimantTenants, claimHeld, deleteHeld } from '../routing-store';
+import { claimantTenants } from '../routing-store';
 import type { IngestDeps } from './deps';
-import { parseHeldChange, storeShare, type TenantShare } from './meta';
-
-/** Held changes replayed per transaction. */
-const REPLAY_BATCH = 200;
+import { REPLAY_BATCH, heldSignedBy, replayHeldBatch } from './meta';
 
 /**
  * Replays into `tenantId` the held Meta changes (unclaimed_webhook_changes) for the numbers and
  * WABA its Meta credentials now name (or the number it was provisioned for, AUTO_PROVISION), oldest first, through the same store as a webhook's
  * (storeShare): messages and statuses are stored and their deliveries queued, account-level
  * changes recorded. Each batch is stored and removed from the holding table in one transaction
- * (rows locked, SKIP LOCKED: replicas replaying at once store each change once; the stores skip
+ * (under the tenant's replay lock, which a webhook's store also takes when it replays held changes
+ * first: replicas replaying at once store each change once and in order; the stores skip
  * duplicates anyway). Only changes the platform secret signed, or the tenant's own app secret
  * (the same Meta app), are replayed; a suspended tenant gets nothing until it is active again.
  * Returns how many held changes were replayed.
@@ -19,25 +17,13 @@ const REPLAY_BATCH = 200;
 export async function replayHeldChanges(deps: IngestDeps, tenantId: string): Promise<number> {
   if (!(await deps.tenants.isActive(tenantId))) return 0;
   // Without Meta credentials (a tenant provisioned for its number): only what the platform's secret signed.
-  const meta = await deps.tenants.metaCredentials(tenantId);
-  const signedBy = meta ? appSecretDigest(meta.appSecret) : null;
+  const signedBy = await heldSignedBy(deps, tenantId);
   let replayed = 0;
   for (;;) {
-    const { rows, deliveries } = await deps.db.withTenant(tenantId, async (q) => {
-      const held = await claimHeld(q, signedBy, REPLAY_BATCH);
-      const share: TenantShare = { changes: [], account: [] };
-      for (const row of held) {
-        const change = parseHeldChange(row.payload.change);
-        if (row.phone_number_id) share.changes.push(change);
-        else share.account.push({ field: change.field || 'unknown', wabaId: row.waba_id, payload: row.payload });
-      }
-      const stored = await storeShare(q, tenantId, share);
-      await deleteHeld(q, held.map((r) => r.id));
-      return { rows: held.length, deliveries: stored.newMessages + stored.newStatuses };
-    });
-    replayed += rows;
-    if (deliveries) deps.notifier.touch();
-    if (rows < REPLAY_BATCH) return replayed;
+    const batch = await deps.db.withTenant(tenantId, (q) => replayHeldBatch(q, tenantId, signedBy, REPLAY_BATCH));
+    replayed += batch.rows;
+    if (batch.newMessages + batch.newStatuses) deps.notifier.touch();
+    if (batch.rows < REPLAY_BATCH) return replayed;
   }
 }
 

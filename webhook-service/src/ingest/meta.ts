@@ -15,11 +15,12 @@ import {
   isWhatsAppPhone,
   safeEqual,
   setContextTenant,
+  statement,
   type Queryable,
 } from '@bridge/shared';
 import { parseWebhookBody } from '../parse';
 import { verifyMetaSignature } from '../signatures';
-import { appSecretDigest, holdChanges, storeAccountEvents, type AccountEvent, type HeldChange } from '../routing-store';
+import { appSecretDigest, claimHeld, deleteHeld, holdChanges, storeAccountEvents, type AccountEvent, type HeldChange } from '../routing-store';
 import { storeMetaUpdates, type ContactSeen, type InboundMessage, type InboundStatus, type NumberChange } from '../store';
 import type { IngestDeps } from './deps';
 import type { ProvisionCandidate } from './provision';
@@ -410,7 +411,13 @@ async function storePerTenant(deps: IngestDeps, byTenant: Map<string, TenantShar
   const total = { newMessages: 0, newStatuses: 0, accountEvents: 0 };
   for (const [tenantId, tenantShare] of byTenant) {
     if (byTenant.size === 1) setContextTenant(tenantId);
-    const stored = await deps.db.withTenant(tenantId, (q) => storeShare(q, tenantId, tenantShare));
+    const stored = await deps.db.withTenant(tenantId, async (q) => {
+      // Held changes it now claims (a tenant just activated or given its number) go first, in
+      // this transaction: a customer's new message is never queued ahead of their held ones.
+      const earlier = await replayHeldFirst(q, tenantId, tenantShare, () => heldSignedBy(deps, tenantId));
+      const now = await storeShare(q, tenantId, tenantShare);
+      return { newMessages: earlier.newMessages + now.newMessages, newStatuses: earlier.newStatuses + now.newStatuses, accountEvents: earlier.accountEvents + now.accountEvents };
+    });
     total.newMessages += stored.newMessages;
     total.newStatuses += stored.newStatuses;
     total.accountEvents += stored.accountEvents;
@@ -435,4 +442,67 @@ export async function storeShare(q: Queryable, tenantId: string, tenantShare: Te
 /** A held change's `change` read back for replay, checked as on arrival (it was then). */
 export function parseHeldChange(change: unknown): Change {
   return changeSchema.parse(change);
+}
+
+/** Held changes stored per statement of a replay. */
+export const REPLAY_BATCH = 200;
+
+/** What held changes a tenant may receive are signed by: its Meta app secret's digest, or null (only the platform's). */
+export async function heldSignedBy(deps: Pick<IngestDeps, 'tenants'>, tenantId: string): Promise<string | null> {
+  const meta = await deps.tenants.metaCredentials(tenantId);
+  return meta ? appSecretDigest(meta.appSecret) : null;
+}
+
+/**
+ * In the tenant's transaction: takes the tenant's replay lock (every replay of its held changes,
+ * the sweep's and a webhook's, runs under it, so one replica's replay never commits around
+ * another's), then stores up to `limit` of the held changes it claims (oldest first) and removes
+ * them from the holding table. Returns how many rows were claimed and what was stored.
+ */
+export async function replayHeldBatch(q: Queryable, tenantId: string, signedBy: string | null, limit: number) {
+  await q.query({ ...LOCK_HELD_REPLAY, values: [tenantId] });
+  const held = await claimHeld(q, signedBy, limit);
+  const share: TenantShare = { changes: [], account: [] };
+  for (const row of held) {
+    const change = parseHeldChange(row.payload.change);
+    if (row.phone_number_id) share.changes.push(change);
+    else share.account.push({ field: change.field || 'unknown', wabaId: row.waba_id, payload: row.payload });
+  }
+  const stored = held.length ? await storeShare(q, tenantId, share) : { newMessages: 0, newStatuses: 0, accountEvents: 0 };
+  if (held.length) await deleteHeld(q, held.map((r) => r.id));
+  return { rows: held.length, ...stored };
+}
+
+const LOCK_HELD_REPLAY = statement('lock-held-replay', `SELECT pg_advisory_xact_lock(hashtextextended('held-replay:' || $1, 0))`);
+const HELD_SIGNERS = statement('held-signers', 'SELECT DISTINCT signed_by FROM unclaimed_webhook_changes WHERE phone_number_id = ANY ($1::text[])');
+
+/**
+ * A webhook's store, before the tenant's new changes: when a change is held for one of the
+ * numbers the new changes are for, every held change the tenant may receive (row security shows
+ * it only those for its numbers; signed by the platform or its app secret) is replayed first, in
+ * the same transaction, so that its lanes keep arrival order even before the replay sweep
+ * (ingest/held.ts) has run. One read of the index on the numbers when nothing is held; the tenant's
+ * credentials and the replay lock only when something is (or is being replayed: a row another
+ * transaction is deleting is still seen, and the lock then waits for it).
+ */
+async function replayHeldFirst(q: Queryable, tenantId: string, share: TenantShare, signer: () => Promise<string | null>) {
+  const total = { newMessages: 0, newStatuses: 0, accountEvents: 0 };
+  const numbers = [...new Set(share.changes.flatMap((c) => c.value.metadata?.phone_number_id ?? []))];
+  if (numbers.length === 0) return total;
+  const { rows } = await q.query<{ signed_by: string }>({ ...HELD_SIGNERS, values: [numbers] });
+  if (rows.length === 0) return total;
+  // The tenant's credentials are asked for only when something is held (the hot path needs no tenant-service).
+  const signedBy = await signer();
+  if (!rows.some((r) => r.signed_by === 'platform' || r.signed_by === signedBy)) return total;
+  return replayAll(q, tenantId, signedBy, total);
+}
+
+async function replayAll(q: Queryable, tenantId: string, signedBy: string | null, total: { newMessages: number; newStatuses: number; accountEvents: number }) {
+  for (;;) {
+    const batch = await replayHeldBatch(q, tenantId, signedBy, REPLAY_BATCH);
+    total.newMessages += batch.newMessages;
+    total.newStatuses += batch.newStatuses;
+    total.accountEvents += batch.accountEvents;
+    if (batch.rows < REPLAY_BATCH) return total;
+  }
 }
