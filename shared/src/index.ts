@@ -35,3 +35,4 @@ export * from './credential-health';
 export * from './notifications';
 export * from './quotas';
 export * from './security-events';
+export * from './openapi';

@@ -36,7 +36,7 @@ const parameter = storable(z.string().max(1024, 'must be at most 1024 characters
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const sendBody = z
+export const sendBody = z
   .object({
     // The customer, by the one rule for customer ids (shared/src/ids.ts): their phone number
     // (a leading + is dropped) or their business-scoped user id.

@@ -26,9 +26,9 @@ import * as repo from './repository';
  * A customer, by either of their ids: a phone number or a business-scoped user id (BSUID, such as
  * `US.13491208655302741918`), by the one rule every path applies (shared/src/ids.ts).
  */
-const waId = z.string().regex(CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE);
+export const waId = z.string().regex(CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE);
 
-const mappingBody = z
+export const mappingBody = z
   .object({
     waId,
     contactName: z.string().trim().min(1).max(200).optional(),
@@ -43,14 +43,14 @@ const MAX_BIGINT = 2n ** 63n - 1n;
  */
 const MAX_CURSOR_US = 9_000_000_000_000_000_000n;
 
-const conversationsQuery = z
+export const conversationsQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(10),
     cursor: z.string().max(256).optional(),
   })
   .strict();
 
-const messagesQuery = z
+export const messagesQuery = z
   .object({
     status: z.enum(['pending', 'sent', 'delivered', 'read', 'failed', 'dead']).optional(),
     direction: z.enum(['inbound', 'outbound']).optional(),
@@ -65,7 +65,7 @@ const messagesQuery = z
   .strict();
 
 /** `GET /state/notifications`: limit (1-200, default 50), before (a notification id: the cursor), kind (e.g. quota.warning, or quota). */
-const notificationsQuery = z
+export const notificationsQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).default(50),
     before: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a notification id').optional(),
