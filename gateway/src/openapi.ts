@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import {
   OpenAPIRegistry,
+  conversationsQuery,
+  customerIdSchema,
+  mappingBody,
+  messagesQuery,
+  notificationsQuery,
+  sendBody,
   conversationPageResponse,
   mappingResponse,
   messagePageResponse,
@@ -21,7 +27,6 @@ import {
   type DocumentedRoute,
   type ErrorCode,
 } from '@bridge/shared';
-import { conversationsQuery, customerIdSchema, mappingBody, messagesQuery, notificationsQuery, sendBody } from '@bridge/state-manager';
 import { scopeFor } from './scopes';
 
 /**
@@ -40,7 +45,7 @@ const messageIdPath = z.object({ id: z.string().describe("A message id (GET /sta
 
 /**
  * Every tenant route behind the gateway (:3000), the rows of scopes.ts's ROUTE_SCOPES, with the
- * zod schemas state-manager parses requests with and the shapes it answers
+ * zod schemas state-manager parses requests with (shared/src/tenant-api-schemas.ts) and the shapes it answers
  * (openapi-responses.ts). Each gets `x-required-scope` from ROUTE_SCOPES (tenantApiDocument); a
  * new tenant route is added to both (test/openapi.test.ts fails on a row this list lacks).
  */

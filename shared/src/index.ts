@@ -36,3 +36,4 @@ export * from './notifications';
 export * from './quotas';
 export * from './security-events';
 export * from './openapi';
+export * from './tenant-api-schemas';
