@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import Ajv from 'ajv';
 import request from 'supertest';
-import { INTERNAL_TOKEN_HEADER, requiredInProduction, SECRET_ALTERNATIVES } from '@bridge/shared';
+import { INTERNAL_TOKEN_HEADER, metricsPort, requiredInProduction, SECRET_ALTERNATIVES } from '@bridge/shared';
 import { freePort } from '../scripts/src/postgres';
 import { createTestDatabase, type TestDatabase } from './support/db';
 import {
@@ -27,6 +27,7 @@ import {
   HOLDS,
   imageFor,
   INTERNAL_PORTS,
+  METRICS_PORTS,
   INTERNAL_URL_VARS,
   parseDockerfile,
   PUBLISHED,
@@ -117,6 +118,17 @@ describe('docker-compose.yml', () => {
       const published = publishedPorts(service).flatMap((p) => [p.host, p.container]);
       expect({ name, published: published.includes(INTERNAL_PORTS[name]) }).toEqual({ name, published: false });
       expect((service.expose ?? []).map(String)).toContain(String(INTERNAL_PORTS[name]));
+    }
+  });
+
+  it('publishes no metrics port; each service has its documented one (its default too), on the project network only', () => {
+    for (const name of SERVICES) {
+      const service = compose.services[name];
+      expect({ name, metrics: service.environment?.METRICS_PORT }).toEqual({ name, metrics: String(METRICS_PORTS[name]) });
+      expect(metricsPort({ PORT: CONTRACT_PORTS[name] })).toBe(METRICS_PORTS[name]);
+      const published = publishedPorts(service).flatMap((p) => [p.host, p.container]);
+      expect({ name, published: published.includes(METRICS_PORTS[name]) }).toEqual({ name, published: false });
+      expect((service.expose ?? []).map(String)).toContain(String(METRICS_PORTS[name]));
     }
   });
 

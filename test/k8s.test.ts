@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { loadConfig, requiredInProduction, SECRET_ALTERNATIVES } from '@bridge/shared';
+import { loadConfig, metricsPort, requiredInProduction, SECRET_ALTERNATIVES } from '@bridge/shared';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
@@ -22,7 +22,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { CONTRACT_PORTS, compose, imageFor, INTERNAL_PORTS, INTERNAL_URL_VARS, parseDockerfile, read, ROOT, SCHEMAS, SECRET_VARIABLES, SERVICES, URL_VARS } from './support/deploy';
+import { CONTRACT_PORTS, compose, imageFor, INTERNAL_PORTS, METRICS_PORTS, INTERNAL_URL_VARS, parseDockerfile, read, ROOT, SCHEMAS, SECRET_VARIABLES, SERVICES, URL_VARS } from './support/deploy';
 
 // ---------------------------------------------------------------------------------------------
 // Rendering and validation
@@ -180,10 +180,20 @@ describe.each(['production', 'dev'] as const)('overlay %s: the six services', (k
     const c = container(k, name);
     const hasInternal = 'INTERNAL_PORT' in SCHEMAS[name].shape;
     const ports = Object.fromEntries(c.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
-    expect(ports).toEqual(hasInternal ? { http: CONTRACT_PORTS[name], internal: INTERNAL_PORTS[name] } : { http: CONTRACT_PORTS[name] });
+    const metrics = { metrics: METRICS_PORTS[name] };
+    expect(ports).toEqual(hasInternal ? { http: CONTRACT_PORTS[name], internal: INTERNAL_PORTS[name], ...metrics } : { http: CONTRACT_PORTS[name], ...metrics });
     const env = environment(k, c);
     expect(env.get('PORT')).toEqual({ value: String(CONTRACT_PORTS[name]) });
     expect(env.get('INTERNAL_PORT')).toEqual(hasInternal ? { value: String(INTERNAL_PORTS[name]) } : undefined);
+    // The metrics listener: the same port in compose, and the service's own default (metricsPort: PORT + 6400).
+    expect(env.get('METRICS_PORT')).toEqual({ value: String(METRICS_PORTS[name]) });
+    expect(compose.services[name].environment?.METRICS_PORT).toBe(String(METRICS_PORTS[name]));
+    expect(metricsPort({ PORT: CONTRACT_PORTS[name] })).toBe(METRICS_PORTS[name]);
+    expect(named(k, 'Deployment', name).spec.template.metadata.annotations).toEqual({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(METRICS_PORTS[name]),
+      'prometheus.io/path': '/metrics',
+    });
     // The same ports compose gives it, and its own defaults.
     expect(compose.services[name].environment?.PORT).toBe(String(CONTRACT_PORTS[name]));
     expect(compose.services[name].environment?.INTERNAL_PORT).toBe(hasInternal ? String(INTERNAL_PORTS[name]) : undefined);
@@ -194,7 +204,10 @@ describe.each(['production', 'dev'] as const)('overlay %s: the six services', (k
     expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': name });
     expect(named(k, 'Deployment', name).spec.template.metadata.labels).toMatchObject(service.spec.selector);
     const servicePorts = service.spec.ports.map((p: { name: string; port: number; targetPort: string }) => [p.name, p.port, p.targetPort]);
-    expect(servicePorts).toEqual(hasInternal ? [['http', CONTRACT_PORTS[name], 'http'], ['internal', INTERNAL_PORTS[name], 'internal']] : [['http', CONTRACT_PORTS[name], 'http']]);
+    const metricsPorts = [['metrics', METRICS_PORTS[name], 'metrics']];
+    expect(servicePorts).toEqual(
+      hasInternal ? [['http', CONTRACT_PORTS[name], 'http'], ['internal', INTERNAL_PORTS[name], 'internal'], ...metricsPorts] : [['http', CONTRACT_PORTS[name], 'http'], ...metricsPorts],
+    );
   });
 
   it.each(SERVICES)('%s: started by its probes on /health, alive on /health, ready on /ready, on its own port', (name) => {
@@ -423,6 +436,7 @@ function peerNames(env: 'production' | 'dev', peer: Peer): string[] {
     const ns = peer.namespaceSelector.matchLabels?.['kubernetes.io/metadata.name'];
     if (ns === 'ingress-nginx' && selects(peer.podSelector, { 'app.kubernetes.io/name': 'ingress-nginx' })) return ['ingress-controller'];
     if (ns === 'kube-system' && selects(peer.podSelector, { 'k8s-app': 'kube-dns' })) return ['dns'];
+    if (ns === 'monitoring' && selects(peer.podSelector, { 'app.kubernetes.io/name': 'prometheus' })) return ['prometheus'];
     return [`namespace:${JSON.stringify(peer.namespaceSelector)}`];
   }
   return [...pods(env)].filter(([, labels]) => selects(peer.podSelector, labels)).map(([name]) => name);
@@ -481,18 +495,23 @@ describe.each(['production', 'dev'] as const)('overlay %s: NetworkPolicies', (en
     }
   });
 
-  it('let the ingress controller alone reach the gateway and the admin API; each other port only from the services whose code calls it', () => {
+  it('let the ingress controller alone reach the gateway and the admin API, the Prometheus scraper alone each metrics port; each other port only from the services whose code calls it', () => {
     // The callers, from the source: the gateway forwards to webhook-service, state-manager and
     // auth-service; three services read credentials from tenant-service's internal port; the
     // connector takes Genesys tokens from auth-service's.
     expect(CALLS['gateway'].sort()).toEqual(['auth-service:3003', 'state-manager:3002', 'webhook-service:3001']);
     expect(CALLS['genesys-connector'].sort()).toEqual(['auth-service:4003', 'tenant-service:4007']);
-    const expected = new Set(['ingress-controller -> gateway:3000', 'ingress-controller -> tenant-service:3007', ...SERVICES.flatMap((caller) => CALLS[caller].map((t) => `${caller} -> ${t}`))]);
+    const expected = new Set([
+      'ingress-controller -> gateway:3000',
+      'ingress-controller -> tenant-service:3007',
+      ...SERVICES.map((name) => `prometheus -> ${name}:${METRICS_PORTS[name]}`),
+      ...SERVICES.flatMap((caller) => CALLS[caller].map((t) => `${caller} -> ${t}`)),
+    ]);
     const intoServices = [...allowed(env, 'ingress')].filter((a) => SERVICES.includes(a.split(' -> ')[1].split(':')[0]));
     expect(intoServices.sort()).toEqual([...expected].sort());
     // Out of the services to one another: the same pairs.
     const between = [...allowed(env, 'egress')].filter((a) => SERVICES.includes(a.split(' -> ')[1].split(':')[0]));
-    expect(between.sort()).toEqual([...expected].filter((e) => !e.startsWith('ingress-controller')).sort());
+    expect(between.sort()).toEqual([...expected].filter((e) => !e.startsWith('ingress-controller') && !e.startsWith('prometheus')).sort());
   });
 
   it('let the services alone reach PostgreSQL and Redis (and the migrations Job PostgreSQL), and only those that call Meta or Genesys reach the Internet', () => {

@@ -15,12 +15,15 @@ import {
   type Database,
   type Logger,
   type TenantTokenKeyring,
+  type ServiceMetrics,
 } from '@bridge/shared';
 import type { GenesysTokenBroker } from './genesys-token-broker';
 import { internalRoutes } from './internal-routes';
 
 /** What auth-service is built from (server.ts builds them). Its `close` closes `broker` and `credentials`. */
 export interface AuthServiceDeps {
+  /** The service's metrics registry (startService's): its HTTP requests are counted and timed by route. */
+  metrics?: ServiceMetrics;
   db: Database;
   cache: Cache;
   logger: Logger;
@@ -46,6 +49,7 @@ export interface AuthServiceDeps {
 export function createAuthService(deps: AuthServiceDeps): { app: Express; internalApp: Express; close(): Promise<void> } {
   const app = createServiceApp({
     name: 'auth-service',
+    metrics: deps.metrics,
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
@@ -65,7 +69,7 @@ export function createAuthService(deps: AuthServiceDeps): { app: Express; intern
       });
     },
   });
-  const internalApp = createInternalApp({ logger: deps.logger, routes: (app) => app.use(internalRoutes(deps.broker, deps.internalCallers)) });
+  const internalApp = createInternalApp({ logger: deps.logger, metrics: deps.metrics, routes: (app) => app.use(internalRoutes(deps.broker, deps.internalCallers)) });
   return {
     app,
     internalApp,

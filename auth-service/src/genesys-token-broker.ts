@@ -9,6 +9,7 @@ import {
   regionUrl,
   tenantKey,
   type Cache,
+  type CacheCounts,
   type GenesysCredentials,
   type HttpClient,
   type Logger,
@@ -79,6 +80,8 @@ export class GenesysTokenBroker {
   private readonly timeoutMs: number;
   private readonly failureTtlSeconds: number;
   private unsubscribe?: () => Promise<void>;
+  /** Tokens answered from the cache, and those fetched from Genesys or awaited from another replica (`bridge_cache_lookups_total{cache="genesys-token-broker"}`). */
+  readonly cacheCounts: CacheCounts = { hits: 0, misses: 0 };
   /** Where tokens are kept while the shared cache fails. */
   private local = new MemoryCache();
 
@@ -177,7 +180,11 @@ export class GenesysTokenBroker {
 
   private async obtainWith(cache: Cache, tenantId: string, rejected: string | undefined, isCurrent: () => boolean): Promise<StoredToken> {
     const cached = await this.readToken(cache, tenantId);
-    if (cached && cached.accessToken !== rejected) return cached;
+    if (cached && cached.accessToken !== rejected) {
+      this.cacheCounts.hits++;
+      return cached;
+    }
+    this.cacheCounts.misses++;
     await this.throwRememberedFailure(cache, tenantId);
     return this.fetchOnce(cache, tenantId, rejected, isCurrent);
   }

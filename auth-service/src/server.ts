@@ -9,15 +9,18 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'auth-service',
       configSchema,
-      createApp: async ({ config, logger, db, cache }) => {
+      createApp: async ({ config, logger, db, cache, metrics }) => {
         // Only the newest secret: auth-service signs, it never verifies.
         const jwtKeyring = new TenantTokenKeyring([requireSecret(config, 'JWT_SECRET')]);
         const [ownToken] = internalTokens(config, 'auth-service');
         const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken: ownToken, cache, logger });
         const broker = new GenesysTokenBroker({ cache, credentials, loginUrlTemplate: config.GENESYS_LOGIN_URL, logger });
+        metrics.watchCache('credentials', () => credentials.cacheCounts);
+        metrics.watchCache('genesys-token-broker', () => broker.cacheCounts);
         await credentials.start();
         await broker.start();
         return createAuthService({
+          metrics,
           db,
           cache,
           logger,

@@ -15,9 +15,11 @@ import {
   type SecurityEvents,
   type TenantDirectory,
   type TenantTokenKeyring,
+  type ServiceMetrics,
 } from '@bridge/shared';
 import { authFailureBudget, perClientBudget } from './client-budgets';
 import { answerPreflight, checkOrigin } from './cors';
+import { gatewayRouteLabel } from './route-labels';
 import type { LastUsedRecorder } from './last-used';
 import { proxyTo } from './proxy';
 import { createRateLimits } from './rate-limits';
@@ -28,6 +30,8 @@ import type { TokenBuckets } from './token-bucket';
 
 /** What the gateway is built from (server.ts builds them). Its `close` closes `lastUsed`, `securityEvents` and `agent`. */
 export interface GatewayDeps {
+  /** The service's metrics registry (startService's): its HTTP requests are counted and timed by route. */
+  metrics?: ServiceMetrics;
   db: Database;
   cache: Cache;
   logger: Logger;
@@ -96,6 +100,8 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
 
   const app = createServiceApp({
     name: 'gateway',
+    metrics: deps.metrics,
+    routeLabel: gatewayRouteLabel,
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (a) => {

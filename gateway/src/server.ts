@@ -11,15 +11,18 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'gateway',
       configSchema,
-      createApp: ({ config, logger, db, cache }) => {
+      createApp: ({ config, logger, db, cache, metrics }) => {
         const secrets = jwtSecrets(config);
         if (!secrets) throw new ConfigError('Invalid environment: JWT_SECRET is required by this service');
         const [internalToken] = internalTokens(config, 'gateway');
+        const directory = new TenantDirectory(db, cache, { strangerLookups: { concurrency: config.KEY_LOOKUP_CONCURRENCY, queue: config.KEY_LOOKUP_QUEUE } });
+        metrics.watchCache('tenant-directory', () => directory.cacheCounts);
         return createGateway({
           db,
           cache,
           logger,
-          directory: new TenantDirectory(db, cache, { strangerLookups: { concurrency: config.KEY_LOOKUP_CONCURRENCY, queue: config.KEY_LOOKUP_QUEUE } }),
+          metrics,
+          directory,
           lastUsed: new LastUsedRecorder(db, logger, config.LAST_USED_FLUSH_MS),
           securityEvents: new SecurityEventRecorder({ db, cache, logger, windowSeconds: config.SECURITY_EVENT_WINDOW_SECONDS }),
           agent: createAgent(),

@@ -11,6 +11,7 @@ import {
   type Logger,
   type Outbox,
   type OutboxNotifier,
+  type ServiceMetrics,
 } from '@bridge/shared';
 import type { GenesysClient } from './genesys-client';
 import type { GenesysTokenClient } from './genesys-token-client';
@@ -19,6 +20,8 @@ import type { DeliveryWorker } from './worker';
 
 /** What genesys-connector is built from (server.ts builds them from the config). */
 export interface GenesysConnectorDeps {
+  /** The service's metrics registry (startService's): its HTTP requests are counted and timed by route. */
+  metrics?: ServiceMetrics;
   db: Database;
   cache: Cache;
   logger: Logger;
@@ -53,12 +56,14 @@ export function createGenesysConnector(deps: GenesysConnectorDeps): {
 } {
   const app = createServiceApp({
     name: 'genesys-connector',
+    metrics: deps.metrics,
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: () => undefined,
   });
   const internalApp = createInternalApp({
     logger: deps.logger,
+    metrics: deps.metrics,
     routes: (a) => {
       // What is waiting, failed or dead, per tenant and kind: for operators.
       a.get('/internal/queue', requireInternalCaller(deps.internalCallers), async (_req, res) => {

@@ -26,6 +26,20 @@ export const configSchema = serviceConfigSchema(3004, {
   ),
   BREAKER_RESET_MS: int(100, 30_000).describe('How long a tenant’s Genesys circuit stays open'),
   HTTP_TIMEOUT_MS: int(100, 10_000).describe('Timeout for calls to Genesys and Meta'),
+  METRICS_TOP_TENANTS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(50)
+    .default(10)
+    .describe('Tenants named in each per-tenant metric (deliveries, dead letters, pending jobs, oldest due job): the N with the largest value; at most 50, so the series stay bounded (README: "Metrics")'),
+  METRICS_QUEUE_REFRESH_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(15_000)
+    .describe('How long one reading of the delivery queue (depth, oldest due job) serves metric scrapes before the next scrape queries PostgreSQL again, ms (0: every scrape)'),
 });
 
 export type ConnectorConfig = z.infer<typeof configSchema>;

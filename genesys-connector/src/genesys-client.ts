@@ -36,6 +36,9 @@ export class GenesysClient {
     dispose: (breaker) => breaker.shutdown(),
   });
 
+  /** Times a breaker opened, since start. */
+  private opens = 0;
+
   constructor(private readonly options: GenesysClientOptions) {
     this.http = createHttpClient({ timeoutMs: options.timeoutMs, maxSockets: 256, maxBodyLength: 512_000 });
   }
@@ -53,9 +56,21 @@ export class GenesysClient {
         // client (the tenant's deliveries to Genesys are held until it is replaced).
         errorFilter: (err: unknown) => err instanceof DeliveryError && (err.kind === 'permanent' || err.kind === 'credential'),
       });
+      breaker.on('open', () => this.opens++);
       this.breakers.set(tenantId, breaker);
     }
     return breaker;
+  }
+
+  /** The breakers by state, and how many times one opened since start (for metrics). */
+  breakerStates(): { open: number; halfOpen: number; closed: number; opens: number } {
+    const states = { open: 0, halfOpen: 0, closed: 0, opens: this.opens };
+    for (const breaker of this.breakers.values()) {
+      if (breaker.halfOpen) states.halfOpen++;
+      else if (breaker.opened) states.open++;
+      else states.closed++;
+    }
+    return states;
   }
 
   /** Whether the tenant's circuit is open (deliveries to it are deferred without a call). */

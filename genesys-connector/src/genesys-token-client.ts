@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { INTERNAL_TOKEN_HEADER, appError, isErrorCode, SingleFlight, createHttpClient, type HttpClient } from '@bridge/shared';
+import { INTERNAL_TOKEN_HEADER, appError, isErrorCode, SingleFlight, createHttpClient, type HttpClient, type CacheCounts } from '@bridge/shared';
 
 export interface GenesysTokenClientOptions {
   /** AUTH_SERVICE_INTERNAL_URL: auth-service's internal listener. */
@@ -40,6 +40,8 @@ export class GenesysTokenClient {
   private readonly flights = new SingleFlight<string, string, string>();
   private readonly http: HttpClient;
   private readonly maxLocalAgeMs: number;
+  /** Tokens answered from the local copy, and those asked of auth-service (`bridge_cache_lookups_total{cache="genesys-token"}`). */
+  readonly cacheCounts: CacheCounts = { hits: 0, misses: 0 };
 
   constructor(opts: GenesysTokenClientOptions) {
     this.maxLocalAgeMs = opts.maxLocalAgeMs ?? 30_000;
@@ -59,8 +61,12 @@ export class GenesysTokenClient {
       if (this.local.get(tenantId)?.accessToken === rejectedToken) this.local.delete(tenantId);
     } else {
       const copy = this.local.get(tenantId);
-      if (copy && copy.useUntil > Date.now()) return copy.accessToken;
+      if (copy && copy.useUntil > Date.now()) {
+        this.cacheCounts.hits++;
+        return copy.accessToken;
+      }
     }
+    this.cacheCounts.misses++;
     const flight = this.flights.get(tenantId);
     // A plain request in flight may bring back the rejected token; only share one that knows of it.
     if (flight && (rejectedToken === undefined || flight.tag === rejectedToken)) return flight.promise;

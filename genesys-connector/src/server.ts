@@ -7,6 +7,7 @@ import {
   runMain,
   signMediaUrl,
   startService,
+  watchQueue,
   type ServiceContext,
 } from '@bridge/shared';
 import { createGenesysConnector, type GenesysConnectorDeps } from './app';
@@ -16,6 +17,7 @@ import { GenesysClient } from './genesys-client';
 import { GenesysTokenClient } from './genesys-token-client';
 import { MetaClient } from './meta-client';
 import { createSignalDelivery } from './signals';
+import { DeliveryMetrics, watchBreakers } from './metrics';
 import { NotificationWebhookClient, createNotificationDelivery } from './notifications';
 import { DeliveryWorker } from './worker';
 
@@ -43,7 +45,7 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
 }
 
 /** The composition root: every collaborator, built once from the config. */
-function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig>): GenesysConnectorDeps {
+function buildDeps({ config, logger, db, cache, metrics }: ServiceContext<ConnectorConfig>): GenesysConnectorDeps {
   const ownTokens = internalTokens(config, 'genesys-connector');
   const mediaKey = mediaSigningSecret(config);
   const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken: ownTokens[0], cache });
@@ -71,7 +73,12 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     signals: createSignalDelivery({ db, outbox, meta, credentials, logger }),
     notifications: notifications.deliver,
   });
+  metrics.watchCache('credentials', () => credentials.cacheCounts);
+  metrics.watchCache('genesys-token', () => tokens.cacheCounts);
+  watchBreakers(metrics.registry, genesys);
+  watchQueue(metrics, db, { refreshMs: config.METRICS_QUEUE_REFRESH_MS, topTenants: config.METRICS_TOP_TENANTS });
   const worker = new DeliveryWorker({
+    metrics: new DeliveryMetrics(metrics.registry, { topTenants: config.METRICS_TOP_TENANTS }),
     outbox,
     deliveries,
     logger,
@@ -89,6 +96,7 @@ function buildDeps({ config, logger, db, cache }: ServiceContext<ConnectorConfig
     db,
     cache,
     logger,
+    metrics,
     internalCallers: { 'genesys-connector': ownTokens },
     outbox,
     worker,

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { LeaseLost, OUTBOX_CHANNEL, afterFailure, type Job, type Logger, type Outbox, type RetryPolicy } from '@bridge/shared';
 import type { Deliveries } from './deliveries';
 import { DeliveryError } from './errors';
+import type { DeliveryMetrics, DeliveryOutcome } from './metrics';
 
 export interface WorkerOptions {
   outbox: Pick<Outbox, 'claim' | 'renewLeases' | 'release' | 'retry' | 'pace' | 'holdForCredential'>;
@@ -20,6 +21,8 @@ export interface WorkerOptions {
    * CredentialsClient.invalidate).
    */
   onCredentialRefused?: (tenantId: string, type: 'meta' | 'genesys') => void;
+  /** Counts each attempt's outcome (bridge_deliveries_total, ...). */
+  metrics?: DeliveryMetrics;
 }
 
 /**
@@ -160,15 +163,21 @@ export class DeliveryWorker {
   }
 
   private async execute(job: Job): Promise<void> {
+    const started = process.hrtime.bigint();
+    const outcome = (o: DeliveryOutcome) => this.o.metrics?.record(job, o, Number(process.hrtime.bigint() - started) / 1e9);
     const log = this.o.logger.child({ tenantId: job.tenantId, jobId: job.id, kind: job.kind, attempt: job.attempts });
     log.debug('claimed');
     if (job.uncertain) log.warn('retrying a delivery whose last attempt has no recorded outcome: it may reach the recipient twice');
     // This attempt stalled past its lease and another worker claimed the job: its outcome is that
     // worker's to record, and this one's writes were rolled back.
-    const leaseLost = (err: LeaseLost) => log.warn({ operation: err.operation }, 'lease lost: another worker claimed this delivery again (or it was removed); nothing recorded');
+    const leaseLost = (err: LeaseLost) => {
+      outcome('lease_lost');
+      log.warn({ operation: err.operation }, 'lease lost: another worker claimed this delivery again (or it was removed); nothing recorded');
+    };
     const startedAt = new Date();
     try {
       await this.o.deliveries.deliver(job);
+      outcome('delivered');
       log.debug('delivered');
     } catch (err) {
       if (err instanceof LeaseLost) return leaseLost(err);
@@ -182,6 +191,7 @@ export class DeliveryWorker {
           // tenant's deliveries that need it wait, in order, until it is replaced.
           this.o.onCredentialRefused?.(job.tenantId, e.credential);
           const held = await this.o.outbox.holdForCredential(job, e.credential, `${e.code}: ${e.message}`, startedAt);
+          outcome(held.outcome === 'held' ? 'held' : 'retried');
           if (held.outcome === 'held') {
             log.warn({ code: e.code, reason: e.message, credential: e.credential, newlyInvalid: held.newlyInvalid, heldJobs: held.heldJobs }, 'credential refused: the tenant\'s deliveries that need it are held until it is replaced');
           } else log.info({ code: e.code, credential: e.credential }, 'credential refused, but it was replaced since the attempt began: tried again');
@@ -193,17 +203,21 @@ export class DeliveryWorker {
           // order, while other lanes go on; not a failure, so no backoff and no Failed receipt.
           log.info({ code: e.code, reason: e.message, paceInMs: Math.round(next.paceInMs) }, 'delivery paced: the lane waits');
           await this.o.outbox.pace(job, next.paceInMs, `${e.code}: ${e.message}`);
+          outcome('paced');
         } else if ('retryInMs' in next) {
           log.info({ code: e.code, reason: e.message, retryInMs: Math.round(next.retryInMs) }, 'delivery will be retried');
           await this.o.outbox.retry(job, next.retryInMs, `${e.code}: ${e.message}`, e.uncertain);
+          outcome('retried');
         } else {
           if (next.finish === 'failed') log.warn({ code: e.code, reason: e.message }, 'delivery failed permanently');
           else log.error({ code: e.code, reason: e.message }, 'delivery out of retries: dead-lettered');
           await this.o.deliveries.giveUp(job, e, next.finish);
+          outcome(next.finish);
         }
       } catch (recordErr) {
         if (recordErr instanceof LeaseLost) return leaseLost(recordErr);
         // The lease expires and the job is claimed again: nothing is lost.
+        outcome('unrecorded');
         log.error({ err: (recordErr as Error).message }, 'could not record the delivery outcome');
       }
     }

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { freePort } from './postgres';
+import { startFront, type Front } from './front';
 import { serviceEntries, type ServiceName } from './system';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -18,10 +19,39 @@ interface Member {
   port: number;
   /** Its internal routes' port (INTERNAL_PORT), for a service that has them. */
   internalPort?: number;
+  /** This process's own additions to the cluster's environment. */
+  env: NodeJS.ProcessEnv;
   child?: ChildProcess;
   /** Highest peak RSS (kB) seen over this service's lives. */
   peakKb: number;
   restarts: number;
+}
+
+/** Ports this process has handed out to cluster members and fronts: never twice. */
+const reserved = new Set<number>();
+
+/** Whether something may listen on `port` of every address (as the services do) right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port below Linux's ephemeral range (32768–60999), for a process that is killed and
+ * restarted on the same port: while it is down, an ephemeral port could become the local port of
+ * some outgoing connection (or another program's port 0) and the restart would find it taken.
+ */
+export async function servicePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (reserved.has(port) || !(await canListen(port))) continue;
+    reserved.add(port);
+    return port;
+  }
+  throw new Error('no free port found in 20000–31999');
 }
 
 /** Peak resident set size of a live process, from the kernel (Linux), in kB. */
@@ -35,10 +65,22 @@ function peakRssKb(pid: number | undefined): number {
   }
 }
 
-async function waitHealthy(url: string, child: ChildProcess, ms = 20_000): Promise<void> {
+/**
+ * How long a process may take to answer /health after it is spawned: generous, because a restart
+ * during a chaos run competes for a loaded machine's CPU (and waits up to 2 s for an absent Redis).
+ */
+const START_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a SIGTERMed process may take to exit before it is SIGKILLed (a pod's grace period):
+ * past the services' own shutdown grace (SHUTDOWN_GRACE_MS, 10 s by default) and their closing.
+ */
+export const GRACE_MS = 25_000;
+
+async function waitHealthy(url: string, child: ChildProcess, ms = START_TIMEOUT_MS): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
     try {
       const res = await fetch(`${url}/health`);
       if (res.ok) return;
@@ -50,13 +92,31 @@ async function waitHealthy(url: string, child: ChildProcess, ms = 20_000): Promi
   throw new Error(`not healthy after ${ms} ms`);
 }
 
+/** How a stopped process ended. */
+export interface Stopped {
+  /** ms from the signal to the exit. */
+  ms: number;
+  /** SIGKILLed after the grace period, because it had not exited on SIGTERM. */
+  forced: boolean;
+}
+
 /**
  * The platform as deployed: every service its own `node <service>/dist/server.js` process on a
  * fixed port, so that one can be SIGKILLed and restarted while the others run, and each one's
  * memory measured. Services share state through PostgreSQL and, when REDIS_URL is set, Redis.
+ * A service run as several processes gets a round-robin TCP front (front.ts) on its port and on
+ * its internal port, as a Kubernetes Service has: the other services reach it there.
  */
 export class Cluster {
   private readonly members = new Map<InstanceName, Member>();
+  private readonly fronts = new Map<ServiceName, { front: Front; internal?: Front }>();
+  /**
+   * Processes that exited without being told to (a crash), with the end of their stderr. The
+   * cluster does not restart them: whoever runs it decides (the soak reports them).
+   */
+  readonly crashes: Array<{ name: InstanceName; at: Date; code: number | null; signal: NodeJS.Signals | null; stderr: string }> = [];
+  /** The processes being stopped on purpose (kill, stop). */
+  private readonly stopping = new Set<ChildProcess>();
 
   private constructor(private readonly env: NodeJS.ProcessEnv) {}
 
@@ -64,22 +124,37 @@ export class Cluster {
    * Starts `only` (default: every service) in start order. `replicas[service]` (default 1) runs
    * that many processes of a service, each on its own PORT/INTERNAL_PORT, named
    * `<service>`, `<service>-2`, ...: replicas of a queue worker share its queue through
-   * PostgreSQL. The other services reach a replicated service at its first instance.
+   * PostgreSQL. The other services reach a replicated service through its fronts (`serviceUrl`),
+   * which spread connections over its replicas. `instanceEnv(name)`: what one process gets on top
+   * of `env` (e.g. a per-replica address to count its requests).
    */
-  static async start(env: NodeJS.ProcessEnv, only?: ServiceName[], replicas: Partial<Record<ServiceName, number>> = {}): Promise<Cluster> {
+  static async start(
+    env: NodeJS.ProcessEnv,
+    only?: ServiceName[],
+    replicas: Partial<Record<ServiceName, number>> = {},
+    instanceEnv: (name: InstanceName) => NodeJS.ProcessEnv = () => ({}),
+  ): Promise<Cluster> {
     const cluster = new Cluster({ ...env });
     for (const s of serviceEntries.filter((e) => !only || only.includes(e.name))) {
       for (let n = 1; n <= (replicas[s.name] ?? 1); n++) {
         const name: InstanceName = n === 1 ? s.name : `${s.name}-${n}`;
-        cluster.members.set(name, { name, service: s.name, port: await freePort(), internalPort: s.internal ? await freePort() : undefined, peakKb: 0, restarts: 0 });
+        cluster.members.set(name, { name, service: s.name, env: instanceEnv(name), port: await servicePort(), internalPort: s.internal ? await servicePort() : undefined, peakKb: 0, restarts: 0 });
       }
     }
-    for (const s of serviceEntries) {
-      const m = cluster.members.get(s.name);
-      if (m && s.urlVar) cluster.env[s.urlVar] = `http://127.0.0.1:${m.port}`;
-      if (m?.internalPort && s.internal?.urlVar) cluster.env[s.internal.urlVar] = `http://127.0.0.1:${m.internalPort}`;
-    }
     try {
+      for (const s of serviceEntries) {
+        const ms = [...cluster.members.values()].filter((m) => m.service === s.name);
+        if (ms.length > 1) {
+          cluster.fronts.set(s.name, {
+            front: await startFront(ms.map((m) => m.port), await servicePort()),
+            internal: ms[0].internalPort ? await startFront(ms.map((m) => m.internalPort!), await servicePort()) : undefined,
+          });
+        }
+        const m = ms[0];
+        const fronts = cluster.fronts.get(s.name);
+        if (m && s.urlVar) cluster.env[s.urlVar] = fronts?.front.url ?? `http://127.0.0.1:${m.port}`;
+        if (m?.internalPort && s.internal?.urlVar) cluster.env[s.internal.urlVar] = fronts?.internal?.url ?? `http://127.0.0.1:${m.internalPort}`;
+      }
       // Members are in start order: a service's replicas follow its first instance.
       for (const name of cluster.members.keys()) await cluster.launch(name);
     } catch (err) {
@@ -89,8 +164,19 @@ export class Cluster {
     return cluster;
   }
 
+  /** One process's own address. */
   url(name: InstanceName): string {
     return `http://127.0.0.1:${this.members.get(name)!.port}`;
+  }
+
+  /** Where a service is reached: its front when it runs as several processes, else its one process. */
+  serviceUrl(service: ServiceName): string {
+    return this.fronts.get(service)?.front.url ?? this.url(service);
+  }
+
+  /** The fronts of a service run as several processes, on its port and its internal port (connections piped to each replica so far). */
+  frontsOf(service: ServiceName): { front: Front; internal?: Front } | undefined {
+    return this.fronts.get(service);
   }
 
   pid(name: InstanceName): number | undefined {
@@ -109,7 +195,8 @@ export class Cluster {
   private async launch(name: InstanceName): Promise<void> {
     const m = this.members.get(name)!;
     const child = spawn(process.execPath, [path.join(ROOT, m.service, 'dist', 'server.js')], {
-      env: { ...this.env, PORT: String(m.port), ...(m.internalPort ? { INTERNAL_PORT: String(m.internalPort) } : {}) },
+      // Several processes of a service on one host: each its metrics on a free port.
+      env: { ...this.env, ...m.env, PORT: String(m.port), METRICS_PORT: '0', ...(m.internalPort ? { INTERNAL_PORT: String(m.internalPort) } : {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -117,9 +204,14 @@ export class Cluster {
       stderr = (stderr + d).slice(-4_000);
     });
     m.child = child;
+    child.once('exit', (code, signal) => {
+      if (this.stopping.delete(child)) return;
+      this.crashes.push({ name, at: new Date(), code, signal, stderr: stderr.slice(-1_000) });
+    });
     try {
       await waitHealthy(this.url(name), child);
     } catch (err) {
+      this.stopping.add(child);
       child.kill('SIGKILL');
       throw new Error(`${name} did not start: ${(err as Error).message}\n${stderr}`);
     }
@@ -130,15 +222,28 @@ export class Cluster {
     for (const m of this.members.values()) m.peakKb = Math.max(m.peakKb, peakRssKb(m.child?.pid));
   }
 
-  async kill(name: InstanceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  /**
+   * Stops one process with `signal`; any other signal than SIGKILL is followed by SIGKILL after
+   * `graceMs` if the process has not exited by then (as Kubernetes does after a pod's grace period).
+   */
+  async kill(name: InstanceName, signal: NodeJS.Signals = 'SIGKILL', graceMs = GRACE_MS): Promise<Stopped> {
     const m = this.members.get(name)!;
     const child = m.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return { ms: 0, forced: false };
     this.sample();
+    const t0 = Date.now();
     const exited = new Promise((r) => child.once('exit', r));
+    this.stopping.add(child);
     child.kill(signal);
+    let forced = false;
+    const timer = signal === 'SIGKILL' ? undefined : setTimeout(() => {
+      forced = true;
+      child.kill('SIGKILL');
+    }, graceMs);
     await exited;
+    clearTimeout(timer);
     m.child = undefined;
+    return { ms: Date.now() - t0, forced };
   }
 
   async restart(name: InstanceName): Promise<void> {
@@ -152,17 +257,11 @@ export class Cluster {
     return Object.fromEntries([...this.members.values()].map((m) => [m.name, { peakMb: Math.round(m.peakKb / 102.4) / 10, restarts: m.restarts }]));
   }
 
-  /** Graceful stop (SIGTERM), in reverse start order; a process still there after SHUTDOWN_GRACE_MS and its closing (25 s) is killed. */
+  /** Graceful stop (SIGTERM; a process still there after GRACE_MS, past SHUTDOWN_GRACE_MS and its closing, is killed), in reverse start order; then the fronts. */
   async stop(): Promise<void> {
     this.sample();
-    for (const m of [...this.members.values()].reverse()) {
-      const child = m.child;
-      if (!child || child.exitCode !== null) continue;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    for (const m of [...this.members.values()].reverse()) await this.kill(m.name, 'SIGTERM');
+    for (const f of this.fronts.values()) await Promise.all([f.front.close(), f.internal?.close()]);
+    this.fronts.clear();
   }
 }

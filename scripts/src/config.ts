@@ -54,6 +54,29 @@ export const soakConfigSchema = scriptsConfigSchema.extend({
   SOAK_SECONDS: count(1, 300).describe('Length of the soak run, seconds'),
   SOAK_TENANTS: count(1, 4).describe('Tenants in the soak'),
   SOAK_CONVERSATIONS: count(1, 5).describe('Conversations per soak tenant (a customer and an agent each)'),
+  SOAK_REPLICAS: count(1, 1)
+    .describe('Processes of every service in the soak (genesys-connector: at least 2), each replicated service behind a round-robin TCP front; `npm run soak -- --replicas N` sets it too'),
 });
 
 export type SoakConfig = z.infer<typeof soakConfigSchema>;
+
+/**
+ * The soak's command-line options (`npm run soak -- --replicas 2 --seconds 60`): each
+ * `--<name> <value>` or `--<name>=<value>` is the setting `SOAK_<NAME>` (overriding the
+ * environment), parsed by the same schema; anything else is refused, naming it.
+ */
+export function soakArgs(argv: string[]): Record<string, string> {
+  const settings: Record<string, string> = {};
+  const known = Object.keys(soakConfigSchema.shape).filter((k) => k.startsWith('SOAK_'));
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+    const key = m && `SOAK_${m[1].toUpperCase().replace(/-/g, '_')}`;
+    if (!m || !key || !known.includes(key)) {
+      throw new Error(`unknown option ${argv[i]}: the soak takes ${known.map((k) => `--${k.slice(5).toLowerCase().replace(/_/g, '-')}`).join(', ')}`);
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new Error(`${argv[i - 1]} needs a value`);
+    settings[key] = value;
+  }
+  return settings;
+}

@@ -27,6 +27,8 @@ async function main() {
   for (const [name, url] of Object.entries(system.urls)) out(`  ${name.padEnd(18)} ${url}`);
   const internal = Object.entries(system.internalUrls).map(([name, url]) => `${name} ${url}`);
   out(`  Internal routes (/internal/..., never publish these): ${internal.join(', ')}`);
+  const metrics = Object.entries(system.metricsUrls).map(([name, url]) => `${name} ${url}/metrics`);
+  out(`  Metrics (Prometheus, never publish these): ${metrics.join(', ')}`);
   out('');
   const dataDir = path.relative(process.cwd(), system.dataDir) || '.';
   out(`  PostgreSQL: ${system.embeddedPostgres ? `embedded (${path.join(dataDir, 'postgres')})` : 'DATABASE_URL'}; cache: ${config.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-process'}`);

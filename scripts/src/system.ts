@@ -51,9 +51,13 @@ export function internalPortVariable(name: ServiceName): string {
 function serviceFailed(name: ServiceName, port: number, internalPort: number | undefined, err: unknown): Error {
   const errno = err as NodeJS.ErrnoException & { port?: number };
   const internal = internalPort !== undefined && errno?.port === internalPort && errno.port !== port;
+  // Its metrics listener: PORT + 6400 (metricsPort), so moving the service moves it too.
+  const metrics = errno?.port !== undefined && errno.port !== port && !internal;
   const reason =
     errno?.code === 'EADDRINUSE'
-      ? `port ${internal ? internalPort : port} is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${internal ? internalPortVariable(name) : portVariable(name)} (0: any free port)`
+      ? metrics
+        ? `port ${errno.port} (its metrics: its port + 6400) is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${portVariable(name)} (its metrics follow; 0: any free port)`
+        : `port ${internal ? internalPort : port} is in use (by another npm start still running, or another program). Stop that, or move ${name} with ${internal ? internalPortVariable(name) : portVariable(name)} (0: any free port)`
       : err instanceof Error
         ? err.message
         : String(err);
@@ -114,6 +118,8 @@ export interface RunningSystem {
   urls: Record<ServiceName, string>;
   /** The internal listeners (/internal/...) of the services that have one. */
   internalUrls: Partial<Record<ServiceName, string>>;
+  /** Each service's metrics listener (GET /metrics; METRICS_PORT, by default its port + 6400, or a free port when its port is 0). */
+  metricsUrls: Partial<Record<ServiceName, string>>;
   adminApiKey: string;
   secrets: Secrets;
   /** The services' environment (application-role DATABASE_URL, secrets, service URLs). */
@@ -213,6 +219,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const services: Partial<Record<ServiceName, RunningService>> = {};
   const urls = {} as Record<ServiceName, string>;
   const internalUrls: Partial<Record<ServiceName, string>> = {};
+  const metricsUrls: Partial<Record<ServiceName, string>> = {};
   const stop = async () => {
     for (const s of [...chosen].reverse()) await services[s.name]?.close().catch(() => undefined);
     await db.stopPostgres();
@@ -220,13 +227,15 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   try {
     for (const s of chosen) {
       const internalPort = internalPorts[s.name];
-      const ownPorts = { PORT: String(ports[s.name]), ...(internalPort !== undefined ? { INTERNAL_PORT: String(internalPort) } : {}) };
+      // METRICS_PORT unset: each service's own default (its port + 6400; a free one when its port is 0).
+      const ownPorts = { PORT: String(ports[s.name]), METRICS_PORT: undefined, ...(internalPort !== undefined ? { INTERNAL_PORT: String(internalPort) } : {}) };
       const running = await s.start({ ...serviceEnv, ...ownPorts }).catch((err: unknown) => {
         throw serviceFailed(s.name, ports[s.name], internalPort, err);
       });
       services[s.name] = running;
       urls[s.name] = `http://127.0.0.1:${running.port}`;
       if (running.internalPort !== undefined) internalUrls[s.name] = `http://127.0.0.1:${running.internalPort}`;
+      if (running.metricsPort !== undefined) metricsUrls[s.name] = `http://127.0.0.1:${running.metricsPort}`;
       // Later services find earlier ones at the ports they actually got.
       if (s.urlVar) serviceEnv[s.urlVar] = urls[s.name];
       if (s.internal?.urlVar && internalUrls[s.name]) serviceEnv[s.internal.urlVar] = internalUrls[s.name];
@@ -235,5 +244,5 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     await stop();
     throw err;
   }
-  return { urls, internalUrls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, dataDir, services, stop };
+  return { urls, internalUrls, metricsUrls, adminApiKey: db.secrets.ADMIN_API_KEY, secrets: db.secrets, serviceEnv, ownerDatabaseUrl: db.ownerUrl, embeddedPostgres: db.embedded, dataDir, services, stop };
 }

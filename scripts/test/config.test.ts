@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, parseEnv } from '@bridge/shared';
 import { benchConfigSchema, benchSettings, profilerConfigSchema } from '../src/bench/config';
-import { scriptsConfigSchema, soakConfigSchema, startConfigSchema } from '../src/config';
+import { scriptsConfigSchema, soakArgs, soakConfigSchema, startConfigSchema } from '../src/config';
 
 const ROOT = path.join(__dirname, '..', '..');
 const bench = (env: NodeJS.ProcessEnv = {}) => benchSettings(parseEnv(benchConfigSchema, env));
@@ -28,9 +28,10 @@ describe("the bench's settings", () => {
       e2eSeconds: 10,
       e2eDrainSeconds: 30,
       drainSeconds: 10,
+      replicaQueue: 5000,
       replyDriver: 'autocannon',
       cpuProf: false,
-      phases: ['1', '4', '2', '3'],
+      phases: ['1', '4', '2', '3', '6'],
     });
   });
 
@@ -42,7 +43,7 @@ describe("the bench's settings", () => {
   });
 
   it('treat an empty variable as unset', () => {
-    expect(bench({ BENCH_SECONDS: '', BENCH_PHASES: '' })).toMatchObject({ seconds: 5, phases: ['1', '4', '2', '3'] });
+    expect(bench({ BENCH_SECONDS: '', BENCH_PHASES: '' })).toMatchObject({ seconds: 5, phases: ['1', '4', '2', '3', '6'] });
   });
 
   it.each([
@@ -74,7 +75,17 @@ describe("the bench's settings", () => {
 
 describe("the other scripts' settings", () => {
   it('default as npm start, npm test and the soak always did', () => {
-    expect(parseEnv(soakConfigSchema, {})).toEqual({ BRIDGE_DATA_DIR: '.data', REQUIRE_ALL_TESTS: false, SOAK_SECONDS: 300, SOAK_TENANTS: 4, SOAK_CONVERSATIONS: 5 });
+    expect(parseEnv(soakConfigSchema, {})).toEqual({ BRIDGE_DATA_DIR: '.data', REQUIRE_ALL_TESTS: false, SOAK_SECONDS: 300, SOAK_TENANTS: 4, SOAK_CONVERSATIONS: 5, SOAK_REPLICAS: 1 });
+  });
+
+  it("take the soak's options from the command line, over the environment", () => {
+    const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseEnv(soakConfigSchema, { ...env, ...soakArgs(argv) });
+    expect(parse(['--replicas', '2'])).toMatchObject({ SOAK_REPLICAS: 2, SOAK_SECONDS: 300 });
+    expect(parse(['--replicas=3', '--seconds', '60'], { SOAK_REPLICAS: '1' })).toMatchObject({ SOAK_REPLICAS: 3, SOAK_SECONDS: 60 });
+    expect(() => parse(['--replicas', '0'])).toThrow(/SOAK_REPLICAS/);
+    expect(() => parse(['--replica', '2'])).toThrow(/unknown option --replica: the soak takes --seconds, --tenants, --conversations, --replicas/);
+    expect(() => parse(['--replicas'])).toThrow(/--replicas needs a value/);
+    expect(() => parse(['2'])).toThrow(/unknown option 2/);
   });
 
   it('read REQUIRE_ALL_TESTS=1 (as .ci/run sets it) and the soak length', () => {

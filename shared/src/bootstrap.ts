@@ -5,6 +5,7 @@ import { dbTimeouts, loadConfig, type BaseConfig } from './config';
 import { Database } from './db';
 import { listen, type RunningService } from './http';
 import { createLogger, type Logger } from './logger';
+import { ServiceMetrics, metricsApp, metricsPort } from './metrics';
 import { setNotificationLogger } from './notifications';
 
 /** How long start-up waits for Redis before serving without it, in ms. */
@@ -15,9 +16,11 @@ export interface ServiceContext<C> {
   logger: Logger;
   db: Database;
   cache: Cache;
+  /** The service's metrics registry (its pool already watched); domain metrics register here. */
+  metrics: ServiceMetrics;
 }
 
-export interface ServiceDefinition<S extends z.ZodType<BaseConfig & { PORT: number; INTERNAL_PORT?: number }>> {
+export interface ServiceDefinition<S extends z.ZodType<BaseConfig & { PORT: number; INTERNAL_PORT?: number; METRICS_PORT?: number }>> {
   name: string;
   configSchema: S;
   /**
@@ -56,7 +59,7 @@ export interface Built {
  * another replica), both within SHUTDOWN_GRACE_MS; then `close` releases what the service opened,
  * and the PostgreSQL pool and the cache are closed last.
  */
-export async function startService<S extends z.ZodType<BaseConfig & { PORT: number; INTERNAL_PORT?: number }>>(
+export async function startService<S extends z.ZodType<BaseConfig & { PORT: number; INTERNAL_PORT?: number; METRICS_PORT?: number }>>(
   definition: ServiceDefinition<S>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningService> {
@@ -79,9 +82,11 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
   const release = async () => {
     await Promise.allSettled([db.close(), cache.close()]);
   };
+  const metrics = new ServiceMetrics(definition.name);
+  metrics.watchPool('main', () => db.pool);
   let built: Built;
   try {
-    built = await definition.createApp({ config, logger, db, cache });
+    built = await definition.createApp({ config, logger, db, cache, metrics });
   } catch (err) {
     await release();
     throw err;
@@ -104,12 +109,23 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
       listeners.push(await listen(internalApp, { port: config.INTERNAL_PORT, host: config.HOST, graceMs }));
     }
     listeners.unshift(await listen(app, { port: config.PORT, host: config.HOST, graceMs }));
+    // Last, so that it is never up for a service that failed to start.
+    listeners.push(await listen(metricsApp(metrics), { port: metricsPort(config), host: config.HOST, graceMs }));
   } catch (err) {
     await shutdown();
     throw err;
   }
-  const [main, internal] = listeners;
+  const main = listeners[0];
+  const internal = internalApp ? listeners[1] : undefined;
+  const metricsListener = listeners[listeners.length - 1];
   let closing: Promise<void> | undefined;
-  logger.info({ port: main.port, internalPort: internal?.port }, `${definition.name} listening`);
-  return { server: main.server, port: main.port, internalPort: internal?.port, shutdownGraceMs: graceMs, close: () => (closing ??= shutdown()) };
+  logger.info({ port: main.port, internalPort: internal?.port, metricsPort: metricsListener.port }, `${definition.name} listening`);
+  return {
+    server: main.server,
+    port: main.port,
+    internalPort: internal?.port,
+    metricsPort: metricsListener.port,
+    shutdownGraceMs: graceMs,
+    close: () => (closing ??= shutdown()),
+  };
 }

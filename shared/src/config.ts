@@ -172,6 +172,13 @@ export class ConfigError extends Error {
 export function serviceConfigSchema<T extends z.ZodRawShape>(defaultPort: number, extra: T) {
   return baseConfigSchema.extend({
     PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort).describe('Port to listen on'),
+    METRICS_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('Port of GET /metrics (Prometheus), a listener of its own, never published; unset: PORT + 6400 (9400 … 9407), or any free port when PORT is 0 or above 59135'),
     ...extra,
   });
 }

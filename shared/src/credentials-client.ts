@@ -6,6 +6,7 @@ import { createHttpClient, type HttpClient } from './http-client';
 import { isTenantId } from './ids';
 import type { Logger } from './logger';
 import { LookupCache } from './lookup-cache';
+import type { CacheCounts } from './metrics';
 import { SingleFlight } from './single-flight';
 import { onTenantEvent } from './tenant-events';
 
@@ -48,6 +49,8 @@ export class CredentialsClient {
   private readonly flights = new SingleFlight<string, Value | undefined>();
   private readonly http: HttpClient;
   private unsubscribe?: () => Promise<void>;
+  /** Lookups answered from the in-process copy, and those that asked tenant-service (`bridge_cache_lookups_total{cache="credentials"}`). */
+  readonly cacheCounts: CacheCounts = { hits: 0, misses: 0 };
 
   constructor(private readonly opts: CredentialsClientOptions) {
     this.entries = new LookupCache<Value>({
@@ -117,7 +120,11 @@ export class CredentialsClient {
     if (!isTenantId(tenantId)) return undefined;
     const key = entryKey(tenantId, type);
     const cached = this.entries.get(key);
-    if (cached) return cached.value as Credentials<T> | undefined;
+    if (cached) {
+      this.cacheCounts.hits++;
+      return cached.value as Credentials<T> | undefined;
+    }
+    this.cacheCounts.misses++;
     const value = await this.flights.run(key, async (isCurrent) => {
       const fetched = await this.fetch(tenantId, type);
       // Stored only if nobody invalidated the tenant while the request was under way.

@@ -10,6 +10,7 @@ import { excerpt } from './ids';
 import { boundSerializedError, type Logger } from './logger';
 import type { CallerTokens, InternalCaller } from './config';
 import { safeEqual } from './crypto';
+import type { ServiceMetrics } from './metrics';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -91,13 +92,18 @@ export interface ServiceAppOptions {
   readiness: Readiness;
   /** Mounts the service's own routes between the standard ones and the error handlers. */
   routes: (app: Express) => void;
+  /** Counts and times its requests by route template (ServiceMetrics.httpMiddleware). */
+  metrics?: ServiceMetrics;
+  /** The route label of a request no Express route answered (e.g. the gateway's proxies); default `unmatched`. */
+  routeLabel?: (req: Request) => string | undefined;
 }
 
 /** Request id and request logging, as every app of a service starts. */
-function baseApp(logger: Logger): Express {
+function baseApp(logger: Logger, metrics?: ServiceMetrics, routeLabel?: (req: Request) => string | undefined): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (metrics) app.use(metrics.httpMiddleware(routeLabel));
   app.use(requestContext);
   app.use(
     pinoHttp({
@@ -114,7 +120,7 @@ function baseApp(logger: Logger): Express {
 
 /** Every service's Express app: request id, logging, /health, /ready, its routes, 404, errors. */
 export function createServiceApp(options: ServiceAppOptions): Express {
-  const app = baseApp(options.logger);
+  const app = baseApp(options.logger, options.metrics, options.routeLabel);
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: options.name });
   });
@@ -136,8 +142,8 @@ export function createServiceApp(options: ServiceAppOptions): Express {
  * logging, the service-to-service routes `routes` mounts (each behind requireInternalCaller),
  * 404, errors. /health and /ready stay on the service's own app.
  */
-export function createInternalApp(options: Pick<ServiceAppOptions, 'logger' | 'routes'>): Express {
-  const app = baseApp(options.logger);
+export function createInternalApp(options: Pick<ServiceAppOptions, 'logger' | 'routes' | 'metrics'>): Express {
+  const app = baseApp(options.logger, options.metrics);
   options.routes(app);
   app.use(notFoundHandler);
   app.use(errorHandler);
@@ -210,6 +216,8 @@ export interface RunningService {
   port: number;
   /** The internal listener's port, for a service with internal routes (see startService). */
   internalPort?: number;
+  /** The metrics listener's port (METRICS_PORT: GET /metrics), for a service started by startService. */
+  metricsPort?: number;
   /** How long `close` lets work in flight finish (SHUTDOWN_GRACE_MS), ms; runMain's exit deadline follows it. */
   shutdownGraceMs?: number;
   close(): Promise<void>;

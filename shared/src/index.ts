@@ -35,5 +35,6 @@ export * from './credential-health';
 export * from './notifications';
 export * from './quotas';
 export * from './security-events';
+export * from './metrics';
 export * from './openapi';
 export * from './tenant-api-schemas';

@@ -1,4 +1,5 @@
 import { platformKey, tenantKey, type Cache } from './cache';
+import type { CacheCounts } from './metrics';
 import type { QueryResultRow } from 'pg';
 import { statement, type Database } from './db';
 import { appError, type AppError } from './errors';
@@ -143,6 +144,8 @@ export class TenantDirectory {
   private readonly ttl: number;
   private readonly negativeTtl: number;
   private readonly strangerGate?: LookupGate;
+  /** Lookups answered from the cache, and those that went to PostgreSQL (reported as `bridge_cache_lookups_total{cache="tenant-directory"}`). */
+  readonly cacheCounts: CacheCounts = { hits: 0, misses: 0 };
 
   constructor(
     private readonly db: Database,
@@ -167,6 +170,8 @@ export class TenantDirectory {
    */
   private async cached<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
     const hit = await this.cache.get(key).catch((): typeof CACHE_DOWN => CACHE_DOWN);
+    if (hit === CACHE_DOWN || !hit) this.cacheCounts.misses++;
+    else this.cacheCounts.hits++;
     if (hit === CACHE_DOWN) return load();
     if (hit) {
       const parsed = JSON.parse(hit) as Cached<T>;

@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { OutboxNotifier, createServiceApp, jsonBody, requireGatewayTenant, standardReadiness, type Cache, type Database, type Logger, type SecurityEvents } from '@bridge/shared';
+import { OutboxNotifier, createServiceApp, jsonBody, requireGatewayTenant, standardReadiness, type Cache, type Database, type Logger, type SecurityEvents, type ServiceMetrics } from '@bridge/shared';
 import { messageRoutes } from './messages-routes';
 import { quotaGuard } from './quota-guard';
 import { stateRoutes } from './routes';
@@ -7,6 +7,8 @@ import { templateRoutes } from './templates-routes';
 
 /** What state-manager is built from (server.ts builds them); none holds resources of its own. */
 export interface StateManagerDeps {
+  /** The service's metrics registry (startService's): its HTTP requests are counted and timed by route. */
+  metrics?: ServiceMetrics;
   db: Database;
   cache: Cache;
   logger: Logger;
@@ -27,6 +29,7 @@ export function createStateManager(deps: StateManagerDeps): { app: Express; clos
   const notifier = deps.notifier ?? new OutboxNotifier(deps.db);
   const app = createServiceApp({
     name: 'state-manager',
+    metrics: deps.metrics,
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {

@@ -8,11 +8,12 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'state-manager',
       configSchema,
-      createApp: ({ config, logger, db, cache }) =>
+      createApp: ({ config, logger, db, cache, metrics }) =>
         createStateManager({
           db,
           cache,
           logger,
+          metrics,
           gatewayTokens: internalTokens(config, 'gateway'),
           notifier: new OutboxNotifier(db),
           securityEvents: new SecurityEventRecorder({ db, cache, logger, windowSeconds: config.SECURITY_EVENT_WINDOW_SECONDS }),

@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { OutboxNotifier, serveApiDocs, createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness } from '@bridge/shared';
+import { OutboxNotifier, serveApiDocs, createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness, type ServiceMetrics } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
 import { CredentialVerifier } from './credential-verify';
@@ -17,6 +17,8 @@ const API_VERSION = '0.1.0';
 
 /** What tenant-service is built from (server.ts builds them); none holds resources of its own. */
 export interface TenantServiceDeps {
+  /** The service's metrics registry (startService's): its HTTP requests are counted and timed by route. */
+  metrics?: ServiceMetrics;
   db: Database;
   cache: Cache;
   cipher: CredentialCipher;
@@ -59,6 +61,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
   const notifier = new OutboxNotifier(deps.db);
   const app = createServiceApp({
     name: 'tenant-service',
+    metrics: deps.metrics,
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
@@ -79,6 +82,7 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
   });
   const internalApp = createInternalApp({
     logger: deps.logger,
+    metrics: deps.metrics,
     routes: (app) => {
       app.use('/internal', requireInternalCaller(deps.internalCallers), internalRoutes(tenants));
     },

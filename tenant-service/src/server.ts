@@ -8,8 +8,9 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'tenant-service',
       configSchema,
-      createApp: ({ config, logger, db, cache }) =>
+      createApp: ({ config, logger, db, cache, metrics }) =>
         createTenantService({
+          metrics,
           db,
           cache,
           logger,

@@ -30,6 +30,8 @@ export const CONTRACT_PORTS: Record<string, number> = {
 export const SERVICES = Object.keys(CONTRACT_PORTS);
 /** The services' internal listeners (/internal/...), as the README documents them: never published. */
 export const INTERNAL_PORTS: Record<string, number> = { 'auth-service': 4003, 'genesys-connector': 4004, 'tenant-service': 4007 };
+/** The services' metrics listeners (GET /metrics, METRICS_PORT), as the README documents them: never published, reached by Prometheus only. */
+export const METRICS_PORTS: Record<string, number> = Object.fromEntries(Object.entries(CONTRACT_PORTS).map(([name, port]) => [name, port + 6400]));
 /** Only these are reachable from the host. */
 export const PUBLISHED: Record<string, number> = { gateway: 3000, 'tenant-service': 3007 };
 /** Where each service is found by the others. */

@@ -26,6 +26,8 @@ export function serviceEnv(databaseUrl: string, extra: Record<string, string | u
     LOG_LEVEL: 'silent',
     DATABASE_URL: databaseUrl,
     ...testSecrets,
+    // Services started on chosen ports would take PORT + 6400 for their metrics: a free one instead.
+    METRICS_PORT: '0',
     ...extra,
   };
 }

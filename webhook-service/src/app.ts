@@ -9,15 +9,19 @@ import {
   type OutboxNotifier,
   type SecurityEvents,
   type TenantDirectory,
+  type ServiceMetrics,
 } from '@bridge/shared';
 import { createProvisioner } from './ingest/provision';
 import { HeldChangesReplayer } from './ingest/held';
 import { createMediaRouter } from './media';
+import { WebhookMetrics } from './metrics';
 import { webhookRoutes } from './routes';
 import type { WebhookTenants } from './tenants';
 
 /** What webhook-service is built from (server.ts builds them). Its `close` closes the ones it is given that hold resources. */
 export interface WebhookServiceDeps {
+  /** The service's metrics registry (startService's): its HTTP requests are counted and timed by route. */
+  metrics?: ServiceMetrics;
   db: Database;
   cache: Cache;
   logger: Logger;
@@ -66,10 +70,11 @@ export function createWebhookService(deps: WebhookServiceDeps): { app: Express; 
   const started = replayer.start().catch((err: unknown) => deps.logger.error({ err }, 'held-change replays not started; sweeps only at the next start'));
   const app = createServiceApp({
     name: 'webhook-service',
+    metrics: deps.metrics,
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (a) => {
-      a.use(webhookRoutes(ingest));
+      a.use(webhookRoutes(ingest, deps.metrics && new WebhookMetrics(deps.metrics.registry)));
       a.use(media.router);
     },
   });

@@ -3,6 +3,7 @@ import { forwardedClientIp, setContextCaller } from '@bridge/shared';
 import type { IngestDeps } from './ingest/deps';
 import { ingestGenesysWebhook } from './ingest/genesys';
 import { ingestMetaWebhook, verifyMetaSubscription } from './ingest/meta';
+import type { WebhookMetrics } from './metrics';
 
 /** Meta allows 3 MB per webhook POST; Genesys 512,000 bytes. A little headroom on each. */
 const META_MAX_BODY = '4mb';
@@ -22,9 +23,9 @@ const pathTenant = (req: Request): string | undefined => req.params.tenantId as 
 /**
  * The webhook routes, HTTP only: read the raw body, the signature header and the path's tenant,
  * call the ingest use case (ingest/), answer 200 with what it did. Its AppErrors reach the
- * error middleware.
+ * error middleware. Each POST is counted by what became of it (`metrics`, WebhookMetrics).
  */
-export function webhookRoutes(deps: IngestDeps): Router {
+export function webhookRoutes(deps: IngestDeps, metrics?: WebhookMetrics): Router {
   const r = Router();
 
   const verification: express.RequestHandler = async (req, res) => {
@@ -46,14 +47,28 @@ export function webhookRoutes(deps: IngestDeps): Router {
   });
 
   const meta: express.RequestHandler = async (req, res) => {
-    const result = await ingestMetaWebhook(deps, { raw: rawBody(req), signature: signature(req), pathTenant: pathTenant(req) });
+    let result;
+    try {
+      result = await ingestMetaWebhook(deps, { raw: rawBody(req), signature: signature(req), pathTenant: pathTenant(req) });
+    } catch (err) {
+      metrics?.refused('meta', err);
+      throw err;
+    }
+    metrics?.meta(result);
     res.status(200).json({ status: 'accepted', ...result });
   };
   r.post('/webhook/meta', metaRaw, meta);
   r.post('/webhook/meta/:tenantId', metaRaw, meta);
 
   r.post('/webhook/genesys/:tenantId', genesysRaw, async (req, res) => {
-    const outcome = await ingestGenesysWebhook(deps, { tenantId: req.params.tenantId as string, raw: rawBody(req), signature: signature(req) });
+    let outcome;
+    try {
+      outcome = await ingestGenesysWebhook(deps, { tenantId: req.params.tenantId as string, raw: rawBody(req), signature: signature(req) });
+    } catch (err) {
+      metrics?.refused('genesys', err);
+      throw err;
+    }
+    metrics?.genesys(outcome);
     res.status(200).json({ status: outcome });
   });
 

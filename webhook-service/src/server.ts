@@ -9,13 +9,16 @@ export function start(env: NodeJS.ProcessEnv = process.env) {
     {
       name: 'webhook-service',
       configSchema,
-      createApp: async ({ config, logger, db, cache }) => {
+      createApp: async ({ config, logger, db, cache, metrics }) => {
         const [internalToken] = internalTokens(config, 'webhook-service');
         const credentials = new CredentialsClient({ tenantServiceUrl: config.TENANT_SERVICE_INTERNAL_URL, internalToken, cache });
         const directory = new TenantDirectory(db, cache);
         const tenants = new WebhookTenants({ db, cache, credentials, directory });
+        metrics.watchCache('credentials', () => credentials.cacheCounts);
+        metrics.watchCache('tenant-directory', () => directory.cacheCounts);
         await Promise.all([credentials.start(), tenants.start()]);
         return createWebhookService({
+          metrics,
           db,
           cache,
           logger,

@@ -6,16 +6,16 @@
 import { z } from 'zod';
 import { count, flag, scriptsConfigSchema } from '../config';
 
-const PHASES = ['1', '2', '3', '4'] as const;
+const PHASES = ['1', '2', '3', '4', '6'] as const;
 
 export const benchConfigSchema = scriptsConfigSchema
   .extend({
     BENCH_PHASES: z
       .string()
-      .default('1,4,2,3')
+      .default('1,4,2,3,6')
       .transform((s) => s.split(',').map((p) => p.trim()))
       .pipe(z.array(z.enum(PHASES)).min(1))
-      .describe('Phases to run, comma-separated; they always run in the order 1, 4, 2, 3'),
+      .describe('Phases to run, comma-separated; they always run in the order 1, 4, 2, 3, 6'),
     BENCH_SECONDS: count(1, 5).describe('Length of each measured load run, seconds'),
     BENCH_WARMUP_SECONDS: count(1, 2).describe('Phase 1: length of the calibration and warm-up runs, seconds'),
     BENCH_LATENCY_SECONDS: count(1, 2).describe('Phase 1: length of the runs at 1 connection, seconds'),
@@ -33,6 +33,7 @@ export const benchConfigSchema = scriptsConfigSchema
     BENCH_E2E_SECONDS: count(1, 10).describe('Phase 3: length of each direction’s run, seconds'),
     BENCH_E2E_DRAIN_SECONDS: count(1, 30).describe('Phase 3: longest wait for the last deliveries, seconds'),
     BENCH_DRAIN_SECONDS: count(0, 10).describe('Phase 3a: how long the connector works on phase 2’s backlog, seconds; 0 skips 3a'),
+    BENCH_REPLICA_QUEUE: count(1, 5000).describe('Phase 6: deliveries queued before each connector run (one, then two processes)'),
     BENCH_REPLY_DRIVER: z
       .enum(['autocannon', 'simulator'])
       .default('autocannon')
@@ -76,6 +77,8 @@ export function benchSettings(c: BenchConfig) {
     e2eDrainSeconds: c.BENCH_E2E_DRAIN_SECONDS,
     /** Phase 3a: how long the connector works on phase 2's backlog before it is cleared (0: skip). */
     drainSeconds: c.BENCH_DRAIN_SECONDS,
+    /** Phase 6: deliveries queued before each connector run. */
+    replicaQueue: c.BENCH_REPLICA_QUEUE,
     /** How phase 3 sends agent replies. */
     replyDriver: c.BENCH_REPLY_DRIVER,
     cpuProf: c.BENCH_CPU_PROF,

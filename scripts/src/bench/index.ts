@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the platform as deployed (one process per service, see ../cluster.ts) against
  * the local Meta and Genesys simulators, tenants seeded straight into PostgreSQL, load from
- * autocannon. Phases, one file each (run in the order 1, 4, 2, 3, so that the tenant-scale figure
- * is taken on the same empty message tables as phase 1's; 5 spans the run):
+ * autocannon. Phases, one file each (run in the order 1, 4, 2, 3, 6, so that the tenant-scale
+ * figure is taken on the same empty message tables as phase 1's; 5 spans the run):
  *
  *   1. gateway cost     gateway-cost.ts    GET /state/stats through the gateway vs straight to state-manager
  *   4. tenant scale     tenant-scale.ts    phase 1's gateway run with 10,000 tenants / 20,000 keys, cold and warm
@@ -10,7 +10,9 @@
  *                                          genesys-connector NOT running: the ingestion path only
  *   3a. backlog drain   backlog-drain.ts   the connector started on phase 2's queue
  *   3. end to end       end-to-end.ts      webhook accepted → Genesys, agent reply → Meta
+ *   6. replicas         replicas.ts        one and two processes of webhook-service, then of genesys-connector
  *   5. memory           memory.ts          peak RSS per service
+ *   7. capacity         capacity.ts        cores per service, PostgreSQL and Redis for 1,000 and 10,000 msg/s (from phase 3)
  *
  * This file runs them in order and measures CPU and PostgreSQL's sessions around each. Prints a
  * table and writes bench/results/<ISO date>.json (results.ts). Settings: BENCH_* (config.ts).
@@ -22,6 +24,7 @@ import { parseEnv } from '@bridge/shared';
 import { startGenesysSimulator, startMetaSimulator, type GenesysSimulator, type MetaSimulator } from '@bridge/simulators';
 import { Cluster } from '../cluster';
 import { backlogDrain, clearQueue } from './backlog-drain';
+import { capacity } from './capacity';
 import { benchConfigSchema, benchSettings } from './config';
 import type { BenchContext } from './context';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot, type PostgresScope } from './cpu';
@@ -32,6 +35,7 @@ import { log, out } from './output';
 import { PgWaitSampler } from './pg-waits';
 import { cleanup, newRun, prepare, profiling, servicePids, startPlatform } from './platform';
 import { summarizeProfile } from './profile';
+import { replicaScaling } from './replicas';
 import { gitCommit } from './report';
 import { NOTES, printReport, writeReport, type Collected } from './results';
 import { BENCH_RATE_LIMIT, makeTenant, ownerScalar, seedTenants, type BenchTenant } from './seed';
@@ -97,6 +101,7 @@ async function main(): Promise<number> {
     t0 = performance.now();
     const profiles = profiling(settings.cpuProf, RESULTS_DIR, stamp);
     const { back, webhook, gateway } = await startPlatform(run, prepared, { meta, genesys }, profiles.envFor);
+    let connector: Cluster | undefined;
     log(`started tenant-service, auth-service, state-manager, webhook-service, gateway (one process each) in ${seconds(t0)} s`);
 
     const pgScope: PostgresScope = run.benchDatabase ? { database: run.benchDatabase.name } : { embeddedDataDir: path.join(run.dataDir, 'postgres') };
@@ -148,7 +153,8 @@ async function main(): Promise<number> {
       // Every tenant of phase 2 can now be delivered to (its queue is the backlog below).
       register(ingestTenants.slice(settings.e2eTenants), meta, genesys);
       t0 = performance.now();
-      run.clusters.push(await Cluster.start(back.serviceEnv, ['genesys-connector']));
+      connector = await Cluster.start(back.serviceEnv, ['genesys-connector']);
+      run.clusters.push(connector);
       log(`started genesys-connector in ${seconds(t0)} s`);
       if (settings.drainSeconds > 0 && settings.phases.includes('2')) {
         results.backlogDrain = await measure('3a backlog drain', () => backlogDrain(ctx, genesys));
@@ -159,9 +165,28 @@ async function main(): Promise<number> {
         Number((await waitClient.query<{ n: string }>('SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n);
       results.endToEnd = await measure('3 end to end', () => endToEnd(ctx, ingestTenants, genesys, meta, rate, commits));
     }
+    if (settings.phases.includes('6')) {
+      // Phase 6 starts its own connectors, on a queue of its own making.
+      if (connector) {
+        collected.memory = peakMemory([connector], rows);
+        await connector.stop();
+        run.clusters.splice(run.clusters.indexOf(connector), 1);
+      }
+      await clearQueue(ownerUrl);
+      const replicaTenants = tenants.slice(0, settings.e2eTenants);
+      results.replicas = await measure('6 replicas', () =>
+        replicaScaling(ctx, { run, tenants: replicaTenants, genesys, platform: [back, gateway], webhook, env: back.serviceEnv, pgScope, redis: !!redisUrl, queueTarget: settings.replicaQueue }),
+      );
+    }
+
+    // 7. Capacity, from phase 3's CPU per message of each process.
+    if (results.endToEnd) {
+      const e2e = results.endToEnd as Awaited<ReturnType<typeof endToEnd>>;
+      results.capacity = capacity(e2e.inbound.cpu, e2e.outbound.cpu, rows);
+    }
 
     // 5. Memory, then stop (profiles are written when the services exit).
-    collected.memory = peakMemory(run.clusters, rows);
+    collected.memory = { ...collected.memory, ...peakMemory(run.clusters, rows) };
     clearInterval(run.sampler);
     for (const c of [...run.clusters].reverse()) await c.stop();
     run.clusters.length = 0;

@@ -64,8 +64,8 @@ export interface LoadRun {
 
 export interface LoadOptions {
   label: string;
-  /** Base URL of the target (scheme, host, port). */
-  url: string;
+  /** Base URL of the target (scheme, host, port); several: autocannon spreads the connections over them. */
+  url: string | string[];
   connections: number;
   seconds?: number;
   /** Stop after this many responses instead (overrides seconds). */
@@ -90,7 +90,8 @@ export function runLoad(o: LoadOptions): Promise<LoadRun> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
-        url: o.url,
+        // autocannon takes a list too (its connections go round the URLs); its types say string.
+        url: o.url as string,
         connections,
         duration: o.seconds ?? 5,
         amount: o.amount,

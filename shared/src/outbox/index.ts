@@ -72,3 +72,4 @@ export function createOutbox(db: Database): Outbox {
     view: () => queueView(db),
   };
 }
+export { watchQueue, type QueueMetricsOptions } from './metrics';
