@@ -7,6 +7,7 @@ import {
   TENANT_KEY_HEADER,
   TENANT_SCOPES_HEADER,
   createServiceApp,
+  serveApiDocs,
   standardReadiness,
   type Cache,
   type Database,
@@ -22,6 +23,7 @@ import { gatewayRouteLabel } from './route-labels';
 import type { LastUsedRecorder } from './last-used';
 import { proxyTo } from './proxy';
 import { createRateLimits } from './rate-limits';
+import { tenantApiDocument } from './openapi';
 import { requireScope } from './scopes';
 import { createTenantResolver } from './tenant-resolver';
 import type { TokenBuckets } from './token-bucket';
@@ -105,6 +107,9 @@ export function createGateway(deps: GatewayDeps): { app: Express; close(): Promi
     routes: (a) => {
       if (deps.trustProxyHops) a.set('trust proxy', deps.trustProxyHops);
       a.use(dropClientTrustHeaders);
+      // The tenant API's description and its documentation page: public (it holds no tenant's
+      // data), answered before tenant resolution, whose scope table refuses paths it does not name.
+      serveApiDocs(a, () => tenantApiDocument('0.1.0'));
       if (webhookBudget) a.use('/webhook', webhookBudget);
       a.use(proxyTo('/webhook', deps.targets.webhook, proxyOptions));
       // CORS preflights carry no key: answered before any check (cors.ts).

@@ -37,3 +37,5 @@ export * from './notifications';
 export * from './quotas';
 export * from './security-events';
 export * from './metrics';
+export * from './openapi';
+export * from './tenant-api-schemas';

@@ -1,19 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request } from 'express';
-import { z } from 'zod';
 import {
-  CUSTOMER_ID_PATTERN,
-  CUSTOMER_ID_RULE,
-  TEMPLATE_LANGUAGE_PATTERN,
-  TEMPLATE_NAME_PATTERN,
   appError,
   badInput,
   checkTemplateRequest,
   customerWindow,
   listTemplates,
   parseInput,
+  sendBody,
   renderTemplate,
-  templateParameterProblem,
   type Database,
   type OutboxNotifier,
   type Queryable,
@@ -22,45 +17,6 @@ import {
   currentContext,
 } from '@bridge/shared';
 import * as repo from './proactive';
-
-/** Meta's limit on a text message's body, in characters. */
-const TEXT_MAX = 4096;
-
-/** U+0000, or half a surrogate pair: JSON may carry them, but PostgreSQL stores neither and no customer can read them. */
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const storable = (s: z.ZodString) => s.refine((v) => !UNSTORABLE.test(v), 'must not hold U+0000 or half a surrogate pair');
-
-/** A template's text parameter: storable, and as WhatsApp takes it (templateParameterProblem). */
-const parameter = storable(z.string().max(1024, 'must be at most 1024 characters')).superRefine((v, ctx) => {
-  const problem = templateParameterProblem(v);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
-const sendBody = z
-  .object({
-    // The customer, by the one rule for customer ids (shared/src/ids.ts): their phone number
-    // (a leading + is dropped) or their business-scoped user id.
-    to: z
-      .string()
-      .transform((v) => v.replace(/^\+(?=\d)/, ''))
-      .pipe(z.string().regex(CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE)),
-    template: z
-      .object({
-        name: z.string().regex(TEMPLATE_NAME_PATTERN, 'must be a template name: lower-case letters, digits and _'),
-        language: z.string().regex(TEMPLATE_LANGUAGE_PATTERN, 'must be a language code such as en or en_US'),
-        parameters: z.array(parameter).max(100).default([]),
-      })
-      .strict()
-      .optional(),
-    text: storable(z.string().max(TEXT_MAX, `must be at most ${TEXT_MAX} characters`))
-      .refine((t) => t.trim().length > 0, 'must not be empty')
-      .optional(),
-  })
-  .strict()
-  .superRefine((b, ctx) => {
-    if (b.template && b.text !== undefined) ctx.addIssue({ code: 'custom', path: ['text'], message: 'give either text or template, not both' });
-    if (!b.template && b.text === undefined) ctx.addIssue({ code: 'custom', path: ['template'], message: 'one of template or text is required' });
-  });
 
 /** 1 to 255 printable ASCII characters. */
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;

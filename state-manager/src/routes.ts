@@ -1,11 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import {
-  CUSTOMER_ID_PATTERN,
-  CUSTOMER_ID_RULE,
   appError,
   appendAudit,
   auditQuerySchema,
+  conversationsQuery,
+  customerIdSchema,
+  mappingBody,
+  messagesQuery,
+  notificationsQuery,
   badInput,
   parseInput,
   isMessageId,
@@ -23,55 +26,10 @@ import { foreignObjectCheck } from './messages-routes';
 import * as repo from './repository';
 
 /**
- * A customer, by either of their ids: a phone number or a business-scoped user id (BSUID, such as
- * `US.13491208655302741918`), by the one rule every path applies (shared/src/ids.ts).
- */
-const waId = z.string().regex(CUSTOMER_ID_PATTERN, CUSTOMER_ID_RULE);
-
-const mappingBody = z
-  .object({
-    waId,
-    contactName: z.string().trim().min(1).max(200).optional(),
-    conversationId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be a conversation id').optional(),
-  })
-  .strict();
-
-const MAX_BIGINT = 2n ** 63n - 1n;
-/**
  * A conversation cursor's time bound, in microseconds since the epoch (year 287168): PostgreSQL
  * computes the cursor's time up to here (beyond, its interval arithmetic overflows: a 500).
  */
 const MAX_CURSOR_US = 9_000_000_000_000_000_000n;
-
-const conversationsQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(10),
-    cursor: z.string().max(256).optional(),
-  })
-  .strict();
-
-const messagesQuery = z
-  .object({
-    status: z.enum(['pending', 'sent', 'delivered', 'read', 'failed', 'dead']).optional(),
-    direction: z.enum(['inbound', 'outbound']).optional(),
-    waId: waId.optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    // A message id: PostgreSQL's bigint, whose bound a 19-digit number can pass.
-    cursor: z
-      .string()
-      .refine((v) => /^\d{1,19}$/.test(v) && BigInt(v) <= MAX_BIGINT, 'is not a cursor this API returned')
-      .optional(),
-  })
-  .strict();
-
-/** `GET /state/notifications`: limit (1-200, default 50), before (a notification id: the cursor), kind (e.g. quota.warning, or quota). */
-const notificationsQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    before: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a notification id').optional(),
-    kind: z.string().regex(/^[a-z][a-z0-9_.-]{0,99}$/, 'must be a notification kind like quota.warning, or its first part like quota').optional(),
-  })
-  .strict();
 
 const encodeCursor = (c: repo.Cursor) => Buffer.from(`${c.us}.${c.waId}`, 'utf8').toString('base64url');
 
@@ -140,7 +98,7 @@ export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'
   r.get('/mapping/:waId', async (req, res) => {
     const tenantId = req.tenantId!;
     // An id that cannot exist is as unknown as one that belongs to another tenant.
-    if (!waId.safeParse(req.params.waId).success) throw mappingNotFound();
+    if (!customerIdSchema.safeParse(req.params.waId).success) throw mappingNotFound();
     const mapping = await db.withTenant(tenantId, (q) => repo.findMapping(q, tenantId, req.params.waId));
     if (!mapping) throw mappingNotFound();
     res.json(mapping);

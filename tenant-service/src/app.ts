@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { OutboxNotifier, createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness, type ServiceMetrics } from '@bridge/shared';
+import { OutboxNotifier, serveApiDocs, createInternalApp, createServiceApp, jsonBody, requireBearer, requireInternalCaller, setContextCaller, standardReadiness, type ServiceMetrics } from '@bridge/shared';
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
 import { CredentialVerifier } from './credential-verify';
@@ -7,9 +7,13 @@ import { auditRoutes } from './audit-routes';
 import { deadLetterRoutes } from './dead-letters-routes';
 import { MetaTemplatesClient } from './meta-templates';
 import { TenantPurger, type PurgeOptions } from './purge';
+import { adminApiDocument } from './openapi';
 import { adminRoutes, internalRoutes } from './routes';
 import { createTemplateCatalogue } from './templates';
 import { createTenantUseCases } from './tenants';
+
+/** The version the API documents carry (the package's). */
+const API_VERSION = '0.1.0';
 
 /** What tenant-service is built from (server.ts builds them); none holds resources of its own. */
 export interface TenantServiceDeps {
@@ -63,6 +67,8 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     logger: deps.logger,
     readiness: standardReadiness(deps),
     routes: (app) => {
+      // The API's description (openapi.ts) and its documentation page: public, before the admin key.
+      serveApiDocs(app, () => adminApiDocument(API_VERSION));
       // Authenticate before reading a body: an anonymous caller's payload is never parsed.
       app.use(requireBearer(deps.adminApiKey, 'INVALID_ADMIN_KEY'));
       // The audit trail's actor from here on: the admin key (there is one).

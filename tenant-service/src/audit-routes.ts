@@ -16,7 +16,7 @@ export const adminAuditEvent = (r: AuditRow) => ({
   at: r.at.toISOString(),
 });
 
-const adminAuditQuerySchema = auditQuerySchema.extend({ tenant: tenantIdSchema.optional() });
+export const adminAuditQuerySchema = auditQuerySchema.extend({ tenant: tenantIdSchema.optional() });
 
 /**
  * The admin API's audit routes (issue #13): `GET /audit` (every chain, newest first; filters
