@@ -1,10 +1,7 @@
 import { z } from 'zod';
-import { secrets, serviceConfigSchema } from '@bridge/shared';
+import { flag as sharedFlag, secrets, serviceConfigSchema } from '@bridge/shared';
 
-const flag = z
-  .enum(['true', 'false', '1', '0'])
-  .default('false')
-  .transform((v) => v === 'true' || v === '1');
+const flag = sharedFlag();
 
 const count = (max: number, fallback: number, min = 0) => z.coerce.number().int().min(min).max(max).default(fallback);
 

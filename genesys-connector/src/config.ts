@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { internalPortSchema, secrets, serviceConfigSchema } from '@bridge/shared';
+import { internalPortSchema, notificationWebhookAllowLoopback, secrets, serviceConfigSchema } from '@bridge/shared';
 
 const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
 
@@ -25,13 +25,7 @@ export const configSchema = serviceConfigSchema(3004, {
     'How long agent replies to one customer wait after Meta’s pair rate limit (131056) before the next try; Meta allows about 1 message per 6 s to one customer, bursts borrowing from the future',
   ),
   BREAKER_RESET_MS: int(100, 30_000).describe('How long a tenant’s Genesys circuit stays open'),
-  NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK: z
-    .enum(['true', 'false', '1', '0'])
-    .default('false')
-    .transform((v) => v === 'true' || v === '1')
-    .describe(
-      'tenant-service, genesys-connector: allow tenants\u2019 notification webhook URLs on a loopback address (http too), for local tests and the demo; private, link-local and metadata addresses are refused whatever this says',
-    ),
+  NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK: notificationWebhookAllowLoopback,
   HTTP_TIMEOUT_MS: int(100, 10_000).describe('Timeout for calls to Genesys and Meta'),
   METRICS_TOP_TENANTS: z.coerce
     .number()

@@ -7,12 +7,10 @@
  * scripts/test/config.test.ts holds them to it.
  */
 import { z } from 'zod';
+import { flag as sharedFlag } from '@bridge/shared';
 
 /** `true`/`1` or `false`/`0`; unset: false. */
-export const flag = z
-  .enum(['true', 'false', '1', '0'])
-  .default('false')
-  .transform((v) => v === 'true' || v === '1');
+export const flag = sharedFlag();
 
 /** A whole number of at least `min`, `def` when unset. */
 export const count = (min: number, def: number) => z.coerce.number().int().min(min).default(def);

@@ -31,6 +31,7 @@ import { newBridgeTenant, onboardBridgeTenant, type BridgeTenant } from './bridg
 import { Cluster, GRACE_MS, servicePort, type InstanceName } from './cluster';
 import { soakArgs, soakConfigSchema, type SoakConfig } from './config';
 import { withDatabase } from './postgres';
+import { redisAnswers } from './redis-ping';
 import { prepareDatabase, SERVICES, type ServiceName } from './system';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -78,21 +79,6 @@ const CHECK_REQUESTS = 3 * CHECK_RATE_LIMIT;
 const KILL_TURNS: ServiceName[] = ['webhook-service', 'gateway', 'tenant-service', 'state-manager', 'auth-service'];
 /** Services whose replicas chaos SIGTERMs in turn. */
 const TERM_TURNS: ServiceName[] = ['gateway', 'genesys-connector', 'webhook-service', 'auth-service', 'state-manager', 'tenant-service'];
-
-/** Answers PONG on 127.0.0.1:`port`. */
-function redisPong(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
 
 /** Polls `condition` every `everyMs` until it holds; throws naming `what` after `ms`. */
 async function until(what: string, condition: () => Promise<boolean> | boolean, ms = 60_000, everyMs = 100): Promise<void> {
@@ -154,7 +140,7 @@ async function startPrivateRedis(): Promise<{ url: string; restart(): Promise<vo
   let child: ChildProcess | undefined;
   const launch = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await until('redis-server to answer', () => redisPong(port), 30_000, 50);
+    await until('redis-server to answer', () => redisAnswers(`redis://127.0.0.1:${port}`), 30_000, 50);
   };
   await launch();
   let down = false;

@@ -11,7 +11,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -19,23 +18,9 @@ import { migrate } from '@bridge/migrations';
 import { parseEnv } from '@bridge/shared';
 import { scriptsConfigSchema } from './config';
 import { startEmbeddedPostgres, withDatabase, type PostgresHandle } from './postgres';
+import { redisAnswers } from './redis-ping';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-
-function redisAnswers(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname || '127.0.0.1', port: Number(port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
 
 async function main(): Promise<number> {
   const config = parseEnv(scriptsConfigSchema);

@@ -12,6 +12,18 @@ import { DEFAULT_MEDIA_DOWNLOAD_HOSTS, parseHostAllowlist } from './url-allowlis
 
 const secret = (doc: string) => z.string().min(1).optional().describe(doc);
 /** Milliseconds, 0 meaning "no limit" (a day at most: a longer limit is no limit in practice). */
+/** A yes/no setting: `true`/`1` or `false`/`0`; unset: `fallback`. */
+export const flag = (fallback = false) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+/** tenant-service and genesys-connector: both check tenants' notification webhook URLs with it. */
+export const notificationWebhookAllowLoopback = flag().describe(
+  'tenant-service, genesys-connector: allow tenants\u2019 notification webhook URLs on a loopback address (http too), for local tests and the demo; private, link-local and metadata addresses are refused whatever this says',
+);
+
 const dbTimeout = (fallback: number, doc: string) => z.coerce.number().int().min(0).max(86_400_000).default(fallback).describe(doc);
 
 /**
@@ -87,13 +99,9 @@ export const baseConfigSchema = z.object({
     .describe(
       'On SIGTERM: how long requests in flight may finish (new ones are refused) and the connector’s deliveries in flight may end before their leases are handed to another replica; keep it below the orchestrator’s kill deadline (Kubernetes: terminationGracePeriodSeconds, 30 s)',
     ),
-  DB_NAMED_STATEMENTS: z
-    .enum(['true', 'false', '1', '0'])
-    .default('true')
-    .transform((v) => v === 'true' || v === '1')
-    .describe(
-      'Name the hot statements (PostgreSQL plans each once per connection); false behind a pooler in transaction mode that does not carry named statements across its server connections (PgBouncer before 1.21, or max_prepared_statements = 0)',
-    ),
+  DB_NAMED_STATEMENTS: flag(true).describe(
+    'Name the hot statements (PostgreSQL plans each once per connection); false behind a pooler in transaction mode that does not carry named statements across its server connections (PgBouncer before 1.21, or max_prepared_statements = 0)',
+  ),
   REDIS_URL: z.string().min(1).optional().describe('Redis connection string; unset means in-process caches (one node only)'),
   INTERNAL_SERVICE_TOKEN: secret(
     'Outside production (npm start, where one process holds everything): the shared secret each unset internal token and the media signing key are derived from. Production ignores it',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { internalPortSchema, secrets, serviceConfigSchema } from '@bridge/shared';
+import { internalPortSchema, notificationWebhookAllowLoopback, secrets, serviceConfigSchema } from '@bridge/shared';
 import { DEFAULT_TEMPLATE_SYNC_TIMEOUT_MS } from './meta-templates';
 import { DEFAULT_PURGE } from './purge';
 import { DEFAULT_AUDIT_RETENTION } from './audit-retention';
@@ -30,12 +30,6 @@ export const configSchema = serviceConfigSchema(3007, {
     .max(36_500)
     .default(DEFAULT_AUDIT_RETENTION.retentionDays)
     .describe("Days the audit trail keeps its events; older ones are purged hourly, oldest first, whole prefixes of each tenant's chain (0: kept forever)"),
-  NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK: z
-    .enum(['true', 'false', '1', '0'])
-    .default('false')
-    .transform((v) => v === 'true' || v === '1')
-    .describe(
-      'tenant-service, genesys-connector: allow tenants\u2019 notification webhook URLs on a loopback address (http too), for local tests and the demo; private, link-local and metadata addresses are refused whatever this says',
-    ),
+  NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK: notificationWebhookAllowLoopback,
   TENANT_PURGE_PAUSE_MS: z.coerce.number().int().min(0).max(60_000).default(DEFAULT_PURGE.pauseMs).describe('Pause between two batches of the purge, ms'),
 });

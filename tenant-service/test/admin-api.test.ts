@@ -2,68 +2,36 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { CredentialCipher, DEFAULT_API_KEY_SCOPES, Database, MemoryCache, TenantDirectory, createLogger, hashApiKey, hashVerifyToken, onTenantEvent, type TenantEvent } from '@bridge/shared';
 import { createTenantService } from '../src/app';
+import { NO_META, startTenantServiceHarness, type TenantServiceHarness } from './support/harness';
 import { createTenantUseCases } from '../src/tenants';
-import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
+import { ownerQuery, type TestDatabase } from '../../test/support/db';
 import { testSecrets } from '../../test/support/env';
 import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
 import { eventually } from '../../test/support/eventually';
 
 const ADMIN = `Bearer ${testSecrets.ADMIN_API_KEY}`;
-/** Nothing listens there: the template syncs that Meta credentials start fail at once (templates.test.ts runs them against the simulator). */
-const NO_META = { graphUrl: 'http://127.0.0.1:9/v23.0' };
 /** A caller that may read both types of credentials. */
 const CONNECTOR = testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN;
 
+let h: TenantServiceHarness;
 let tdb: TestDatabase;
 let db: Database;
 let cache: MemoryCache;
 let app: Express;
 /** The internal listener's app (INTERNAL_PORT). */
 let internalApp: Express;
-let closeService: () => Promise<void>;
 /** What the gateway reads: the same cache, so stale entries would show here. */
 let directory: TenantDirectory;
 
 beforeAll(async () => {
-  tdb = await createTestDatabase();
-  db = new Database({ connectionString: tdb.appUrl });
-  cache = new MemoryCache();
-  ({ app, internalApp, close: closeService } = createTenantService({
-    db,
-    cache,
-    cipher: new CredentialCipher(testSecrets.CREDENTIALS_ENCRYPTION_KEY),
-    logger: createLogger({ name: 'test', level: 'silent' }),
-    adminApiKey: testSecrets.ADMIN_API_KEY,
-    meta: NO_META,
-    internalCallers: {
-      'webhook-service': [testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN],
-      'auth-service': [testSecrets.AUTH_SERVICE_INTERNAL_TOKEN],
-      'genesys-connector': [testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN],
-    },
-  }));
-  directory = new TenantDirectory(db, cache);
+  h = await startTenantServiceHarness();
+  ({ tdb, db, cache, app, internalApp, directory } = h);
 });
 
-afterAll(async () => {
-  await closeService();
-  await db.close();
-  await cache.close();
-  await tdb.drop();
-});
+afterAll(() => h.close());
 
-const admin = () => ({
-  post: (url: string) => request(app).post(url).set('Authorization', ADMIN),
-  get: (url: string) => request(app).get(url).set('Authorization', ADMIN),
-  patch: (url: string) => request(app).patch(url).set('Authorization', ADMIN),
-  delete: (url: string) => request(app).delete(url).set('Authorization', ADMIN),
-});
-
-async function createTenant(overrides: Record<string, unknown> = {}) {
-  const tenantId = uniqueTenantId();
-  const res = await admin().post('/tenants').send({ tenantId, name: `Tenant ${tenantId}`, ...overrides });
-  expect(res.status).toBe(201);
-  return { tenantId, apiKey: res.body.apiKey as string, body: res.body };
-}
+const admin = () => h.admin();
+const createTenant = (overrides: Record<string, unknown> = {}) => h.createTenant(overrides);
 
 const metaCredentials = (phoneNumberId = uniqueNumericId()) => ({
   type: 'meta',

@@ -2,65 +2,33 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type { Express } from 'express';
 import { CredentialCipher, Database, MemoryCache, TenantDirectory, createLogger } from '@bridge/shared';
-import { createTenantService } from '../src/app';
+import { startTenantServiceHarness, type TenantServiceHarness } from './support/harness';
 import { createTenantUseCases } from '../src/tenants';
-import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
+import { ownerQuery, type TestDatabase } from '../../test/support/db';
 import { testSecrets } from '../../test/support/env';
 import { uniqueTenantId } from '../../test/support/ids';
 
 /** Plans and quotas, and the notification webhook, through the admin API (issue #13). */
-const ADMIN = `Bearer ${testSecrets.ADMIN_API_KEY}`;
-const NO_META = { graphUrl: 'http://127.0.0.1:9/v23.0' };
 
+let h: TenantServiceHarness;
 let tdb: TestDatabase;
 let db: Database;
 let cache: MemoryCache;
 let app: Express;
 /** The internal listener's app (INTERNAL_PORT). */
 let internalApp: Express;
-let closeService: () => Promise<void>;
 /** What the gateway reads: the same cache, so stale entries would show here. */
 let directory: TenantDirectory;
 
 beforeAll(async () => {
-  tdb = await createTestDatabase();
-  db = new Database({ connectionString: tdb.appUrl });
-  cache = new MemoryCache();
-  ({ app, internalApp, close: closeService } = createTenantService({
-    db,
-    cache,
-    cipher: new CredentialCipher(testSecrets.CREDENTIALS_ENCRYPTION_KEY),
-    logger: createLogger({ name: 'test', level: 'silent' }),
-    adminApiKey: testSecrets.ADMIN_API_KEY,
-    meta: NO_META,
-    internalCallers: {
-      'webhook-service': [testSecrets.WEBHOOK_SERVICE_INTERNAL_TOKEN],
-      'auth-service': [testSecrets.AUTH_SERVICE_INTERNAL_TOKEN],
-      'genesys-connector': [testSecrets.GENESYS_CONNECTOR_INTERNAL_TOKEN],
-    },
-  }));
-  directory = new TenantDirectory(db, cache);
+  h = await startTenantServiceHarness();
+  ({ tdb, db, cache, app, internalApp, directory } = h);
 });
 
-afterAll(async () => {
-  await closeService();
-  await db.close();
-  await cache.close();
-  await tdb.drop();
-});
+afterAll(() => h.close());
 
-const admin = () => ({
-  post: (url: string) => request(app).post(url).set('Authorization', ADMIN),
-  get: (url: string) => request(app).get(url).set('Authorization', ADMIN),
-  patch: (url: string) => request(app).patch(url).set('Authorization', ADMIN),
-});
-
-async function createTenant(overrides: Record<string, unknown> = {}) {
-  const tenantId = uniqueTenantId();
-  const res = await admin().post('/tenants').send({ tenantId, name: `Tenant ${tenantId}`, ...overrides });
-  expect(res.status).toBe(201);
-  return { tenantId, body: res.body };
-}
+const admin = () => h.admin();
+const createTenant = (overrides: Record<string, unknown> = {}) => h.createTenant(overrides);
 
 const platformAudit = (action: string) =>
   ownerQuery<{ target: string; before: unknown; after: unknown }>(tdb, 'SELECT target, before, after FROM audit_events WHERE tenant_id IS NULL AND action = $1 ORDER BY id', [action]);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_TYPING_INTERVAL_MS, secrets, serviceConfigSchema } from '@bridge/shared';
+import { DEFAULT_TYPING_INTERVAL_MS, flag, secrets, serviceConfigSchema } from '@bridge/shared';
 
 export const configSchema = serviceConfigSchema(3001, {
   // Its own token (credentials); the key it verifies media links with.
@@ -12,11 +12,7 @@ export const configSchema = serviceConfigSchema(3001, {
     .describe(
       "webhook-service: app secret of the platform-wide Meta app; a POST /webhook/meta it signs is authentic whatever numbers it names (changes for numbers nobody owns yet are held, not refused)",
     ),
-  AUTO_PROVISION: z
-    .enum(['true', 'false', '1', '0'])
-    .default('false')
-    .transform((v) => v === 'true' || v === '1')
-    .describe(
+  AUTO_PROVISION: flag().describe(
       'webhook-service: a message on the platform-wide Meta webhook, signed with META_PLATFORM_APP_SECRET, for a phone_number_id no tenant owns creates a pending tenant for that number and holds its messages until an admin activates it',
     ),
   TYPING_INDICATOR_INTERVAL_MS: z.coerce
