@@ -49,13 +49,16 @@ describe('raiseNotification', () => {
     const n = { ...warning, key: 'messagesPerMonth:2026-11:100', kind: 'quota.exceeded' };
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let raisedFirst!: () => void;
+    const firstRaised = new Promise<void>((r) => (raisedFirst = r));
     // The first raises and holds its transaction open; the second raises meanwhile and waits on it.
     const first = db.withTenant('tenant-a', async (q) => {
       const raised = await raiseNotification(q, 'tenant-a', n);
+      raisedFirst();
       await held;
       return raised;
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await firstRaised;
     const second = other.withTenant('tenant-a', (q) => raiseNotification(q, 'tenant-a', n));
     // The second waits on the first's uncommitted row: give it a moment to reach the wait, then commit.
     setTimeout(release, 200);

@@ -128,11 +128,14 @@ describe('usage counting and quota warnings', () => {
     // meanwhile: both see 80% reached, B waits on A's notification, then raises nothing.
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let storedA!: () => void;
+    const aStored = new Promise<void>((r) => (storedA = r));
     const a = db.withTenant(R, async (q) => {
       await storeMetaUpdates(q, R, webhook('16505550003', fresh(1)));
+      storedA();
       await held;
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await aStored;
     const b = second.withTenant(R, (q) => storeMetaUpdates(q, R, webhook('16505550004', fresh(1))));
     setTimeout(release, 300);
     await Promise.all([a, b]);
