@@ -8,13 +8,17 @@ import { createLogger, createServiceApp, listen } from '@bridge/shared';
  * in flight answered (and their kept-alive connections closed after them, so closing does not
  * wait for the clients), and what is still busy at the grace deadline cut.
  */
+/** An app whose GET /slow answers after `ms`; `arrived` resolves when a request has reached it. */
 function slowApp(ms: number) {
   const app = express();
+  let signal!: () => void;
+  const arrived = new Promise<void>((resolve) => (signal = resolve));
   app.get('/slow', (_req, res) => {
+    signal();
     const timer = setTimeout(() => res.json({ ok: true }), ms);
     res.on('close', () => clearTimeout(timer));
   });
-  return app;
+  return { app, arrived };
 }
 
 function get(port: number, agent: http.Agent, path = '/slow'): Promise<{ status: number; connection?: string; body: string }> {
@@ -32,10 +36,11 @@ function get(port: number, agent: http.Agent, path = '/slow'): Promise<{ status:
 
 describe('closing a listener', () => {
   it('answers the request in flight with Connection: close and closes without waiting for the client', async () => {
-    const service = await listen(slowApp(300), { port: 0, host: '127.0.0.1', graceMs: 10_000 });
+    const slow = slowApp(300);
+    const service = await listen(slow.app, { port: 0, host: '127.0.0.1', graceMs: 10_000 });
     const agent = new http.Agent({ keepAlive: true });
     const inFlight = get(service.port, agent);
-    await new Promise((r) => setTimeout(r, 100));
+    await slow.arrived; // in flight: the service has it (a fixed pause raced a loaded machine)
     const started = Date.now();
     const closed = service.close();
     const res = await inFlight;
@@ -48,10 +53,11 @@ describe('closing a listener', () => {
   });
 
   it('cuts a request still running at the grace deadline', async () => {
-    const service = await listen(slowApp(30_000), { port: 0, host: '127.0.0.1', graceMs: 200 });
+    const slow = slowApp(30_000);
+    const service = await listen(slow.app, { port: 0, host: '127.0.0.1', graceMs: 200 });
     const agent = new http.Agent({ keepAlive: true });
     const inFlight = get(service.port, agent).catch((err: Error) => err);
-    await new Promise((r) => setTimeout(r, 100));
+    await slow.arrived;
     const started = Date.now();
     await service.close();
     expect(Date.now() - started).toBeLessThan(5_000);
