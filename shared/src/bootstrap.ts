@@ -53,8 +53,9 @@ export interface Built {
  * privileged one), open the cache, build the app, listen on PORT, and the internal app, if any,
  * on INTERNAL_PORT.
  *
- * `close` (runMain calls it on SIGTERM) is the graceful shutdown of a replica: both listeners stop
- * accepting and let requests in flight finish, while the service's `drain` stops its own work
+ * `close` (runMain calls it on SIGTERM) is the graceful shutdown of a replica: `GET /ready` answers
+ * 503 at once (load balancers stop sending it requests), both listeners go on serving for
+ * SHUTDOWN_DELAY_MS (default 0), then stop accepting and let requests in flight finish, while the service's `drain` stops its own work
  * (the connector: no new claims; deliveries in flight finish, or their leases are handed back to
  * another replica), both within SHUTDOWN_GRACE_MS; then `close` releases what the service opened,
  * and the PostgreSQL pool and the cache are closed last.
@@ -93,6 +94,7 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
   }
   const { app, internalApp, drain, close } = built;
   const graceMs = config.SHUTDOWN_GRACE_MS;
+  const drainDelayMs = config.SHUTDOWN_DELAY_MS;
   const listeners: RunningService[] = [];
   const shutdown = async () => {
     logger.info({ graceMs }, `${definition.name} shutting down`);
@@ -106,9 +108,9 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
   try {
     if (internalApp) {
       if (config.INTERNAL_PORT === undefined) throw new Error(`${definition.name} has internal routes but its config has no INTERNAL_PORT`);
-      listeners.push(await listen(internalApp, { port: config.INTERNAL_PORT, host: config.HOST, graceMs }));
+      listeners.push(await listen(internalApp, { port: config.INTERNAL_PORT, host: config.HOST, graceMs, drainDelayMs }));
     }
-    listeners.unshift(await listen(app, { port: config.PORT, host: config.HOST, graceMs }));
+    listeners.unshift(await listen(app, { port: config.PORT, host: config.HOST, graceMs, drainDelayMs }));
     // Last, so that it is never up for a service that failed to start.
     listeners.push(await listen(metricsApp(metrics), { port: metricsPort(config), host: config.HOST, graceMs }));
   } catch (err) {
@@ -126,6 +128,11 @@ export async function startService<S extends z.ZodType<BaseConfig & { PORT: numb
     internalPort: internal?.port,
     metricsPort: metricsListener.port,
     shutdownGraceMs: graceMs,
-    close: () => (closing ??= shutdown()),
+    shutdownDelayMs: drainDelayMs,
+    close: (options) => {
+      closing ??= shutdown();
+      if (options?.now) for (const l of listeners) void l.close({ now: true });
+      return closing;
+    },
   };
 }

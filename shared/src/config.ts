@@ -99,6 +99,15 @@ export const baseConfigSchema = z.object({
     .describe(
       'On SIGTERM: how long requests in flight may finish (new ones are refused) and the connector’s deliveries in flight may end before their leases are handed to another replica; keep it below the orchestrator’s kill deadline (Kubernetes: terminationGracePeriodSeconds, 30 s)',
     ),
+  SHUTDOWN_DELAY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(0)
+    .describe(
+      'On SIGTERM: how long a service keeps accepting and serving requests while GET /ready already answers 503, so that a load balancer probing /ready stops sending it requests before its connections are refused; then SHUTDOWN_GRACE_MS applies. 0 behind Kubernetes, whose preStop wait does the same',
+    ),
   DB_NAMED_STATEMENTS: flag(true).describe(
     'Name the hot statements (PostgreSQL plans each once per connection); false behind a pooler in transaction mode that does not carry named statements across its server connections (PgBouncer before 1.21, or max_prepared_statements = 0)',
   ),

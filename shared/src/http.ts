@@ -118,13 +118,32 @@ function baseApp(logger: Logger, metrics?: ServiceMetrics, routeLabel?: (req: Re
   return app;
 }
 
-/** Every service's Express app: request id, logging, /health, /ready, its routes, 404, errors. */
+/** Apps whose listener began closing (listen's close): their /ready answers 503 from then on. */
+const drainingApps = new WeakSet<Express>();
+
+/**
+ * Marks `app` as shutting down: its `GET /ready` answers 503 `{status: 'not_ready', draining:
+ * true}` from now on, so that load balancers stop sending it new requests while it finishes (and,
+ * for SHUTDOWN_DELAY_MS, still serves) the ones they already sent. listen's close calls it first.
+ */
+export function markDraining(app: Express): void {
+  drainingApps.add(app);
+}
+
+/**
+ * Every service's Express app: request id, logging, /health, /ready (503 once shutdown began:
+ * markDraining), its routes, 404, errors.
+ */
 export function createServiceApp(options: ServiceAppOptions): Express {
   const app = baseApp(options.logger, options.metrics, options.routeLabel);
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: options.name });
   });
   app.get('/ready', async (_req, res) => {
+    if (drainingApps.has(app)) {
+      res.status(503).json({ status: 'not_ready', service: options.name, draining: true, checks: {} });
+      return;
+    }
     const names = Object.keys(options.readiness);
     const results = await Promise.all(names.map((n) => options.readiness[n]().catch(() => false)));
     const checks = Object.fromEntries(names.map((n, i) => [n, results[i] === 'degraded' ? 'degraded' : results[i] ? 'ok' : 'down']));
@@ -244,7 +263,10 @@ export interface RunningService {
   metricsPort?: number;
   /** How long `close` lets work in flight finish (SHUTDOWN_GRACE_MS), ms; runMain's exit deadline follows it. */
   shutdownGraceMs?: number;
-  close(): Promise<void>;
+  /** How long `close` keeps accepting, unready, before it stops (SHUTDOWN_DELAY_MS), ms; runMain's exit deadline adds it. */
+  shutdownDelayMs?: number;
+  /** Shuts down (once: later calls share the first's promise); `now` cuts a pending SHUTDOWN_DELAY_MS short. */
+  close(options?: { now?: boolean }): Promise<void>;
 }
 
 /** How long `listen`'s close lets requests in flight finish by default, ms. */
@@ -256,8 +278,15 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
  * one when its response is done (answered with `Connection: close` when its headers were not
  * sent yet), and those still busy at the deadline are cut, then releases the service's
  * resources (`onClose`). Port 0 picks a free port (tests).
+ *
+ * Closing first marks the app draining (markDraining: its /ready answers 503), then, for
+ * `drainDelayMs` (SHUTDOWN_DELAY_MS, default 0), keeps accepting and serving as before, so that a
+ * load balancer probing /ready takes the replica out before its connections are refused.
  */
-export function listen(app: Express, options: { port: number; host?: string; graceMs?: number; onClose?: () => Promise<void> }): Promise<RunningService> {
+export function listen(
+  app: Express,
+  options: { port: number; host?: string; graceMs?: number; drainDelayMs?: number; onClose?: () => Promise<void> },
+): Promise<RunningService> {
   return new Promise((resolve, reject) => {
     const server = app.listen(options.port, options.host ?? '0.0.0.0');
     // Requests Node's parser refuses (oversized headers, garbage) still get the contract's JSON.
@@ -293,18 +322,36 @@ export function listen(app: Express, options: { port: number; host?: string; gra
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : options.port;
       let closing: Promise<void> | undefined;
+      let endDelay: (() => void) | undefined;
+      const delayed = (ms: number) =>
+        ms > 0
+          ? new Promise<void>((done) => {
+              const timer = setTimeout(done, ms);
+              endDelay = () => {
+                clearTimeout(timer);
+                done();
+              };
+            })
+          : Promise.resolve();
+      const stopAccepting = () =>
+        new Promise<void>((done) => {
+          draining = true;
+          server.close(() => done());
+          server.closeIdleConnections();
+          for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
+          // Connections still busy after the grace period are cut rather than hold shutdown forever.
+          setTimeout(() => server.closeAllConnections(), options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS).unref();
+        }).then(() => options.onClose?.());
       resolve({
         server,
         port,
-        close: () =>
-          (closing ??= new Promise<void>((done) => {
-            draining = true;
-            server.close(() => done());
-            server.closeIdleConnections();
-            for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
-            // Connections still busy after the grace period are cut rather than hold shutdown forever.
-            setTimeout(() => server.closeAllConnections(), options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS).unref();
-          }).then(() => options.onClose?.())),
+        close: (closeOptions) => {
+          if (!closing) markDraining(app);
+          const delayMs = options.drainDelayMs ?? 0;
+          closing ??= delayMs > 0 ? delayed(delayMs).then(stopAccepting) : stopAccepting();
+          if (closeOptions?.now) endDelay?.();
+          return closing;
+        },
       });
     });
   });
@@ -320,7 +367,7 @@ export function runMain(start: () => Promise<RunningService>): void {
   start()
     .then((service) => {
       const stop = () => {
-        setTimeout(() => process.exit(1), (service.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) + 10_000).unref();
+        setTimeout(() => process.exit(1), (service.shutdownDelayMs ?? 0) + (service.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) + 10_000).unref();
         service.close().then(
           () => process.exit(0),
           () => process.exit(1),

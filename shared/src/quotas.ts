@@ -157,6 +157,12 @@ export interface QuotaUse {
   resetsAt: string;
 }
 
+/**
+ * The query of `GET /state/usage` and `GET /tenants/:id/usage`: none (the report is always this
+ * period's); any parameter is refused with 400 VALIDATION_ERROR rather than silently ignored.
+ */
+export const usageQuerySchema = z.object({}).strict();
+
 /** `GET /state/usage` and `GET /tenants/:id/usage`. */
 export interface UsageReport {
   tenantId: string;

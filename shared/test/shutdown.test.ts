@@ -1,6 +1,7 @@
 import http from 'node:http';
 import express from 'express';
-import { listen } from '@bridge/shared';
+import request from 'supertest';
+import { createLogger, createServiceApp, listen } from '@bridge/shared';
 
 /**
  * A listener's graceful close (what SIGTERM does to every service): no new connections, requests
@@ -20,10 +21,10 @@ function slowApp(ms: number) {
   return { app, arrived };
 }
 
-function get(port: number, agent: http.Agent): Promise<{ status: number; connection?: string; body: string }> {
+function get(port: number, agent: http.Agent, path = '/slow'): Promise<{ status: number; connection?: string; body: string }> {
   return new Promise((resolve, reject) => {
     http
-      .get({ port, host: '127.0.0.1', path: '/slow', agent }, (res) => {
+      .get({ port, host: '127.0.0.1', path, agent }, (res) => {
         let body = '';
         res.on('data', (d) => (body += d));
         res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
@@ -62,5 +63,40 @@ describe('closing a listener', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(String(((await inFlight) as Error).message)).toMatch(/socket hang up|ECONNRESET/);
     agent.destroy();
+  });
+});
+
+describe('readiness during shutdown', () => {
+  /** A service app (its /ready with one check that passes) that also answers GET /slow. */
+  function serviceApp() {
+    return createServiceApp({
+      name: 'drain-test',
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      readiness: { postgres: async () => true },
+      routes: (app) => app.get('/slow', (_req, res) => res.json({ ok: true })),
+    });
+  }
+
+  it('answers /ready 503 as soon as closing begins, while it still serves requests for SHUTDOWN_DELAY_MS, then stops accepting', async () => {
+    const service = await listen(serviceApp(), { port: 0, host: '127.0.0.1', graceMs: 10_000, drainDelayMs: 60_000 });
+    expect((await get(service.port, new http.Agent(), '/ready')).status).toBe(200);
+    const closed = service.close();
+    // Load balancers see it unready at once, yet requests still reaching it are served.
+    const ready = await get(service.port, new http.Agent(), '/ready');
+    expect(ready.status).toBe(503);
+    expect(JSON.parse(ready.body)).toMatchObject({ status: 'not_ready', service: 'drain-test', draining: true });
+    expect(await get(service.port, new http.Agent())).toMatchObject({ status: 200, body: '{"ok":true}' });
+    // Closing again (a second SIGTERM) cuts the delay short: listeners close now.
+    await service.close({ now: true });
+    await closed;
+    await expect(get(service.port, new http.Agent(), '/ready')).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('without a delay, /ready is 503 for whatever still reaches it once closing began', async () => {
+    const app = serviceApp();
+    const service = await listen(app, { port: 0, host: '127.0.0.1', graceMs: 10_000 });
+    await service.close();
+    // What still reaches the app (a connection still open) is told it is not ready.
+    expect((await request(app).get('/ready')).status).toBe(503);
   });
 });

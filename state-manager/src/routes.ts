@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import {
   appError,
   appendAudit,
@@ -13,6 +12,7 @@ import {
   parseInput,
   isMessageId,
   listNotifications,
+  usageQuerySchema,
   usageReport,
   retryAnswer,
   retryMessage,
@@ -115,7 +115,7 @@ export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'
   // This period's usage against each plan limit, with a daily breakdown (issue #13).
   r.get('/usage', async (req, res) => {
     const tenantId = req.tenantId!;
-    parseInput(z.object({}).strict(), req.query);
+    parseInput(usageQuerySchema, req.query);
     const report = await db.withTenant(tenantId, (q) => usageReport(q, tenantId));
     if (!report) throw appError('TENANT_NOT_FOUND');
     res.json(report);

@@ -82,7 +82,7 @@ export const ADMIN_ROUTES: DocumentedRoute[] = [
   {
     method: 'get', path: '/tenants/{tenantId}/usage', summary: "This period's usage against each plan limit, with a daily breakdown",
     request: { params: tenantPath },
-    responses: { 200: json(usageResponse, 'The usage report'), ...errorResponses(['TENANT_NOT_FOUND']) },
+    responses: { 200: json(usageResponse, 'The usage report'), ...errorResponses(['VALIDATION_ERROR', 'TENANT_NOT_FOUND']) },
   },
   { method: 'get', path: '/plans', summary: 'Every plan', responses: { 200: json(planListResponse, 'The plans') } },
   {
@@ -153,7 +153,7 @@ export const ADMIN_ROUTES: DocumentedRoute[] = [
   {
     method: 'get', path: '/tenants/{tenantId}/audit/verify', summary: "Recompute the tenant's audit chain",
     request: { params: tenantPath },
-    responses: { 200: json(auditVerificationResponse, 'Whether the chain holds'), ...errorResponses(['VALIDATION_ERROR']) },
+    responses: { 200: json(auditVerificationResponse, 'Whether the chain holds'), ...errorResponses(['VALIDATION_ERROR', 'TENANT_NOT_FOUND']) },
   },
   {
     method: 'post', path: '/tenants/{tenantId}/messages/retry', summary: 'Retry every failed or dead message given up in [since, until), oldest first',

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { appError, parseInput, credentialTypeSchema, credentialsBodySchema, templateListQuerySchema, type CredentialType, type InternalCaller } from '@bridge/shared';
+import { appError, parseInput, credentialTypeSchema, usageQuerySchema, credentialsBodySchema, templateListQuerySchema, type CredentialType, type InternalCaller } from '@bridge/shared';
 import { createApiKeySchema, createPlanSchema, createTenantSchema, listQuerySchema, planNameSchema, tenantIdSchema, unclaimedQuerySchema, updatePlanSchema, updateTenantSchema } from './schemas';
 import type { TemplateCatalogue } from './templates';
 import type { TenantUseCases } from './tenants';
@@ -49,6 +49,7 @@ export function adminRoutes(tenants: TenantUseCases, templates: TemplateCatalogu
 
   // This period's usage against each plan limit, with a daily breakdown (issue #13).
   r.get('/tenants/:tenantId/usage', async (req, res) => {
+    parseInput(usageQuerySchema, req.query);
     res.json(await tenants.getUsage(tenantParam(req.params.tenantId)));
   });
 

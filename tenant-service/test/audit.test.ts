@@ -6,6 +6,7 @@ import { AuditRetention } from '../src/audit-retention';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../../test/support/db';
 import { testSecrets } from '../../test/support/env';
 import { uniqueNumericId, uniqueTenantId } from '../../test/support/ids';
+import { eventually } from '../../test/support/eventually';
 
 const ADMIN = `Bearer ${testSecrets.ADMIN_API_KEY}`;
 
@@ -126,6 +127,23 @@ describe('the admin API writes one audit event per change', () => {
     const tenantId = await tenantWithEvents(1);
     await admin().post('/tenants').send({ tenantId, name: 'Again' }).expect(409);
     expect((await auditOf(tenantId)).events).toHaveLength(1);
+  });
+});
+
+describe('GET /tenants/:id/audit/verify', () => {
+  it('is 404 TENANT_NOT_FOUND for a tenant that never existed', async () => {
+    const res = await admin().get(`/tenants/${uniqueTenantId('never')}/audit/verify`).expect(404);
+    expect(res.body.error.code).toBe('TENANT_NOT_FOUND');
+  });
+
+  it('still verifies a deleted tenant’s chain after the purge removed the tenant row', async () => {
+    const tenantId = uniqueTenantId('audit');
+    await admin().post('/tenants').send({ tenantId, name: 'Purged' }).expect(201);
+    await admin().delete(`/tenants/${tenantId}`).expect(204);
+    await eventually(async () => (await admin().get(`/tenants/${tenantId}/deletion`).expect(200)).body.state === 'done', 30_000, 'the purge');
+    const [row] = await ownerQuery<{ n: number }>(tdb, 'SELECT count(*)::int AS n FROM tenants WHERE tenant_id = $1', [tenantId]);
+    expect(row.n).toBe(0);
+    expect(await verify(tenantId)).toEqual({ ok: true, events: 2 });
   });
 });
 

@@ -115,6 +115,13 @@ describe('GET /tenants/:id/usage', () => {
     expect(Date.parse(res.body.quotas[1].resetsAt)).toBe(Date.parse(res.body.period.end));
     expect((await admin().get('/tenants/no-such-tenant/usage').expect(404)).body.error.code).toBe('TENANT_NOT_FOUND');
   });
+
+  it('refuses query parameters as GET /state/usage does: 400 VALIDATION_ERROR naming the parameter', async () => {
+    const { tenantId } = await createTenant({ plan: 'starter' });
+    const res = await admin().get(`/tenants/${tenantId}/usage?month=999999`).expect(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(res.body.error.message).toContain('month');
+  });
 });
 
 describe('the notification webhook', () => {
