@@ -81,15 +81,8 @@ export interface TenantNotification {
   raisedAt: string;
 }
 
-interface NotificationRow {
-  id: string;
-  kind: string;
-  key: string;
-  severity: NotificationSeverity;
-  message: string;
-  details: Record<string, unknown>;
-  raised_at: Date;
-}
+/** A `tenant_notifications` row as read: the notification, with its time as PostgreSQL gives it. */
+type NotificationRow = Omit<TenantNotification, 'raisedAt'> & { raised_at: Date };
 
 const toNotification = (r: NotificationRow): TenantNotification => ({
   id: r.id,
