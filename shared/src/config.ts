@@ -109,7 +109,7 @@ export const baseConfigSchema = z.object({
       'On SIGTERM: how long a service keeps accepting and serving requests while GET /ready already answers 503, so that a load balancer probing /ready stops sending it requests before its connections are refused; then SHUTDOWN_GRACE_MS applies. 0 behind Kubernetes, whose preStop wait does the same',
     ),
   DB_NAMED_STATEMENTS: flag(true).describe(
-    'Name the hot statements (PostgreSQL plans each once per connection); false behind a pooler in transaction mode that does not carry named statements across its server connections (PgBouncer before 1.21, or max_prepared_statements = 0)',
+    'Send parameterized statements as named prepared statements (PostgreSQL parses each once per connection and may keep its plan; at most 256 distinct ones per connection); false behind a pooler in transaction mode that does not carry named statements across its server connections (PgBouncer before 1.21, or max_prepared_statements = 0)',
   ),
   REDIS_URL: z.string().min(1).optional().describe('Redis connection string; unset means in-process caches (one node only)'),
   INTERNAL_SERVICE_TOKEN: secret(

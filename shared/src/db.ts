@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Pool, escapeLiteral, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
 import { appError } from './errors';
 
@@ -40,7 +41,16 @@ export interface DatabaseOptions {
    * ... does not exist"). DB_NAMED_STATEMENTS.
    */
   namedStatements?: boolean;
+  /**
+   * With named statements on: how many distinct parameterized texts each connection prepares
+   * (default DEFAULT_PREPARED_PER_CONNECTION); texts past that run unnamed. A bound on what a
+   * server session keeps should some code build its SQL text from data.
+   */
+  preparedPerConnection?: number;
 }
+
+/** Distinct parameterized statements each connection prepares (see DatabaseOptions.preparedPerConnection). */
+export const DEFAULT_PREPARED_PER_CONNECTION = 256;
 
 /**
  * SQLSTATEs that mean "this server cannot serve this session" (PostgreSQL, Appendix A "Error
@@ -109,6 +119,7 @@ export class Database {
     this.pool.on('connect', (client) => {
       this.generationOf.set(client, this.generation);
       if (options.namedStatements === false) sendUnnamed(client);
+      else prepareParameterized(client, options.preparedPerConnection ?? DEFAULT_PREPARED_PER_CONNECTION);
     });
   }
 
@@ -163,6 +174,13 @@ export class Database {
         // A connection to a server that cannot serve us must not go back to the pool, nor may
         // its siblings (opened to the same server) be handed out again.
         this.generation++;
+        client.release(err as Error);
+        released = true;
+        throw appError('DATABASE_UNAVAILABLE');
+      }
+      if (isStalePreparedStatement(err)) {
+        // A migration changed what a statement this connection prepared returns: the connection
+        // is dropped (a new one prepares it afresh) and the caller tries again.
         client.release(err as Error);
         released = true;
         throw appError('DATABASE_UNAVAILABLE');
@@ -230,6 +248,40 @@ export class Database {
   close(): Promise<void> {
     return this.pool.end();
   }
+}
+
+/**
+ * PostgreSQL's "cached plan must not change result type" (SQLSTATE 0A000): a statement prepared
+ * on this connection before a migration changed the columns it returns (e.g. `SELECT *` of a table
+ * that gained one). The server refuses it on this connection until it is prepared again.
+ */
+function isStalePreparedStatement(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  return e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '');
+}
+
+/**
+ * Makes a connection prepare each parameterized statement it runs, `query(text, values)`, under a
+ * name derived from its text (`p_` + 20 hex digits of its SHA-1), so that PostgreSQL parses it once
+ * per connection and may keep its plan, instead of parsing and planning it on every call. Up to
+ * `limit` distinct texts per connection; later ones run unnamed. Statements without values
+ * (`BEGIN; ...`, `COMMIT`) and configs that carry their own name are sent as they are.
+ */
+function prepareParameterized(client: PoolClient, limit: number): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  const named = (config: unknown, values?: unknown, ...rest: unknown[]) => {
+    if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
+      let name = names.get(config);
+      if (!name && names.size < limit) {
+        name = `p_${createHash('sha1').update(config).digest('hex').slice(0, 20)}`;
+        names.set(config, name);
+      }
+      if (name) return query({ name, text: config, values }, ...rest);
+    }
+    return query(config, values, ...rest);
+  };
+  (client as unknown as { query: typeof named }).query = named;
 }
 
 /**

@@ -213,6 +213,53 @@ describe('named statements, and a pooler in transaction mode (DB_NAMED_STATEMENT
     }
   });
 
+  it('by default, a parameterized query(text, values) is prepared once per connection, under a name from its text', async () => {
+    const db = new Database({ connectionString: tdb.appUrl, max: 1 });
+    const text = 'SELECT name FROM tenants WHERE tenant_id = $1';
+    try {
+      for (let i = 0; i < 3; i++) {
+        const rows = await db.withTenant(tenantId, async (q) => (await q.query<{ name: string }>(text, [tenantId])).rows);
+        expect(rows).toEqual([{ name: expect.any(String) }]);
+      }
+      const held = await db.unscoped<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements');
+      expect(held.filter((s) => s.statement === text)).toEqual([{ name: expect.stringMatching(/^p_[0-9a-f]{20}$/), statement: text }]);
+      // Text without values (BEGIN, COMMIT, the scoping) is not prepared.
+      expect(held.some((s) => /BEGIN|COMMIT/.test(s.statement))).toBe(false);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a connection prepares at most preparedPerConnection distinct texts; the rest run unnamed', async () => {
+    const db = new Database({ connectionString: tdb.appUrl, max: 1, preparedPerConnection: 2 });
+    try {
+      for (let i = 0; i < 4; i++) expect(await db.query<{ n: number }>(`SELECT $1::int + ${i} AS n`, [1])).toEqual([{ n: 1 + i }]);
+      const held = await db.unscoped<{ statement: string }>('SELECT statement FROM pg_prepared_statements ORDER BY statement');
+      expect(held.map((s) => s.statement)).toEqual(['SELECT $1::int + 0 AS n', 'SELECT $1::int + 1 AS n']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a prepared statement a migration made stale ("cached plan must not change result type") costs its connection, not the next unit of work', async () => {
+    const db = new Database({ connectionString: tdb.appUrl, max: 1 });
+    const owner = new Client({ connectionString: tdb.ownerUrl });
+    await owner.connect();
+    const text = 'SELECT * FROM plans WHERE name = $1';
+    try {
+      await db.withTenant(tenantId, (q) => q.query(text, ['standard']));
+      await owner.query('ALTER TABLE plans ADD COLUMN db_test_extra integer');
+      const err = await caught(db.withTenant(tenantId, (q) => q.query(text, ['standard'])));
+      expect(err.code).toBe('DATABASE_UNAVAILABLE');
+      const rows = await db.withTenant(tenantId, async (q) => (await q.query<{ name: string; db_test_extra: null }>(text, ['standard'])).rows);
+      expect(rows).toEqual([expect.objectContaining({ name: 'standard', db_test_extra: null })]);
+    } finally {
+      await owner.query('ALTER TABLE plans DROP COLUMN IF EXISTS db_test_extra');
+      await owner.end();
+      await db.close();
+    }
+  });
+
   it('with namedStatements false, the same statements run unnamed: nothing is left prepared on the server connection for the next transaction to miss', async () => {
     const db = new Database({ connectionString: tdb.appUrl, max: 1, namedStatements: false });
     try {
