@@ -93,22 +93,30 @@ export interface QuotaBlock {
   resetsAt: Date;
 }
 
+/** The tenant's API quota state (apiQuotaState). */
+export interface ApiQuotaState {
+  /** Whether any of the tenant's quotas is limited (false: its plan and overrides limit nothing). */
+  limited: boolean;
+  /** The used-up quota that refuses API calls now, if any. */
+  block?: QuotaBlock;
+}
+
 /**
- * What stops `action` for the tenant now, if anything: `api` (a proactive message, any tenant API
- * call) is refused under `block-api` and `block-all` once a quota's use has reached its limit
- * (the call would go over); `agent` (an agent's reply, already counted when stored) only under
- * `block-all`, once the use is over the limit. Of several, the one whose period ends last (a
- * client waits for all). One statement; a tenant without limits costs one lookup.
+ * What the tenant's quotas say of a tenant API call (a proactive message, any tenant API call)
+ * now: refused under `block-api` and `block-all` once a quota's use has reached its limit (the call
+ * would go over); of several, the one whose period ends last (a client waits for all). And whether
+ * the tenant has any limit at all (the quota guard remembers tenants without). One statement; a
+ * tenant without limits costs one lookup. (An agent's reply is stopped only under `block-all`,
+ * once the use is over the limit: findAgentReply in genesys-connector checks that in its own query.)
  */
-export async function quotaBlock(q: Queryable, tenantId: string, action: 'api' | 'agent'): Promise<QuotaBlock | undefined> {
-  const { rows } = await q.query<{ quota: Quota; used: string; lim: string; resets_at: Date }>(
-    `SELECT quota, used, lim, resets_at FROM tenant_quota_use($1)
-      WHERE CASE WHEN $2 = 'agent' THEN hard_limit = 'block-all' AND used > lim ELSE hard_limit IN ('block-api', 'block-all') AND used >= lim END
-      ORDER BY resets_at DESC LIMIT 1`,
-    [tenantId, action],
+export async function apiQuotaState(q: Queryable, tenantId: string): Promise<ApiQuotaState> {
+  const { rows } = await q.query<{ quota: Quota; used: string; lim: string; resets_at: Date; blocks: boolean }>(
+    `SELECT quota, used, lim, resets_at, hard_limit IN ('block-api', 'block-all') AND used >= lim AS blocks
+       FROM tenant_quota_use($1) ORDER BY resets_at DESC`,
+    [tenantId],
   );
-  const r = rows[0];
-  return r && { quota: r.quota, used: Number(r.used), limit: Number(r.lim), resetsAt: r.resets_at };
+  const r = rows.find((row) => row.blocks);
+  return { limited: rows.length > 0, block: r && { quota: r.quota, used: Number(r.used), limit: Number(r.lim), resetsAt: r.resets_at } };
 }
 
 const QUOTA_WORDS: Record<Quota, string> = {
