@@ -32,7 +32,7 @@ export const REDACT_PATHS = [
 /**
  * An error as pino serialised it, with its message and stack cut short: an error's message may
  * quote its input (a parser's, a driver's), and a log line must not carry that input whole.
- * pino-http's serializers hand it the serialised error; createLogger's own wraps pino's.
+ * createLogger's err serializer wraps pino's with it.
  */
 export function boundSerializedError<E>(serialized: E): E {
   const e = serialized as { message?: unknown; stack?: unknown } | undefined;

@@ -20,7 +20,7 @@ export async function gatewayCost(ctx: BenchContext, tenants: BenchTenant[]): Pr
   const { settings: cfg, svc, internalToken, rows, probe } = ctx;
   const entries = keyEntries(tenants, (t) => [t.keys[0]]);
   const make = (target: Target) => ({ url: target === 'gateway' ? svc.gateway : svc.state, request: statsRequest(target, entries, internalToken) });
-  // Calibration: what the box does with the shared Express stack alone (request id, pino-http, no DB, no proxy).
+  // Calibration: what the box does with the shared Express stack alone (request id, request logging, no DB, no proxy).
   const health: Record<string, LoadStats> = {};
   for (const [name, url] of [
     ['state-manager', svc.state],
