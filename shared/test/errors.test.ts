@@ -5,14 +5,14 @@ import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { ERROR_CODES, appError, badInput, createLogger, createServiceApp, excerpt, isErrorCode, jsonBody, loggableUrl, parseInput, type ErrorCode } from '../src';
 
-function appWith(routes: Parameters<typeof createServiceApp>[0]['routes'], lines: string[] = []) {
+function appWith(routes: Parameters<typeof createServiceApp>[0]['routes'], lines: string[] = [], level = 'info') {
   const destination = new Writable({
     write(chunk, _enc, cb) {
       lines.push(chunk.toString());
       cb();
     },
   });
-  return createServiceApp({ name: 'test', logger: createLogger({ name: 'test', level: 'info', destination }), readiness: { ok: async () => true }, routes });
+  return createServiceApp({ name: 'test', logger: createLogger({ name: 'test', level, destination }), readiness: { ok: async () => true }, routes });
 }
 
 describe('the error middleware', () => {
@@ -159,6 +159,30 @@ describe('logging', () => {
     expect(log).toContain('handling');
     for (const secret of ['top-secret-1', 'top-secret-2', 'top-secret-3', 'sk_top-secret-4']) expect(log).not.toContain(secret);
     for (const line of lines) expect(JSON.parse(line).requestId ?? JSON.parse(line).req?.id).toBe('rid-42');
+  });
+
+  it('writes one access line per request: completed at info, errored (with the error) at error; probes and dropped levels write nothing', async () => {
+    const routes: Parameters<typeof appWith>[0] = (a) => {
+      a.get('/ok', (_req, res) => { res.json({ ok: true }); });
+      a.get('/boom', () => { throw new Error('kaput'); });
+    };
+    const info: string[] = [];
+    const atInfo = appWith(routes, info);
+    await request(atInfo).get('/ok').set('X-Request-Id', 'rid-ok').expect(200);
+    await request(atInfo).get('/health').expect(200);
+    await request(atInfo).get('/boom').set('X-Request-Id', 'rid-boom').expect(500);
+    const access = info.map((l) => JSON.parse(l)).filter((l) => l.req);
+    expect(access).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request completed', reqId: 'rid-ok', req: expect.objectContaining({ method: 'GET', url: '/ok', id: 'rid-ok' }), res: { statusCode: 200 }, responseTime: expect.any(Number) }),
+      expect.objectContaining({ level: 50, msg: 'request errored', reqId: 'rid-boom', res: { statusCode: 500 }, err: expect.objectContaining({ message: 'failed with status code 500' }) }),
+    ]);
+
+    const warn: string[] = [];
+    const atWarn = appWith(routes, warn, 'warn');
+    await request(atWarn).get('/ok').expect(200);
+    expect(warn).toEqual([]);
+    await request(atWarn).get('/boom').set('X-Request-Id', 'rid-w').expect(500);
+    expect(warn.map((l) => JSON.parse(l).msg)).toEqual(['request failed', 'request errored']);
   });
 
   it('logs a URL as its path and its query’s names, with the values of a few harmless parameters only', async () => {
