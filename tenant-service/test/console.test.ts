@@ -345,7 +345,11 @@ if (!haveChromium && !strict) {
     await page.getByRole('heading', { name: 'Audit trail', level: 1 }).waitFor();
     await page.getByLabel('Tenant id').fill(tenantId);
     await page.getByRole('button', { name: 'Filter' }).click();
-    await page.getByTestId('audit').getByText('tenant.created').waitFor();
+    // Filtered: every row is the tenant's (the second column), its creation among them once.
+    await page.waitForFunction(
+      `(() => { const rows = [...document.querySelectorAll('[data-testid=audit] tbody tr')]; return rows.length > 0 && rows.every((r) => r.cells[1].textContent === ${JSON.stringify(tenantId)}); })()`,
+    );
+    expect(await page.getByTestId('audit').getByRole('cell', { name: 'tenant.created', exact: true }).count()).toBe(1);
 
     // The admin key: in no storage, no cookie; every request to this server only.
     const stored = await page.evaluate<string>('JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie })');

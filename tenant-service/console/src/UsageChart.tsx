@@ -15,7 +15,7 @@ const quotaName = (q: string) => q.replace(/([A-Z])/g, ' $1').toLowerCase();
  */
 export function UsageChart({ usage }: { usage: Usage }) {
   const quotas = usage.quotas;
-  const summary = quotas.map((q) => `${quotaName(q.quota)} per ${q.period}: ${q.used} of ${q.limit ?? 'unlimited'}`).join('; ');
+  const summary = quotas.map((q) => `${quotaName(q.quota)}: ${q.used} of ${q.limit ?? 'unlimited'}`).join('; ');
   const daily = usage.daily;
   const peak = Math.max(1, ...daily.map((d) => d.messages));
   const colW = daily.length ? Math.min(18, (W - 40) / daily.length) : 0;
@@ -31,9 +31,9 @@ export function UsageChart({ usage }: { usage: Usage }) {
           const share = q.limit === null ? 0 : Math.min(1, q.limit === 0 ? 1 : q.used / q.limit);
           return (
             <g key={`${q.quota}-${q.period}`}>
-              <title>{`${quotaName(q.quota)} per ${q.period}: ${q.used} of ${q.limit ?? 'unlimited'}`}</title>
+              <title>{`${quotaName(q.quota)}: ${q.used} of ${q.limit ?? 'unlimited'}`}</title>
               <text x={0} y={y + 17} className="chart-label">
-                {quotaName(q.quota)} / {q.period}
+                {quotaName(q.quota)}
               </text>
               <rect x={LABEL} y={y} width={BAR} height={22} rx={3} className="chart-track" />
               {q.limit !== null && <rect x={LABEL} y={y} width={Math.max(share > 0 ? 2 : 0, share * BAR)} height={22} rx={3} className={q.exceeded ? 'chart-bar exceeded' : share >= 0.8 ? 'chart-bar warning' : 'chart-bar'} />}
