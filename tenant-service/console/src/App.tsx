@@ -45,9 +45,15 @@ export function App() {
         {session && (
           <SessionContext.Provider value={session}>
             <nav aria-label="Main">
-              <Link to="">Tenants</Link>
-              <Link to="new">Create tenant</Link>
-              <Link to="audit">Audit trail</Link>
+              <Link to="" current={route === '' || route === 'tenants'}>
+                Tenants
+              </Link>
+              <Link to="new" current={route === 'new'}>
+                Create tenant
+              </Link>
+              <Link to="audit" current={route === 'audit'}>
+                Audit trail
+              </Link>
             </nav>
             <button
               type="button"
@@ -75,6 +81,7 @@ export function App() {
             onSignedIn={(a) => {
               setApi(() => a);
               setStatus('Signed in');
+              requestAnimationFrame(() => main.current?.querySelector<HTMLElement>('h1')?.focus());
             }}
           />
         )}

@@ -18,11 +18,12 @@ export function useSession(): Session {
 }
 
 /** A link inside the console: a real <a href> (open in a new tab works), routed in the page on a plain click. */
-export function Link({ to, children }: { to: string; children: ReactNode }) {
+export function Link({ to, children, current }: { to: string; children: ReactNode; current?: boolean }) {
   const { navigate } = useSession();
   return (
     <a
       href={`/console/${to}`}
+      aria-current={current ? 'page' : undefined}
       onClick={(e) => {
         if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
         e.preventDefault();
