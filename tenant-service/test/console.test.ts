@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { flag } from '@bridge/shared';
 import { CONSOLE_CSP, DEFAULT_CONSOLE_DIR } from '../src/console';
 import { ownerQuery } from '../../test/support/db';
 import { testSecrets } from '../../test/support/env';
@@ -21,7 +22,7 @@ import { startTenantServiceHarness, type TenantServiceHarness } from './support/
  * CONSOLE_SCREENSHOTS=<dir> also saves the PNGs the README shows (docs/console/):
  *   npm run build && CONSOLE_SCREENSHOTS=docs/console npm test -- tenant-service/test/console.test.ts
  */
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS ? path.resolve(__dirname, '..', '..', process.env.CONSOLE_SCREENSHOTS) : undefined;
 const ADMIN_KEY = testSecrets.ADMIN_API_KEY;
 const built = existsSync(path.join(DEFAULT_CONSOLE_DIR, 'index.html'));
@@ -132,7 +133,7 @@ describe('GET /tenants/:id/messages (admin)', () => {
   });
 });
 
-const strict = process.env.REQUIRE_ALL_TESTS === '1';
+const strict = flag().parse(process.env.REQUIRE_ALL_TESTS);
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && !strict) {
   // eslint-disable-next-line no-console
