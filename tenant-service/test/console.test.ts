@@ -136,7 +136,6 @@ describe('GET /tenants/:id/messages (admin)', () => {
 const strict = flag().parse(process.env.REQUIRE_ALL_TESTS);
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && !strict) {
-  // eslint-disable-next-line no-console
   console.warn(`*** ${CHROMIUM} is missing: the admin console's browser test is SKIPPED (apt-get install -y chromium) ***`);
 }
 
