@@ -209,6 +209,11 @@ if (!haveChromium && !strict) {
     await page.getByLabel('Admin key').press('Enter');
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
     await page.getByText(others[0].tenantId).waitFor();
+    // The page's heading has the focus; Tab goes on to the search field, its focus ring drawn.
+    expect(await page.evaluate('document.activeElement.tagName')).toBe('H1');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).toBe('tenant-search');
+    expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
 
     // Search and status filter.
     await page.getByLabel('Status').selectOption('suspended');
@@ -286,6 +291,10 @@ if (!haveChromium && !strict) {
     await page.getByRole('link', { name: tenantId }).click();
     await metaRow.getByText('invalid', { exact: true }).waitFor();
     await metaRow.getByText(/Invalid OAuth access token/).waitFor();
+    // A live check from the page: Meta (here: nothing listening) cannot say; still invalid, and audited.
+    await metaRow.getByRole('button', { name: 'Check with Meta' }).click();
+    await statusSays(/^Meta credentials checked: [A-Z_]+/);
+    await metaRow.getByText('invalid', { exact: true }).waitFor();
     await page.getByTestId('usage-chart').waitFor();
     await shot('tenant');
 
@@ -328,7 +337,7 @@ if (!haveChromium && !strict) {
 
     // The audit trail, on the page and in the API: every action above, by the admin.
     const audit = (await api().get(`/audit?tenant=${tenantId}&limit=50`)).body.events as Array<{ action: string; actor: string }>;
-    for (const action of ['tenant.created', 'credentials.stored', 'api_key.created', 'api_key.revoked', 'tenant.updated', 'message.retried']) {
+    for (const action of ['tenant.created', 'credentials.stored', 'credentials.verified', 'api_key.created', 'api_key.revoked', 'tenant.updated', 'message.retried']) {
       expect(audit.filter((e) => e.action === action).length).toBeGreaterThan(0);
     }
     expect(new Set(audit.map((e) => e.actor))).toEqual(new Set(['admin']));

@@ -25,12 +25,20 @@ export function App() {
     return () => removeEventListener('popstate', onPop);
   }, []);
 
+  // After a move to another page (or signing in), its heading gets the focus, once it is on
+  // screen: keyboard and screen reader users land on it, not on the page's top.
+  const focusHeading = useRef(false);
+  useEffect(() => {
+    if (!focusHeading.current) return;
+    focusHeading.current = false;
+    main.current?.querySelector<HTMLElement>('h1')?.focus();
+  }, [route, api]);
+
   const navigate = useCallback((to: string) => {
     history.pushState(null, '', `/console/${to}`);
+    focusHeading.current = true;
     setRoute(to);
     setStatus('');
-    // The new page's heading gets the focus (keyboard and screen reader users land on it).
-    requestAnimationFrame(() => main.current?.querySelector<HTMLElement>('h1')?.focus());
   }, []);
 
   const session = useMemo<Session | null>(() => (api ? { api, navigate, announce: setStatus } : null), [api, navigate]);
@@ -79,9 +87,9 @@ export function App() {
         ) : (
           <SignIn
             onSignedIn={(a) => {
+              focusHeading.current = true;
               setApi(() => a);
               setStatus('Signed in');
-              requestAnimationFrame(() => main.current?.querySelector<HTMLElement>('h1')?.focus());
             }}
           />
         )}

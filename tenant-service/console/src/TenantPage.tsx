@@ -134,7 +134,7 @@ const GENESYS_FIELDS = [
 ] as const;
 
 function CredentialsSection({ base, onChange }: { base: string; onChange(): void }) {
-  const { api } = useSession();
+  const { api, announce } = useSession();
   const [list, setList] = useState<Credentials[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
@@ -145,6 +145,18 @@ function CredentialsSection({ base, onChange }: { base: string; onChange(): void
     setVersion((v) => v + 1);
     onChange();
   };
+  async function verify(type: 'meta' | 'genesys') {
+    setError(null);
+    const name = type === 'meta' ? 'Meta' : 'Genesys';
+    announce(`Checking the ${name} credentials with ${name}…`);
+    try {
+      const v = await api.post<{ ok: boolean; problem?: string; message?: string }>(`${base}/credentials/${type}/verify`);
+      announce(v.ok ? `${name} credentials checked: ${name} accepts them` : `${name} credentials checked: ${v.problem}${v.message ? ` (${v.message})` : ''}`);
+      stored();
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }
   return (
     <section aria-labelledby="creds-h">
       <h2 id="creds-h">Credentials</h2>
@@ -182,6 +194,9 @@ function CredentialsSection({ base, onChange }: { base: string; onChange(): void
                     </p>
                   )}
                   {c.health.verifiedAt && <p className="muted">verified {when(c.health.verifiedAt)}</p>}
+                  <button type="button" className="secondary" onClick={() => void verify(c.type)}>
+                    Check with {c.type === 'meta' ? 'Meta' : 'Genesys'}
+                  </button>
                 </td>
                 <td>{when(c.updatedAt)}</td>
               </tr>
