@@ -48,8 +48,11 @@ COPY scripts/ scripts/
 
 ARG SERVICE
 # The service and migrations (which every image carries); `tsc -b` builds shared with them.
+# tenant-service also builds its admin console (Vite, into tenant-service/dist/console, which the
+# runtime stage copies with the rest of dist).
 RUN case "$SERVICE" in \
-      tenant-service|auth-service|state-manager|webhook-service|genesys-connector|gateway) npx tsc -b migrations "$SERVICE" ;; \
+      tenant-service) npx tsc -b migrations "$SERVICE" && npm run build -w tenant-service ;; \
+      auth-service|state-manager|webhook-service|genesys-connector|gateway) npx tsc -b migrations "$SERVICE" ;; \
       migrations) npx tsc -b migrations ;; \
       *) echo "SERVICE must be one of tenant-service, auth-service, state-manager, webhook-service, genesys-connector, gateway, migrations (got '$SERVICE')" >&2; exit 1 ;; \
     esac

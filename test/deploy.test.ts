@@ -306,6 +306,14 @@ describe('Dockerfile', () => {
     expect(projects).toEqual(expect.arrayContaining([target, 'migrations']));
   });
 
+  it("SERVICE=tenant-service: also builds the admin console, into tenant-service/dist (which the image copies)", () => {
+    const run = buildStage!.instructions.find((i) => i.keyword === 'RUN' && /tsc -b/.test(i.args))!.args;
+    const branch = [...run.matchAll(/([\w|-]+)\)\s*([^;]+);;/g)].find((m) => m[1].split('|').includes('tenant-service'));
+    expect(branch![2]).toMatch(/&& npm run build -w tenant-service\s*$/);
+    expect(JSON.parse(read('tenant-service/package.json')).scripts.build).toMatch(/vite build --config console\/vite\.config\.mjs/);
+    expect(read('tenant-service/console/vite.config.mjs')).toMatch(/outDir: fileURLToPath\(new URL\('\.\.\/dist\/console'/);
+  });
+
   it.each(targets.map(([name, s]) => [name, s.build!.args!.SERVICE]))(
     'compose service %s (SERVICE=%s): the image runs `node <file>` on a file the build produces',
     (name, target) => {

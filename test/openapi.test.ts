@@ -289,6 +289,10 @@ describe('every documented route answers as documented', () => {
     await expectStatus(call('admin', 'get', '/tenants/{tenantId}/audit/verify', { params: { tenantId: 'NOT_A_TENANT' } }), 400);
 
     const dead = await deadMessage(t, `1650555${uniqueNumericId().slice(-4)}`);
+    const given = await expectStatus(call('admin', 'get', '/tenants/{tenantId}/messages', { params: p, query: 'status=dead' }), 200);
+    expect(given.body.messages.map((m: { id: string }) => m.id)).toContain(dead);
+    await expectStatus(call('admin', 'get', '/tenants/{tenantId}/messages', { params: p, query: 'status=lost' }), 400);
+    await expectStatus(call('admin', 'get', '/tenants/{tenantId}/messages', { params: { tenantId: 'no-such-tenant' } }), 404);
     await expectStatus(call('admin', 'post', '/tenants/{tenantId}/messages/{messageId}/retry', { params: { ...p, messageId: dead } }), 202);
     await expectStatus(call('admin', 'post', '/tenants/{tenantId}/messages/{messageId}/retry', { params: { ...p, messageId: '999999999' } }), 404);
     const dead2 = await deadMessage(t, `1650555${uniqueNumericId().slice(-4)}`);

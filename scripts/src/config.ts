@@ -23,7 +23,7 @@ export const scriptsConfigSchema = z.object({
   ADMIN_API_KEY: z.string().min(1).optional().describe('npm start: the admin API key to use; unset: generated and kept in BRIDGE_DATA_DIR'),
   BRIDGE_DATA_DIR: z.string().min(1).default('.data').describe('npm start: folder of the embedded PostgreSQL and the generated secrets'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).optional().describe('npm start, npm run bench: port of the embedded PostgreSQL; unset: a free port'),
-  REQUIRE_ALL_TESTS: flag.describe('npm test: fail instead of skipping the Redis-backed suites when no Redis answers'),
+  REQUIRE_ALL_TESTS: flag.describe('npm test: fail instead of skipping the Redis-backed suites when no Redis answers, and the admin console browser test when /usr/bin/chromium is missing'),
 });
 
 export type ScriptsConfig = z.infer<typeof scriptsConfigSchema>;

@@ -36,6 +36,7 @@ async function main() {
   if (!config.ADMIN_API_KEY) out(`  (generated and kept in ${path.join(dataDir, 'secrets.json')}; set ADMIN_API_KEY to choose your own)`);
   out('');
   out(`  Try: curl -s -H "Authorization: Bearer ${system.adminApiKey}" ${system.urls['tenant-service']}/tenants`);
+  out(`  Admin console (sign in with the admin key): ${system.urls['tenant-service']}/console/`);
   out('  Ctrl-C stops everything.');
 
   let stopping = false;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GENESYS_REGIONS } from './genesys-regions';
 
 /**
  * What a tenant's Meta and Genesys credentials look like. tenant-service validates and stores
@@ -6,26 +7,7 @@ import { z } from 'zod';
  * internal route and read them with these types.
  */
 
-/** The Genesys Cloud region domains a tenant may name (see shared/reference). A region becomes a URL, so nothing else is accepted. */
-export const GENESYS_REGIONS = [
-  'mypurecloud.com',
-  'mypurecloud.ie',
-  'mypurecloud.de',
-  'mypurecloud.com.au',
-  'mypurecloud.jp',
-  'usw2.pure.cloud',
-  'cac1.pure.cloud',
-  'apne2.pure.cloud',
-  'euw2.pure.cloud',
-  'aps1.pure.cloud',
-  'use2.us-gov-pure.cloud',
-  'sae1.pure.cloud',
-  'mec1.pure.cloud',
-  'apne3.pure.cloud',
-  'euc2.pure.cloud',
-  'mxc1.pure.cloud',
-  'apse1.pure.cloud',
-] as const;
+export { GENESYS_REGIONS };
 
 const secretField = (min = 8) => z.string().min(min, `must be at least ${min} characters`).max(4096);
 const numericId = z.string().regex(/^\d{5,30}$/, 'must be a numeric id');

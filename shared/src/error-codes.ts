@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   HEADERS_TOO_LARGE: { status: 431, message: 'Request headers too large' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   INTERNAL_ERROR: { status: 500, message: 'Internal server error' },
+  /** tenant-service's /console when its page was not built (`npm run build`). */
+  CONSOLE_NOT_BUILT: { status: 503, message: 'The admin console is not built: run npm run build' },
 
   // Bad input: the message names the field (`field: problem`). See badInput/parseInput.
   VALIDATION_ERROR: { status: 400, message: 'Invalid input' },

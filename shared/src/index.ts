@@ -32,6 +32,7 @@ export * from './agentless';
 export * from './whatsapp-signals';
 export * from './audit';
 export * from './dead-letters';
+export * from './message-list';
 export * from './credential-health';
 export * from './notifications';
 export * from './quotas';

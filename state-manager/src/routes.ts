@@ -11,6 +11,7 @@ import {
   badInput,
   parseInput,
   isMessageId,
+  listMessages,
   listNotifications,
   usageQuerySchema,
   usageReport,
@@ -68,7 +69,7 @@ export function stateRoutes(db: Database, notifier: Pick<OutboxNotifier, 'touch'
   r.get('/messages', async (req, res) => {
     const tenantId = req.tenantId!;
     const query = parseInput(messagesQuery, req.query);
-    const page = await db.withTenant(tenantId, (q) => repo.messages(q, tenantId, query, query.limit, query.cursor));
+    const page = await db.withTenant(tenantId, (q) => listMessages(q, tenantId, query, query.limit, query.cursor));
     res.json({ messages: page.messages, nextCursor: page.next ?? null });
   });
 

@@ -3,6 +3,7 @@ import { OutboxNotifier, serveApiDocs, createInternalApp, createServiceApp, json
 import type { Cache, CallerTokens, CredentialCipher, Database, Logger } from '@bridge/shared';
 import { AuditRetention, type AuditRetentionOptions } from './audit-retention';
 import { CredentialVerifier } from './credential-verify';
+import { serveConsole } from './console';
 import { auditRoutes } from './audit-routes';
 import { deadLetterRoutes } from './dead-letters-routes';
 import { MetaTemplatesClient } from './meta-templates';
@@ -42,6 +43,8 @@ export interface TenantServiceDeps {
   genesys?: { loginUrlTemplate: string };
   /** Tenants' notification webhook URLs: on a loopback address too (NOTIFICATION_WEBHOOK_ALLOW_LOOPBACK; default false). */
   notificationWebhooks?: { allowLoopback: boolean };
+  /** Where the built admin console is (default DEFAULT_CONSOLE_DIR, tenant-service/dist/console). */
+  consoleDir?: string;
 }
 
 /**
@@ -69,6 +72,8 @@ export function createTenantService(deps: TenantServiceDeps): { app: Express; in
     routes: (app) => {
       // The API's description (openapi.ts) and its documentation page: public, before the admin key.
       serveApiDocs(app, () => adminApiDocument(API_VERSION));
+      // The admin console (console.ts): public files too; what it does goes through the API below with the key typed into it.
+      serveConsole(app, deps.consoleDir);
       // Authenticate before reading a body: an anonymous caller's payload is never parsed.
       app.use(requireBearer(deps.adminApiKey, 'INVALID_ADMIN_KEY'));
       // The audit trail's actor from here on: the admin key (there is one).

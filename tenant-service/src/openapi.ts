@@ -26,6 +26,8 @@ import {
   withCommonErrors,
   generateDocument,
   json,
+  messagePageResponse,
+  messagesQuery,
   templateListQuerySchema,
   type DocumentedRoute,
   type ErrorCode,
@@ -154,6 +156,11 @@ export const ADMIN_ROUTES: DocumentedRoute[] = [
     method: 'get', path: '/tenants/{tenantId}/audit/verify', summary: "Recompute the tenant's audit chain",
     request: { params: tenantPath },
     responses: { 200: json(auditVerificationResponse, 'Whether the chain holds'), ...errorResponses(['VALIDATION_ERROR', 'TENANT_NOT_FOUND']) },
+  },
+  {
+    method: 'get', path: '/tenants/{tenantId}/messages', summary: "The tenant's messages with their delivery status (failed and dead ones with the reason), newest first",
+    request: { params: tenantPath, query: messagesQuery },
+    responses: { 200: json(messagePageResponse, 'A page of messages'), ...errorResponses(['VALIDATION_ERROR', 'TENANT_NOT_FOUND']) },
   },
   {
     method: 'post', path: '/tenants/{tenantId}/messages/retry', summary: 'Retry every failed or dead message given up in [since, until), oldest first',

@@ -1,0 +1,78 @@
+import { createContext, useContext, useState, type ReactNode } from 'react';
+import type { Api } from './api';
+
+/** What every page gets: the admin API (with the key in memory), navigation, and the live region. */
+export interface Session {
+  api: Api;
+  navigate(path: string): void;
+  /** Says `message` in the page's aria-live status region (and shows it). */
+  announce(message: string): void;
+}
+
+export const SessionContext = createContext<Session | null>(null);
+
+export function useSession(): Session {
+  const s = useContext(SessionContext);
+  if (!s) throw new Error('useSession outside a signed-in console');
+  return s;
+}
+
+/** A link inside the console: a real <a href> (open in a new tab works), routed in the page on a plain click. */
+export function Link({ to, children, current }: { to: string; children: ReactNode; current?: boolean }) {
+  const { navigate } = useSession();
+  return (
+    <a
+      href={`/console/${to}`}
+      aria-current={current ? 'page' : undefined}
+      onClick={(e) => {
+        if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+        e.preventDefault();
+        navigate(to);
+      }}
+    >
+      {children}
+    </a>
+  );
+}
+
+/** An API error as the user reads it (role=alert: announced at once). */
+export function ErrorText({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  );
+}
+
+/** A secret shown this once (a new API key), with a button that copies it. */
+export function ShownOnce({ label, value }: { label: string; value: string }) {
+  const { announce } = useSession();
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="shown-once" data-testid="shown-once">
+      <p>
+        <strong>{label}</strong> — shown only this once: copy it now and hand it over safely.
+      </p>
+      <code className="secret" aria-label={label}>
+        {value}
+      </code>
+      <button
+        type="button"
+        onClick={async () => {
+          try {
+            await navigator.clipboard.writeText(value);
+            setCopied(true);
+            announce(`${label} copied to the clipboard`);
+          } catch {
+            announce('The browser did not allow copying: select the key and copy it by hand');
+          }
+        }}
+      >
+        {copied ? 'Copied' : 'Copy'}
+      </button>
+    </div>
+  );
+}
+
+export const when = (iso: string | null) => (iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—');
