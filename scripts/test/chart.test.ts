@@ -40,6 +40,6 @@ describe('the bench chart (scripts/src/bench/chart.ts)', () => {
     const svg = await renderChart(chartPoints(fixture), 'fixture run');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    for (const name of [SERIES.baseline, SERIES.direct, SERIES.gateway, 'fixture run', 'GET /state/stats (req/s)']) expect(svg).toContain(name);
+    for (const name of [SERIES.baseline, SERIES.direct, SERIES.gateway, 'fixture run', 'GET /state/stats', 'webhooks, batch of 50']) expect(svg).toContain(name);
   });
 });
