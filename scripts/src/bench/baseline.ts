@@ -23,6 +23,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { Pool } from 'pg';
 import { ownerExec, type BenchTenant } from './seed';
 
@@ -118,7 +119,9 @@ export interface Baseline {
  */
 export async function startBaseline(ownerUrl: string, tenants: BenchTenant[]): Promise<Baseline> {
   await ownerExec(ownerUrl, 'CREATE TABLE IF NOT EXISTS bench_baseline_messages (wamid text PRIMARY KEY, body jsonb NOT NULL)');
-  const child: ChildProcess = fork(__filename, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+  // The built server (under ts-jest this module is the .ts source, which node cannot run).
+  const script = __filename.endsWith('.ts') ? path.resolve(__dirname, '..', '..', 'dist', 'bench', 'baseline.js') : __filename;
+  const child: ChildProcess = fork(script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   const cfg: BaselineConfig = {
