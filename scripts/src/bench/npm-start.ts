@@ -90,8 +90,8 @@ function peakRssMb(pid: number): number {
 }
 
 /**
- * `addPid(name, pid)` puts npm start's process into the CPU probe (undefined pid: out again), so
- * that its CPU per message is measured like a service's.
+ * `addPid(name, pid)` puts npm start's process into the CPU probe, so that its CPU per message is
+ * measured like a service's (after it exits, the probe keeps the CPU last seen of it).
  */
 export async function npmStartPhase(
   ctx: BenchContext,
@@ -149,7 +149,6 @@ export async function npmStartPhase(
     return { npmStart, baseline, ratio, deliveredPerSecond, peakRssMb: peak };
   } finally {
     await system.stop();
-    o.addPid(NPM_START, undefined);
     o.closers.splice(o.closers.indexOf(system.stop), 1);
     await clearQueue(ownerUrl);
   }
