@@ -25,25 +25,27 @@ describe("the bench's settings", () => {
       e2eTenants: 100,
       e2eConversations: 200,
       e2eRate: 0,
+      e2eCapacitySeconds: 5,
       e2eSeconds: 10,
       e2eDrainSeconds: 30,
       drainSeconds: 10,
+      warmQueue: 20_000,
       replicaQueue: 5000,
       replyDriver: 'autocannon',
       cpuProf: false,
-      phases: ['1', '4', '2', '3', '6'],
+      phases: ['1', '4', '2', '3', '6', '8'],
     });
   });
 
   it('take whole numbers, switches and phase lists from the environment', () => {
-    const s = bench({ BENCH_SECONDS: '1', BENCH_DRAIN_SECONDS: '0', BENCH_E2E_RATE: '40', BENCH_CPU_PROF: '1', BENCH_REPLY_DRIVER: 'simulator', BENCH_PHASES: ' 2, 3' });
-    expect(s).toMatchObject({ seconds: 1, drainSeconds: 0, e2eRate: 40, cpuProf: true, replyDriver: 'simulator', phases: ['2', '3'] });
+    const s = bench({ BENCH_SECONDS: '1', BENCH_DRAIN_SECONDS: '0', BENCH_E2E_RATE: '40', BENCH_E2E_CAPACITY_SECONDS: '0', BENCH_CPU_PROF: '1', BENCH_REPLY_DRIVER: 'simulator', BENCH_PHASES: ' 2, 3, 8' });
+    expect(s).toMatchObject({ seconds: 1, drainSeconds: 0, e2eRate: 40, e2eCapacitySeconds: 0, cpuProf: true, replyDriver: 'simulator', phases: ['2', '3', '8'] });
     expect(bench({ BENCH_CPU_PROF: 'true' }).cpuProf).toBe(true);
     expect(bench({ BENCH_CPU_PROF: '0' }).cpuProf).toBe(false);
   });
 
   it('treat an empty variable as unset', () => {
-    expect(bench({ BENCH_SECONDS: '', BENCH_PHASES: '' })).toMatchObject({ seconds: 5, phases: ['1', '4', '2', '3', '6'] });
+    expect(bench({ BENCH_SECONDS: '', BENCH_PHASES: '' })).toMatchObject({ seconds: 5, phases: ['1', '4', '2', '3', '6', '8'] });
   });
 
   it.each([
@@ -51,6 +53,7 @@ describe("the bench's settings", () => {
     ['BENCH_SECONDS', 'five'],
     ['BENCH_CONNECTIONS', '1.5'],
     ['BENCH_DRAIN_SECONDS', '-1'],
+    ['BENCH_WARM_QUEUE', '0'],
     ['BENCH_PHASES', '1,5'],
     ['BENCH_REPLY_DRIVER', 'curl'],
     ['BENCH_CPU_PROF', 'yes'],

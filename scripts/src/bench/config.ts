@@ -6,16 +6,16 @@
 import { z } from 'zod';
 import { count, flag, scriptsConfigSchema } from '../config';
 
-const PHASES = ['1', '2', '3', '4', '6'] as const;
+const PHASES = ['1', '2', '3', '4', '6', '8'] as const;
 
 export const benchConfigSchema = scriptsConfigSchema
   .extend({
     BENCH_PHASES: z
       .string()
-      .default('1,4,2,3,6')
+      .default('1,4,2,3,6,8')
       .transform((s) => s.split(',').map((p) => p.trim()))
       .pipe(z.array(z.enum(PHASES)).min(1))
-      .describe('Phases to run, comma-separated; they always run in the order 1, 4, 2, 3, 6'),
+      .describe('Phases to run, comma-separated; they always run in the order 1, 4, 2, 3, 6, 8'),
     BENCH_SECONDS: count(1, 5).describe('Length of each measured load run, seconds'),
     BENCH_WARMUP_SECONDS: count(1, 2).describe('Phase 1: length of the calibration and warm-up runs, seconds'),
     BENCH_LATENCY_SECONDS: count(1, 2).describe('Phase 1: length of the runs at 1 connection, seconds'),
@@ -29,10 +29,14 @@ export const benchConfigSchema = scriptsConfigSchema
     BENCH_FIXED_RATE: count(1, 1000).describe('Phase 2: messages/s offered in the fixed-rate runs'),
     BENCH_E2E_TENANTS: count(1, 100).describe('Phase 3: tenants whose conversations are measured'),
     BENCH_E2E_CONVERSATIONS: count(1, 200).describe('Phase 3: conversations measured, spread over those tenants'),
-    BENCH_E2E_RATE: count(0, 0).describe('Phase 3: messages/s each way; 0: 500, or 30% of phase 2’s single-message capacity if lower'),
+    BENCH_E2E_RATE: count(0, 0).describe('Phase 3: messages/s each way; 0: half the measured end-to-end capacity (BENCH_E2E_CAPACITY_SECONDS)'),
+    BENCH_E2E_CAPACITY_SECONDS: count(0, 5).describe(
+      'Phase 3: how long both directions are offered more than the bridge can take, to measure its end-to-end capacity; 0: no capacity run, BENCH_E2E_RATE 0 means 500 msg/s or 30% of phase 2’s single-message capacity if lower',
+    ),
     BENCH_E2E_SECONDS: count(1, 10).describe('Phase 3: length of each direction’s run, seconds'),
     BENCH_E2E_DRAIN_SECONDS: count(1, 30).describe('Phase 3: longest wait for the last deliveries, seconds'),
-    BENCH_DRAIN_SECONDS: count(0, 10).describe('Phase 3a: how long the connector works on phase 2’s backlog, seconds; 0 skips 3a'),
+    BENCH_DRAIN_SECONDS: count(0, 10).describe('Phase 3a: how long the connector works on each backlog (tokens cold, then warm), seconds; 0 skips 3a'),
+    BENCH_WARM_QUEUE: count(1, 20_000).describe('Phase 3a: deliveries queued for the warm drain, over all BENCH_TENANTS tenants'),
     BENCH_REPLICA_QUEUE: count(1, 5000).describe('Phase 6: deliveries queued before each connector run (one, then two processes)'),
     BENCH_REPLY_DRIVER: z
       .enum(['autocannon', 'simulator'])
@@ -71,12 +75,16 @@ export function benchSettings(c: BenchConfig) {
     customersPerTenant: 50,
     e2eTenants: c.BENCH_E2E_TENANTS,
     e2eConversations: c.BENCH_E2E_CONVERSATIONS,
-    /** 0 = auto: 500 msg/s, or 30% of phase 2's single-message capacity through the gateway if that is lower. */
+    /** 0 = auto: half the end-to-end capacity (or, without a capacity run, 500 msg/s or 30% of phase 2's single-message capacity through the gateway if lower). */
     e2eRate: c.BENCH_E2E_RATE,
+    /** Phase 3: seconds of the end-to-end capacity run (0: none). */
+    e2eCapacitySeconds: c.BENCH_E2E_CAPACITY_SECONDS,
     e2eSeconds: c.BENCH_E2E_SECONDS,
     e2eDrainSeconds: c.BENCH_E2E_DRAIN_SECONDS,
     /** Phase 3a: how long the connector works on phase 2's backlog before it is cleared (0: skip). */
     drainSeconds: c.BENCH_DRAIN_SECONDS,
+    /** Phase 3a: deliveries queued for the warm drain. */
+    warmQueue: c.BENCH_WARM_QUEUE,
     /** Phase 6: deliveries queued before each connector run. */
     replicaQueue: c.BENCH_REPLICA_QUEUE,
     /** How phase 3 sends agent replies. */

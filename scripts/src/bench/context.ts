@@ -12,8 +12,8 @@ import type { BenchTenant } from './seed';
 
 export interface BenchContext {
   settings: BenchSettings;
-  /** Base URLs of the gateway and of the two services measured behind it. */
-  svc: { gateway: string; state: string; webhook: string };
+  /** Base URLs of the gateway, of the two services measured behind it, and of the bare baseline (baseline.ts). */
+  svc: { gateway: string; state: string; webhook: string; baseline: string };
   /** What the gateway adds to the requests it forwards (its own internal token). */
   internalToken: string;
   /** PostgreSQL as the owner (seeding, queue counts). */
@@ -26,16 +26,24 @@ export interface BenchContext {
   rows: Row[];
 }
 
-/** Through the gateway, or straight to the service with the headers the gateway would add. */
-export type Target = 'gateway' | 'direct';
+/**
+ * Through the gateway, straight to the service with the headers the gateway would add, or to the
+ * bare baseline (baseline.ts: the least work, the tenant found by API key or number in memory).
+ */
+export type Target = 'gateway' | 'direct' | 'baseline';
 
 export interface PairedResult {
   direct: LoadRun;
   gateway: LoadRun;
+  /** When the baseline was in the rotation. */
+  baseline?: LoadRun;
   runs: LoadStats[];
 }
 
-/** direct, gateway, direct, gateway…: the same load alternated, each target's runs pooled. */
+/**
+ * direct, gateway, direct, gateway… (with `withBaseline`: direct, gateway, baseline, …): the same
+ * load alternated, each target's runs pooled.
+ */
 export async function paired(
   ctx: BenchContext,
   name: string,
@@ -43,10 +51,12 @@ export async function paired(
   connections: number,
   seconds: number,
   rounds: number,
+  withBaseline = false,
 ): Promise<PairedResult> {
-  const runs: Record<Target, LoadRun[]> = { direct: [], gateway: [] };
+  const targets: Target[] = withBaseline ? ['direct', 'gateway', 'baseline'] : ['direct', 'gateway'];
+  const runs: Record<Target, LoadRun[]> = { direct: [], gateway: [], baseline: [] };
   for (let r = 0; r < rounds; r++) {
-    for (const target of ['direct', 'gateway'] as const) {
+    for (const target of targets) {
       const { url, request } = make(target);
       const run = await runLoad({ label: `${name} ${target} #${r + 1}`, url, connections, seconds, request, probe: ctx.probe });
       log(`${run.stats.label} (C=${connections}): ${describe(run.stats)}`);
@@ -56,7 +66,8 @@ export async function paired(
   return {
     direct: mergeRuns(`${name} direct`, runs.direct, false),
     gateway: mergeRuns(`${name} gateway`, runs.gateway, false),
-    runs: [...runs.direct, ...runs.gateway].map((r) => r.stats),
+    baseline: withBaseline ? mergeRuns(`${name} baseline`, runs.baseline, false) : undefined,
+    runs: [...runs.direct, ...runs.gateway, ...runs.baseline].map((r) => r.stats),
   };
 }
 

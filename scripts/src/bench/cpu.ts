@@ -109,6 +109,9 @@ export interface CpuSnapshot {
 
 export const BENCH_PROCESS = 'bench process (autocannon + simulators)';
 
+/** Last CPU seen of each named process (by name and pid). */
+const processesSeen = new Map<string, number>();
+
 /**
  * CPU seconds so far of each named pid, this process (load generator and simulators), the
  * bench's PostgreSQL processes and, when used, redis-server (shared: every one on the machine).
@@ -116,8 +119,12 @@ export const BENCH_PROCESS = 'bench process (autocannon + simulators)';
 export function cpuSnapshot(pids: Record<string, number | undefined>, postgres: PostgresScope, redis: boolean): CpuSnapshot {
   const processes: Record<string, number> = {};
   for (const [name, pid] of Object.entries(pids)) {
-    const cpu = pid ? procCpu(pid) : undefined;
-    if (cpu !== undefined) processes[name] = cpu;
+    if (!pid) continue;
+    // A process that has exited since (npm start's, phase 8) keeps the CPU last seen of it.
+    const cpu = procCpu(pid) ?? processesSeen.get(`${name}:${pid}`);
+    if (cpu === undefined) continue;
+    processesSeen.set(`${name}:${pid}`, cpu);
+    processes[name] = cpu;
   }
   const self = process.cpuUsage();
   processes[BENCH_PROCESS] = (self.user + self.system) / 1e6;

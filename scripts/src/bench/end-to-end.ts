@@ -6,6 +6,7 @@
  * order within its conversation, PostgreSQL transactions per message.
  */
 import type { GenesysSimulator, MetaSimulator } from '@bridge/simulators';
+import { clearQueue } from './backlog-drain';
 import type { BenchContext } from './context';
 import { runCpu, type RunCpu } from './cpu';
 import { percentiles, round, runLoad, runPaced, type LoadStats, type Percentiles } from './load';
@@ -62,19 +63,34 @@ function e2eLatencies(accepted: Map<string, number>, arrived: Map<string, number
 }
 
 /**
- * The rate of phase 3: BENCH_E2E_RATE, or 500 msg/s, or less when phase 2 measured less. Each
- * message costs its webhook and then its delivery, on the same CPUs: well under half of the
- * ingestion capacity, or phase 3 measures a growing queue instead of steady state.
+ * The rate of phase 3 when it is set: BENCH_E2E_RATE; else, with BENCH_E2E_CAPACITY_SECONDS 0,
+ * 500 msg/s or 30% of phase 2's single-message capacity through the gateway if that is lower;
+ * else 0: measured by `endToEnd` (half the end-to-end capacity).
  */
 export function endToEndRate(ctx: BenchContext, ingest: WebhookIngest | undefined): number {
   const cfg = ctx.settings;
+  if (cfg.e2eRate) return cfg.e2eRate;
+  if (cfg.e2eCapacitySeconds > 0) return 0;
   const single = ingest?.results.single?.['gateway saturation'];
-  let rate = cfg.e2eRate || 500;
-  if (!cfg.e2eRate && single && single.okPerSecond * 0.3 < rate) {
+  let rate = 500;
+  if (single && single.okPerSecond * 0.3 < rate) {
     rate = Math.max(10, Math.floor((single.okPerSecond * 0.3) / 10) * 10);
     log(`phase 3 at ${rate} msg/s: 30% of what phase 2 measured through the gateway (${Math.round(single.okPerSecond)} msg/s), so that it measures steady state, not overload (BENCH_E2E_RATE overrides)`);
   }
   return rate;
+}
+
+/** What the bridge delivers per second, both directions together, when offered more than it can take. */
+export interface E2ECapacity {
+  seconds: number;
+  /** Deliveries per second over the window (its first second left out): at Genesys, at Meta, and both. */
+  inbound: number;
+  outbound: number;
+  total: number;
+  /** Webhooks accepted per second meanwhile (what was offered and taken in). */
+  acceptedInbound: number;
+  acceptedOutbound: number;
+  cpu?: RunCpu;
 }
 
 /** `commits()`: PostgreSQL transactions (commits and rollbacks) of the bench database so far. */
@@ -83,16 +99,15 @@ export async function endToEnd(
   tenants: BenchTenant[],
   genesys: GenesysSimulator,
   meta: MetaSimulator,
-  rate: number,
+  requestedRate: number,
   commits: () => Promise<number>,
-): Promise<{ rate: number; inbound: E2EDirection; outbound: E2EDirection }> {
+): Promise<{ rate: number; capacity?: E2ECapacity; inbound: E2EDirection; outbound: E2EDirection }> {
   const { settings: cfg, svc, rows, probe } = ctx;
   const P = '3 end to end';
   const e2eTenants = tenants.slice(0, Math.min(cfg.e2eTenants, tenants.length));
   const perTenant = Math.max(1, Math.ceil(cfg.e2eConversations / e2eTenants.length));
   const convs: Conversation[] = [];
   for (let k = 0; k < perTenant; k++) for (const t of e2eTenants) if (convs.length < cfg.e2eConversations) convs.push({ tenant: t, waId: customerWaId('1777', t, k) });
-  rows.push({ phase: P, metric: 'load (each direction, one after the other)', value: `${rate} msg/s × ${cfg.e2eSeconds} s over ${convs.length} conversations of ${e2eTenants.length} tenants` });
 
   // Genesys arrivals by wamid (channel.messageId), Meta sends by the reply text.
   let gIndex = genesys.received.length;
@@ -178,6 +193,68 @@ export async function endToEnd(
   const warmReplies = await replies(200, convs.length);
   await drain(warmReplies.accepted, metaArrivals, cfg.e2eDrainSeconds);
   log(`e2e warm-up: ${genesysArrivals().size}/${warmAccepted.size} at Genesys, ${metaArrivals().size}/${warmReplies.accepted.size} at Meta`);
+
+  // Capacity: inbound webhooks and agent replies, each at saturation, at the same time, for
+  // BENCH_E2E_CAPACITY_SECONDS; what reaches the simulators per second is the capacity. Then the
+  // queue it leaves behind is deleted, and phase 3 runs each direction at half of it.
+  let rate = requestedRate;
+  let capacity: E2ECapacity | undefined;
+  if (!rate) {
+    const secs = cfg.e2eCapacitySeconds;
+    const g0 = genesys.received.length;
+    const m0 = meta.sent.length;
+    const a = probe();
+    const t0 = Date.now();
+    const [inRun, outRun] = await Promise.all([
+      runLoad({
+        label: 'e2e capacity inbound',
+        url: svc.gateway,
+        connections: 10,
+        seconds: secs,
+        request: metaRequest({ conversations: (n) => [convs[n % convs.length]], perRequest: 1, text: (seq) => `e2e capacity ${seq}` }),
+      }),
+      runLoad({
+        label: 'e2e capacity outbound',
+        url: svc.gateway,
+        connections: 10,
+        seconds: secs,
+        request: genesysReplyRequest({ conversations: (n) => convs[n % convs.length], text: (n) => `capacity reply ${n}`, onAccepted: () => undefined }),
+      }),
+    ]);
+    const t1 = Date.now();
+    const from = t0 + Math.min(1000, (t1 - t0) / 4);
+    const window = (t1 - from) / 1000;
+    const inCount = genesys.received.slice(g0).filter((r) => r.kind === 'message' && r.time.getTime() >= from && r.time.getTime() <= t1).length;
+    const outCount = meta.sent.slice(m0).filter((x) => x.time.getTime() >= from && x.time.getTime() <= t1).length;
+    capacity = {
+      seconds: secs,
+      inbound: round(inCount / window, 1),
+      outbound: round(outCount / window, 1),
+      total: round((inCount + outCount) / window, 1),
+      acceptedInbound: inRun.stats.okPerSecond,
+      acceptedOutbound: outRun.stats.okPerSecond,
+      cpu: runCpu(a, probe(), inCount + outCount),
+    };
+    rate = Math.max(1, Math.floor(capacity.total / 2));
+    log(
+      `e2e capacity (both directions offered at saturation for ${secs} s): ${capacity.total}/s delivered (${capacity.inbound} at Genesys, ${capacity.outbound} at Meta; ` +
+        `webhooks accepted ${capacity.acceptedInbound}/s and ${capacity.acceptedOutbound}/s); phase 3 at half of it: ${rate} msg/s each way`,
+    );
+    await clearQueue(ctx.ownerUrl);
+    // What was in flight when the queue was cleared lands now; the measured runs start after it.
+    await sleep(2000);
+    genesysArrivals();
+    metaArrivals();
+    rows.push(
+      { phase: P, metric: `end-to-end capacity: deliveries/s, both directions at saturation for ${secs} s (at Genesys + at Meta)`, value: `${capacity.total} (${capacity.inbound} + ${capacity.outbound})`, unit: 'msg/s' },
+      { phase: P, metric: 'end-to-end capacity: CPU per delivered message', value: cpuLine(capacity.cpu) },
+    );
+  }
+  rows.push({
+    phase: P,
+    metric: 'load (each direction, one after the other)',
+    value: `${rate} msg/s${capacity ? ' (half the capacity)' : ''} × ${cfg.e2eSeconds} s over ${convs.length} conversations of ${e2eTenants.length} tenants`,
+  });
 
   // Inbound: webhook accepted (200 back at autocannon) → message at the Genesys simulator.
   const accepted = new Map<string, number>();
@@ -299,5 +376,5 @@ export async function endToEnd(
       unit: 'ms',
     },
   );
-  return { rate, inbound: inbound3, outbound: outbound3 };
+  return { rate, capacity, inbound: inbound3, outbound: outbound3 };
 }

@@ -11,11 +11,16 @@
  *   3a. backlog drain   backlog-drain.ts   the connector started on phase 2's queue
  *   3. end to end       end-to-end.ts      webhook accepted → Genesys, agent reply → Meta
  *   6. replicas         replicas.ts        one and two processes of webhook-service, then of genesys-connector
+ *   8. npm start        npm-start.ts       single-message webhooks through `npm start` (one process) while it delivers
  *   5. memory           memory.ts          peak RSS per service
  *   7. capacity         capacity.ts        cores per service, PostgreSQL and Redis for 1,000 and 10,000 msg/s (from phase 3)
  *
+ * Beside the bridge, in phases 1, 2 and 8: the bare baseline (baseline.ts, its own process), the
+ * least work a webhook receiver and the stats route need; goals.ts turns the run into issue #15's
+ * figures against it, chart.ts draws the run.
+ *
  * This file runs them in order and measures CPU and PostgreSQL's sessions around each. Prints a
- * table and writes bench/results/<ISO date>.json (results.ts). Settings: BENCH_* (config.ts).
+ * table and writes bench/results/<ISO date>.json and .svg (results.ts). Settings: BENCH_* (config.ts).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -23,14 +28,17 @@ import { Client } from 'pg';
 import { parseEnv } from '@bridge/shared';
 import { startGenesysSimulator, startMetaSimulator, type GenesysSimulator, type MetaSimulator } from '@bridge/simulators';
 import { Cluster } from '../cluster';
-import { backlogDrain, clearQueue } from './backlog-drain';
+import { backlogDrain, clearQueue, warmBacklogDrain } from './backlog-drain';
+import { startBaseline } from './baseline';
 import { capacity } from './capacity';
 import { benchConfigSchema, benchSettings } from './config';
 import type { BenchContext } from './context';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot, type PostgresScope } from './cpu';
 import { endToEnd, endToEndRate } from './end-to-end';
 import { gatewayCost, type GatewayCost } from './gateway-cost';
-import { peakMemory } from './memory';
+import { BASELINE, goals, type GoalInputs } from './goals';
+import { peakMemory, type PeakMemory } from './memory';
+import { npmStartPhase } from './npm-start';
 import { log, out } from './output';
 import { PgWaitSampler } from './pg-waits';
 import { cleanup, newRun, prepare, profiling, servicePids, startPlatform } from './platform';
@@ -70,7 +78,7 @@ async function main(): Promise<number> {
     void doCleanup().finally(() => process.exit(130));
   });
 
-  const collected: Collected = { rows: [], results: {}, cpu: {}, pgWaits: {}, memory: {}, profiles: [], notes: [] };
+  const collected: Collected = { rows: [], results: {}, cpu: {}, pgWaits: {}, memory: {}, profiles: [], notes: [], goals: [] };
   const { rows, results } = collected;
   const redisUrl = config.REDIS_URL;
 
@@ -104,11 +112,17 @@ async function main(): Promise<number> {
     let connector: Cluster | undefined;
     log(`started tenant-service, auth-service, state-manager, webhook-service, gateway (one process each) in ${seconds(t0)} s`);
 
+    t0 = performance.now();
+    const baseline = await startBaseline(ownerUrl, tenants);
+    run.closers.push(baseline.stop);
+    log(`started the bare baseline (node:http + pg, its own process; secrets and key hashes of ${tenants.length.toLocaleString('en-US')} tenants in memory) in ${seconds(t0)} s`);
+    /** Processes measured besides the services: the baseline, npm start's while phase 8 runs. */
+    const extraPids: Record<string, number | undefined> = { [BASELINE]: baseline.pid };
     const pgScope: PostgresScope = run.benchDatabase ? { database: run.benchDatabase.name } : { embeddedDataDir: path.join(run.dataDir, 'postgres') };
-    const probe = () => cpuSnapshot(servicePids(run.clusters), pgScope, !!redisUrl);
+    const probe = () => cpuSnapshot({ ...servicePids(run.clusters), ...extraPids }, pgScope, !!redisUrl);
     const ctx: BenchContext = {
       settings,
-      svc: { gateway: gateway.url('gateway'), state: back.url('state-manager'), webhook: webhook.url('webhook-service') },
+      svc: { gateway: gateway.url('gateway'), state: back.url('state-manager'), webhook: webhook.url('webhook-service'), baseline: baseline.url },
       internalToken: prepared.serviceEnv.GATEWAY_INTERNAL_TOKEN!,
       ownerUrl,
       encryptionKey: secrets.CREDENTIALS_ENCRYPTION_KEY,
@@ -134,12 +148,17 @@ async function main(): Promise<number> {
     if (settings.phases.includes('1')) {
       p1 = await measure('1 gateway cost', () => gatewayCost(ctx, tenants));
       results.gatewayCost = {
-        throughput: { direct: p1.throughput.direct.stats, gateway: p1.throughput.gateway.stats, runs: p1.throughput.runs },
-        latencyAtC1: { direct: p1.latency.direct.stats, gateway: p1.latency.gateway.stats, runs: p1.latency.runs },
+        throughput: { direct: p1.throughput.direct.stats, gateway: p1.throughput.gateway.stats, baseline: p1.throughput.baseline?.stats, runs: p1.throughput.runs },
+        latencyAtC1: { direct: p1.latency.direct.stats, gateway: p1.latency.gateway.stats, baseline: p1.latency.baseline?.stats, runs: p1.latency.runs },
       };
     }
     if (settings.phases.includes('4')) {
-      results.tenantScale = await measure('4 tenant scale', () => tenantScale(ctx, tenants, p1));
+      const scale = await measure('4 tenant scale', () => tenantScale(ctx, tenants, p1));
+      // Peak RSS of each service with every tenant and key seen (the goal is < 150 MB at 100,000 tenants).
+      let peakRss: PeakMemory = {};
+      for (const c of run.clusters) peakRss = { ...peakRss, ...c.peakRss() };
+      for (const [name, m] of Object.entries(peakRss)) rows.push({ phase: '4 tenant scale', metric: `peak RSS after phase 4 (${scale.tenants.toLocaleString('en-US')} tenants), ${name}`, value: m.peakMb, unit: 'MB', goal: '< 150 MB at 100,000 tenants', met: scale.tenants >= 100_000 ? m.peakMb < 150 : undefined });
+      results.tenantScale = { ...scale, peakRss };
     }
     const ingestTenants = tenants.slice(0, settings.tenants);
     let ingest: WebhookIngest | undefined;
@@ -158,6 +177,10 @@ async function main(): Promise<number> {
       log(`started genesys-connector in ${seconds(t0)} s`);
       if (settings.drainSeconds > 0 && settings.phases.includes('2')) {
         results.backlogDrain = await measure('3a backlog drain', () => backlogDrain(ctx, genesys));
+      }
+      if (settings.drainSeconds > 0) {
+        const connectorPid = connector.pid('genesys-connector')!;
+        results.warmBacklogDrain = await measure('3a backlog drain, tokens warm', () => warmBacklogDrain(ctx, { genesys, tenants: ingestTenants, connectorPid, queue: settings.warmQueue }));
       }
       await clearQueue(ownerUrl);
       const rate = endToEndRate(ctx, ingest);
@@ -179,6 +202,26 @@ async function main(): Promise<number> {
       );
     }
 
+    if (settings.phases.includes('8')) {
+      // npm start delivers with its own connector: the cluster's must not compete for the queue.
+      if (connector && run.clusters.includes(connector)) {
+        collected.memory = peakMemory([connector], rows);
+        await connector.stop();
+        run.clusters.splice(run.clusters.indexOf(connector), 1);
+      }
+      register(ingestTenants.slice(settings.e2eTenants), meta, genesys);
+      results.npmStart = await measure('8 npm start', () =>
+        npmStartPhase(ctx, {
+          prepared,
+          dataDir: path.join(run.dataDir, 'npm-start'),
+          sims: { meta, genesys },
+          tenants: ingestTenants,
+          addPid: (name, pid) => (extraPids[name] = pid),
+          closers: run.closers,
+        }),
+      );
+    }
+
     // 7. Capacity, from phase 3's CPU per message of each process.
     if (results.endToEnd) {
       const e2e = results.endToEnd as Awaited<ReturnType<typeof endToEnd>>;
@@ -195,6 +238,7 @@ async function main(): Promise<number> {
       else collected.notes.push(`no CPU profile was written for ${p.service} (${path.basename(p.file)})`);
     }
     collected.notes.push(...NOTES);
+    collected.goals = goals(results as GoalInputs);
 
     const file = await writeReport(RESULTS_DIR, stamp, { startedAt, commit, pgVersion, config, settings }, collected);
     printReport(collected, pgScope, !!redisUrl, path.relative(ROOT, file));

@@ -10,7 +10,7 @@ import type { BenchTenant } from './seed';
 
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 
-/** GET /state/stats, cycling over (tenant, key) pairs; direct requests carry what the gateway would add. */
+/** GET /state/stats, cycling over (tenant, key) pairs; direct requests carry what the gateway would add, the others the API key. */
 export function statsRequest(target: Target, entries: Array<{ tenantId: string; key: string }>, internalToken: string, path = '/state/stats'): autocannon.Request {
   let n = 0;
   return {
@@ -19,9 +19,9 @@ export function statsRequest(target: Target, entries: Array<{ tenantId: string; 
     setupRequest: (req) => {
       const e = entries[n++ % entries.length];
       req.headers =
-        target === 'gateway'
-          ? { 'x-api-key': e.key }
-          : { 'x-tenant-id': e.tenantId, 'x-internal-token': internalToken, 'x-tenant-auth': 'api-key' };
+        target === 'direct'
+          ? { 'x-tenant-id': e.tenantId, 'x-internal-token': internalToken, 'x-tenant-auth': 'api-key' }
+          : { 'x-api-key': e.key };
       return req;
     },
   };

@@ -1,12 +1,15 @@
 /**
- * The end of a run: the report written to bench/results/<date>.json, and what is printed — the
- * results table, CPU per phase, PostgreSQL's sessions, the profiles' summaries, the notes.
+ * The end of a run: the report written to bench/results/<date>.json and its chart to <date>.svg,
+ * and what is printed — the results table, the goals against the bare baseline, CPU per phase,
+ * PostgreSQL's sessions, the profiles' summaries, the notes.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BenchConfig, BenchSettings } from './config';
+import { chartPoints, renderChart } from './chart';
 import { describeScope, type CpuUse, type PostgresScope } from './cpu';
+import { renderGoals, type Goal, type GoalInputs } from './goals';
 import type { PeakMemory } from './memory';
 import { out } from './output';
 import type { ProfileSummary } from './profile';
@@ -25,6 +28,8 @@ export interface Collected {
   memory: PeakMemory;
   profiles: ProfileSummary[];
   notes: string[];
+  /** Issue #15's figures against the bare baseline (goals.ts). */
+  goals: Goal[];
 }
 
 /** How to read the figures; printed and written with every report. */
@@ -33,11 +38,12 @@ export const NOTES = [
   'Latencies are taken per response from autocannon (hrtime, 2xx only); percentiles are nearest-rank over all responses of the pooled runs.',
   'Fixed-rate runs use 10 staggered autocannon instances (one instance releases each second\'s quota at once).',
   'Phase 2 runs without genesys-connector: the figure is ingestion (verify signature, store, queue, 200), not delivery.',
-  'Phase 3a lets the connector work on phase 2\'s queue for BENCH_DRAIN_SECONDS (as after an outage; each tenant\'s first delivery fetches its Genesys token), then the rest is deleted so that phase 3 measures steady state. Phase 3 runs at BENCH_E2E_RATE, by default 500 msg/s or 30% of the single-message ingestion capacity, whichever is lower (each message costs its webhook and its delivery on the same CPUs).',
+  'Phase 3a lets the connector work on phase 2\'s queue for BENCH_DRAIN_SECONDS (as after an outage; each tenant\'s first delivery fetches its Genesys token), then on a fresh backlog with every tenant\'s token and credentials already fetched (tokens warm; the connector paused with SIGSTOP while the backlog is ingested); then the rest is deleted so that phase 3 measures steady state. Phase 3 first measures the end-to-end capacity (both directions offered more than the bridge takes for BENCH_E2E_CAPACITY_SECONDS, deliveries counted) and runs each direction at half of it, unless BENCH_E2E_RATE sets the rate.',
   'CPU per request/message: CPU seconds of each process over the run divided by the 2xx responses; "load gen+sims" is this process (autocannon and both simulators).',
+  'The bare baseline (scripts/src/bench/baseline.ts, its own process) is the least work: app secrets and API-key hashes in memory (loaded at start), HMAC-SHA256 of the raw body, one autocommit INSERT … ON CONFLICT DO NOTHING per webhook, or state-manager\'s stats statement; goals are ratios to it or to the direct runs, measured alternately in the same run.',
 ];
 
-/** Writes the report as `<dir>/<stamp>.json`; returns the file. */
+/** Writes the report as `<dir>/<stamp>.json` and its chart as `<dir>/<stamp>.svg`; returns the JSON file. */
 export async function writeReport(
   dir: string,
   stamp: string,
@@ -71,11 +77,14 @@ export async function writeReport(
     postgresSessions: collected.pgWaits,
     memory: collected.memory,
     profiles: collected.profiles,
+    goals: collected.goals,
     notes: collected.notes,
   };
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${stamp}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const svg = await renderChart(chartPoints(collected.results as GoalInputs), `npm run bench, ${report.startedAt.slice(0, 16)}Z (${report.versions.commit ?? 'uncommitted'}), ${report.machine.cores} cores`);
+  writeFileSync(file.replace(/\.json$/, '.svg'), svg);
   return file;
 }
 
@@ -86,6 +95,10 @@ export function printReport(collected: Collected, pgScope: PostgresScope, redis:
   out('Results');
   out();
   out(renderRows(rows));
+  out();
+  out('Against the least work (issue #15): ratios to the bare baseline or the direct runs, same run');
+  out();
+  out(renderGoals(collected.goals));
   out();
   out(`CPU, cores used on average per phase (/proc/<pid>/stat; ${describeScope(pgScope)}${redis ? '; redis-server is shared with the rest of the machine' : ''})`);
   out();
@@ -114,7 +127,7 @@ export function printReport(collected: Collected, pgScope: PostgresScope, redis:
   out();
   for (const n of notes) out(`  * ${n}`);
   out();
-  out(`Written to ${written}`);
+  out(`Written to ${written} and ${written.replace(/\.json$/, '.svg')}`);
   const missed = rows.filter((r) => r.met === false);
   if (missed.length) out(`Goals not met: ${missed.map((r) => `${r.phase} — ${r.metric}`).join('; ')}`);
 }

@@ -5,7 +5,7 @@
  * (signature, store, queue, 200); what it queues is phase 3a's backlog.
  */
 import { warmUp, type BenchContext, type Target } from './context';
-import { runLoad, runPaced, type LoadStats } from './load';
+import { mergeRuns, round, runLoad, runPaced, type LoadRun, type LoadStats } from './load';
 import { cpuLine, describe, log } from './output';
 import { customerWaId, metaRequest, type Conversation } from './requests';
 import { ownerScalar, type BenchTenant } from './seed';
@@ -31,27 +31,37 @@ export async function webhookIngest(ctx: BenchContext, tenants: BenchTenant[]): 
     },
   ];
   const text = (seq: number) => `Hello from the bench, message ${seq}`;
-  const urlOf = (t: Target) => (t === 'gateway' ? svc.gateway : svc.webhook);
+  const urlOf = (t: Target) => ({ gateway: svc.gateway, direct: svc.webhook, baseline: svc.baseline })[t];
   // Fills webhook-service's caches (credentials from tenant-service, number → tenant) for every tenant.
   await warmUp('warm-up webhooks', svc.gateway, metaRequest({ conversations: shapes[0].conversations, perRequest: 1, text }), cfg.connections, {
+    amount: 2 * tenants.length,
+  });
+  await warmUp('warm-up baseline webhooks', svc.baseline, metaRequest({ conversations: shapes[0].conversations, perRequest: 1, text }), cfg.connections, {
     amount: 2 * tenants.length,
   });
   const results: Record<string, Record<string, LoadStats>> = {};
   for (const shape of shapes) {
     const res: Record<string, LoadStats> = {};
     results[shape.name] = res;
-    for (const target of ['direct', 'gateway'] as const) {
-      const run = await runLoad({
-        label: `${shape.name} ${target} saturation`,
-        url: urlOf(target),
-        connections: shape.connections,
-        seconds: cfg.seconds,
-        request: metaRequest({ conversations: shape.conversations, perRequest: shape.perRequest, text }),
-        probe,
-      });
-      log(`webhooks ${run.stats.label} (C=${shape.connections}): ${describe(run.stats, shape.perRequest)}; CPU/msg ${cpuLine(run.stats.cpu, shape.perRequest)}`);
-      res[`${target} saturation`] = run.stats;
+    // Saturation, alternated with the bare baseline (baseline.ts): baseline, direct, gateway; the
+    // single-message shape twice over (its gateway ÷ baseline ratio is a goal).
+    const sat: Record<Target, LoadRun[]> = { baseline: [], direct: [], gateway: [] };
+    const rounds = shape.perRequest === 1 ? 2 : 1;
+    for (let r = 0; r < rounds; r++) {
+      for (const target of ['baseline', 'direct', 'gateway'] as const) {
+        const run = await runLoad({
+          label: `${shape.name} ${target} saturation #${r + 1}`,
+          url: urlOf(target),
+          connections: shape.connections,
+          seconds: cfg.seconds,
+          request: metaRequest({ conversations: shape.conversations, perRequest: shape.perRequest, text }),
+          probe,
+        });
+        log(`webhooks ${run.stats.label} (C=${shape.connections}): ${describe(run.stats, shape.perRequest)}; CPU/msg ${cpuLine(run.stats.cpu, shape.perRequest)}`);
+        sat[target].push(run);
+      }
     }
+    for (const target of ['baseline', 'direct', 'gateway'] as const) res[`${target} saturation`] = mergeRuns(`${shape.name} ${target} saturation`, sat[target], false).stats;
     for (const target of ['direct', 'gateway'] as const) {
       const rate = Math.max(1, Math.round(cfg.fixedRate / shape.perRequest));
       const run = await runPaced({
@@ -100,6 +110,17 @@ export async function webhookIngest(ctx: BenchContext, tenants: BenchTenant[]): 
         { phase: P, metric: `${label}: non-2xx / errors`, value: `${sat.non2xx + fixed.non2xx} / ${sat.errors + fixed.errors}` },
       );
     }
+    const base = res['baseline saturation'];
+    rows.push(
+      {
+        phase: P,
+        metric: `${shape.name}, bare baseline: accepted msg/s at saturation, p50 / p99`,
+        value: `${mps(base).toLocaleString('en-US')} msg/s, ${base.latencyMs.p50.toFixed(1)} / ${base.latencyMs.p99.toFixed(1)} ms`,
+      },
+      { phase: P, metric: `${shape.name}, bare baseline: CPU per message at saturation`, value: cpuLine(base.cpu, shape.perRequest) },
+      { phase: P, metric: `${shape.name}: via gateway / direct / bare baseline, msg/s ÷ baseline's`, value: `${round(mps(res['gateway saturation']) / mps(base), 3)} / ${round(mps(res['direct saturation']) / mps(base), 3)} / 1` },
+      { phase: P, metric: `${shape.name}, bare baseline: non-2xx / errors`, value: `${base.non2xx} / ${base.errors}` },
+    );
   }
   const backlog = await ownerScalar<{ n: string }>(ownerUrl, 'SELECT count(*)::text AS n FROM outbox');
   rows.push({ phase: P, metric: 'deliveries queued (connector not running)', value: Number(backlog.n) });
