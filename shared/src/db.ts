@@ -265,7 +265,10 @@ function isStalePreparedStatement(err: unknown): boolean {
  * name derived from its text (`p_` + 20 hex digits of its SHA-1), so that PostgreSQL parses it once
  * per connection and may keep its plan, instead of parsing and planning it on every call. Up to
  * `limit` distinct texts per connection; later ones run unnamed. Statements without values
- * (`BEGIN; ...`, `COMMIT`) and configs that carry their own name are sent as they are.
+ * (`BEGIN; ...`, `COMMIT`) and configs (`query({ text, values })`, named or not) are sent as they
+ * are: a statement whose best plan depends on its values more than PostgreSQL's choice between a
+ * custom and a generic plan can tell (the purge's batches, planned under SET LOCAL enable_sort =
+ * off) is passed as `{ text, values }` to be planned afresh on every call.
  */
 function prepareParameterized(client: PoolClient, limit: number): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;

@@ -527,13 +527,15 @@ export async function purgeBatch(
   const after = cursor && keys.length ? ` AND (${keys.join(', ')}) > (${table.keys.map((k, i) => `$${i + 3}::${k.type}`).join(', ')})` : '';
   const order = keys.length ? ` ORDER BY ${keys.join(', ')}` : '';
   const last = keys.length ? `(SELECT json_build_array(${keys.map((k) => `${k}::text`).join(', ')}) FROM doomed ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT 1)` : 'NULL::json';
-  const { rows } = await db.query<{ deleted: number; seen: number; last: string[] | null }>(
-    `WITH doomed AS MATERIALIZED (
+  // Unnamed ({ text, values }): planned for this batch's values every time. A prepared plan made for
+  // the first batches' values (or a generic one) can walk the wrong index once the tenant's rows thin out.
+  const { rows } = await db.query<{ deleted: number; seen: number; last: string[] | null }>({
+    text: `WITH doomed AS MATERIALIZED (
             SELECT ctid${keys.map((k) => `, ${k}`).join('')} FROM ${table.name} WHERE tenant_id = $1${after}${order} LIMIT $2),
           gone AS (DELETE FROM ${table.name} WHERE tenant_id = $1 AND ctid = ANY(ARRAY(SELECT ctid FROM doomed)) RETURNING 1)
      SELECT (SELECT count(*) FROM gone)::int AS deleted, (SELECT count(*) FROM doomed)::int AS seen, ${last} AS last`,
-    [tenantId, limit, ...(after ? cursor! : [])],
-  );
+    values: [tenantId, limit, ...(after ? cursor! : [])],
+  });
   const { deleted, seen } = rows[0];
   if (deleted) {
     await db.query(
