@@ -67,6 +67,8 @@ export function App() {
               type="button"
               className="secondary"
               onClick={() => {
+                // The button goes with the session: the focus to the sign-in heading, not to <body>.
+                focusHeading.current = true;
                 setApi(null);
                 setStatus('Signed out: the admin key is forgotten');
               }}
@@ -103,7 +105,8 @@ function Page({ route }: { route: string }) {
   if (route === 'new') return <CreateTenant />;
   if (route === 'audit') return <AuditPage />;
   const m = /^tenants\/([^/]+)$/.exec(route);
-  if (m) return <TenantPage key={m[1]} tenantId={decodeURIComponent(m[1])} />;
+  const tenantId = m ? decoded(m[1]) : null;
+  if (tenantId !== null) return <TenantPage key={tenantId} tenantId={tenantId} />;
   return (
     <section>
       <h1 tabIndex={-1}>Not found</h1>
@@ -114,6 +117,15 @@ function Page({ route }: { route: string }) {
   );
 }
 
+/** A path segment decoded; null for broken percent-encoding (`%E0%A4%A`), which is no page. */
+function decoded(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 /** Checks the key with one admin API call before keeping it; a refused key shows the API's error. */
 function SignIn({ onSignedIn }: { onSignedIn(api: Api): void }) {
   const [key, setKey] = useState('');
@@ -122,6 +134,7 @@ function SignIn({ onSignedIn }: { onSignedIn(api: Api): void }) {
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(null);
     const api = createApi(key);
@@ -145,7 +158,7 @@ function SignIn({ onSignedIn }: { onSignedIn(api: Api): void }) {
       <form onSubmit={submit}>
         <label htmlFor="admin-key">Admin key</label>
         <input id="admin-key" type="password" autoComplete="off" required value={key} onChange={(e) => setKey(e.target.value)} />
-        <button type="submit" disabled={busy}>
+        <button type="submit" aria-disabled={busy}>
           Sign in
         </button>
       </form>

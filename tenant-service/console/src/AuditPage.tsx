@@ -28,6 +28,11 @@ export function AuditPage() {
       setNext(page.nextBefore);
     } catch (err) {
       setError(describeError(err));
+      // A refused filter: no rows of the previous one left under the error as if they matched it.
+      if (!before) {
+        setPages([]);
+        setNext(null);
+      }
     }
   }
 

@@ -3,7 +3,7 @@ import { API_KEY_SCOPES } from '../../../shared/src/api-key-scopes';
 import { GENESYS_REGIONS } from '../../../shared/src/genesys-regions';
 import { describeError, seg, type ApiKey, type AuditEvent, type CreatedApiKey, type Credentials, type Message, type Tenant, type Usage } from './api';
 import { UsageChart } from './UsageChart';
-import { ErrorText, Link, ShownOnce, useSession, when } from './ui';
+import { ErrorText, Link, ShownOnce, useFocusReturn, useSession, when } from './ui';
 
 /**
  * One tenant: its status (suspend with a reason, reactivate), credentials (masked, with their
@@ -60,12 +60,16 @@ function StatusSection({ tenant, base, onChange }: { tenant: Tenant; base: strin
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const focus = useFocusReturn<HTMLHeadingElement>(tenant.status);
 
   async function patch(body: object, done: string) {
+    if (busy) return;
     setBusy(true);
     setError(null);
     try {
-      onChange(await api.patch<Tenant>(base, body));
+      const updated = await api.patch<Tenant>(base, body);
+      focus.expect();
+      onChange(updated);
       setReason('');
       announce(done);
     } catch (err) {
@@ -77,7 +81,9 @@ function StatusSection({ tenant, base, onChange }: { tenant: Tenant; base: strin
 
   return (
     <section aria-labelledby="status-h">
-      <h2 id="status-h">Status</h2>
+      <h2 id="status-h" tabIndex={-1} ref={focus.ref}>
+        Status
+      </h2>
       {tenant.status === 'active' ? (
         <form
           className="inline"
@@ -88,12 +94,12 @@ function StatusSection({ tenant, base, onChange }: { tenant: Tenant; base: strin
         >
           <label htmlFor="suspend-reason">Reason for suspending (the tenant's requests answer 423 with it)</label>
           <input id="suspend-reason" required value={reason} onChange={(e) => setReason(e.target.value)} />
-          <button type="submit" className="danger" disabled={busy}>
+          <button type="submit" className="danger" aria-disabled={busy}>
             Suspend
           </button>
         </form>
       ) : (
-        <button type="button" disabled={busy} onClick={() => void patch({ status: 'active' }, `Tenant ${tenant.tenantId} ${tenant.status === 'pending' ? 'activated' : 'reactivated'}`)}>
+        <button type="button" aria-disabled={busy} onClick={() => void patch({ status: 'active' }, `Tenant ${tenant.tenantId} ${tenant.status === 'pending' ? 'activated' : 'reactivated'}`)}>
           {tenant.status === 'pending' ? 'Activate' : 'Reactivate'}
         </button>
       )}
@@ -228,6 +234,7 @@ function CredentialsForm(props: {
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(null);
     const credentials: Record<string, string> = {};
@@ -271,7 +278,7 @@ function CredentialsForm(props: {
           </select>
         </>
       )}
-      <button type="submit" disabled={busy}>
+      <button type="submit" aria-disabled={busy}>
         {props.title}
       </button>
       <ErrorText error={error} />
@@ -289,6 +296,7 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
   const [scopes, setScopes] = useState<string[]>(READ_SCOPES);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [version, setVersion] = useState(0);
+  const focus = useFocusReturn<HTMLHeadingElement>(keys);
   useEffect(() => {
     api.get<ApiKey[]>(`${base}/api-keys`).then(setKeys, (err) => setError(describeError(err)));
   }, [api, base, version]);
@@ -297,6 +305,7 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
     setError(null);
     try {
       await f();
+      focus.expect();
       setVersion((v) => v + 1);
       onChange();
     } catch (err) {
@@ -306,7 +315,9 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
 
   return (
     <section aria-labelledby="keys-h">
-      <h2 id="keys-h">API keys</h2>
+      <h2 id="keys-h" tabIndex={-1} ref={focus.ref}>
+        API keys
+      </h2>
       {keys && (
         <table>
           <thead>
@@ -392,6 +403,7 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
   const [messages, setMessages] = useState<Message[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
+  const focus = useFocusReturn<HTMLHeadingElement>(messages);
 
   useEffect(() => {
     const list = (status?: string) => api.get<{ messages: Message[] }>(`${base}/messages?limit=50${status ? `&status=${status}` : ''}`).then((p) => p.messages);
@@ -406,6 +418,7 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
     setError(null);
     try {
       const res = await api.post<{ requeued: boolean; job: { id: string; lane: string } }>(`${base}/messages/${seg(m.id)}/retry`);
+      focus.expect();
       announce(res.requeued ? `Message ${m.id} queued again (job ${res.job.id}, lane ${res.job.lane})` : `Message ${m.id} was already queued again (job ${res.job.id})`);
       setVersion((v) => v + 1);
       onChange();
@@ -416,7 +429,9 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
 
   return (
     <section aria-labelledby="messages-h">
-      <h2 id="messages-h">Recent messages</h2>
+      <h2 id="messages-h" tabIndex={-1} ref={focus.ref}>
+        Recent messages
+      </h2>
       <div className="filters">
         <div>
           <label htmlFor="messages-filter">Show</label>
