@@ -75,6 +75,24 @@ describe('serving /console', () => {
     expect((await request(h.app).get('/tenants')).status).toBe(401);
   });
 
+  it('never serves a file outside the build: encoded dot-segments and backslashes answer the page or 404, with the CSP', async () => {
+    for (const url of [
+      '/console/%2e%2e/app.js',
+      '/console/..%2fapp.js',
+      '/console/%2e%2e/%2e%2e/package.json',
+      '/console/..%5c..%5cpackage.json',
+      '/console/assets/%2e%2e/%2e%2e/app.js',
+      '/console/assets/%252e%252e/%252e%252e/app.js',
+      '/console/assets/..%5capp.js',
+      '/console/%00',
+    ]) {
+      const res = await request(h.app).get(url);
+      expect([url, res.status]).toEqual([url, expect.any(Number)]);
+      expect(res.status === 200 ? res.text : res.body.error.code).toMatch(/^(<!doctype html>|ROUTE_NOT_FOUND$)/);
+      expect(res.headers['content-security-policy']).toBe(CONSOLE_CSP);
+    }
+  });
+
   it('answers 503 CONSOLE_NOT_BUILT in the contract shape when the console was not built', async () => {
     const empty = mkdtempSync(path.join(os.tmpdir(), 'console-'));
     const other = await startTenantServiceHarness({ consoleDir: empty });
@@ -469,6 +487,9 @@ if (!haveChromium && !strict) {
     await page.getByRole('alert').filter({ hasText: 'VALIDATION_ERROR' }).waitFor();
     expect(await page.getByTestId('audit').count()).toBe(0);
 
+    // A deep link with a trailing slash is the same page.
+    await page.evaluate(`history.pushState(null, '', '/console/tenants/${tenantId}/'); dispatchEvent(new PopStateEvent('popstate'))`);
+    await page.getByRole('heading', { name: /javascript:alert/, level: 1 }).waitFor();
     // A deep link with broken percent-encoding: the console's Not found, not a blank page.
     await page.evaluate(`history.pushState(null, '', '/console/tenants/%E0%A4%A'); dispatchEvent(new PopStateEvent('popstate'))`);
     await page.getByRole('heading', { name: 'Not found' }).waitFor();

@@ -7,7 +7,7 @@ import { TenantsList } from './TenantsList';
 import { Link, SessionContext, type Session } from './ui';
 
 /** The console's path after /console/ (e.g. `tenants/acme`), as the address bar shows it. */
-const currentRoute = () => location.pathname.replace(/^\/console\/?/, '');
+const currentRoute = () => location.pathname.replace(/^\/console\/?/, '').replace(/\/+$/, '');
 
 /**
  * The console: a sign-in form until the admin key is known, then the pages. The key is held in
