@@ -338,7 +338,7 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
                 <td>
                   <code>{k.prefix}…</code>
                 </td>
-                <td>{k.name}</td>
+                <td className="text">{k.name}</td>
                 <td>{k.scopes.join(', ')}</td>
                 <td>{k.isActive ? (k.expiresAt && Date.parse(k.expiresAt) < Date.now() ? 'expired' : 'active') : 'revoked'}</td>
                 <td>{when(k.lastUsedAt)}</td>
@@ -465,11 +465,11 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
               <tr key={m.id} data-testid={`message-${m.id}`}>
                 <td>{m.id}</td>
                 <td>{m.direction}</td>
-                <td>{m.waId ?? '—'}</td>
+                <td className="text">{m.waId ?? '—'}</td>
                 <td>
                   <span className={`badge ${m.status}`}>{m.status}</span>
                 </td>
-                <td>{m.errorCode ? `${m.errorCode}: ${m.errorMessage ?? ''}` : '—'}</td>
+                <td className="text">{m.errorCode ? `${m.errorCode}: ${m.errorMessage ?? ''}` : '—'}</td>
                 <td>{when(m.updatedAt)}</td>
                 <td>
                   {GIVEN_UP.includes(m.status) && (
@@ -538,7 +538,7 @@ export function AuditTable({ events, showTenant = false }: { events: AuditEvent[
             {showTenant && <td>{e.tenantId ? <Link to={`tenants/${encodeURIComponent(e.tenantId)}`}>{e.tenantId}</Link> : '—'}</td>}
             <td>{e.actor}</td>
             <td>{e.action}</td>
-            <td>{e.target ?? '—'}</td>
+            <td className="text">{e.target ?? '—'}</td>
           </tr>
         ))}
       </tbody>
