@@ -445,6 +445,25 @@ if (!haveChromium && !strict) {
     await page.keyboard.press('Enter');
     await page.getByTestId(`message-${m.id}`).waitFor({ state: 'detached' });
     expect(await focused()).toBe('H2 Recent messages');
+    // Switching the messages' filter twice, the first answer last: the rows are the second filter's.
+    await ownerQuery(
+      h.tdb,
+      `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, status, error_code, error_message)
+       SELECT $1, 'inbound', '16505550178', 'wamid.filter.' || s || '.' || gen_random_uuid(), 'text', s, 'X', 'Y' FROM unnest(ARRAY['failed', 'dead']) s`,
+      [tenantId],
+    );
+    const failedOnly = /\/messages\?limit=50&status=failed$/;
+    await page.route(failedOnly, async (route) => {
+      await new Promise((r) => setTimeout(r, 800));
+      await route.continue();
+    });
+    await page.getByLabel('Show').selectOption('failed');
+    await page.getByLabel('Show').selectOption('dead');
+    await new Promise((r) => setTimeout(r, 1500));
+    const statuses = await page.evaluate<string[]>(`[...document.querySelectorAll('[data-testid^=message-] .badge')].map((b) => b.textContent)`);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s !== 'dead')).toEqual([]);
+    await page.unroute(failedOnly);
     await page.getByRole('button', { name: /Revoke key .* \(<img/ }).focus();
     await page.keyboard.press('Enter');
     await statusSays(/^Key .* revoked$/);

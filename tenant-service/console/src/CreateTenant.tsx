@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { describeError, type CreatedTenant, type Plan } from './api';
-import { ErrorText, Link, ShownOnce, useSession } from './ui';
+import { ErrorText, Link, ShownOnce, loadInto, useSession } from './ui';
 
 /** POST /tenants: the tenant and its first API key, which is shown here once. */
 export function CreateTenant() {
@@ -17,7 +17,7 @@ export function CreateTenant() {
   }, [created]);
 
   useEffect(() => {
-    api.get<Plan[]>('/plans').then(setPlans, (err) => setError(describeError(err)));
+    return loadInto(api.get<Plan[]>('/plans'), setPlans, (err) => setError(describeError(err)));
   }, [api]);
 
   const field = (name: keyof typeof form) => ({

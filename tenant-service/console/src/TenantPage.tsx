@@ -3,7 +3,7 @@ import { API_KEY_SCOPES } from '../../../shared/src/api-key-scopes';
 import { GENESYS_REGIONS } from '../../../shared/src/genesys-regions';
 import { describeError, seg, type ApiKey, type AuditEvent, type CreatedApiKey, type Credentials, type Message, type Tenant, type Usage } from './api';
 import { UsageChart } from './UsageChart';
-import { ErrorText, Link, ShownOnce, useFocusReturn, useSession, when } from './ui';
+import { ErrorText, Link, ShownOnce, loadInto, useFocusReturn, useSession, when } from './ui';
 
 /**
  * One tenant: its status (suspend with a reason, reactivate), credentials (masked, with their
@@ -20,9 +20,7 @@ export function TenantPage({ tenantId }: { tenantId: string }) {
   const changed = useCallback(() => setVersion((v) => v + 1), []);
   const base = `/tenants/${seg(tenantId)}`;
 
-  useEffect(() => {
-    api.get<Tenant>(base).then(setTenant, (err) => setError(describeError(err)));
-  }, [api, base, version]);
+  useEffect(() => loadInto(api.get<Tenant>(base), setTenant, (err) => setError(describeError(err))), [api, base, version]);
 
   if (!tenant) {
     return (
@@ -112,9 +110,7 @@ function UsageSection({ base, version }: { base: string; version: number }) {
   const { api } = useSession();
   const [usage, setUsage] = useState<Usage | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api.get<Usage>(`${base}/usage`).then(setUsage, (err) => setError(describeError(err)));
-  }, [api, base, version]);
+  useEffect(() => loadInto(api.get<Usage>(`${base}/usage`), setUsage, (err) => setError(describeError(err))), [api, base, version]);
   return (
     <section aria-labelledby="usage-h">
       <h2 id="usage-h">Usage against quota</h2>
@@ -144,9 +140,7 @@ function CredentialsSection({ base, onChange }: { base: string; onChange(): void
   const [list, setList] = useState<Credentials[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
-  useEffect(() => {
-    api.get<Credentials[]>(`${base}/credentials`).then(setList, (err) => setError(describeError(err)));
-  }, [api, base, version]);
+  useEffect(() => loadInto(api.get<Credentials[]>(`${base}/credentials`), setList, (err) => setError(describeError(err))), [api, base, version]);
   const stored = () => {
     setVersion((v) => v + 1);
     onChange();
@@ -297,9 +291,7 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [version, setVersion] = useState(0);
   const focus = useFocusReturn<HTMLHeadingElement>(keys);
-  useEffect(() => {
-    api.get<ApiKey[]>(`${base}/api-keys`).then(setKeys, (err) => setError(describeError(err)));
-  }, [api, base, version]);
+  useEffect(() => loadInto(api.get<ApiKey[]>(`${base}/api-keys`), setKeys, (err) => setError(describeError(err))), [api, base, version]);
 
   async function act(f: () => Promise<void>) {
     setError(null);
@@ -411,7 +403,7 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
       filter === 'given-up'
         ? Promise.all(GIVEN_UP.map((s) => list(s))).then((pages) => pages.flat().sort((a, b) => Number(BigInt(b.id) - BigInt(a.id))))
         : list(filter === 'all' ? undefined : filter);
-    load.then(setMessages, (err) => setError(describeError(err)));
+    return loadInto(load, setMessages, (err) => setError(describeError(err)));
   }, [api, base, filter, version]);
 
   async function retry(m: Message) {
@@ -491,9 +483,10 @@ function AuditSection({ tenantId, base, version }: { tenantId: string; base: str
   const { api, announce } = useSession();
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api.get<{ events: AuditEvent[] }>(`/audit?tenant=${seg(tenantId)}&limit=20`).then((p) => setEvents(p.events), (err) => setError(describeError(err)));
-  }, [api, tenantId, version]);
+  useEffect(
+    () => loadInto(api.get<{ events: AuditEvent[] }>(`/audit?tenant=${seg(tenantId)}&limit=20`), (p) => setEvents(p.events), (err) => setError(describeError(err))),
+    [api, tenantId, version],
+  );
   async function verify() {
     setError(null);
     try {

@@ -58,6 +58,22 @@ export function useFocusReturn<T extends HTMLElement>(shown: unknown) {
   };
 }
 
+/**
+ * A useEffect's load: `promise`'s outcome goes to `onValue` or `onError` unless the effect was
+ * cleaned up first (its inputs changed, or the component went), so an earlier answer arriving
+ * after a later one is dropped. Returns the cleanup: `useEffect(() => loadInto(...), [deps])`.
+ */
+export function loadInto<T>(promise: Promise<T>, onValue: (value: T) => void, onError: (err: unknown) => void): () => void {
+  let live = true;
+  promise.then(
+    (value) => live && onValue(value),
+    (err) => live && onError(err),
+  );
+  return () => {
+    live = false;
+  };
+}
+
 /** An API error as the user reads it (role=alert: announced at once). */
 export function ErrorText({ error }: { error: string | null }) {
   if (!error) return null;
