@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { API_KEY_SCOPES } from '../../../shared/src/api-key-scopes';
 import { GENESYS_REGIONS } from '../../../shared/src/genesys-regions';
 import { describeError, seg, type ApiKey, type AuditEvent, type CreatedApiKey, type Credentials, type Message, type Tenant, type Usage } from './api';
@@ -291,9 +291,15 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [version, setVersion] = useState(0);
   const focus = useFocusReturn<HTMLHeadingElement>(keys);
+  // One action at a time: a double click on Create key would make a second key, active and never shown.
+  const busy = useRef(false);
+  const [pending, setPending] = useState(false);
   useEffect(() => loadInto(api.get<ApiKey[]>(`${base}/api-keys`), setKeys, (err) => setError(describeError(err))), [api, base, version]);
 
   async function act(f: () => Promise<void>) {
+    if (busy.current) return;
+    busy.current = true;
+    setPending(true);
     setError(null);
     try {
       await f();
@@ -302,6 +308,9 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
       onChange();
     } catch (err) {
       setError(describeError(err));
+    } finally {
+      busy.current = false;
+      setPending(false);
     }
   }
 
@@ -380,7 +389,9 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
             </label>
           ))}
         </fieldset>
-        <button type="submit">Create key</button>
+        <button type="submit" aria-disabled={pending}>
+          Create key
+        </button>
       </form>
       <ErrorText error={error} />
     </section>
@@ -406,7 +417,10 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
     return loadInto(load, setMessages, (err) => setError(describeError(err)));
   }, [api, base, filter, version]);
 
+  const busy = useRef(false);
   async function retry(m: Message) {
+    if (busy.current) return;
+    busy.current = true;
     setError(null);
     try {
       const res = await api.post<{ requeued: boolean; job: { id: string; lane: string } }>(`${base}/messages/${seg(m.id)}/retry`);
@@ -416,6 +430,8 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
       onChange();
     } catch (err) {
       setError(describeError(err));
+    } finally {
+      busy.current = false;
     }
   }
 
