@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { Component, useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { createApi, describeError, type Api } from './api';
 import { AuditPage } from './AuditPage';
 import { CreateTenant } from './CreateTenant';
@@ -84,7 +84,9 @@ export function App() {
       <main id="main" ref={main}>
         {session ? (
           <SessionContext.Provider value={session}>
-            <Page route={route} />
+            <PageBoundary key={route}>
+              <Page route={route} />
+            </PageBoundary>
           </SessionContext.Provider>
         ) : (
           <SignIn
@@ -115,6 +117,30 @@ function Page({ route }: { route: string }) {
       </p>
     </section>
   );
+}
+
+/**
+ * A page that throws while drawing (an answer of a shape it does not expect, such as another
+ * version's during a rolling deploy) shows why, instead of React unmounting the whole console;
+ * moving to another page (a new `key`) starts afresh.
+ */
+class PageBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
+  state = { error: null as Error | null };
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+  render() {
+    if (!this.state.error) return this.props.children;
+    return (
+      <section>
+        <h1 tabIndex={-1}>This page could not be shown</h1>
+        <p className="error" role="alert">
+          This page could not be shown: {this.state.error.message}. The admin API may have answered in a shape this console does not know (a
+          newer or older version); reloading the page loads the console the server has now.
+        </p>
+      </section>
+    );
+  }
 }
 
 /** A path segment decoded; null for broken percent-encoding (`%E0%A4%A`), which is no page. */
