@@ -75,6 +75,24 @@ describe('serving /console', () => {
     expect((await request(h.app).get('/tenants')).status).toBe(401);
   });
 
+  it('never serves a file outside the build: encoded dot-segments and backslashes answer the page or 404, with the CSP', async () => {
+    for (const url of [
+      '/console/%2e%2e/app.js',
+      '/console/..%2fapp.js',
+      '/console/%2e%2e/%2e%2e/package.json',
+      '/console/..%5c..%5cpackage.json',
+      '/console/assets/%2e%2e/%2e%2e/app.js',
+      '/console/assets/%252e%252e/%252e%252e/app.js',
+      '/console/assets/..%5capp.js',
+      '/console/%00',
+    ]) {
+      const res = await request(h.app).get(url);
+      expect([url, res.status]).toEqual([url, expect.any(Number)]);
+      expect(res.status === 200 ? res.text : res.body.error.code).toMatch(/^(<!doctype html>|ROUTE_NOT_FOUND$)/);
+      expect(res.headers['content-security-policy']).toBe(CONSOLE_CSP);
+    }
+  });
+
   it('answers 503 CONSOLE_NOT_BUILT in the contract shape when the console was not built', async () => {
     const empty = mkdtempSync(path.join(os.tmpdir(), 'console-'));
     const other = await startTenantServiceHarness({ consoleDir: empty });
@@ -382,6 +400,167 @@ if (!haveChromium && !strict) {
     ]);
     expect(consoleErrors.join('\n')).not.toMatch(/Content Security Policy|Refused to/);
   }, 120_000);
+
+  it("survives hostile data and addresses: escapes what the API holds, never overflows, keeps the keyboard's place, says what is wrong", async () => {
+    const errorsBefore = pageErrors.length;
+    const dialogs: string[] = [];
+    const onDialog = (d: { message(): string; dismiss(): Promise<void> }) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    };
+    page.on('dialog', onDialog);
+    // What an admin (or a tenant's data) can put in the API, rendered by the page.
+    const html = '<img src=x onerror="document.title=`owned`"><script>document.title="owned"</script>';
+    const { tenantId } = await h.createTenant({ name: `${html}javascript:alert(1)` });
+    const long = await h.createTenant({ name: 'W'.repeat(200) });
+    expect((await api().patch(`/tenants/${tenantId}`).send({ status: 'suspended', reason: html })).status).toBe(200);
+    expect((await api().post(`/tenants/${tenantId}/api-keys`).send({ name: '<img src=x onerror=alert(1)>', scopes: ['stats:read'] })).status).toBe(201);
+    const [m] = await ownerQuery<{ id: string }>(
+      h.tdb,
+      `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, status, error_code, error_message)
+       VALUES ($1, 'inbound', '16505550177', 'wamid.hostile.' || gen_random_uuid(), 'text', 'dead', '<b>X</b>', $2) RETURNING id::text`,
+      [tenantId, html],
+    );
+    await ownerQuery(h.tdb, `INSERT INTO outbox (tenant_id, kind, lane, message_id, state, last_error) VALUES ($1, 'to_genesys_message', 'in:16505550177', $2, 'dead', 'X')`, [tenantId, m.id]);
+
+    // A key no HTTP header can carry: said so, not "the admin API did not answer".
+    await page.goto(`${base}/console/tenants/${tenantId}`);
+    await page.getByLabel('Admin key').fill('ключ');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const refused = (await page.getByRole('alert').textContent())!;
+    expect(refused).not.toContain('NETWORK_ERROR');
+    expect(refused).toMatch(/admin key/i);
+    // Signing in on a deep link lands on it; the page's own title stays, nothing ran, everything is text.
+    await page.getByLabel('Admin key').fill(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId(`message-${m.id}`).waitFor();
+    await page.getByRole('heading', { name: /javascript:alert/, level: 1 }).waitFor();
+    expect(await page.title()).toBe('Bridge admin console');
+    expect(await page.locator('#root img, #root script, #root [onerror]').count()).toBe(0);
+    expect(await page.getByText(html).count()).toBeGreaterThan(0);
+
+    // The keyboard's place: an action that removes its own button leaves the focus in its section, not on <body>.
+    const focused = () => page.evaluate<string>('document.activeElement === document.body || !document.activeElement ? "BODY" : document.activeElement.tagName + " " + document.activeElement.textContent');
+    await page.getByRole('button', { name: `Retry message ${m.id}` }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId(`message-${m.id}`).waitFor({ state: 'detached' });
+    expect(await focused()).toBe('H2 Recent messages');
+    // Switching the messages' filter twice, the first answer last: the rows are the second filter's.
+    await ownerQuery(
+      h.tdb,
+      `INSERT INTO message_tracking (tenant_id, direction, wa_id, wamid, message_type, status, error_code, error_message)
+       SELECT $1, 'inbound', '16505550178', 'wamid.filter.' || s || '.' || gen_random_uuid(), 'text', s, 'X', 'Y' FROM unnest(ARRAY['failed', 'dead']) s`,
+      [tenantId],
+    );
+    const failedOnly = /\/messages\?limit=50&status=failed$/;
+    await page.route(failedOnly, async (route) => {
+      await new Promise((r) => setTimeout(r, 800));
+      await route.continue();
+    });
+    await page.getByLabel('Show').selectOption('failed');
+    await page.getByLabel('Show').selectOption('dead');
+    await page.locator('[data-testid^=message-] .badge', { hasText: 'dead' }).first().waitFor();
+    // The failed-only answer comes 800 ms after it was asked for: past that, it must not have replaced the rows.
+    await new Promise((r) => setTimeout(r, 1200));
+    const statuses = await page.evaluate<string[]>(`[...document.querySelectorAll('[data-testid^=message-] .badge')].map((b) => b.textContent)`);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s !== 'dead')).toEqual([]);
+    await page.unroute(failedOnly);
+    await page.getByRole('button', { name: /Revoke key .* \(<img/ }).focus();
+    await page.keyboard.press('Enter');
+    await statusSays(/^Key .* revoked$/);
+    await page.getByRole('button', { name: /Revoke key .* \(<img/ }).waitFor({ state: 'detached' });
+    expect(await focused()).toBe('H2 API keys');
+    // A double click on Create key makes one key (a second one would be active and never shown).
+    await page.getByLabel('Key name').fill('double-click');
+    await page.getByRole('button', { name: 'Create key' }).dblclick();
+    await statusSays(/^Key .* created; it is shown once$/);
+    await new Promise((r) => setTimeout(r, 500));
+    const doubles = ((await api().get(`/tenants/${tenantId}/api-keys`)).body as Array<{ name: string }>).filter((k) => k.name === 'double-click');
+    expect(doubles).toHaveLength(1);
+    await page.getByRole('button', { name: 'Reactivate' }).focus();
+    await page.keyboard.press('Enter');
+    await statusSays(`Tenant ${tenantId} reactivated`);
+    expect(await focused()).toBe('H2 Status');
+    // A form's button keeps the focus while its request runs: an error leaves the keyboard where it was.
+    await page.getByLabel(/Reason for suspending/).fill('R'.repeat(501));
+    await page.getByRole('button', { name: 'Suspend' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'reason' }).waitFor();
+    expect(await focused()).toBe('BUTTON Suspend');
+
+    // A 200-character name without a space wraps: the page never scrolls sideways.
+    const sideways = () => page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tenants' }).click();
+    await page.getByRole('link', { name: long.tenantId }).waitFor();
+    expect(await sideways()).toBe(false);
+    await page.getByRole('link', { name: long.tenantId }).click();
+    await page.getByRole('heading', { name: /WWWW/, level: 1 }).waitFor();
+    expect(await sideways()).toBe(false);
+
+    // A new tenant: the focus goes to what was created (its key to copy).
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Create tenant' }).click();
+    await page.getByLabel(/Tenant id/).fill(uniqueTenantId());
+    await page.getByLabel('Name', { exact: true }).fill('Focus Test');
+    await page.getByRole('button', { name: 'Create tenant' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('shown-once').waitFor();
+    expect(await focused()).toMatch(/^H2 Tenant .* created$/);
+
+    // An invalid audit filter: the error, and no rows of the previous filter left under it as if they matched.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit trail' }).click();
+    await page.getByTestId('audit').waitFor();
+    await page.getByLabel(/^Action/).fill('%%%');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('alert').filter({ hasText: 'VALIDATION_ERROR' }).waitFor();
+    expect(await page.getByTestId('audit').count()).toBe(0);
+
+    // Two filters in a row, the first one's answer last: the rows are the second filter's.
+    let delayed = false;
+    await page.route(/\/audit\?.*type=tenant(&|$)/, async (route) => {
+      delayed = true;
+      await new Promise((r) => setTimeout(r, 800));
+      await route.continue();
+    });
+    await page.getByLabel(/^Action/).fill('tenant');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByLabel(/^Action/).fill('message');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByTestId('audit').getByText('message.retried').first().waitFor();
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(delayed).toBe(true);
+    const actions = await page.evaluate<string[]>(`[...document.querySelectorAll('[data-testid=audit] tbody tr')].map((r) => r.cells[3].textContent)`);
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((a) => !a.startsWith('message.'))).toEqual([]);
+    await page.unroute(/\/audit\?.*type=tenant(&|$)/);
+
+    // An answer the page cannot draw (a rolling deploy's other version, a proxy's page): the page says so, the console stays.
+    await page.route(/\/tenants\/[^/]+\/api-keys$/, (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '[{"id":"1","prefix":"sk_x","name":"n","isActive":true,"scopes":null}]' }));
+    await page.evaluate(`history.pushState(null, '', '/console/tenants/${tenantId}'); dispatchEvent(new PopStateEvent('popstate'))`);
+    await page.getByRole('alert').filter({ hasText: 'could not be shown' }).waitFor({ timeout: 5000 });
+    await page.unroute(/\/tenants\/[^/]+\/api-keys$/);
+    const pageErrorsNow = pageErrors.length;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tenants' }).click();
+    await page.getByRole('heading', { name: 'Tenants', level: 1 }).waitFor();
+    expect(pageErrors.length).toBe(pageErrorsNow);
+
+    // A deep link with a trailing slash is the same page.
+    await page.evaluate(`history.pushState(null, '', '/console/tenants/${tenantId}/'); dispatchEvent(new PopStateEvent('popstate'))`);
+    await page.getByRole('heading', { name: /javascript:alert/, level: 1 }).waitFor();
+    // A deep link with broken percent-encoding: the console's Not found, not a blank page.
+    await page.evaluate(`history.pushState(null, '', '/console/tenants/%E0%A4%A'); dispatchEvent(new PopStateEvent('popstate'))`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+
+    // Signing out: the focus on the sign-in heading.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await focused()).toBe('H1 Sign in');
+
+    page.off('dialog', onDialog);
+    expect(dialogs).toEqual([]);
+    expect(pageErrors.slice(errorsBefore)).toEqual([]);
+    expect(await page.evaluate('window.cspViolations')).toEqual([]);
+  }, 60_000);
 });
 
 /** A plan with limits and a month of traffic, for the usage chart. */

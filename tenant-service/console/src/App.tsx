@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { Component, useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { createApi, describeError, type Api } from './api';
 import { AuditPage } from './AuditPage';
 import { CreateTenant } from './CreateTenant';
@@ -7,7 +7,7 @@ import { TenantsList } from './TenantsList';
 import { Link, SessionContext, type Session } from './ui';
 
 /** The console's path after /console/ (e.g. `tenants/acme`), as the address bar shows it. */
-const currentRoute = () => location.pathname.replace(/^\/console\/?/, '');
+const currentRoute = () => location.pathname.replace(/^\/console\/?/, '').replace(/\/+$/, '');
 
 /**
  * The console: a sign-in form until the admin key is known, then the pages. The key is held in
@@ -67,6 +67,8 @@ export function App() {
               type="button"
               className="secondary"
               onClick={() => {
+                // The button goes with the session: the focus to the sign-in heading, not to <body>.
+                focusHeading.current = true;
                 setApi(null);
                 setStatus('Signed out: the admin key is forgotten');
               }}
@@ -82,7 +84,9 @@ export function App() {
       <main id="main" ref={main}>
         {session ? (
           <SessionContext.Provider value={session}>
-            <Page route={route} />
+            <PageBoundary key={route}>
+              <Page route={route} />
+            </PageBoundary>
           </SessionContext.Provider>
         ) : (
           <SignIn
@@ -103,7 +107,8 @@ function Page({ route }: { route: string }) {
   if (route === 'new') return <CreateTenant />;
   if (route === 'audit') return <AuditPage />;
   const m = /^tenants\/([^/]+)$/.exec(route);
-  if (m) return <TenantPage key={m[1]} tenantId={decodeURIComponent(m[1])} />;
+  const tenantId = m ? decoded(m[1]) : null;
+  if (tenantId !== null) return <TenantPage key={tenantId} tenantId={tenantId} />;
   return (
     <section>
       <h1 tabIndex={-1}>Not found</h1>
@@ -114,6 +119,39 @@ function Page({ route }: { route: string }) {
   );
 }
 
+/**
+ * A page that throws while drawing (an answer of a shape it does not expect, such as another
+ * version's during a rolling deploy) shows why, instead of React unmounting the whole console;
+ * moving to another page (a new `key`) starts afresh.
+ */
+class PageBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
+  state = { error: null as Error | null };
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+  render() {
+    if (!this.state.error) return this.props.children;
+    return (
+      <section>
+        <h1 tabIndex={-1}>This page could not be shown</h1>
+        <p className="error" role="alert">
+          This page could not be shown: {this.state.error.message}. The admin API may have answered in a shape this console does not know (a
+          newer or older version); reloading the page loads the console the server has now.
+        </p>
+      </section>
+    );
+  }
+}
+
+/** A path segment decoded; null for broken percent-encoding (`%E0%A4%A`), which is no page. */
+function decoded(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 /** Checks the key with one admin API call before keeping it; a refused key shows the API's error. */
 function SignIn({ onSignedIn }: { onSignedIn(api: Api): void }) {
   const [key, setKey] = useState('');
@@ -122,6 +160,7 @@ function SignIn({ onSignedIn }: { onSignedIn(api: Api): void }) {
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(null);
     const api = createApi(key);
@@ -145,7 +184,7 @@ function SignIn({ onSignedIn }: { onSignedIn(api: Api): void }) {
       <form onSubmit={submit}>
         <label htmlFor="admin-key">Admin key</label>
         <input id="admin-key" type="password" autoComplete="off" required value={key} onChange={(e) => setKey(e.target.value)} />
-        <button type="submit" disabled={busy}>
+        <button type="submit" aria-disabled={busy}>
           Sign in
         </button>
       </form>

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { describeError, type AuditEvent } from './api';
 import { AuditTable } from './TenantPage';
 import { ErrorText, useSession } from './ui';
@@ -11,6 +11,8 @@ export function AuditPage() {
   const [pages, setPages] = useState<AuditEvent[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // The filter the shown rows are for: an answer to an earlier filter, arriving late, is dropped.
+  const generation = useRef(0);
 
   const query = (before?: string) => {
     const q = new URLSearchParams({ limit: '50' });
@@ -21,13 +23,21 @@ export function AuditPage() {
   };
 
   async function load(before?: string) {
+    const mine = before ? generation.current : ++generation.current;
     setError(null);
     try {
       const page = await api.get<{ events: AuditEvent[]; nextBefore: string | null }>(query(before));
+      if (mine !== generation.current) return;
       setPages((p) => (before ? [...p, ...page.events] : page.events));
       setNext(page.nextBefore);
     } catch (err) {
+      if (mine !== generation.current) return;
       setError(describeError(err));
+      // A refused filter: no rows of the previous one left under the error as if they matched it.
+      if (!before) {
+        setPages([]);
+        setNext(null);
+      }
     }
   }
 

@@ -1,6 +1,6 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { describeError, type CreatedTenant, type Plan } from './api';
-import { ErrorText, Link, ShownOnce, useSession } from './ui';
+import { ErrorText, Link, ShownOnce, loadInto, useSession } from './ui';
 
 /** POST /tenants: the tenant and its first API key, which is shown here once. */
 export function CreateTenant() {
@@ -10,9 +10,14 @@ export function CreateTenant() {
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<CreatedTenant | null>(null);
   const [busy, setBusy] = useState(false);
+  // The new tenant's panel takes the focus: its key, to copy, is what comes next.
+  const createdHeading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (created) createdHeading.current?.focus();
+  }, [created]);
 
   useEffect(() => {
-    api.get<Plan[]>('/plans').then(setPlans, (err) => setError(describeError(err)));
+    return loadInto(api.get<Plan[]>('/plans'), setPlans, (err) => setError(describeError(err)));
   }, [api]);
 
   const field = (name: keyof typeof form) => ({
@@ -23,6 +28,7 @@ export function CreateTenant() {
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(null);
     try {
@@ -45,7 +51,9 @@ export function CreateTenant() {
       <h1 tabIndex={-1}>Create a tenant</h1>
       {created && (
         <div className="panel">
-          <h2>Tenant {created.tenant.tenantId} created</h2>
+          <h2 tabIndex={-1} ref={createdHeading}>
+            Tenant {created.tenant.tenantId} created
+          </h2>
           <ShownOnce label="First API key" value={created.apiKey} />
           <p>
             Scopes: {created.apiKeyScopes.join(', ')}. <Link to={`tenants/${encodeURIComponent(created.tenant.tenantId)}`}>Open {created.tenant.tenantId}</Link> to store
@@ -69,7 +77,7 @@ export function CreateTenant() {
             </option>
           ))}
         </select>
-        <button type="submit" disabled={busy}>
+        <button type="submit" aria-disabled={busy}>
           Create tenant
         </button>
       </form>

@@ -1,9 +1,9 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { API_KEY_SCOPES } from '../../../shared/src/api-key-scopes';
 import { GENESYS_REGIONS } from '../../../shared/src/genesys-regions';
 import { describeError, seg, type ApiKey, type AuditEvent, type CreatedApiKey, type Credentials, type Message, type Tenant, type Usage } from './api';
 import { UsageChart } from './UsageChart';
-import { ErrorText, Link, ShownOnce, useSession, when } from './ui';
+import { ErrorText, Link, ShownOnce, loadInto, useFocusReturn, useSession, when } from './ui';
 
 /**
  * One tenant: its status (suspend with a reason, reactivate), credentials (masked, with their
@@ -20,9 +20,7 @@ export function TenantPage({ tenantId }: { tenantId: string }) {
   const changed = useCallback(() => setVersion((v) => v + 1), []);
   const base = `/tenants/${seg(tenantId)}`;
 
-  useEffect(() => {
-    api.get<Tenant>(base).then(setTenant, (err) => setError(describeError(err)));
-  }, [api, base, version]);
+  useEffect(() => loadInto(api.get<Tenant>(base), setTenant, (err) => setError(describeError(err))), [api, base, version]);
 
   if (!tenant) {
     return (
@@ -60,12 +58,16 @@ function StatusSection({ tenant, base, onChange }: { tenant: Tenant; base: strin
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const focus = useFocusReturn<HTMLHeadingElement>(tenant.status);
 
   async function patch(body: object, done: string) {
+    if (busy) return;
     setBusy(true);
     setError(null);
     try {
-      onChange(await api.patch<Tenant>(base, body));
+      const updated = await api.patch<Tenant>(base, body);
+      focus.expect();
+      onChange(updated);
       setReason('');
       announce(done);
     } catch (err) {
@@ -77,7 +79,9 @@ function StatusSection({ tenant, base, onChange }: { tenant: Tenant; base: strin
 
   return (
     <section aria-labelledby="status-h">
-      <h2 id="status-h">Status</h2>
+      <h2 id="status-h" tabIndex={-1} ref={focus.ref}>
+        Status
+      </h2>
       {tenant.status === 'active' ? (
         <form
           className="inline"
@@ -88,12 +92,12 @@ function StatusSection({ tenant, base, onChange }: { tenant: Tenant; base: strin
         >
           <label htmlFor="suspend-reason">Reason for suspending (the tenant's requests answer 423 with it)</label>
           <input id="suspend-reason" required value={reason} onChange={(e) => setReason(e.target.value)} />
-          <button type="submit" className="danger" disabled={busy}>
+          <button type="submit" className="danger" aria-disabled={busy}>
             Suspend
           </button>
         </form>
       ) : (
-        <button type="button" disabled={busy} onClick={() => void patch({ status: 'active' }, `Tenant ${tenant.tenantId} ${tenant.status === 'pending' ? 'activated' : 'reactivated'}`)}>
+        <button type="button" aria-disabled={busy} onClick={() => void patch({ status: 'active' }, `Tenant ${tenant.tenantId} ${tenant.status === 'pending' ? 'activated' : 'reactivated'}`)}>
           {tenant.status === 'pending' ? 'Activate' : 'Reactivate'}
         </button>
       )}
@@ -106,9 +110,7 @@ function UsageSection({ base, version }: { base: string; version: number }) {
   const { api } = useSession();
   const [usage, setUsage] = useState<Usage | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api.get<Usage>(`${base}/usage`).then(setUsage, (err) => setError(describeError(err)));
-  }, [api, base, version]);
+  useEffect(() => loadInto(api.get<Usage>(`${base}/usage`), setUsage, (err) => setError(describeError(err))), [api, base, version]);
   return (
     <section aria-labelledby="usage-h">
       <h2 id="usage-h">Usage against quota</h2>
@@ -138,9 +140,7 @@ function CredentialsSection({ base, onChange }: { base: string; onChange(): void
   const [list, setList] = useState<Credentials[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
-  useEffect(() => {
-    api.get<Credentials[]>(`${base}/credentials`).then(setList, (err) => setError(describeError(err)));
-  }, [api, base, version]);
+  useEffect(() => loadInto(api.get<Credentials[]>(`${base}/credentials`), setList, (err) => setError(describeError(err))), [api, base, version]);
   const stored = () => {
     setVersion((v) => v + 1);
     onChange();
@@ -228,6 +228,7 @@ function CredentialsForm(props: {
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(null);
     const credentials: Record<string, string> = {};
@@ -271,7 +272,7 @@ function CredentialsForm(props: {
           </select>
         </>
       )}
-      <button type="submit" disabled={busy}>
+      <button type="submit" aria-disabled={busy}>
         {props.title}
       </button>
       <ErrorText error={error} />
@@ -289,24 +290,35 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
   const [scopes, setScopes] = useState<string[]>(READ_SCOPES);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [version, setVersion] = useState(0);
-  useEffect(() => {
-    api.get<ApiKey[]>(`${base}/api-keys`).then(setKeys, (err) => setError(describeError(err)));
-  }, [api, base, version]);
+  const focus = useFocusReturn<HTMLHeadingElement>(keys);
+  // One action at a time: a double click on Create key would make a second key, active and never shown.
+  const busy = useRef(false);
+  const [pending, setPending] = useState(false);
+  useEffect(() => loadInto(api.get<ApiKey[]>(`${base}/api-keys`), setKeys, (err) => setError(describeError(err))), [api, base, version]);
 
   async function act(f: () => Promise<void>) {
+    if (busy.current) return;
+    busy.current = true;
+    setPending(true);
     setError(null);
     try {
       await f();
+      focus.expect();
       setVersion((v) => v + 1);
       onChange();
     } catch (err) {
       setError(describeError(err));
+    } finally {
+      busy.current = false;
+      setPending(false);
     }
   }
 
   return (
     <section aria-labelledby="keys-h">
-      <h2 id="keys-h">API keys</h2>
+      <h2 id="keys-h" tabIndex={-1} ref={focus.ref}>
+        API keys
+      </h2>
       {keys && (
         <table>
           <thead>
@@ -327,7 +339,7 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
                 <td>
                   <code>{k.prefix}…</code>
                 </td>
-                <td>{k.name}</td>
+                <td className="text">{k.name}</td>
                 <td>{k.scopes.join(', ')}</td>
                 <td>{k.isActive ? (k.expiresAt && Date.parse(k.expiresAt) < Date.now() ? 'expired' : 'active') : 'revoked'}</td>
                 <td>{when(k.lastUsedAt)}</td>
@@ -377,7 +389,9 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
             </label>
           ))}
         </fieldset>
-        <button type="submit">Create key</button>
+        <button type="submit" aria-disabled={pending}>
+          Create key
+        </button>
       </form>
       <ErrorText error={error} />
     </section>
@@ -392,6 +406,7 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
   const [messages, setMessages] = useState<Message[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
+  const focus = useFocusReturn<HTMLHeadingElement>(messages);
 
   useEffect(() => {
     const list = (status?: string) => api.get<{ messages: Message[] }>(`${base}/messages?limit=50${status ? `&status=${status}` : ''}`).then((p) => p.messages);
@@ -399,24 +414,32 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
       filter === 'given-up'
         ? Promise.all(GIVEN_UP.map((s) => list(s))).then((pages) => pages.flat().sort((a, b) => Number(BigInt(b.id) - BigInt(a.id))))
         : list(filter === 'all' ? undefined : filter);
-    load.then(setMessages, (err) => setError(describeError(err)));
+    return loadInto(load, setMessages, (err) => setError(describeError(err)));
   }, [api, base, filter, version]);
 
+  const busy = useRef(false);
   async function retry(m: Message) {
+    if (busy.current) return;
+    busy.current = true;
     setError(null);
     try {
       const res = await api.post<{ requeued: boolean; job: { id: string; lane: string } }>(`${base}/messages/${seg(m.id)}/retry`);
+      focus.expect();
       announce(res.requeued ? `Message ${m.id} queued again (job ${res.job.id}, lane ${res.job.lane})` : `Message ${m.id} was already queued again (job ${res.job.id})`);
       setVersion((v) => v + 1);
       onChange();
     } catch (err) {
       setError(describeError(err));
+    } finally {
+      busy.current = false;
     }
   }
 
   return (
     <section aria-labelledby="messages-h">
-      <h2 id="messages-h">Recent messages</h2>
+      <h2 id="messages-h" tabIndex={-1} ref={focus.ref}>
+        Recent messages
+      </h2>
       <div className="filters">
         <div>
           <label htmlFor="messages-filter">Show</label>
@@ -450,11 +473,11 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
               <tr key={m.id} data-testid={`message-${m.id}`}>
                 <td>{m.id}</td>
                 <td>{m.direction}</td>
-                <td>{m.waId ?? '—'}</td>
+                <td className="text">{m.waId ?? '—'}</td>
                 <td>
                   <span className={`badge ${m.status}`}>{m.status}</span>
                 </td>
-                <td>{m.errorCode ? `${m.errorCode}: ${m.errorMessage ?? ''}` : '—'}</td>
+                <td className="text">{m.errorCode ? `${m.errorCode}: ${m.errorMessage ?? ''}` : '—'}</td>
                 <td>{when(m.updatedAt)}</td>
                 <td>
                   {GIVEN_UP.includes(m.status) && (
@@ -476,9 +499,10 @@ function AuditSection({ tenantId, base, version }: { tenantId: string; base: str
   const { api, announce } = useSession();
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    api.get<{ events: AuditEvent[] }>(`/audit?tenant=${seg(tenantId)}&limit=20`).then((p) => setEvents(p.events), (err) => setError(describeError(err)));
-  }, [api, tenantId, version]);
+  useEffect(
+    () => loadInto(api.get<{ events: AuditEvent[] }>(`/audit?tenant=${seg(tenantId)}&limit=20`), (p) => setEvents(p.events), (err) => setError(describeError(err))),
+    [api, tenantId, version],
+  );
   async function verify() {
     setError(null);
     try {
@@ -523,7 +547,7 @@ export function AuditTable({ events, showTenant = false }: { events: AuditEvent[
             {showTenant && <td>{e.tenantId ? <Link to={`tenants/${encodeURIComponent(e.tenantId)}`}>{e.tenantId}</Link> : '—'}</td>}
             <td>{e.actor}</td>
             <td>{e.action}</td>
-            <td>{e.target ?? '—'}</td>
+            <td className="text">{e.target ?? '—'}</td>
           </tr>
         ))}
       </tbody>

@@ -90,7 +90,7 @@ export function TenantsList() {
                   <td>
                     <Link to={`tenants/${encodeURIComponent(t.tenantId)}`}>{t.tenantId}</Link>
                   </td>
-                  <td>{t.name}</td>
+                  <td className="text">{t.name}</td>
                   <td>
                     <span className={`badge ${t.status}`}>{t.status}</span>
                   </td>

@@ -27,11 +27,18 @@ export interface Api {
 /** The admin API with `adminKey`; every failure is an ApiError (network ones: code NETWORK_ERROR). */
 export function createApi(adminKey: string): Api {
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let headers: Headers;
+    try {
+      headers = new Headers({ Authorization: `Bearer ${adminKey}`, Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) });
+    } catch {
+      // A character outside ISO-8859-1 (or a control character): the browser refuses to send it.
+      throw new ApiError(0, 'INVALID_ADMIN_KEY', 'The admin key has a character no HTTP header can carry: check what was typed or pasted', null);
+    }
     let res: Response;
     try {
       res = await fetch(path, {
         method,
-        headers: { Authorization: `Bearer ${adminKey}`, Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         credentials: 'omit',
         cache: 'no-store',

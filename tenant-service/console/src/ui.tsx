@@ -1,4 +1,4 @@
-import { createContext, useContext, useState, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import type { Api } from './api';
 
 /** What every page gets: the admin API (with the key in memory), navigation, and the live region. */
@@ -33,6 +33,45 @@ export function Link({ to, children, current }: { to: string; children: ReactNod
       {children}
     </a>
   );
+}
+
+/**
+ * For a section whose action removes the very button that was pressed (a revoked key's Revoke, a
+ * retried message's row, Suspend swapped for Reactivate): the browser then drops the focus to
+ * <body> and a keyboard user starts again from the page's top. Call `expect()` when the action
+ * succeeded; once `shown` (what the section shows) has changed, the section's heading (`ref`, with
+ * tabIndex -1) takes the focus, if nothing else has it.
+ */
+export function useFocusReturn<T extends HTMLElement>(shown: unknown) {
+  const ref = useRef<T>(null);
+  const pending = useRef(false);
+  useEffect(() => {
+    if (!pending.current) return;
+    pending.current = false;
+    if (!document.activeElement || document.activeElement === document.body) ref.current?.focus();
+  }, [shown]);
+  return {
+    ref,
+    expect: () => {
+      pending.current = true;
+    },
+  };
+}
+
+/**
+ * A useEffect's load: `promise`'s outcome goes to `onValue` or `onError` unless the effect was
+ * cleaned up first (its inputs changed, or the component went), so an earlier answer arriving
+ * after a later one is dropped. Returns the cleanup: `useEffect(() => loadInto(...), [deps])`.
+ */
+export function loadInto<T>(promise: Promise<T>, onValue: (value: T) => void, onError: (err: unknown) => void): () => void {
+  let live = true;
+  promise.then(
+    (value) => live && onValue(value),
+    (err) => live && onError(err),
+  );
+  return () => {
+    live = false;
+  };
 }
 
 /** An API error as the user reads it (role=alert: announced at once). */
