@@ -3,7 +3,7 @@ import { API_KEY_SCOPES } from '../../../shared/src/api-key-scopes';
 import { GENESYS_REGIONS } from '../../../shared/src/genesys-regions';
 import { describeError, seg, type ApiKey, type AuditEvent, type CreatedApiKey, type Credentials, type Message, type Tenant, type Usage } from './api';
 import { UsageChart } from './UsageChart';
-import { ErrorText, Link, ShownOnce, loadInto, useFocusReturn, useSession, when } from './ui';
+import { ErrorText, Link, ShownOnce, TableHead, loadInto, useFocusReturn, useSession, when } from './ui';
 
 /**
  * One tenant: its status (suspend with a reason, reactivate), credentials (masked, with their
@@ -164,14 +164,7 @@ function CredentialsSection({ base, onChange }: { base: string; onChange(): void
       {list && list.length === 0 && <p>None stored yet.</p>}
       {list && list.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Type</th>
-              <th scope="col">Fields (secrets masked)</th>
-              <th scope="col">Health</th>
-              <th scope="col">Updated</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Type', 'Fields (secrets masked)', 'Health', 'Updated']} />
           <tbody>
             {list.map((c) => (
               <tr key={c.type} data-testid={`credentials-${c.type}`}>
@@ -321,18 +314,7 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
       </h2>
       {keys && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Prefix</th>
-              <th scope="col">Name</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">State</th>
-              <th scope="col">Last used</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Prefix', 'Name', 'Scopes', 'State', 'Last used']} actions />
           <tbody>
             {keys.map((k) => (
               <tr key={k.id} data-testid={`key-${k.prefix}`}>
@@ -455,19 +437,7 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
       {messages && messages.length === 0 && <p>No messages here.</p>}
       {messages && messages.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Direction</th>
-              <th scope="col">Customer</th>
-              <th scope="col">Status</th>
-              <th scope="col">Why</th>
-              <th scope="col">Updated</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Id', 'Direction', 'Customer', 'Status', 'Why', 'Updated']} actions />
           <tbody>
             {messages.map((m) => (
               <tr key={m.id} data-testid={`message-${m.id}`}>

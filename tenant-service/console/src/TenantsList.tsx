@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { describeError, type Tenant } from './api';
-import { ErrorText, Link, useSession, when } from './ui';
+import { ErrorText, Link, TableHead, useSession, when } from './ui';
 
 /** The admin API lists tenants by id, at most 1000 a page: the console reads up to this many pages. */
 const PAGE = 1000;
@@ -75,15 +75,7 @@ export function TenantsList() {
             {shown.length} of {tenants.length} tenants{truncated ? ` (the first ${PAGE * MAX_PAGES} by id)` : ''}
           </p>
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Plan</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Tenant', 'Name', 'Status', 'Plan', 'Created']} />
             <tbody>
               {shown.map((t) => (
                 <tr key={t.tenantId}>

@@ -115,3 +115,26 @@ export function ShownOnce({ label, value }: { label: string; value: string }) {
 }
 
 export const when = (iso: string | null) => (iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—');
+
+/**
+ * A table's header row: one column header per name, and (`actions`) a last column for the row's
+ * buttons, named for screen readers only.
+ */
+export function TableHead({ columns, actions }: { columns: string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span className="visually-hidden">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}
