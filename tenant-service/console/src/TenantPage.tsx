@@ -1,9 +1,9 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { API_KEY_SCOPES } from '../../../shared/src/api-key-scopes';
 import { GENESYS_REGIONS } from '../../../shared/src/genesys-regions';
 import { describeError, seg, type ApiKey, type AuditEvent, type CreatedApiKey, type Credentials, type Message, type Tenant, type Usage } from './api';
 import { UsageChart } from './UsageChart';
-import { ErrorText, Link, ShownOnce, TableHead, loadInto, useFocusReturn, useSession, when } from './ui';
+import { ErrorText, Link, ShownOnce, TableHead, loadInto, useFocusReturn, useOneAction, useSession, when } from './ui';
 
 /**
  * One tenant: its status (suspend with a reason, reactivate), credentials (masked, with their
@@ -284,28 +284,15 @@ function ApiKeysSection({ base, onChange }: { base: string; onChange(): void }) 
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [version, setVersion] = useState(0);
   const focus = useFocusReturn<HTMLHeadingElement>(keys);
-  // One action at a time: a double click on Create key would make a second key, active and never shown.
-  const busy = useRef(false);
-  const [pending, setPending] = useState(false);
   useEffect(() => loadInto(api.get<ApiKey[]>(`${base}/api-keys`), setKeys, (err) => setError(describeError(err))), [api, base, version]);
 
-  async function act(f: () => Promise<void>) {
-    if (busy.current) return;
-    busy.current = true;
-    setPending(true);
-    setError(null);
-    try {
-      await f();
-      focus.expect();
-      setVersion((v) => v + 1);
-      onChange();
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      busy.current = false;
-      setPending(false);
-    }
-  }
+  // One action at a time: a double click on Create key would make a second key, active and never shown.
+  const { run: act, pending } = useOneAction(setError, () => {
+    focus.expect();
+    setVersion((v) => v + 1);
+    onChange();
+  });
+
 
   return (
     <section aria-labelledby="keys-h">
@@ -399,23 +386,16 @@ function MessagesSection({ base, onChange }: { base: string; onChange(): void })
     return loadInto(load, setMessages, (err) => setError(describeError(err)));
   }, [api, base, filter, version]);
 
-  const busy = useRef(false);
-  async function retry(m: Message) {
-    if (busy.current) return;
-    busy.current = true;
-    setError(null);
-    try {
+  const { run } = useOneAction(setError, () => {
+    focus.expect();
+    setVersion((v) => v + 1);
+    onChange();
+  });
+  const retry = (m: Message) =>
+    run(async () => {
       const res = await api.post<{ requeued: boolean; job: { id: string; lane: string } }>(`${base}/messages/${seg(m.id)}/retry`);
-      focus.expect();
       announce(res.requeued ? `Message ${m.id} queued again (job ${res.job.id}, lane ${res.job.lane})` : `Message ${m.id} was already queued again (job ${res.job.id})`);
-      setVersion((v) => v + 1);
-      onChange();
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      busy.current = false;
-    }
-  }
+    });
 
   return (
     <section aria-labelledby="messages-h">

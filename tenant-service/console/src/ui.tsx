@@ -1,5 +1,5 @@
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
-import type { Api } from './api';
+import { describeError, type Api } from './api';
 
 /** What every page gets: the admin API (with the key in memory), navigation, and the live region. */
 export interface Session {
@@ -137,4 +137,30 @@ export function TableHead({ columns, actions }: { columns: string[]; actions?: b
       </tr>
     </thead>
   );
+}
+
+/**
+ * Runs a section's actions one at a time (a second click while one runs does nothing): clears the
+ * section's error, runs `f`, then `done` (reload, focus); an API error goes to `setError`.
+ * `pending` is true while one runs.
+ */
+export function useOneAction(setError: (error: string | null) => void, done: () => void) {
+  const busy = useRef(false);
+  const [pending, setPending] = useState(false);
+  async function run(f: () => Promise<void>): Promise<void> {
+    if (busy.current) return;
+    busy.current = true;
+    setPending(true);
+    setError(null);
+    try {
+      await f();
+      done();
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      busy.current = false;
+      setPending(false);
+    }
+  }
+  return { run, pending };
 }
